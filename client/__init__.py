@@ -1,0 +1,1 @@
+"""gfclient: a pure-Python client of the GlusterFS 10.x wire protocol."""

@@ -1,0 +1,244 @@
+"""The sans-IO RPC connection: bytes in, events out; events in, bytes out.
+
+Rule 1: no sockets, clocks, threads or logging configuration here.  The trio shells
+(``fakegluster.server``, ``gfclient``) move bytes; this object knows the rules.
+
+Rule 2: one object serves both roles.  A CLIENT sends calls and gets their replies (matched
+by xid to the call it sent, which says how to decode the result) plus server-initiated
+callback calls.  A SERVER gets calls for the programs it serves and sends replies.
+
+Receiving (``receive_data`` + ``next_event``) yields an :class:`Event`, ``NEED_DATA``, or
+raises :class:`ProtocolError` — never anything else.  The checks follow rpcsvc.c
+(``rpcsvc_request_create``, ``rpcsvc_program_actor``) in its order:
+
+1. the header cannot be decoded            -> GARBAGE_ARGS (rpcsvc: "RPC call decoding failed")
+2. ``rpcvers != 2``                        -> RPC_MISMATCH (denied, 2..2)
+3. the credential cannot be decoded        -> AUTH_ERROR / AUTH_BADCRED (denied)
+4. program number not served               -> PROG_UNAVAIL
+5. program served, not in that version     -> PROG_MISMATCH (low..high of the served versions)
+6. procedure not in the served table       -> PROC_UNAVAIL
+7. arguments cannot be decoded             -> GARBAGE_ARGS
+
+After an answerable error the connection goes on with the next record.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Iterable
+
+from .errors import AcceptStat, ProtocolError, RejectStat
+from .events import NEED_DATA, Call, ConnectionClosed, Denied, Event, NeedData, Reply
+from .programs import UNDECODABLE, Procedure, Program, all_programs, lookup
+from .record import DEFAULT_MAX_RECORD, RecordReader, frame_header
+from .rpc import CallHeader, build_call_header, build_denied, build_reply_header, decode_auth, parse_header
+from .xdr import DecodeError, decode, encode
+
+__all__ = ["Role", "RpcConnection", "encode_call", "encode_reply", "error_reply", "decode_call_body"]
+
+
+class Role(enum.Enum):
+    CLIENT = "client"
+    SERVER = "server"
+
+
+def _procedure(prog: int, vers: int, proc: int) -> Procedure | None:
+    program = lookup(prog, vers)
+    return program.procs.get(proc) if program else None
+
+
+def encode_call(call: Call) -> list[Any]:
+    """The record of ``call`` as buffers: [mark + header + args, payload] (payload may be absent)."""
+    proc = _procedure(call.prog, call.vers, call.proc)
+    body = build_call_header(call.xid, call.prog, call.vers, call.proc, call.cred, call.verf, call.rpcvers)
+    if call.args is not None:
+        schema = getattr(type(call.args), "schema", None)
+        if schema is None:
+            raise TypeError(f"call arguments of type {type(call.args).__name__} have no XDR schema")
+        if proc is not None and proc.args not in (None, UNDECODABLE) and schema is not proc.args:
+            raise TypeError(f"{proc.name} takes {proc.args.cls.__name__}, not {type(call.args).__name__}")
+        body += encode(schema, call.args)
+    return _framed(body, call.payload)
+
+
+def encode_reply(reply: Reply | Denied) -> list[Any]:
+    """The record of ``reply`` as buffers: [mark + header + result, payload]."""
+    if isinstance(reply, Denied):
+        return _framed(build_denied(reply.xid, reply.reject_stat, reply.low, reply.high, reply.auth_stat), b"")
+    body = build_reply_header(reply.xid, reply.stat, reply.verf, reply.low, reply.high)
+    if reply.result is not None:
+        schema = getattr(type(reply.result), "schema", None)
+        if schema is None:
+            raise TypeError(f"result of type {type(reply.result).__name__} has no XDR schema")
+        body += encode(schema, reply.result)
+    return _framed(body, reply.payload)
+
+
+def _framed(body: bytes, payload: bytes | memoryview) -> list[Any]:
+    n = len(payload)
+    head = frame_header(len(body) + n) + body
+    return [head, payload] if n else [head]
+
+
+def error_reply(exc: ProtocolError) -> bytes | None:
+    """The framed reply rpcsvc would send for ``exc``, or ``None`` if nothing can be sent."""
+    if not exc.answerable:
+        return None
+    if exc.reply in RejectStat.__members__:
+        event: Reply | Denied = Denied(exc.xid, RejectStat[exc.reply], exc.low or 2, exc.high or 2, exc.auth_stat)
+    else:
+        event = Reply(exc.xid, stat=AcceptStat[exc.reply], low=exc.low, high=exc.high)
+    return b"".join(bytes(b) for b in encode_reply(event))
+
+
+def decode_call_body(hdr: CallHeader, record: bytes | memoryview, served: dict[int, dict[int, Program]]) -> Call:
+    """Checks 2-7 of the module docstring for one call header; returns the Call."""
+    b, xid = hdr.body, hdr.xid
+    where = dict(xid=xid, prog=b.prog, vers=b.vers, proc=b.proc)
+    if b.rpcvers != 2:
+        raise ProtocolError(f"RPC version {b.rpcvers} is not 2", reply="RPC_MISMATCH", low=2, high=2, **where)
+    try:
+        cred = decode_auth(b.cred)
+        verf = decode_auth(b.verf)
+    except (DecodeError, ValueError) as exc:
+        raise ProtocolError(f"bad credential (flavour {b.cred.flavor}): {exc}", reply="AUTH_ERROR", **where) from exc
+    versions = served.get(b.prog)
+    if not versions:
+        raise ProtocolError(f"program {b.prog} is not served", reply="PROG_UNAVAIL", **where)
+    program = versions.get(b.vers)
+    if program is None:
+        raise ProtocolError(
+            f"program {b.prog} is served in versions {sorted(versions)}, not {b.vers}",
+            reply="PROG_MISMATCH", low=min(versions), high=max(versions), **where,
+        )
+    proc = program.procs.get(b.proc)
+    if proc is None:
+        raise ProtocolError(f"{program.name} has no procedure {b.proc} here", reply="PROC_UNAVAIL", **where)
+    args, end = None, hdr.end
+    if proc.args is UNDECODABLE:
+        raise ProtocolError(f"{program.name} {proc.name} arguments are refused", reply="GARBAGE_ARGS", **where)
+    if proc.args is not None:
+        try:
+            args, end = decode(proc.args, record, hdr.end)
+        except DecodeError as exc:
+            raise ProtocolError(
+                f"{program.name} {proc.name}: undecodable {proc.args.xname}: {exc}", reply="GARBAGE_ARGS", **where
+            ) from exc
+    payload = memoryview(record)[end:] if end < len(record) else b""
+    return Call(xid, b.prog, b.vers, b.proc, args, cred, verf, payload, b.rpcvers)
+
+
+class RpcConnection:
+    """One end of a GlusterFS RPC connection (see the module docstring).
+
+    Args:
+        role: ``Role.CLIENT`` or ``Role.SERVER``.
+        programs: the programs whose CALLs this end accepts.  A server passes what it serves
+            (e.g. ``fops.BRICK_PROGRAM``); a client usually leaves the default, the callback
+            program.  ``None`` accepts every registered program (the capture decoder).
+        max_record: the record size cap (default 1 GiB, like glusterfsd).
+    """
+
+    def __init__(self, role: Role, programs: Iterable[Program] | None = (), *,
+                 max_record: int = DEFAULT_MAX_RECORD) -> None:
+        self.role = role
+        if programs == () and role is Role.CLIENT:
+            programs = [lookup(52743234, 1)]  # the GF callback program
+        self.served: dict[int, dict[int, Program]] = {}
+        for program in all_programs() if programs is None else programs:
+            self.served.setdefault(program.prog, {})[program.vers] = program
+        self._reader = RecordReader(max_record)
+        self._pending: dict[int, tuple[int, int, int]] = {}
+        self._eof = False
+        self._closed_reported = False
+        self._poisoned: ProtocolError | None = None
+
+    # ---- receiving ----------------------------------------------------------------------
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Feed bytes from the peer; ``b""`` means the peer closed its side."""
+        if not data:
+            self._eof = True
+        else:
+            self._reader.feed(data)
+
+    def next_event(self) -> Event | NeedData:
+        """The next event, or ``NEED_DATA``.
+
+        Raises:
+            ProtocolError: the message broke the protocol; ``exc.reply`` says what to answer
+                and ``exc.fatal`` whether the connection can go on.
+        """
+        if self._poisoned is not None:
+            raise self._poisoned
+        try:
+            record = self._reader.next_record()
+        except ProtocolError as exc:
+            self._poisoned = exc
+            raise
+        if record is None:
+            if self._eof and not self._closed_reported:
+                self._closed_reported = True
+                return ConnectionClosed(self._reader.buffered)
+            return NEED_DATA
+        return self._decode_record(record)
+
+    def _decode_record(self, record: bytes) -> Event:
+        hdr = parse_header(record)
+        if isinstance(hdr, CallHeader):
+            return decode_call_body(hdr, record, self.served)
+        call = self._pending.pop(hdr.xid, None)
+        if call is None:
+            raise ProtocolError(f"reply xid {hdr.xid} matches no outstanding call", reply="CLOSE", xid=hdr.xid)
+        prog, vers, proc_num = call
+        if hdr.reject_stat is not None:
+            return Denied(hdr.xid, hdr.reject_stat, hdr.low, hdr.high, hdr.auth_stat or 0, prog, vers, proc_num)
+        result, end = None, hdr.end
+        proc = _procedure(prog, vers, proc_num)
+        if hdr.stat == AcceptStat.SUCCESS and proc is not None and proc.reply is not None:
+            try:
+                result, end = decode(proc.reply, record, hdr.end)
+            except DecodeError as exc:
+                raise ProtocolError(
+                    f"reply to {proc.name} (xid {hdr.xid}): undecodable {proc.reply.xname}: {exc}",
+                    reply="IGNORE", xid=hdr.xid, prog=prog, vers=vers, proc=proc_num,
+                ) from exc
+        payload = memoryview(record)[end:] if end < len(record) else b""
+        return Reply(hdr.xid, result, hdr.stat, payload, hdr.verf, hdr.low, hdr.high, prog, vers, proc_num)
+
+    # ---- sending ------------------------------------------------------------------------
+    def send(self, event: Event) -> bytes:
+        """The bytes to write for ``event`` (one single-fragment record)."""
+        return b"".join(bytes(b) if isinstance(b, memoryview) else b for b in self.send_buffers(event))
+
+    def send_buffers(self, event: Event) -> list[Any]:
+        """Like :meth:`send`, as a list of buffers so a payload is never copied."""
+        if isinstance(event, Call):
+            buffers = encode_call(event)
+            proc = _procedure(event.prog, event.vers, event.proc)
+            if proc is None or not proc.one_way:
+                if event.xid in self._pending:
+                    raise ValueError(f"xid {event.xid} is already outstanding")
+                self._pending[event.xid] = (event.prog, event.vers, event.proc)
+            return buffers
+        if isinstance(event, (Reply, Denied)):
+            return encode_reply(event)
+        if isinstance(event, ConnectionClosed):
+            return []
+        raise TypeError(f"cannot send {type(event).__name__}")
+
+    def expect_reply(self, xid: int, prog: int, vers: int, proc: int) -> None:
+        """Record a call made elsewhere, so its reply decodes here (used by observers)."""
+        self._pending[xid] = (prog, vers, proc)
+
+    def forget(self, xid: int) -> None:
+        """Stop waiting for the reply to ``xid`` (a late reply will then be refused)."""
+        self._pending.pop(xid, None)
+
+    @property
+    def outstanding(self) -> dict[int, tuple[int, int, int]]:
+        """xid -> (prog, vers, proc) of the calls sent and not yet answered."""
+        return dict(self._pending)
+
+    @property
+    def has_partial_record(self) -> bool:
+        return self._reader.in_record

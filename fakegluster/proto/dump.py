@@ -1,0 +1,61 @@
+"""GF-DUMP, program 123451501 version 1 (``rpc/xdr/src/rpc-common-xdr.x``).
+
+DUMP lists the programs a peer serves; PING (proc 2, no arguments) is the keep-alive the
+client's rpc-clnt-ping.c sends.  Both glusterd and bricks serve it.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from .gfdict import OldDict
+from .programs import Procedure, Program, procedures, register
+from .xdr import Int, LinkedList, String, UHyper, xdr_struct
+
+__all__ = ["GF_DUMP_PROGRAM", "GF_DUMP_VERSION", "GfDumpProc", "GfDumpReq", "GfDumpRsp", "GfProgDetail",
+           "GfCommonRsp", "PROGRAM", "GFS_ID"]
+
+GF_DUMP_PROGRAM = 123451501
+GF_DUMP_VERSION = 1
+#: The gfs_id clients put in a DUMP request (0xcaed).
+GFS_ID = 0xCAED
+
+
+class GfDumpProc(enum.IntEnum):
+    GF_DUMP_NULL = 0
+    GF_DUMP_DUMP = 1
+    GF_DUMP_PING = 2
+
+
+GfDumpReq = xdr_struct("gf_dump_req", "gfs_id" / UHyper)
+
+GfProgDetail = xdr_struct(
+    "gf_prog_detail",
+    "progname" / String(),
+    "prognum" / UHyper,
+    "progver" / UHyper,
+)
+
+GfDumpRsp = xdr_struct(
+    "gf_dump_rsp",
+    "gfs_id" / UHyper,
+    "op_ret" / Int,
+    "op_errno" / Int,
+    "prog" / LinkedList(GfProgDetail),
+)
+
+GfCommonRsp = xdr_struct(
+    "gf_common_rsp",
+    "op_ret" / Int,
+    "op_errno" / Int,
+    "xdata" / OldDict,
+)
+
+PROGRAM = register(Program(
+    "GF-DUMP", GF_DUMP_PROGRAM, GF_DUMP_VERSION,
+    procedures(
+        Procedure(0, "NULL"),
+        Procedure(1, "DUMP", GfDumpReq, GfDumpRsp),
+        Procedure(2, "PING", None, GfCommonRsp),
+    ),
+))

@@ -1,0 +1,110 @@
+"""RPC programs as data: which procedures exist and which ``.x`` types they carry.
+
+Each program module (``dump``, ``handshake``, ``portmap``, ``fops``, ``callback``) builds a
+:class:`Program` and registers it here.  A server serves a *subset* (``Program.only``),
+e.g. glusterd's handshake has GETSPEC but no SETVOLUME; a procedure missing from the table
+it serves is PROC_UNAVAIL, as in rpcsvc (no actor).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Iterable, Mapping
+
+__all__ = ["Procedure", "Program", "UNDECODABLE", "register", "lookup", "versions_of", "all_programs"]
+
+
+class _Undecodable:
+    """Marker: the server rejects this procedure's arguments as GARBAGE_ARGS whatever they are
+    (e.g. FOP COMPOUND in 10.x: ``server4_0_compound`` just sets that error)."""
+
+    def __repr__(self) -> str:
+        return "UNDECODABLE"
+
+
+UNDECODABLE: Any = _Undecodable()
+
+
+@dataclasses.dataclass(frozen=True)
+class Procedure:
+    """One procedure: its number, name, argument and result schemas.
+
+    ``args``/``reply`` are ``None`` for void.  ``args_payload``: raw bytes follow the
+    arguments in the same record (WRITE, PUT); ``reply_payload``: raw bytes follow the
+    result (READ).  ``one_way``: the callee never answers (server-to-client callbacks).
+    """
+
+    num: int
+    name: str
+    args: Any = None
+    reply: Any = None
+    args_payload: bool = False
+    reply_payload: bool = False
+    one_way: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    name: str
+    prog: int
+    vers: int
+    procs: Mapping[int, Procedure]
+
+    def __getitem__(self, key: int | str) -> Procedure:
+        if isinstance(key, str):
+            for proc in self.procs.values():
+                if proc.name == key:
+                    return proc
+            raise KeyError(key)
+        return self.procs[key]
+
+    def only(self, names: Iterable[str], *, name: str | None = None) -> "Program":
+        """The same program with only the named procedures (what a given server serves)."""
+        wanted = set(names)
+        unknown = wanted - {p.name for p in self.procs.values()}
+        if unknown:
+            raise KeyError(f"{self.name} has no procedures {sorted(unknown)}")
+        procs = {n: p for n, p in self.procs.items() if p.name in wanted}
+        return dataclasses.replace(self, procs=procs, name=name or self.name)
+
+    def renamed(self, name: str) -> "Program":
+        return dataclasses.replace(self, name=name)
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.prog, self.vers)
+
+
+def procedures(*items: Procedure) -> dict[int, Procedure]:
+    table = {p.num: p for p in items}
+    if len(table) != len(items):
+        raise ValueError("duplicate procedure numbers")
+    return table
+
+
+_REGISTRY: dict[tuple[int, int], Program] = {}
+
+
+def register(program: Program) -> Program:
+    _REGISTRY[program.key] = program
+    return program
+
+
+def lookup(prog: int, vers: int) -> Program | None:
+    _load()
+    return _REGISTRY.get((prog, vers))
+
+
+def versions_of(prog: int) -> list[int]:
+    _load()
+    return sorted(v for (p, v) in _REGISTRY if p == prog)
+
+
+def all_programs() -> list[Program]:
+    _load()
+    return list(_REGISTRY.values())
+
+
+def _load() -> None:
+    # Importing the program modules registers them.
+    from . import callback, dump, fops, handshake, portmap  # noqa: F401

@@ -1,0 +1,105 @@
+"""ONC RPC record marking (RFC 5531 §11).
+
+Each fragment is preceded by a big-endian u32: bit 31 = last fragment, bits 0..30 = length.
+GlusterFS always sends one fragment per record; it accepts several (it concatenates them)
+and refuses a record once it would reach 1 GiB (``rpc/rpc-transport/socket/src/socket.c``).
+:class:`RecordReader` does the same: multi-fragment input is accepted, the cap is checked
+against each fragment header *before* the fragment is buffered, and :func:`frame` always
+emits a single fragment.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from .errors import ProtocolError
+
+__all__ = ["RecordReader", "frame", "frame_header", "DEFAULT_MAX_RECORD", "LAST_FRAGMENT"]
+
+DEFAULT_MAX_RECORD = 1 << 30  # GF_UNIT_GB, like glusterfsd
+LAST_FRAGMENT = 0x80000000
+_MAX_FRAGMENT = 0x7FFFFFFF
+_u32 = struct.Struct(">I")
+
+
+def frame_header(length: int) -> bytes:
+    """The record mark for a single-fragment record of ``length`` bytes."""
+    if not 0 <= length <= _MAX_FRAGMENT:
+        raise ValueError(f"record of {length} bytes does not fit one fragment")
+    return _u32.pack(LAST_FRAGMENT | length)
+
+
+def frame(record: bytes) -> bytes:
+    """``record`` as one last fragment."""
+    return frame_header(len(record)) + record
+
+
+class RecordReader:
+    """Incremental record splitter: :meth:`feed` bytes, take records from :meth:`next_record`.
+
+    Args:
+        max_record: the largest record accepted; a fragment header that would take the
+            record past it raises ``ProtocolError(reply="CLOSE")`` at once.
+    """
+
+    def __init__(self, max_record: int = DEFAULT_MAX_RECORD) -> None:
+        self.max_record = max_record
+        self._buf = bytearray()
+        self._pos = 0
+        self._fragments: list[bytes] = []  # earlier fragments of the current record
+        self._partial = 0  # bytes in self._fragments
+        self._need: int | None = None  # length of the fragment whose header we read
+        self._last = False
+        self.closed = False
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if self._pos and self._pos > len(self._buf) // 2:
+            del self._buf[: self._pos]
+            self._pos = 0
+        self._buf += data
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet returned as part of a record."""
+        return len(self._buf) - self._pos + self._partial
+
+    @property
+    def in_record(self) -> bool:
+        """True while a record has been started but not finished."""
+        return self.buffered > 0 or self._need is not None
+
+    def next_record(self) -> bytes | None:
+        """The next complete record, or ``None`` if more bytes are needed."""
+        buf = self._buf
+        while True:
+            if self._need is None:
+                if len(buf) - self._pos < 4:
+                    return None
+                (mark,) = _u32.unpack_from(buf, self._pos)
+                self._pos += 4
+                length = mark & _MAX_FRAGMENT
+                self._last = bool(mark & LAST_FRAGMENT)
+                if self._partial + length > self.max_record:
+                    self.closed = True
+                    raise ProtocolError(
+                        f"record of at least {self._partial + length} bytes exceeds the "
+                        f"{self.max_record}-byte limit",
+                        reply="CLOSE",
+                        fatal=True,
+                    )
+                self._need = length
+            need = self._need
+            if len(buf) - self._pos < need:
+                return None
+            fragment = bytes(buf[self._pos : self._pos + need])
+            self._pos += need
+            self._need = None
+            if self._last:
+                if self._fragments:
+                    self._fragments.append(fragment)
+                    fragment = b"".join(self._fragments)
+                    self._fragments.clear()
+                    self._partial = 0
+                return fragment
+            self._fragments.append(fragment)
+            self._partial += need
