@@ -48,6 +48,7 @@ class RecordReader:
         self._pos = 0
         self._fragments: list[bytes] = []  # earlier fragments of the current record
         self._partial = 0  # bytes in self._fragments
+        self._marks = 0  # bytes of the fragment headers read for the current record
         self._need: int | None = None  # length of the fragment whose header we read
         self._last = False
         self.closed = False
@@ -60,13 +61,13 @@ class RecordReader:
 
     @property
     def buffered(self) -> int:
-        """Bytes received but not yet returned as part of a record."""
-        return len(self._buf) - self._pos + self._partial
+        """Bytes received (record marks included) but not yet returned as part of a record."""
+        return len(self._buf) - self._pos + self._partial + self._marks
 
     @property
     def in_record(self) -> bool:
         """True while a record has been started but not finished."""
-        return self.buffered > 0 or self._need is not None
+        return self.buffered > 0
 
     def next_record(self) -> bytes | None:
         """The next complete record, or ``None`` if more bytes are needed."""
@@ -77,6 +78,7 @@ class RecordReader:
                     return None
                 (mark,) = _u32.unpack_from(buf, self._pos)
                 self._pos += 4
+                self._marks += 4
                 length = mark & _MAX_FRAGMENT
                 self._last = bool(mark & LAST_FRAGMENT)
                 if self._partial + length > self.max_record:
@@ -95,6 +97,7 @@ class RecordReader:
             self._pos += need
             self._need = None
             if self._last:
+                self._marks = 0
                 if self._fragments:
                     self._fragments.append(fragment)
                     fragment = b"".join(self._fragments)

@@ -202,7 +202,7 @@ def parse_uri(text: str, *, require_path: bool = True) -> GlusterURI:
         if host_raw:
             raise fail("unix transport takes no host")
         if port:
-            raise fail("unix transport takes no port (only an empty port or :0)")
+            raise fail("unix transport takes no port (only :0, which QEMU treats as none)")
         host, port_out = None, None
     else:
         host = _decode_host(host_raw, fail) if host_raw else "localhost"
