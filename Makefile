@@ -1,0 +1,36 @@
+# Two commands on a fresh Debian machine:  make run   |   make test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The real peers the tests judge us against (installed when running as root).
+DEBS := glusterfs-server glusterfs-client qemu-utils qemu-block-extra fio tshark
+
+.PHONY: run test venv debs bench clean
+
+$(VENV)/.stamp: pyproject.toml
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv python3-pip; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.stamp
+
+debs:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages: $$missing"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	  fi; \
+	else echo "not root: not installing $(DEBS); tests needing them are skipped (they fail under CI=true)"; fi
+
+run: venv
+	$(VENV)/bin/fakegluster decode fixtures/pcaps/qemu_create_write_read.pcap
+
+test: debs venv
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
