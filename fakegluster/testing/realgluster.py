@@ -1,0 +1,741 @@
+"""Run a REAL GlusterFS 10.3 (glusterd + bricks) for tests and benchmarks.
+
+Stdlib only.  Needs root and the Debian ``glusterfs-server`` package.
+
+    from fakegluster.testing.realgluster import RealGluster, run_gfapi
+
+    with RealGluster() as rg:
+        vol = rg.create_volume()             # fgreal-<pid>-<token>-<n>
+        r = run_gfapi(["qemu-img", "info", vol.uri("missing.img")])
+        assert "No such file or directory" in r.qemu_stderr
+
+What the harness does, and why
+------------------------------
+* ``start()`` starts glusterd only if none runs (remembering that it did so),
+  removes a stale ``/var/run/glusterd.pid`` first, and waits until
+  ``gluster volume list`` answers.  It makes sure ``$(hostname)`` resolves
+  (glusterd refuses loopback brick hosts such as ``127.0.0.1``/``localhost``,
+  so bricks are created as ``$(hostname):/path``, and the client volfile then
+  names that host as ``remote-host`` -- clients must resolve it too).
+* Several test sessions may share one glusterd.  Each live session is recorded
+  in ``/run/fakegluster-realgluster/session-<pid>-<token>`` (content: the
+  process start time, so a recycled pid is not mistaken for a live session),
+  and all bookkeeping happens under an ``flock``.  Volumes are named
+  ``fgreal-<pid>-<token>-<n>``; volumes (and ``/tmp/fg-real-*`` brick roots)
+  whose owning session is gone are left-overs of a crashed run: they are
+  stopped and deleted by the next ``start()``.
+* ``stop()`` deletes this session's volumes.  glusterd is stopped only if a
+  harness started it (marker file holding glusterd's pid) and no other
+  harness session is still alive; the last session out turns the light off.
+* Unprivileged client ports: GlusterFS 10.3 accepts them by default (glusterd's
+  ``rpc-auth-allow-insecure`` and the volume option ``server.allow-insecure``
+  both default to on).  We still set ``server.allow-insecure on`` on every
+  volume so that a changed default cannot silently break the pure-Python
+  client; with it off a brick answers MSG_DENIED/AUTH_ERROR(AUTH_REJECTEDCRED)
+  to any call from a source port >= 1024.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+__all__ = [
+    "RealGluster",
+    "RealVolume",
+    "RealGlusterError",
+    "available",
+    "run_gfapi",
+    "run_gfapi_parallel",
+    "filter_gfapi_log",
+    "VOLUME_PREFIX",
+]
+
+log = logging.getLogger(__name__)
+
+VOLUME_PREFIX = "fgreal"
+BRICK_ROOT_PREFIX = "fg-real-"
+GLUSTERD_PORT = 24007
+
+STATE_DIR = "/run/fakegluster-realgluster"
+PID_FILE = "/var/run/glusterd.pid"
+SBIN_DIRS = ("/usr/sbin", "/sbin", "/usr/local/sbin")
+
+# Volume options applied to every volume we create (see module docstring).
+DEFAULT_VOLUME_OPTIONS: dict[str, str] = {
+    "server.allow-insecure": "on",
+}
+
+_VOLNAME_RE = re.compile(
+    rf"^{VOLUME_PREFIX}-(?P<pid>\d+)-(?P<token>[0-9a-f]+)-(?P<n>\d+)$"
+)
+# libgfapi log lines: "[2026-11-25 17:50:49.122755 +0000] I [io-stats.c:...] ..."
+_GFAPI_LOG_RE = re.compile(r"^\[\d{4}-")
+# gluster CLI answers worth retrying (cluster lock held by a concurrent
+# transaction, glusterd still initialising, brick not yet up, ...).
+_TRANSIENT_RE = re.compile(
+    r"Another transaction is in progress|Locking failed|"
+    r"not yet ready|Connection failed|is not connected|"
+    r"Please check if gluster daemon is operational|"
+    r"Error : Request timed out",
+    re.I,
+)
+
+
+class RealGlusterError(RuntimeError):
+    pass
+
+
+# --------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------
+
+def _which(name: str) -> str | None:
+    path = os.environ.get("PATH", "") + os.pathsep + os.pathsep.join(SBIN_DIRS)
+    return shutil.which(name, path=path)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["LC_ALL"] = "C"
+    env["PATH"] = env.get("PATH", "/usr/bin:/bin") + os.pathsep + os.pathsep.join(SBIN_DIRS)
+    return env
+
+
+def available(tools: Iterable[str] = ()) -> tuple[bool, str]:
+    """Whether a real GlusterFS can run here: (ok, reason).
+
+    ``tools``: further executables that must be present (e.g. ``qemu-img``).
+    """
+    problems = []
+    if not sys.platform.startswith("linux"):
+        problems.append(f"real GlusterFS needs Linux (platform is {sys.platform})")
+    elif os.geteuid() != 0:
+        problems.append("real GlusterFS needs root (glusterd, trusted.* xattrs on bricks)")
+    missing = [t for t in ("glusterd", "gluster", "glusterfsd", *tools) if _which(t) is None]
+    if missing:
+        problems.append("missing executables: " + ", ".join(missing))
+    return (False, "; ".join(problems)) if problems else (True, "ok")
+
+
+def _proc_cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
+def _proc_comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _proc_state_and_start(pid: int) -> tuple[str, str] | None:
+    """(state letter, start time in clock ticks) or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # comm may contain spaces/parens: split after the last ')'
+    rest = stat[stat.rfind(")") + 2:].split()
+    return rest[0], rest[19]
+
+
+def _alive(pid: int) -> bool:
+    """Running (not a zombie awaiting reaping)."""
+    st = _proc_state_and_start(pid)
+    return st is not None and st[0] not in ("Z", "X")
+
+
+def _pids() -> list[int]:
+    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
+
+
+def _find_procs(comm: str) -> list[int]:
+    return [p for p in _pids() if _proc_comm(p) == comm and _alive(p)]
+
+
+def _glusterd_pids() -> list[int]:
+    return _find_procs("glusterd")
+
+
+def _kill_and_wait(pids: Sequence[int], timeout: float = 10.0) -> None:
+    pids = [p for p in pids if _alive(p)]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for p in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(p, sig)
+        deadline = time.monotonic() + (timeout if sig == signal.SIGTERM else 5.0)
+        while time.monotonic() < deadline:
+            pids = [p for p in pids if _alive(p)]
+            if not pids:
+                return
+            time.sleep(0.05)
+    if pids:
+        log.warning("processes survived SIGKILL: %s", pids)
+
+
+def _volume_procs(volnames: Iterable[str] | None = None) -> list[int]:
+    """glusterfsd/glusterfs processes serving our volumes (fgreal-* or the given names)."""
+    names = set(volnames) if volnames is not None else None
+    out = []
+    for p in _pids():
+        if _proc_comm(p) not in ("glusterfsd", "glusterfs") or not _alive(p):
+            continue
+        argv = _proc_cmdline(p)
+        vid = ""
+        for i, a in enumerate(argv):
+            if a == "--volfile-id" and i + 1 < len(argv):
+                vid = argv[i + 1]
+            elif a.startswith("--volfile-id="):
+                vid = a.split("=", 1)[1]
+        vol = vid.split(".", 1)[0].split("/")[-1]
+        if names is None:
+            if vol.startswith(VOLUME_PREFIX + "-"):
+                out.append(p)
+        elif vol in names:
+            out.append(p)
+    return out
+
+
+def filter_gfapi_log(text: str) -> str:
+    """Drop libgfapi log lines (``[YYYY-...``) from a tool's stderr."""
+    return "".join(
+        line for line in text.splitlines(keepends=True) if not _GFAPI_LOG_RE.match(line)
+    )
+
+
+def run_gfapi(cmd: Sequence[str], timeout: float = 60, check: bool = False,
+              input: str | None = None) -> subprocess.CompletedProcess:
+    """Run a libgfapi tool (qemu-img, qemu-io, fio --ioengine=gfapi, ...).
+
+    Runs with ``LC_ALL=C`` and returns the CompletedProcess (text mode) with
+    ``.stderr`` raw and ``.qemu_stderr`` = stderr without libgfapi log lines.
+    ``.elapsed`` holds the wall time.  Note that a libgfapi client takes
+    ~10 s to exit after its last IO (glfs_fini): run independent ones with
+    :func:`run_gfapi_parallel`.
+    """
+    t0 = time.monotonic()
+    cp = subprocess.run(list(cmd), capture_output=True, text=True, env=_env(),
+                        timeout=timeout, input=input, stdin=None if input is not None else subprocess.DEVNULL)
+    cp.elapsed = time.monotonic() - t0  # type: ignore[attr-defined]
+    cp.qemu_stderr = filter_gfapi_log(cp.stderr)  # type: ignore[attr-defined]
+    if check and cp.returncode != 0:
+        raise RealGlusterError(
+            f"{' '.join(cmd)} failed (rc={cp.returncode}):\n{cp.qemu_stderr}{cp.stdout}"
+        )
+    return cp
+
+
+def run_gfapi_parallel(cmds: Sequence[Sequence[str]], timeout: float = 60,
+                       check: bool = False) -> list[subprocess.CompletedProcess]:
+    """Run independent libgfapi tools concurrently; results in input order."""
+    if not cmds:
+        return []
+    with ThreadPoolExecutor(max_workers=len(cmds)) as pool:
+        futs = [pool.submit(run_gfapi, c, timeout, check) for c in cmds]
+        return [f.result() for f in futs]
+
+
+# --------------------------------------------------------------------------
+# gluster CLI
+# --------------------------------------------------------------------------
+
+def gluster_cli(*args: str, timeout: float = 120, check: bool = True,
+                retry_for: float = 30.0) -> subprocess.CompletedProcess:
+    """``gluster --mode=script ARGS`` with retries on transient failures."""
+    cmd = [_which("gluster") or "gluster", "--mode=script", *args]
+    deadline = time.monotonic() + retry_for
+    while True:
+        cp = subprocess.run(cmd, capture_output=True, text=True, env=_env(),
+                            timeout=timeout, stdin=subprocess.DEVNULL)
+        if cp.returncode == 0 or not check:
+            return cp
+        msg = (cp.stderr + cp.stdout).strip()
+        if _TRANSIENT_RE.search(msg) and time.monotonic() < deadline:
+            log.debug("gluster %s: transient failure (%s); retrying", " ".join(args), msg)
+            time.sleep(0.5)
+            continue
+        raise RealGlusterError(f"gluster {' '.join(args)} failed (rc={cp.returncode}): {msg}")
+
+
+def _xml(*args: str, **kw) -> ET.Element:
+    cp = gluster_cli(*args, "--xml", **kw)
+    try:
+        root = ET.fromstring(cp.stdout)
+    except ET.ParseError as e:
+        raise RealGlusterError(f"gluster {' '.join(args)} --xml: bad XML ({e}): {cp.stdout!r}")
+    return root
+
+
+def _list_volumes() -> list[str]:
+    cp = gluster_cli("volume", "list")
+    out = cp.stdout.strip()
+    if not out or out == "No volumes present in cluster":
+        return []
+    return [v.strip() for v in out.splitlines() if v.strip()]
+
+
+def _volume_brick_paths(name: str) -> list[str]:
+    try:
+        root = _xml("volume", "info", name, retry_for=5)
+    except RealGlusterError:
+        return []
+    paths = []
+    for b in root.iter("brick"):
+        nm = b.findtext("name") or (b.text or "")
+        if ":" in nm:
+            paths.append(nm.split(":", 1)[1])
+    return paths
+
+
+def _brick_status(name: str) -> list[dict]:
+    """[{path, hostname, online, port, pid}] from ``volume status NAME --xml``."""
+    cp = gluster_cli("volume", "status", name, "--xml", check=False)
+    try:
+        root = ET.fromstring(cp.stdout)
+    except ET.ParseError:
+        return []
+    if root.findtext("opRet") not in ("0", None):
+        return []
+    out = []
+    for node in root.iter("node"):
+        path = node.findtext("path") or ""
+        if not path.startswith("/"):  # Self-heal daemon etc.
+            continue
+        port = node.findtext("ports/tcp") or node.findtext("port") or ""
+        out.append({
+            "path": path,
+            "hostname": node.findtext("hostname"),
+            "online": node.findtext("status") == "1",
+            "port": int(port) if port.isdigit() else None,
+            "pid": int(node.findtext("pid") or -1),
+        })
+    return out
+
+
+def _stop_and_delete_volume(name: str, remove_paths: Iterable[str] = ()) -> None:
+    try:
+        gluster_cli("volume", "stop", name, retry_for=60)
+    except RealGlusterError as e:
+        msg = str(e)
+        if "does not exist" in msg:
+            pass
+        elif "is not in the started state" not in msg:
+            log.warning("volume stop %s failed (%s); trying force", name, msg)
+            gluster_cli("volume", "stop", name, "force", check=False, retry_for=60)
+    try:
+        gluster_cli("volume", "delete", name, retry_for=60)
+    except RealGlusterError as e:
+        if "does not exist" not in str(e):
+            raise
+    # bricks should be gone after stop; make sure (also after a crashed glusterd)
+    _kill_and_wait(_volume_procs([name]))
+    for p in remove_paths:
+        shutil.rmtree(p, ignore_errors=True)
+    _wait_hooks(name)
+
+
+def _wait_hooks(name: str, timeout: float = 30.0) -> None:
+    """Wait for glusterd's async post hooks (python scripts) for ``name``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = [p for p in _pids() if _alive(p)
+                and any("/hooks/" in a for a in _proc_cmdline(p))
+                and any(a == f"--volname={name}" for a in _proc_cmdline(p))]
+        if not busy:
+            return
+        time.sleep(0.1)
+    log.warning("glusterd hook scripts for %s still running after %.0fs", name, timeout)
+
+
+# --------------------------------------------------------------------------
+# sessions (several pytest runs may share one glusterd)
+# --------------------------------------------------------------------------
+
+def _start_ticks(pid: int) -> str | None:
+    st = _proc_state_and_start(pid)
+    return st[1] if st and st[0] not in ("Z", "X") else None
+
+
+def _live_sessions() -> set[tuple[int, str]]:
+    """(pid, token) of sessions whose process is still the one that registered."""
+    live = set()
+    with contextlib.suppress(FileNotFoundError):
+        for fn in os.listdir(STATE_DIR):
+            m = re.fullmatch(r"session-(\d+)-([0-9a-f]+)", fn)
+            if not m:
+                continue
+            pid, token = int(m.group(1)), m.group(2)
+            try:
+                with open(os.path.join(STATE_DIR, fn)) as f:
+                    ticks = f.read().strip()
+            except OSError:
+                continue
+            if _start_ticks(pid) == ticks:
+                live.add((pid, token))
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(STATE_DIR, fn))
+    return live
+
+
+@contextlib.contextmanager
+def _state_lock():
+    os.makedirs(STATE_DIR, exist_ok=True)
+    with open(os.path.join(STATE_DIR, "lock"), "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+_MARKER = os.path.join(STATE_DIR, "glusterd.started")
+
+
+def _read_marker() -> int | None:
+    try:
+        with open(_MARKER) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+# --------------------------------------------------------------------------
+# public classes
+# --------------------------------------------------------------------------
+
+@dataclass
+class RealVolume:
+    name: str
+    brick_paths: list[str]
+    brick_ports: list[int]
+    root: str  # temp dir holding the brick dirs
+    host: str = "127.0.0.1"
+    port: int = GLUSTERD_PORT
+    timings: dict[str, float] = field(default_factory=dict)
+    _owner: "RealGluster | None" = field(default=None, repr=False)
+    _deleted: bool = field(default=False, repr=False)
+
+    def uri(self, path: str = "") -> str:
+        """``gluster://127.0.0.1/NAME/path`` (the qemu/fio gluster URI)."""
+        return f"gluster://{self.host}/{self.name}/{path.lstrip('/')}"
+
+    def brick_file(self, path: str, brick: int = 0) -> str:
+        """Where ``path`` lives on brick ``brick`` (a plain file for a posix brick)."""
+        return os.path.join(self.brick_paths[brick], path.lstrip("/"))
+
+    def status(self) -> list[dict]:
+        return _brick_status(self.name)
+
+    def delete(self) -> None:
+        if self._deleted:
+            return
+        self._deleted = True
+        t0 = time.monotonic()
+        _stop_and_delete_volume(self.name, [self.root])
+        self.timings["delete"] = time.monotonic() - t0
+        log.info("deleted real volume %s in %.2fs", self.name, self.timings["delete"])
+        if self._owner is not None:
+            with contextlib.suppress(ValueError):
+                self._owner.volumes.remove(self)
+
+
+class RealGluster:
+    """A real glusterd on this host, with throw-away volumes.
+
+    Use as a context manager or call start()/stop().  ``timings`` records
+    ``glusterd_ready`` (glusterd launch -> CLI answers; 0 if it already ran).
+    """
+
+    def __init__(self, ready_timeout: float = 60.0, brick_timeout: float = 60.0,
+                 volume_options: dict[str, str] | None = None):
+        self.ready_timeout = ready_timeout
+        self.brick_timeout = brick_timeout
+        self.volume_options = dict(DEFAULT_VOLUME_OPTIONS if volume_options is None
+                                   else volume_options)
+        self.started_glusterd = False
+        self.glusterd_pid: int | None = None
+        self.hostname = socket.gethostname()
+        self.volumes: list[RealVolume] = []
+        self.timings: dict[str, float] = {}
+        self.token = secrets.token_hex(3)
+        self._pid = os.getpid()
+        self._counter = 0
+        self._running = False
+        self._lock = threading.Lock()
+
+    # -- context manager ----------------------------------------------------
+    def __enter__(self) -> "RealGluster":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def session_file(self) -> str:
+        return os.path.join(STATE_DIR, f"session-{self._pid}-{self.token}")
+
+    # -- start --------------------------------------------------------------
+    def start(self) -> "RealGluster":
+        if self._running:
+            return self
+        ok, reason = available()
+        if not ok:
+            raise RealGlusterError(reason)
+        with _state_lock():
+            self._ensure_hostname()
+            with open(self.session_file, "w") as f:
+                f.write(_start_ticks(self._pid) or "")
+            self._running = True
+            try:
+                live = _live_sessions()
+                self._ensure_glusterd(live)
+                self._cleanup_stale(live)
+            except BaseException:
+                self._running = False
+                with contextlib.suppress(OSError):
+                    os.unlink(self.session_file)
+                raise
+        return self
+
+    def _ensure_hostname(self) -> None:
+        try:
+            socket.getaddrinfo(self.hostname, None)
+            return
+        except socket.gaierror:
+            pass
+        with open("/etc/hosts", "a") as f:
+            f.write(f"\n127.0.0.1 {self.hostname}  # added by fakegluster realgluster harness\n")
+        log.warning("hostname %r did not resolve: added '127.0.0.1 %s' to /etc/hosts "
+                    "(glusterd refuses loopback brick hosts, clients must resolve the "
+                    "brick host named in the volfile)", self.hostname, self.hostname)
+        socket.getaddrinfo(self.hostname, None)
+
+    def _ensure_glusterd(self, live: set[tuple[int, str]]) -> None:
+        running = _glusterd_pids()
+        if running:
+            self.glusterd_pid = running[0]
+            self._wait_ready(launched_at=None)
+            log.info("using already running glusterd (pid %d)", self.glusterd_pid)
+            self.timings["glusterd_ready"] = 0.0
+            return
+        # Stale pid file (glusterd crashed / was SIGKILLed / host rebooted).
+        if os.path.exists(PID_FILE):
+            try:
+                with open(PID_FILE) as f:
+                    old = f.read().strip()
+            except OSError:
+                old = ""
+            # glusterd is not running (checked above), so whatever it says is stale
+            with contextlib.suppress(OSError):
+                os.unlink(PID_FILE)
+            log.info("removed stale %s (pid %r)", PID_FILE, old)
+        # A glusterd we started earlier is gone: forget it.
+        with contextlib.suppress(OSError):
+            os.unlink(_MARKER)
+        # Bricks of dead sessions that outlived their glusterd would confuse
+        # the brick restart glusterd does on boot: kill them first.
+        live_names = {f"{VOLUME_PREFIX}-{p}-{t}-" for p, t in live}
+        stray = [p for p in _volume_procs()
+                 if not any(n in " ".join(_proc_cmdline(p)) for n in live_names)]
+        if stray:
+            log.info("killing stray brick processes of crashed runs: %s", stray)
+            _kill_and_wait(stray)
+
+        t0 = time.monotonic()
+        subprocess.run([_which("glusterd") or "glusterd", "-p", PID_FILE],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, env=_env(), check=True, timeout=60)
+        self._wait_ready(launched_at=t0)
+        self.timings["glusterd_ready"] = time.monotonic() - t0
+        running = _glusterd_pids()
+        self.glusterd_pid = running[0] if running else None
+        self.started_glusterd = True
+        with open(_MARKER, "w") as f:
+            f.write(f"{self.glusterd_pid}\n")
+        log.info("started glusterd (pid %s); ready after %.2fs",
+                 self.glusterd_pid, self.timings["glusterd_ready"])
+
+    def _wait_ready(self, launched_at: float | None) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        last = ""
+        while time.monotonic() < deadline:
+            pool = gluster_cli("pool", "list", check=False, timeout=10)
+            vols = gluster_cli("volume", "list", check=False, timeout=10)
+            if pool.returncode == 0 and vols.returncode == 0:
+                return
+            last = (vols.stderr + vols.stdout + pool.stderr).strip()
+            if launched_at is not None and not _glusterd_pids():
+                raise RealGlusterError(
+                    "glusterd exited right after start; see /var/log/glusterfs/glusterd.log")
+            time.sleep(0.1)
+        raise RealGlusterError(f"glusterd not ready after {self.ready_timeout}s: {last}")
+
+    def _cleanup_stale(self, live: set[tuple[int, str]]) -> None:
+        """Remove volumes / brick roots of harness sessions that are gone."""
+        for vol in _list_volumes():
+            if not vol.startswith(VOLUME_PREFIX):
+                continue
+            m = _VOLNAME_RE.match(vol)
+            if m and (int(m.group("pid")), m.group("token")) in live:
+                continue  # belongs to a concurrently running session
+            paths = _volume_brick_paths(vol)
+            roots = {os.path.dirname(p) for p in paths
+                     if os.path.basename(os.path.dirname(p)).startswith(BRICK_ROOT_PREFIX)}
+            log.warning("removing left-over volume %s of a crashed run", vol)
+            _stop_and_delete_volume(vol, sorted(roots))
+        tmp = tempfile.gettempdir()
+        for d in os.listdir(tmp):
+            if not d.startswith(BRICK_ROOT_PREFIX):
+                continue
+            root = os.path.join(tmp, d)
+            try:
+                with open(os.path.join(root, ".owner")) as f:
+                    pid_s, token = f.read().split()
+                owner = (int(pid_s), token)
+            except (OSError, ValueError):
+                continue
+            if owner not in live:
+                log.info("removing left-over brick root %s", root)
+                shutil.rmtree(root, ignore_errors=True)
+
+    # -- volumes ------------------------------------------------------------
+    def create_volume(self, name: str | None = None, bricks: int = 1,
+                      options: dict[str, str] | None = None) -> RealVolume:
+        """Create + start a distribute volume on fresh temp bricks; wait for them."""
+        if not self._running:
+            raise RealGlusterError("RealGluster not started")
+        with self._lock:
+            self._counter += 1
+            n = self._counter
+        if name is None:
+            name = f"{VOLUME_PREFIX}-{self._pid}-{self.token}-{n}"
+        elif not name.startswith(VOLUME_PREFIX):
+            raise ValueError(f"volume name must start with {VOLUME_PREFIX!r}: {name!r}")
+        root = tempfile.mkdtemp(prefix=BRICK_ROOT_PREFIX)
+        with open(os.path.join(root, ".owner"), "w") as f:
+            f.write(f"{self._pid} {self.token}\n")
+        paths = []
+        for i in range(1, bricks + 1):
+            p = os.path.join(root, f"brick{i}")
+            os.mkdir(p)
+            paths.append(p)
+        vol = RealVolume(name=name, brick_paths=paths, brick_ports=[], root=root,
+                         _owner=self)
+        self.volumes.append(vol)
+        try:
+            t0 = time.monotonic()
+            gluster_cli("volume", "create", name,
+                        *[f"{self.hostname}:{p}" for p in paths], "force", retry_for=60)
+            t1 = time.monotonic()
+            opts = dict(self.volume_options)
+            opts.update(options or {})
+            for k, v in opts.items():
+                gluster_cli("volume", "set", name, k, v, retry_for=60)
+            t2 = time.monotonic()
+            gluster_cli("volume", "start", name, retry_for=60)
+            t3 = time.monotonic()
+            vol.brick_ports = self._wait_bricks(name, paths)
+            t4 = time.monotonic()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                vol.delete()
+            raise
+        vol.timings.update(create=t1 - t0, set_options=t2 - t1, start=t3 - t2,
+                           bricks_online=t4 - t3, total=t4 - t0)
+        log.info("created real volume %s (bricks %s, ports %s) in %.2fs "
+                 "(create %.2f, options %.2f, start %.2f, online %.2f)",
+                 name, paths, vol.brick_ports, t4 - t0, t1 - t0, t2 - t1, t3 - t2, t4 - t3)
+        return vol
+
+    def _wait_bricks(self, name: str, paths: list[str]) -> list[int]:
+        deadline = time.monotonic() + self.brick_timeout
+        st: list[dict] = []
+        while time.monotonic() < deadline:
+            st = _brick_status(name)
+            by_path = {b["path"]: b for b in st}
+            if all(p in by_path and by_path[p]["online"] and by_path[p]["port"]
+                   for p in paths):
+                ports = [by_path[p]["port"] for p in paths]
+                if all(self._port_open(port) for port in ports):
+                    return ports
+            time.sleep(0.1)
+        raise RealGlusterError(f"bricks of {name} not online after "
+                               f"{self.brick_timeout}s: {st}")
+
+    @staticmethod
+    def _port_open(port: int) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                return True
+        except OSError:
+            return False
+
+    # -- stop ---------------------------------------------------------------
+    def stop(self) -> None:
+        if not self._running:
+            return
+        errors: list[BaseException] = []
+        for vol in list(self.volumes):
+            try:
+                vol.delete()
+            except Exception as e:  # keep going: leave as little as possible behind
+                log.error("could not delete volume %s: %s", vol.name, e)
+                errors.append(e)
+        with _state_lock():
+            with contextlib.suppress(OSError):
+                os.unlink(self.session_file)
+            self._running = False
+            others = _live_sessions()
+            marker = _read_marker()
+            gd = _glusterd_pids()
+            if marker is None or marker not in gd:
+                log.info("leaving glusterd running: this harness did not start it")
+            elif others:
+                log.info("leaving glusterd (pid %d) running for %d other live harness "
+                         "session(s); the last one stops it", marker, len(others))
+            else:
+                self._stop_glusterd(marker)
+        if errors:
+            raise RealGlusterError(f"stop(): {len(errors)} volume(s) not deleted: {errors}")
+
+    def _stop_glusterd(self, pid: int) -> None:
+        # Remaining fgreal volumes here belong to dead sessions: clean them too.
+        with contextlib.suppress(Exception):
+            self._cleanup_stale(set())
+        t0 = time.monotonic()
+        _kill_and_wait([pid])
+        # bricks / self-heal daemons (--volfile-id shd/VOL) of fgreal volumes
+        _kill_and_wait(_volume_procs())
+        with contextlib.suppress(OSError):
+            os.unlink(_MARKER)
+        with contextlib.suppress(OSError):
+            os.unlink(PID_FILE)
+        self.timings["glusterd_stop"] = time.monotonic() - t0
+        log.info("stopped glusterd (pid %d) in %.2fs", pid, self.timings["glusterd_stop"])
+
