@@ -19,6 +19,44 @@ def _decode(args: argparse.Namespace) -> int:
         return 2
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+
+    import trio
+
+    from .server import DEFAULT_LISTEN, FakeGluster
+
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        server = FakeGluster(args.volume or ["testvol"], args.listen or [DEFAULT_LISTEN])
+    except ValueError as exc:
+        print(f"fakegluster serve: {exc}", file=sys.stderr)
+        return 2
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                info = await nursery.start(server.serve)
+                for li in info.listeners:
+                    print(f"listening {li.url()}")
+                for name in info.volumes:
+                    print(f"volume {name} " + " ".join(info.uri_prefixes(name)))
+                print("ready", flush=True)
+                async for signum in signals:
+                    print(f"stopping on {signal.Signals(signum).name}", file=sys.stderr, flush=True)
+                    nursery.cancel_scope.cancel()
+                    break
+
+    try:
+        trio.run(main)
+    except OSError as exc:
+        print(f"fakegluster serve: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fakegluster", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -28,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="re-encode every message, report those whose bytes differ; "
                           "last line: 'decoded N messages, F failed'")
     dec.set_defaults(func=_decode)
+    srv = sub.add_parser("serve", help="serve volumes to real GlusterFS clients (qemu, fio, FUSE, libgfapi)")
+    srv.add_argument("--volume", action="append", metavar="NAME[=DIR]",
+                     help="a volume: in memory, or serving the existing directory DIR (repeatable; "
+                          "default: one in-memory volume 'testvol')")
+    srv.add_argument("--listen", action="append", metavar="URL",
+                     help="tcp://HOST:PORT (port 0 picks one; IPv6 as tcp://[::1]:PORT) or unix:///PATH "
+                          "(repeatable; default tcp://127.0.0.1:24007)")
+    srv.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    srv.set_defaults(func=_serve)
     return parser
 
 

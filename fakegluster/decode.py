@@ -58,7 +58,7 @@ class Message:
 class _Direction:
     def __init__(self) -> None:
         self.records = RecordReader()
-        self.conn = RpcConnection(Role.SERVER, None)  # accepts every registered program
+        self.conn = RpcConnection(Role.OBSERVER, None)  # accepts every registered program
         self.broken = False
 
 

@@ -3,22 +3,28 @@
 Rule 1: no sockets, clocks, threads or logging configuration here.  The trio shells
 (``fakegluster.server``, ``gfclient``) move bytes; this object knows the rules.
 
-Rule 2: one object serves both roles.  A CLIENT sends calls and gets their replies (matched
-by xid to the call it sent, which says how to decode the result) plus server-initiated
-callback calls.  A SERVER gets calls for the programs it serves and sends replies.
+Rule 2: one object serves every role.  A CLIENT sends calls and gets their replies
+(matched by xid to the call it sent, which says how to decode the result) plus
+server-initiated callback calls.  A SERVER gets calls for the programs it serves and sends
+replies.  An OBSERVER (the capture decoder) accepts every registered program and decodes
+replies to calls recorded with ``expect_reply``.
 
 Receiving (``receive_data`` + ``next_event``) yields an :class:`Event`, ``NEED_DATA``, or
-raises :class:`ProtocolError` — never anything else.  The checks follow rpcsvc.c
-(``rpcsvc_request_create``, ``rpcsvc_program_actor``) in its order:
+raises :class:`ProtocolError` — never anything else.  A SERVER answers like rpcsvc.c of
+glusterfs 10.3 (``rpcsvc_request_create``, ``rpcsvc_program_actor``), checked against a
+real glusterd and brick:
 
-1. the header cannot be decoded            -> GARBAGE_ARGS (rpcsvc: "RPC call decoding failed")
-2. ``rpcvers != 2``                        -> RPC_MISMATCH (denied, 2..2)
-3. the credential cannot be decoded        -> AUTH_ERROR / AUTH_BADCRED (denied)
-4. program number not served               -> PROG_UNAVAIL
-5. program served, not in that version     -> PROG_MISMATCH (low..high of the served versions)
-6. procedure not in the served table       -> PROC_UNAVAIL
-7. arguments cannot be decoded             -> GARBAGE_ARGS
+1. a CALL header that cannot be decoded, ``rpcvers != 2``, or a REPLY
+   -> GARBAGE_ARGS with **xid 0** (xdr_to_rpc_call fails before the request has an xid)
+2. program number not served               -> PROG_UNAVAIL
+3. program served, not in that version     -> PROG_MISMATCH, with low = high = 0
+4. procedure not in the served table       -> PROC_UNAVAIL
+5. arguments cannot be decoded             -> GARBAGE_ARGS (except where the real actor
+   never decodes them: GF-DUMP DUMP)
+6. a message type other than CALL/REPLY    -> the connection is closed, nothing sent
 
+Credentials are decoded when their flavour is known and kept raw otherwise: rpcsvc
+accepts a malformed or unknown credential (no AUTH_ERROR is ever sent by 10.3).
 After an answerable error the connection goes on with the next record.
 """
 
@@ -40,6 +46,7 @@ __all__ = ["Role", "RpcConnection", "encode_call", "encode_reply", "error_reply"
 class Role(enum.Enum):
     CLIENT = "client"
     SERVER = "server"
+    OBSERVER = "observer"
 
 
 def _procedure(prog: int, vers: int, proc: int) -> Procedure | None:
@@ -96,12 +103,9 @@ def decode_call_body(hdr: CallHeader, record: bytes | memoryview, served: dict[i
     b, xid = hdr.body, hdr.xid
     where = dict(xid=xid, prog=b.prog, vers=b.vers, proc=b.proc)
     if b.rpcvers != 2:
-        raise ProtocolError(f"RPC version {b.rpcvers} is not 2", reply="RPC_MISMATCH", low=2, high=2, **where)
-    try:
-        cred = decode_auth(b.cred)
-        verf = decode_auth(b.verf)
-    except (DecodeError, ValueError) as exc:
-        raise ProtocolError(f"bad credential (flavour {b.cred.flavor}): {exc}", reply="AUTH_ERROR", **where) from exc
+        raise ProtocolError(f"RPC version {b.rpcvers} is not 2 (xid {xid})", reply="GARBAGE_ARGS",
+                            xid=0, prog=b.prog, vers=b.vers, proc=b.proc)
+    cred, verf = _auth(b.cred), _auth(b.verf)
     versions = served.get(b.prog)
     if not versions:
         raise ProtocolError(f"program {b.prog} is not served", reply="PROG_UNAVAIL", **where)
@@ -109,7 +113,7 @@ def decode_call_body(hdr: CallHeader, record: bytes | memoryview, served: dict[i
     if program is None:
         raise ProtocolError(
             f"program {b.prog} is served in versions {sorted(versions)}, not {b.vers}",
-            reply="PROG_MISMATCH", low=min(versions), high=max(versions), **where,
+            reply="PROG_MISMATCH", low=0, high=0, **where,
         )
     proc = program.procs.get(b.proc)
     if proc is None:
@@ -121,18 +125,28 @@ def decode_call_body(hdr: CallHeader, record: bytes | memoryview, served: dict[i
         try:
             args, end = decode(proc.args, record, hdr.end)
         except DecodeError as exc:
-            raise ProtocolError(
-                f"{program.name} {proc.name}: undecodable {proc.args.xname}: {exc}", reply="GARBAGE_ARGS", **where
-            ) from exc
+            if proc.args_ignored:
+                args, end = None, hdr.end
+            else:
+                raise ProtocolError(
+                    f"{program.name} {proc.name}: undecodable {proc.args.xname}: {exc}", reply="GARBAGE_ARGS", **where
+                ) from exc
     payload = memoryview(record)[end:] if end < len(record) else b""
     return Call(xid, b.prog, b.vers, b.proc, args, cred, verf, payload, b.rpcvers)
+
+
+def _auth(raw: Any) -> Any:
+    try:
+        return decode_auth(raw)
+    except (DecodeError, ValueError):
+        return raw
 
 
 class RpcConnection:
     """One end of a GlusterFS RPC connection (see the module docstring).
 
     Args:
-        role: ``Role.CLIENT`` or ``Role.SERVER``.
+        role: ``Role.CLIENT``, ``Role.SERVER`` or ``Role.OBSERVER``.
         programs: the programs whose CALLs this end accepts.  A server passes what it serves
             (e.g. ``fops.BRICK_PROGRAM``); a client usually leaves the default, the callback
             program.  ``None`` accepts every registered program (the capture decoder).
@@ -183,6 +197,9 @@ class RpcConnection:
         return self._decode_record(record)
 
     def _decode_record(self, record: bytes) -> Event:
+        if self.role is Role.SERVER and (len(record) < 8 or record[4:8] == b"\0\0\0\1"):
+            raise ProtocolError(f"a server got a {'REPLY' if len(record) >= 8 else 'runt'} message",
+                                reply="GARBAGE_ARGS", xid=0)
         hdr = parse_header(record)
         if isinstance(hdr, CallHeader):
             return decode_call_body(hdr, record, self.served)

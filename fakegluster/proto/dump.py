@@ -55,7 +55,7 @@ PROGRAM = register(Program(
     "GF-DUMP", GF_DUMP_PROGRAM, GF_DUMP_VERSION,
     procedures(
         Procedure(0, "NULL"),
-        Procedure(1, "DUMP", GfDumpReq, GfDumpRsp),
+        Procedure(1, "DUMP", GfDumpReq, GfDumpRsp, args_ignored=True),
         Procedure(2, "PING", None, GfCommonRsp),
     ),
 ))

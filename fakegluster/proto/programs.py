@@ -41,6 +41,7 @@ class Procedure:
     args_payload: bool = False
     reply_payload: bool = False
     one_way: bool = False
+    args_ignored: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

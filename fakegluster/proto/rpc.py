@@ -167,9 +167,10 @@ _2u32 = struct.Struct(">II")
 def parse_header(record: bytes | memoryview) -> CallHeader | ReplyHeader:
     """Decode the RPC header of one record.
 
-    Raises ``ProtocolError``: ``GARBAGE_ARGS`` with the xid if the header after the xid
-    cannot be read (rpcsvc answers "RPC call decoding failed" that way), ``CLOSE`` if not
-    even an xid and message type are there.
+    Raises ``ProtocolError``: ``GARBAGE_ARGS`` if a CALL header cannot be read (rpcsvc
+    answers "RPC call decoding failed" that way, with xid 0: the request was never
+    initialised — seen on glusterd and bricks 10.3), ``CLOSE`` if not even an xid and a
+    known message type are there.
     """
     if len(record) < 8:
         raise ProtocolError(f"RPC message of {len(record)} bytes has no header", reply="CLOSE")
@@ -178,7 +179,7 @@ def parse_header(record: bytes | memoryview) -> CallHeader | ReplyHeader:
         try:
             body, end = decode(CallBody, record, 8)
         except DecodeError as exc:
-            raise ProtocolError(f"undecodable call header: {exc}", reply="GARBAGE_ARGS", xid=xid) from exc
+            raise ProtocolError(f"undecodable call header (xid {xid}): {exc}", reply="GARBAGE_ARGS", xid=0) from exc
         return CallHeader(xid, body, end)
     if mtype != MsgType.REPLY:
         raise ProtocolError(f"message type {mtype} is neither CALL nor REPLY", reply="CLOSE", xid=xid)

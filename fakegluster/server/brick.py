@@ -1,0 +1,149 @@
+"""A brick: what glusterfsd's protocol/server answers on one brick port.
+
+:class:`Brick` is the volume-side state (store, path, volume id, auth.login credentials);
+:class:`BrickSession` is one client connection: GF-DUMP, the handshake (SETVOLUME checks as
+in ``server_setvolume``, ``xlators/protocol/server/src/server-handshake.c``) and the FOP v400
+program (``fops.FopHandlers``).  Synchronous and IO-free: the trio shell feeds it Calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import uuid
+from typing import Any
+
+from ..proto import dump, fops, handshake
+from ..proto.events import Call
+from ..proto.gfdict import old_dict, old_dict_text
+from ..store.base import Store
+from .fops import FdTable, FopHandlers
+
+__all__ = ["Brick", "BrickSession", "BRICK_PROGRAMS", "BRICK_DUMP"]
+
+#: What a brick serves (a v10.3 brick also serves the 3.3 FOP program; we do not, so we do
+#: not list it: a client then always picks 4.x, as a 10.3 client does anyway).
+BRICK_PROGRAMS = (
+    dump.PROGRAM.only(["DUMP", "PING"]),  # GF-DUMP NULL has no actor: PROC_UNAVAIL (seen on 10.3)
+    handshake.PROGRAM.only(["NULL", "SETVOLUME", "GETSPEC", "PING", "SET_LK_VER"]),
+    fops.BRICK_PROGRAM,
+)
+#: server_getspec of a brick (server-handshake.c), byte for byte.
+GETSPEC_NOT_HERE = "<this method is not in use, use glusterd for getspec>"
+BRICK_DUMP = (
+    dump.GfProgDetail.cls("GlusterFS 4.x v1", fops.GLUSTER_FOP_PROGRAM, fops.GLUSTER_FOP_VERSION_v2),
+    dump.GfProgDetail.cls("GF-DUMP", dump.GF_DUMP_PROGRAM, dump.GF_DUMP_VERSION),
+    dump.GfProgDetail.cls("GlusterFS Handshake", handshake.GLUSTER_HNDSK_PROGRAM, handshake.GLUSTER_HNDSK_VERSION),
+)
+
+
+@dataclasses.dataclass
+class Brick:
+    """One brick of a volume.
+
+    Attributes:
+        volume: the volume name.
+        path: the brick path clients name as ``remote-subvolume`` (and in PORTBYBRICK).
+        store: where the files live.
+        volume_id: the volume's uuid (text), as SETVOLUME reports it.
+        username, password: the ``auth.login`` credentials the trusted volfile carries.
+    """
+
+    volume: str
+    path: str
+    store: Store
+    volume_id: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
+    username: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
+    password: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
+    process_uuid: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
+    port: int = 0
+
+
+class BrickSession:
+    """One client connection to a brick.  ``handle(call)`` -> (result, payload)."""
+
+    def __init__(self, brick: Brick, connection_id: int = 0) -> None:
+        self.brick = brick
+        self.connection_id = connection_id
+        self.fds = FdTable()
+        self.fops = FopHandlers(brick.store, self.fds)
+        self.bound = False
+        self.client_uid: str | None = None
+        self.client_name: str | None = None
+
+    def handle(self, call: Call) -> tuple[Any, Any]:
+        if call.prog == fops.GLUSTER_FOP_PROGRAM:
+            if call.proc == fops.GfFop.NULL:
+                return None, b""
+            if not self.bound:
+                reply = fops.PROGRAM.procs[call.proc].reply
+                return reply.cls(op_ret=-1, op_errno=errno.ENOTCONN), b""
+            return self.fops.handle(call)
+        if call.prog == dump.GF_DUMP_PROGRAM:
+            if call.proc == dump.GfDumpProc.GF_DUMP_DUMP:
+                return dump.GfDumpRsp.cls(0, 0, 0, BRICK_DUMP), b""
+            if call.proc == dump.GfDumpProc.GF_DUMP_PING:
+                return dump.GfCommonRsp.cls(0, 0, None), b""
+            return None, b""
+        proc = handshake.GfHndskProc(call.proc)
+        if proc == handshake.GfHndskProc.GF_HNDSK_SETVOLUME:
+            return self.setvolume(call.args.dict), b""
+        if proc == handshake.GfHndskProc.GF_HNDSK_GETSPEC:
+            return handshake.GfGetspecRsp.cls(-1, errno.ENOSYS, GETSPEC_NOT_HERE, None), b""
+        if proc == handshake.GfHndskProc.GF_HNDSK_PING:
+            return dump.GfCommonRsp.cls(0, 0, None), b""
+        if proc == handshake.GfHndskProc.GF_HNDSK_SET_LK_VER:
+            return handshake.GfSetLkVerRsp.cls(0, 0, call.args.lk_ver), b""
+        return None, b""
+
+    def setvolume(self, params: Any) -> Any:
+        """``server_setvolume``: the checks, in its order, and its reply dicts."""
+        fail = handshake.GfSetvolumeRsp.cls
+        if not isinstance(params, dict):
+            return fail(-1, errno.EINVAL, old_dict(ERROR="Internal error: failed to unserialize request dictionary"))
+        text = old_dict_text(params)
+        name = text.get("remote-subvolume")
+        if name is None:
+            return fail(-1, errno.EINVAL, old_dict(ERROR="No remote-subvolume option specified"))
+        reply: dict[str, Any] = {}
+        known = name == self.brick.path
+        if known:
+            reply["child_up"] = 1
+        client_uid = text.get("process-uuid")
+        if client_uid is None:
+            return fail(-1, errno.EINVAL, _rev({**reply, "ERROR": "UUID not specified"}))
+        sent_id = text.get("volume-id")
+        if sent_id is not None and sent_id != self.brick.volume_id:
+            return fail(-1, errno.EINVAL, _rev({**reply, "ERROR": "volume-id mismatch"}))
+        reply["volume-id"] = self.brick.volume_id
+        if text.get("fops-version") != str(fops.GLUSTER_FOP_PROGRAM):
+            msg = f"version mismatch: client({_int(text.get('fops-version'))}) - client-mgmt(0)"
+            return fail(-1, errno.EINVAL, _rev({**reply, "ERROR": msg}))
+        if not known:
+            return fail(-1, errno.ENOENT, _rev({**reply, "ERROR": "Brick not found"}))
+        user, password = text.get("username"), text.get("password")
+        if user is not None and (user != self.brick.username or password != self.brick.password):
+            return fail(-1, errno.EACCES, _rev({**reply, "ERROR": "Authentication failed"}))
+        self.bound = True
+        self.client_uid = client_uid
+        self.client_name = text.get("process-name")
+        reply.update({"ERROR": "Success", "process-uuid": self.brick.process_uuid, "clnt-lk-version": 0,
+                      "transport-ptr": 140224306923768 + self.connection_id})
+        # op_errno stays EINVAL on success: the server initialises it so and never clears it.
+        return fail(0, errno.EINVAL, _rev(reply))
+
+    def close(self) -> None:
+        """The connection is gone: its fds are released (like the server's fd cleanup)."""
+        self.fds.clear()
+
+
+def _rev(items: dict[str, Any]) -> dict[str, bytes]:
+    # glusterfs dicts serialize newest key first.
+    return old_dict({k: items[k] for k in reversed(list(items))})
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0

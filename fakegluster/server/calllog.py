@@ -1,0 +1,213 @@
+"""A decoded record of every call a fake server answered, and fault injection rules.
+
+``CallLog`` keeps :class:`CallRecord` values (the decoded request dataclass and reply
+dataclass, never bytes), with pytest-httpserver-style assertions::
+
+    server.calls.assert_called("WRITE", count=4)
+    server.calls.assert_called("LOOKUP", bname="a.img")
+
+``Faults`` holds rules the server consults before answering a call::
+
+    with server.faults.inject("WRITE", errno=errno.EIO, nth=3):   # the 3rd WRITE fails
+        ...
+    server.faults.inject("READ", delay=0.5, times=None)            # every READ waits 0.5 s
+    server.faults.inject("SETVOLUME", action="drop")                # close the connection
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import errno as _errno
+import threading
+import time
+from typing import Any, Iterator
+
+from ..proto.render import to_jsonable
+
+__all__ = ["CallRecord", "CallLog", "Fault", "Faults"]
+
+
+@dataclasses.dataclass(frozen=True)
+class CallRecord:
+    time: float
+    server: str  # "glusterd" or "brick:<volume>:<index>"
+    connection: int
+    peer: str
+    program: str
+    proc: str
+    xid: int
+    args: Any
+    result: Any = None
+    error: str | None = None  # an RPC-level error reply (GARBAGE_ARGS ...) or an injected fault
+
+    @property
+    def op_ret(self) -> int | None:
+        return getattr(self.result, "op_ret", None)
+
+    @property
+    def op_errno(self) -> int | None:
+        return getattr(self.result, "op_errno", None)
+
+    def matches(self, proc: str | None = None, server: str | None = None, **fields: Any) -> bool:
+        if proc is not None and self.proc != proc.upper():
+            return False
+        if server is not None and not self.server.startswith(server):
+            return False
+        for key, want in fields.items():
+            if key in ("op_ret", "op_errno"):
+                if getattr(self, key) != want:
+                    return False
+            elif getattr(self.args, key, _MISSING) != want:
+                return False
+        return True
+
+    def as_json(self) -> dict[str, Any]:
+        return {"time": self.time, "server": self.server, "connection": self.connection, "peer": self.peer,
+                "program": self.program, "proc": self.proc, "xid": self.xid, "args": to_jsonable(self.args),
+                "result": to_jsonable(self.result), "error": self.error}
+
+
+_MISSING = object()
+
+
+class CallLog:
+    """Thread-safe, bounded (default 100 000 records, oldest dropped)."""
+
+    def __init__(self, maxlen: int = 100_000) -> None:
+        self._records: collections.deque[CallRecord] = collections.deque(maxlen=maxlen)
+        self._lock = threading.Lock()
+
+    def append(self, record: CallRecord) -> None:
+        with self._lock:
+            self._records.append(record)
+
+    def __iter__(self) -> Iterator[CallRecord]:
+        with self._lock:
+            return iter(list(self._records))
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+    def find(self, proc: str | None = None, server: str | None = None, **fields: Any) -> list[CallRecord]:
+        return [r for r in self if r.matches(proc, server, **fields)]
+
+    def procs(self, server: str | None = None) -> list[str]:
+        """The procedure names in call order (handy for sequence assertions)."""
+        return [r.proc for r in self if server is None or r.server.startswith(server)]
+
+    def assert_called(self, proc: str, count: int | None = None, server: str | None = None, **fields: Any) -> list[CallRecord]:
+        """Assert that ``proc`` was called (exactly ``count`` times if given) with ``fields``.
+
+        The failure message lists the calls that were similar (same procedure) to help.
+        """
+        found = self.find(proc, server, **fields)
+        if (count is None and found) or (count is not None and len(found) == count):
+            return found
+        similar = self.find(proc, server)
+        lines = [f"expected {proc} {fields or ''} to be called "
+                 f"{'at least once' if count is None else f'{count} time(s)'}, found {len(found)}"]
+        lines.append(f"{len(similar)} call(s) of {proc}:" if similar else f"no {proc} call at all; calls seen: "
+                     + ", ".join(self.procs()[-30:]))
+        lines += [f"  {r.server} xid {r.xid}: {to_jsonable(r.args)} -> op_ret {r.op_ret} op_errno {r.op_errno}"
+                  for r in similar[:10]]
+        raise AssertionError("\n".join(lines))
+
+    def assert_not_called(self, proc: str, server: str | None = None, **fields: Any) -> None:
+        found = self.find(proc, server, **fields)
+        if found:
+            raise AssertionError(f"expected no {proc} call, found {len(found)}: "
+                                 + "; ".join(str(to_jsonable(r.args)) for r in found[:5]))
+
+
+@dataclasses.dataclass
+class Fault:
+    """One rule: matching calls (procedure name, server prefix) get the action.
+
+    ``nth``: only the nth matching call (1-based) triggers (then ``times`` counts from there);
+    ``times``: how many triggers before the rule expires (None: forever).
+    Actions: ``errno`` (reply op_ret -1 with it), ``delay`` seconds before answering,
+    ``"drop"`` (close the connection without answering), ``"hang"`` (never answer).
+    """
+
+    proc: str
+    server: str | None = None
+    errno: int | None = None
+    delay: float = 0.0
+    action: str | None = None
+    nth: int = 1
+    times: int | None = 1
+    seen: int = 0
+    fired: int = 0
+
+    def wants(self, server: str, proc: str) -> bool:
+        if proc != self.proc.upper() or (self.server and not server.startswith(self.server)):
+            return False
+        self.seen += 1
+        if self.seen < self.nth or (self.times is not None and self.fired >= self.times):
+            return False
+        self.fired += 1
+        return True
+
+    @property
+    def expired(self) -> bool:
+        return self.times is not None and self.fired >= self.times
+
+
+class Faults:
+    def __init__(self) -> None:
+        self._rules: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def inject(self, proc: str, *, errno: int | None = None, delay: float = 0.0, action: str | None = None,
+               server: str | None = None, nth: int = 1, times: int | None = 1) -> "_Injection":
+        if action not in (None, "drop", "hang"):
+            raise ValueError(f"unknown fault action {action!r} (drop, hang)")
+        if errno is None and not delay and action is None:
+            errno = _errno.EIO
+        rule = Fault(proc.upper(), server, errno, delay, action, nth, times)
+        with self._lock:
+            self._rules.append(rule)
+        return _Injection(self, rule)
+
+    def remove(self, rule: Fault) -> None:
+        with self._lock:
+            if rule in self._rules:
+                self._rules.remove(rule)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def match(self, server: str, proc: str) -> Fault | None:
+        if not self._rules:
+            return None
+        with self._lock:
+            for rule in self._rules:
+                if rule.wants(server, proc):
+                    return rule
+        return None
+
+
+class _Injection:
+    """Returned by ``Faults.inject``: usable as a context manager that removes the rule."""
+
+    def __init__(self, faults: Faults, rule: Fault) -> None:
+        self.faults, self.rule = faults, rule
+
+    def __enter__(self) -> Fault:
+        return self.rule
+
+    def __exit__(self, *exc: object) -> None:
+        self.faults.remove(self.rule)
+
+    def remove(self) -> None:
+        self.faults.remove(self.rule)
+
+
+def now() -> float:
+    return time.time()

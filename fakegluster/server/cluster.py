@@ -1,0 +1,400 @@
+"""A fake GlusterFS cluster: glusterd listeners, one brick port per brick, volumes on stores.
+
+Async use (readiness through ``nursery.start``)::
+
+    server = FakeGluster(volumes=["testvol"], listen=["tcp://127.0.0.1:0"])
+    info = await nursery.start(server.serve)
+    info.uri("testvol", "a.img")      # gluster://127.0.0.1:PORT/testvol/a.img
+
+Sync use (trio runs in a thread)::
+
+    with FakeGluster(listen=["tcp://127.0.0.1:0", "unix:///tmp/g.sock"]) as server:
+        subprocess.run(["qemu-img", "info", server.uri("testvol", "a.img")])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import ipaddress
+import logging
+import os
+import socket
+import stat
+import threading
+import urllib.parse
+from typing import Any, Callable, Iterable, Sequence
+
+import trio
+
+from ..proto.uri import GlusterURI
+from ..store import Store, open_store
+from .brick import BRICK_PROGRAMS, Brick, BrickSession
+from .calllog import CallLog, Faults
+from .glusterd import GLUSTERD_TCP_PROGRAMS, GLUSTERD_UNIX_PROGRAMS, GlusterdSession, Volume
+from .net import next_connection_id, serve_stream
+
+__all__ = ["FakeGluster", "ServerInfo", "Listen", "parse_listen", "parse_volume", "DEFAULT_LISTEN"]
+
+log = logging.getLogger("fakegluster.server")
+DEFAULT_LISTEN = "tcp://127.0.0.1:24007"
+
+
+@dataclasses.dataclass(frozen=True)
+class Listen:
+    transport: str  # "tcp" or "unix"
+    host: str | None = None
+    port: int | None = None
+    path: str | None = None
+
+    def url(self) -> str:
+        if self.transport == "unix":
+            return f"unix://{self.path}"
+        return f"tcp://{_bracket(self.host)}:{self.port}"
+
+
+def _bracket(host: str | None) -> str:
+    return f"[{host}]" if host and ":" in host else str(host)
+
+
+def parse_listen(text: str) -> Listen:
+    """``tcp://HOST:PORT`` (IPv6 as ``[::1]``; port 0 picks one) or ``unix:///PATH``."""
+    u = urllib.parse.urlsplit(text)
+    if u.scheme == "unix":
+        path = urllib.parse.unquote(u.path)
+        if u.netloc or not path.startswith("/"):
+            raise ValueError(f"--listen {text!r}: a unix listener is unix:///ABSOLUTE/PATH")
+        return Listen("unix", path=path)
+    if u.scheme != "tcp":
+        raise ValueError(f"--listen {text!r}: the scheme must be tcp:// or unix://")
+    try:
+        port = u.port
+    except ValueError as exc:
+        raise ValueError(f"--listen {text!r}: {exc}") from None
+    if not u.hostname or port is None or u.path not in ("", "/"):
+        raise ValueError(f"--listen {text!r}: a tcp listener is tcp://HOST:PORT")
+    return Listen("tcp", host=u.hostname, port=port)
+
+
+def parse_volume(text: str) -> tuple[str, str | None]:
+    """``NAME`` (in memory) or ``NAME=DIR`` (serve DIR)."""
+    name, _, directory = text.partition("=")
+    if not name or any(c in name for c in "/ .\0") or name.startswith("-"):
+        raise ValueError(f"--volume {text!r}: a volume name is letters, digits, '-' and '_' (libgfapi refuses "
+                         "'.', spaces and '/')")
+    if _ and not directory:
+        raise ValueError(f"--volume {text!r}: NAME=DIR needs a directory")
+    if directory and not os.path.isdir(directory):
+        raise ValueError(f"--volume {text!r}: {directory} is not a directory")
+    return name, (os.path.abspath(directory) if directory else None)
+
+
+@dataclasses.dataclass
+class ServerInfo:
+    """What a started server listens on, and how to reach its volumes."""
+
+    listeners: list[Listen]
+    volumes: list[str]
+    brick_ports: dict[str, int]
+
+    @property
+    def tcp(self) -> list[Listen]:
+        return [li for li in self.listeners if li.transport == "tcp"]
+
+    @property
+    def unix(self) -> list[Listen]:
+        return [li for li in self.listeners if li.transport == "unix"]
+
+    @property
+    def port(self) -> int:
+        """The first TCP listener's port (what ``gluster://HOST:PORT/...`` needs)."""
+        return self.tcp[0].port if self.tcp else 0
+
+    def uri(self, volume: str | None = None, path: str | None = None, *, transport: str = "tcp",
+            listener: int = 0) -> str:
+        """A URI for ``volume`` (default: the first) and image ``path`` (None: the volume)."""
+        volume = volume or self.volumes[0]
+        if transport == "unix":
+            return GlusterURI("unix", None, None, self.unix[listener].path, volume, path).to_uri()
+        li = self.tcp[listener]
+        host = _reachable(li.host)
+        return GlusterURI("rdma" if transport == "rdma" else "tcp", host, li.port, None, volume, path).to_uri()
+
+    def uri_prefixes(self, volume: str) -> list[str]:
+        """One URI prefix per listener: append the image path (before ``?socket=`` for unix)."""
+        out = []
+        for li in self.listeners:
+            if li.transport == "tcp":
+                out.append(f"gluster://{_bracket(_reachable(li.host))}:{li.port}/{volume}/")
+            else:
+                out.append(f"gluster+unix:///{volume}/?socket={li.path}")
+        return out
+
+
+def _reachable(host: str | None) -> str:
+    if host in ("0.0.0.0", "", None):
+        return "127.0.0.1"
+    if host == "::":
+        return "::1"
+    return str(host)
+
+
+class FakeGluster:
+    """glusterd + bricks serving ``volumes`` (``"NAME"`` or ``"NAME=DIR"`` or (name, Store)).
+
+    Args:
+        volumes: what to serve; default one in-memory volume ``testvol``.
+        listen: glusterd listeners (``tcp://HOST:PORT``, ``unix:///PATH``); bricks listen on
+            every TCP listener's host, on one port each.
+        max_record: the RPC record size limit (default 1 GiB).
+    """
+
+    def __init__(self, volumes: Iterable[str | tuple[str, Store]] = ("testvol",),
+                 listen: Iterable[str] = (DEFAULT_LISTEN,), *, max_record: int | None = None) -> None:
+        self.listen = [parse_listen(x) for x in listen]
+        if not self.listen:
+            raise ValueError("at least one --listen is needed")
+        self.volume_specs: list[tuple[str, str | None, Store | None]] = []
+        for spec in volumes:
+            if isinstance(spec, tuple):
+                self.volume_specs.append((spec[0], None, spec[1]))
+            else:
+                name, directory = parse_volume(spec)
+                self.volume_specs.append((name, directory, None))
+        names = [n for n, _, _ in self.volume_specs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"volume names repeat: {names}")
+        self.max_record = max_record
+        self.calls = CallLog()
+        self.faults = Faults()
+        self.volumes: dict[str, Volume] = {}
+        self.info: ServerInfo | None = None
+        self._thread: _ServerThread | None = None
+
+    # ---- async ----------------------------------------------------------------------
+    async def serve(self, *, task_status: trio.TaskStatus[ServerInfo] = trio.TASK_STATUS_IGNORED) -> None:
+        """Bind everything, report a :class:`ServerInfo` through ``task_status``, serve until cancelled."""
+        unix_paths: list[str] = []
+        try:
+            self._open_volumes()
+            async with trio.open_nursery() as nursery:
+                listeners = await self._bind_glusterd(unix_paths)
+                ports = await self._bind_bricks(listeners, nursery)
+                bound = [li for li, _ in listeners]
+                self.info = ServerInfo(bound, list(self.volumes), ports)
+                for li, trio_listeners in listeners:
+                    handler = self._glusterd_handler(li)
+                    nursery.start_soon(trio.serve_listeners, handler, trio_listeners)
+                task_status.started(self.info)
+        finally:
+            for volume in self.volumes.values():
+                for brick in volume.bricks:
+                    brick.store.close()
+            for path in unix_paths:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
+    def _open_volumes(self) -> None:
+        for name, directory, store in self.volume_specs:
+            store = store if store is not None else open_store(directory)
+            path = directory or f"/fakegluster/{name}/brick0"
+            brick = Brick(name, path, store)
+            self.volumes[name] = Volume(name, [brick], brick.volume_id)
+
+    async def _bind_glusterd(self, unix_paths: list[str]) -> list[tuple[Listen, list[trio.SocketListener]]]:
+        out = []
+        for li in self.listen:
+            if li.transport == "unix":
+                out.append((li, [_unix_listener(li.path)]))
+                unix_paths.append(li.path)
+                continue
+            listeners = await trio.open_tcp_listeners(li.port, host=li.host)
+            port = listeners[0].socket.getsockname()[1]
+            out.append((Listen("tcp", li.host, port), listeners))
+        return out
+
+    async def _bind_bricks(self, listeners: Sequence[tuple[Listen, Any]], nursery: trio.Nursery) -> dict[str, int]:
+        hosts = list(dict.fromkeys(li.host for li, _ in listeners if li.transport == "tcp")) or ["127.0.0.1"]
+        ports: dict[str, int] = {}
+        for volume in self.volumes.values():
+            for index, brick in enumerate(volume.bricks):
+                socks = _bind_same_port(hosts)
+                brick.port = socks[0].getsockname()[1]
+                ports[brick.path] = brick.port
+                name = f"brick:{volume.name}:{index}"
+                nursery.start_soon(trio.serve_listeners, self._brick_handler(brick, name),
+                                   [trio.SocketListener(trio.socket.from_stdlib_socket(s)) for s in socks])
+        return ports
+
+    def _glusterd_handler(self, li: Listen) -> Callable[[trio.abc.Stream], Any]:
+        async def handler(stream: trio.abc.Stream) -> None:
+            cid = next_connection_id()
+            if li.transport == "unix":
+                peer, local, programs = "unix", None, GLUSTERD_UNIX_PROGRAMS
+                tcp = self.info.tcp if self.info else []
+                pmap_port = tcp[0].port if tcp else None
+            else:
+                peer_addr, local_addr = stream.socket.getpeername(), stream.socket.getsockname()
+                peer, local, programs = peer_addr[0], local_addr[0], GLUSTERD_TCP_PROGRAMS
+                pmap_port = local_addr[1]
+            brick_host = _unmapped(local) if local else self._default_brick_host()
+            session = GlusterdSession(self.volumes, li.transport, brick_host, None if peer == "unix" else peer,
+                                      lambda: self.info.brick_ports if self.info else {}, pmap_port)
+            await serve_stream(stream, session, programs, name="glusterd", peer=peer, connection_id=cid,
+                               calls=self.calls, faults=self.faults, max_record=self.max_record)
+        return handler
+
+    def _default_brick_host(self) -> str:
+        for li in self.listen:
+            if li.transport == "tcp":
+                return _reachable(li.host)
+        return "127.0.0.1"
+
+    def _brick_handler(self, brick: Brick, name: str) -> Callable[[trio.abc.Stream], Any]:
+        async def handler(stream: trio.abc.Stream) -> None:
+            cid = next_connection_id()
+            try:
+                peer = str(stream.socket.getpeername()[0])
+            except (OSError, AttributeError):
+                peer = "?"
+            await serve_stream(stream, BrickSession(brick, cid), BRICK_PROGRAMS, name=name, peer=peer,
+                               connection_id=cid, calls=self.calls, faults=self.faults, max_record=self.max_record)
+        return handler
+
+    # ---- conveniences ---------------------------------------------------------------
+    def uri(self, volume: str | None = None, path: str | None = None, *, transport: str = "tcp") -> str:
+        if self.info is None:
+            raise RuntimeError("the server is not started")
+        return self.info.uri(volume, path, transport=transport)
+
+    def store(self, volume: str | None = None) -> Store:
+        """The store behind ``volume`` (its only brick's).  From another thread, go through
+        :meth:`run_sync` to touch it while the server runs."""
+        return self.volumes[volume or next(iter(self.volumes))].bricks[0].store
+
+    # ---- sync (a thread running trio) -----------------------------------------------
+    def start(self) -> ServerInfo:
+        """Start serving in a background thread; returns when ready."""
+        if self._thread is not None:
+            raise RuntimeError("already started")
+        self._thread = _ServerThread(self)
+        return self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._thread.stop()
+            self._thread = None
+
+    def run_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` in the server's thread (safe access to stores while serving)."""
+        if self._thread is None:
+            return fn(*args)
+        return trio.from_thread.run_sync(fn, *args, trio_token=self._thread.token)
+
+    def __enter__(self) -> "FakeGluster":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _ServerThread:
+    def __init__(self, server: FakeGluster) -> None:
+        self.server = server
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self.token: trio.lowlevel.TrioToken | None = None
+        self.cancel: trio.CancelScope | None = None
+        self.thread = threading.Thread(target=self._run, name="fakegluster", daemon=True)
+
+    def start(self) -> ServerInfo:
+        self.thread.start()
+        self.ready.wait()
+        if self.error is not None:
+            self.thread.join()
+            raise self.error
+        assert self.server.info is not None
+        return self.server.info
+
+    def _run(self) -> None:
+        try:
+            trio.run(self._main)
+        except BaseException as exc:  # reported to start()
+            if not self.ready.is_set():
+                self.error = exc
+        finally:
+            self.ready.set()
+
+    async def _main(self) -> None:
+        self.token = trio.lowlevel.current_trio_token()
+        with trio.CancelScope() as scope:
+            self.cancel = scope
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self.server.serve)
+                self.ready.set()
+
+    def stop(self) -> None:
+        if self.thread.is_alive() and self.token is not None and self.cancel is not None:
+            try:
+                trio.from_thread.run_sync(self.cancel.cancel, trio_token=self.token)
+            except trio.RunFinishedError:
+                pass
+        self.thread.join()
+
+
+def _unmapped(host: str) -> str:
+    try:
+        addr = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return host
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        return str(addr.ipv4_mapped)
+    return host
+
+
+def _unix_listener(path: str) -> trio.SocketListener:
+    if os.path.exists(path):
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            raise OSError(errno.EEXIST, f"{path} exists and is not a socket")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(path)
+        except OSError:
+            os.unlink(path)  # a stale socket from a dead server
+        else:
+            raise OSError(errno.EADDRINUSE, f"{path}: another server is listening there")
+        finally:
+            probe.close()
+    raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    raw.bind(path)
+    raw.listen(128)
+    return trio.SocketListener(trio.socket.from_stdlib_socket(raw))
+
+
+def _bind_same_port(hosts: Sequence[str], attempts: int = 20) -> list[socket.socket]:
+    """Listening sockets on every host with one port number (a brick has one port)."""
+    last: OSError | None = None
+    for _ in range(attempts):
+        socks: list[socket.socket] = []
+        port = 0
+        try:
+            for host in hosts:
+                info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+                s = socket.socket(info[0], socket.SOCK_STREAM)
+                socks.append(s)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if info[0] == socket.AF_INET6:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.bind((host, port) if info[0] == socket.AF_INET else info[4][:2] + (0, 0))
+                s.listen(128)
+                port = s.getsockname()[1]
+            return socks
+        except OSError as exc:
+            last = exc
+            for s in socks:
+                s.close()
+    raise OSError(errno.EADDRINUSE, f"no common free port for a brick on {list(hosts)}: {last}")
+

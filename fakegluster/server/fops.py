@@ -1,0 +1,507 @@
+"""The FOP v400 procedures of a brick, on a :class:`~fakegluster.store.base.Store`.
+
+Synchronous and IO-free apart from the store: each handler takes the decoded request
+(``gfx_*_req`` dataclass) and returns the reply dataclass (plus raw data for READ).  The
+semantics follow the posix xlator behind ``server-rpc-fops_v2.c`` (glusterfs v10.3):
+
+* an ``OSError`` from the store becomes ``op_ret -1, op_errno`` (Linux errno values, which
+  gluster uses unchanged) with every other reply field zero;
+* new objects take the client's ``gfid-req`` (xdata GFUUID) as their gfid, a fresh one if
+  absent; ``ia_ino`` is derived from the gfid;
+* ``fd`` numbers are per connection, lowest free first; ``fd -2`` is the anonymous fd
+  (operate on ``gfid`` as if opened O_RDWR); an unknown fd is ``EBADF``;
+* READDIR/READDIRP list "." and ".." first; ``d_off`` is the cookie that continues after the
+  entry; ``op_ret 0`` is the end of the directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import hashlib
+import stat
+import uuid
+import zlib
+from typing import Any, Callable
+
+from ..proto import fops as F
+from ..proto.common import GfProtoFlock, NULL_GFID
+from ..proto.events import Call
+from ..proto.gfdict import GfDataType, GfxValue
+from ..store.base import (FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, SEEK_DATA, SEEK_HOLE,
+                          Store, fs_error)
+from .iatt import ZERO_IATT, d_type, ino_of, to_iatt, to_statfs
+
+__all__ = ["OpenFd", "FdTable", "FopHandlers", "ANON_FD"]
+
+ANON_FD = F.GF_ANON_FD_NO
+O_ACCMODE = 0o3
+O_WRONLY, O_RDWR, O_TRUNC, O_APPEND, O_EXCL, O_CREAT = 0o1, 0o2, 0o1000, 0o2000, 0o200, 0o100
+
+# SETATTR valid bits (glusterfs/iatt.h GF_SET_ATTR_*)
+SET_MODE, SET_UID, SET_GID, SET_SIZE, SET_ATIME, SET_MTIME = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
+SET_ATIME_NOW, SET_MTIME_NOW = 0x80, 0x100
+GF_SEEK_DATA, GF_SEEK_HOLE = 0, 1
+GF_XATTROP_ADD_ARRAY, GF_XATTROP_ADD_ARRAY64 = 0, 1
+F_GETLK, F_UNLCK = 0, 2
+
+
+@dataclasses.dataclass
+class OpenFd:
+    gfid: bytes
+    flags: int
+    is_dir: bool = False
+    entries: list[tuple[str, Any]] | None = None  # directory listing being read
+
+
+class FdTable:
+    """A connection's open fds: numbers from 0, lowest free first (like the server's fdtable)."""
+
+    def __init__(self) -> None:
+        self._fds: dict[int, OpenFd] = {}
+
+    def add(self, ofd: OpenFd) -> int:
+        n = 0
+        while n in self._fds:
+            n += 1
+        self._fds[n] = ofd
+        return n
+
+    def get(self, fd: int) -> OpenFd:
+        try:
+            return self._fds[fd]
+        except KeyError:
+            raise fs_error(errno.EBADF) from None
+
+    def pop(self, fd: int) -> OpenFd:
+        try:
+            return self._fds.pop(fd)
+        except KeyError:
+            raise fs_error(errno.EBADF) from None
+
+    def __len__(self) -> int:
+        return len(self._fds)
+
+    def clear(self) -> list[OpenFd]:
+        fds = list(self._fds.values())
+        self._fds.clear()
+        return fds
+
+
+def _gfid_req(xdata: Any) -> bytes:
+    if xdata:
+        v = xdata.get("gfid-req")
+        if v is not None and v.type == GfDataType.GFUUID and v.value != NULL_GFID:
+            return bytes(v.value)
+    return uuid.uuid4().bytes
+
+
+def _err(schema: Any, exc: OSError) -> Any:
+    return schema.cls(op_ret=-1, op_errno=exc.errno or errno.EIO)
+
+
+class FopHandlers:
+    """Handlers for one connection.  ``handle(call)`` -> (reply dataclass, payload)."""
+
+    def __init__(self, store: Store, fds: FdTable | None = None) -> None:
+        self.store = store
+        self.fds = fds if fds is not None else FdTable()
+        self._table: dict[int, Callable[[Any, Call], Any]] = {}
+        for num, proc in F.PROGRAM.procs.items():
+            method = getattr(self, "op_" + proc.name.lower(), None)
+            if method is not None:
+                self._table[num] = method
+
+    def handle(self, call: Call) -> tuple[Any, bytes | memoryview]:
+        proc = F.PROGRAM.procs[call.proc]
+        method = self._table.get(call.proc)
+        if method is None:
+            return proc.reply.cls(op_ret=-1, op_errno=errno.ENOSYS), b""
+        try:
+            out = method(call.args, call)
+        except OSError as exc:
+            return _err(proc.reply, exc), b""
+        return out if isinstance(out, tuple) else (out, b"")
+
+    # ---- helpers ------------------------------------------------------------------------
+    def _iatt(self, gfid: bytes) -> Any:
+        return to_iatt(self.store.getattr(gfid))
+
+    def _fd(self, gfid: bytes, fd: int) -> OpenFd:
+        if fd == ANON_FD:
+            self.store.getattr(gfid)
+            return OpenFd(gfid, O_RDWR)
+        return self.fds.get(fd)
+
+    @staticmethod
+    def _owner(call: Call) -> tuple[int, int]:
+        return getattr(call.cred, "uid", 0), getattr(call.cred, "gid", 0)
+
+    def _entry_reply(self, schema: Any, pargfid: bytes, make: Callable[[bytes], Any], xdata: Any = None) -> Any:
+        pre = self._iatt(pargfid)
+        attr = make(_gfid_req(xdata))
+        return schema.cls(0, 0, xdata, to_iatt(attr), pre, self._iatt(pargfid))
+
+    # ---- inode operations ---------------------------------------------------------------
+    def op_lookup(self, a, call):
+        if a.pargfid == NULL_GFID or not a.bname:
+            attr = self.store.getattr(a.gfid)
+            post = ZERO_IATT
+            if attr.gfid != self.store.root_gfid and stat.S_ISDIR(attr.mode):
+                post = self._iatt(self.store.parent(attr.gfid))
+            return F.GfxCommon2iattRsp.cls(0, 0, None, to_iatt(attr), post)
+        try:
+            attr = self.store.lookup(a.pargfid, a.bname)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return F.GfxCommon2iattRsp.cls(-1, errno.ENOENT, None, ZERO_IATT, self._iatt(a.pargfid))
+            raise
+        return F.GfxCommon2iattRsp.cls(0, 0, None, to_iatt(attr), self._iatt(a.pargfid))
+
+    def op_stat(self, a, call):
+        return F.GfxCommonIattRsp.cls(0, 0, None, self._iatt(a.gfid))
+
+    def op_fstat(self, a, call):
+        ofd = self._fd(a.gfid, a.fd)
+        return F.GfxCommonIattRsp.cls(0, 0, None, self._iatt(ofd.gfid))
+
+    def op_access(self, a, call):
+        self.store.getattr(a.gfid)
+        return F.GfxCommonRsp.cls(0, 0, None)
+
+    def op_statfs(self, a, call):
+        self.store.getattr(a.gfid)
+        return F.GfxStatfsRsp.cls(0, 0, None, to_statfs(self.store.statfs()))
+
+    def op_readlink(self, a, call):
+        target = self.store.readlink(a.gfid)
+        return F.GfxReadlinkRsp.cls(len(target.encode("utf-8", "surrogateescape")), 0, None,
+                                    self._iatt(a.gfid), target)
+
+    def _setattr(self, gfid: bytes, st: Any, valid: int) -> Any:
+        pre = self._iatt(gfid)
+        now = self.store.clock()
+        kw: dict[str, Any] = {}
+        if valid & SET_MODE:
+            kw["mode"] = st.mode & 0o7777
+        if valid & SET_UID:
+            kw["uid"] = st.ia_uid
+        if valid & SET_GID:
+            kw["gid"] = st.ia_gid
+        if valid & SET_ATIME_NOW:
+            kw["atime_ns"] = now
+        elif valid & SET_ATIME:
+            kw["atime_ns"] = st.ia_atime * 1_000_000_000 + st.ia_atime_nsec
+        if valid & SET_MTIME_NOW:
+            kw["mtime_ns"] = now
+        elif valid & SET_MTIME:
+            kw["mtime_ns"] = st.ia_mtime * 1_000_000_000 + st.ia_mtime_nsec
+        if valid & SET_SIZE:
+            self.store.truncate(gfid, st.ia_size)
+        attr = self.store.setattr(gfid, **kw) if kw else self.store.getattr(gfid)
+        return F.GfxCommon2iattRsp.cls(0, 0, None, pre, to_iatt(attr))
+
+    def op_setattr(self, a, call):
+        return self._setattr(a.gfid, a.stbuf, a.valid)
+
+    def op_fsetattr(self, a, call):
+        return self._setattr(self._fd(a.gfid, a.fd).gfid, a.stbuf, a.valid)
+
+    # ---- namespace ----------------------------------------------------------------------
+    def op_mkdir(self, a, call):
+        uid, gid = self._owner(call)
+        return self._entry_reply(F.GfxCommon3iattRsp, a.pargfid, lambda g: self.store.mkdir(
+            a.pargfid, a.bname, a.mode & ~a.umask & 0o7777, uid=uid, gid=gid, gfid=g), a.xdata)
+
+    def op_mknod(self, a, call):
+        uid, gid = self._owner(call)
+        mode = stat.S_IFMT(a.mode) | (a.mode & ~a.umask & 0o7777)
+        return self._entry_reply(F.GfxCommon3iattRsp, a.pargfid, lambda g: self.store.mknod(
+            a.pargfid, a.bname, mode, a.dev, uid=uid, gid=gid, gfid=g), a.xdata)
+
+    def op_symlink(self, a, call):
+        uid, gid = self._owner(call)
+        return self._entry_reply(F.GfxCommon3iattRsp, a.pargfid, lambda g: self.store.symlink(
+            a.pargfid, a.bname, a.linkname, uid=uid, gid=gid, gfid=g), a.xdata)
+
+    def op_link(self, a, call):
+        pre = self._iatt(a.newgfid)
+        attr = self.store.link(a.oldgfid, a.newgfid, a.newbname)
+        return F.GfxCommon3iattRsp.cls(0, 0, None, to_iatt(attr), pre, self._iatt(a.newgfid))
+
+    def op_unlink(self, a, call):
+        pre = self._iatt(a.pargfid)
+        self.store.unlink(a.pargfid, a.bname)
+        return F.GfxCommon2iattRsp.cls(0, 0, None, pre, self._iatt(a.pargfid))
+
+    def op_rmdir(self, a, call):
+        pre = self._iatt(a.pargfid)
+        self.store.rmdir(a.pargfid, a.bname)
+        return F.GfxCommon2iattRsp.cls(0, 0, None, pre, self._iatt(a.pargfid))
+
+    def op_rename(self, a, call):
+        pre_old, pre_new = self._iatt(a.oldgfid), self._iatt(a.newgfid)
+        moved = self.store.lookup(a.oldgfid, a.oldbname).gfid
+        self.store.rename(a.oldgfid, a.oldbname, a.newgfid, a.newbname)
+        return F.GfxRenameRsp.cls(0, 0, None, self._iatt(moved), pre_old, self._iatt(a.oldgfid), pre_new,
+                                  self._iatt(a.newgfid))
+
+    def op_create(self, a, call):
+        uid, gid = self._owner(call)
+        pre = self._iatt(a.pargfid)
+        attr, created = self.store.create(a.pargfid, a.bname, a.mode & ~a.umask & 0o7777, uid=uid, gid=gid,
+                                          gfid=_gfid_req(a.xdata), exclusive=bool(a.flags & O_EXCL))
+        if not created and a.flags & O_TRUNC and attr.size:
+            self.store.truncate(attr.gfid, 0)
+            attr = self.store.getattr(attr.gfid)
+        fd = self.fds.add(OpenFd(attr.gfid, a.flags))
+        xdata = {"gfid-req": a.xdata["gfid-req"]} if a.xdata and "gfid-req" in a.xdata else None
+        return F.GfxCreateRsp.cls(0, 0, xdata, to_iatt(attr), fd, pre, self._iatt(a.pargfid))
+
+    # ---- files --------------------------------------------------------------------------
+    def op_open(self, a, call):
+        attr = self.store.getattr(a.gfid)
+        if stat.S_ISDIR(attr.mode) and a.flags & O_ACCMODE:
+            raise fs_error(errno.EISDIR)
+        if stat.S_ISLNK(attr.mode):
+            raise fs_error(errno.ELOOP)
+        if a.flags & O_TRUNC and a.flags & O_ACCMODE and stat.S_ISREG(attr.mode):
+            self.store.truncate(a.gfid, 0)
+        fd = self.fds.add(OpenFd(a.gfid, a.flags, is_dir=stat.S_ISDIR(attr.mode)))
+        return F.GfxOpenRsp.cls(0, 0, None, fd)
+
+    def op_read(self, a, call):
+        ofd = self._fd(a.gfid, a.fd)
+        if ofd.flags & O_ACCMODE == O_WRONLY:
+            raise fs_error(errno.EBADF)
+        data = self.store.read(ofd.gfid, a.offset, a.size)
+        return F.GfxReadRsp.cls(len(data), 0, self._iatt(ofd.gfid), len(data), None), data
+
+    def op_write(self, a, call):
+        ofd = self._fd(a.gfid, a.fd)
+        if ofd.flags & O_ACCMODE == 0 or ofd.is_dir:
+            raise fs_error(errno.EBADF)
+        pre = self._iatt(ofd.gfid)
+        offset = pre.ia_size if ofd.flags & O_APPEND else a.offset
+        data = call.payload
+        if len(data) != a.size:
+            raise fs_error(errno.EINVAL)
+        n = self.store.write(ofd.gfid, offset, data)
+        return F.GfxCommon2iattRsp.cls(n, 0, None, pre, self._iatt(ofd.gfid))
+
+    def op_flush(self, a, call):
+        self._fd(a.gfid, a.fd)
+        return F.GfxCommonRsp.cls(0, 0, None)
+
+    def op_fsync(self, a, call):
+        ofd = self._fd(a.gfid, a.fd)
+        pre = self._iatt(ofd.gfid)
+        self.store.fsync(ofd.gfid, datasync=bool(a.data))
+        return F.GfxCommon2iattRsp.cls(0, 0, None, pre, self._iatt(ofd.gfid))
+
+    def op_fsyncdir(self, a, call):
+        self.store.fsync(self._fd(a.gfid, a.fd).gfid)
+        return F.GfxCommonRsp.cls(0, 0, None)
+
+    def _truncate(self, gfid: bytes, size: int) -> Any:
+        pre = self._iatt(gfid)
+        self.store.truncate(gfid, size)
+        return F.GfxCommon2iattRsp.cls(0, 0, None, pre, self._iatt(gfid))
+
+    def op_truncate(self, a, call):
+        return self._truncate(a.gfid, a.offset)
+
+    def op_ftruncate(self, a, call):
+        ofd = self._fd(a.gfid, a.fd)
+        if ofd.flags & O_ACCMODE == 0:
+            raise fs_error(errno.EINVAL)
+        return self._truncate(ofd.gfid, a.offset)
+
+    def _fallocate(self, gfid: bytes, mode: int, offset: int, size: int) -> Any:
+        pre = self._iatt(gfid)
+        self.store.fallocate(gfid, mode, offset, size)
+        return F.GfxCommon2iattRsp.cls(0, 0, None, pre, self._iatt(gfid))
+
+    def op_fallocate(self, a, call):
+        return self._fallocate(self._fd(a.gfid, a.fd).gfid, a.flags, a.offset, a.size)
+
+    def op_discard(self, a, call):
+        return self._fallocate(self._fd(a.gfid, a.fd).gfid, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                               a.offset, a.size)
+
+    def op_zerofill(self, a, call):
+        return self._fallocate(self._fd(a.gfid, a.fd).gfid, FALLOC_FL_ZERO_RANGE, a.offset, a.size)
+
+    def op_seek(self, a, call):
+        ofd = self._fd(a.gfid, a.fd)
+        whence = {GF_SEEK_DATA: SEEK_DATA, GF_SEEK_HOLE: SEEK_HOLE}.get(a.what)
+        if whence is None:
+            raise fs_error(errno.EINVAL)
+        return F.GfxSeekRsp.cls(0, 0, None, self.store.seek(ofd.gfid, a.offset, whence))
+
+    def op_rchecksum(self, a, call):
+        data = self.store.read(self._fd(a.gfid, a.fd).gfid, a.offset, a.len)
+        return F.GfxRchecksumRsp.cls(0, 0, None, 0, zlib.adler32(data), hashlib.sha256(data).digest())
+
+    def op_copy_file_range(self, a, call):
+        src, dst = self._fd(a.gfid1, a.fd_in), self._fd(a.gfid2, a.fd_out)
+        pre = self._iatt(dst.gfid)
+        data = self.store.read(src.gfid, a.off_in, a.size)
+        n = self.store.write(dst.gfid, a.off_out, data) if data else 0
+        return F.GfxCommon3iattRsp.cls(n, 0, None, self._iatt(src.gfid), pre, self._iatt(dst.gfid))
+
+    def op_release(self, a, call):
+        if a.fd != ANON_FD:
+            self.fds.pop(a.fd)
+        return F.GfxCommonRsp.cls(0, 0, {})
+
+    op_releasedir = op_release
+
+    # ---- directories --------------------------------------------------------------------
+    def op_opendir(self, a, call):
+        attr = self.store.getattr(a.gfid)
+        if not stat.S_ISDIR(attr.mode):
+            raise fs_error(errno.ENOTDIR)
+        return F.GfxOpenRsp.cls(0, 0, None, self.fds.add(OpenFd(a.gfid, 0, is_dir=True)))
+
+    def _listing(self, a: Any) -> tuple[list[tuple[str, Any]], int]:
+        ofd = self._fd(a.gfid, a.fd)
+        if a.fd == ANON_FD or not ofd.is_dir:
+            if not stat.S_ISDIR(self.store.getattr(ofd.gfid).mode):
+                raise fs_error(errno.ENOTDIR)
+        if ofd.entries is None or a.offset == 0:
+            me = self.store.getattr(ofd.gfid)
+            up = self.store.getattr(self.store.parent(ofd.gfid))
+            ofd.entries = [(".", me), ("..", up), *self.store.readdir(ofd.gfid)]
+        return ofd.entries, a.offset
+
+    def op_readdir(self, a, call):
+        entries, start = self._listing(a)
+        out, used = [], 0
+        for i in range(start, len(entries)):
+            name, attr = entries[i]
+            raw = len(name.encode("utf-8", "surrogateescape"))
+            cost = 32 + raw + (-raw % 4)
+            if out and used + cost > a.size:
+                break
+            used += cost
+            out.append(F.GfxDirlist.cls(ino_of(attr.gfid), i + 1, raw, d_type(attr.mode), name))
+        return F.GfxReaddirRsp.cls(len(out), 0 if out else errno.ENOENT, None, tuple(out))
+
+    def op_readdirp(self, a, call):
+        entries, start = self._listing(a)
+        out, used = [], 0
+        for i in range(start, len(entries)):
+            name, attr = entries[i]
+            raw = len(name.encode("utf-8", "surrogateescape"))
+            cost = 32 + raw + (-raw % 4) + 148 + 12
+            if out and used + cost > a.size:
+                break
+            used += cost
+            out.append(F.GfxDirplist.cls(ino_of(attr.gfid), i + 1, raw, d_type(attr.mode), name, to_iatt(attr),
+                                         None))
+        return F.GfxReaddirpRsp.cls(len(out), 0 if out else errno.ENOENT, None, tuple(out))
+
+    # ---- xattrs -------------------------------------------------------------------------
+    def _getxattr(self, gfid: bytes, name: str, namelen: int) -> Any:
+        if namelen and name:
+            value = self.store.getxattr(gfid, name)
+            return F.GfxCommonDictRsp.cls(len(value), 0, None, {name: GfxValue.ptr(value)})
+        names = self.store.listxattr(gfid)
+        values = {n: GfxValue.ptr(self.store.getxattr(gfid, n)) for n in names}
+        size = sum(len(n.encode()) + 1 for n in names)
+        return F.GfxCommonDictRsp.cls(size, 0, None, values)
+
+    def op_getxattr(self, a, call):
+        return self._getxattr(a.gfid, a.name, a.namelen)
+
+    def op_fgetxattr(self, a, call):
+        return self._getxattr(self._fd(a.gfid, a.fd).gfid, a.name, a.namelen)
+
+    def _setxattr(self, gfid: bytes, pairs: Any, flags: int) -> Any:
+        for name, value in (pairs or {}).items():
+            self.store.setxattr(gfid, name, _xattr_bytes(value), flags)
+        return F.GfxCommonRsp.cls(0, 0, None)
+
+    def op_setxattr(self, a, call):
+        return self._setxattr(a.gfid, a.dict, a.flags)
+
+    def op_fsetxattr(self, a, call):
+        return self._setxattr(self._fd(a.gfid, a.fd).gfid, a.dict, a.flags)
+
+    def op_removexattr(self, a, call):
+        self.store.removexattr(a.gfid, a.name)
+        return F.GfxCommonRsp.cls(0, 0, None)
+
+    def op_fremovexattr(self, a, call):
+        self.store.removexattr(self._fd(a.gfid, a.fd).gfid, a.name)
+        return F.GfxCommonRsp.cls(0, 0, None)
+
+    def _xattrop(self, gfid: bytes, flags: int, pairs: Any) -> Any:
+        width = {GF_XATTROP_ADD_ARRAY: 4, GF_XATTROP_ADD_ARRAY64: 8}.get(flags)
+        if width is None:
+            raise fs_error(errno.EINVAL)
+        out = {}
+        for name, value in (pairs or {}).items():
+            delta = _xattr_bytes(value)
+            try:
+                old = self.store.getxattr(gfid, name)
+            except OSError as exc:
+                if exc.errno != errno.ENODATA:
+                    raise
+                old = bytes(len(delta))
+            if len(old) != len(delta) or len(delta) % width:
+                raise fs_error(errno.EINVAL)
+            new = b"".join(
+                ((int.from_bytes(old[i:i + width], "big", signed=True)
+                  + int.from_bytes(delta[i:i + width], "big", signed=True)) % (1 << 8 * width)).to_bytes(width, "big")
+                for i in range(0, len(delta), width))
+            self.store.setxattr(gfid, name, new)
+            out[name] = GfxValue.ptr(new)
+        return F.GfxCommonDictRsp.cls(0, 0, None, out)
+
+    def op_xattrop(self, a, call):
+        return self._xattrop(a.gfid, a.flags, a.dict)
+
+    def op_fxattrop(self, a, call):
+        return self._xattrop(self._fd(a.gfid, a.fd).gfid, a.flags, a.dict)
+
+    # ---- locks and the rest: granted at once (one client at a time is the common case) ---
+    def op_lk(self, a, call):
+        self._fd(a.gfid, a.fd)
+        flock = a.flock
+        if a.cmd == F_GETLK:
+            flock = dataclasses.replace(flock, type=F_UNLCK)
+        return F.GfxLkRsp.cls(0, 0, None, flock if isinstance(flock, GfProtoFlock.cls) else GfProtoFlock.cls())
+
+    def op_inodelk(self, a, call):
+        self.store.getattr(a.gfid)
+        return F.GfxCommonRsp.cls(0, 0, None)
+
+    op_entrylk = op_inodelk
+
+    def op_finodelk(self, a, call):
+        self._fd(a.gfid, a.fd)
+        return F.GfxCommonRsp.cls(0, 0, None)
+
+    op_fentrylk = op_finodelk
+
+    def op_ipc(self, a, call):
+        return F.GfxCommonRsp.cls(-1, errno.EOPNOTSUPP, None)
+
+    def op_getactivelk(self, a, call):
+        self.store.getattr(a.gfid)
+        return F.GfxGetactivelkRsp.cls(0, 0, None, ())
+
+    def op_setactivelk(self, a, call):
+        self.store.getattr(a.gfid)
+        return F.GfxCommonRsp.cls(0, 0, None)
+
+
+def _xattr_bytes(value: GfxValue) -> bytes:
+    if value.type in (GfDataType.PTR, GfDataType.STR_OLD, GfDataType.STR, GfDataType.GFUUID):
+        return bytes(value.value)
+    if value.type in (GfDataType.INT, GfDataType.UINT, GfDataType.DOUBLE):
+        return str(value.value).encode()
+    raise fs_error(errno.EINVAL)
+
