@@ -149,14 +149,19 @@ class FopHandlers:
             post = ZERO_IATT
             if attr.gfid != self.store.root_gfid and stat.S_ISDIR(attr.mode):
                 post = self._iatt(self.store.parent(attr.gfid))
-            return F.GfxCommon2iattRsp.cls(0, 0, None, to_iatt(attr), post)
+            return F.GfxCommon2iattRsp.cls(0, 0, _mdata_reply(a.xdata, attr), to_iatt(attr), post)
         try:
-            attr = self.store.lookup(a.pargfid, a.bname)
+            if a.bname == ".":  # libgfapi resolves lstat(".") by a named lookup of "."
+                attr = self.store.getattr(a.pargfid)
+            elif a.bname == "..":
+                attr = self.store.getattr(self.store.parent(a.pargfid))
+            else:
+                attr = self.store.lookup(a.pargfid, a.bname)
         except OSError as exc:
             if exc.errno == errno.ENOENT:
                 return F.GfxCommon2iattRsp.cls(-1, errno.ENOENT, None, ZERO_IATT, self._iatt(a.pargfid))
             raise
-        return F.GfxCommon2iattRsp.cls(0, 0, None, to_iatt(attr), self._iatt(a.pargfid))
+        return F.GfxCommon2iattRsp.cls(0, 0, _mdata_reply(a.xdata, attr), to_iatt(attr), self._iatt(a.pargfid))
 
     def op_stat(self, a, call):
         return F.GfxCommonIattRsp.cls(0, 0, None, self._iatt(a.gfid))
@@ -420,6 +425,9 @@ class FopHandlers:
 
     def _setxattr(self, gfid: bytes, pairs: Any, flags: int) -> Any:
         for name, value in (pairs or {}).items():
+            if name in VIRTUAL_XATTRS:
+                self.store.getattr(gfid)
+                continue
             self.store.setxattr(gfid, name, _xattr_bytes(value), flags)
         return F.GfxCommonRsp.cls(0, 0, None)
 
@@ -496,6 +504,29 @@ class FopHandlers:
     def op_setactivelk(self, a, call):
         self.store.getattr(a.gfid)
         return F.GfxCommonRsp.cls(0, 0, None)
+
+
+#: Keys the posix xlator handles itself instead of storing: the utime xlator's request to
+#: record times for an object without ``trusted.glusterfs.mdata`` (posix-metadata.c).
+VIRTUAL_XATTRS = frozenset({"set-ctime-mdata"})
+MDATA_KEY = "trusted.glusterfs.mdata"
+
+
+def mdata_blob(attr: Any) -> bytes:
+    """``trusted.glusterfs.mdata`` as the ctime feature stores it (57 bytes, big-endian):
+    u8 version 1, u64 flags 0, then ctime, mtime, atime as (u64 sec, u64 nsec)."""
+    out = b"\x01" + bytes(8)
+    for ns in (attr.ctime_ns, attr.mtime_ns, attr.atime_ns):
+        out += (ns // 1_000_000_000).to_bytes(8, "big") + (ns % 1_000_000_000).to_bytes(8, "big")
+    return out
+
+
+def _mdata_reply(xdata: Any, attr: Any) -> Any:
+    """A real 10.3 brick answers a LOOKUP that asks for the mdata key with it (see the
+    capture); without it the client's utime xlator sends a SETXATTR per inode."""
+    if xdata and MDATA_KEY in xdata:
+        return {MDATA_KEY: GfxValue.ptr(mdata_blob(attr))}
+    return None
 
 
 def _xattr_bytes(value: GfxValue) -> bytes:
