@@ -1,0 +1,126 @@
+"""Fixtures for interop tests: ``fakegluster serve`` as a subprocess, and a runner that
+executes scenarios of real libgfapi tools (qemu-img, qemu-io, fio) in parallel — each such
+process takes ~10 s to exit (glfs_fini), so they must not run one after the other."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.helpers import require_tool
+
+LOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d ")
+
+
+@dataclasses.dataclass
+class Served:
+    proc: subprocess.Popen
+    lines: list[str]
+    tcp4: int
+    tcp6: int
+    socket: str
+    handvol_dir: Path
+
+    def uri(self, path: str, volume: str = "testvol", transport: str = "tcp") -> str:
+        if transport == "unix":
+            return f"gluster+unix:///{volume}/{path}?socket={self.socket}"
+        return f"gluster://127.0.0.1:{self.tcp4}/{volume}/{path}"
+
+    def v6_opts(self, path: str, volume: str = "testvol", fmt: str = "raw") -> str:
+        return (f"driver={fmt},file.driver=gluster,file.volume={volume},file.path={path},"
+                f"file.server.0.type=inet,file.server.0.host=::1,file.server.0.port={self.tcp6}")
+
+
+def start_served(tmp: Path, extra: list[str] | None = None) -> Served:
+    hand = tmp / "hand"
+    (hand / "dir" / "sub").mkdir(parents=True)
+    (hand / "hello.txt").write_text("hello from a folder filled by hand\n")
+    with open(hand / "sparse.raw", "wb") as f:  # 1 MiB of 0x42 at 1 MiB, holes elsewhere, 4 MiB
+        f.truncate(4 << 20)
+        f.seek(1 << 20)
+        f.write(b"\x42" * (1 << 20))
+    os.symlink("hello.txt", hand / "link")
+    sock = tmp / "glusterd.sock"
+    cmd = [sys.executable, "-m", "fakegluster", "serve", "--volume", "testvol", "--volume", f"handvol={hand}",
+           "--listen", "tcp://127.0.0.1:0", "--listen", "tcp://[::1]:0", "--listen", f"unix://{sock}",
+           *(extra or [])]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"fakegluster serve exited: {proc.wait()} {proc.stderr.read()}")
+        lines.append(line.rstrip("\n"))
+        if line.strip() == "ready":
+            break
+    else:
+        proc.kill()
+        raise RuntimeError(f"fakegluster serve did not get ready: {lines}")
+    tcp4 = int(re.search(r"listening tcp://127\.0\.0\.1:(\d+)", "\n".join(lines)).group(1))
+    tcp6 = int(re.search(r"listening tcp://\[::1\]:(\d+)", "\n".join(lines)).group(1))
+    return Served(proc, lines, tcp4, tcp6, str(sock), hand)
+
+
+def stop_served(served: Served) -> tuple[int, str]:
+    served.proc.send_signal(signal.SIGTERM)
+    try:
+        rc = served.proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        served.proc.kill()
+        rc = served.proc.wait()
+    return rc, served.proc.stderr.read()
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory) -> Iterator[Served]:
+    s = start_served(tmp_path_factory.mktemp("served"))
+    yield s
+    stop_served(s)
+
+
+@dataclasses.dataclass
+class Result:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str  # libgfapi log lines removed
+    elapsed: float
+
+    @property
+    def out(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run(argv: list[str], timeout: float = 120, netns: str | None = None) -> Result:
+    full = (["ip", "netns", "exec", netns] if netns else []) + argv
+    t0 = time.monotonic()
+    p = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env={**os.environ, "LC_ALL": "C"})
+    stderr = "\n".join(line for line in p.stderr.splitlines() if not LOG_LINE.match(line))
+    return Result(argv, p.returncode, p.stdout, stderr, time.monotonic() - t0)
+
+
+def run_scenarios(scenarios: dict[str, list[list[str]]]) -> dict[str, list[Result]]:
+    """Run each scenario's commands in order; all scenarios at once."""
+    def one(cmds: list[list[str]]) -> list[Result]:
+        return [run(cmd) for cmd in cmds]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(scenarios))) as pool:
+        futures = {name: pool.submit(one, cmds) for name, cmds in scenarios.items()}
+        return {name: f.result() for name, f in futures.items()}
+
+
+@pytest.fixture(scope="session")
+def qemu_tools():
+    for tool in ("qemu-img", "qemu-io"):
+        require_tool(tool)

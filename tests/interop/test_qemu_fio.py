@@ -1,0 +1,232 @@
+"""Unmodified real clients against ``fakegluster serve``: qemu-img, qemu-io (QEMU 7.2's
+gluster driver = libgfapi 10.3) and fio's gfapi engine.
+
+Every scenario runs at once (one module-scoped fixture) because each libgfapi process needs
+~10 s to exit.  Where a real glusterd 10.3 is available, the same scenario also runs against
+a real volume and the outputs are compared: the real one is the judge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import unavailable
+from tests.helpers import require_tool
+from tests.interop.conftest import Result, run, run_scenarios
+
+pytestmark = pytest.mark.real
+
+QI, QIO = "qemu-img", "qemu-io"
+
+
+def _local_image(path: Path) -> bytes:
+    rnd = random.Random(7)
+    data = bytearray(3 << 20)
+    data[0:65536] = rnd.randbytes(65536)
+    data[1 << 20:(1 << 20) + (512 << 10)] = rnd.randbytes(512 << 10)
+    path.write_bytes(bytes(data))
+    return bytes(data)
+
+
+def _map_scenario(uri: str) -> list[list[str]]:
+    return [[QI, "create", "-f", "raw", uri, "4M"],
+            [QIO, "-f", "raw", "-c", "write -P 0x11 1M 64k", "-c", "write -P 0x22 3M 4k", uri],
+            [QI, "map", "--output=json", "-f", "raw", uri]]
+
+
+def _qcow2_scenario(uri: str) -> list[list[str]]:
+    return [[QI, "create", "-f", "qcow2", uri, "16M"],
+            [QIO, "-f", "qcow2", "-c", "write -P 0x5a 1M 128k", "-c", "read -P 0x5a 1M 128k", uri],
+            [QI, "check", "-f", "qcow2", uri],
+            [QI, "info", "--output=json", uri]]
+
+
+@pytest.fixture(scope="module")
+def results(request, served, qemu_tools, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("qemu")
+    local = tmp / "local.raw"
+    image = _local_image(local)
+    back = tmp / "back.raw"
+    u = served.uri
+    scenarios = {
+        "raw_tcp": [
+            [QI, "create", "-f", "raw", u("a.raw"), "4M"],
+            [QIO, "-f", "raw", "-c", "write -P 0xab 0 64k", "-c", "read -P 0xab 0 64k", "-c", "write -z 64k 64k",
+             "-c", "read -P 0 64k 64k", "-c", "write -P 0xcd 128k 64k", "-c", "discard 128k 64k",
+             "-c", "read -P 0 128k 64k", "-c", "flush", u("a.raw")],
+            [QI, "info", u("a.raw")],
+        ],
+        "qcow2_tcp": _qcow2_scenario(u("b.qcow2")),
+        "convert": [
+            [QI, "convert", "-f", "raw", "-O", "raw", str(local), u("c.raw")],
+            [QI, "convert", "-f", "raw", "-O", "raw", u("c.raw"), str(back)],
+        ],
+        "resize": [[QI, "create", "-f", "raw", u("r.raw"), "1M"], [QI, "resize", "-f", "raw", u("r.raw"), "3M"],
+                   [QI, "info", "--output=json", u("r.raw")]],
+        "map": _map_scenario(u("m.raw")),
+        "missing": [[QI, "info", u("missing.raw")]],
+        "unix": [
+            [QI, "create", "-f", "raw", u("x.raw", transport="unix"), "2M"],
+            [QIO, "-f", "raw", "-c", "write -P 0x3c 512k 128k", "-c", "read -P 0x3c 512k 128k",
+             u("x.raw", transport="unix")],
+            [QI, "info", u("x.raw", transport="unix")],
+        ],
+        "ipv6": [
+            [QI, "create", "-f", "raw", u("six.raw"), "1M"],
+            [QIO, "--image-opts", "-c", "write -P 0x66 4k 8k", "-c", "read -P 0x66 4k 8k", served.v6_opts("six.raw")],
+        ],
+        "nested": [
+            [QI, "create", "-f", "raw", u("dir/sub/n.img", volume="handvol"), "1M"],
+            [QIO, "-f", "raw", "-c", "write -P 0x71 0 4k", u("dir/sub/n.img", volume="handvol")],
+            [QI, "info", u("dir/sub/n.img", volume="handvol")],
+        ],
+        "handfilled": [
+            [QIO, "-f", "raw", "-r", "-c", "read -P 0x42 1M 1M", "-c", "read -P 0 0 1M", u("sparse.raw", volume="handvol")],
+            [QI, "map", "--output=json", "-f", "raw", u("sparse.raw", volume="handvol")],
+        ],
+    }
+    real = None
+    try:
+        real = request.getfixturevalue("real_volume")
+    except pytest.skip.Exception:
+        pass
+    if real is not None:
+        tag = uuid.uuid4().hex[:6]
+        scenarios["real_map"] = _map_scenario(real.uri(f"m-{tag}.raw"))
+        scenarios["real_qcow2"] = _qcow2_scenario(real.uri(f"b-{tag}.qcow2"))
+        scenarios["real_missing"] = [[QI, "info", real.uri(f"missing-{tag}.raw")]]
+    out = run_scenarios(scenarios)
+    out["_local"] = image  # type: ignore[assignment]
+    out["_back"] = back  # type: ignore[assignment]
+    out["_real"] = real  # type: ignore[assignment]
+    return out
+
+
+def ok(results: list[Result]) -> list[Result]:
+    for r in results:
+        assert r.returncode == 0, f"{r.argv} -> {r.returncode}\n{r.out}"
+    return results
+
+
+def test_raw_create_write_read_zero_discard_flush(results):
+    create, io, info = ok(results["raw_tcp"])
+    assert "Formatting" in create.stdout
+    assert io.stdout.count("wrote 65536/65536") == 3 and io.stdout.count("read 65536/65536") == 3
+    assert "discard 65536/65536" in io.stdout and "Pattern verification failed" not in io.out
+    assert "virtual size: 4 MiB (4194304 bytes)" in info.stdout and "file format: raw" in info.stdout
+
+
+def test_qcow2_create_io_check_info(results):
+    create, io, check, info = ok(results["qcow2_tcp"])
+    assert "fmt=qcow2" in create.stdout and "Pattern verification failed" not in io.out
+    assert "No errors were found on the image." in check.stdout
+    meta = json.loads(info.stdout)
+    assert meta["format"] == "qcow2" and meta["virtual-size"] == 16 << 20
+
+
+def test_convert_to_the_volume_and_back_is_byte_identical(results):
+    ok(results["convert"])
+    assert results["_back"].read_bytes() == results["_local"]
+
+
+def test_resize(results):
+    _, _, info = ok(results["resize"])
+    assert json.loads(info.stdout)["virtual-size"] == 3 << 20
+
+
+def test_map_reports_holes_and_data(results):
+    *_, mapped = ok(results["map"])
+    extents = json.loads(mapped.stdout)
+    data = [(e["start"], e["length"]) for e in extents if e["data"]]
+    assert data == [(1 << 20, 65536), (3 << 20, 4096)]
+
+
+def test_map_is_the_same_as_on_a_real_volume(results):
+    if results["_real"] is None:
+        unavailable("no real glusterd to compare with")
+    fake = json.loads(ok(results["map"])[-1].stdout)
+    real = json.loads(ok(results["real_map"])[-1].stdout)
+    assert fake == real
+
+
+def test_qcow2_check_and_info_are_the_same_as_on_a_real_volume(results):
+    if results["_real"] is None:
+        unavailable("no real glusterd to compare with")
+    fake, real = ok(results["qcow2_tcp"]), ok(results["real_qcow2"])
+    assert fake[2].stdout == real[2].stdout
+    f, r = json.loads(fake[3].stdout), json.loads(real[3].stdout)
+    for key in ("format", "virtual-size", "cluster-size", "format-specific"):
+        assert f[key] == r[key], key
+
+
+def test_missing_image_says_no_such_file(results):
+    [r] = results["missing"]
+    assert r.returncode != 0 and "No such file or directory" in r.stderr
+    if results["_real"] is not None:
+        [real] = results["real_missing"]
+        norm = lambda s: re.sub(r"gluster://[^']*", "URI", s)  # noqa: E731
+        assert norm(r.stderr) == norm(real.stderr)
+
+
+def test_unix_socket(results):
+    _, io, info = ok(results["unix"])
+    assert "read 131072/131072" in io.stdout and "Pattern verification failed" not in io.out
+    assert "virtual size: 2 MiB" in info.stdout
+
+
+def test_ipv6_through_image_opts(results):
+    _, io = ok(results["ipv6"])
+    assert "wrote 8192/8192" in io.stdout and "read 8192/8192" in io.stdout
+
+
+def test_nested_image_path_on_a_directory_volume(results, served):
+    _, _, info = ok(results["nested"])
+    assert "virtual size: 1 MiB" in info.stdout
+    on_disk = served.handvol_dir / "dir" / "sub" / "n.img"
+    assert on_disk.is_file() and on_disk.stat().st_size == 1 << 20
+    assert on_disk.read_bytes()[:4096] == b"\x71" * 4096  # the user's files stay plain files
+
+
+def test_a_folder_filled_by_hand_is_served(results):
+    io, mapped = ok(results["handfilled"])
+    assert "Pattern verification failed" not in io.out and io.stdout.count("read 1048576/1048576") == 2
+    data = [(e["start"], e["length"]) for e in json.loads(mapped.stdout) if e["data"]]
+    assert data == [(1 << 20, 1 << 20)]
+
+
+def test_fio_gfapi_verify_crc32c(tmp_path):
+    """fio's gfapi engine always asks 127.0.0.1:24007, so fake and fio share a network namespace."""
+    require_tool("fio")
+    if os.geteuid() != 0:
+        unavailable("network namespaces need root")
+    ns = f"fgtest-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
+        proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-m", "fakegluster", "serve"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout.readline().startswith("listening tcp://127.0.0.1:24007")
+            while proc.stdout.readline().strip() != "ready":
+                pass
+            r = run(["fio", "--name=verify", "--ioengine=gfapi", "--volume=testvol", "--brick=127.0.0.1",
+                     "--filename=fio.dat", "--size=16m", "--rw=randrw", "--bs=4k", "--iodepth=1",
+                     "--verify=crc32c", "--do_verify=1", "--output-format=json"], netns=ns, timeout=180)
+            assert r.returncode == 0, r.out
+            job = json.loads(r.stdout[r.stdout.index("{"):])["jobs"][0]
+            assert job["error"] == 0
+            assert job["write"]["io_bytes"] > 0 and job["read"]["io_bytes"] > 0
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    finally:
+        subprocess.run(["ip", "netns", "del", ns])
