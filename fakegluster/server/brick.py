@@ -71,6 +71,17 @@ class BrickSession:
         self.client_uid: str | None = None
         self.client_name: str | None = None
 
+    def garbage(self, prog: int, proc: int) -> Any:
+        """The body sent with GARBAGE_ARGS (handshake actors still submit their reply;
+        FOPs send a bare GARBAGE_ARGS) — seen on a 10.3 brick."""
+        if prog != handshake.GLUSTER_HNDSK_PROGRAM:
+            return None
+        return {
+            handshake.GfHndskProc.GF_HNDSK_SETVOLUME: handshake.GfSetvolumeRsp.cls(-1, errno.EINVAL, {}),
+            handshake.GfHndskProc.GF_HNDSK_GETSPEC: handshake.GfGetspecRsp.cls(-1, errno.EINVAL, GETSPEC_NOT_HERE, None),
+            handshake.GfHndskProc.GF_HNDSK_SET_LK_VER: handshake.GfSetLkVerRsp.cls(0, 0, 0),
+        }.get(proc)
+
     def handle(self, call: Call) -> tuple[Any, Any]:
         if call.prog == fops.GLUSTER_FOP_PROGRAM:
             if call.proc == fops.GfFop.NULL:

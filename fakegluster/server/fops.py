@@ -100,6 +100,21 @@ def _err(schema: Any, exc: OSError) -> Any:
     return schema.cls(op_ret=-1, op_errno=exc.errno or errno.EIO)
 
 
+_RESOLVER_ERRNOS = (errno.EPERM, errno.ESTALE, errno.ENOENT)
+
+
+def _error_xdata(proc: int, code: int, args: Any) -> Any:
+    """What a 10.3 brick puts in xdata of a failed reply: errors from the posix layer (not
+    from server-resolve) echo CREATE's ``gfid-req`` and give UNLINK/RENAME an empty dict."""
+    if code in (errno.EPERM, errno.ESTALE, errno.EEXIST) or (proc != F.GfFop.CREATE and code in _RESOLVER_ERRNOS):
+        return None
+    if proc == F.GfFop.CREATE and args.xdata and "gfid-req" in args.xdata:
+        return {"gfid-req": args.xdata["gfid-req"]}
+    if proc in (F.GfFop.UNLINK, F.GfFop.RENAME):
+        return {}
+    return None
+
+
 class FopHandlers:
     """Handlers for one connection.  ``handle(call)`` -> (reply dataclass, payload)."""
 
@@ -120,7 +135,9 @@ class FopHandlers:
         try:
             out = method(call.args, call)
         except OSError as exc:
-            return _err(proc.reply, exc), b""
+            reply = _err(proc.reply, exc)
+            xdata = _error_xdata(call.proc, reply.op_errno, call.args)
+            return (dataclasses.replace(reply, xdata=xdata) if xdata is not None else reply), b""
         return out if isinstance(out, tuple) else (out, b"")
 
     # ---- helpers ------------------------------------------------------------------------
@@ -129,7 +146,10 @@ class FopHandlers:
 
     def _fd(self, gfid: bytes, fd: int) -> OpenFd:
         if fd == ANON_FD:
-            self.store.getattr(gfid)
+            try:
+                self.store.getattr(gfid)
+            except OSError as exc:  # resolving an anonymous fd is a nameless lookup: ENOENT
+                raise fs_error(errno.ENOENT if exc.errno == errno.ESTALE else exc.errno) from None
             return OpenFd(gfid, O_RDWR)
         return self.fds.get(fd)
 
@@ -137,19 +157,41 @@ class FopHandlers:
     def _owner(call: Call) -> tuple[int, int]:
         return getattr(call.cred, "uid", 0), getattr(call.cred, "gid", 0)
 
-    def _entry_reply(self, schema: Any, pargfid: bytes, make: Callable[[bytes], Any], xdata: Any = None) -> Any:
-        pre = self._iatt(pargfid)
+    def _parent(self, pargfid: bytes, name: str, need: str) -> Any:
+        """server-resolve.c's entry resolution, before posix runs (checked on a 10.3 brick).
+
+        ``need``: ``"exist"`` (unlink, rmdir, rename source), ``"new"`` (mkdir, mknod,
+        symlink, link target) or ``"create"``.  Returns the parent's iatt.
+        """
+        attr = self.store.getattr(pargfid)  # ESTALE for an unknown parent
+        if not stat.S_ISDIR(attr.mode) or "/" in name or "\0" in name:
+            raise fs_error(errno.EPERM, name)
+        if name in ("", ".", ".."):
+            raise fs_error({"exist": errno.ENOENT, "new": errno.EEXIST, "create": errno.EISDIR}[need], name)
+        return to_iatt(attr)
+
+    def _entry_reply(self, schema: Any, pargfid: bytes, name: str, make: Callable[[bytes], Any],
+                     xdata: Any = None) -> Any:
+        pre = self._parent(pargfid, name, "new")
         attr = make(_gfid_req(xdata))
-        return schema.cls(0, 0, xdata, to_iatt(attr), pre, self._iatt(pargfid))
+        return schema.cls(0, 0, None, to_iatt(attr), pre, self._iatt(pargfid))
 
     # ---- inode operations ---------------------------------------------------------------
     def op_lookup(self, a, call):
-        if a.pargfid == NULL_GFID or not a.bname:
-            attr = self.store.getattr(a.gfid)
+        if a.pargfid == NULL_GFID:
+            try:
+                attr = self.store.getattr(a.gfid)
+            except OSError as exc:  # a nameless lookup of an unknown gfid is ENOENT, not ESTALE
+                raise fs_error(errno.ENOENT if exc.errno == errno.ESTALE else exc.errno) from None
             post = ZERO_IATT
             if attr.gfid != self.store.root_gfid and stat.S_ISDIR(attr.mode):
                 post = self._iatt(self.store.parent(attr.gfid))
             return F.GfxCommon2iattRsp.cls(0, 0, _mdata_reply(a.xdata, attr), to_iatt(attr), post)
+        parent = self.store.getattr(a.pargfid)
+        if not stat.S_ISDIR(parent.mode) or "/" in a.bname or "\0" in a.bname:
+            raise fs_error(errno.EPERM, a.bname)
+        if not a.bname:
+            raise fs_error(errno.EINVAL)
         try:
             if a.bname == ".":  # libgfapi resolves lstat(".") by a named lookup of "."
                 attr = self.store.getattr(a.pargfid)
@@ -180,7 +222,7 @@ class FopHandlers:
 
     def op_readlink(self, a, call):
         target = self.store.readlink(a.gfid)
-        return F.GfxReadlinkRsp.cls(len(target.encode("utf-8", "surrogateescape")), 0, None,
+        return F.GfxReadlinkRsp.cls(len(target.encode("utf-8", "surrogateescape")), errno.EINVAL, None,
                                     self._iatt(a.gfid), target)
 
     def _setattr(self, gfid: bytes, st: Any, valid: int) -> Any:
@@ -215,45 +257,53 @@ class FopHandlers:
     # ---- namespace ----------------------------------------------------------------------
     def op_mkdir(self, a, call):
         uid, gid = self._owner(call)
-        return self._entry_reply(F.GfxCommon3iattRsp, a.pargfid, lambda g: self.store.mkdir(
+        return self._entry_reply(F.GfxCommon3iattRsp, a.pargfid, a.bname, lambda g: self.store.mkdir(
             a.pargfid, a.bname, a.mode & ~a.umask & 0o7777, uid=uid, gid=gid, gfid=g), a.xdata)
 
     def op_mknod(self, a, call):
         uid, gid = self._owner(call)
         mode = stat.S_IFMT(a.mode) | (a.mode & ~a.umask & 0o7777)
-        return self._entry_reply(F.GfxCommon3iattRsp, a.pargfid, lambda g: self.store.mknod(
+        return self._entry_reply(F.GfxCommon3iattRsp, a.pargfid, a.bname, lambda g: self.store.mknod(
             a.pargfid, a.bname, mode, a.dev, uid=uid, gid=gid, gfid=g), a.xdata)
 
     def op_symlink(self, a, call):
         uid, gid = self._owner(call)
-        return self._entry_reply(F.GfxCommon3iattRsp, a.pargfid, lambda g: self.store.symlink(
+        return self._entry_reply(F.GfxCommon3iattRsp, a.pargfid, a.bname, lambda g: self.store.symlink(
             a.pargfid, a.bname, a.linkname, uid=uid, gid=gid, gfid=g), a.xdata)
 
     def op_link(self, a, call):
-        pre = self._iatt(a.newgfid)
+        self.store.getattr(a.oldgfid)
+        pre = self._parent(a.newgfid, a.newbname, "new")
+        if stat.S_ISDIR(self.store.getattr(a.oldgfid).mode):
+            raise fs_error(errno.EPERM)
         attr = self.store.link(a.oldgfid, a.newgfid, a.newbname)
         return F.GfxCommon3iattRsp.cls(0, 0, None, to_iatt(attr), pre, self._iatt(a.newgfid))
 
     def op_unlink(self, a, call):
-        pre = self._iatt(a.pargfid)
+        pre = self._parent(a.pargfid, a.bname, "exist")
+        victim = self.store.lookup(a.pargfid, a.bname)
         self.store.unlink(a.pargfid, a.bname)
-        return F.GfxCommon2iattRsp.cls(0, 0, None, pre, self._iatt(a.pargfid))
+        left = victim.nlink - 1
+        # posix answers the link count left (dht asks for it; a 10.3 brick always sends it)
+        return F.GfxCommon2iattRsp.cls(0, 0, {"get-link-count": GfxValue.uint(max(left, 0))}, pre,
+                                       self._iatt(a.pargfid))
 
     def op_rmdir(self, a, call):
-        pre = self._iatt(a.pargfid)
+        pre = self._parent(a.pargfid, a.bname, "exist")
         self.store.rmdir(a.pargfid, a.bname)
         return F.GfxCommon2iattRsp.cls(0, 0, None, pre, self._iatt(a.pargfid))
 
     def op_rename(self, a, call):
-        pre_old, pre_new = self._iatt(a.oldgfid), self._iatt(a.newgfid)
+        pre_old = self._parent(a.oldgfid, a.oldbname, "exist")
         moved = self.store.lookup(a.oldgfid, a.oldbname).gfid
+        pre_new = self._parent(a.newgfid, a.newbname, "new")
         self.store.rename(a.oldgfid, a.oldbname, a.newgfid, a.newbname)
-        return F.GfxRenameRsp.cls(0, 0, None, self._iatt(moved), pre_old, self._iatt(a.oldgfid), pre_new,
+        return F.GfxRenameRsp.cls(0, 0, {}, self._iatt(moved), pre_old, self._iatt(a.oldgfid), pre_new,
                                   self._iatt(a.newgfid))
 
     def op_create(self, a, call):
         uid, gid = self._owner(call)
-        pre = self._iatt(a.pargfid)
+        pre = self._parent(a.pargfid, a.bname, "create")
         attr, created = self.store.create(a.pargfid, a.bname, a.mode & ~a.umask & 0o7777, uid=uid, gid=gid,
                                           gfid=_gfid_req(a.xdata), exclusive=bool(a.flags & O_EXCL))
         if not created and a.flags & O_TRUNC and attr.size:
@@ -280,7 +330,8 @@ class FopHandlers:
         if ofd.flags & O_ACCMODE == O_WRONLY:
             raise fs_error(errno.EBADF)
         data = self.store.read(ofd.gfid, a.offset, a.size)
-        return F.GfxReadRsp.cls(len(data), 0, self._iatt(ofd.gfid), len(data), None), data
+        # posix_readv sets op_errno ENOENT when it read nothing (EOF), op_ret stays 0
+        return F.GfxReadRsp.cls(len(data), 0 if data else errno.ENOENT, self._iatt(ofd.gfid), len(data), None), data
 
     def op_write(self, a, call):
         ofd = self._fd(a.gfid, a.fd)
@@ -356,8 +407,10 @@ class FopHandlers:
         return F.GfxCommon3iattRsp.cls(n, 0, None, self._iatt(src.gfid), pre, self._iatt(dst.gfid))
 
     def op_release(self, a, call):
-        if a.fd != ANON_FD:
+        try:
             self.fds.pop(a.fd)
+        except OSError:
+            pass  # a 10.3 brick answers success for an fd it does not know
         return F.GfxCommonRsp.cls(0, 0, {})
 
     op_releasedir = op_release
@@ -367,13 +420,14 @@ class FopHandlers:
         attr = self.store.getattr(a.gfid)
         if not stat.S_ISDIR(attr.mode):
             raise fs_error(errno.ENOTDIR)
-        return F.GfxOpenRsp.cls(0, 0, None, self.fds.add(OpenFd(a.gfid, 0, is_dir=True)))
+        # op_errno EINVAL on success, as posix_opendir leaves it (harmless: op_ret is 0)
+        return F.GfxOpenRsp.cls(0, errno.EINVAL, None, self.fds.add(OpenFd(a.gfid, 0, is_dir=True)))
 
     def _listing(self, a: Any) -> tuple[list[tuple[str, Any]], int]:
         ofd = self._fd(a.gfid, a.fd)
         if a.fd == ANON_FD or not ofd.is_dir:
             if not stat.S_ISDIR(self.store.getattr(ofd.gfid).mode):
-                raise fs_error(errno.ENOTDIR)
+                raise fs_error(errno.ENOENT)
         if ofd.entries is None or a.offset == 0:
             me = self.store.getattr(ofd.gfid)
             up = self.store.getattr(self.store.parent(ofd.gfid))
@@ -382,6 +436,7 @@ class FopHandlers:
 
     def op_readdir(self, a, call):
         entries, start = self._listing(a)
+        start = min(start, len(entries))
         out, used = [], 0
         for i in range(start, len(entries)):
             name, attr = entries[i]
@@ -390,11 +445,12 @@ class FopHandlers:
             if out and used + cost > a.size:
                 break
             used += cost
-            out.append(F.GfxDirlist.cls(ino_of(attr.gfid), i + 1, raw, d_type(attr.mode), name))
-        return F.GfxReaddirRsp.cls(len(out), 0 if out else errno.ENOENT, None, tuple(out))
+            out.append(F.GfxDirlist.cls(ino_of(attr.gfid), _cookie(i, entries), raw, d_type(attr.mode), name))
+        return F.GfxReaddirRsp.cls(len(out), _eof_errno(start, out, entries), None, tuple(out))
 
     def op_readdirp(self, a, call):
         entries, start = self._listing(a)
+        start = min(start, len(entries))
         out, used = [], 0
         for i in range(start, len(entries)):
             name, attr = entries[i]
@@ -403,19 +459,24 @@ class FopHandlers:
             if out and used + cost > a.size:
                 break
             used += cost
-            out.append(F.GfxDirplist.cls(ino_of(attr.gfid), i + 1, raw, d_type(attr.mode), name, to_iatt(attr),
-                                         None))
-        return F.GfxReaddirpRsp.cls(len(out), 0 if out else errno.ENOENT, None, tuple(out))
+            out.append(F.GfxDirplist.cls(ino_of(attr.gfid), _cookie(i, entries), raw, d_type(attr.mode), name,
+                                         to_iatt(attr), {}))
+        return F.GfxReaddirpRsp.cls(len(out), _eof_errno(start, out, entries), None, tuple(out))
 
     # ---- xattrs -------------------------------------------------------------------------
     def _getxattr(self, gfid: bytes, name: str, namelen: int) -> Any:
         if namelen and name:
+            if name == "trusted.gfid":  # a 10.3 brick gives its size, filters it from the dict
+                self.store.getattr(gfid)
+                return F.GfxCommonDictRsp.cls(16, 0, None, {})
+            if name.startswith("glusterfs."):  # client-side virtual keys: not the brick's
+                raise fs_error(errno.EOPNOTSUPP, name)
             value = self.store.getxattr(gfid, name)
             return F.GfxCommonDictRsp.cls(len(value), 0, None, {name: GfxValue.ptr(value)})
         names = self.store.listxattr(gfid)
         values = {n: GfxValue.ptr(self.store.getxattr(gfid, n)) for n in names}
-        size = sum(len(n.encode()) + 1 for n in names)
-        return F.GfxCommonDictRsp.cls(size, 0, None, values)
+        # op_ret of a list-all on a 10.3 brick is 16 whatever the names (the gfid's size)
+        return F.GfxCommonDictRsp.cls(16, 0, None, values)
 
     def op_getxattr(self, a, call):
         return self._getxattr(a.gfid, a.name, a.namelen)
@@ -424,12 +485,19 @@ class FopHandlers:
         return self._getxattr(self._fd(a.gfid, a.fd).gfid, a.name, a.namelen)
 
     def _setxattr(self, gfid: bytes, pairs: Any, flags: int) -> Any:
+        pre = self._iatt(gfid)
         for name, value in (pairs or {}).items():
             if name in VIRTUAL_XATTRS:
                 self.store.getattr(gfid)
                 continue
             self.store.setxattr(gfid, name, _xattr_bytes(value), flags)
-        return F.GfxCommonRsp.cls(0, 0, None)
+        return F.GfxCommonRsp.cls(0, 0, self._stat_xdata(pre, gfid))
+
+    def _stat_xdata(self, pre: Any, gfid: bytes) -> dict[str, GfxValue]:
+        """posix's xattr fops hand the stats back in xdata (md-cache uses them)."""
+        post = self._iatt(gfid)
+        return {"virt-gf-poststat": GfxValue(GfDataType.IATT, post), "virt-gf-prestat": GfxValue(GfDataType.IATT, pre),
+                "dht-get-iatt-in-xattr": GfxValue(GfDataType.IATT, post)}
 
     def op_setxattr(self, a, call):
         return self._setxattr(a.gfid, a.dict, a.flags)
@@ -488,6 +556,14 @@ class FopHandlers:
 
     op_entrylk = op_inodelk
 
+    def op_icreate(self, a, call):
+        # a 10.3 brick answers ESTALE (no namespace-less inodes without RIO)
+        raise fs_error(errno.ESTALE)
+
+    def op_namelink(self, a, call):
+        # a 10.3 brick crashes on NAMELINK (seen: glusterfsd dies); we answer instead
+        raise fs_error(errno.ENOSYS)
+
     def op_finodelk(self, a, call):
         self._fd(a.gfid, a.fd)
         return F.GfxCommonRsp.cls(0, 0, None)
@@ -523,10 +599,24 @@ def mdata_blob(attr: Any) -> bytes:
 
 def _mdata_reply(xdata: Any, attr: Any) -> Any:
     """A real 10.3 brick answers a LOOKUP that asks for the mdata key with it (see the
-    capture); without it the client's utime xlator sends a SETXATTR per inode."""
+    capture; without it the client's utime xlator sends a SETXATTR per inode), and with an
+    empty dict otherwise."""
     if xdata and MDATA_KEY in xdata:
         return {MDATA_KEY: GfxValue.ptr(mdata_blob(attr))}
-    return None
+    return {}
+
+
+#: The d_off of the last entry of a directory: ext4 gives its end-of-directory cookie.
+EOF_COOKIE = (1 << 63) - 1
+
+
+def _cookie(i: int, entries: list) -> int:
+    return EOF_COOKIE if i == len(entries) - 1 else i + 1
+
+
+def _eof_errno(start: int, out: list, entries: list) -> int:
+    """posix_do_readdir leaves ENOENT in op_errno once the end of the directory was read."""
+    return errno.ENOENT if start + len(out) >= len(entries) else 0
 
 
 def _xattr_bytes(value: GfxValue) -> bytes:

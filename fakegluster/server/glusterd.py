@@ -78,6 +78,27 @@ def is_local(peer_host: str | None) -> bool:
         return False
 
 
+#: The ``client-op-version`` glusterd 10.3 records for a plain new volume: a client whose
+#: [min-op-version, max-op-version] misses it gets ENOTSUP from GETSPEC.
+CLIENT_OP_VERSION = 2
+
+#: Marker: the real actor never answers (glusterd's BRICKBYPORT with undecodable arguments).
+NO_REPLY = object()
+
+#: What glusterd's actors send with GARBAGE_ARGS when they cannot decode their arguments:
+#: they still submit their reply structure (seen on 10.3; GF-DUMP and FOPs send none).
+GLUSTERD_GARBAGE = {
+    (handshake.GLUSTER_HNDSK_PROGRAM, 2): handshake.GfGetspecRsp.cls(-1, errno.ENOENT, "", None),
+    (handshake.GLUSTER_HNDSK_PROGRAM, 5): handshake.GfEventNotifyRsp.cls(-1, 0, None),
+    (handshake.GLUSTER_HNDSK_PROGRAM, 6): handshake.GfGetVolumeInfoRsp.cls(-1, errno.ENOENT, "", None),
+    (handshake.GLUSTER_HNDSK_PROGRAM, 7): handshake.GfGetsnapNameUuidRsp.cls(-1, errno.ENOENT, "", None),
+    (portmap.GLUSTER_PMAP_PROGRAM, 1): portmap.PmapPortByBrickRsp.cls(0, 0, 0, 0),
+    (portmap.GLUSTER_PMAP_PROGRAM, 2): NO_REPLY,
+    (portmap.GLUSTER_PMAP_PROGRAM, 4): portmap.PmapSigninRsp.cls(0, 0),
+    (portmap.GLUSTER_PMAP_PROGRAM, 5): portmap.PmapSignoutRsp.cls(0, 0),
+}
+
+
 class GlusterdSession:
     """One connection to glusterd.
 
@@ -101,6 +122,10 @@ class GlusterdSession:
         self.trusted = is_local(peer_host)
         self.ports = ports
 
+    def garbage(self, prog: int, proc: int) -> Any:
+        """The body sent with GARBAGE_ARGS for this procedure (None: a bare reply)."""
+        return GLUSTERD_GARBAGE.get((prog, proc))
+
     def handle(self, call: Call) -> tuple[Any, Any]:
         a = call.args
         if call.prog == dump.GF_DUMP_PROGRAM:
@@ -113,7 +138,7 @@ class GlusterdSession:
             return self._portmap(call.proc, a), b""
         proc = handshake.GfHndskProc(call.proc)
         if proc == handshake.GfHndskProc.GF_HNDSK_GETSPEC:
-            return self.getspec(a.key), b""
+            return self.getspec(a.key, a.xdata), b""
         if proc == handshake.GfHndskProc.GF_HNDSK_GET_VOLUME_INFO:
             return self.get_volume_info(a.dict), b""
         if proc == handshake.GfHndskProc.GF_HNDSK_EVENT_NOTIFY:
@@ -122,11 +147,25 @@ class GlusterdSession:
             return handshake.GfGetsnapNameUuidRsp.cls(-1, errno.EINVAL, "snapshots are not supported", None), b""
         return None, b""
 
-    def getspec(self, key: str) -> Any:
-        name = key.lstrip("/")
+    def getspec(self, key: str, xdata: Any = None) -> Any:
+        """``__server_getspec``: op-version range from xdata, then the volfile."""
+        rsp = handshake.GfGetspecRsp.cls
+        if len(key.encode()) >= 255:
+            return rsp(-1, errno.EINVAL, "", None)
+        name = key[1:] if key.startswith("/") else key
+        if xdata is None:
+            low = high = 1  # no dict: the client is taken to speak op-version 1
+        else:
+            text = old_dict_text(xdata)
+            try:
+                low, high = int(text["min-op-version"]), int(text["max-op-version"])
+            except (KeyError, ValueError):  # op_ret is dict_get's -ENOENT, as on a real 10.3
+                return rsp(-errno.ENOENT, errno.ENOENT, "", None)
         volume = self.volumes.get(name)
         if volume is None:
-            return handshake.GfGetspecRsp.cls(-1, errno.ENOENT, "", None)
+            return rsp(-1, errno.ENOENT, "", None)
+        if low > CLIENT_OP_VERSION or high < CLIENT_OP_VERSION:
+            return rsp(-1, errno.ENOTSUP, "", None)
         spec = volume.volfile(self.brick_host, self.trusted, self.portmap_port)
         return handshake.GfGetspecRsp.cls(len(spec.encode()), 0, spec, None)
 

@@ -20,6 +20,7 @@ from ..proto.events import NEED_DATA
 from ..proto.programs import Program
 from ..proto.render import proc_name, program_name
 from .calllog import CallLog, CallRecord, Faults, now
+from .glusterd import NO_REPLY
 
 __all__ = ["Session", "serve_stream", "RECEIVE_SIZE"]
 
@@ -69,7 +70,7 @@ async def serve_stream(
                     except ProtocolError as exc:
                         log.info("%s: connection %d from %s: %s", name, connection_id, peer, exc)
                         _record_error(calls, name, connection_id, peer, exc)
-                        reply = error_reply(exc)
+                        reply = _error_reply(conn, session, exc)
                         if reply is not None:
                             out.append(reply)
                         if exc.fatal:
@@ -110,6 +111,18 @@ async def serve_stream(
             on_close()
         await trio.aclose_forcefully(stream)
         log.debug("%s: connection %d from %s closed", name, connection_id, peer)
+
+
+def _error_reply(conn: RpcConnection, session: Session, exc: ProtocolError) -> bytes | None:
+    """rpcsvc's error reply, with the body some actors still attach to GARBAGE_ARGS."""
+    garbage = getattr(session, "garbage", None)
+    if exc.reply == "GARBAGE_ARGS" and exc.xid and exc.prog is not None and garbage is not None:
+        body = garbage(exc.prog, exc.proc)
+        if body is NO_REPLY:
+            return None
+        if body is not None:
+            return b"".join(bytes(b) for b in conn.send_buffers(Reply(exc.xid, body, stat=AcceptStat.GARBAGE_ARGS)))
+    return error_reply(exc)
 
 
 def _answer(conn: RpcConnection, session: Session, call: Call, fault: Any, name: str, cid: int, peer: str,
