@@ -9,7 +9,7 @@ import socket
 import uuid
 from typing import Any
 
-from fakegluster.proto import NEED_DATA, Call, Role, RpcConnection
+from fakegluster.proto import NEED_DATA, Call, ConnectionClosed, Role, RpcConnection
 from fakegluster.proto import dump, fops, handshake, portmap
 from fakegluster.proto.common import ROOT_GFID
 from fakegluster.proto.gfdict import GfxValue, old_dict
@@ -39,7 +39,10 @@ class Raw:
     def call(self, prog: int, vers: int, proc: int, args: Any = None, *, cred: Any = V2, payload: bytes = b"") -> Any:
         self.xid += 1
         self.sock.sendall(self.conn.send(Call(self.xid, prog, vers, proc, args, cred=cred, payload=payload)))
-        return self.event()
+        event = self.event()
+        if isinstance(event, ConnectionClosed):
+            raise ConnectionResetError(f"the server closed the connection instead of answering xid {self.xid}")
+        return event
 
     def send_bytes(self, data: bytes) -> None:
         self.sock.sendall(data)
