@@ -26,8 +26,10 @@ debs:
 	  fi; \
 	else echo "not root: not installing $(DEBS); tests needing them are skipped (they fail under CI=true)"; fi
 
+# Serve one in-memory volume "testvol" on glusterd's port and a unix socket; prints the URIs.
+RUN_LISTEN ?= --listen tcp://127.0.0.1:24007 --listen unix:///tmp/fakegluster.sock
 run: venv
-	$(VENV)/bin/fakegluster decode fixtures/pcaps/qemu_create_write_read.pcap
+	$(VENV)/bin/fakegluster serve --volume testvol $(RUN_LISTEN) --log-level info
 
 test: debs venv
 	$(PY) -m pytest

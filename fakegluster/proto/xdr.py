@@ -36,7 +36,7 @@ import construct as c
 __all__ = [
     "Int", "UInt", "Hyper", "UHyper", "Double", "Opaque", "String", "FixedOpaque", "Gfid",
     "Optional", "Array", "FixedArray", "LinkedList", "XdrStruct", "xdr_struct", "decode", "encode",
-    "DecodeError", "default_of", "pytype_of",
+    "DecodeError", "default_of", "pytype_of", "plain_decode", "plain_encode",
 ]
 
 # Primitive integers: construct's own singletons, described for the dataclass generator.
@@ -307,6 +307,28 @@ class XdrStruct(c.Adapter):
         cls.schema = self  # type: ignore[attr-defined]
         cls.xname = xname  # type: ignore[attr-defined]
         self.cls = cls
+        self._fast: tuple[Any, Any] | None = None
+
+    @property
+    def fast_decode(self) -> Any:
+        """The generated decoder (see :mod:`.fastxdr`), built on first use."""
+        if self._fast is None:
+            self._build_fast()
+        return self._fast[0]
+
+    @property
+    def fast_encode(self) -> Any:
+        if self._fast is None:
+            self._build_fast()
+        return self._fast[1]
+
+    def _build_fast(self) -> None:
+        from .fastxdr import codec_for
+
+        try:
+            self._fast = codec_for(self)
+        except TypeError:  # a field type the generator does not know: plain only
+            self._fast = (None, None)
 
     def _decode(self, obj, context, path):
         return self.cls(*[obj[name] for name in self.field_names])
@@ -328,13 +350,29 @@ def xdr_struct(xname: str, *fields: c.Renamed, doc: str = "") -> XdrStruct:
 
 
 _DECODE_ERRORS = (c.ConstructError, _struct.error, OverflowError, ValueError, TypeError)
+_FAST_ERRORS = (_struct.error, OverflowError, ValueError, TypeError, IndexError, AttributeError)
 
 
 def decode(schema: Any, data: bytes | memoryview, offset: int = 0) -> tuple[Any, int]:
     """Decode one value of ``schema`` from ``data[offset:]``; return (value, end offset).
 
+    Structs go through the generated fast codec (:mod:`.fastxdr`); when it refuses the
+    bytes, the plain construct parser decides (and words the error).
+
     Raises :class:`DecodeError` for anything that is not a valid encoding.
     """
+    if isinstance(schema, XdrStruct):
+        fast = schema.fast_decode
+        if fast is not None:
+            try:
+                return fast(data, offset)
+            except _FAST_ERRORS:
+                pass
+    return plain_decode(schema, data, offset)
+
+
+def plain_decode(schema: Any, data: bytes | memoryview, offset: int = 0) -> tuple[Any, int]:
+    """:func:`decode` with construct's plain parser only."""
     stream = io.BytesIO(data)
     if offset:
         stream.seek(offset)
@@ -347,6 +385,18 @@ def decode(schema: Any, data: bytes | memoryview, offset: int = 0) -> tuple[Any,
 
 def encode(schema: Any, value: Any) -> bytes:
     """Encode ``value`` with ``schema`` (``ValueError`` if it does not fit the schema)."""
+    if isinstance(schema, XdrStruct) and isinstance(value, schema.cls):
+        fast = schema.fast_encode
+        if fast is not None:
+            try:
+                return fast(value)
+            except _FAST_ERRORS:
+                pass  # let the plain builder explain what is wrong
+    return plain_encode(schema, value)
+
+
+def plain_encode(schema: Any, value: Any) -> bytes:
+    """:func:`encode` with construct's builder only."""
     stream = io.BytesIO()
     try:
         schema.build_stream(value, stream)
