@@ -1,5 +1,26 @@
-"""gfclient: a pure-Python client of the GlusterFS 10.x wire protocol."""
+"""gfclient: a pure-Python client of the GlusterFS 10.x wire protocol.
 
+Blocking (like libgfapi-python)::
+
+    import gfclient
+    with gfclient.connect("gluster://127.0.0.1/testvol") as vol:
+        with vol.fopen("dir/a.img", "w") as f:
+            f.write(b"hello")
+        print(vol.stat("dir/a.img").st_size)
+
+trio::
+
+    async with gfclient.aio.connect("gluster://127.0.0.1/testvol") as vol:
+        async with await vol.fopen("a.img", "r") as f:
+            data = await f.read()
+"""
+
+from . import aio
+from .errors import GlusterConnectionError, RpcError, UnsupportedVolumeError
+from .sync import File, Volume, connect
 from .uri import GlusterURI, URIError, parse_uri
 
-__all__ = ["GlusterURI", "URIError", "parse_uri"]
+__all__ = [
+    "GlusterURI", "URIError", "parse_uri", "connect", "Volume", "File", "aio",
+    "GlusterConnectionError", "RpcError", "UnsupportedVolumeError",
+]

@@ -1,0 +1,560 @@
+"""The trio API of gfclient: ``async with gfclient.aio.connect(uri) as vol: ...``.
+
+:func:`connect` is an async context manager (trio's structured concurrency: the receive and
+ping tasks live in a nursery that the ``async with`` block owns).  Inside, ``vol`` is a
+mounted :class:`Volume` whose methods are the sync API's (:class:`gfclient.Volume`), as
+coroutines; ``await vol.fopen(path, "w")`` gives a :class:`File` (an async context manager).
+
+What connect does (libgfapi's ``glfs_init``): GETSPEC over tcp or the unix socket (the
+connection stays open), parse the volfile, check it has exactly one brick, connect the
+protocol/client (DUMP, PORTBYBRICK via glusterd, DUMP, SETVOLUME), the DHT STATFS, and
+LOOKUP of the root.
+
+Paths are resolved from the root by a named LOOKUP per component (symlinks followed like
+``glfs_resolve``: always in the middle, at the end unless it is an ``l*`` call).  Directory
+gfids are cached; the last component is always looked up again, and a lookup that fails
+with ESTALE/ENOENT through a cached directory is retried once without the cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import math
+import os
+import posixpath
+import stat as _stat
+import sys
+import time
+from typing import Any, AsyncIterator
+
+import trio
+
+from fakegluster.proto.common import ROOT_GFID
+from fakegluster.proto.volfile import VolfileError, parse_volfile
+
+from ._util import unwrap_groups
+from .brick import BrickClient, RemoteFd, inspect_graph
+from .errors import GlusterConnectionError, RpcError, UnsupportedVolumeError, fop_error, where
+from .file import File
+from .fops import SETATTR, XATTR_CREATE, XATTR_REPLACE, Fops
+from .mgmt import MgmtClient
+from .stat import gf_flags, is_dir, is_symlink, mode_flags, stat_result, statvfs_result
+from .uri import GlusterURI, parse_uri
+
+__all__ = ["connect", "Volume", "File", "DirEntry"]
+
+_MAXSYMLINKS = 40
+_RETRY_ERRNOS = (errno.ESTALE, errno.ENOENT)
+
+
+class DirEntry:
+    """One directory entry, like :class:`os.DirEntry`; stats come from READDIRP (and, for a
+    symlink, from following it once during the scan)."""
+
+    __slots__ = ("name", "path", "_lstat", "_target")
+
+    def __init__(self, name: str, path: str, lstat: os.stat_result, target: os.stat_result | None) -> None:
+        self.name = name
+        self.path = path
+        self._lstat = lstat
+        self._target = target
+
+    def inode(self) -> int:
+        return self._lstat.st_ino
+
+    def is_symlink(self) -> bool:
+        return _stat.S_ISLNK(self._lstat.st_mode)
+
+    def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
+        if follow_symlinks and self.is_symlink():
+            if self._target is None:
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), self.path)
+            return self._target
+        return self._lstat
+
+    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
+        st = self._target if follow_symlinks and self.is_symlink() else self._lstat
+        return st is not None and _stat.S_ISDIR(st.st_mode)
+
+    def is_file(self, *, follow_symlinks: bool = True) -> bool:
+        st = self._target if follow_symlinks and self.is_symlink() else self._lstat
+        return st is not None and _stat.S_ISREG(st.st_mode)
+
+    def __fspath__(self) -> str:
+        return self.path
+
+    def __repr__(self) -> str:
+        return f"<DirEntry {self.name!r}>"
+
+
+class Volume:
+    """A mounted volume (use :func:`connect`).  Methods mirror ``gluster.gfapi.Volume``."""
+
+    def __init__(self, uri: GlusterURI, nursery: trio.Nursery, *, process_name: str | None = None,
+                 uid: int | None = None, gid: int | None = None) -> None:
+        self.uri = uri
+        self.volname = uri.volume
+        self.image_path = uri.path
+        self._nursery = nursery
+        argv0 = (getattr(sys, "orig_argv", None) or sys.argv or ["python"])[0]
+        self._process_name = process_name or f"gfapi.{posixpath.basename(argv0) or 'python'}"
+        self._uid = os.getuid() if uid is None else uid
+        self._gid = os.getgid() if gid is None else gid
+        self._mgmt = MgmtClient(uri)
+        self._brick: BrickClient | None = None
+        self._fops: Fops | None = None
+        self._dcache: dict[tuple[bytes, str], tuple[bytes, Any]] = {}
+        self._root: Any = None
+        self._files: set[File] = set()
+        self.mounted = False
+
+    # ---- mount / unmount ---------------------------------------------------------------
+    async def _mount(self) -> None:
+        u = self.uri
+        try:
+            volfile = await self._mgmt.fetch(self._nursery)
+            self._nursery.start_soon(self._mgmt.run)
+            try:
+                graph = parse_volfile(volfile)
+            except VolfileError as exc:
+                raise GlusterConnectionError(errno.EINVAL, f"the volfile of {u.volume!r} does not parse: {exc}") from exc
+            info = inspect_graph(graph, u.volume, u.host)
+            self._brick = BrickClient(info, volfile_key=u.volume, process_name=self._process_name, pid=os.getpid())
+            self._fops = Fops(self._brick, info, pid=os.getpid(), uid=self._uid, gid=self._gid)
+            await self._brick.start(self._nursery)
+            root = await self._fops.lookup_gfid(ROOT_GFID, "/")
+            if not is_dir(root.prestat):
+                raise GlusterConnectionError(errno.ENOTDIR, f"the root of {u.volume!r} is not a directory")
+            self._root = root.prestat
+        except (GlusterConnectionError, RpcError, OSError) as exc:
+            await self._close_connections()
+            if isinstance(exc, UnsupportedVolumeError):
+                raise
+            raise GlusterConnectionError(
+                exc.errno or errno.ENOTCONN,
+                f"Gluster connection for volume {u.volume}, path {u.path or '/'} failed to connect: "
+                f"{exc.strerror or exc}; hint: failed on {self._mgmt.server}") from exc
+        self.mounted = True
+
+    async def _close_connections(self) -> None:
+        with trio.CancelScope(shield=True), trio.move_on_after(5):
+            if self._brick is not None:
+                await self._brick.aclose()
+            await self._mgmt.aclose()
+
+    async def close(self) -> None:
+        """Release the fds still open and close the connections (like ``glfs_fini``)."""
+        if not self.mounted:
+            return
+        with trio.CancelScope(shield=True), trio.move_on_after(5):
+            await self._mgmt.aclose()  # glfs_fini drops the volfile connection first
+            for f in list(self._files):
+                await f._release()
+        self.mounted = False
+        await self._close_connections()
+
+    umount = close
+
+    # ---- internals ---------------------------------------------------------------------
+    @property
+    def fops(self) -> Fops:
+        if self._fops is None or not self.mounted:
+            raise GlusterConnectionError(errno.ENOTCONN, f"volume {self.volname!r} is not mounted")
+        return self._fops
+
+    @staticmethod
+    def _path(path: Any) -> str:
+        p = os.fspath(path)
+        return os.fsdecode(p) if isinstance(p, bytes) else p
+
+    async def _resolve(self, path: Any, follow: bool = True) -> tuple[bytes, Any]:
+        """(gfid, iattx) of ``path``; ESTALE/ENOENT through the cache is retried uncached."""
+        p = self._path(path)
+        try:
+            return await self._walk(p, follow, True)
+        except OSError as exc:
+            if exc.errno not in _RETRY_ERRNOS or not self._dcache:
+                raise
+            self._dcache.clear()
+            return await self._walk(p, follow, False)
+
+    async def _walk(self, path: str, follow: bool, cached: bool) -> tuple[bytes, Any]:
+        stack: list[tuple[bytes, Any]] = [(ROOT_GFID, self._root)]
+        todo = [c for c in path.split("/")]
+        todo.reverse()
+        links = 0
+        while todo:
+            name = todo.pop()
+            if name in ("", "."):
+                continue
+            if name == "..":
+                if len(stack) > 1:
+                    stack.pop()
+                continue
+            pgfid, piatt = stack[-1]
+            if not is_dir(piatt):
+                raise fop_error(errno.ENOTDIR, path)
+            last = not any(c not in ("", ".") for c in todo)
+            hit = self._dcache.get((pgfid, name)) if cached and not last else None
+            if hit is None:
+                iatt = (await self.fops.lookup(pgfid, name, path)).prestat
+                gfid = iatt.ia_gfid
+            else:
+                gfid, iatt = hit
+            if is_symlink(iatt) and (follow or not last):
+                links += 1
+                if links > _MAXSYMLINKS:
+                    raise fop_error(errno.ELOOP, path)
+                target = await self.fops.readlink(gfid, path)
+                if target.startswith("/"):
+                    del stack[1:]
+                todo.extend(reversed(target.split("/")))
+                continue
+            if is_dir(iatt) and not last:
+                self._dcache[(pgfid, name)] = (gfid, iatt)
+            stack.append((gfid, iatt))
+        if path.endswith("/") and not is_dir(stack[-1][1]):
+            raise fop_error(errno.ENOTDIR, path)
+        return stack[-1]
+
+    async def _parent(self, path: Any) -> tuple[bytes, str, str]:
+        """(parent gfid, basename, path) for namespace operations."""
+        p = self._path(path)
+        head, name = posixpath.split(p.rstrip("/") or "/")
+        if name in ("", ".", ".."):
+            raise fop_error(errno.EEXIST if not name else errno.EINVAL, p)
+        gfid, iatt = await self._resolve(head or "/", True)
+        if not is_dir(iatt):
+            raise fop_error(errno.ENOTDIR, p)
+        return gfid, name, p
+
+    def _forget(self, pgfid: bytes, name: str) -> None:
+        self._dcache.pop((pgfid, name), None)
+
+    # ---- stat family -------------------------------------------------------------------
+    async def stat(self, path: Any) -> os.stat_result:
+        return stat_result((await self._resolve(path, True))[1])
+
+    async def lstat(self, path: Any) -> os.stat_result:
+        return stat_result((await self._resolve(path, False))[1])
+
+    async def exists(self, path: Any) -> bool:
+        with contextlib.suppress(OSError):
+            await self._resolve(path, True)
+            return True
+        return False
+
+    async def _mode_or_zero(self, path: Any, follow: bool = True) -> int:
+        try:
+            return (await self._resolve(path, follow))[1].mode
+        except OSError:
+            return 0
+
+    async def isdir(self, path: Any) -> bool:
+        return _stat.S_ISDIR(await self._mode_or_zero(path))
+
+    async def isfile(self, path: Any) -> bool:
+        return _stat.S_ISREG(await self._mode_or_zero(path))
+
+    async def islink(self, path: Any) -> bool:
+        return _stat.S_ISLNK(await self._mode_or_zero(path, False))
+
+    async def getsize(self, path: Any) -> int:
+        return (await self.stat(path)).st_size
+
+    async def statvfs(self, path: Any = "/") -> os.statvfs_result:
+        gfid, _ = await self._resolve(path, True)
+        return statvfs_result(await self.fops.statfs(gfid, self._path(path)))
+
+    # ---- directories -------------------------------------------------------------------
+    async def mkdir(self, path: Any, mode: int = 0o777) -> None:
+        pgfid, name, p = await self._parent(path)
+        await self.fops.mkdir(pgfid, name, mode & 0o7777, p)
+
+    async def makedirs(self, path: Any, mode: int = 0o777, exist_ok: bool = False) -> None:
+        p = self._path(path)
+        head, tail = posixpath.split(p.rstrip("/"))
+        if head and tail and not await self.exists(head):
+            with contextlib.suppress(FileExistsError):
+                await self.makedirs(head, mode, exist_ok=True)
+        try:
+            await self.mkdir(p, mode)
+        except OSError:
+            if not exist_ok or not await self.isdir(p):
+                raise
+
+    async def rmdir(self, path: Any) -> None:
+        pgfid, name, p = await self._parent(path)
+        self._forget(pgfid, name)
+        await self.fops.rmdir(pgfid, name, p)
+
+    async def scandir(self, path: Any = "/") -> list[DirEntry]:
+        """All entries but "." and ".." (READDIRP until an empty reply)."""
+        p = self._path(path)
+        gfid, iatt = await self._resolve(p, True)
+        if not is_dir(iatt):
+            raise fop_error(errno.ENOTDIR, p)
+        raw = await self._readdir(gfid, p)
+        out = []
+        for ent in raw:
+            if ent.name in (".", ".."):
+                continue
+            child = posixpath.join(p, ent.name)
+            st = ent.stat
+            if st.ia_gfid == bytes(16) or not st.mode:
+                st = (await self.fops.lookup(gfid, ent.name, child)).prestat
+            target = None
+            if is_symlink(st):
+                with contextlib.suppress(OSError):
+                    target = await self.stat(child)
+            out.append(DirEntry(ent.name, child, stat_result(st), target))
+        return out
+
+    async def _readdir(self, gfid: bytes, path: str) -> list[Any]:
+        fd = await self.fops.opendir(gfid, path)
+        entries: list[Any] = []
+        try:
+            offset = 0
+            while True:
+                batch = await self.fops.readdirp(gfid, fd, offset, path)
+                if not batch:
+                    break
+                entries.extend(batch)
+                offset = batch[-1].d_off
+        finally:
+            with trio.CancelScope(shield=True), contextlib.suppress(OSError):
+                await self.fops.release(gfid, fd, is_dir=True)
+        return entries
+
+    async def listdir(self, path: Any = "/") -> list[str]:
+        return [e.name for e in await self.scandir(path)]
+
+    async def walk(self, top: Any, topdown: bool = True, onerror: Any = None,
+                   followlinks: bool = False) -> AsyncIterator[tuple[str, list[str], list[str]]]:
+        """Like :func:`os.walk`, as an async generator."""
+        top = self._path(top)
+        try:
+            entries = await self.scandir(top)
+        except OSError as exc:
+            if onerror is not None:
+                onerror(exc)
+            return
+        dirs = [e.name for e in entries if e.is_dir()]
+        files = [e.name for e in entries if not e.is_dir()]
+        links = {e.name for e in entries if e.is_symlink()}
+        if topdown:
+            yield top, dirs, files
+        for d in dirs:
+            if followlinks or d not in links:
+                async for item in self.walk(posixpath.join(top, d), topdown, onerror, followlinks):
+                    yield item
+        if not topdown:
+            yield top, dirs, files
+
+    async def rmtree(self, path: Any, ignore_errors: bool = False, onerror: Any = None) -> None:
+        """Remove a directory tree (symlinks are unlinked, not followed)."""
+        p = self._path(path)
+
+        def failed(fn: Any, where_: str, exc: OSError) -> None:
+            if ignore_errors:
+                return
+            if onerror is None:
+                raise exc
+            onerror(fn, where_, (type(exc), exc, exc.__traceback__))
+
+        try:
+            if await self.islink(p):
+                raise OSError(errno.ENOTDIR, "Cannot call rmtree on a symbolic link", p)
+            entries = await self.scandir(p)
+        except OSError as exc:
+            return failed(self.scandir, p, exc)
+        for e in entries:
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    await self.rmtree(e.path, ignore_errors, onerror)
+                else:
+                    await self.unlink(e.path)
+            except OSError as exc:
+                failed(self.unlink, e.path, exc)
+        try:
+            await self.rmdir(p)
+        except OSError as exc:
+            failed(self.rmdir, p, exc)
+
+    # ---- names -------------------------------------------------------------------------
+    async def unlink(self, path: Any) -> None:
+        pgfid, name, p = await self._parent(path)
+        self._forget(pgfid, name)
+        await self.fops.unlink(pgfid, name, p)
+
+    remove = unlink
+
+    async def rename(self, src: Any, dst: Any) -> None:
+        """RENAME; renaming a name onto itself or onto another hard link of the same file
+        does nothing (POSIX; the kernel checks this before any filesystem sees it -- a real
+        10.3 brick would drop the file's gfid handle)."""
+        spgfid, sname, sp = await self._parent(src)
+        dpgfid, dname, _ = await self._parent(dst)
+        sgfid = (await self.fops.lookup(spgfid, sname, sp)).prestat.ia_gfid
+        try:
+            dgfid = (await self.fops.lookup(dpgfid, dname, self._path(dst))).prestat.ia_gfid
+        except FileNotFoundError:
+            dgfid = None
+        if dgfid == sgfid:
+            return
+        self._forget(spgfid, sname)
+        self._forget(dpgfid, dname)
+        await self.fops.rename(spgfid, sname, dpgfid, dname, sp)
+
+    async def link(self, source: Any, link_name: Any) -> None:
+        gfid, _ = await self._resolve(source, False)
+        pgfid, name, p = await self._parent(link_name)
+        await self.fops.link(gfid, pgfid, name, p)
+
+    async def symlink(self, source: Any, link_name: Any) -> None:
+        pgfid, name, p = await self._parent(link_name)
+        await self.fops.symlink(pgfid, name, self._path(source), p)
+
+    async def readlink(self, path: Any) -> str:
+        gfid, iatt = await self._resolve(path, False)
+        if not is_symlink(iatt):
+            raise fop_error(errno.EINVAL, self._path(path))
+        return await self.fops.readlink(gfid, self._path(path))
+
+    # ---- attributes --------------------------------------------------------------------
+    async def chmod(self, path: Any, mode: int) -> None:
+        gfid, _ = await self._resolve(path, True)
+        await self.fops.setattr(gfid, SETATTR["MODE"], path=self._path(path), mode=mode & 0o7777)
+
+    async def chown(self, path: Any, uid: int, gid: int) -> None:
+        gfid, _ = await self._resolve(path, True)
+        valid = (SETATTR["UID"] if uid != -1 else 0) | (SETATTR["GID"] if gid != -1 else 0)
+        if valid:
+            await self.fops.setattr(gfid, valid, path=self._path(path), ia_uid=max(uid, 0), ia_gid=max(gid, 0))
+
+    async def utime(self, path: Any, times: tuple[float, float] | None = None, *,
+                    ns: tuple[int, int] | None = None) -> None:
+        """Set (atime, mtime); ``times=None`` and no ``ns`` means now."""
+        gfid, _ = await self._resolve(path, True)
+        if ns is None:
+            if times is None:
+                now = time.time_ns()
+                ns = (now, now)
+            else:
+                ns = (_to_ns(times[0]), _to_ns(times[1]))
+        a, m = (divmod(t, 1_000_000_000) for t in ns)
+        await self.fops.setattr(gfid, SETATTR["ATIME"] | SETATTR["MTIME"], path=self._path(path),
+                                ia_atime=a[0], ia_atime_nsec=a[1], ia_mtime=m[0], ia_mtime_nsec=m[1])
+
+    async def truncate(self, path: Any, length: int) -> None:
+        gfid, _ = await self._resolve(path, True)
+        await self.fops.truncate(gfid, length, self._path(path))
+
+    # ---- xattrs ------------------------------------------------------------------------
+    async def getxattr(self, path: Any, key: str, size: int = 0) -> bytes:
+        gfid, _ = await self._resolve(path, True)
+        values = await self.fops.getxattr(gfid, key, self._path(path))
+        if key not in values:
+            raise fop_error(errno.ENODATA, self._path(path))
+        value = values[key]
+        if size and len(value) > size:
+            raise fop_error(errno.ERANGE, self._path(path))
+        return value
+
+    async def listxattr(self, path: Any, size: int = 0) -> list[str]:
+        gfid, _ = await self._resolve(path, True)
+        names = list(await self.fops.getxattr(gfid, None, self._path(path)))
+        if size and sum(len(n) + 1 for n in names) > size:
+            raise fop_error(errno.ERANGE, self._path(path))
+        return names
+
+    async def setxattr(self, path: Any, key: str, value: bytes | str, flags: int = 0) -> None:
+        gfid, _ = await self._resolve(path, True)
+        data = value.encode() if isinstance(value, str) else bytes(value)
+        await self.fops.setxattr(gfid, key, data, flags & (XATTR_CREATE | XATTR_REPLACE), self._path(path))
+
+    async def removexattr(self, path: Any, key: str) -> None:
+        gfid, _ = await self._resolve(path, True)
+        await self.fops.removexattr(gfid, key, self._path(path))
+
+    # ---- files -------------------------------------------------------------------------
+    async def open(self, path: Any, flags: int = os.O_RDONLY, mode: int = 0o777) -> File:
+        """Open like ``glfs_open``/``glfs_creat``: ``flags`` are ``os.O_*``."""
+        p = self._path(path)
+        gf = gf_flags(flags)
+        try:
+            gfid, iatt = await self._resolve(p, True)
+        except FileNotFoundError:
+            if not flags & os.O_CREAT:
+                raise
+            pgfid, name, _ = await self._parent(p)
+            rsp = await self.fops.create(pgfid, name, gf, mode & 0o7777, p)
+            return self._adopt(RemoteFd(rsp.stat.ia_gfid, gf, False, rsp.fd), p, flags)
+        if flags & os.O_CREAT and flags & os.O_EXCL:
+            raise fop_error(errno.EEXIST, p)
+        if is_dir(iatt):
+            if flags & (os.O_RDWR | os.O_WRONLY) or (flags & os.O_CREAT and not flags & os.O_DIRECTORY):
+                raise fop_error(errno.EISDIR, p)
+        elif flags & os.O_DIRECTORY:
+            raise fop_error(errno.ENOTDIR, p)
+        elif not _stat.S_ISREG(iatt.mode):
+            raise fop_error(errno.EINVAL, p)
+        open_flags = gf & ~(0o100 | 0o200)  # O_CREAT | O_EXCL mean nothing for an existing inode
+        fd = await self.fops.open(gfid, open_flags, p)
+        return self._adopt(RemoteFd(gfid, gf, False, fd), p, flags)
+
+    async def fopen(self, path: Any, mode: str = "r") -> File:
+        """Open with a Python mode string ("r", "rb", "r+", "w", "w+", "a", "a+", "x")."""
+        f = await self.open(path, mode_flags(mode), 0o666)
+        f.mode = mode
+        return f
+
+    def _adopt(self, rfd: RemoteFd, path: str, flags: int) -> File:
+        assert self._brick is not None
+        self._brick.register_fd(rfd)
+        f = File(self, rfd, path, flags)
+        self._files.add(f)
+        return f
+
+    def _dropped(self, f: File) -> None:
+        self._files.discard(f)
+        if self._brick is not None:
+            self._brick.forget_fd(f._rfd)
+
+    # ---- diagnostics -------------------------------------------------------------------
+    @property
+    def brick(self) -> BrickClient:
+        assert self._brick is not None
+        return self._brick
+
+    def __repr__(self) -> str:
+        return f"<gfclient.aio.Volume {self.volname!r} on {where(self.uri.host, self.uri.port, self.uri.socket)}>"
+
+
+def _to_ns(t: float) -> int:
+    """Seconds (float) to nanoseconds without float rounding of the fraction (1.25 -> 1250000000)."""
+    sec = math.floor(t)
+    return sec * 1_000_000_000 + round((t - sec) * 1e9)
+
+
+@contextlib.asynccontextmanager
+async def connect(uri: str | GlusterURI, *, process_name: str | None = None, uid: int | None = None,
+                  gid: int | None = None) -> AsyncIterator[Volume]:
+    """Mount the volume of ``uri`` for the duration of an ``async with`` block.
+
+    ``uri`` may name an image path or only a volume (``gluster://host/vol``).  Raises
+    :class:`~gfclient.errors.GlusterConnectionError` (naming the server that failed) or
+    :class:`~gfclient.errors.UnsupportedVolumeError` (several bricks).
+    """
+    parsed = uri if isinstance(uri, GlusterURI) else parse_uri(uri, require_path=False)
+    with unwrap_groups():
+        async with trio.open_nursery() as nursery:
+            vol = Volume(parsed, nursery, process_name=process_name, uid=uid, gid=gid)
+            await vol._mount()
+            try:
+                yield vol
+            finally:
+                await vol.close()
+                nursery.cancel_scope.cancel()
+

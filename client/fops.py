@@ -1,0 +1,248 @@
+"""Typed FOP calls (program 1298437 version 400) with the credentials libgfapi would send.
+
+:class:`Fops` builds each request from the schemas of :mod:`fakegluster.proto.fops`, sends
+it through the :class:`~gfclient.brick.BrickClient` and turns ``op_ret < 0`` into
+``OSError(op_errno, strerror, path)``.
+
+Credentials: application FOPs carry the process's pid/uid/gid and the pid as lk_owner;
+RELEASE/RELEASEDIR carry pid 0 (they come from the fd's destruction, not a caller).  When
+the volfile has ``features/utime``, the v3 credential gets the flags and ctime that xlator
+puts on the frames it handles (``utime_update_attribute_flags``): CREATE/MKDIR/MKNOD/SYMLINK
+31, UNLINK/RMDIR/RENAME/LINK 25, WRITE/TRUNCATE/FTRUNCATE 3, FALLOCATE/ZEROFILL 6,
+REMOVEXATTR 1, OPEN/OPENDIR/READ 4 (0 with ``noatime``), SETATTR per ``valid``; every other
+FOP 0 with a zero ctime.  The brick's ctime feature only updates times when these flags ask
+for it, so they matter.
+
+Named LOOKUPs and CREATE/MKDIR/MKNOD/SYMLINK carry a fresh ``gfid-req`` (GFUUID) in xdata.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from fakegluster.proto import fops as F
+from fakegluster.proto.common import NULL_GFID, GfxIattx
+from fakegluster.proto.fops import GfFop
+from fakegluster.proto.gfdict import GfxValue
+
+from .brick import BrickClient, GraphInfo
+from .errors import fop_error
+from .rpc import INTERNAL, Identity
+
+__all__ = ["Fops", "SETATTR", "XATTR_CREATE", "XATTR_REPLACE", "SEEK_DATA", "SEEK_HOLE", "READDIR_SIZE"]
+
+# gfx_setattr_req.valid bits (GF_SET_ATTR_* / GF_ATTR_*_NOW)
+SETATTR = {"MODE": 0x1, "UID": 0x2, "GID": 0x4, "SIZE": 0x8, "ATIME": 0x10, "MTIME": 0x20,
+           "CTIME": 0x40, "ATIME_NOW": 0x80, "MTIME_NOW": 0x100}
+XATTR_CREATE, XATTR_REPLACE = 1, 2
+SEEK_DATA, SEEK_HOLE = 0, 1
+READDIR_SIZE = 131072
+
+_MDATA_CTIME, _MDATA_MTIME, _MDATA_ATIME, _MDATA_PAR_CTIME, _MDATA_PAR_MTIME = 1, 2, 4, 8, 16
+_UTIME_FLAGS = {
+    GfFop.CREATE: 31, GfFop.MKDIR: 31, GfFop.MKNOD: 31, GfFop.SYMLINK: 31,
+    GfFop.UNLINK: 25, GfFop.RMDIR: 25, GfFop.RENAME: 25, GfFop.LINK: 25,
+    GfFop.WRITE: 3, GfFop.TRUNCATE: 3, GfFop.FTRUNCATE: 3,
+    GfFop.FALLOCATE: 6, GfFop.ZEROFILL: 6,
+    GfFop.REMOVEXATTR: 1, GfFop.FREMOVEXATTR: 1,
+    GfFop.OPEN: _MDATA_ATIME, GfFop.OPENDIR: _MDATA_ATIME, GfFop.READ: _MDATA_ATIME,
+}
+_ATIME_ONLY = (GfFop.OPEN, GfFop.OPENDIR, GfFop.READ)
+
+
+def _gfid_req() -> dict[str, GfxValue]:
+    return {"gfid-req": GfxValue.uuid(uuid.uuid4().bytes)}
+
+
+class Fops:
+    """FOP calls for one mounted volume (see the module docstring)."""
+
+    def __init__(self, brick: BrickClient, info: GraphInfo, *, pid: int, uid: int, gid: int,
+                 groups: tuple[int, ...] = ()) -> None:
+        self.brick = brick
+        self.info = info
+        self.app = Identity(pid=pid, uid=uid, gid=gid, groups=tuple(groups))
+
+    # ---- plumbing ----------------------------------------------------------------------
+    def identity(self, proc: GfFop, *, internal: bool = False, valid: int = 0, stbuf: Any = None) -> Identity:
+        base = INTERNAL if internal else self.app
+        if not self.info.utime:
+            return base
+        now = time.time_ns()
+        if proc in (GfFop.SETATTR, GfFop.FSETATTR):
+            flags = 0
+            if not valid or valid & (SETATTR["UID"] | SETATTR["GID"] | SETATTR["MODE"]):
+                flags |= _MDATA_CTIME
+            if valid & (SETATTR["ATIME"] | SETATTR["MTIME"]) and stbuf is not None:
+                if valid & SETATTR["ATIME_NOW"]:
+                    now = stbuf.ia_atime * 1_000_000_000 + stbuf.ia_atime_nsec
+                elif valid & SETATTR["MTIME_NOW"]:
+                    now = stbuf.ia_mtime * 1_000_000_000 + stbuf.ia_mtime_nsec
+            return _with(base, flags, now)
+        flags = _UTIME_FLAGS.get(proc)
+        if flags is None:
+            return base
+        if proc in _ATIME_ONLY and self.info.noatime:
+            flags = 0
+        return _with(base, flags, now)
+
+    async def call(self, proc: GfFop, args: Any, *, path: str | None = None, payload: bytes | memoryview = b"",
+                   internal: bool = False, ident: Identity | None = None) -> Any:
+        """Send ``proc``; return the result, or raise OSError(op_errno) when op_ret < 0."""
+        reply = await self.brick.fop(proc, args, ident=ident or self.identity(proc, internal=internal),
+                                     payload=payload)
+        rsp = reply.result
+        if rsp.op_ret < 0:
+            raise fop_error(rsp.op_errno, path)
+        return reply if proc == GfFop.READ else rsp
+
+    # ---- namespace ---------------------------------------------------------------------
+    async def lookup(self, pargfid: bytes, name: str, path: str | None = None) -> Any:
+        """Named LOOKUP; returns the reply (``prestat`` = the entry, ``poststat`` = parent)."""
+        return await self.call(GfFop.LOOKUP, F.GfxLookupReq.cls(NULL_GFID, pargfid, 0, name, _gfid_req()), path=path)
+
+    async def lookup_gfid(self, gfid: bytes, path: str | None = None) -> Any:
+        """Nameless LOOKUP by gfid (the root, or revalidation)."""
+        return await self.call(GfFop.LOOKUP, F.GfxLookupReq.cls(gfid, NULL_GFID, 0, "", None), path=path)
+
+    async def stat(self, gfid: bytes, path: str | None = None) -> Any:
+        return (await self.call(GfFop.STAT, F.GfxStatReq.cls(gfid, None), path=path)).stat
+
+    async def create(self, pargfid: bytes, name: str, flags: int, mode: int, path: str | None = None) -> Any:
+        return await self.call(GfFop.CREATE, F.GfxCreateReq.cls(pargfid, flags, mode, 0, name, _gfid_req()), path=path)
+
+    async def mkdir(self, pargfid: bytes, name: str, mode: int, path: str | None = None) -> Any:
+        return (await self.call(GfFop.MKDIR, F.GfxMkdirReq.cls(pargfid, mode, 0, name, _gfid_req()), path=path)).stat
+
+    async def mknod(self, pargfid: bytes, name: str, mode: int, dev: int, path: str | None = None) -> Any:
+        return (await self.call(GfFop.MKNOD, F.GfxMknodReq.cls(pargfid, dev, mode, 0, name, _gfid_req()),
+                                path=path)).stat
+
+    async def symlink(self, pargfid: bytes, name: str, target: str, path: str | None = None) -> Any:
+        return (await self.call(GfFop.SYMLINK, F.GfxSymlinkReq.cls(pargfid, name, 0, target, _gfid_req()),
+                                path=path)).stat
+
+    async def readlink(self, gfid: bytes, path: str | None = None) -> str:
+        return (await self.call(GfFop.READLINK, F.GfxReadlinkReq.cls(gfid, 4096, None), path=path)).path
+
+    async def unlink(self, pargfid: bytes, name: str, path: str | None = None) -> None:
+        await self.call(GfFop.UNLINK, F.GfxUnlinkReq.cls(pargfid, name, 0, None), path=path)
+
+    async def rmdir(self, pargfid: bytes, name: str, path: str | None = None) -> None:
+        await self.call(GfFop.RMDIR, F.GfxRmdirReq.cls(pargfid, 0, name, None), path=path)
+
+    async def rename(self, oldpar: bytes, oldname: str, newpar: bytes, newname: str, path: str | None = None) -> Any:
+        return await self.call(GfFop.RENAME, F.GfxRenameReq.cls(oldpar, newpar, oldname, newname, None), path=path)
+
+    async def link(self, gfid: bytes, newpar: bytes, newname: str, path: str | None = None) -> Any:
+        return (await self.call(GfFop.LINK, F.GfxLinkReq.cls(gfid, newpar, newname, None), path=path)).stat
+
+    async def truncate(self, gfid: bytes, size: int, path: str | None = None) -> Any:
+        return (await self.call(GfFop.TRUNCATE, F.GfxTruncateReq.cls(gfid, size, None), path=path)).poststat
+
+    async def setattr(self, gfid: bytes, valid: int, *, path: str | None = None, **fields: int) -> Any:
+        stbuf = GfxIattx.cls(**fields)
+        ident = self.identity(GfFop.SETATTR, valid=valid, stbuf=stbuf)
+        return (await self.call(GfFop.SETATTR, F.GfxSetattrReq.cls(gfid, stbuf, valid, None), path=path,
+                                ident=ident)).poststat
+
+    async def fsetattr(self, gfid: bytes, fd: int, valid: int, *, path: str | None = None, **fields: int) -> Any:
+        stbuf = GfxIattx.cls(**fields)
+        ident = self.identity(GfFop.FSETATTR, valid=valid, stbuf=stbuf)
+        return (await self.call(GfFop.FSETATTR, F.GfxFsetattrReq.cls(gfid, fd, stbuf, valid, None), path=path,
+                                ident=ident)).poststat
+
+    async def statfs(self, gfid: bytes, path: str | None = None) -> Any:
+        return (await self.call(GfFop.STATFS, F.GfxStatfsReq.cls(gfid, None), path=path)).statfs
+
+    # ---- xattrs ------------------------------------------------------------------------
+    async def getxattr(self, gfid: bytes, name: str | None, path: str | None = None) -> dict[str, bytes]:
+        req = F.GfxGetxattrReq.cls(gfid, 1 if name else 0, name or "", None)
+        rsp = await self.call(GfFop.GETXATTR, req, path=path)
+        return {k: _xattr_bytes(v) for k, v in (rsp.dict or {}).items()}
+
+    async def setxattr(self, gfid: bytes, name: str, value: bytes, flags: int, path: str | None = None) -> None:
+        await self.call(GfFop.SETXATTR, F.GfxSetxattrReq.cls(gfid, flags, {name: GfxValue.ptr(value)}, None), path=path)
+
+    async def removexattr(self, gfid: bytes, name: str, path: str | None = None) -> None:
+        await self.call(GfFop.REMOVEXATTR, F.GfxRemovexattrReq.cls(gfid, name, None), path=path)
+
+    async def fgetxattr(self, gfid: bytes, fd: int, name: str | None, path: str | None = None) -> dict[str, bytes]:
+        req = F.GfxFgetxattrReq.cls(gfid, fd, 1 if name else 0, name or "", None)
+        rsp = await self.call(GfFop.FGETXATTR, req, path=path)
+        return {k: _xattr_bytes(v) for k, v in (rsp.dict or {}).items()}
+
+    async def fsetxattr(self, gfid: bytes, fd: int, name: str, value: bytes, flags: int,
+                        path: str | None = None) -> None:
+        req = F.GfxFsetxattrReq.cls(gfid, fd, flags, {name: GfxValue.ptr(value)}, None)
+        await self.call(GfFop.FSETXATTR, req, path=path)
+
+    async def fremovexattr(self, gfid: bytes, fd: int, name: str, path: str | None = None) -> None:
+        await self.call(GfFop.FREMOVEXATTR, F.GfxFremovexattrReq.cls(gfid, fd, name, None), path=path)
+
+    # ---- fds ---------------------------------------------------------------------------
+    async def open(self, gfid: bytes, flags: int, path: str | None = None) -> int:
+        return (await self.call(GfFop.OPEN, F.GfxOpenReq.cls(gfid, flags, None), path=path)).fd
+
+    async def opendir(self, gfid: bytes, path: str | None = None) -> int:
+        return (await self.call(GfFop.OPENDIR, F.GfxOpendirReq.cls(gfid, None), path=path)).fd
+
+    async def readdirp(self, gfid: bytes, fd: int, offset: int, path: str | None = None) -> tuple[Any, ...]:
+        req = F.GfxReaddirpReq.cls(gfid, fd, offset, READDIR_SIZE, None)
+        return (await self.call(GfFop.READDIRP, req, path=path)).reply
+
+    async def read(self, gfid: bytes, fd: int, offset: int, size: int, path: str | None = None) -> bytes:
+        reply = await self.call(GfFop.READ, F.GfxReadReq.cls(gfid, fd, offset, size, 0, None), path=path)
+        n = reply.result.op_ret
+        return bytes(reply.payload[:n])
+
+    async def write(self, gfid: bytes, fd: int, offset: int, data: bytes | memoryview,
+                    path: str | None = None) -> Any:
+        """WRITE; returns the reply (``op_ret`` = bytes written, ``poststat``)."""
+        return await self.call(GfFop.WRITE, F.GfxWriteReq.cls(gfid, fd, offset, len(data), 0, None),
+                               path=path, payload=data)
+
+    async def fstat(self, gfid: bytes, fd: int, path: str | None = None) -> Any:
+        return (await self.call(GfFop.FSTAT, F.GfxFstatReq.cls(gfid, fd, None), path=path)).stat
+
+    async def ftruncate(self, gfid: bytes, fd: int, size: int, path: str | None = None) -> Any:
+        return (await self.call(GfFop.FTRUNCATE, F.GfxFtruncateReq.cls(gfid, fd, size, None), path=path)).poststat
+
+    async def fsync(self, gfid: bytes, fd: int, datasync: bool = False, path: str | None = None) -> None:
+        await self.call(GfFop.FSYNC, F.GfxFsyncReq.cls(gfid, fd, 1 if datasync else 0, None), path=path)
+
+    async def flush(self, gfid: bytes, fd: int, path: str | None = None) -> None:
+        await self.call(GfFop.FLUSH, F.GfxFlushReq.cls(gfid, fd, None), path=path)
+
+    async def release(self, gfid: bytes, fd: int, is_dir: bool = False) -> None:
+        if is_dir:
+            await self.call(GfFop.RELEASEDIR, F.GfxReleasedirReq.cls(gfid, fd, {}), internal=True)
+        else:
+            await self.call(GfFop.RELEASE, F.GfxReleaseReq.cls(gfid, fd, {}), internal=True)
+
+    async def discard(self, gfid: bytes, fd: int, offset: int, size: int, path: str | None = None) -> None:
+        await self.call(GfFop.DISCARD, F.GfxDiscardReq.cls(gfid, fd, offset, size, None), path=path)
+
+    async def zerofill(self, gfid: bytes, fd: int, offset: int, size: int, path: str | None = None) -> None:
+        await self.call(GfFop.ZEROFILL, F.GfxZerofillReq.cls(gfid, fd, offset, size, None), path=path)
+
+    async def fallocate(self, gfid: bytes, fd: int, mode: int, offset: int, size: int,
+                        path: str | None = None) -> None:
+        await self.call(GfFop.FALLOCATE, F.GfxFallocateReq.cls(gfid, fd, mode, offset, size, None), path=path)
+
+    async def seek(self, gfid: bytes, fd: int, offset: int, what: int, path: str | None = None) -> int:
+        return (await self.call(GfFop.SEEK, F.GfxSeekReq.cls(gfid, fd, offset, what, None), path=path)).offset
+
+
+def _with(base: Identity, flags: int, ctime_ns: int) -> Identity:
+    return Identity(base.pid, base.uid, base.gid, base.groups, base.lk_owner, flags, ctime_ns)
+
+
+def _xattr_bytes(v: GfxValue) -> bytes:
+    """An xattr value as bytes: PTR/STR_OLD as sent; a C string (STR) without its NUL."""
+    try:
+        return v.as_bytes()
+    except ValueError:
+        return str(v.value).encode()

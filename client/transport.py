@@ -1,0 +1,106 @@
+"""Opening byte streams to glusterd and bricks: tcp, unix sockets, and the rdma hook.
+
+Every failure is a :class:`~gfclient.errors.GlusterConnectionError` whose message names the
+server the way QEMU's hints do: ``failed on host H and port N`` / ``failed on socket S``.
+
+``gluster+rdma``: QEMU 7.2 warns "rdma feature is not supported, falling back to tcp" and
+uses tcp.  :func:`open_rdma_stream` is the hook for a real (or emulated) rdma transport; it
+returns ``None`` for now, and :func:`open_stream` then falls back to tcp with the same
+warning.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import warnings
+
+import trio
+
+from .errors import GlusterConnectionError, where
+
+__all__ = ["open_stream", "open_tcp_stream", "open_unix_stream", "open_rdma_stream",
+           "RDMA_FALLBACK_WARNING", "CONNECT_TIMEOUT"]
+
+#: QEMU 7.2's warning text for ``gluster+rdma``.
+RDMA_FALLBACK_WARNING = "rdma feature is not supported, falling back to tcp"
+#: How long one connection attempt may take (the kernel's SYN retries take minutes).
+CONNECT_TIMEOUT = 30.0
+
+
+def _failed(exc: BaseException, server: str) -> GlusterConnectionError:
+    err = getattr(exc, "errno", None)
+    if isinstance(exc, socket.gaierror):  # name resolution: errno is an EAI_* code
+        reason = f"cannot resolve host ({exc.strerror})"
+        err = errno.EHOSTUNREACH
+    elif isinstance(err, int) and err > 0:
+        reason = os.strerror(err)
+    else:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        err = errno.ENOTCONN
+    return GlusterConnectionError(err, f"connection failed on {server}: {reason}")
+
+
+async def open_tcp_stream(host: str, port: int, *, timeout: float = CONNECT_TIMEOUT) -> trio.SocketStream:
+    """A TCP stream to ``host:port`` (names are resolved; IPv4 and IPv6)."""
+    server = where(host, port)
+    try:
+        with trio.fail_after(timeout):
+            return await trio.open_tcp_stream(host, port)
+    except trio.TooSlowError as exc:
+        raise GlusterConnectionError(errno.ETIMEDOUT, f"connection failed on {server}: timed out") from exc
+    except OSError as exc:
+        # trio raises OSError("all attempts to connect ... failed") with the causes attached
+        cause = exc
+        inner = getattr(exc, "__cause__", None)
+        if isinstance(inner, BaseExceptionGroup):
+            firsts = [e for e in inner.exceptions if isinstance(e, OSError)]
+            cause = firsts[0] if firsts else exc
+        elif isinstance(inner, OSError):
+            cause = inner
+        raise _failed(cause, server) from exc
+
+
+async def open_unix_stream(path: str, *, timeout: float = CONNECT_TIMEOUT) -> trio.SocketStream:
+    """A stream over the unix socket at ``path`` (glusterd's is /var/run/glusterd.socket)."""
+    server = where(None, None, path)
+    try:
+        with trio.fail_after(timeout):
+            return await trio.open_unix_socket(path)
+    except trio.TooSlowError as exc:
+        raise GlusterConnectionError(errno.ETIMEDOUT, f"connection failed on {server}: timed out") from exc
+    except OSError as exc:
+        raise _failed(exc, server) from exc
+
+
+async def open_rdma_stream(host: str, port: int) -> trio.abc.Stream | None:
+    """The rdma transport hook: a stream to ``host:port`` over rdma, or ``None``.
+
+    ``None`` (today) makes :func:`open_stream` fall back to tcp with QEMU's warning.  An
+    emulated rdma transport only has to return a ``trio.abc.Stream`` carrying the same
+    record-marked RPC bytes.
+    """
+    del host, port
+    return None
+
+
+async def open_stream(transport: str, host: str | None = None, port: int | None = None,
+                      socket: str | None = None) -> trio.abc.Stream:
+    """Open a stream for a URI/volfile transport: ``"tcp"`` (or ``"socket"``), ``"unix"``
+    or ``"rdma"`` (falls back to tcp with a warning when :func:`open_rdma_stream` gives None)."""
+    if transport == "unix":
+        if socket is None:
+            raise ValueError("unix transport needs a socket path")
+        return await open_unix_stream(socket)
+    if host is None or port is None:
+        raise ValueError(f"{transport} transport needs a host and a port")
+    if transport == "rdma":
+        stream = await open_rdma_stream(host, port)
+        if stream is not None:
+            return stream
+        warnings.warn(RDMA_FALLBACK_WARNING, RuntimeWarning, stacklevel=2)
+        return await open_tcp_stream(host, port)
+    if transport not in ("tcp", "socket"):
+        raise ValueError(f"unknown transport {transport!r}")
+    return await open_tcp_stream(host, port)
