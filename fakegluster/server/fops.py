@@ -20,7 +20,6 @@ import dataclasses
 import errno
 import hashlib
 import stat
-import uuid
 import zlib
 from typing import Any, Callable
 
@@ -89,11 +88,13 @@ class FdTable:
 
 
 def _gfid_req(xdata: Any) -> bytes:
+    """The new object's gfid: the client's ``gfid-req``.  posix refuses to create an object
+    without one (EINVAL), so a real brick never invents gfids."""
     if xdata:
         v = xdata.get("gfid-req")
         if v is not None and v.type == GfDataType.GFUUID and v.value != NULL_GFID:
             return bytes(v.value)
-    return uuid.uuid4().bytes
+    raise fs_error(errno.EINVAL, "gfid-req")
 
 
 def _err(schema: Any, exc: OSError) -> Any:
@@ -217,10 +218,14 @@ class FopHandlers:
         return F.GfxCommonRsp.cls(0, 0, None)
 
     def op_statfs(self, a, call):
+        if a.gfid == NULL_GFID:
+            raise fs_error(errno.EINVAL)
         self.store.getattr(a.gfid)
         return F.GfxStatfsRsp.cls(0, 0, None, to_statfs(self.store.statfs()))
 
     def op_readlink(self, a, call):
+        if a.size == 0:
+            raise fs_error(errno.EINVAL)
         target = self.store.readlink(a.gfid)
         return F.GfxReadlinkRsp.cls(len(target.encode("utf-8", "surrogateescape")), errno.EINVAL, None,
                                     self._iatt(a.gfid), target)
@@ -243,8 +248,7 @@ class FopHandlers:
             kw["mtime_ns"] = now
         elif valid & SET_MTIME:
             kw["mtime_ns"] = st.ia_mtime * 1_000_000_000 + st.ia_mtime_nsec
-        if valid & SET_SIZE:
-            self.store.truncate(gfid, st.ia_size)
+        # GF_SET_ATTR_SIZE is ignored by a 10.3 brick: sizes change through (F)TRUNCATE only
         attr = self.store.setattr(gfid, **kw) if kw else self.store.getattr(gfid)
         return F.GfxCommon2iattRsp.cls(0, 0, None, pre, to_iatt(attr))
 
@@ -291,7 +295,8 @@ class FopHandlers:
     def op_rmdir(self, a, call):
         pre = self._parent(a.pargfid, a.bname, "exist")
         self.store.rmdir(a.pargfid, a.bname)
-        return F.GfxCommon2iattRsp.cls(0, 0, None, pre, self._iatt(a.pargfid))
+        # op_errno ENODATA on success, whatever posix_rmdir last saw (clients ignore it)
+        return F.GfxCommon2iattRsp.cls(0, errno.ENODATA, None, pre, self._iatt(a.pargfid))
 
     def op_rename(self, a, call):
         pre_old = self._parent(a.oldgfid, a.oldbname, "exist")
@@ -330,8 +335,10 @@ class FopHandlers:
         if ofd.flags & O_ACCMODE == O_WRONLY:
             raise fs_error(errno.EBADF)
         data = self.store.read(ofd.gfid, a.offset, a.size)
-        # posix_readv sets op_errno ENOENT when it read nothing (EOF), op_ret stays 0
-        return F.GfxReadRsp.cls(len(data), 0 if data else errno.ENOENT, self._iatt(ofd.gfid), len(data), None), data
+        post = self._iatt(ofd.gfid)
+        # posix_readv sets op_errno ENOENT when the read reached the end of the file
+        eof = a.offset + len(data) >= post.ia_size
+        return F.GfxReadRsp.cls(len(data), errno.ENOENT if eof else 0, post, len(data), None), data
 
     def op_write(self, a, call):
         ofd = self._fd(a.gfid, a.fd)
@@ -379,7 +386,8 @@ class FopHandlers:
         return F.GfxCommon2iattRsp.cls(0, 0, None, pre, self._iatt(gfid))
 
     def op_fallocate(self, a, call):
-        return self._fallocate(self._fd(a.gfid, a.fd).gfid, a.flags, a.offset, a.size)
+        # posix_glfallocate only looks at keep_size: PUNCH_HOLE/ZERO_RANGE bits are ignored
+        return self._fallocate(self._fd(a.gfid, a.fd).gfid, a.flags & FALLOC_FL_KEEP_SIZE, a.offset, a.size)
 
     def op_discard(self, a, call):
         return self._fallocate(self._fd(a.gfid, a.fd).gfid, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
@@ -397,7 +405,8 @@ class FopHandlers:
 
     def op_rchecksum(self, a, call):
         data = self.store.read(self._fd(a.gfid, a.fd).gfid, a.offset, a.len)
-        return F.GfxRchecksumRsp.cls(0, 0, None, 0, zlib.adler32(data), hashlib.sha256(data).digest())
+        return F.GfxRchecksumRsp.cls(0, 0, {"fips-mode-rchecksum": GfxValue.int(1)}, 0, zlib.adler32(data),
+                                     hashlib.sha256(data).digest())
 
     def op_copy_file_range(self, a, call):
         src, dst = self._fd(a.gfid1, a.fd_in), self._fd(a.gfid2, a.fd_out)
@@ -442,7 +451,7 @@ class FopHandlers:
             name, attr = entries[i]
             raw = len(name.encode("utf-8", "surrogateescape"))
             cost = 32 + raw + (-raw % 4)
-            if out and used + cost > a.size:
+            if used + cost > a.size:  # nothing fits: op_ret 0, op_errno 0 (not the end)
                 break
             used += cost
             out.append(F.GfxDirlist.cls(ino_of(attr.gfid), _cookie(i, entries), raw, d_type(attr.mode), name))
@@ -456,7 +465,7 @@ class FopHandlers:
             name, attr = entries[i]
             raw = len(name.encode("utf-8", "surrogateescape"))
             cost = 32 + raw + (-raw % 4) + 148 + 12
-            if out and used + cost > a.size:
+            if used + cost > a.size:
                 break
             used += cost
             out.append(F.GfxDirplist.cls(ino_of(attr.gfid), _cookie(i, entries), raw, d_type(attr.mode), name,
@@ -465,18 +474,28 @@ class FopHandlers:
 
     # ---- xattrs -------------------------------------------------------------------------
     def _getxattr(self, gfid: bytes, name: str, namelen: int) -> Any:
+        try:
+            return self._getxattr_ok(gfid, name, namelen)
+        except OSError as exc:  # a failed GETXATTR carries an empty dict, not a NULL one
+            return F.GfxCommonDictRsp.cls(-1, exc.errno or errno.EIO, None, {})
+
+    def _getxattr_ok(self, gfid: bytes, name: str, namelen: int) -> Any:
         if namelen and name:
             if name == "trusted.gfid":  # a 10.3 brick gives its size, filters it from the dict
                 self.store.getattr(gfid)
                 return F.GfxCommonDictRsp.cls(16, 0, None, {})
-            if name.startswith("glusterfs."):  # client-side virtual keys: not the brick's
-                raise fs_error(errno.EOPNOTSUPP, name)
+            namespace = name.split(".", 1)[0] if "." in name else ""
+            if namespace not in ("user", "trusted", "security", "system") or name.startswith("glusterfs."):
+                raise fs_error(errno.EOPNOTSUPP, name)  # client-side virtual keys, no namespace
+            if name.startswith("system.posix_acl_"):
+                self.store.getattr(gfid)
+                raise fs_error(errno.ENODATA, name)
             value = self.store.getxattr(gfid, name)
             return F.GfxCommonDictRsp.cls(len(value), 0, None, {name: GfxValue.ptr(value)})
-        names = self.store.listxattr(gfid)
+        names = [n for n in self.store.listxattr(gfid) if _listed(n)]
         values = {n: GfxValue.ptr(self.store.getxattr(gfid, n)) for n in names}
-        # op_ret of a list-all on a 10.3 brick is 16 whatever the names (the gfid's size)
-        return F.GfxCommonDictRsp.cls(16, 0, None, values)
+        # a list-all on a 10.3 brick: op_ret 16 whatever the names, op_errno ENODATA
+        return F.GfxCommonDictRsp.cls(16, errno.ENODATA, None, values)
 
     def op_getxattr(self, a, call):
         return self._getxattr(a.gfid, a.name, a.namelen)
@@ -486,7 +505,11 @@ class FopHandlers:
 
     def _setxattr(self, gfid: bytes, pairs: Any, flags: int) -> Any:
         pre = self._iatt(gfid)
-        for name, value in (pairs or {}).items():
+        if pairs is None:
+            raise fs_error(errno.EINVAL)
+        for name, value in pairs.items():
+            if name.startswith("user.") and stat.S_ISLNK(pre.mode):
+                raise fs_error(errno.EPERM, name)  # Linux: no user xattrs on symlinks
             if name in VIRTUAL_XATTRS:
                 self.store.getattr(gfid)
                 continue
@@ -505,13 +528,17 @@ class FopHandlers:
     def op_fsetxattr(self, a, call):
         return self._setxattr(self._fd(a.gfid, a.fd).gfid, a.dict, a.flags)
 
+    def _removexattr(self, gfid: bytes, name: str) -> Any:
+        pre = self._iatt(gfid)
+        self.store.removexattr(gfid, name)
+        # op_errno ENODATA on success (posix leaves it), and the stats in xdata
+        return F.GfxCommonRsp.cls(0, errno.ENODATA, self._stat_xdata(pre, gfid))
+
     def op_removexattr(self, a, call):
-        self.store.removexattr(a.gfid, a.name)
-        return F.GfxCommonRsp.cls(0, 0, None)
+        return self._removexattr(a.gfid, a.name)
 
     def op_fremovexattr(self, a, call):
-        self.store.removexattr(self._fd(a.gfid, a.fd).gfid, a.name)
-        return F.GfxCommonRsp.cls(0, 0, None)
+        return self._removexattr(self._fd(a.gfid, a.fd).gfid, a.name)
 
     def _xattrop(self, gfid: bytes, flags: int, pairs: Any) -> Any:
         width = {GF_XATTROP_ADD_ARRAY: 4, GF_XATTROP_ADD_ARRAY64: 8}.get(flags)
@@ -571,6 +598,9 @@ class FopHandlers:
     op_fentrylk = op_finodelk
 
     def op_ipc(self, a, call):
+        # a 10.3 brick's xlator stack accepts IPC ops 0 and 2 and refuses the rest
+        if a.op in (0, 2):
+            return F.GfxCommonRsp.cls(0, 0, None)
         return F.GfxCommonRsp.cls(-1, errno.EOPNOTSUPP, None)
 
     def op_getactivelk(self, a, call):
@@ -617,6 +647,13 @@ def _cookie(i: int, entries: list) -> int:
 def _eof_errno(start: int, out: list, entries: list) -> int:
     """posix_do_readdir leaves ENOENT in op_errno once the end of the directory was read."""
     return errno.ENOENT if start + len(out) >= len(entries) else 0
+
+
+def _listed(name: str) -> bool:
+    """Names a list-all shows: user.* and trusted.* except gluster's own."""
+    if name.startswith("user."):
+        return True
+    return name.startswith("trusted.") and name != "trusted.gfid" and not name.startswith("trusted.glusterfs.")
 
 
 def _xattr_bytes(value: GfxValue) -> bytes:

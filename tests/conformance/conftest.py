@@ -64,8 +64,46 @@ def make_real_target(request: pytest.FixtureRequest) -> Target:
     return Target("real", vol.name, (vol.host, vol.port), GLUSTERD_SOCKET)
 
 
+def make_fake_target(request: pytest.FixtureRequest) -> Target:
+    """fakegluster in this process (a thread), in-memory store."""
+    from fakegluster.server import FakeGluster
+
+    sock = request.getfixturevalue("tmp_path_factory").mktemp("conf-fake") / "glusterd.sock"
+    server = FakeGluster(["confvol"], ["tcp://127.0.0.1:0", f"unix://{sock}"])
+    info = server.start()
+    request.session.config.add_cleanup(server.stop)
+    return Target("fake", "confvol", ("127.0.0.1", info.port), info.unix[0].path)
+
+
+def make_fake_subprocess_target(request: pytest.FixtureRequest) -> Target:
+    """``fakegluster serve`` as a process, serving a directory (the directory store)."""
+    import subprocess
+    import sys
+
+    tmp = request.getfixturevalue("tmp_path_factory").mktemp("conf-fake-proc")
+    (tmp / "data").mkdir()
+    sock = tmp / "glusterd.sock"
+    proc = subprocess.Popen([sys.executable, "-m", "fakegluster", "serve", "--volume", f"confdir={tmp / 'data'}",
+                             "--listen", "tcp://127.0.0.1:0", "--listen", f"unix://{sock}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()
+    while (line := proc.stdout.readline()) and line.strip() != "ready":
+        pass
+    if not first.startswith("listening tcp://"):
+        raise RuntimeError(f"fakegluster serve failed: {first} {proc.stderr.read()}")
+
+    def stop() -> None:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+    request.session.config.add_cleanup(stop)
+    return Target("fake-subprocess", "confdir", ("127.0.0.1", int(first.strip().rsplit(":", 1)[1])), str(sock))
+
+
 #: kind -> factory.  Append fake targets here.
-TARGETS: dict[str, Callable[[pytest.FixtureRequest], Target]] = {"real": make_real_target}
+TARGETS: dict[str, Callable[[pytest.FixtureRequest], Target]] = {
+    "real": make_real_target, "fake": make_fake_target, "fake-subprocess": make_fake_subprocess_target,
+}
 #: kind -> marks for its tests (``real``: needs the real peer, required under CI=true).
 TARGET_MARKS: dict[str, list[pytest.MarkDecorator]] = {"real": [pytest.mark.real]}
 

@@ -356,3 +356,94 @@ def test_odd_procedures(mount, d):
     assert mount.fop("ACCESS", gfid=g, mask=4).op_ret == 0
     st = mount.fop("STATFS", gfid=ROOT)
     assert st.op_ret == 0 and st.statfs.bsize > 0 and st.statfs.namemax == 255
+
+
+# ---- more behaviours read off a real brick (many are quirks a client never notices) ----
+
+def test_ipc(mount):
+    assert [mount.fop("IPC", op=op).op_errno for op in range(6)] == [0, 95, 0, 95, 95, 95]
+
+
+def test_fallocate_only_honours_keep_size(mount, d):
+    c = mount.create(d, "fa")
+    g = c.stat.ia_gfid
+    mount.fop("WRITE", gfid=g, fd=c.fd, offset=0, size=8192, payload=b"\x5a" * 8192)
+    r = mount.fop("FALLOCATE", gfid=g, fd=c.fd, flags=0x3, offset=0, size=4096)  # PUNCH_HOLE|KEEP_SIZE
+    assert r.op_ret == 0 and r.poststat.ia_size == 8192
+    assert bytes(mount.fop("READ", gfid=g, fd=c.fd, offset=0, size=4096).payload) == b"\x5a" * 4096
+    r = mount.fop("FALLOCATE", gfid=g, fd=c.fd, flags=0, offset=8192, size=4096)
+    assert r.op_ret == 0 and r.poststat.ia_size == 12288
+
+
+def test_setattr_size_bit_is_ignored(mount, d):
+    c = mount.create(d, "sz")
+    st = mount.fop("FSTAT", gfid=c.stat.ia_gfid, fd=c.fd).stat
+    import dataclasses
+    r = mount.fop("SETATTR", gfid=c.stat.ia_gfid, stbuf=dataclasses.replace(st, ia_size=4096), valid=0x8)
+    assert r.op_ret == 0 and r.poststat.ia_size == 0
+
+
+def test_statfs_of_the_null_gfid_is_einval(mount):
+    assert err(mount.fop("STATFS", gfid=bytes(16))) == errno.EINVAL
+
+
+def test_read_op_errno_says_whether_the_end_was_reached(mount, d):
+    c = mount.create(d, "rd")
+    g = c.stat.ia_gfid
+    mount.fop("WRITE", gfid=g, fd=c.fd, offset=0, size=10000, payload=b"a" * 10000)
+    middle = mount.fop("READ", gfid=g, fd=c.fd, offset=0, size=4096).result
+    short = mount.fop("READ", gfid=g, fd=c.fd, offset=8192, size=4096).result
+    assert (middle.op_ret, middle.op_errno) == (4096, 0)
+    assert (short.op_ret, short.op_errno) == (10000 - 8192, errno.ENOENT)
+
+
+def test_readdirp_with_no_room_returns_nothing(mount, d):
+    o = mount.fop("OPENDIR", gfid=d)
+    r = mount.fop("READDIRP", gfid=d, fd=o.fd, offset=0, size=100)
+    assert (r.op_ret, r.op_errno, r.reply) == (0, 0, ())
+
+
+def test_readdirp_of_an_empty_directory(mount, d):
+    o = mount.fop("OPENDIR", gfid=d)
+    r = mount.fop("READDIRP", gfid=d, fd=o.fd, offset=0, size=4096)
+    by = {e.name: e for e in r.reply}
+    assert set(by) == {".", ".."} and by["."].stat.ia_gfid == d and by[".."].stat.ia_gfid == ROOT
+
+
+def test_successes_that_leave_op_errno_behind(mount, d):
+    mount.mkdir(d, "gone")
+    r = mount.fop("RMDIR", pargfid=d, bname="gone")
+    assert (r.op_ret, r.op_errno) == (0, errno.ENODATA)
+    g = mount.create(d, "x").stat.ia_gfid
+    mount.fop("SETXATTR", gfid=g, dict={"user.a": GfxValue.ptr(b"1"), "trusted.t": GfxValue.ptr(b"2")})
+    every = mount.fop("GETXATTR", gfid=g, namelen=0, name="")
+    assert (every.op_ret, every.op_errno) == (16, errno.ENODATA)
+    assert set(every.dict) == {"user.a", "trusted.t"}
+    rm = mount.fop("REMOVEXATTR", gfid=g, name="user.a")
+    assert (rm.op_ret, rm.op_errno) == (0, errno.ENODATA)
+    assert list(rm.xdata) == ["virt-gf-poststat", "virt-gf-prestat", "dht-get-iatt-in-xattr"]
+
+
+def test_xattr_namespaces_and_failures(mount, d):
+    g = mount.create(d, "ns").stat.ia_gfid
+    missing = mount.fop("GETXATTR", gfid=g, namelen=1, name="user.none")
+    assert (missing.op_ret, missing.op_errno, missing.dict) == (-1, errno.ENODATA, {})
+    assert err(mount.fop("GETXATTR", gfid=g, namelen=1, name="system.posix_acl_access")) == errno.ENODATA
+    assert err(mount.fop("GETXATTR", gfid=g, namelen=1, name="nonamespace")) == errno.EOPNOTSUPP
+    assert err(mount.fop("SETXATTR", gfid=g, dict=None)) == errno.EINVAL
+    link = mount.fop("SYMLINK", pargfid=d, bname="l", linkname="ns", xdata=gr()).stat.ia_gfid
+    assert err(mount.fop("SETXATTR", gfid=link, dict={"user.k": GfxValue.ptr(b"v")})) == errno.EPERM
+
+
+def test_new_objects_need_a_gfid_req(mount, d):
+    assert err(mount.fop("MKDIR", pargfid=d, bname="nogfid", mode=0o755)) == errno.EINVAL
+    assert err(mount.fop("CREATE", pargfid=d, bname="nogfid", mode=0o644, flags=0o102)) == errno.EINVAL
+
+
+def test_readlink_of_size_zero_and_rchecksum(mount, d):
+    s = mount.fop("SYMLINK", pargfid=d, bname="l0", linkname="target", xdata=gr()).stat.ia_gfid
+    assert err(mount.fop("READLINK", gfid=s, size=0)) == errno.EINVAL
+    c = mount.create(d, "ck")
+    mount.fop("WRITE", gfid=c.stat.ia_gfid, fd=c.fd, offset=0, size=4, payload=b"data")
+    r = mount.fop("RCHECKSUM", gfid=c.stat.ia_gfid, fd=c.fd, offset=0, len=4)
+    assert r.op_ret == 0 and set(r.xdata) == {"fips-mode-rchecksum"}
