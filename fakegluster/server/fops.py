@@ -295,8 +295,8 @@ class FopHandlers:
     def op_rmdir(self, a, call):
         pre = self._parent(a.pargfid, a.bname, "exist")
         self.store.rmdir(a.pargfid, a.bname)
-        # op_errno ENODATA on success, whatever posix_rmdir last saw (clients ignore it)
-        return F.GfxCommon2iattRsp.cls(0, errno.ENODATA, None, pre, self._iatt(a.pargfid))
+        # (a real brick leaves whatever errno posix last saw in op_errno here; it varies)
+        return F.GfxCommon2iattRsp.cls(0, 0, None, pre, self._iatt(a.pargfid))
 
     def op_rename(self, a, call):
         pre_old = self._parent(a.oldgfid, a.oldbname, "exist")
@@ -494,8 +494,8 @@ class FopHandlers:
             return F.GfxCommonDictRsp.cls(len(value), 0, None, {name: GfxValue.ptr(value)})
         names = [n for n in self.store.listxattr(gfid) if _listed(n)]
         values = {n: GfxValue.ptr(self.store.getxattr(gfid, n)) for n in names}
-        # a list-all on a 10.3 brick: op_ret 16 whatever the names, op_errno ENODATA
-        return F.GfxCommonDictRsp.cls(16, errno.ENODATA, None, values)
+        # a list-all on a 10.3 brick: op_ret 16 whatever the names (op_errno varies; 0 here)
+        return F.GfxCommonDictRsp.cls(16, 0, None, values)
 
     def op_getxattr(self, a, call):
         return self._getxattr(a.gfid, a.name, a.namelen)
@@ -531,8 +531,8 @@ class FopHandlers:
     def _removexattr(self, gfid: bytes, name: str) -> Any:
         pre = self._iatt(gfid)
         self.store.removexattr(gfid, name)
-        # op_errno ENODATA on success (posix leaves it), and the stats in xdata
-        return F.GfxCommonRsp.cls(0, errno.ENODATA, self._stat_xdata(pre, gfid))
+        # the stats in xdata, like posix (its op_errno on success varies; 0 here)
+        return F.GfxCommonRsp.cls(0, 0, self._stat_xdata(pre, gfid))
 
     def op_removexattr(self, a, call):
         return self._removexattr(a.gfid, a.name)
