@@ -220,7 +220,7 @@ def test_fio_gfapi_verify_crc32c(tmp_path):
                 pass
             r = run(["fio", "--name=verify", "--ioengine=gfapi", "--volume=testvol", "--brick=127.0.0.1",
                      "--filename=fio.dat", "--size=16m", "--rw=randrw", "--bs=4k", "--iodepth=1",
-                     "--verify=crc32c", "--do_verify=1", "--output-format=json"], netns=ns, timeout=180)
+                     "--verify=crc32c", "--do_verify=1", "--verify_state_save=0", "--output-format=json"], netns=ns, timeout=180)
             assert r.returncode == 0, r.out
             job = json.loads(r.stdout[r.stdout.index("{"):])["jobs"][0]
             assert job["error"] == 0
