@@ -9,21 +9,34 @@ Rules every store follows (the contract tests in ``tests/store/`` check them on 
 * Objects are named by 16-byte gfids.  The root directory's gfid is ``ROOT_GFID`` (00..01).
   A new object takes the gfid the caller passes (the client's ``gfid-req``); hard links
   share their inode's gfid.  An unknown gfid raises ``ESTALE``.
-* Errors are ``OSError`` with the errno Linux (ext4/xfs) gives for the same operation:
-  ``ENOENT`` missing name, ``EEXIST``, ``ENOTDIR``, ``EISDIR``, ``ENOTEMPTY``, ``EINVAL``
-  (rename of a directory into itself), ``EPERM`` (hard link to a directory), ``ENODATA``
-  (missing xattr), ``ENAMETOOLONG`` (a name over 255 bytes), ``ENOSPC`` (capacity), ...
+* Errors are ``OSError`` with the errno Linux (ext4) gives for the same operation — the
+  reference is measured, not read (tests/store/test_contract.py runs a differential state
+  machine against a real ext4 directory): ``ENOENT`` missing name, ``EEXIST``, ``ENOTDIR``,
+  ``EISDIR``, ``ENOTEMPTY`` (also renaming a directory onto its ancestor), ``EINVAL``
+  (rename of a directory into itself), ``EPERM`` (hard link to a directory; ``user.*``
+  xattrs on special files), ``ENODATA`` (missing xattr), ``ENAMETOOLONG``, ``EFBIG``
+  (offsets past 2**44 - 4096), ``EMLINK``, ``E2BIG``/``ERANGE`` (xattr sizes),
+  ``EOPNOTSUPP`` (unknown xattr namespace), ``ENOSPC`` (capacity).  read/write/truncate of
+  special files are ``EINVAL``; fallocate/seek ``ESPIPE`` (fifo, socket) or ``ENODEV``.
 * Names are single path components: no ``/``, no NUL, not ``""``, ``"."`` or ``".."``
   (``EINVAL``; over 255 bytes ``ENAMETOOLONG``).  Nothing ever resolves outside the volume:
   symlinks are stored, never followed.
 * Timestamps are integer nanoseconds since the epoch, taken from the store's ``clock``.
-  mtime/ctime move like on Linux (write/truncate: mtime+ctime of the file; namespace ops:
-  mtime+ctime of the parent(s), ctime of the object; setattr: ctime).
+  They move like on Linux: write/truncate/fallocate move the file's mtime+ctime (truncate
+  and fallocate always, even when nothing changes); namespace ops move the parents'
+  mtime+ctime and the object's ctime (link, unlink, rename, also of a replaced object);
+  setattr moves ctime; reads, readdir and readlink move atime by the relatime rule.
+  chown clears setuid (and setgid with group-exec) on non-directories; chmod of a
+  symlink is ignored; a setgid directory passes its group (and, to subdirectories, the
+  bit) on.
 * Regular files are sparse: data lives in ``BLOCK``-byte blocks; a block never written is
-  a hole.  ``blocks`` counts 512-byte units of allocated blocks, as ``st_blocks`` does.
-  ``seek`` answers ``SEEK_DATA``/``SEEK_HOLE`` at block granularity like ext4 and raises
-  ``ENXIO`` at or past EOF for SEEK_DATA (and for SEEK_HOLE past EOF).
-* Directory sizes are 4096, ``nlink`` of a directory is 2 + its subdirectories.
+  a hole.  ``blocks`` counts 512-byte units of allocated blocks, as ``st_blocks`` does;
+  fallocated-but-unwritten blocks count there, read as zeros and are holes to
+  ``seek``.  ``seek`` answers ``SEEK_DATA``/``SEEK_HOLE`` at block granularity like ext4
+  and raises ``ENXIO`` for a negative offset or one at or past EOF (both whences).
+  ``write`` writes everything, short only across the 2**44 - 4096 size limit.
+* Directory sizes are 4096 (a big ext4 directory grows; the stores do not model that),
+  ``nlink`` of a directory is 2 + its subdirectories.
 * Stores are not thread-safe; a brick calls them from one thread.
 """
 
@@ -190,7 +203,8 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def fallocate(self, gfid: bytes, mode: int, offset: int, length: int) -> None:
         """fallocate(2): mode 0 (allocate, may extend), KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE,
-        ZERO_RANGE[|KEEP_SIZE]; other combinations ``EOPNOTSUPP``."""
+        ZERO_RANGE[|KEEP_SIZE]; other combinations ``EOPNOTSUPP`` (ext4 would also do
+        COLLAPSE/INSERT_RANGE; no gluster client sends them)."""
 
     @abc.abstractmethod
     def seek(self, gfid: bytes, offset: int, whence: int) -> int:

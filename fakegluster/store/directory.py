@@ -1,0 +1,772 @@
+"""DirectoryStore: serve an existing folder as a volume.
+
+The user's files stay plain files: names, content, modes, symlinks and directories are what
+plain POSIX calls would leave, and a folder filled by hand is served as it is.  The OS's
+attributes (times, sizes, nlink, blocks) are the truth; ``clock`` is not used.
+
+**The hidden entry.**  Exactly one: the directory ``.fakegluster/`` at the root (mode 0700,
+holding ``gfids.sqlite3`` and its ``-wal``).  Through the store it does not exist: readdir
+omits it, the root's nlink does not count it; lookup/unlink/rmdir/rename *from* that name
+are ``ENOENT``, create/mkdir/mknod/symlink/link/rename *to* it ``EPERM`` (what glusterfs
+says for ``.glusterfs``: a final error, not an ``EEXIST`` a client would retry).  Only the
+root's is hidden.  A ``.fakegluster`` that is not a directory stops the store from opening.
+
+**gfids.**  The root is ``ROOT_GFID``, created objects take the caller's gfid, objects found
+on disk a random uuid4 when first seen.  The mapping is kept in dicts and in SQLite (a row
+per dentry: parent gfid, name -> gfid, inode number; WAL mode, EXCLUSIVE locking so a second
+store on the folder gets ``EBUSY``), committed at the end of every namespace operation,
+lookups and readdirs that learnt names included; a commit survives ``kill -9``.
+``fsync()`` also syncs the WAL and, after namespace changes, the object's parent
+directories, for power loss.  A name is trusted while its inode number matches: a file
+replaced by hand gets a new gfid and the old one is ``ESTALE``.  Hard links (nlink > 1, same
+st_dev/st_ino as a still valid known name) share a gfid.  Renames through the store keep
+gfids across restarts; renamed or moved by hand (or copied, with new inode numbers): new.
+
+**Safety.**  No path is resolved as a string: a gfid's parent is reached from an ``O_PATH``
+root fd by one ``openat(O_PATH|O_NOFOLLOW|O_DIRECTORY)`` per name, each directory's inode
+checked (a symlink, a missing name or another inode on the way: ``ESTALE``), and the last
+name is used with ``dir_fd`` and never followed (``lstat``, ``O_NOFOLLOW``,
+``follow_symlinks=False``; xattrs on ``/proc/self/fd/<parent>/<name>``, unfollowed).
+Symlinks are served as symlinks (readlink; the target may point anywhere).  Read, write and
+truncate of a symlink, fifo, socket or device are ``EINVAL`` (as in :class:`MemoryStore`;
+``O_NOFOLLOW`` would say ``ELOOP``) and never open it; fallocate/seek say ``ESPIPE`` (fifo,
+socket) or ``ENODEV``; a directory is ``EISDIR``.  ``setattr(mode=)`` skips symlinks (Linux
+cannot chmod one; glusterfs ignores it too).  Char/block devices are ``EPERM`` unless
+``allow_devices=True`` (a client could plant a world-writable node of the host's disk).
+xattrs: ``user.``, ``trusted.``, ``security.`` only (else ``EOPNOTSUPP``); the fs's own
+errors pass through (``EPERM`` for ``user.*`` on a symlink...).
+
+**IO.**  Regular files are opened ``O_RDWR`` (else ``O_RDONLY``; writes then raise the
+refusal's errno) into an LRU of ``fd_cache`` fds: a read or write is one pread/pwrite.  A
+cached fd follows its inode: IO on a file moved or deleted by hand reaches it until its gfid
+is found stale.  SEEK_DATA/SEEK_HOLE are ``lseek``'s: on ext4 an unwritten (fallocated)
+block whose page is cached reads as data, a superset of MemoryStore's extent-based answer.
+Unprivileged, creating keeps the caller's ownership if chown is refused (setattr: EPERM).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import ctypes
+import errno
+import functools
+import os
+import sqlite3
+import stat
+import time
+import uuid
+from typing import Callable, Iterator
+
+from .base import (
+    FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, ROOT_GFID, SEEK_DATA, SEEK_HOLE,
+    Attr, StatVfs, Store, check_name, fs_error,
+)
+
+__all__ = ["DirectoryStore", "HIDDEN"]
+
+HIDDEN = ".fakegluster"
+_HIDDEN = HIDDEN.encode()
+DB_NAME = "gfids.sqlite3"
+_PATH_DIR = os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC
+_OPEN = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
+_GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)  # a name no longer leads where we thought
+_FALLOC_MODES = {0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, FALLOC_FL_ZERO_RANGE,
+                 FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE}
+_XATTR_NS = ("user.", "trusted.", "security.")
+_MAX_READ = 1 << 26
+_MAX_DEPTH = 4096
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+
+_SCHEMA = """CREATE TABLE IF NOT EXISTS dentry (
+    pgfid BLOB NOT NULL, name BLOB NOT NULL, gfid BLOB NOT NULL, ino INTEGER NOT NULL,
+    isdir INTEGER NOT NULL, PRIMARY KEY (pgfid, name)) WITHOUT ROWID"""
+_INSERT = "INSERT OR REPLACE INTO dentry VALUES (?, ?, ?, ?, ?)"
+_DELETE = "DELETE FROM dentry WHERE pgfid = ? AND name = ?"
+_DELETE_DIR = "DELETE FROM dentry WHERE pgfid = ?"
+
+
+class _Obj:
+    """What the store knows of one gfid: its inode number, its type, its names."""
+
+    __slots__ = ("ino", "isdir", "names")
+
+    def __init__(self, ino: int, isdir: bool) -> None:
+        self.ino = ino
+        self.isdir = isdir
+        self.names: list[tuple[bytes, bytes]] = []  # (parent gfid, name); one for a directory
+
+
+def _namespace(method: Callable) -> Callable:
+    """Commit whatever the mapping learnt or changed when a namespace method returns or fails."""
+
+    @functools.wraps(method)
+    def wrapper(self: "DirectoryStore", *args, **kw):
+        try:
+            return method(self, *args, **kw)
+        finally:
+            self._flush()
+
+    return wrapper
+
+
+def _fsync_dir(pathfd: int) -> None:
+    fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=pathfd)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _err(code: int, what: bytes | str = "") -> OSError:
+    if isinstance(what, bytes):
+        what = what.hex() if len(what) == 16 else os.fsdecode(what)
+    return fs_error(code, what)
+
+
+class DirectoryStore(Store):
+    """A :class:`Store` over the folder ``root`` (see the module docstring)."""
+
+    def __init__(self, root: str | os.PathLike, *, clock: Callable[[], int] = time.time_ns,
+                 allow_devices: bool = False, fd_cache: int = 128) -> None:
+        super().__init__(clock=clock)
+        self.root = os.fspath(root)
+        self.allow_devices = allow_devices
+        self._fd_max = max(1, fd_cache)
+        self._fds: collections.OrderedDict[bytes, int] = collections.OrderedDict()
+        self._ro: dict[bytes, int] = {}  # gfid -> errno of the refused O_RDWR open
+        self._obj: dict[bytes, _Obj] = {}
+        self._kids: dict[bytes, dict[bytes, bytes]] = {}
+        self._ino: dict[int, bytes] = {}  # inode number -> gfid, non-directories (hard links)
+        self._pending: list[tuple[str, tuple]] = []
+        self._dirty = False  # namespace committed since the last fsync
+        self._db: sqlite3.Connection | None = None
+        self._hidfd = -1
+        self._closed = False
+        self._rootfd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            self._open_db()
+            self._obj[ROOT_GFID] = _Obj(os.fstat(self._rootfd).st_ino, True)
+            self._load()
+        except BaseException:
+            self.close()
+            raise
+
+    # ---- the hidden entry and the database ----------------------------------------------
+    def _open_db(self) -> None:
+        try:
+            os.mkdir(_HIDDEN, 0o700, dir_fd=self._rootfd)
+        except FileExistsError:
+            pass
+        try:
+            self._hidfd = os.open(_HIDDEN, _PATH_DIR, dir_fd=self._rootfd)
+        except OSError as e:
+            raise OSError(e.errno, f"{HIDDEN} in the root is not a fakegluster metadata directory", self.root) from e
+        db = sqlite3.connect(f"/proc/self/fd/{self._hidfd}/{DB_NAME}", isolation_level=None,
+                             check_same_thread=False, timeout=0)
+        self._db = db
+        try:
+            db.execute("PRAGMA locking_mode = EXCLUSIVE")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("BEGIN IMMEDIATE")  # a write lock, held until close (EXCLUSIVE mode)
+            db.execute(_SCHEMA)
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
+            db.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) or "busy" in str(e):
+                raise OSError(errno.EBUSY, "the folder is already served by another DirectoryStore", self.root) from e
+            raise
+
+    def _load(self) -> None:
+        """Read the mapping, keeping only rows reachable from the root (breadth first)."""
+        rows: dict[bytes, list[tuple[bytes, bytes, int, int]]] = collections.defaultdict(list)
+        for pg, name, g, ino, isdir in self._db.execute("SELECT pgfid, name, gfid, ino, isdir FROM dentry"):
+            rows[pg].append((name, g, ino, isdir))
+        todo = [ROOT_GFID]
+        while todo:
+            pg = todo.pop()
+            for name, g, ino, isdir in rows.pop(pg, ()):
+                obj = self._obj.get(g)
+                if g == ROOT_GFID or (obj is not None and (obj.isdir or isdir or obj.ino != ino)):
+                    self._pending.append((_DELETE, (pg, name)))
+                    continue
+                self._add(pg, name, g, ino, bool(isdir), persist=False)
+                if isdir:
+                    todo.append(g)
+        for pg in rows:  # orphans (a parent forgotten before a crash)
+            self._pending.append((_DELETE_DIR, (pg,)))
+        self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending or self._db is None:
+            return
+        ops, self._pending = self._pending, []
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            for sql, args in ops:
+                db.execute(sql, args)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._dirty = True
+
+    def _sync_db(self) -> None:
+        """Make every commit durable: one tiny FULL-synchronous commit fsyncs the WAL (opening
+        the database files ourselves would drop SQLite's POSIX locks on close)."""
+        db = self._db
+        db.execute("PRAGMA synchronous = FULL")
+        try:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('synced', ?)", (time.time_ns(),))
+        finally:
+            db.execute("PRAGMA synchronous = NORMAL")
+        _fsync_dir(self._hidfd)  # the -wal file's directory entry
+        self._dirty = False
+
+    # ---- the mapping ----------------------------------------------------------------------
+    def _add(self, pg: bytes, name: bytes, g: bytes, ino: int, isdir: bool, persist: bool = True) -> bytes:
+        obj = self._obj.get(g)
+        if obj is None:
+            obj = self._obj[g] = _Obj(ino, isdir)
+        obj.names.append((pg, name))
+        self._kids.setdefault(pg, {})[name] = g
+        if not isdir:
+            self._ino[ino] = g
+        if persist:
+            self._pending.append((_INSERT, (pg, name, g, ino, int(isdir))))
+        return g
+
+    def _drop(self, pg: bytes, name: bytes) -> None:
+        """Forget one name; a gfid left without names is forgotten, a directory's with its subtree."""
+        kids = self._kids.get(pg)
+        g = kids.pop(name, None) if kids else None
+        if g is None:
+            return
+        self._pending.append((_DELETE, (pg, name)))
+        todo = [(g, (pg, name))]
+        while todo:
+            g, ent = todo.pop()
+            obj = self._obj[g]
+            obj.names.remove(ent)
+            if obj.names:
+                continue
+            del self._obj[g]
+            fd = self._fds.pop(g, None)
+            if fd is not None:
+                os.close(fd)
+                self._ro.pop(g, None)
+            if self._ino.get(obj.ino) == g:
+                del self._ino[obj.ino]
+            kids = self._kids.pop(g, None)
+            if kids:
+                self._pending.append((_DELETE_DIR, (g,)))
+                todo.extend((cg, (g, cname)) for cname, cg in kids.items())
+
+    def _move(self, g: bytes, pg: bytes, name: bytes, npg: bytes, nname: bytes) -> None:
+        obj = self._obj[g]
+        del self._kids[pg][name]
+        obj.names.remove((pg, name))
+        self._pending.append((_DELETE, (pg, name)))
+        self._add(npg, nname, g, obj.ino, obj.isdir)
+
+    def _learn(self, pg: bytes, name: bytes, st: os.stat_result) -> bytes:
+        """The gfid of the entry ``name`` (lstat ``st``) in directory ``pg``, new if unknown."""
+        isdir = stat.S_ISDIR(st.st_mode)
+        g = self._kids.get(pg, {}).get(name)
+        if g is not None:
+            obj = self._obj[g]
+            if obj.ino == st.st_ino and obj.isdir == isdir:
+                return g
+            self._drop(pg, name)  # replaced behind our back
+        if not isdir and st.st_nlink > 1:
+            cand = self._ino.get(st.st_ino)
+            if cand is not None and self._still(cand, st):
+                return self._add(pg, name, cand, st.st_ino, False)
+        g = uuid.uuid4().bytes
+        while g in self._obj:
+            g = uuid.uuid4().bytes
+        return self._add(pg, name, g, st.st_ino, isdir)
+
+    def _still(self, g: bytes, st: os.stat_result) -> bool:
+        """Whether a name of ``g`` still leads to the inode of ``st`` (a hard link)."""
+        try:
+            pfd, _, st2 = self._locate(g)
+        except OSError:
+            return False
+        self._rel(pfd)
+        return st2.st_dev == st.st_dev
+
+    # ---- resolving gfids, never following a symlink ----------------------------------------
+    def _rel(self, fd: int) -> None:
+        if fd != self._rootfd:
+            os.close(fd)
+
+    def _dirfd(self, gfid: bytes) -> int:
+        """An O_PATH fd on directory ``gfid`` (release with ``_rel``): ESTALE, ENOTDIR."""
+        chain = []
+        g = gfid
+        while g != ROOT_GFID:
+            obj = self._obj.get(g)
+            if obj is None or len(chain) > _MAX_DEPTH:
+                raise _err(errno.ESTALE, gfid)
+            if not obj.isdir:
+                raise _err(errno.ENOTDIR, gfid)
+            pg, name = obj.names[0]
+            chain.append((pg, name, obj.ino))
+            g = pg
+        fd = self._rootfd
+        try:
+            for pg, name, ino in reversed(chain):
+                try:
+                    nfd = os.open(name, _PATH_DIR, dir_fd=fd)
+                except OSError as e:
+                    if e.errno not in _GONE:
+                        raise
+                    nfd = -1
+                self._rel(fd)
+                fd = nfd
+                if fd < 0 or os.fstat(fd).st_ino != ino:
+                    self._drop(pg, name)
+                    raise _err(errno.ESTALE, gfid)
+        except BaseException:
+            if fd >= 0:
+                self._rel(fd)
+            raise
+        return fd
+
+    def _locate(self, gfid: bytes) -> tuple[int, bytes, os.stat_result]:
+        """(O_PATH fd of a parent, name, lstat) of ``gfid``; the root is (root fd, ".", stat)."""
+        obj = self._obj.get(gfid)
+        if obj is None:
+            raise _err(errno.ESTALE, gfid)
+        if gfid == ROOT_GFID:
+            return self._rootfd, b".", os.fstat(self._rootfd)
+        for pg, name in list(obj.names):
+            try:
+                pfd = self._dirfd(pg)
+            except OSError as e:
+                if e.errno == errno.ESTALE:
+                    continue
+                raise
+            try:
+                st = os.lstat(name, dir_fd=pfd)
+            except OSError as e:
+                self._rel(pfd)
+                if e.errno not in _GONE:
+                    raise
+                self._drop(pg, name)
+                continue
+            if st.st_ino == obj.ino and stat.S_ISDIR(st.st_mode) == obj.isdir:
+                return pfd, name, st
+            self._rel(pfd)
+            self._drop(pg, name)
+        raise _err(errno.ESTALE, gfid)
+
+    @contextlib.contextmanager
+    def _at(self, gfid: bytes) -> Iterator[tuple[int, bytes, os.stat_result]]:
+        """``_locate`` for a with-block."""
+        pfd, name, st = self._locate(gfid)
+        try:
+            yield pfd, name, st
+        finally:
+            self._rel(pfd)
+
+    @contextlib.contextmanager
+    def _in(self, gfid: bytes) -> Iterator[int]:
+        """``_dirfd`` for a with-block."""
+        fd = self._dirfd(gfid)
+        try:
+            yield fd
+        finally:
+            self._rel(fd)
+
+    def _attr(self, g: bytes, st: os.stat_result) -> Attr:
+        nlink = st.st_nlink
+        if g == ROOT_GFID and nlink > 2:
+            nlink -= 1  # the hidden directory's ".."
+        return Attr(g, st.st_mode, nlink, st.st_uid, st.st_gid, st.st_size, st.st_blocks, st.st_atime_ns,
+                    st.st_mtime_ns, st.st_ctime_ns, rdev=st.st_rdev, blksize=st.st_blksize, dev=st.st_dev)
+
+    @staticmethod
+    def _name(pargfid: bytes, name: str, hidden: int = errno.EPERM) -> bytes:
+        """``check_name``; the hidden name: ``EPERM`` to make it, ``ENOENT`` to use it."""
+        raw = check_name(name)
+        if raw == _HIDDEN and pargfid == ROOT_GFID:
+            raise _err(hidden, name)
+        return raw
+
+    def _check_gfid(self, gfid: bytes, pfd: int, raw: bytes) -> None:
+        """EINVAL for a malformed gfid, EEXIST for one in use (or if ``raw`` exists after all)."""
+        code = errno.EINVAL if len(gfid) != 16 or not any(gfid) else errno.EEXIST if gfid in self._obj else 0
+        if code:
+            with contextlib.suppress(FileNotFoundError):
+                os.lstat(raw, dir_fd=pfd)
+                code = errno.EEXIST
+            raise _err(code, gfid)
+
+    def _own(self, pfd: int, name: bytes, st: os.stat_result, mode: int, uid: int, gid: int, keep: int = 0):
+        """Give a new entry the requested owner and exact permission bits (umask aside); in a
+        setgid directory the group stays the directory's (BSD semantics, as Linux does)."""
+        if gid != st.st_gid and os.fstat(pfd).st_mode & stat.S_ISGID:
+            gid = st.st_gid
+        if (uid, gid) != (st.st_uid, st.st_gid):
+            try:
+                os.chown(name, uid, gid, dir_fd=pfd, follow_symlinks=False)
+            except PermissionError:
+                if os.geteuid() == 0:
+                    raise
+        want = (mode & 0o7777) | (st.st_mode & keep)
+        if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) != want:
+            os.chmod(name, want, dir_fd=pfd, follow_symlinks=False)
+        return os.lstat(name, dir_fd=pfd)
+
+    # ---- attributes and names -----------------------------------------------------------
+    @_namespace
+    def getattr(self, gfid: bytes) -> Attr:
+        fd = self._fds.get(gfid)
+        if fd is not None:
+            st = os.fstat(fd)
+            if st.st_nlink:
+                return self._attr(gfid, st)
+        with self._at(gfid) as (_, _, st):
+            return self._attr(gfid, st)
+
+    @_namespace
+    def lookup(self, pargfid: bytes, name: str) -> Attr:
+        raw = self._name(pargfid, name, errno.ENOENT)
+        with self._in(pargfid) as dfd:
+            st = os.lstat(raw, dir_fd=dfd)
+        return self._attr(self._learn(pargfid, raw, st), st)
+
+    @_namespace
+    def parent(self, gfid: bytes) -> bytes:
+        self._rel(self._dirfd(gfid))
+        return ROOT_GFID if gfid == ROOT_GFID else self._obj[gfid].names[0][0]
+
+    @_namespace
+    def readdir(self, gfid: bytes) -> list[tuple[str, Attr]]:
+        with self._in(gfid) as dfd:
+            rfd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dfd)
+        found = []
+        try:
+            with os.scandir(rfd) as it:
+                for entry in it:
+                    raw = os.fsencode(entry.name)
+                    if raw == _HIDDEN and gfid == ROOT_GFID:
+                        continue
+                    try:
+                        found.append((raw, entry.stat(follow_symlinks=False)))
+                    except FileNotFoundError:
+                        pass
+        finally:
+            os.close(rfd)
+        found.sort()
+        seen = {raw for raw, _ in found}
+        for raw in [n for n in self._kids.get(gfid, {}) if n not in seen]:
+            self._drop(gfid, raw)  # removed behind our back
+        return [(os.fsdecode(raw), self._attr(self._learn(gfid, raw, st), st)) for raw, st in found]
+
+    # ---- creating and removing names ----------------------------------------------------
+    @_namespace
+    def create(self, pargfid: bytes, name: str, mode: int, *, uid: int, gid: int, gfid: bytes,
+               exclusive: bool = False) -> tuple[Attr, bool]:
+        raw = self._name(pargfid, name)
+        with self._in(pargfid) as pfd:
+            try:
+                st = os.lstat(raw, dir_fd=pfd)
+            except FileNotFoundError:
+                pass
+            else:
+                if exclusive:
+                    raise _err(errno.EEXIST, name)
+                if stat.S_ISDIR(st.st_mode):
+                    raise _err(errno.EISDIR, name)
+                return self._attr(self._learn(pargfid, raw, st), st), False
+            self._check_gfid(gfid, pfd, raw)
+            fd = os.open(raw, os.O_RDWR | os.O_CREAT | os.O_EXCL | _OPEN, mode & 0o7777, dir_fd=pfd)
+            try:
+                st = self._own(pfd, raw, os.fstat(fd), mode, uid, gid)
+            except BaseException:
+                os.close(fd)
+                os.unlink(raw, dir_fd=pfd)
+                raise
+        self._add(pargfid, raw, gfid, st.st_ino, False)
+        self._cache(gfid, fd, 0)
+        return self._attr(gfid, st), True
+
+    def _make(self, pargfid: bytes, name: str, gfid: bytes, make: Callable[[bytes, int], None],
+              mode: int, uid: int, gid: int, keep: int = 0) -> Attr:
+        raw = self._name(pargfid, name)
+        with self._in(pargfid) as pfd:
+            self._check_gfid(gfid, pfd, raw)
+            make(raw, pfd)
+            st = self._own(pfd, raw, os.lstat(raw, dir_fd=pfd), mode, uid, gid, keep)
+        self._add(pargfid, raw, gfid, st.st_ino, stat.S_ISDIR(st.st_mode))
+        return self._attr(gfid, st)
+
+    @_namespace
+    def mkdir(self, pargfid: bytes, name: str, mode: int, *, uid: int, gid: int, gfid: bytes) -> Attr:
+        return self._make(pargfid, name, gfid, lambda raw, pfd: os.mkdir(raw, mode & 0o7777, dir_fd=pfd),
+                          mode, uid, gid, keep=stat.S_ISGID)  # an inherited setgid bit stays
+
+    @_namespace
+    def mknod(self, pargfid: bytes, name: str, mode: int, rdev: int, *, uid: int, gid: int, gfid: bytes) -> Attr:
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            if not self.allow_devices:
+                raise _err(errno.EPERM, name)
+        else:
+            rdev = 0
+        return self._make(pargfid, name, gfid, lambda raw, pfd: os.mknod(raw, mode, rdev, dir_fd=pfd),
+                          mode, uid, gid)
+
+    @_namespace
+    def symlink(self, pargfid: bytes, name: str, target: str, *, uid: int, gid: int, gfid: bytes) -> Attr:
+        def make(raw: bytes, pfd: int) -> None:
+            try:
+                os.symlink(os.fsencode(target), raw, dir_fd=pfd)
+            except ValueError:  # an embedded NUL
+                raise _err(errno.EINVAL, target) from None
+
+        return self._make(pargfid, name, gfid, make, 0o777, uid, gid)
+
+    @_namespace
+    def link(self, gfid: bytes, pargfid: bytes, name: str) -> Attr:
+        raw = self._name(pargfid, name)
+        with self._at(gfid) as (spfd, sname, _), self._in(pargfid) as dpfd:
+            os.link(sname, raw, src_dir_fd=spfd, dst_dir_fd=dpfd, follow_symlinks=False)
+            st = os.lstat(raw, dir_fd=dpfd)
+        self._add(pargfid, raw, gfid, st.st_ino, False)
+        return self._attr(gfid, st)
+
+    def _remove(self, pargfid: bytes, name: str, isdir: bool) -> None:
+        raw = self._name(pargfid, name, errno.ENOENT)
+        with self._in(pargfid) as pfd:
+            st = os.lstat(raw, dir_fd=pfd)
+            if isdir:
+                os.rmdir(raw, dir_fd=pfd)
+            elif stat.S_ISDIR(st.st_mode):
+                raise _err(errno.EISDIR, name)
+            else:
+                os.unlink(raw, dir_fd=pfd)
+        self._drop(pargfid, raw)
+
+    @_namespace
+    def unlink(self, pargfid: bytes, name: str) -> None:
+        self._remove(pargfid, name, False)
+
+    @_namespace
+    def rmdir(self, pargfid: bytes, name: str) -> None:
+        self._remove(pargfid, name, True)
+
+    @_namespace
+    def rename(self, src_pargfid: bytes, src_name: str, dst_pargfid: bytes, dst_name: str) -> None:
+        sraw = self._name(src_pargfid, src_name, errno.ENOENT)
+        draw = self._name(dst_pargfid, dst_name)
+        with self._in(src_pargfid) as spfd, self._in(dst_pargfid) as dpfd:
+            sst = os.lstat(sraw, dir_fd=spfd)
+            sg = self._learn(src_pargfid, sraw, sst)
+            try:
+                dst = os.lstat(draw, dir_fd=dpfd)
+            except FileNotFoundError:
+                dst = None
+            else:
+                self._learn(dst_pargfid, draw, dst)
+            os.rename(sraw, draw, src_dir_fd=spfd, dst_dir_fd=dpfd)
+        if dst is not None:
+            if (dst.st_dev, dst.st_ino) == (sst.st_dev, sst.st_ino):
+                return  # two names of one inode (or the same name): rename does nothing
+            self._drop(dst_pargfid, draw)
+        self._move(sg, src_pargfid, sraw, dst_pargfid, draw)
+
+    @_namespace
+    def readlink(self, gfid: bytes) -> str:
+        with self._at(gfid) as (pfd, name, st):
+            if not stat.S_ISLNK(st.st_mode):
+                raise _err(errno.EINVAL, gfid)
+            return os.fsdecode(os.readlink(name, dir_fd=pfd))
+
+    # ---- data ---------------------------------------------------------------------------
+    def _cache(self, gfid: bytes, fd: int, ro: int) -> None:
+        self._fds[gfid] = fd
+        if ro:
+            self._ro[gfid] = ro
+        while len(self._fds) > self._fd_max:
+            old, ofd = self._fds.popitem(last=False)
+            self._ro.pop(old, None)
+            os.close(ofd)
+
+    @_namespace
+    def _open(self, gfid: bytes, other: int = errno.EINVAL) -> int:
+        """Open and cache the regular file ``gfid``: EISDIR for a directory; for the rest
+        ``other``, or for ``other=ESPIPE`` ESPIPE (fifo, socket) / ENODEV (symlink, device)."""
+        with self._at(gfid) as (pfd, name, st):
+            if not stat.S_ISREG(st.st_mode):
+                if stat.S_ISDIR(st.st_mode):
+                    other = errno.EISDIR
+                elif other == errno.ESPIPE and not (stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode)):
+                    other = errno.ENODEV
+                raise _err(other, gfid)
+            ro = 0
+            try:
+                fd = os.open(name, os.O_RDWR | _OPEN, dir_fd=pfd)
+            except OSError as e:
+                if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ETXTBSY):
+                    raise
+                fd, ro = os.open(name, os.O_RDONLY | _OPEN, dir_fd=pfd), e.errno
+        fst = os.fstat(fd)
+        if fst.st_ino != st.st_ino or not stat.S_ISREG(fst.st_mode):
+            os.close(fd)
+            raise _err(errno.ESTALE, gfid)
+        self._cache(gfid, fd, ro)
+        return fd
+
+    def _fd(self, gfid: bytes, other: int = errno.EINVAL) -> int:
+        fd = self._fds.get(gfid)
+        if fd is None:
+            return self._open(gfid, other)
+        self._fds.move_to_end(gfid)
+        return fd
+
+    def _wfd(self, gfid: bytes, other: int = errno.EINVAL) -> int:
+        fd = self._fd(gfid, other)
+        if self._ro and gfid in self._ro:
+            raise _err(self._ro[gfid], gfid)
+        return fd
+
+    def read(self, gfid: bytes, offset: int, size: int) -> bytes:
+        if size > _MAX_READ or size < 0 or offset < 0:
+            if size < 0 or offset < 0:  # pread(2) checks before the file's type
+                raise _err(errno.EINVAL, gfid)
+            size = max(0, min(size, os.fstat(self._fd(gfid)).st_size - offset))
+        return os.pread(self._fd(gfid), size, offset)
+
+    def write(self, gfid: bytes, offset: int, data: bytes | memoryview) -> int:
+        fd = self._wfd(gfid)
+        total = data.nbytes if isinstance(data, memoryview) else len(data)
+        done = os.pwrite(fd, data, offset)
+        if done < total:  # pwrite(2) wrote part: go on; an error after some progress is a short write
+            view = memoryview(data).cast("B")
+            try:
+                while done < total:
+                    done += os.pwrite(fd, view[done:], offset + done)
+            except OSError:
+                return done
+        return total
+
+    def truncate(self, gfid: bytes, size: int) -> None:
+        if size < 0:  # truncate(2) checks before the file's type
+            raise _err(errno.EINVAL, gfid)
+        os.ftruncate(self._wfd(gfid), size)
+
+    def fallocate(self, gfid: bytes, mode: int, offset: int, length: int) -> None:
+        if offset < 0 or length <= 0:
+            raise _err(errno.EINVAL, gfid)
+        if mode not in _FALLOC_MODES:
+            raise _err(errno.EOPNOTSUPP, gfid)
+        fd = self._wfd(gfid, errno.ESPIPE)
+        if mode == 0:
+            os.posix_fallocate(fd, offset, length)
+        elif _libc.fallocate(fd, mode, offset, length):
+            raise _err(ctypes.get_errno(), gfid)
+
+    def seek(self, gfid: bytes, offset: int, whence: int) -> int:
+        fd = self._fd(gfid, errno.ESPIPE)
+        if whence not in (SEEK_DATA, SEEK_HOLE):
+            raise _err(errno.EINVAL, gfid)
+        return os.lseek(fd, offset, whence)
+
+    @_namespace
+    def fsync(self, gfid: bytes, datasync: bool = False) -> None:
+        obj = self._obj.get(gfid)
+        if obj is None:
+            raise _err(errno.ESTALE, gfid)
+        sync = os.fdatasync if datasync else os.fsync
+        if obj.isdir:
+            self._sync_dir(gfid)
+        else:
+            try:
+                sync(self._fd(gfid))
+            except OSError as e:
+                if e.errno != errno.EINVAL:
+                    raise
+                self._rel(self._locate(gfid)[0])  # a symlink, fifo...: it exists; its dentry is what matters
+        if self._dirty:
+            for pg, _ in list(obj.names):
+                self._sync_dir(pg)
+            self._sync_db()
+
+    def _sync_dir(self, gfid: bytes) -> None:
+        with self._in(gfid) as dfd:
+            _fsync_dir(dfd)
+
+    # ---- metadata -----------------------------------------------------------------------
+    @_namespace
+    def setattr(self, gfid: bytes, *, mode: int | None = None, uid: int | None = None, gid: int | None = None,
+                atime_ns: int | None = None, mtime_ns: int | None = None) -> Attr:
+        with self._at(gfid) as (pfd, name, st):
+            if uid is not None or gid is not None:
+                os.chown(name, -1 if uid is None else uid, -1 if gid is None else gid, dir_fd=pfd,
+                         follow_symlinks=False)
+            if mode is not None and not stat.S_ISLNK(st.st_mode):
+                os.chmod(name, mode & 0o7777, dir_fd=pfd, follow_symlinks=False)
+            if atime_ns is not None or mtime_ns is not None:  # the other one: as it is
+                st = os.lstat(name, dir_fd=pfd)
+                a = st.st_atime_ns if atime_ns is None else atime_ns
+                m = st.st_mtime_ns if mtime_ns is None else mtime_ns
+                os.utime(name, ns=(a, m), dir_fd=pfd, follow_symlinks=False)
+            return self._attr(gfid, os.lstat(name, dir_fd=pfd))
+
+    @_namespace
+    def _xattr(self, gfid: bytes, call: Callable, *args):
+        """``call(path, *args)`` on ``/proc/self/fd/<parent>/<name>``, the name not followed."""
+        if args and not args[0].startswith(_XATTR_NS) and 0 < len(os.fsencode(args[0])) <= 255:
+            raise _err(errno.EOPNOTSUPP, args[0])  # (an empty or over-long name: the fs says ERANGE)
+        with self._at(gfid) as (pfd, name, _):
+            return call(b"/proc/self/fd/%d/%s" % (pfd, name), *args, follow_symlinks=False)
+
+    def getxattr(self, gfid: bytes, name: str) -> bytes:
+        return self._xattr(gfid, os.getxattr, name)
+
+    def listxattr(self, gfid: bytes) -> list[str]:
+        return [x for x in self._xattr(gfid, os.listxattr) if x.startswith(_XATTR_NS)]
+
+    def setxattr(self, gfid: bytes, name: str, value: bytes, flags: int = 0) -> None:
+        self._xattr(gfid, os.setxattr, name, value, flags)
+
+    def removexattr(self, gfid: bytes, name: str) -> None:
+        self._xattr(gfid, os.removexattr, name)
+
+    # ---- the volume ---------------------------------------------------------------------
+    def statfs(self) -> StatVfs:
+        v = os.fstatvfs(self._rootfd)
+        return StatVfs(v.f_bsize, v.f_frsize, v.f_blocks, v.f_bfree, v.f_bavail, v.f_files, v.f_ffree,
+                       v.f_favail, v.f_fsid, v.f_flag, v.f_namemax)
+
+    def close(self) -> None:
+        """fsync the cached files, commit and close the database, release every fd."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            while self._fds:
+                _, fd = self._fds.popitem()
+                with contextlib.suppress(OSError):
+                    os.fsync(fd)
+                os.close(fd)
+            if self._db is not None:
+                try:
+                    self._flush()  # closing checkpoints the WAL into the fsynced database
+                finally:
+                    self._db.close()
+                    self._db = None
+        finally:
+            for fd in (self._hidfd, self._rootfd):
+                if fd >= 0:
+                    os.close(fd)
+            self._hidfd = self._rootfd = -1
+            for table in (self._obj, self._kids, self._ino, self._ro):
+                table.clear()
