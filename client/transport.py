@@ -3,10 +3,9 @@
 Every failure is a :class:`~gfclient.errors.GlusterConnectionError` whose message names the
 server the way QEMU's hints do: ``failed on host H and port N`` / ``failed on socket S``.
 
-``gluster+rdma``: QEMU 7.2 warns "rdma feature is not supported, falling back to tcp" and
-uses tcp.  :func:`open_rdma_stream` is the hook for a real (or emulated) rdma transport; it
-returns ``None`` for now, and :func:`open_stream` then falls back to tcp with the same
-warning.
+``gluster+rdma``: when a fakegluster in this process offers emulated rdma at that address,
+:func:`open_rdma_stream` connects through it; otherwise, like QEMU 7.2, the client warns
+"rdma feature is not supported, falling back to tcp" and uses tcp.
 """
 
 from __future__ import annotations
@@ -75,14 +74,16 @@ async def open_unix_stream(path: str, *, timeout: float = CONNECT_TIMEOUT) -> tr
 
 
 async def open_rdma_stream(host: str, port: int) -> trio.abc.Stream | None:
-    """The rdma transport hook: a stream to ``host:port`` over rdma, or ``None``.
+    """A stream to ``host:port`` over (emulated) rdma, or ``None`` when nobody offers it.
 
-    ``None`` (today) makes :func:`open_stream` fall back to tcp with QEMU's warning.  An
-    emulated rdma transport only has to return a ``trio.abc.Stream`` carrying the same
-    record-marked RPC bytes.
+    There is no real rdma here; a fakegluster running in this process offers an emulated
+    one (:mod:`fakegluster.inproc`: a message-bounded in-process pipe).  ``None`` makes
+    :func:`open_stream` fall back to tcp with QEMU 7.2's warning.
     """
-    del host, port
-    return None
+    from fakegluster.inproc import MessageStream, rdma_connect
+
+    sock = rdma_connect(host, port)
+    return MessageStream(sock) if sock is not None else None
 
 
 async def open_stream(transport: str, host: str | None = None, port: int | None = None,

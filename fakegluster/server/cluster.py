@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import trio
 
+from ..inproc import MessageStream, offer_rdma
 from ..proto.uri import GlusterURI
 from ..store import Store, open_store
 from .brick import BRICK_PROGRAMS, Brick, BrickSession
@@ -175,6 +176,7 @@ class FakeGluster:
     async def serve(self, *, task_status: trio.TaskStatus[ServerInfo] = trio.TASK_STATUS_IGNORED) -> None:
         """Bind everything, report a :class:`ServerInfo` through ``task_status``, serve until cancelled."""
         unix_paths: list[str] = []
+        withdraw: list[Callable[[], None]] = []
         try:
             self._open_volumes()
             async with trio.open_nursery() as nursery:
@@ -185,8 +187,11 @@ class FakeGluster:
                 for li, trio_listeners in listeners:
                     handler = self._glusterd_handler(li)
                     nursery.start_soon(trio.serve_listeners, handler, trio_listeners)
+                withdraw += self._offer_rdma(bound, nursery)
                 task_status.started(self.info)
         finally:
+            for w in withdraw:
+                w()
             for volume in self.volumes.values():
                 for brick in volume.bricks:
                     brick.store.close()
@@ -228,10 +233,32 @@ class FakeGluster:
                                    [trio.SocketListener(trio.socket.from_stdlib_socket(s)) for s in socks])
         return ports
 
-    def _glusterd_handler(self, li: Listen) -> Callable[[trio.abc.Stream], Any]:
+    def _offer_rdma(self, bound: Sequence[Listen], nursery: trio.Nursery) -> list[Callable[[], None]]:
+        """Emulated rdma (:mod:`fakegluster.inproc`) on every glusterd TCP address and brick
+        port, for clients in this process."""
+        token = trio.lowlevel.current_trio_token()
+        out = []
+
+        def offer(host: str, port: int, handler: Callable[[trio.abc.Stream], Any]) -> None:
+            def accept(sock: Any) -> None:
+                token.run_sync_soon(lambda: nursery.start_soon(handler, MessageStream(sock)))
+            out.append(offer_rdma(host, port, accept))
+
+        for li in bound:
+            if li.transport == "tcp":
+                host = _reachable(li.host)
+                offer(host, li.port, self._glusterd_handler(li, rdma=True))
+                for volume in self.volumes.values():
+                    for index, brick in enumerate(volume.bricks):
+                        offer(host, brick.port, self._brick_handler(brick, f"brick:{volume.name}:{index}"))
+        return out
+
+    def _glusterd_handler(self, li: Listen, rdma: bool = False) -> Callable[[trio.abc.Stream], Any]:
         async def handler(stream: trio.abc.Stream) -> None:
             cid = next_connection_id()
-            if li.transport == "unix":
+            if rdma:
+                peer, local, programs, pmap_port = "rdma", _reachable(li.host), GLUSTERD_TCP_PROGRAMS, li.port
+            elif li.transport == "unix":
                 peer, local, programs = "unix", None, GLUSTERD_UNIX_PROGRAMS
                 tcp = self.info.tcp if self.info else []
                 pmap_port = tcp[0].port if tcp else None
@@ -240,7 +267,8 @@ class FakeGluster:
                 peer, local, programs = peer_addr[0], local_addr[0], GLUSTERD_TCP_PROGRAMS
                 pmap_port = local_addr[1]
             brick_host = _unmapped(local) if local else self._default_brick_host()
-            session = GlusterdSession(self.volumes, li.transport, brick_host, None if peer == "unix" else peer,
+            session = GlusterdSession(self.volumes, "unix" if li.transport == "unix" and not rdma else "tcp",
+                                      brick_host, None if peer in ("unix", "rdma") else peer,
                                       lambda: self.info.brick_ports if self.info else {}, pmap_port)
             await serve_stream(stream, session, programs, name="glusterd", peer=peer, connection_id=cid,
                                calls=self.calls, faults=self.faults, max_record=self.max_record)
@@ -256,8 +284,8 @@ class FakeGluster:
         async def handler(stream: trio.abc.Stream) -> None:
             cid = next_connection_id()
             try:
-                peer = str(stream.socket.getpeername()[0])
-            except (OSError, AttributeError):
+                peer = str(stream.socket.getpeername()[0]) if not isinstance(stream, MessageStream) else "rdma"
+            except (OSError, AttributeError, IndexError):
                 peer = "?"
             await serve_stream(stream, BrickSession(brick, cid), BRICK_PROGRAMS, name=name, peer=peer,
                                connection_id=cid, calls=self.calls, faults=self.faults, max_record=self.max_record)

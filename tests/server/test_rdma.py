@@ -1,0 +1,68 @@
+"""``gluster+rdma``: emulated through an in-process message pipe when a fakegluster in this
+process offers it, otherwise tcp with QEMU 7.2's warning."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import warnings
+
+import trio
+
+import gfclient
+from fakegluster.inproc import MESSAGE, MessageStream, rdma_connect
+from fakegluster.server import FakeGluster
+from gfclient.transport import RDMA_FALLBACK_WARNING
+
+
+def test_rdma_in_process_uses_the_emulated_transport():
+    with FakeGluster(["v"], ["tcp://127.0.0.1:0"]) as server:
+        uri = server.uri("v", transport="rdma")
+        assert uri.startswith("gluster+rdma://127.0.0.1:")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no fallback warning may be raised
+            with gfclient.connect(uri) as vol:
+                with vol.fopen("over-rdma.bin", "w") as f:
+                    f.write(b"x" * (3 * MESSAGE + 17))  # records larger than one message
+                assert vol.getsize("over-rdma.bin") == 3 * MESSAGE + 17
+        assert {r.peer for r in server.calls if r.proc == "GETSPEC"} == {"rdma"}
+
+
+def test_rdma_without_an_in_process_server_falls_back_to_tcp_with_a_warning(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "fakegluster", "serve", "--listen", "tcp://127.0.0.1:0"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline().strip().rsplit(":", 1)[1])
+        while proc.stdout.readline().strip() != "ready":
+            pass
+        assert rdma_connect("127.0.0.1", port) is None  # nobody offers it in this process
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with gfclient.connect(f"gluster+rdma://127.0.0.1:{port}/testvol") as vol:
+                assert vol.listdir("/") == []
+        assert RDMA_FALLBACK_WARNING in [str(w.message) for w in caught]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+async def test_message_stream_keeps_boundaries_and_loses_nothing():
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    left, right = MessageStream(a), MessageStream(b)
+    payload = bytes(range(256)) * ((2 * MESSAGE) // 256 + 3)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(left.send_all, payload)
+        got = b""
+        first = await right.receive_some(10)  # shorter than a message: the rest is kept
+        assert first == payload[:10]
+        got += first
+        while len(got) < len(payload):
+            chunk = await right.receive_some()
+            assert 0 < len(chunk) <= MESSAGE
+            got += chunk
+    assert got == payload
+    await left.send_eof()
+    assert await right.receive_some() == b""
+    await left.aclose()
+    await right.aclose()
