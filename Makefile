@@ -34,5 +34,10 @@ run: venv
 test: debs venv
 	$(PY) -m pytest
 
+# Benchmarks against a real GlusterFS 10.3 (root; ~15 min): bench/results/latest.{json,md,png}
+bench: debs venv
+	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) bench/run.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,332 @@
+"""fakegluster vs a real GlusterFS 10.3, side by side, with the same real client binaries.
+
+Run as root (``make bench``).  One invocation:
+
+* starts a real glusterd + a one-brick volume (fakegluster.testing.realgluster);
+* starts ``fakegluster serve`` with an in-memory volume and a directory volume (same disk as
+  the real brick) inside a network namespace of its own, on 127.0.0.1:24007 — fio's gfapi
+  engine always asks 127.0.0.1:24007, and the real glusterd holds that port outside;
+* runs every workload against real, fake-memory and fake-directory in turn (A B C A B C ...),
+  ``--reps`` times, and reports medians and fake/real ratios from the same run;
+* writes bench/results/latest.json and bench/results/latest.png, prints a table.
+
+Workloads: fio gfapi 4k randread QD1 (IOPS, mean latency), 128k sequential write and read
+QD1 (MiB/s) on a 256 MiB file; ``qemu-img bench`` 64k write and read, 64 in flight (the
+run's own time, not the process's: libgfapi's exit takes ~10 s); time to ready (process
+start to the first GETSPEC answered; the real one is glusterd start + volume create + start);
+gfclient vs libgfapi (fio) on the real brick; the fake server's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from fakegluster.testing.realgluster import RealGluster  # noqa: E402
+
+FILE_MB = 256
+NS = f"fgbench-{os.getpid()}"
+TARGETS = {
+    "4k randread QD1 IOPS": 1.0, "128k seq write MiB/s": 0.5, "128k seq read MiB/s": 0.5,
+    "qemu-img bench 64k QD64 write MiB/s": 0.5, "qemu-img bench 64k QD64 read MiB/s": 0.5,
+    "time to ready s": 0.05, "gfclient vs libgfapi 128k seq read MiB/s": 0.5,
+    "gfclient vs libgfapi 128k seq write MiB/s": 0.5, "gfclient vs libgfapi 4k randread QD1 IOPS": 0.5,
+}
+LOWER_IS_BETTER = {"time to ready s", "4k randread QD1 mean latency us"}
+
+
+def sh(argv: list[str], netns: str | None = None, timeout: float = 600, check: bool = True) -> str:
+    full = (["ip", "netns", "exec", netns] if netns else []) + argv
+    p = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env={**os.environ, "LC_ALL": "C"})
+    if check and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} -> {p.returncode}\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
+    return p.stdout
+
+
+class Side:
+    """Where a workload runs: a volume reachable at 127.0.0.1:24007, in a netns or not."""
+
+    def __init__(self, name: str, volume: str, netns: str | None) -> None:
+        self.name, self.volume, self.netns = name, volume, netns
+
+    def uri(self, path: str) -> str:
+        return f"gluster://127.0.0.1/{self.volume}/{path}"
+
+    def fio(self, *args: str, filename: str = "bench.dat") -> dict[str, Any]:
+        out = sh(["fio", "--name=b", "--ioengine=gfapi", f"--volume={self.volume}", "--brick=127.0.0.1",
+                  f"--filename={filename}", f"--size={FILE_MB}m", "--output-format=json", *args], self.netns)
+        return json.loads(out[out.index("{"):])["jobs"][0]
+
+    def qemu_bench(self, write: bool, image: str) -> float:
+        count = 4 * FILE_MB * 1024 // 64  # 4 passes over the image, 64 KiB each
+        out = sh(["qemu-img", "bench", *(["-w"] if write else []), "-c", str(count), "-d", "64", "-s", "64k",
+                  "-f", "raw", self.uri(image)], self.netns)
+        secs = float(re.search(r"Run completed in ([\d.]+) seconds", out).group(1))
+        return count * 64 / 1024 / secs  # MiB/s
+
+
+def workloads(side: Side) -> dict[str, Callable[[], dict[str, float]]]:
+    def randread() -> dict[str, float]:
+        j = side.fio("--rw=randread", "--bs=4k", "--iodepth=1", "--runtime=8", "--time_based")
+        return {"4k randread QD1 IOPS": j["read"]["iops"], "4k randread QD1 mean latency us": j["read"]["lat_ns"]["mean"] / 1e3}
+
+    def seqwrite() -> dict[str, float]:
+        j = side.fio("--rw=write", "--bs=128k", "--iodepth=1", "--end_fsync=1", filename="seq.dat")
+        return {"128k seq write MiB/s": j["write"]["bw"] / 1024}
+
+    def seqread() -> dict[str, float]:
+        j = side.fio("--rw=read", "--bs=128k", "--iodepth=1", filename="seq.dat")
+        return {"128k seq read MiB/s": j["read"]["bw"] / 1024}
+
+    def qbench() -> dict[str, float]:
+        return {"qemu-img bench 64k QD64 write MiB/s": side.qemu_bench(True, "qb.raw"),
+                "qemu-img bench 64k QD64 read MiB/s": side.qemu_bench(False, "qb.raw")}
+
+    return {"randread": randread, "seqwrite": seqwrite, "seqread": seqread, "qemu-img bench": qbench}
+
+
+def prepare(side: Side) -> None:
+    side.fio("--rw=write", "--bs=1m", "--end_fsync=1")  # the 256 MiB randread file, fully written
+    sh(["qemu-img", "create", "-f", "raw", side.uri("qb.raw"), f"{FILE_MB}M"], side.netns)
+    sh(["qemu-io", "-f", "raw", "-c", f"write -P 0x5a 0 {FILE_MB}M", side.uri("qb.raw")], side.netns)
+
+
+# ---- gfclient vs libgfapi ---------------------------------------------------------------
+
+def gfclient_runs(uri_base: str) -> dict[str, float]:
+    import random
+
+    import gfclient
+
+    out: dict[str, float] = {}
+    block = os.urandom(128 << 10)
+    n = FILE_MB * 1024 // 128
+    with gfclient.connect(uri_base) as vol:
+        with vol.fopen("gfc-seq.dat", "w") as f:
+            t0 = time.perf_counter()
+            for i in range(n):
+                f.pwrite(block, i * len(block))
+            f.fsync()
+            out["gfclient vs libgfapi 128k seq write MiB/s"] = FILE_MB / (time.perf_counter() - t0)
+        with vol.fopen("gfc-seq.dat", "r") as f:
+            t0 = time.perf_counter()
+            for i in range(n):
+                f.pread(len(block), i * len(block))
+            out["gfclient vs libgfapi 128k seq read MiB/s"] = FILE_MB / (time.perf_counter() - t0)
+            rnd = random.Random(1)
+            t0, ops = time.perf_counter(), 0
+            while time.perf_counter() - t0 < 8:
+                f.pread(4096, rnd.randrange(FILE_MB * 256) * 4096)
+                ops += 1
+            out["gfclient vs libgfapi 4k randread QD1 IOPS"] = ops / (time.perf_counter() - t0)
+    return out
+
+
+def libgfapi_runs(side: Side) -> dict[str, float]:
+    w = side.fio("--rw=write", "--bs=128k", "--iodepth=1", "--end_fsync=1", filename="gfa-seq.dat")
+    r = side.fio("--rw=read", "--bs=128k", "--iodepth=1", filename="gfa-seq.dat")
+    rr = side.fio("--rw=randread", "--bs=4k", "--iodepth=1", "--runtime=8", "--time_based", filename="gfa-seq.dat")
+    return {"gfclient vs libgfapi 128k seq write MiB/s": w["write"]["bw"] / 1024,
+            "gfclient vs libgfapi 128k seq read MiB/s": r["read"]["bw"] / 1024,
+            "gfclient vs libgfapi 4k randread QD1 IOPS": rr["read"]["iops"]}
+
+
+# ---- time to ready ------------------------------------------------------------------------
+
+def _getspec_ok(port: int, volume: str) -> bool:
+    from tests.rawclient import Raw
+
+    from fakegluster.proto import handshake
+    from fakegluster.proto.gfdict import old_dict
+
+    try:
+        r = Raw("127.0.0.1", port, timeout=2).call(
+            handshake.GLUSTER_HNDSK_PROGRAM, 2, 2,
+            handshake.GfGetspecReq.cls(1, volume, old_dict({"min-op-version": "1", "max-op-version": "100000"})))
+        return r.result.op_ret > 0
+    except OSError:
+        return False
+
+
+def fake_time_to_ready() -> float:
+    """``fakegluster serve`` from exec to the first GETSPEC answered (probed from here)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "fakegluster", "serve", "--listen", f"tcp://127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while not _getspec_ok(port, "testvol"):
+            time.sleep(0.002)
+        return time.perf_counter() - t0
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def real_time_to_ready() -> float:
+    rg = RealGluster()
+    t0 = time.perf_counter()
+    rg.start()
+    vol = rg.create_volume()
+    while not _getspec_ok(24007, vol.name):
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - t0
+    vol.delete()
+    rg.stop()
+    return elapsed
+
+
+# ---- the run ----------------------------------------------------------------------------
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="one repetition, for a smoke run")
+    args = ap.parse_args()
+    reps = 1 if args.quick else max(3, args.reps)
+    if os.geteuid() != 0:
+        print("make bench needs root (glusterd, network namespaces)", file=sys.stderr)
+        return 2
+    if subprocess.run(["pgrep", "-x", "glusterd"], capture_output=True).returncode == 0:
+        print("a glusterd is already running: stop it first (the bench times glusterd's start, and owns "
+              "127.0.0.1:24007 for the real side)", file=sys.stderr)
+        return 2
+    results: dict[str, dict[str, list[float]]] = {}
+
+    def add(target: str, values: dict[str, float]) -> None:
+        for k, v in values.items():
+            results.setdefault(k, {}).setdefault(target, []).append(v)
+
+    # time to ready first: the real one needs glusterd stopped.  A B A B ...
+    subprocess.run(["ip", "netns", "add", NS], check=True)
+    subprocess.run(["ip", "netns", "exec", NS, "ip", "link", "set", "lo", "up"], check=True)
+    dirvol = Path(tempfile.mkdtemp(prefix="fgbench-dir-", dir="/var/tmp"))
+    fake = None
+    rg = None
+    try:
+        for _ in range(reps):
+            add("real", {"time to ready s": real_time_to_ready()})
+            add("fake-memory", {"time to ready s": fake_time_to_ready()})
+            print(f"time to ready: real {results['time to ready s']['real'][-1]:.3f} s, "
+                  f"fake {results['time to ready s']['fake-memory'][-1]:.3f} s", flush=True)
+
+        rg = RealGluster()
+        rg.start()
+        rvol = rg.create_volume()
+        fake = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-m", "fakegluster", "serve",
+                                 "--volume", "memvol", "--volume", f"dirvol={dirvol}"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        while fake.stdout.readline().strip() != "ready":
+            pass
+        sides = {"real": Side("real", rvol.name, None), "fake-memory": Side("fake-memory", "memvol", NS),
+                 "fake-directory": Side("fake-directory", "dirvol", NS)}
+        for side in sides.values():
+            print(f"preparing {side.name}", flush=True)
+            prepare(side)
+        order = list(workloads(sides["real"]))
+        for rep in range(reps):
+            for wl in order:
+                for side in sides.values():
+                    values = workloads(side)[wl]()
+                    add(side.name, values)
+                    print(f"rep {rep + 1} {wl:15s} {side.name:15s} " + ", ".join(f"{k}: {v:.1f}" for k, v in values.items()),
+                          flush=True)
+            add("real", libgfapi_runs(sides["real"]))
+            add("fake-memory", gfclient_runs(f"gluster://127.0.0.1/{rvol.name}"))  # gfclient on the real brick
+            print(f"rep {rep + 1} gfclient vs libgfapi done", flush=True)
+        rss_kb = int(re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{fake.pid}/status").read_text()).group(1))
+    finally:
+        if fake is not None:
+            fake.send_signal(signal.SIGTERM)
+            fake.wait(timeout=30)
+        if rg is not None:
+            rg.stop()
+        subprocess.run(["ip", "netns", "del", NS])
+        shutil.rmtree(dirvol, ignore_errors=True)
+    report(results, rss_kb, reps)
+    return 0
+
+
+def report(results: dict[str, dict[str, list[float]]], rss_kb: int, reps: int) -> None:
+    rows = []
+    for metric, by in results.items():
+        real = statistics.median(by["real"]) if "real" in by else None
+        for target in ("fake-memory", "fake-directory"):
+            if target not in by or real is None:
+                continue
+            fake = statistics.median(by[target])
+            ratio = fake / real
+            goal = TARGETS.get(metric)
+            if metric == "time to ready s":
+                met = ratio <= goal
+            elif goal is not None:
+                met = ratio >= goal
+            else:
+                met = None
+            who = "gfclient" if metric.startswith("gfclient") else target
+            rows.append({"metric": metric, "target": who, "real": real, "fake": fake, "ratio": ratio, "goal": goal,
+                         "met": met, "samples": {"real": by["real"], "fake": by[target]}})
+    out = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "reps": reps, "fake_peak_rss_mib": rss_kb / 1024,
+           "machine": os.uname().nodename, "rows": rows}
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "latest.json").write_text(json.dumps(out, indent=2) + "\n")
+    lines = [f"| workload | fake | real | fake value | real value | fake/real | goal | met |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        goal = "" if r["goal"] is None else (f"<= {r['goal']}" if r["metric"] == "time to ready s" else f">= {r['goal']}")
+        met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
+        lines.append(f"| {r['metric']} | {r['target']} | libgfapi/real | {r['fake']:.3f} | {r['real']:.3f} | "
+                     f"{r['ratio']:.2f} | {goal} | {met} |")
+    lines.append(f"\nfake server peak RSS: {rss_kb / 1024:.0f} MiB; medians of {reps} alternating runs.")
+    table = "\n".join(lines)
+    (HERE / "results" / "latest.md").write_text(table + "\n")
+    print(table)
+    chart(rows, HERE / "results" / "latest.png")
+
+
+def chart(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r['metric']}\n({r['target']})" for r in rows]
+    ratios = [r["ratio"] for r in rows]
+    colors = ["tab:green" if r["met"] else ("tab:red" if r["met"] is False else "tab:gray") for r in rows]
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
+    ax.barh(range(len(rows)), ratios, color=colors)
+    for i, r in enumerate(rows):
+        if r["goal"] is not None:
+            ax.plot([r["goal"], r["goal"]], [i - 0.4, i + 0.4], color="black", linewidth=2)
+        ax.text(r["ratio"], i, f" {r['ratio']:.2f}", va="center", fontsize=8)
+    ax.set_yticks(range(len(rows)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("fake / real (same run; black mark = goal; time to ready: lower is better)")
+    ax.set_title("fakegluster vs GlusterFS 10.3")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
