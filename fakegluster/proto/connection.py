@@ -98,14 +98,15 @@ def error_reply(exc: ProtocolError) -> bytes | None:
     return b"".join(bytes(b) for b in encode_reply(event))
 
 
-def decode_call_body(hdr: CallHeader, record: bytes | memoryview, served: dict[int, dict[int, Program]]) -> Call:
+def decode_call_body(hdr: CallHeader, record: bytes | memoryview, served: dict[int, dict[int, Program]],
+                     decode_creds: bool = True) -> Call:
     """Checks 2-7 of the module docstring for one call header; returns the Call."""
     b, xid = hdr.body, hdr.xid
     where = dict(xid=xid, prog=b.prog, vers=b.vers, proc=b.proc)
     if b.rpcvers != 2:
         raise ProtocolError(f"RPC version {b.rpcvers} is not 2 (xid {xid})", reply="GARBAGE_ARGS",
                             xid=0, prog=b.prog, vers=b.vers, proc=b.proc)
-    cred, verf = _auth(b.cred), _auth(b.verf)
+    cred, verf = (_auth(b.cred), _auth(b.verf)) if decode_creds else (b.cred, b.verf)
     versions = served.get(b.prog)
     if not versions:
         raise ProtocolError(f"program {b.prog} is not served", reply="PROG_UNAVAIL", **where)
@@ -151,11 +152,15 @@ class RpcConnection:
             (e.g. ``fops.BRICK_PROGRAM``); a client usually leaves the default, the callback
             program.  ``None`` accepts every registered program (the capture decoder).
         max_record: the record size cap (default 1 GiB, like glusterfsd).
+        decode_creds: decode credentials into their dataclasses (``AuthGlusterfsParamsV3``
+            ...); with False a Call keeps the raw ``OpaqueAuth`` (a server that rarely needs
+            them saves the work; ``rpc.decode_auth`` decodes one later).
     """
 
     def __init__(self, role: Role, programs: Iterable[Program] | None = (), *,
-                 max_record: int = DEFAULT_MAX_RECORD) -> None:
+                 max_record: int = DEFAULT_MAX_RECORD, decode_creds: bool = True) -> None:
         self.role = role
+        self.decode_creds = decode_creds
         if programs == () and role is Role.CLIENT:
             programs = [lookup(52743234, 1)]  # the GF callback program
         self.served: dict[int, dict[int, Program]] = {}
@@ -202,7 +207,7 @@ class RpcConnection:
                                 reply="GARBAGE_ARGS", xid=0)
         hdr = parse_header(record)
         if isinstance(hdr, CallHeader):
-            return decode_call_body(hdr, record, self.served)
+            return decode_call_body(hdr, record, self.served, self.decode_creds)
         call = self._pending.pop(hdr.xid, None)
         if call is None:
             raise ProtocolError(f"reply xid {hdr.xid} matches no outstanding call", reply="CLOSE", xid=hdr.xid)

@@ -155,7 +155,11 @@ def _value_encoder(con: Any, g: _Gen) -> str:
     if con is gfdict.GfxDict:
         return "_encode_gfx_dict"
     if isinstance(con, xdr.XdrStruct):
-        return g.name("enc", codec_for(con)[1])
+        inner = codec_for(con)[1]
+
+        def enc_struct(v: Any, _inner: Any = inner, _enc: type = xdr.Encoded) -> bytes:
+            return v.data if v.__class__ is _enc else _inner(v)
+        return g.name("enc", enc_struct)
     if isinstance(con, xdr.Opaque):
         def enc(v: Any, _con: Any = con) -> bytes:
             data = _con._encode_value(v, "(fast)")

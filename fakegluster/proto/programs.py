@@ -106,6 +106,13 @@ def all_programs() -> list[Program]:
     return list(_REGISTRY.values())
 
 
+_loaded = False
+
+
 def _load() -> None:
-    # Importing the program modules registers them.
-    from . import callback, dump, fops, handshake, portmap  # noqa: F401
+    global _loaded
+    if not _loaded:
+        # Importing the program modules registers them.
+        from . import callback, dump, fops, handshake, portmap  # noqa: F401
+
+        _loaded = True

@@ -19,6 +19,7 @@ from .events import Call, Denied, Reply
 from .gfdict import GfxValue
 from .programs import lookup
 from .rpc import AuthFlavor, OpaqueAuth
+from .xdr import Encoded
 
 __all__ = ["to_jsonable", "describe", "program_name", "proc_name"]
 
@@ -41,6 +42,8 @@ def to_jsonable(obj: Any, key: str = "") -> Any:
         return obj
     if isinstance(obj, enum.Enum):
         return obj.name
+    if isinstance(obj, Encoded):
+        return to_jsonable(obj.decoded(), key)
     if isinstance(obj, GfxValue):
         if obj.type.name == "GFUUID":
             return {"type": "GFUUID", "value": str(uuid.UUID(bytes=obj.value))}

@@ -22,7 +22,7 @@ from .xdr import Array, DecodeError, FixedArray, Int, Opaque, String, UHyper, UI
 __all__ = [
     "AuthFlavor", "OpaqueAuth", "AuthGlusterfsParmsV2", "AuthGlusterfsParamsV3", "AuthGlusterfsParms",
     "AuthsysParms", "CallBody", "MismatchInfo", "AUTH_NULL", "decode_auth", "encode_auth",
-    "CallHeader", "ReplyHeader", "parse_header", "build_call_header", "build_reply_header",
+    "CallHeader", "ReplyHeader", "parse_header", "parse_call", "build_call_header", "build_reply_header",
     "build_denied", "lk_owner_for_pid",
 ]
 
@@ -137,12 +137,21 @@ def lk_owner_for_pid(pid: int) -> bytes:
 
 
 class CallHeader:
-    """A decoded CALL header (internal to the core; the connection turns it into a Call)."""
+    """A decoded CALL header (internal to the core; the connection turns it into a Call).
 
-    __slots__ = ("xid", "body", "end")
+    ``body`` has the ``call_body`` fields: rpcvers, prog, vers, proc, cred, verf.
+    """
 
-    def __init__(self, xid: int, body: Any, end: int) -> None:
-        self.xid, self.body, self.end = xid, body, end
+    __slots__ = ("xid", "rpcvers", "prog", "vers", "proc", "cred", "verf", "end")
+
+    def __init__(self, xid: int, rpcvers: int, prog: int, vers: int, proc: int, cred: Any, verf: Any,
+                 end: int) -> None:
+        self.xid, self.rpcvers, self.prog, self.vers, self.proc = xid, rpcvers, prog, vers, proc
+        self.cred, self.verf, self.end = cred, verf, end
+
+    @property
+    def body(self) -> "CallHeader":
+        return self
 
 
 class ReplyHeader:
@@ -177,10 +186,9 @@ def parse_header(record: bytes | memoryview) -> CallHeader | ReplyHeader:
     xid, mtype = _2u32.unpack_from(record, 0)
     if mtype == MsgType.CALL:
         try:
-            body, end = decode(CallBody, record, 8)
-        except DecodeError as exc:
+            return parse_call(record)
+        except (struct.error, ValueError) as exc:
             raise ProtocolError(f"undecodable call header (xid {xid}): {exc}", reply="GARBAGE_ARGS", xid=0) from exc
-        return CallHeader(xid, body, end)
     if mtype != MsgType.REPLY:
         raise ProtocolError(f"message type {mtype} is neither CALL nor REPLY", reply="CLOSE", xid=xid)
     hdr = ReplyHeader(xid)
@@ -213,14 +221,41 @@ def parse_header(record: bytes | memoryview) -> CallHeader | ReplyHeader:
     return hdr
 
 
+_CALL = struct.Struct(">8I")  # xid, CALL, rpcvers, prog, vers, proc, cred flavor, cred length
+
+
+def parse_call(record: bytes | memoryview) -> CallHeader:
+    """A CALL's header, by hand (the hot path): the same checks as decoding ``call_body``
+    (each opaque_auth at most 400 bytes, every byte present); tests/proto/test_rpc_fast.py
+    holds it to the schema.  Raises ``struct.error``/``ValueError`` on bad bytes."""
+    xid, _, rpcvers, prog, vers, proc, cflavor, clen = _CALL.unpack_from(record, 0)
+    if clen > MAX_AUTH_BYTES:
+        raise ValueError(f"credential of {clen} bytes exceeds its maximum {MAX_AUTH_BYTES}")
+    vpos = 32 + clen + (-clen % 4)
+    vflavor, vlen = _2u32.unpack_from(record, vpos)
+    if vlen > MAX_AUTH_BYTES:
+        raise ValueError(f"verifier of {vlen} bytes exceeds its maximum {MAX_AUTH_BYTES}")
+    end = vpos + 8 + vlen + (-vlen % 4)
+    if end > len(record):
+        raise ValueError("the verifier runs past the end")
+    cred = OpaqueAuth.cls(cflavor, bytes(record[32:32 + clen]))
+    verf = AUTH_NULL if vflavor == 0 and vlen == 0 else OpaqueAuth.cls(vflavor, bytes(record[vpos + 8:vpos + 8 + vlen]))
+    return CallHeader(xid, rpcvers, prog, vers, proc, cred, verf, end)
+
+
 def build_call_header(xid: int, prog: int, vers: int, proc: int, cred: Any = AUTH_NULL,
                       verf: Any = AUTH_NULL, rpcvers: int = 2) -> bytes:
     body = CallBody.cls(rpcvers, prog, vers, proc, encode_auth(cred), encode_auth(verf))
     return _2u32.pack(xid, MsgType.CALL) + encode(CallBody, body)
 
 
+_NULL_REPLY = struct.Struct(">IIIIII")  # xid, REPLY, MSG_ACCEPTED, AUTH_NULL, 0, accept_stat
+
+
 def build_reply_header(xid: int, stat: AcceptStat = AcceptStat.SUCCESS, verf: Any = AUTH_NULL,
                        low: int = 0, high: int = 0) -> bytes:
+    if verf is AUTH_NULL and stat != AcceptStat.PROG_MISMATCH:  # what every gluster server sends
+        return _NULL_REPLY.pack(xid, MsgType.REPLY, ReplyStat.MSG_ACCEPTED, 0, 0, stat)
     v = encode_auth(verf)
     head = struct.pack(">III", xid, MsgType.REPLY, ReplyStat.MSG_ACCEPTED) + encode(OpaqueAuth, v)
     head += _u32.pack(stat)

@@ -36,7 +36,7 @@ import construct as c
 __all__ = [
     "Int", "UInt", "Hyper", "UHyper", "Double", "Opaque", "String", "FixedOpaque", "Gfid",
     "Optional", "Array", "FixedArray", "LinkedList", "XdrStruct", "xdr_struct", "decode", "encode",
-    "DecodeError", "default_of", "pytype_of", "plain_decode", "plain_encode",
+    "DecodeError", "default_of", "pytype_of", "plain_decode", "plain_encode", "Encoded",
 ]
 
 # Primitive integers: construct's own singletons, described for the dataclass generator.
@@ -285,6 +285,41 @@ def _camel(xname: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in xname.split("_"))
 
 
+class Encoded:
+    """A struct value already in its wire form: encoders write ``data`` as it is.
+
+    The hot path uses it to skip building a dataclass only to encode it at once (the
+    server's stats).  Reading an attribute decodes it (once) with ``schema``, so it can
+    stand where a value of that struct is expected.
+    """
+
+    __slots__ = ("schema", "data", "_value")
+
+    def __init__(self, schema: "XdrStruct", data: bytes) -> None:
+        self.schema, self.data, self._value = schema, data, None
+
+    def decoded(self) -> Any:
+        if self._value is None:
+            self._value = decode(self.schema, self.data)[0]
+        return self._value
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.decoded(), name)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Encoded):
+            return self.data == other.data
+        return self.decoded() == other
+
+    def __hash__(self) -> int:
+        return hash(self.data)
+
+    def __repr__(self) -> str:
+        return f"Encoded({self.decoded()!r})"
+
+
 class XdrStruct(c.Adapter):
     """A ``.x`` struct: a construct ``Struct`` whose parsed value is a frozen dataclass.
 
@@ -329,6 +364,12 @@ class XdrStruct(c.Adapter):
             self._fast = codec_for(self)
         except TypeError:  # a field type the generator does not know: plain only
             self._fast = (None, None)
+
+    def _build(self, obj, stream, context, path):
+        if isinstance(obj, Encoded):
+            stream.write(obj.data)
+            return obj
+        return super()._build(obj, stream, context, path)
 
     def _decode(self, obj, context, path):
         return self.cls(*[obj[name] for name in self.field_names])
@@ -385,6 +426,8 @@ def plain_decode(schema: Any, data: bytes | memoryview, offset: int = 0) -> tupl
 
 def encode(schema: Any, value: Any) -> bytes:
     """Encode ``value`` with ``schema`` (``ValueError`` if it does not fit the schema)."""
+    if isinstance(value, Encoded):
+        return value.data
     if isinstance(schema, XdrStruct) and isinstance(value, schema.cls):
         fast = schema.fast_encode
         if fast is not None:

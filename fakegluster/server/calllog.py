@@ -23,23 +23,35 @@ import threading
 import time
 from typing import Any, Iterator
 
-from ..proto.render import to_jsonable
+from ..proto.render import proc_name, program_name, to_jsonable
 
 __all__ = ["CallRecord", "CallLog", "Fault", "Faults"]
 
 
 @dataclasses.dataclass(frozen=True)
 class CallRecord:
+    """One call answered (or refused).  ``program``/``proc`` are names, ``prognum``,
+    ``progvers``, ``procnum`` the numbers on the wire."""
+
     time: float
     server: str  # "glusterd" or "brick:<volume>:<index>"
     connection: int
     peer: str
-    program: str
-    proc: str
+    prognum: int | None
+    progvers: int | None
+    procnum: int | None
     xid: int
     args: Any
     result: Any = None
     error: str | None = None  # an RPC-level error reply (GARBAGE_ARGS ...) or an injected fault
+
+    @property
+    def program(self) -> str:
+        return program_name(self.prognum, self.progvers) or ""
+
+    @property
+    def proc(self) -> str:
+        return proc_name(self.prognum, self.progvers, self.procnum) or ""
 
     @property
     def op_ret(self) -> int | None:
@@ -72,19 +84,24 @@ _MISSING = object()
 
 
 class CallLog:
-    """Thread-safe, bounded (default 100 000 records, oldest dropped)."""
+    """Thread-safe, bounded (default 100 000 records, oldest dropped).
+
+    The server appends plain tuples (cheap on the hot path: ``deque.append`` is atomic);
+    :class:`CallRecord` objects are made when the log is read.
+    """
 
     def __init__(self, maxlen: int = 100_000) -> None:
-        self._records: collections.deque[CallRecord] = collections.deque(maxlen=maxlen)
+        self._records: collections.deque[Any] = collections.deque(maxlen=maxlen)
         self._lock = threading.Lock()
 
-    def append(self, record: CallRecord) -> None:
-        with self._lock:
-            self._records.append(record)
+    def append(self, record: CallRecord | tuple) -> None:
+        """Record a call: a :class:`CallRecord`, or the tuple of its fields."""
+        self._records.append(record)
 
     def __iter__(self) -> Iterator[CallRecord]:
         with self._lock:
-            return iter(list(self._records))
+            items = list(self._records)
+        return iter([r if isinstance(r, CallRecord) else CallRecord(*r) for r in items])
 
     def __len__(self) -> int:
         return len(self._records)
@@ -182,6 +199,11 @@ class Faults:
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
+
+    @property
+    def active(self) -> bool:
+        """True when any rule is set (the hot path skips matching otherwise)."""
+        return bool(self._rules)
 
     def match(self, server: str, proc: str) -> Fault | None:
         if not self._rules:

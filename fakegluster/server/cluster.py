@@ -33,7 +33,7 @@ from ..store import Store, open_store
 from .brick import BRICK_PROGRAMS, Brick, BrickSession
 from .calllog import CallLog, Faults
 from .glusterd import GLUSTERD_TCP_PROGRAMS, GLUSTERD_UNIX_PROGRAMS, GlusterdSession, Volume
-from .net import next_connection_id, serve_stream
+from .net import next_connection_id, serve_listener, serve_socket, serve_stream
 
 __all__ = ["FakeGluster", "ServerInfo", "Listen", "parse_listen", "parse_volume", "DEFAULT_LISTEN"]
 
@@ -184,9 +184,9 @@ class FakeGluster:
                 ports = await self._bind_bricks(listeners, nursery)
                 bound = [li for li, _ in listeners]
                 self.info = ServerInfo(bound, list(self.volumes), ports)
-                for li, trio_listeners in listeners:
-                    handler = self._glusterd_handler(li)
-                    nursery.start_soon(trio.serve_listeners, handler, trio_listeners)
+                for li, socks in listeners:
+                    for lsock in socks:
+                        nursery.start_soon(serve_listener, lsock, self._glusterd_handler(li), nursery)
                 withdraw += self._offer_rdma(bound, nursery)
                 task_status.started(self.info)
         finally:
@@ -208,16 +208,15 @@ class FakeGluster:
             brick = Brick(name, path, store)
             self.volumes[name] = Volume(name, [brick], brick.volume_id)
 
-    async def _bind_glusterd(self, unix_paths: list[str]) -> list[tuple[Listen, list[trio.SocketListener]]]:
+    async def _bind_glusterd(self, unix_paths: list[str]) -> list[tuple[Listen, list[socket.socket]]]:
         out = []
         for li in self.listen:
             if li.transport == "unix":
                 out.append((li, [_unix_listener(li.path)]))
                 unix_paths.append(li.path)
                 continue
-            listeners = await trio.open_tcp_listeners(li.port, host=li.host)
-            port = listeners[0].socket.getsockname()[1]
-            out.append((Listen("tcp", li.host, port), listeners))
+            socks = _tcp_listeners(li.host, li.port)
+            out.append((Listen("tcp", li.host, socks[0].getsockname()[1]), socks))
         return out
 
     async def _bind_bricks(self, listeners: Sequence[tuple[Listen, Any]], nursery: trio.Nursery) -> dict[str, int]:
@@ -229,8 +228,8 @@ class FakeGluster:
                 brick.port = socks[0].getsockname()[1]
                 ports[brick.path] = brick.port
                 name = f"brick:{volume.name}:{index}"
-                nursery.start_soon(trio.serve_listeners, self._brick_handler(brick, name),
-                                   [trio.SocketListener(trio.socket.from_stdlib_socket(s)) for s in socks])
+                for lsock in socks:
+                    nursery.start_soon(serve_listener, lsock, self._brick_handler(brick, name), nursery)
         return ports
 
     def _offer_rdma(self, bound: Sequence[Listen], nursery: trio.Nursery) -> list[Callable[[], None]]:
@@ -239,9 +238,9 @@ class FakeGluster:
         token = trio.lowlevel.current_trio_token()
         out = []
 
-        def offer(host: str, port: int, handler: Callable[[trio.abc.Stream], Any]) -> None:
+        def offer(host: str, port: int, handler: Callable[[Any, Any], Any]) -> None:
             def accept(sock: Any) -> None:
-                token.run_sync_soon(lambda: nursery.start_soon(handler, MessageStream(sock)))
+                token.run_sync_soon(lambda: nursery.start_soon(handler, MessageStream(sock), None))
             out.append(offer_rdma(host, port, accept))
 
         for li in bound:
@@ -253,8 +252,8 @@ class FakeGluster:
                         offer(host, brick.port, self._brick_handler(brick, f"brick:{volume.name}:{index}"))
         return out
 
-    def _glusterd_handler(self, li: Listen, rdma: bool = False) -> Callable[[trio.abc.Stream], Any]:
-        async def handler(stream: trio.abc.Stream) -> None:
+    def _glusterd_handler(self, li: Listen, rdma: bool = False) -> Callable[[Any, Any], Any]:
+        async def handler(conn: Any, addr: Any) -> None:
             cid = next_connection_id()
             if rdma:
                 peer, local, programs, pmap_port = "rdma", _reachable(li.host), GLUSTERD_TCP_PROGRAMS, li.port
@@ -263,15 +262,15 @@ class FakeGluster:
                 tcp = self.info.tcp if self.info else []
                 pmap_port = tcp[0].port if tcp else None
             else:
-                peer_addr, local_addr = stream.socket.getpeername(), stream.socket.getsockname()
-                peer, local, programs = peer_addr[0], local_addr[0], GLUSTERD_TCP_PROGRAMS
+                local_addr = conn.getsockname()
+                peer, local, programs = addr[0], local_addr[0], GLUSTERD_TCP_PROGRAMS
                 pmap_port = local_addr[1]
             brick_host = _unmapped(local) if local else self._default_brick_host()
             session = GlusterdSession(self.volumes, "unix" if li.transport == "unix" and not rdma else "tcp",
                                       brick_host, None if peer in ("unix", "rdma") else peer,
                                       lambda: self.info.brick_ports if self.info else {}, pmap_port)
-            await serve_stream(stream, session, programs, name="glusterd", peer=peer, connection_id=cid,
-                               calls=self.calls, faults=self.faults, max_record=self.max_record)
+            await _serve(conn, session, programs, name="glusterd", peer=peer, connection_id=cid,
+                         calls=self.calls, faults=self.faults, max_record=self.max_record)
         return handler
 
     def _default_brick_host(self) -> str:
@@ -280,15 +279,12 @@ class FakeGluster:
                 return _reachable(li.host)
         return "127.0.0.1"
 
-    def _brick_handler(self, brick: Brick, name: str) -> Callable[[trio.abc.Stream], Any]:
-        async def handler(stream: trio.abc.Stream) -> None:
+    def _brick_handler(self, brick: Brick, name: str) -> Callable[[Any, Any], Any]:
+        async def handler(conn: Any, addr: Any) -> None:
             cid = next_connection_id()
-            try:
-                peer = str(stream.socket.getpeername()[0]) if not isinstance(stream, MessageStream) else "rdma"
-            except (OSError, AttributeError, IndexError):
-                peer = "?"
-            await serve_stream(stream, BrickSession(brick, cid), BRICK_PROGRAMS, name=name, peer=peer,
-                               connection_id=cid, calls=self.calls, faults=self.faults, max_record=self.max_record)
+            peer = "rdma" if isinstance(conn, MessageStream) else str(addr[0]) if addr else "?"
+            await _serve(conn, BrickSession(brick, cid), BRICK_PROGRAMS, name=name, peer=peer,
+                         connection_id=cid, calls=self.calls, faults=self.faults, max_record=self.max_record)
         return handler
 
     # ---- conveniences ---------------------------------------------------------------
@@ -383,7 +379,41 @@ def _unmapped(host: str) -> str:
     return host
 
 
-def _unix_listener(path: str) -> trio.SocketListener:
+async def _serve(conn: Any, session: Any, programs: Any, **kw: Any) -> None:
+    """A plain socket takes the fast loop, any other stream (emulated rdma) the generic one."""
+    if isinstance(conn, socket.socket):
+        await serve_socket(conn, session, programs, **kw)
+    else:
+        await serve_stream(conn, session, programs, **kw)
+
+
+def _tcp_listeners(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets for every address of ``host`` (one port for all when port is 0)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    socks: list[socket.socket] = []
+    seen = set()
+    try:
+        for family, _type, proto, _name, addr in infos:
+            if (family, addr[0]) in seen:
+                continue
+            seen.add((family, addr[0]))
+            s = socket.socket(family, socket.SOCK_STREAM, proto)
+            socks.append(s)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if port == 0 and len(socks) > 1:
+                addr = (addr[0], socks[0].getsockname()[1], *addr[2:])
+            s.bind(addr)
+            s.listen(128)
+    except OSError:
+        for s in socks:
+            s.close()
+        raise
+    return socks
+
+
+def _unix_listener(path: str) -> socket.socket:
     if os.path.exists(path):
         if not stat.S_ISSOCK(os.stat(path).st_mode):
             raise OSError(errno.EEXIST, f"{path} exists and is not a socket")
@@ -399,7 +429,7 @@ def _unix_listener(path: str) -> trio.SocketListener:
     raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     raw.bind(path)
     raw.listen(128)
-    return trio.SocketListener(trio.socket.from_stdlib_socket(raw))
+    return raw
 
 
 def _bind_same_port(hosts: Sequence[str], attempts: int = 20) -> list[socket.socket]:

@@ -27,6 +27,7 @@ from ..proto import fops as F
 from ..proto.common import GfProtoFlock, NULL_GFID
 from ..proto.events import Call
 from ..proto.gfdict import GfDataType, GfxValue
+from ..proto.rpc import OpaqueAuth, decode_auth
 from ..store.base import (FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, SEEK_DATA, SEEK_HOLE,
                           Store, fs_error)
 from .iatt import ZERO_IATT, d_type, ino_of, to_iatt, to_statfs
@@ -156,7 +157,13 @@ class FopHandlers:
 
     @staticmethod
     def _owner(call: Call) -> tuple[int, int]:
-        return getattr(call.cred, "uid", 0), getattr(call.cred, "gid", 0)
+        cred = call.cred
+        if isinstance(cred, OpaqueAuth.cls):  # the server keeps credentials raw until needed
+            try:
+                cred = decode_auth(cred)
+            except ValueError:
+                return 0, 0
+        return getattr(cred, "uid", 0), getattr(cred, "gid", 0)
 
     def _parent(self, pargfid: bytes, name: str, need: str) -> Any:
         """server-resolve.c's entry resolution, before posix runs (checked on a 10.3 brick).
@@ -335,22 +342,22 @@ class FopHandlers:
         if ofd.flags & O_ACCMODE == O_WRONLY:
             raise fs_error(errno.EBADF)
         data = self.store.read(ofd.gfid, a.offset, a.size)
-        post = self._iatt(ofd.gfid)
+        post = self.store.getattr(ofd.gfid)
         # posix_readv sets op_errno ENOENT when the read reached the end of the file
-        eof = a.offset + len(data) >= post.ia_size
-        return F.GfxReadRsp.cls(len(data), errno.ENOENT if eof else 0, post, len(data), None), data
+        eof = a.offset + len(data) >= post.size
+        return F.GfxReadRsp.cls(len(data), errno.ENOENT if eof else 0, to_iatt(post), len(data), None), data
 
     def op_write(self, a, call):
         ofd = self._fd(a.gfid, a.fd)
         if ofd.flags & O_ACCMODE == 0 or ofd.is_dir:
             raise fs_error(errno.EBADF)
-        pre = self._iatt(ofd.gfid)
-        offset = pre.ia_size if ofd.flags & O_APPEND else a.offset
+        pre = self.store.getattr(ofd.gfid)
+        offset = pre.size if ofd.flags & O_APPEND else a.offset
         data = call.payload
         if len(data) != a.size:
             raise fs_error(errno.EINVAL)
         n = self.store.write(ofd.gfid, offset, data)
-        return F.GfxCommon2iattRsp.cls(n, 0, None, pre, self._iatt(ofd.gfid))
+        return F.GfxCommon2iattRsp.cls(n, 0, None, to_iatt(pre), self._iatt(ofd.gfid))
 
     def op_flush(self, a, call):
         self._fd(a.gfid, a.fd)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import stat
+import struct
 
 from ..proto.common import IA_FLAGS_ALL, GfStatfs, GfxIattx
+from ..proto.xdr import Encoded
 from ..store.base import Attr, StatVfs
 
 __all__ = ["to_iatt", "to_statfs", "d_type", "ZERO_IATT", "ino_of"]
@@ -19,13 +21,18 @@ def ino_of(gfid: bytes) -> int:
     return int.from_bytes(gfid[8:], "big")
 
 
-def to_iatt(a: Attr) -> GfxIattx:
-    return GfxIattx.cls(
-        a.gfid, IA_FLAGS_ALL, ino_of(a.gfid), a.dev or FAKE_DEV, a.rdev, a.size, a.blocks, 0, 0,
-        a.atime_ns // 1_000_000_000, a.mtime_ns // 1_000_000_000, a.ctime_ns // 1_000_000_000, 0,
-        a.atime_ns % 1_000_000_000, a.mtime_ns % 1_000_000_000, a.ctime_ns % 1_000_000_000, 0,
-        a.nlink, a.uid, a.gid, a.blksize, a.mode,
-    )
+_IATTX = struct.Struct(">16s8Q4q9I")  # gfx_iattx: gfid, 8 u64, 4 i64 times, 9 u32
+assert _IATTX.size == 148
+
+
+def to_iatt(a: Attr) -> Encoded:
+    """The ``gfx_iattx`` of ``a``, already encoded (one ``struct.pack``); attribute access
+    still works on it (it decodes lazily)."""
+    at, mt, ct = divmod(a.atime_ns, 1_000_000_000), divmod(a.mtime_ns, 1_000_000_000), divmod(a.ctime_ns, 1_000_000_000)
+    return Encoded(GfxIattx, _IATTX.pack(
+        a.gfid, IA_FLAGS_ALL, int.from_bytes(a.gfid[8:], "big"), a.dev or FAKE_DEV, a.rdev, a.size, a.blocks, 0, 0,
+        at[0], mt[0], ct[0], 0, at[1], mt[1], ct[1], 0, a.nlink, a.uid, a.gid, a.blksize, a.mode,
+    ))
 
 
 def to_statfs(s: StatVfs) -> GfStatfs:
