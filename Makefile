@@ -13,6 +13,8 @@ $(VENV)/.stamp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	@# byte-compile now: a start-up must not compile (PYTHONDONTWRITEBYTECODE may be set)
+	$(PY) -m compileall -q fakegluster client >/dev/null
 	touch $@
 
 venv: $(VENV)/.stamp
@@ -29,6 +31,7 @@ debs:
 # Serve one in-memory volume "testvol" on glusterd's port and a unix socket; prints the URIs.
 RUN_LISTEN ?= --listen tcp://127.0.0.1:24007 --listen unix:///tmp/fakegluster.sock
 run: venv
+	@$(PY) -m compileall -q fakegluster client >/dev/null
 	$(VENV)/bin/fakegluster serve --volume testvol $(RUN_LISTEN) --log-level info
 
 test: debs venv
@@ -37,6 +40,7 @@ test: debs venv
 # Benchmarks against a real GlusterFS 10.3 (root; ~15 min): bench/results/latest.{json,md,png}
 bench: debs venv
 	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m compileall -q fakegluster client >/dev/null
 	$(PY) bench/run.py
 
 clean:
