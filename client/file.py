@@ -3,6 +3,8 @@
 IO goes straight to the brick (no write-behind, no read-ahead): ``pread``/``pwrite`` split
 requests into :data:`CHUNK` pieces sent concurrently (at most :data:`MAX_INFLIGHT` at a
 time); WRITE carries its payload raw after the header, READ's data rides after the reply.
+A request of at most one CHUNK is one FOP call and touches no other trio machinery, so the
+blocking API can drive it from its own thread (:func:`gfclient.sync.run_inline`); keep it so.
 ``read``/``write``/``seek`` keep a file offset like ``glfs_read``/``glfs_write``; with
 O_APPEND the brick appends and the offset follows the new size.  ``close`` sends FLUSH
 (``glfs_close``) and then RELEASE with pid 0 (the fd's destruction).
@@ -139,27 +141,34 @@ class File:
         total = len(view)
         if total == 0:
             return 0, -1
+        if total <= CHUNK:
+            rsp = await fops.write(self.gfid, fd, offset, view, self.path)
+            return rsp.op_ret, rsp.poststat.ia_size
         pieces = [(off, min(CHUNK, total - off)) for off in range(0, total, CHUNK)]
         written = [0] * len(pieces)
         sizes = [-1] * len(pieces)
-        limiter = trio.CapacityLimiter(MAX_INFLIGHT)
 
         async def one(i: int, start: int, n: int) -> None:
-            async with limiter:
-                rsp = await fops.write(self.gfid, fd, offset + start, view[start:start + n], self.path)
-                written[i] = rsp.op_ret
-                sizes[i] = rsp.poststat.ia_size
+            rsp = await fops.write(self.gfid, fd, offset + start, view[start:start + n], self.path)
+            written[i] = rsp.op_ret
+            sizes[i] = rsp.poststat.ia_size
 
-        if len(pieces) == 1 or self.flags & os.O_APPEND:  # appends must reach the brick in order
+        if self.flags & os.O_APPEND:  # appends must reach the brick in order
             for i, (start, n) in enumerate(pieces):
                 await one(i, start, n)
                 if written[i] < n:
                     break
         else:
+            limiter = trio.CapacityLimiter(MAX_INFLIGHT)
+
+            async def limited(i: int, start: int, n: int) -> None:
+                async with limiter:
+                    await one(i, start, n)
+
             with unwrap_groups():
                 async with trio.open_nursery() as nursery:
                     for i, (start, n) in enumerate(pieces):
-                        nursery.start_soon(one, i, start, n)
+                        nursery.start_soon(limited, i, start, n)
         done = 0
         for (_, n), w in zip(pieces, written):
             done += w
@@ -171,20 +180,24 @@ class File:
     async def read(self, size: int = -1) -> bytes:
         """Read ``size`` bytes (all up to EOF when negative) from the file offset."""
         async with self._lock:
-            if size is None or size < 0:
-                st = await self.fstat()
-                chunks = [await self.pread(max(st.st_size - self.offset, 0), self.offset)]
-                self.offset += len(chunks[0])
-                while True:
-                    more = await self.pread(CHUNK, self.offset)
-                    if not more:
-                        break
-                    chunks.append(more)
-                    self.offset += len(more)
-                return b"".join(chunks)
-            data = await self.pread(size, self.offset)
-            self.offset += len(data)
-            return data
+            return await self._read(size)
+
+    async def _read(self, size: int | None) -> bytes:
+        """:meth:`read` without the offset lock (the blocking API holds its own)."""
+        if size is None or size < 0:
+            st = await self.fstat()
+            chunks = [await self.pread(max(st.st_size - self.offset, 0), self.offset)]
+            self.offset += len(chunks[0])
+            while True:
+                more = await self.pread(CHUNK, self.offset)
+                if not more:
+                    break
+                chunks.append(more)
+                self.offset += len(more)
+            return b"".join(chunks)
+        data = await self.pread(size, self.offset)
+        self.offset += len(data)
+        return data
 
     readall = read
 
@@ -197,31 +210,39 @@ class File:
     async def write(self, data: bytes | bytearray | memoryview) -> int:
         """Write at the file offset (at the end with O_APPEND); returns bytes written."""
         async with self._lock:
-            n, size = await self._pwrite(memoryview(data).cast("B"), self.offset)
-            if self.flags & os.O_APPEND and size >= 0:
-                self.offset = size
-            else:
-                self.offset += n
-            return n
+            return await self._write(data)
+
+    async def _write(self, data: bytes | bytearray | memoryview) -> int:
+        """:meth:`write` without the offset lock (the blocking API holds its own)."""
+        n, size = await self._pwrite(memoryview(data).cast("B"), self.offset)
+        if self.flags & os.O_APPEND and size >= 0:
+            self.offset = size
+        else:
+            self.offset += n
+        return n
 
     async def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         """Move the file offset; also SEEK_DATA / SEEK_HOLE (the SEEK fop)."""
         async with self._lock:
-            if whence == os.SEEK_SET:
-                new = offset
-            elif whence == os.SEEK_CUR:
-                new = self.offset + offset
-            elif whence == os.SEEK_END:
-                new = (await self.fstat()).st_size + offset
-            elif whence in (getattr(os, "SEEK_DATA", 3), getattr(os, "SEEK_HOLE", 4)):
-                what = SEEK_DATA if whence == getattr(os, "SEEK_DATA", 3) else SEEK_HOLE
-                new = await self._vol.fops.seek(self.gfid, self._fd(), offset, what, self.path)
-            else:
-                raise fop_error(errno.EINVAL, self.path)
-            if new < 0:
-                raise fop_error(errno.EINVAL, self.path)
-            self.offset = new
-            return new
+            return await self._seek(offset, whence)
+
+    async def _seek(self, offset: int, whence: int) -> int:
+        """:meth:`seek` without the offset lock (the blocking API holds its own)."""
+        if whence == os.SEEK_SET:
+            new = offset
+        elif whence == os.SEEK_CUR:
+            new = self.offset + offset
+        elif whence == os.SEEK_END:
+            new = (await self.fstat()).st_size + offset
+        elif whence in (getattr(os, "SEEK_DATA", 3), getattr(os, "SEEK_HOLE", 4)):
+            what = SEEK_DATA if whence == getattr(os, "SEEK_DATA", 3) else SEEK_HOLE
+            new = await self._vol.fops.seek(self.gfid, self._fd(), offset, what, self.path)
+        else:
+            raise fop_error(errno.EINVAL, self.path)
+        if new < 0:
+            raise fop_error(errno.EINVAL, self.path)
+        self.offset = new
+        return new
 
     lseek = seek
 

@@ -19,6 +19,29 @@ Credentials: a channel starts with AUTH_GLUSTERFS_v2 (as every rpc_clnt does aft
 connect) and switches to v3 when the owner sets :attr:`RpcChannel.use_v3` (after DUMP lists
 the FOP program 1298437/400).  Callers pass an :class:`Identity`; the channel encodes it in
 the flavour in force, so PINGs after the switch carry v3 credentials, like the C client.
+
+The IO (why it looks the way it does: a call is on the hot path of every FOP):
+
+* Over a socket (tcp, unix) the channel takes the socket out of its ``trio.SocketStream`` and
+  drives it directly, like the server's ``serve_socket``: non-blocking ``sendmsg`` of the
+  header and the payload (never copied) right from :meth:`RpcChannel.call`, ``recv_into`` a
+  preallocated buffer in the receive task, and ``trio.lowlevel.wait_readable`` /
+  ``wait_writable`` only when the kernel says it would block.  The high-level stream API
+  costs a checkpoint per send and per receive; this costs one pass of trio's scheduler per
+  reply.  Other streams (rdma emulation, memory streams in tests) go through a writer task.
+* Bytes the kernel did not take at once wait in an output queue that a writer task sends
+  in order; later calls queue behind them, so records never interleave.
+* A waiting call parks its task (``wait_task_rescheduled``); frame-timeout is one timer
+  task for the channel (like rpc-clnt's ``call_bail``), not a cancel scope per call.
+
+Calls from other threads (the blocking API's fast path): :meth:`RpcChannel.call` is
+thread-safe.  Awaited in a thread that is not the channel's trio thread -- the blocking API
+drives the coroutine itself, see :func:`gfclient.sync.run_inline` -- it does not suspend:
+it registers the call and sends it from the calling thread, then blocks that thread until
+the receive task (in the trio thread) hands the reply over.  One lock guards the connection
+state both threads touch (the sans-IO connection, the pending calls, the output queue), so
+there is a single xid sequence, a single table of pending calls and one ping / close logic
+for both kinds of callers.
 """
 
 from __future__ import annotations
@@ -27,8 +50,13 @@ import dataclasses
 import errno
 import logging
 import math
+import select
+import socket
+import threading
+import time
 from typing import Any, Callable
 
+import outcome
 import trio
 
 from fakegluster.proto.connection import Role, RpcConnection
@@ -45,6 +73,13 @@ __all__ = ["Identity", "INTERNAL", "XidCounter", "RpcChannel", "RECEIVE_SIZE"]
 log = logging.getLogger("gfclient.rpc")
 
 RECEIVE_SIZE = 256 * 1024
+#: The receive task yields to the scheduler at least once per this many successful reads.
+FAIRNESS = 16
+#: How long the trio receive task stands by while threads read the socket themselves,
+#: before it takes the reading back (so that an idle connection's end is noticed).
+STANDBY = 0.05
+_IOV_MAX = 512
+_get_ident = threading.get_ident
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -87,11 +122,34 @@ class XidCounter:
         return self.last
 
 
-@dataclasses.dataclass(eq=False, slots=True)
 class _Waiter:
-    done: trio.Event
-    reply: Reply | None = None
-    error: BaseException | None = None
+    """One call waiting for its reply: a parked trio task, or a blocked thread.
+
+    A thread waiter blocks on ``lock`` (held from the start); :meth:`RpcChannel._signal`
+    releases it, under the channel lock and at most once until the thread takes it back, to
+    say "look at your state": ``done`` (``reply``/``error`` set) or ``promoted`` (you read
+    the socket now).
+    """
+
+    __slots__ = ("prog", "vers", "proc", "task", "lock", "signalled", "done", "promoted", "reply", "error",
+                 "deadline", "timeout")
+
+    def __init__(self, prog: int, vers: int, proc: int) -> None:
+        self.prog, self.vers, self.proc = prog, vers, proc
+        self.task: Any = None
+        self.lock: threading.Lock | None = None
+        self.signalled = False
+        self.done = False
+        self.promoted = False
+        self.reply: Reply | None = None
+        self.error: BaseException | None = None
+        self.deadline = math.inf
+        self.timeout = 0.0
+
+
+#: ``RpcChannel._reader`` when the trio receive task reads the socket.
+_TRIO = "trio"
+_OK, _CLOSED, _STEP_BACK = 0, 1, 2
 
 
 def _rpc_refusal(ev: Reply | Denied, what: str) -> RpcError:
@@ -114,11 +172,25 @@ def _describe(prog: int, vers: int, proc: int) -> str:
     return f"{program.name} {p.name if p else f'procedure {proc}'}"
 
 
+def _unsent(buffers: list[Any], sent: int) -> list[Any]:
+    """What is left of ``buffers`` after ``sent`` bytes went out."""
+    for i, buf in enumerate(buffers):
+        n = len(buf)
+        if sent < n:
+            rest = buffers[i:]
+            if sent:
+                rest[0] = memoryview(buf)[sent:]
+            return rest
+        sent -= n
+    return []
+
+
 class RpcChannel:
     """One client connection (see the module docstring).
 
     Args:
-        stream: a connected trio stream.
+        stream: a connected trio stream.  A ``trio.SocketStream`` is taken apart: the
+            channel owns its socket from then on and closes it.
         peer: how to name the server in errors (``"host H and port N"``).
         xids: the rpc client's xid counter (shared across reconnects).
         ping_timeout: seconds; 0 disables pings (the mgmt connection).
@@ -146,21 +218,50 @@ class RpcChannel:
         self._on_close = on_close
         self._conn = RpcConnection(Role.CLIENT)
         self._waiters: dict[int, _Waiter] = {}
-        self._send_lock = trio.StrictFIFOLock()
+        # _lock guards what the trio thread and calling threads share: _conn, _waiters,
+        # close_reason, _outq, _reader, _eof, the waiters' signal state, and every use of
+        # _sock outside the trio thread
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._poller: Any = None
+        self._tbuf: bytearray | None = None
+        if isinstance(stream, trio.SocketStream):
+            self._sock = socket.socket(fileno=stream.socket.detach())
+            self._sock.setblocking(False)
+            self._poller = select.poll()
+            self._poller.register(self._sock, select.POLLIN)
+            self._tbuf = bytearray(RECEIVE_SIZE)
+        self._reader: Any = _TRIO  # who reads the socket: _TRIO, None, or a thread's _Waiter
+        self._eof = False  # a thread saw the end; the trio thread's _shutdown is on its way
+        self._close_pending = False  # close the socket when the thread reading it leaves
+        self._reader_wake = trio.Event()
+        self._finished_threads = 0  # threads' calls answered (the receive task's step-back cue)
+        self._outq: list[Any] = []
+        self._writer_wake = trio.Event()
         self._nursery: trio.Nursery | None = None
         self._timer: trio.CancelScope | None = None
         self._ping_started = False
+        self._bail_at = math.inf
+        self._bail_scope: trio.CancelScope | None = None
+        self._loop_thread: int | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._clock: Any = None
         self._finished = trio.Event()
 
     # ---- lifecycle ---------------------------------------------------------------------
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Receive replies (and run the ping timers) until the connection ends."""
+        self._loop_thread = _get_ident()
+        self._token = trio.lowlevel.current_trio_token()
+        self._clock = trio.lowlevel.current_clock()
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 now = trio.current_time()
                 self.last_sent = self.last_received = now
-                nursery.start_soon(self._receive_loop)
+                nursery.start_soon(self._receive_socket if self._sock is not None else self._receive_stream)
+                nursery.start_soon(self._writer)
+                nursery.start_soon(self._bail_loop)
                 task_status.started()
                 await self.closed.wait()
                 nursery.cancel_scope.cancel()
@@ -168,28 +269,63 @@ class RpcChannel:
             self._nursery = None
             self._shutdown(GlusterConnectionError(errno.ENOTCONN, f"connection to {self.peer} closed"))
             with trio.CancelScope(shield=True):
-                await trio.aclose_forcefully(self.stream)
+                await self._close_transport()
             self._finished.set()
 
     async def aclose(self) -> None:
         """Close the connection; pending calls fail with ENOTCONN."""
         self._shutdown(GlusterConnectionError(errno.ENOTCONN, f"connection to {self.peer} closed by the client"))
         with trio.CancelScope(shield=True):
+            await self._close_transport()
+
+    async def _close_transport(self) -> None:
+        sock = self._sock
+        if sock is None:
             await trio.aclose_forcefully(self.stream)
+            return
+        # only after _shutdown: from then on no thread sends or starts reading (they check
+        # close_reason under _lock); a thread still reading closes the socket when it leaves,
+        # so that its fd number cannot be reused under it
+        assert self.close_reason is not None
+        with self._lock:
+            if sock.fileno() != -1:
+                trio.lowlevel.notify_closing(sock)
+                if isinstance(self._reader, _Waiter):
+                    self._close_pending = True
+                else:
+                    sock.close()
+        await trio.lowlevel.checkpoint()
 
     def _shutdown(self, reason: GlusterConnectionError) -> None:
-        if self.closed.is_set():
-            return
-        self.close_reason = reason
+        """Tear down (the trio thread only): fail every pending call with ``reason``."""
+        with self._lock:
+            if self.close_reason is not None:
+                return
+            self.close_reason = reason
+            waiters, self._waiters = self._waiters, {}
+            self._outq.clear()
+            if isinstance(self._reader, _Waiter):
+                try:  # wake the thread polling the socket
+                    self._sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+                except OSError:
+                    pass
+            trio_waiters = []
+            for w in waiters.values():
+                if w.lock is None:
+                    trio_waiters.append(w)
         self.closed.set()
+        self._writer_wake.set()
+        self._reader_wake.set()
         self._disarm()
         self._ping_started = False
         if self._on_close is not None:
             self._on_close(reason)
-        waiters, self._waiters = self._waiters, {}
-        for w in waiters.values():
-            w.error = reason
-            w.done.set()
+        with self._lock:  # after on_close, like rpc-clnt's DISCONNECT notify
+            for w in waiters.values():
+                if w.lock is not None:
+                    self._finish(w, None, reason)
+        for w in trio_waiters:
+            self._resume(w, None, reason)
 
     def disconnect(self, reason: GlusterConnectionError) -> None:
         """Tear the connection down now (the receive task closes the stream)."""
@@ -201,6 +337,18 @@ class RpcChannel:
         """Calls sent and not yet answered (pings included)."""
         return len(self._waiters)
 
+    def _now(self) -> float:
+        return self._clock.current_time() if self._clock is not None else trio.current_time()
+
+    def _in_trio(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn`` in the trio thread soon (from another thread)."""
+        if self._token is None:
+            return
+        try:
+            self._token.run_sync_soon(fn, *args)
+        except trio.RunFinishedError:
+            pass
+
     # ---- calls -------------------------------------------------------------------------
     async def call(self, prog: int, vers: int, proc: int, args: Any = None, *,
                    ident: Identity = INTERNAL, payload: bytes | memoryview = b"",
@@ -211,111 +359,450 @@ class RpcChannel:
         READ).  Raises :class:`GlusterConnectionError` (ENOTCONN) when the connection is or
         goes down, or when ``timeout`` (frame-timeout) passes; :class:`RpcError` when the
         peer refuses the call at the RPC level or the reply does not decode.
+
+        From a thread other than the channel's trio thread this blocks that thread and
+        never suspends (see the module docstring).
         """
-        if self.closed.is_set():
-            assert self.close_reason is not None
-            raise self.close_reason
-        waiter = _Waiter(trio.Event())
-        is_ping = prog == GF_DUMP_PROGRAM and proc == GfDumpProc.GF_DUMP_PING
-        with trio.CancelScope(shield=True):
-            async with self._send_lock:
-                if self.closed.is_set():
-                    assert self.close_reason is not None
-                    raise self.close_reason
-                xid = self.xids.next()
-                event = Call(xid, prog, vers, proc, args, ident.credential(self.use_v3), payload=payload)
-                buffers = self._conn.send_buffers(event)
-                self._waiters[xid] = waiter
+        if self._loop_thread is not None and _get_ident() != self._loop_thread:
+            return self._call_blocking(prog, vers, proc, args, ident, payload, timeout)
+        w = _Waiter(prog, vers, proc)
+        w.task = trio.lowlevel.current_task()
+        xid = self._submit(w, args, ident, payload, True)
+        if self._reader is None:
+            self._reader_wake.set()  # nobody reads the socket: the receive task takes over
+        if timeout is not None:
+            w.timeout = timeout
+            w.deadline = deadline = trio.current_time() + timeout
+            if deadline < self._bail_at:
+                self._bail_at = deadline
+                if self._bail_scope is not None:
+                    self._bail_scope.deadline = deadline
+        if not self._ping_started and not (prog == GF_DUMP_PROGRAM and proc == GfDumpProc.GF_DUMP_PING):
+            self._start_ping()
+
+        def abort(_: Any) -> trio.lowlevel.Abort:
+            # cancelled: drop the waiter (a late reply is then ignored) -- unless a thread
+            # reading the socket took the reply already: it is on its way, wait for it
+            with self._lock:
+                if self._waiters.pop(xid, None) is None:
+                    return trio.lowlevel.Abort.FAILED
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        return await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def _submit(self, w: _Waiter, args: Any, ident: Identity, payload: bytes | memoryview, in_trio: bool) -> int:
+        """Register ``w`` and send its CALL (or queue it behind unsent bytes); returns the xid."""
+        failed: OSError | None = None
+        kick = False
+        with self._lock:
+            if self.close_reason is not None:
+                raise self.close_reason
+            xid = self.xids.next()
+            event = Call(xid, w.prog, w.vers, w.proc, args, ident.credential(self.use_v3), payload=payload)
+            buffers = self._conn.send_buffers(event)
+            self._waiters[xid] = w
+            sock = self._sock
+            if sock is not None and not self._outq:
                 try:
-                    for buf in buffers:
-                        await self.stream.send_all(buf)
-                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                    self._shutdown(GlusterConnectionError(
-                        errno.ENOTCONN, f"connection to {self.peer} failed while sending: {exc}"))
-                    assert self.close_reason is not None
-                    raise self.close_reason from exc
-                self.last_sent = trio.current_time()
-        if not is_ping:
-            self._check_and_start_ping()
-        what = _describe(prog, vers, proc)
+                    sent = sock.sendmsg(buffers)
+                except BlockingIOError:
+                    sent = 0
+                except OSError as exc:
+                    self._waiters.pop(xid, None)
+                    failed = exc
+                    sent = 0
+                if failed is None:
+                    self.last_sent = self._now()
+                    rest = _unsent(buffers, sent)
+                    if rest:
+                        self._outq.extend(rest)
+                        kick = True
+            else:
+                self._outq.extend(buffers)
+                kick = True
+        if failed is not None:
+            reason = GlusterConnectionError(errno.ENOTCONN, f"connection to {self.peer} failed while sending: {failed}")
+            if in_trio:
+                self._shutdown(reason)
+            else:
+                self._in_trio(self._shutdown, reason)
+            raise reason from failed
+        if kick:
+            if in_trio:
+                self._writer_wake.set()
+            else:
+                self._in_trio(self._kick_writer)
+        return xid
+
+    def _kick_writer(self) -> None:
+        self._writer_wake.set()
+
+    # ---- handing replies over ----------------------------------------------------------
+    def _finish(self, w: _Waiter, reply: Reply | None, error: BaseException | None) -> None:
+        """Complete a thread's waiter (under _lock; ``w`` is already out of ``_waiters``)."""
+        w.reply, w.error, w.done = reply, error, True
+        self._signal(w)
+
+    @staticmethod
+    def _signal(w: _Waiter) -> None:
+        """Wake the thread of ``w`` to look at its state (under _lock)."""
+        if not w.signalled:
+            w.signalled = True
+            w.lock.release()  # type: ignore[union-attr]
+
+    @staticmethod
+    def _resume(w: _Waiter, reply: Reply | None, error: BaseException | None) -> None:
+        """Complete a trio task's waiter (in the trio thread; ``w`` is out of ``_waiters``)."""
+        trio.lowlevel.reschedule(w.task, outcome.Error(error) if error is not None else outcome.Value(reply))
+
+    def _resume_all(self, done: list[tuple[_Waiter, Reply | None, BaseException | None]]) -> None:
+        for w, reply, error in done:
+            self._resume(w, reply, error)
+
+    def _run_callbacks(self, callbacks: list[Call]) -> None:
+        for ev in callbacks:
+            log.debug("callback from %s: program %d proc %d (ignored)", self.peer, ev.prog, ev.proc)
+            if self._on_callback is not None:
+                self._on_callback(ev)
+
+    def _bailed(self, w: _Waiter, xid: int) -> GlusterConnectionError:
+        return GlusterConnectionError(
+            errno.ENOTCONN, f"{_describe(w.prog, w.vers, w.proc)} (xid {xid}) to {self.peer} bailed out after "
+            f"{w.timeout:g} s (frame-timeout)")
+
+    async def _bail_loop(self) -> None:
+        """frame-timeout: fail calls of the trio thread that waited past their deadline."""
+        while True:
+            with trio.CancelScope(deadline=self._bail_at) as scope:
+                self._bail_scope = scope
+                await trio.sleep_forever()
+            self._bail_scope = None
+            now = trio.current_time()
+            expired: list[tuple[int, _Waiter]] = []
+            nxt = math.inf
+            with self._lock:
+                for xid, w in list(self._waiters.items()):
+                    if w.deadline <= now:
+                        expired.append((xid, w))
+                        del self._waiters[xid]
+                    elif w.deadline < nxt:
+                        nxt = w.deadline
+            self._bail_at = nxt
+            for xid, w in expired:
+                self._resume(w, None, self._bailed(w, xid))
+
+    # ---- calls from other threads ------------------------------------------------------
+    def _call_blocking(self, prog: int, vers: int, proc: int, args: Any, ident: Identity,
+                       payload: bytes | memoryview, timeout: float | None) -> Reply:
+        """:meth:`call` from another thread: send from here, then block until the reply.
+
+        The reply is read by whoever holds the reader role: the trio receive task, which
+        hands it over (a thread wake-up), or -- when nobody reads -- this thread itself,
+        which then needs no wake-up at all.  A thread that leaves the role passes it to
+        another waiting thread, or back to the trio task if trio calls are waiting.
+        """
+        w = _Waiter(prog, vers, proc)
+        w.lock = lock = threading.Lock()
+        w.timeout = 0.0 if timeout is None else timeout
+        lock.acquire()
+        xid = self._submit(w, args, ident, payload, False)
+        if not self._ping_started and self.ping_timeout > 0:
+            # rpc_clnt_check_and_start_ping: the call was outstanding at submit time, so the
+            # ping goes out even if its reply is already in when the trio thread gets to it
+            self._ping_started = True
+            self._in_trio(self._start_ping, True)
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            with trio.move_on_after(math.inf if timeout is None else timeout) as scope:
-                await waiter.done.wait()
-        finally:
-            if not waiter.done.is_set():
-                # cancelled or bailed out: drop the waiter; a late reply is then ignored
+            while True:
+                with self._lock:
+                    if w.done:
+                        break
+                    if w.promoted or (self._reader is None and not self._eof and self.close_reason is None):
+                        w.promoted = False
+                        self._reader = w
+                        reading = True
+                    else:
+                        reading = False
+                if reading:
+                    self._read_for(w, deadline)
+                    with self._lock:
+                        if w.done:
+                            break
+                if deadline is None:
+                    got = lock.acquire()
+                else:
+                    remaining = deadline - time.monotonic()
+                    got = lock.acquire(True, remaining) if remaining > 0 else False
+                with self._lock:
+                    if got:
+                        w.signalled = False
+                    elif w.signalled:  # released under _lock, which we hold: no wait
+                        lock.acquire()
+                        w.signalled = False
+                    if w.done or w.promoted:
+                        continue
+                    if deadline is not None and time.monotonic() >= deadline:
+                        self._waiters.pop(xid, None)
+                        raise self._bailed(w, xid)
+        except BaseException:  # bailed out, KeyboardInterrupt...: forget the call
+            with self._lock:
                 self._waiters.pop(xid, None)
-        if scope.cancelled_caught:
-            raise GlusterConnectionError(
-                errno.ENOTCONN, f"{what} (xid {xid}) to {self.peer} bailed out after {timeout:g} s "
-                "(frame-timeout)")
-        if waiter.error is not None:
-            raise waiter.error
-        assert waiter.reply is not None
-        return waiter.reply
+            self._leave_reader(w)  # if it was promoted meanwhile
+            raise
+        if w.error is not None:
+            raise w.error
+        assert w.reply is not None
+        return w.reply
+
+    def _read_for(self, w: _Waiter, deadline: float | None) -> None:
+        """Read the socket in this thread until ``w`` is done, the deadline passes or the
+        connection ends; then leave the reader role."""
+        sock, poller, buf = self._sock, self._poller, self._tbuf
+        assert sock is not None and buf is not None
+        view = memoryview(buf)
+        try:
+            while True:
+                trio_done: list[tuple[_Waiter, Reply | None, BaseException | None]] = []
+                callbacks: list[Call] = []
+                reason: GlusterConnectionError | None = None
+                with self._lock:
+                    if w.done or self.close_reason is not None:
+                        return
+                    try:
+                        n = sock.recv_into(buf)
+                    except BlockingIOError:
+                        n = -1
+                    except OSError as exc:
+                        n = -1
+                        reason = GlusterConnectionError(errno.ENOTCONN, f"connection to {self.peer} lost: {exc}")
+                    else:
+                        if n:
+                            self.last_received = self._now()
+                        self._conn.receive_data(view[:n])
+                        reason = self._drain(trio_done, callbacks)
+                    if reason is not None:
+                        self._eof = True
+                    finished = w.done
+                if trio_done:
+                    self._in_trio(self._resume_all, trio_done)
+                if callbacks:
+                    self._in_trio(self._run_callbacks, callbacks)
+                if reason is not None:
+                    self._in_trio(self._shutdown, reason)
+                    return
+                if finished:
+                    return
+                if n < 0:
+                    wait = 1.0
+                    if deadline is not None:
+                        wait = min(wait, deadline - time.monotonic())
+                        if wait <= 0:
+                            return
+                    poller.poll(wait * 1000)
+        finally:
+            self._leave_reader(w)
+
+    def _leave_reader(self, w: _Waiter) -> None:
+        """``w``'s thread stops reading: pass the role on (another waiting thread first,
+        else the trio receive task if trio calls wait; else nobody until the next call)."""
+        wake_trio = False
+        with self._lock:
+            if self._reader is not w:
+                return
+            self._reader = None
+            if self._close_pending:
+                self._close_pending = False
+                self._sock.close()  # type: ignore[union-attr]
+            elif self.close_reason is None and not self._eof:
+                for other in self._waiters.values():
+                    if other.lock is not None and other is not w:
+                        self._reader = other
+                        other.promoted = True
+                        self._signal(other)
+                        break
+                else:
+                    wake_trio = bool(self._waiters)
+        if wake_trio:
+            self._in_trio(self._wake_reader)
+
+    def _wake_reader(self) -> None:
+        self._reader_wake.set()
+
+    # ---- sending -----------------------------------------------------------------------
+    async def _writer(self) -> None:
+        """Send what the calls left in the output queue, in order."""
+        sock = self._sock
+        while True:
+            await self._writer_wake.wait()
+            self._writer_wake = trio.Event()
+            while True:
+                failed: BaseException | None = None
+                blocked = False
+                with self._lock:
+                    if self.close_reason is not None:
+                        return
+                    queued = self._outq
+                    if not queued:
+                        break
+                    if sock is not None:
+                        try:
+                            sent = sock.sendmsg(queued[:_IOV_MAX])
+                        except BlockingIOError:
+                            blocked = True
+                        except OSError as exc:
+                            failed = exc
+                        else:
+                            self._outq = _unsent(queued, sent)
+                            self.last_sent = self._now()
+                    else:
+                        data = b"".join(queued)
+                        self._outq = []
+                if failed is None and sock is None:
+                    try:
+                        await self.stream.send_all(data)
+                        self.last_sent = trio.current_time()
+                    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                        failed = exc
+                elif blocked:
+                    try:
+                        await trio.lowlevel.wait_writable(sock)
+                    except (trio.ClosedResourceError, OSError) as exc:
+                        failed = exc
+                if failed is not None:
+                    self._shutdown(GlusterConnectionError(
+                        errno.ENOTCONN, f"connection to {self.peer} failed while sending: {failed}"))
+                    return
 
     # ---- receiving ---------------------------------------------------------------------
-    async def _receive_loop(self) -> None:
+    async def _receive_socket(self) -> None:
+        """Read the socket while the reader role is the trio task's; hand the role over
+        (stand by) once the calls it served were all threads' and none is left."""
+        sock = self._sock
+        assert sock is not None
+        buf = bytearray(RECEIVE_SIZE)
+        view = memoryview(buf)
         try:
-            while not self.closed.is_set():
+            while True:
+                streak = 0
+                while True:
+                    try:
+                        n = sock.recv_into(buf)
+                    except BlockingIOError:
+                        streak = 0
+                        await trio.lowlevel.wait_readable(sock)
+                        continue
+                    if n:
+                        self.last_received = trio.current_time()
+                    status = self._feed(view[:n], True)
+                    if status == _CLOSED:
+                        return
+                    if status == _STEP_BACK:
+                        break
+                    streak += 1
+                    if streak >= FAIRNESS:
+                        streak = 0
+                        await trio.lowlevel.checkpoint()
+                # standing by: threads read; take the role back when a trio call wants a
+                # reply, or after a while (to notice an idle connection's end)
+                while True:
+                    with trio.move_on_after(STANDBY):
+                        await self._reader_wake.wait()
+                    self._reader_wake = trio.Event()
+                    with self._lock:
+                        if self.close_reason is not None:
+                            return
+                        if self._reader is None:
+                            self._reader = _TRIO
+                            break
+        except (trio.ClosedResourceError, OSError) as exc:
+            self._shutdown(GlusterConnectionError(errno.ENOTCONN, f"connection to {self.peer} lost: {exc}"))
+
+    async def _receive_stream(self) -> None:
+        try:
+            while True:
                 data = await self.stream.receive_some(RECEIVE_SIZE)
                 if data:
                     self.last_received = trio.current_time()
-                self._conn.receive_data(data)
-                if not self._drain():
+                if self._feed(data, False) == _CLOSED:
                     return
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             self._shutdown(GlusterConnectionError(errno.ENOTCONN, f"connection to {self.peer} lost: {exc}"))
 
-    def _drain(self) -> bool:
-        """Handle every buffered event; False once the connection is over."""
+    def _feed(self, data: bytes | memoryview, may_step_back: bool) -> int:
+        """Take received bytes in the trio thread and hand every complete reply over."""
+        done: list[tuple[_Waiter, Reply | None, BaseException | None]] = []
+        callbacks: list[Call] = []
+        with self._lock:
+            if self.close_reason is not None:
+                return _CLOSED
+            threads = self._finished_threads
+            self._conn.receive_data(data)
+            reason = self._drain(done, callbacks)
+            step_back = (may_step_back and reason is None and not self._waiters
+                         and self._finished_threads != threads)
+            if step_back:
+                self._reader = None
+        for w, reply, error in done:
+            self._resume(w, reply, error)
+        if callbacks:
+            self._run_callbacks(callbacks)
+        if reason is not None:
+            self._shutdown(reason)
+            return _CLOSED
+        return _STEP_BACK if step_back else _OK
+
+    def _drain(self, trio_done: list[Any], callbacks: list[Call]) -> GlusterConnectionError | None:
+        """Decode every buffered event (under _lock): threads' replies are handed over at
+        once, trio tasks' are collected in ``trio_done``; returns the reason to close, if any."""
+        conn, waiters = self._conn, self._waiters
         while True:
             try:
-                ev = self._conn.next_event()
+                ev = conn.next_event()
             except ProtocolError as exc:
                 if exc.reply == "IGNORE":
-                    w = self._waiters.pop(exc.xid, None) if exc.xid is not None else None
+                    w = waiters.pop(exc.xid, None) if exc.xid is not None else None
                     if w is not None:
-                        w.error = RpcError(errno.EPROTO, f"undecodable reply from {self.peer}: {exc}", "UNDECODABLE")
-                        w.done.set()
+                        self._hand(w, None, RpcError(errno.EPROTO, f"undecodable reply from {self.peer}: {exc}",
+                                                     "UNDECODABLE"), trio_done)
                     continue
                 if not exc.fatal and exc.xid is not None:
                     # a server CALL we do not serve: the client never answers callbacks
                     log.debug("ignoring server call from %s: %s", self.peer, exc)
                     continue
-                self._shutdown(GlusterConnectionError(
-                    errno.EPROTO, f"protocol error from {self.peer}, disconnecting: {exc}"))
-                return False
+                return GlusterConnectionError(errno.EPROTO, f"protocol error from {self.peer}, disconnecting: {exc}")
             if ev is NEED_DATA:
-                return True
+                return None
+            if type(ev) is Reply and ev.stat == AcceptStat.SUCCESS:
+                w = waiters.pop(ev.xid, None)
+                if w is not None:  # else the caller gave up (cancelled / bailed out)
+                    self._hand(w, ev, None, trio_done)
+                continue
             if isinstance(ev, ConnectionClosed):
-                self._shutdown(GlusterConnectionError(errno.ENOTCONN, f"connection closed by {self.peer}"))
-                return False
+                return GlusterConnectionError(errno.ENOTCONN, f"connection closed by {self.peer}")
             if isinstance(ev, Call):
-                log.debug("callback from %s: program %d proc %d (ignored)", self.peer, ev.prog, ev.proc)
-                if self._on_callback is not None:
-                    self._on_callback(ev)
+                callbacks.append(ev)
                 continue
             assert isinstance(ev, (Reply, Denied))
-            w = self._waiters.pop(ev.xid, None)
-            if w is None:
-                continue  # the caller gave up (cancelled / bailed out)
-            if isinstance(ev, Denied) or ev.stat != AcceptStat.SUCCESS:
-                w.error = _rpc_refusal(ev, f"{_describe(ev.prog or 0, ev.vers or 0, ev.proc or 0)} "
-                                           f"refused by {self.peer}")
-            else:
-                w.reply = ev
-            w.done.set()
+            w = waiters.pop(ev.xid, None)
+            if w is not None:
+                self._hand(w, None, _rpc_refusal(
+                    ev, f"{_describe(ev.prog or 0, ev.vers or 0, ev.proc or 0)} refused by {self.peer}"), trio_done)
+
+    def _hand(self, w: _Waiter, reply: Reply | None, error: BaseException | None, trio_done: list[Any]) -> None:
+        if w.lock is None:
+            trio_done.append((w, reply, error))
+        else:
+            self._finished_threads += 1
+            self._finish(w, reply, error)
 
     # ---- ping (rpc-clnt-ping.c) -------------------------------------------------------
-    def _check_and_start_ping(self) -> None:
-        if not self._ping_started:
-            self._start_ping()
-
-    def _start_ping(self) -> None:
+    def _start_ping(self, submitted: bool = False) -> None:
+        """rpc_clnt_start_ping; ``submitted``: a call was outstanding when this was asked for."""
         self._disarm()
         self._ping_started = False
-        if self.ping_timeout <= 0 or self.closed.is_set() or not self._waiters or self._nursery is None:
+        if self.ping_timeout <= 0 or self.close_reason is not None or self._nursery is None:
+            return
+        if not (submitted or self._waiters):
             return
         self._arm("expired")
         self._nursery.start_soon(self._send_ping)
@@ -343,7 +830,7 @@ class RpcChannel:
 
     def _arm(self, kind: str) -> None:
         self._disarm()
-        if self._nursery is None or self.closed.is_set():
+        if self._nursery is None or self.close_reason is not None:
             return
         scope = trio.CancelScope()
         self._timer = scope

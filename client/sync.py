@@ -1,9 +1,24 @@
 """The blocking API, shaped like libgfapi-python's ``gluster.gfapi.Volume`` / ``File``.
 
 ``with gfclient.connect(uri) as vol:`` mounts the volume: a trio loop runs the async API
-(:mod:`gfclient.aio`) in a daemon thread and every method hands its coroutine over with
-``trio.from_thread.run``.  Leaving the ``with`` block (or :meth:`Volume.close`) releases open
-fds, closes the connections and stops the thread.
+(:mod:`gfclient.aio`) in a daemon thread.  Leaving the ``with`` block (or
+:meth:`Volume.close`) releases open fds, closes the connections and stops the thread.
+
+How a call gets to the async API:
+
+* The data path -- a :class:`File`'s reads and writes of at most :data:`~gfclient.file.CHUNK`
+  bytes, and its other single-FOP methods (fstat, fsync, ftruncate, xattrs...) -- runs the
+  async method's coroutine in the calling thread (:func:`run_inline`).  Such a coroutine
+  awaits nothing but :meth:`gfclient.rpc.RpcChannel.call`, which, called from a thread that
+  is not its trio thread, sends from that thread and blocks it until the trio thread's
+  receive task hands the reply over: one thread handoff per call instead of the two of
+  ``trio.from_thread.run`` (and none of its task spawning).  Same code, same state (xids,
+  pending calls, fds, pings, reconnects) as the async API.
+* Everything else (path walks, open, close, larger IO split into concurrent calls) runs in
+  the trio thread through ``trio.from_thread.run``.
+
+A :class:`File` keeps its offset under a lock of its own, so threads sharing it get
+distinct ranges from :meth:`File.read` / :meth:`File.write`, as with an OS file.
 """
 
 from __future__ import annotations
@@ -12,15 +27,31 @@ import functools
 import os
 import posixpath
 import threading
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Coroutine, Iterator
 
 import trio
 
 from . import aio
 from .aio import DirEntry
+from .file import CHUNK
 from .uri import GlusterURI
 
-__all__ = ["connect", "Volume", "File"]
+__all__ = ["connect", "Volume", "File", "run_inline"]
+
+
+def run_inline(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run an async-API coroutine to its end in this thread, without trio.
+
+    Only for coroutines that await nothing but :meth:`RpcChannel.call` (which blocks instead
+    of suspending outside its trio thread); one that tries to suspend is a bug in gfclient:
+    RuntimeError (trio's own functions raise RuntimeError outside a trio run, too).
+    """
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError(f"{coro!r} tried to suspend outside the trio thread")
 
 
 class _Loop:
@@ -55,10 +86,23 @@ class _Loop:
                 return
             raise
 
-    def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def _check(self) -> None:
         if self.token is None or self.avol is None or not self._thread.is_alive():
             raise ValueError("the volume is closed")
+
+    def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` (a coroutine function) in the trio thread."""
+        self._check()
         return trio.from_thread.run(functools.partial(fn, *args, **kwargs), trio_token=self.token)
+
+    def inline(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """:func:`run_inline` once the volume is known to be mounted."""
+        try:
+            self._check()
+        except ValueError:
+            coro.close()
+            raise
+        return run_inline(coro)
 
     def stop(self) -> None:
         if self._thread.is_alive() and self.token is not None and self._stop is not None:
@@ -69,12 +113,17 @@ class _Loop:
             self._thread.join()
 
 
+def _nbytes(data: Any) -> int:
+    return data.nbytes if isinstance(data, memoryview) else len(memoryview(data).cast("B"))
+
+
 class File:
     """A blocking file object over :class:`gfclient.aio.File`."""
 
     def __init__(self, loop: _Loop, afile: aio.File) -> None:
         self._loop = loop
         self._f = afile
+        self._offset_lock = threading.Lock()
 
     def __enter__(self) -> "File":
         return self
@@ -83,7 +132,12 @@ class File:
         self.close()
 
     def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """In the trio thread."""
         return self._loop.run(getattr(self._f, name), *args, **kwargs)
+
+    def _inline(self, name: str, *args: Any) -> Any:
+        """In this thread (a single-FOP method, see the module docstring)."""
+        return self._loop.inline(getattr(self._f, name)(*args))
 
     @property
     def closed(self) -> bool:
@@ -105,74 +159,91 @@ class File:
         if not self._f.closed:
             self._run("close")
 
+    # offset IO: the aio methods without their trio lock, under this file's thread lock
     def read(self, size: int = -1) -> bytes:
-        return self._run("read", size)
+        with self._offset_lock:
+            if size is not None and 0 <= size <= CHUNK:
+                return self._inline("_read", size)
+            return self._run("_read", size)
 
     readall = read
 
     def readinto(self, buf: bytearray | memoryview) -> int:
-        return self._run("readinto", buf)
+        view = memoryview(buf).cast("B")
+        data = self.read(len(view))
+        view[:len(data)] = data
+        return len(data)
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        return self._run("write", data)
-
-    def pread(self, size: int, offset: int) -> bytes:
-        return self._run("pread", size, offset)
-
-    def pwrite(self, data: bytes | bytearray | memoryview, offset: int) -> int:
-        return self._run("pwrite", data, offset)
+        with self._offset_lock:
+            if _nbytes(data) <= CHUNK:
+                return self._inline("_write", data)
+            return self._run("_write", data)
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        return self._run("seek", offset, whence)
+        with self._offset_lock:
+            return self._inline("_seek", offset, whence)
 
     lseek = seek
 
     def tell(self) -> int:
         return self._f.tell()
 
+    # positional IO
+    def pread(self, size: int, offset: int) -> bytes:
+        if size <= CHUNK:
+            return self._inline("pread", size, offset)
+        return self._run("pread", size, offset)
+
+    def pwrite(self, data: bytes | bytearray | memoryview, offset: int) -> int:
+        if _nbytes(data) <= CHUNK:
+            return self._inline("pwrite", data, offset)
+        return self._run("pwrite", data, offset)
+
+    # single FOPs
     def fstat(self) -> os.stat_result:
-        return self._run("fstat")
+        return self._inline("fstat")
 
     def fgetsize(self) -> int:
-        return self._run("fgetsize")
+        return self._inline("fgetsize")
 
     def truncate(self, size: int | None = None) -> int:
-        return self._run("truncate", size)
+        return self._inline("truncate", size)
 
     ftruncate = truncate
 
     def fsync(self) -> None:
-        self._run("fsync")
+        self._inline("fsync")
 
     def fdatasync(self) -> None:
-        self._run("fdatasync")
+        self._inline("fdatasync")
 
     def discard(self, offset: int, length: int) -> None:
-        self._run("discard", offset, length)
+        self._inline("discard", offset, length)
 
     def zerofill(self, offset: int, length: int) -> None:
-        self._run("zerofill", offset, length)
+        self._inline("zerofill", offset, length)
 
     def fallocate(self, mode: int, offset: int, length: int) -> None:
-        self._run("fallocate", mode, offset, length)
+        self._inline("fallocate", mode, offset, length)
 
     def fchmod(self, mode: int) -> None:
-        self._run("fchmod", mode)
+        self._inline("fchmod", mode)
 
     def fchown(self, uid: int, gid: int) -> None:
-        self._run("fchown", uid, gid)
+        self._inline("fchown", uid, gid)
 
     def fgetxattr(self, key: str, size: int = 0) -> bytes:
-        return self._run("fgetxattr", key, size)
+        return self._inline("fgetxattr", key, size)
 
     def flistxattr(self, size: int = 0) -> list[str]:
-        return self._run("flistxattr", size)
+        return self._inline("flistxattr", size)
 
     def fsetxattr(self, key: str, value: bytes | str, flags: int = 0) -> None:
-        self._run("fsetxattr", key, value, flags)
+        self._inline("fsetxattr", key, value, flags)
 
     def fremovexattr(self, key: str) -> None:
-        self._run("fremovexattr", key)
+        self._inline("fremovexattr", key)
 
     def __repr__(self) -> str:
         return repr(self._f)

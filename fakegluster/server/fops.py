@@ -450,34 +450,31 @@ class FopHandlers:
             ofd.entries = [(".", me), ("..", up), *self.store.readdir(ofd.gfid)]
         return ofd.entries, a.offset
 
-    def op_readdir(self, a, call):
+    def _entries(self, a: Any, per_entry: int, make: Callable[[int, int, str, Any, list], Any]) -> tuple[list, int]:
+        """Entries from ``a.offset`` while their XDR size fits ``a.size`` (nothing that fits:
+        op_ret 0 with op_errno 0, not the end); returns (entries, op_errno)."""
         entries, start = self._listing(a)
         start = min(start, len(entries))
         out, used = [], 0
         for i in range(start, len(entries)):
             name, attr = entries[i]
             raw = len(name.encode("utf-8", "surrogateescape"))
-            cost = 32 + raw + (-raw % 4)
-            if used + cost > a.size:  # nothing fits: op_ret 0, op_errno 0 (not the end)
-                break
-            used += cost
-            out.append(F.GfxDirlist.cls(ino_of(attr.gfid), _cookie(i, entries), raw, d_type(attr.mode), name))
-        return F.GfxReaddirRsp.cls(len(out), _eof_errno(start, out, entries), None, tuple(out))
-
-    def op_readdirp(self, a, call):
-        entries, start = self._listing(a)
-        start = min(start, len(entries))
-        out, used = [], 0
-        for i in range(start, len(entries)):
-            name, attr = entries[i]
-            raw = len(name.encode("utf-8", "surrogateescape"))
-            cost = 32 + raw + (-raw % 4) + 148 + 12
+            cost = 32 + raw + (-raw % 4) + per_entry
             if used + cost > a.size:
                 break
             used += cost
-            out.append(F.GfxDirplist.cls(ino_of(attr.gfid), _cookie(i, entries), raw, d_type(attr.mode), name,
-                                         to_iatt(attr), {}))
-        return F.GfxReaddirpRsp.cls(len(out), _eof_errno(start, out, entries), None, tuple(out))
+            out.append(make(i, raw, name, attr, entries))
+        return out, _eof_errno(start, out, entries)
+
+    def op_readdir(self, a, call):
+        out, code = self._entries(a, 0, lambda i, raw, name, attr, entries: F.GfxDirlist.cls(
+            ino_of(attr.gfid), _cookie(i, entries), raw, d_type(attr.mode), name))
+        return F.GfxReaddirRsp.cls(len(out), code, None, tuple(out))
+
+    def op_readdirp(self, a, call):
+        out, code = self._entries(a, 148 + 12, lambda i, raw, name, attr, entries: F.GfxDirplist.cls(
+            ino_of(attr.gfid), _cookie(i, entries), raw, d_type(attr.mode), name, to_iatt(attr), {}))
+        return F.GfxReaddirpRsp.cls(len(out), code, None, tuple(out))
 
     # ---- xattrs -------------------------------------------------------------------------
     def _getxattr(self, gfid: bytes, name: str, namelen: int) -> Any:
