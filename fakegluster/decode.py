@@ -79,6 +79,7 @@ def decode_capture(path: str) -> Iterator[Message]:
                 break
             if record is None:
                 break
+            record = bytes(record)
             msg = Message(str(path), seg.stream, seg.direction, seg.time, seg.src, seg.dst, record)
             d.conn.receive_data(frame(record))
             try:

@@ -17,6 +17,9 @@ from .errors import ProtocolError
 __all__ = ["RecordReader", "frame", "frame_header", "DEFAULT_MAX_RECORD", "LAST_FRAGMENT"]
 
 DEFAULT_MAX_RECORD = 1 << 30  # GF_UNIT_GB, like glusterfsd
+#: Records at least this big are handed out as a memoryview of the receive buffer (which is
+#: then replaced), not copied: a qemu-io "write 0 256M" is one 256 MiB WRITE record.
+ZERO_COPY_RECORD = 64 * 1024
 LAST_FRAGMENT = 0x80000000
 _MAX_FRAGMENT = 0x7FFFFFFF
 _u32 = struct.Struct(">I")
@@ -69,8 +72,12 @@ class RecordReader:
         """True while a record has been started but not finished."""
         return self.buffered > 0
 
-    def next_record(self) -> bytes | None:
-        """The next complete record, or ``None`` if more bytes are needed."""
+    def next_record(self) -> bytes | memoryview | None:
+        """The next complete record, or ``None`` if more bytes are needed.
+
+        Records of :data:`ZERO_COPY_RECORD` bytes or more come as a read-only memoryview
+        of a buffer the reader no longer uses; smaller ones as bytes.
+        """
         buf = self._buf
         while True:
             if self._need is None:
@@ -93,6 +100,14 @@ class RecordReader:
             need = self._need
             if len(buf) - self._pos < need:
                 return None
+            if self._last and not self._fragments and need >= ZERO_COPY_RECORD:
+                # hand the buffer over instead of copying the record out of it
+                start = self._pos
+                self._buf = bytearray(buf[start + need:])
+                self._pos = 0
+                self._need = None
+                self._marks = 0
+                return memoryview(buf).toreadonly()[start:start + need]
             fragment = bytes(buf[self._pos : self._pos + need])
             self._pos += need
             self._need = None

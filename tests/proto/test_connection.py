@@ -163,6 +163,23 @@ def test_record_cap_counts_earlier_fragments():
         reader.next_record()
 
 
+@pytest.mark.parametrize("chop", [1 << 20, 4096, 1000])
+def test_large_records_are_handed_out_without_a_copy_and_nothing_is_lost(chop):
+    from fakegluster.proto.record import ZERO_COPY_RECORD
+
+    big, small = bytes(range(256)) * (ZERO_COPY_RECORD // 128), b"tail-record"
+    wire = frame(big) + frame(small) + frame(big[:ZERO_COPY_RECORD])
+    reader = RecordReader()
+    got = []
+    for i in range(0, len(wire), chop):
+        reader.feed(wire[i:i + chop])
+        while (rec := reader.next_record()) is not None:
+            got.append(rec)
+    assert [bytes(r) for r in got] == [big, small, big[:ZERO_COPY_RECORD]]
+    assert isinstance(got[0], memoryview) and got[0].readonly and isinstance(got[1], bytes)
+    assert reader.buffered == 0
+
+
 def test_multi_fragment_records_are_accepted():
     record = call_bytes()[4:]
     pieces = [record[:5], record[5:6], b"", record[6:]]
