@@ -23,6 +23,7 @@ import socket
 import stat
 import threading
 import urllib.parse
+import uuid
 from typing import Any, Callable, Iterable, Sequence
 
 import trio
@@ -65,6 +66,8 @@ def parse_listen(text: str) -> Listen:
         path = urllib.parse.unquote(u.path)
         if u.netloc or not path.startswith("/"):
             raise ValueError(f"--listen {text!r}: a unix listener is unix:///ABSOLUTE/PATH")
+        if len(os.fsencode(path)) > 107:
+            raise ValueError(f"--listen {text!r}: a unix socket path is at most 107 bytes (AF_UNIX)")
         return Listen("unix", path=path)
     if u.scheme != "tcp":
         raise ValueError(f"--listen {text!r}: the scheme must be tcp:// or unix://")
@@ -293,6 +296,25 @@ class FakeGluster:
             raise RuntimeError("the server is not started")
         return self.info.uri(volume, path, transport=transport)
 
+    # ---- seeding and inspecting files (thread-safe; paths from the volume root) ----------
+    def write_file(self, path: str, data: bytes = b"", *, volume: str | None = None, mode: int = 0o644) -> None:
+        """Create (or replace the content of) ``path``, making parent directories."""
+        self.run_sync(_write_file, self.store(volume), path, bytes(data), mode)
+
+    def read_file(self, path: str, *, volume: str | None = None) -> bytes:
+        """The whole content of ``path`` (``FileNotFoundError`` if absent)."""
+        return self.run_sync(_read_file, self.store(volume), path)
+
+    def makedirs(self, path: str, *, volume: str | None = None, mode: int = 0o755) -> None:
+        self.run_sync(_makedirs, self.store(volume), path, mode)
+
+    def exists(self, path: str, *, volume: str | None = None) -> bool:
+        try:
+            self.run_sync(self.store(volume).resolve_path, path)
+        except FileNotFoundError:
+            return False
+        return True
+
     def store(self, volume: str | None = None) -> Store:
         """The store behind ``volume`` (its only brick's).  From another thread, go through
         :meth:`run_sync` to touch it while the server runs."""
@@ -377,6 +399,31 @@ def _unmapped(host: str) -> str:
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
         return str(addr.ipv4_mapped)
     return host
+
+
+def _makedirs(store: Store, path: str, mode: int) -> bytes:
+    gfid = store.root_gfid
+    for part in [p for p in path.split("/") if p]:
+        try:
+            attr = store.lookup(gfid, part)
+        except FileNotFoundError:
+            attr = store.mkdir(gfid, part, mode, uid=0, gid=0, gfid=uuid.uuid4().bytes)
+        gfid = attr.gfid
+    return gfid
+
+
+def _write_file(store: Store, path: str, data: bytes, mode: int) -> None:
+    parent, _, name = path.strip("/").rpartition("/")
+    pgfid = _makedirs(store, parent, 0o755)
+    attr, _ = store.create(pgfid, name, mode, uid=0, gid=0, gfid=uuid.uuid4().bytes)
+    store.truncate(attr.gfid, 0)
+    if data:
+        store.write(attr.gfid, 0, data)
+
+
+def _read_file(store: Store, path: str) -> bytes:
+    attr = store.resolve_path(path)
+    return store.read(attr.gfid, 0, attr.size)
 
 
 async def _serve(conn: Any, session: Any, programs: Any, **kw: Any) -> None:

@@ -239,3 +239,14 @@ async def test_frame_timeout_bails_out_a_call(autojump_clock):
             await chan.call(DUMP, 1, 1, GfDumpReq.cls(1), timeout=1800)
         assert ei.value.errno == errno.ENOTCONN and "frame-timeout" in str(ei.value)
         await chan.aclose()
+
+
+@pytest.mark.parametrize("v3", [True, False])
+def test_opaque_auth_is_the_encoded_credential(v3):
+    from fakegluster.proto.rpc import encode_auth
+
+    for ident in [Identity(), Identity(pid=123, uid=5, gid=6, groups=(1, 2, 3), flags=4, ctime_ns=1_700_000_000_123_456_789),
+                  Identity(pid=2**31 - 1, lk_owner=b"\x01\x02\x03\x04\x05\x06\x07\x08\x09", ctime_ns=999_999_999),
+                  Identity(pid=7, flags=31, ctime_ns=2**63)]:
+        assert ident.opaque_auth(v3) == encode_auth(ident.credential(v3))
+        assert ident.opaque_auth(v3) == encode_auth(ident.credential(v3))  # from the cache

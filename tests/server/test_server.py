@@ -157,6 +157,7 @@ def test_cli_prints_uris_then_ready_and_stops_cleanly(tmp_path, sig):
     (["--listen", "tcp://127.0.0.1"], "a tcp listener is tcp://HOST:PORT"),
     (["--volume", "bad.name"], "libgfapi refuses '.'"),
     (["--volume", "v=/no/such/dir"], "is not a directory"),
+    (["--listen", "unix:///" + "x" * 120], "at most 107 bytes"),
 ])
 def test_cli_refuses_bad_arguments_clearly(args, message):
     p = subprocess.run([sys.executable, "-m", "fakegluster", "serve", *args], capture_output=True, text=True,
