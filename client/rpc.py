@@ -36,12 +36,22 @@ The IO (why it looks the way it does: a call is on the hot path of every FOP):
 
 Calls from other threads (the blocking API's fast path): :meth:`RpcChannel.call` is
 thread-safe.  Awaited in a thread that is not the channel's trio thread -- the blocking API
-drives the coroutine itself, see :func:`gfclient.sync.run_inline` -- it does not suspend:
-it registers the call and sends it from the calling thread, then blocks that thread until
-the receive task (in the trio thread) hands the reply over.  One lock guards the connection
-state both threads touch (the sans-IO connection, the pending calls, the output queue), so
-there is a single xid sequence, a single table of pending calls and one ping / close logic
-for both kinds of callers.
+drives the coroutine itself, see :func:`gfclient.sync.run_inline` -- it never suspends: it
+registers the call and sends it from the calling thread, then blocks that thread until its
+reply is in.  One lock guards what the threads share (the sans-IO connection, the pending
+calls, the output queue, who reads): a single xid sequence, a single table of pending calls
+and one ping / frame-timeout / close logic for both kinds of callers.
+
+Who reads the socket (the *reader role*): normally the trio receive task, which hands a
+thread its reply by releasing the lock the thread blocks on -- a second thread wake-up per
+call on top of the kernel's.  So when the calls the receive task answered were all
+threads' and none is left, it stands by and lets the next calling thread read (``poll`` +
+``recv_into``) and decode its own reply: one wake-up per call, as in a blocking client.  A
+thread that leaves the role passes it to another waiting thread, or back to the receive
+task when trio tasks wait for replies (their replies read by a thread go to the trio thread
+through ``run_sync_soon``); a trio call made while nobody reads wakes the receive task, and
+so does :data:`STANDBY` seconds without a reader, so that the end of a connection that went
+idle is noticed within that time.  Only sockets get a reader role; other streams are always read by the task.
 """
 
 from __future__ import annotations
@@ -52,6 +62,7 @@ import logging
 import math
 import select
 import socket
+import struct
 import threading
 import time
 from typing import Any, Callable
@@ -64,7 +75,8 @@ from fakegluster.proto.dump import GF_DUMP_PROGRAM, GF_DUMP_VERSION, GfDumpProc
 from fakegluster.proto.errors import AcceptStat, ProtocolError, RejectStat
 from fakegluster.proto.events import NEED_DATA, Call, ConnectionClosed, Denied, Reply
 from fakegluster.proto.programs import lookup
-from fakegluster.proto.rpc import AuthGlusterfsParamsV3, AuthGlusterfsParmsV2, lk_owner_for_pid
+from fakegluster.proto.rpc import (AuthGlusterfsParamsV3, AuthGlusterfsParmsV2, OpaqueAuth, encode_auth,
+                                   lk_owner_for_pid)
 
 from .errors import GlusterConnectionError, RpcError
 
@@ -105,6 +117,37 @@ class Identity:
             return AuthGlusterfsParamsV3.cls(self.pid, self.uid, self.gid, self.flags, nsec, sec,
                                              tuple(self.groups), owner)
         return AuthGlusterfsParmsV2.cls(self.pid, self.uid, self.gid, tuple(self.groups), owner)
+
+    def opaque_auth(self, v3: bool) -> Any:
+        """:meth:`credential` already encoded (the ``OpaqueAuth`` a call header carries).
+
+        The hot path: the encoding of everything but the v3 ctime is cached per identity,
+        split around the ctime fields of the schema's own encoding, so the bytes are the
+        encoder's."""
+        key = (v3, self.pid, self.uid, self.gid, self.groups, self.lk_owner, self.flags)
+        cached = _AUTH_CACHE.get(key)
+        if cached is None:
+            if len(_AUTH_CACHE) >= 1024:
+                _AUTH_CACHE.clear()
+            plain = dataclasses.replace(self, ctime_ns=0)
+            whole = encode_auth(plain.credential(v3))
+            cached = (whole, None, None) if not v3 else (whole.flavor, whole.body[:16], whole.body[28:])
+            probe = dataclasses.replace(self, ctime_ns=0x0102030405060708090A)
+            assert _glue(cached, probe.ctime_ns) == encode_auth(probe.credential(v3)), "credential layout"
+            _AUTH_CACHE[key] = cached
+        return _glue(cached, self.ctime_ns)
+
+
+_AUTH_CACHE: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
+_CTIME = struct.Struct(">IQ")  # ctime_nsec, ctime_sec: bytes 16..28 of the v3 credential
+
+
+def _glue(cached: tuple[Any, Any, Any], ctime_ns: int) -> Any:
+    flavor, head, tail = cached
+    if head is None:
+        return flavor  # v2: the whole OpaqueAuth, nothing varies
+    sec, nsec = divmod(ctime_ns, 1_000_000_000)
+    return OpaqueAuth.cls(flavor, head + _CTIME.pack(nsec, sec) + tail)
 
 
 #: Frames the client makes itself (DUMP, PING, SETVOLUME, RELEASE...): pid/uid/gid 0.
@@ -398,7 +441,7 @@ class RpcChannel:
             if self.close_reason is not None:
                 raise self.close_reason
             xid = self.xids.next()
-            event = Call(xid, w.prog, w.vers, w.proc, args, ident.credential(self.use_v3), payload=payload)
+            event = Call(xid, w.prog, w.vers, w.proc, args, ident.opaque_auth(self.use_v3), payload=payload)
             buffers = self._conn.send_buffers(event)
             self._waiters[xid] = w
             sock = self._sock
@@ -560,6 +603,9 @@ class RpcChannel:
         sock, poller, buf = self._sock, self._poller, self._tbuf
         assert sock is not None and buf is not None
         view = memoryview(buf)
+        # the reply cannot be in yet (the call was just sent, and whoever read before us
+        # decoded every complete record it had): wait before the first read
+        ready = False
         try:
             while True:
                 trio_done: list[tuple[_Waiter, Reply | None, BaseException | None]] = []
@@ -569,6 +615,8 @@ class RpcChannel:
                     if w.done or self.close_reason is not None:
                         return
                     try:
+                        if not ready:
+                            raise BlockingIOError
                         n = sock.recv_into(buf)
                     except BlockingIOError:
                         n = -1
@@ -598,7 +646,7 @@ class RpcChannel:
                         wait = min(wait, deadline - time.monotonic())
                         if wait <= 0:
                             return
-                    poller.poll(wait * 1000)
+                    ready = bool(poller.poll(wait * 1000))
         finally:
             self._leave_reader(w)
 
@@ -698,6 +746,10 @@ class RpcChannel:
                         return
                     if status == _STEP_BACK:
                         break
+                    if not self._waiters:  # nothing more is expected: skip a read that would fail
+                        streak = 0
+                        await trio.lowlevel.wait_readable(sock)
+                        continue
                     streak += 1
                     if streak >= FAIRNESS:
                         streak = 0
