@@ -235,9 +235,9 @@ class MemoryStore(Store):
         raise fs_error(other, gfid.hex())
 
     def _attr(self, ino: _Inode) -> Attr:
-        return Attr(gfid=ino.gfid, mode=ino.mode, nlink=ino.nlink, uid=ino.uid, gid=ino.gid, size=ino.size,
-                    blocks=ino.nblocks() * 8, atime_ns=ino.atime, mtime_ns=ino.mtime, ctime_ns=ino.ctime,
-                    rdev=ino.rdev)
+        # positional: this runs for every stat a reply carries
+        return Attr(ino.gfid, ino.mode, ino.nlink, ino.uid, ino.gid, ino.size, ino.nblocks() * 8, ino.atime,
+                    ino.mtime, ino.ctime, ino.rdev)
 
     def _reserve(self, n: int) -> None:
         if n > 0 and self.capacity is not None and self._used + n > self.capacity // BLOCK:
