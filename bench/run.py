@@ -109,7 +109,9 @@ def prepare(side: Side) -> None:
 
 # ---- gfclient vs libgfapi ---------------------------------------------------------------
 
-def gfclient_runs(uri_base: str) -> dict[str, float]:
+def gfclient_runs(uri_base: str, rep: int) -> dict[str, float]:
+    """The sync API (what libgfapi-python users call), on a fresh file per repetition like
+    fio's, with a pause between writing and reading like fio's process exits give it."""
     import random
 
     import gfclient
@@ -117,14 +119,16 @@ def gfclient_runs(uri_base: str) -> dict[str, float]:
     out: dict[str, float] = {}
     block = os.urandom(128 << 10)
     n = FILE_MB * 1024 // 128
+    name = f"gfc-seq-{rep}.dat"
     with gfclient.connect(uri_base) as vol:
-        with vol.fopen("gfc-seq.dat", "w") as f:
+        with vol.fopen(name, "w") as f:
             t0 = time.perf_counter()
             for i in range(n):
                 f.pwrite(block, i * len(block))
             f.fsync()
             out["gfclient vs libgfapi 128k seq write MiB/s"] = FILE_MB / (time.perf_counter() - t0)
-        with vol.fopen("gfc-seq.dat", "r") as f:
+        time.sleep(5)
+        with vol.fopen(name, "r") as f:
             t0 = time.perf_counter()
             for i in range(n):
                 f.pread(len(block), i * len(block))
@@ -138,10 +142,11 @@ def gfclient_runs(uri_base: str) -> dict[str, float]:
     return out
 
 
-def libgfapi_runs(side: Side) -> dict[str, float]:
-    w = side.fio("--rw=write", "--bs=128k", "--iodepth=1", "--end_fsync=1", filename="gfa-seq.dat")
-    r = side.fio("--rw=read", "--bs=128k", "--iodepth=1", filename="gfa-seq.dat")
-    rr = side.fio("--rw=randread", "--bs=4k", "--iodepth=1", "--runtime=8", "--time_based", filename="gfa-seq.dat")
+def libgfapi_runs(side: Side, rep: int) -> dict[str, float]:
+    name = f"gfa-seq-{rep}.dat"
+    w = side.fio("--rw=write", "--bs=128k", "--iodepth=1", "--end_fsync=1", filename=name)
+    r = side.fio("--rw=read", "--bs=128k", "--iodepth=1", filename=name)
+    rr = side.fio("--rw=randread", "--bs=4k", "--iodepth=1", "--runtime=8", "--time_based", filename=name)
     return {"gfclient vs libgfapi 128k seq write MiB/s": w["write"]["bw"] / 1024,
             "gfclient vs libgfapi 128k seq read MiB/s": r["read"]["bw"] / 1024,
             "gfclient vs libgfapi 4k randread QD1 IOPS": rr["read"]["iops"]}
@@ -251,8 +256,8 @@ def main() -> int:
                     add(side.name, values)
                     print(f"rep {rep + 1} {wl:15s} {side.name:15s} " + ", ".join(f"{k}: {v:.1f}" for k, v in values.items()),
                           flush=True)
-            add("real", libgfapi_runs(sides["real"]))
-            add("fake-memory", gfclient_runs(f"gluster://127.0.0.1/{rvol.name}"))  # gfclient on the real brick
+            add("real", libgfapi_runs(sides["real"], rep))
+            add("fake-memory", gfclient_runs(f"gluster://127.0.0.1/{rvol.name}", rep))  # gfclient, real brick
             print(f"rep {rep + 1} gfclient vs libgfapi done", flush=True)
         rss_kb = int(re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{fake.pid}/status").read_text()).group(1))
     finally:
