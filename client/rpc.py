@@ -56,15 +56,12 @@ idle is noticed within that time.  Only sockets get a reader role; other streams
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import logging
 import math
 import select
 import socket
-import struct
 import threading
-import time
 from typing import Any, Callable
 
 import outcome
@@ -75,10 +72,10 @@ from fakegluster.proto.dump import GF_DUMP_PROGRAM, GF_DUMP_VERSION, GfDumpProc
 from fakegluster.proto.errors import AcceptStat, ProtocolError, RejectStat
 from fakegluster.proto.events import NEED_DATA, Call, ConnectionClosed, Denied, Reply
 from fakegluster.proto.programs import lookup
-from fakegluster.proto.rpc import (AuthGlusterfsParamsV3, AuthGlusterfsParmsV2, OpaqueAuth, encode_auth,
-                                   lk_owner_for_pid)
 
 from .errors import GlusterConnectionError, RpcError
+from .identity import INTERNAL, Identity, XidCounter
+from .rpc_threads import ThreadCallers, _Waiter
 
 __all__ = ["Identity", "INTERNAL", "XidCounter", "RpcChannel", "RECEIVE_SIZE"]
 
@@ -92,102 +89,6 @@ FAIRNESS = 16
 STANDBY = 0.05
 _IOV_MAX = 512
 _get_ident = threading.get_ident
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Identity:
-    """Who a call is made for: the AUTH_GLUSTERFS credential fields.
-
-    ``flags``/``ctime_ns`` are the features/utime fields of the v3 credential (0 when the
-    FOP does not go through utime).  ``lk_owner`` defaults to the little-endian pid.
-    """
-
-    pid: int = 0
-    uid: int = 0
-    gid: int = 0
-    groups: tuple[int, ...] = ()
-    lk_owner: bytes | None = None
-    flags: int = 0
-    ctime_ns: int = 0
-
-    def credential(self, v3: bool) -> Any:
-        owner = self.lk_owner if self.lk_owner is not None else lk_owner_for_pid(self.pid)
-        if v3:
-            sec, nsec = divmod(self.ctime_ns, 1_000_000_000)
-            return AuthGlusterfsParamsV3.cls(self.pid, self.uid, self.gid, self.flags, nsec, sec,
-                                             tuple(self.groups), owner)
-        return AuthGlusterfsParmsV2.cls(self.pid, self.uid, self.gid, tuple(self.groups), owner)
-
-    def opaque_auth(self, v3: bool) -> Any:
-        """:meth:`credential` already encoded (the ``OpaqueAuth`` a call header carries).
-
-        The hot path: the encoding of everything but the v3 ctime is cached per identity,
-        split around the ctime fields of the schema's own encoding, so the bytes are the
-        encoder's."""
-        key = (v3, self.pid, self.uid, self.gid, self.groups, self.lk_owner, self.flags)
-        cached = _AUTH_CACHE.get(key)
-        if cached is None:
-            if len(_AUTH_CACHE) >= 1024:
-                _AUTH_CACHE.clear()
-            plain = dataclasses.replace(self, ctime_ns=0)
-            whole = encode_auth(plain.credential(v3))
-            cached = (whole, None, None) if not v3 else (whole.flavor, whole.body[:16], whole.body[28:])
-            probe = dataclasses.replace(self, ctime_ns=0x0102030405060708090A)
-            assert _glue(cached, probe.ctime_ns) == encode_auth(probe.credential(v3)), "credential layout"
-            _AUTH_CACHE[key] = cached
-        return _glue(cached, self.ctime_ns)
-
-
-_AUTH_CACHE: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
-_CTIME = struct.Struct(">IQ")  # ctime_nsec, ctime_sec: bytes 16..28 of the v3 credential
-
-
-def _glue(cached: tuple[Any, Any, Any], ctime_ns: int) -> Any:
-    flavor, head, tail = cached
-    if head is None:
-        return flavor  # v2: the whole OpaqueAuth, nothing varies
-    sec, nsec = divmod(ctime_ns, 1_000_000_000)
-    return OpaqueAuth.cls(flavor, head + _CTIME.pack(nsec, sec) + tail)
-
-
-#: Frames the client makes itself (DUMP, PING, SETVOLUME, RELEASE...): pid/uid/gid 0.
-INTERNAL = Identity()
-
-
-class XidCounter:
-    """The xid source of one rpc client: pre-increment from 1, so the first xid is 2."""
-
-    def __init__(self, last: int = 1) -> None:
-        self.last = last
-
-    def next(self) -> int:
-        self.last = (self.last + 1) & 0xFFFFFFFF
-        return self.last
-
-
-class _Waiter:
-    """One call waiting for its reply: a parked trio task, or a blocked thread.
-
-    A thread waiter blocks on ``lock`` (held from the start); :meth:`RpcChannel._signal`
-    releases it, under the channel lock and at most once until the thread takes it back, to
-    say "look at your state": ``done`` (``reply``/``error`` set) or ``promoted`` (you read
-    the socket now).
-    """
-
-    __slots__ = ("prog", "vers", "proc", "task", "lock", "signalled", "done", "promoted", "reply", "error",
-                 "deadline", "timeout")
-
-    def __init__(self, prog: int, vers: int, proc: int) -> None:
-        self.prog, self.vers, self.proc = prog, vers, proc
-        self.task: Any = None
-        self.lock: threading.Lock | None = None
-        self.signalled = False
-        self.done = False
-        self.promoted = False
-        self.reply: Reply | None = None
-        self.error: BaseException | None = None
-        self.deadline = math.inf
-        self.timeout = 0.0
 
 
 #: ``RpcChannel._reader`` when the trio receive task reads the socket.
@@ -228,7 +129,7 @@ def _unsent(buffers: list[Any], sent: int) -> list[Any]:
     return []
 
 
-class RpcChannel:
+class RpcChannel(ThreadCallers):
     """One client connection (see the module docstring).
 
     Args:
@@ -533,148 +434,6 @@ class RpcChannel:
             self._bail_at = nxt
             for xid, w in expired:
                 self._resume(w, None, self._bailed(w, xid))
-
-    # ---- calls from other threads ------------------------------------------------------
-    def _call_blocking(self, prog: int, vers: int, proc: int, args: Any, ident: Identity,
-                       payload: bytes | memoryview, timeout: float | None) -> Reply:
-        """:meth:`call` from another thread: send from here, then block until the reply.
-
-        The reply is read by whoever holds the reader role: the trio receive task, which
-        hands it over (a thread wake-up), or -- when nobody reads -- this thread itself,
-        which then needs no wake-up at all.  A thread that leaves the role passes it to
-        another waiting thread, or back to the trio task if trio calls are waiting.
-        """
-        w = _Waiter(prog, vers, proc)
-        w.lock = lock = threading.Lock()
-        w.timeout = 0.0 if timeout is None else timeout
-        lock.acquire()
-        xid = self._submit(w, args, ident, payload, False)
-        if not self._ping_started and self.ping_timeout > 0:
-            # rpc_clnt_check_and_start_ping: the call was outstanding at submit time, so the
-            # ping goes out even if its reply is already in when the trio thread gets to it
-            self._ping_started = True
-            self._in_trio(self._start_ping, True)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            while True:
-                with self._lock:
-                    if w.done:
-                        break
-                    if w.promoted or (self._reader is None and not self._eof and self.close_reason is None):
-                        w.promoted = False
-                        self._reader = w
-                        reading = True
-                    else:
-                        reading = False
-                if reading:
-                    self._read_for(w, deadline)
-                    with self._lock:
-                        if w.done:
-                            break
-                if deadline is None:
-                    got = lock.acquire()
-                else:
-                    remaining = deadline - time.monotonic()
-                    got = lock.acquire(True, remaining) if remaining > 0 else False
-                with self._lock:
-                    if got:
-                        w.signalled = False
-                    elif w.signalled:  # released under _lock, which we hold: no wait
-                        lock.acquire()
-                        w.signalled = False
-                    if w.done or w.promoted:
-                        continue
-                    if deadline is not None and time.monotonic() >= deadline:
-                        self._waiters.pop(xid, None)
-                        raise self._bailed(w, xid)
-        except BaseException:  # bailed out, KeyboardInterrupt...: forget the call
-            with self._lock:
-                self._waiters.pop(xid, None)
-            self._leave_reader(w)  # if it was promoted meanwhile
-            raise
-        if w.error is not None:
-            raise w.error
-        assert w.reply is not None
-        return w.reply
-
-    def _read_for(self, w: _Waiter, deadline: float | None) -> None:
-        """Read the socket in this thread until ``w`` is done, the deadline passes or the
-        connection ends; then leave the reader role."""
-        sock, poller, buf = self._sock, self._poller, self._tbuf
-        assert sock is not None and buf is not None
-        view = memoryview(buf)
-        # the reply cannot be in yet (the call was just sent, and whoever read before us
-        # decoded every complete record it had): wait before the first read
-        ready = False
-        try:
-            while True:
-                trio_done: list[tuple[_Waiter, Reply | None, BaseException | None]] = []
-                callbacks: list[Call] = []
-                reason: GlusterConnectionError | None = None
-                with self._lock:
-                    if w.done or self.close_reason is not None:
-                        return
-                    try:
-                        if not ready:
-                            raise BlockingIOError
-                        n = sock.recv_into(buf)
-                    except BlockingIOError:
-                        n = -1
-                    except OSError as exc:
-                        n = -1
-                        reason = GlusterConnectionError(errno.ENOTCONN, f"connection to {self.peer} lost: {exc}")
-                    else:
-                        if n:
-                            self.last_received = self._now()
-                        self._conn.receive_data(view[:n])
-                        reason = self._drain(trio_done, callbacks)
-                    if reason is not None:
-                        self._eof = True
-                    finished = w.done
-                if trio_done:
-                    self._in_trio(self._resume_all, trio_done)
-                if callbacks:
-                    self._in_trio(self._run_callbacks, callbacks)
-                if reason is not None:
-                    self._in_trio(self._shutdown, reason)
-                    return
-                if finished:
-                    return
-                if n < 0:
-                    wait = 1.0
-                    if deadline is not None:
-                        wait = min(wait, deadline - time.monotonic())
-                        if wait <= 0:
-                            return
-                    ready = bool(poller.poll(wait * 1000))
-        finally:
-            self._leave_reader(w)
-
-    def _leave_reader(self, w: _Waiter) -> None:
-        """``w``'s thread stops reading: pass the role on (another waiting thread first,
-        else the trio receive task if trio calls wait; else nobody until the next call)."""
-        wake_trio = False
-        with self._lock:
-            if self._reader is not w:
-                return
-            self._reader = None
-            if self._close_pending:
-                self._close_pending = False
-                self._sock.close()  # type: ignore[union-attr]
-            elif self.close_reason is None and not self._eof:
-                for other in self._waiters.values():
-                    if other.lock is not None and other is not w:
-                        self._reader = other
-                        other.promoted = True
-                        self._signal(other)
-                        break
-                else:
-                    wake_trio = bool(self._waiters)
-        if wake_trio:
-            self._in_trio(self._wake_reader)
-
-    def _wake_reader(self) -> None:
-        self._reader_wake.set()
 
     # ---- sending -----------------------------------------------------------------------
     async def _writer(self) -> None:
