@@ -15,7 +15,8 @@ root's is hidden.  A ``.fakegluster`` that is not a directory stops the store fr
 on disk a random uuid4 when first seen.  The mapping is kept in dicts and in SQLite (a row
 per dentry: parent gfid, name -> gfid, inode number; WAL mode, EXCLUSIVE locking so a second
 store on the folder gets ``EBUSY``), committed at the end of every namespace operation,
-lookups and readdirs that learnt names included; a commit survives ``kill -9``.
+lookups and readdirs that learnt names included; a commit survives ``kill -9``
+(:mod:`fakegluster.store.gfidindex`).
 ``fsync()`` also syncs the WAL and, after namespace changes, the object's parent
 directories, for power loss.  A name is trusted while its inode number matches: a file
 replaced by hand gets a new gfid and the old one is ``ESTALE``.  Hard links (nlink > 1, same
@@ -50,9 +51,7 @@ import collections
 import contextlib
 import ctypes
 import errno
-import functools
 import os
-import sqlite3
 import stat
 import time
 import uuid
@@ -63,12 +62,10 @@ from .base import (
     Attr, StatVfs, Store, check_name, fs_error,
 )
 
-__all__ = ["DirectoryStore", "HIDDEN"]
+from .gfidindex import _HIDDEN, _PATH_DIR, DB_NAME, HIDDEN, GfidIndex, _fsync_dir, _namespace, _Obj
 
-HIDDEN = ".fakegluster"
-_HIDDEN = HIDDEN.encode()
-DB_NAME = "gfids.sqlite3"
-_PATH_DIR = os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC
+__all__ = ["DirectoryStore", "HIDDEN", "DB_NAME"]
+
 _OPEN = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
 _GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)  # a name no longer leads where we thought
 _FALLOC_MODES = {0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, FALLOC_FL_ZERO_RANGE,
@@ -80,45 +77,6 @@ _MAX_DEPTH = 4096
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
 
-_SCHEMA = """CREATE TABLE IF NOT EXISTS dentry (
-    pgfid BLOB NOT NULL, name BLOB NOT NULL, gfid BLOB NOT NULL, ino INTEGER NOT NULL,
-    isdir INTEGER NOT NULL, PRIMARY KEY (pgfid, name)) WITHOUT ROWID"""
-_INSERT = "INSERT OR REPLACE INTO dentry VALUES (?, ?, ?, ?, ?)"
-_DELETE = "DELETE FROM dentry WHERE pgfid = ? AND name = ?"
-_DELETE_DIR = "DELETE FROM dentry WHERE pgfid = ?"
-
-
-class _Obj:
-    """What the store knows of one gfid: its inode number, its type, its names."""
-
-    __slots__ = ("ino", "isdir", "names")
-
-    def __init__(self, ino: int, isdir: bool) -> None:
-        self.ino = ino
-        self.isdir = isdir
-        self.names: list[tuple[bytes, bytes]] = []  # (parent gfid, name); one for a directory
-
-
-def _namespace(method: Callable) -> Callable:
-    """Commit whatever the mapping learnt or changed when a namespace method returns or fails."""
-
-    @functools.wraps(method)
-    def wrapper(self: "DirectoryStore", *args, **kw):
-        try:
-            return method(self, *args, **kw)
-        finally:
-            self._flush()
-
-    return wrapper
-
-
-def _fsync_dir(pathfd: int) -> None:
-    fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=pathfd)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
 
 def _err(code: int, what: bytes | str = "") -> OSError:
     if isinstance(what, bytes):
@@ -126,7 +84,7 @@ def _err(code: int, what: bytes | str = "") -> OSError:
     return fs_error(code, what)
 
 
-class DirectoryStore(Store):
+class DirectoryStore(GfidIndex, Store):
     """A :class:`Store` over the folder ``root`` (see the module docstring)."""
 
     def __init__(self, root: str | os.PathLike, *, clock: Callable[[], int] = time.time_ns,
@@ -137,13 +95,7 @@ class DirectoryStore(Store):
         self._fd_max = max(1, fd_cache)
         self._fds: collections.OrderedDict[bytes, int] = collections.OrderedDict()
         self._ro: dict[bytes, int] = {}  # gfid -> errno of the refused O_RDWR open
-        self._obj: dict[bytes, _Obj] = {}
-        self._kids: dict[bytes, dict[bytes, bytes]] = {}
-        self._ino: dict[int, bytes] = {}  # inode number -> gfid, non-directories (hard links)
-        self._pending: list[tuple[str, tuple]] = []
-        self._dirty = False  # namespace committed since the last fsync
-        self._db: sqlite3.Connection | None = None
-        self._hidfd = -1
+        self._init_index()
         self._closed = False
         self._rootfd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
@@ -154,124 +106,11 @@ class DirectoryStore(Store):
             self.close()
             raise
 
-    # ---- the hidden entry and the database ----------------------------------------------
-    def _open_db(self) -> None:
-        try:
-            os.mkdir(_HIDDEN, 0o700, dir_fd=self._rootfd)
-        except FileExistsError:
-            pass
-        try:
-            self._hidfd = os.open(_HIDDEN, _PATH_DIR, dir_fd=self._rootfd)
-        except OSError as e:
-            raise OSError(e.errno, f"{HIDDEN} in the root is not a fakegluster metadata directory", self.root) from e
-        db = sqlite3.connect(f"/proc/self/fd/{self._hidfd}/{DB_NAME}", isolation_level=None,
-                             check_same_thread=False, timeout=0)
-        self._db = db
-        try:
-            db.execute("PRAGMA locking_mode = EXCLUSIVE")
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-            db.execute("BEGIN IMMEDIATE")  # a write lock, held until close (EXCLUSIVE mode)
-            db.execute(_SCHEMA)
-            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
-            db.execute("COMMIT")
-        except sqlite3.OperationalError as e:
-            if "locked" in str(e) or "busy" in str(e):
-                raise OSError(errno.EBUSY, "the folder is already served by another DirectoryStore", self.root) from e
-            raise
-
-    def _load(self) -> None:
-        """Read the mapping, keeping only rows reachable from the root (breadth first)."""
-        rows: dict[bytes, list[tuple[bytes, bytes, int, int]]] = collections.defaultdict(list)
-        for pg, name, g, ino, isdir in self._db.execute("SELECT pgfid, name, gfid, ino, isdir FROM dentry"):
-            rows[pg].append((name, g, ino, isdir))
-        todo = [ROOT_GFID]
-        while todo:
-            pg = todo.pop()
-            for name, g, ino, isdir in rows.pop(pg, ()):
-                obj = self._obj.get(g)
-                if g == ROOT_GFID or (obj is not None and (obj.isdir or isdir or obj.ino != ino)):
-                    self._pending.append((_DELETE, (pg, name)))
-                    continue
-                self._add(pg, name, g, ino, bool(isdir), persist=False)
-                if isdir:
-                    todo.append(g)
-        for pg in rows:  # orphans (a parent forgotten before a crash)
-            self._pending.append((_DELETE_DIR, (pg,)))
-        self._flush()
-
-    def _flush(self) -> None:
-        if not self._pending or self._db is None:
-            return
-        ops, self._pending = self._pending, []
-        db = self._db
-        db.execute("BEGIN")
-        try:
-            for sql, args in ops:
-                db.execute(sql, args)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        self._dirty = True
-
-    def _sync_db(self) -> None:
-        """Make every commit durable: one tiny FULL-synchronous commit fsyncs the WAL (opening
-        the database files ourselves would drop SQLite's POSIX locks on close)."""
-        db = self._db
-        db.execute("PRAGMA synchronous = FULL")
-        try:
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('synced', ?)", (time.time_ns(),))
-        finally:
-            db.execute("PRAGMA synchronous = NORMAL")
-        _fsync_dir(self._hidfd)  # the -wal file's directory entry
-        self._dirty = False
-
-    # ---- the mapping ----------------------------------------------------------------------
-    def _add(self, pg: bytes, name: bytes, g: bytes, ino: int, isdir: bool, persist: bool = True) -> bytes:
-        obj = self._obj.get(g)
-        if obj is None:
-            obj = self._obj[g] = _Obj(ino, isdir)
-        obj.names.append((pg, name))
-        self._kids.setdefault(pg, {})[name] = g
-        if not isdir:
-            self._ino[ino] = g
-        if persist:
-            self._pending.append((_INSERT, (pg, name, g, ino, int(isdir))))
-        return g
-
-    def _drop(self, pg: bytes, name: bytes) -> None:
-        """Forget one name; a gfid left without names is forgotten, a directory's with its subtree."""
-        kids = self._kids.get(pg)
-        g = kids.pop(name, None) if kids else None
-        if g is None:
-            return
-        self._pending.append((_DELETE, (pg, name)))
-        todo = [(g, (pg, name))]
-        while todo:
-            g, ent = todo.pop()
-            obj = self._obj[g]
-            obj.names.remove(ent)
-            if obj.names:
-                continue
-            del self._obj[g]
-            fd = self._fds.pop(g, None)
-            if fd is not None:
-                os.close(fd)
-                self._ro.pop(g, None)
-            if self._ino.get(obj.ino) == g:
-                del self._ino[obj.ino]
-            kids = self._kids.pop(g, None)
-            if kids:
-                self._pending.append((_DELETE_DIR, (g,)))
-                todo.extend((cg, (g, cname)) for cname, cg in kids.items())
-
-    def _move(self, g: bytes, pg: bytes, name: bytes, npg: bytes, nname: bytes) -> None:
-        obj = self._obj[g]
-        del self._kids[pg][name]
-        obj.names.remove((pg, name))
-        self._pending.append((_DELETE, (pg, name)))
-        self._add(npg, nname, g, obj.ino, obj.isdir)
+    def _forget_fd(self, g: bytes) -> None:
+        fd = self._fds.pop(g, None)
+        if fd is not None:
+            os.close(fd)
+            self._ro.pop(g, None)
 
     def _learn(self, pg: bytes, name: bytes, st: os.stat_result) -> bytes:
         """The gfid of the entry ``name`` (lstat ``st``) in directory ``pg``, new if unknown."""
