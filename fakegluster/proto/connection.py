@@ -102,26 +102,25 @@ def decode_call_body(hdr: CallHeader, record: bytes | memoryview, served: dict[i
                      decode_creds: bool = True) -> Call:
     """Checks 2-7 of the module docstring for one call header; returns the Call."""
     b, xid = hdr.body, hdr.xid
-    where = dict(xid=xid, prog=b.prog, vers=b.vers, proc=b.proc)
     if b.rpcvers != 2:
         raise ProtocolError(f"RPC version {b.rpcvers} is not 2 (xid {xid})", reply="GARBAGE_ARGS",
                             xid=0, prog=b.prog, vers=b.vers, proc=b.proc)
     cred, verf = (_auth(b.cred), _auth(b.verf)) if decode_creds else (b.cred, b.verf)
     versions = served.get(b.prog)
     if not versions:
-        raise ProtocolError(f"program {b.prog} is not served", reply="PROG_UNAVAIL", **where)
+        raise ProtocolError(f"program {b.prog} is not served", reply="PROG_UNAVAIL", **_where(hdr))
     program = versions.get(b.vers)
     if program is None:
         raise ProtocolError(
             f"program {b.prog} is served in versions {sorted(versions)}, not {b.vers}",
-            reply="PROG_MISMATCH", low=0, high=0, **where,
+            reply="PROG_MISMATCH", low=0, high=0, **_where(hdr),
         )
     proc = program.procs.get(b.proc)
     if proc is None:
-        raise ProtocolError(f"{program.name} has no procedure {b.proc} here", reply="PROC_UNAVAIL", **where)
+        raise ProtocolError(f"{program.name} has no procedure {b.proc} here", reply="PROC_UNAVAIL", **_where(hdr))
     args, end = None, hdr.end
     if proc.args is UNDECODABLE:
-        raise ProtocolError(f"{program.name} {proc.name} arguments are refused", reply="GARBAGE_ARGS", **where)
+        raise ProtocolError(f"{program.name} {proc.name} arguments are refused", reply="GARBAGE_ARGS", **_where(hdr))
     if proc.args is not None:
         try:
             args, end = decode(proc.args, record, hdr.end)
@@ -130,10 +129,15 @@ def decode_call_body(hdr: CallHeader, record: bytes | memoryview, served: dict[i
                 args, end = None, hdr.end
             else:
                 raise ProtocolError(
-                    f"{program.name} {proc.name}: undecodable {proc.args.xname}: {exc}", reply="GARBAGE_ARGS", **where
+                    f"{program.name} {proc.name}: undecodable {proc.args.xname}: {exc}", reply="GARBAGE_ARGS", **_where(hdr)
                 ) from exc
     payload = memoryview(record)[end:] if end < len(record) else b""
     return Call(xid, b.prog, b.vers, b.proc, args, cred, verf, payload, b.rpcvers)
+
+
+def _where(hdr: CallHeader) -> dict[str, int]:
+    """The call an error reply is about (built only when there is an error)."""
+    return dict(xid=hdr.xid, prog=hdr.prog, vers=hdr.vers, proc=hdr.proc)
 
 
 def _auth(raw: Any) -> Any:

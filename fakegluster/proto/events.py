@@ -14,6 +14,7 @@ import enum
 from typing import Any
 
 from .errors import AcceptStat, AuthStat, RejectStat
+from .frozen import fast_init
 from .rpc import AUTH_NULL
 
 __all__ = ["Event", "Call", "Reply", "Denied", "ConnectionClosed", "NEED_DATA", "NeedData"]
@@ -33,6 +34,7 @@ class Event:
     __slots__ = ()
 
 
+@fast_init
 @dataclasses.dataclass(frozen=True, slots=True)
 class Call(Event):
     """An RPC CALL.  ``cred``/``verf`` are credential dataclasses (``AuthGlusterfsParamsV3``...)
@@ -49,6 +51,7 @@ class Call(Event):
     rpcvers: int = 2
 
 
+@fast_init
 @dataclasses.dataclass(frozen=True, slots=True)
 class Reply(Event):
     """An accepted RPC REPLY (MSG_ACCEPTED) with any ``accept_stat``.
@@ -69,6 +72,7 @@ class Reply(Event):
     proc: int | None = None
 
 
+@fast_init
 @dataclasses.dataclass(frozen=True, slots=True)
 class Denied(Event):
     """A denied RPC REPLY (MSG_DENIED): RPC_MISMATCH (with ``low``/``high``) or AUTH_ERROR."""
@@ -83,6 +87,7 @@ class Denied(Event):
     proc: int | None = None
 
 
+@fast_init
 @dataclasses.dataclass(frozen=True, slots=True)
 class ConnectionClosed(Event):
     """The peer closed its side.  ``partial`` counts bytes of an unfinished record dropped."""

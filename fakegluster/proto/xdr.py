@@ -33,6 +33,8 @@ from typing import Any
 
 import construct as c
 
+from .frozen import fast_init
+
 __all__ = [
     "Int", "UInt", "Hyper", "UHyper", "Double", "Opaque", "String", "FixedOpaque", "Gfid",
     "Optional", "Array", "FixedArray", "LinkedList", "XdrStruct", "xdr_struct", "decode", "encode",
@@ -345,7 +347,7 @@ class XdrStruct(c.Adapter):
                 (f.name, pytype_of(f.subcon), dataclasses.field(default=default_of(f.subcon)))
                 for f in self._fields
             ]
-            cls = dataclasses.make_dataclass(_camel(self.xname), specs, frozen=True, slots=True)
+            cls = fast_init(dataclasses.make_dataclass(_camel(self.xname), specs, frozen=True, slots=True))
             cls.__doc__ = self._doc or f"``{self.xname}`` (GlusterFS .x type)."
             cls.__module__ = "fakegluster.proto"
             cls.schema = self  # type: ignore[attr-defined]

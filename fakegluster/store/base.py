@@ -50,6 +50,7 @@ import time
 from typing import Callable, Iterable
 
 from ..proto.common import ROOT_GFID
+from ..proto.frozen import fast_init
 
 __all__ = [
     "Attr", "StatVfs", "Store", "ROOT_GFID", "BLOCK", "SEEK_DATA", "SEEK_HOLE", "FALLOC_FL_KEEP_SIZE",
@@ -82,6 +83,7 @@ def check_name(name: str) -> bytes:
     return raw
 
 
+@fast_init
 @dataclasses.dataclass(frozen=True, slots=True)
 class Attr:
     """What a stat says about one object (the brick turns it into a ``gfx_iattx``)."""
@@ -101,6 +103,7 @@ class Attr:
     dev: int = 0
 
 
+@fast_init
 @dataclasses.dataclass(frozen=True, slots=True)
 class StatVfs:
     bsize: int

@@ -451,6 +451,12 @@ class MemoryStore(Store):
         if not f.data:
             return bytes(end - offset)
         first, last = offset // BLOCK, (end - 1) // BLOCK
+        if first == last:  # the common case: within one block
+            blk = f.data.get(first)
+            s = offset - first * BLOCK
+            if blk is None:
+                return _ZERO[s:s + end - offset]
+            return bytes(blk) if end - offset == BLOCK else bytes(blk[s:s + end - offset])  # a copy: blocks change
         parts = []
         for b in range(first, last + 1):
             s, e = max(offset, b * BLOCK) - b * BLOCK, min(end, (b + 1) * BLOCK) - b * BLOCK
