@@ -38,10 +38,12 @@ test: debs venv
 	$(PY) -m pytest
 
 # Benchmarks against a real GlusterFS 10.3 (root; ~15 min): bench/results/latest.{json,md,png}
+# (make bench BENCH_ARGS=--quick: one repetition, a smoke run)
+BENCH_ARGS ?=
 bench: debs venv
 	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) -m compileall -q fakegluster client >/dev/null
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
