@@ -156,7 +156,7 @@ def filter_gfapi_log(text: str) -> str:
 
 
 def run_gfapi(cmd: Sequence[str], timeout: float = 60, check: bool = False,
-              input: str | None = None) -> subprocess.CompletedProcess:
+              input: str | None = None, crash_retries: int = 1) -> subprocess.CompletedProcess:
     """Run a libgfapi tool (qemu-img, qemu-io, fio --ioengine=gfapi, ...).
 
     Runs with ``LC_ALL=C`` and returns the CompletedProcess (text mode) with
@@ -164,12 +164,25 @@ def run_gfapi(cmd: Sequence[str], timeout: float = 60, check: bool = False,
     ``.elapsed`` holds the wall time.  Note that a libgfapi client takes
     ~10 s to exit after its last IO (glfs_fini): run independent ones with
     :func:`run_gfapi_parallel`.
+
+    libgfapi 10.3's glfs_fini is racy and now and then aborts a process after its work is
+    done (gluster/glusterfs#4666, #4668): a run killed by SIGABRT/SIGSEGV is repeated up to
+    ``crash_retries`` times (pass 0 for commands that are not idempotent), with a warning
+    logged; ``.crashes`` lists the stderr of the runs that crashed.
     """
-    t0 = time.monotonic()
-    cp = subprocess.run(list(cmd), capture_output=True, text=True, env=_env(),
-                        timeout=timeout, input=input, stdin=None if input is not None else subprocess.DEVNULL)
-    cp.elapsed = time.monotonic() - t0  # type: ignore[attr-defined]
-    cp.qemu_stderr = filter_gfapi_log(cp.stderr)  # type: ignore[attr-defined]
+    crashes: list[str] = []
+    while True:
+        t0 = time.monotonic()
+        cp = subprocess.run(list(cmd), capture_output=True, text=True, env=_env(),
+                            timeout=timeout, input=input, stdin=None if input is not None else subprocess.DEVNULL)
+        cp.elapsed = time.monotonic() - t0  # type: ignore[attr-defined]
+        cp.qemu_stderr = filter_gfapi_log(cp.stderr)  # type: ignore[attr-defined]
+        if cp.returncode not in (-signal.SIGABRT, -signal.SIGSEGV) or len(crashes) >= crash_retries:
+            break
+        crashes.append(cp.qemu_stderr)
+        log.warning("%s died of signal %d after %.1f s (%s); running it again",
+                    " ".join(cmd[:2]), -cp.returncode, cp.elapsed, cp.qemu_stderr.strip()[-120:])
+    cp.crashes = crashes  # type: ignore[attr-defined]
     if check and cp.returncode != 0:
         raise RealGlusterError(
             f"{' '.join(cmd)} failed (rc={cp.returncode}):\n{cp.qemu_stderr}{cp.stdout}"

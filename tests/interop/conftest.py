@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -102,7 +103,27 @@ class Result:
         return self.stdout + self.stderr
 
 
+#: Commands that died of a signal and were run again (see :func:`run`).
+CRASHED: list[Result] = []
+_CRASH_SIGNALS = (-signal.SIGABRT, -signal.SIGSEGV)
+
+
 def run(argv: list[str], timeout: float = 120, netns: str | None = None) -> Result:
+    """Run one libgfapi tool.  libgfapi 10.3's teardown (glfs_fini) is racy and now and then
+    aborts a process after its work is done ("free(): invalid pointer"; gluster/glusterfs
+    #4666 and #4668, upstream's own tests skip glfs_fini for it; seen here about once in 50-100
+    qemu-img runs).  A command killed by SIGABRT/SIGSEGV is therefore run once more (every
+    command here is idempotent) and the crash is reported as a warning, never hidden."""
+    r = _run_once(argv, timeout, netns)
+    if r.returncode in _CRASH_SIGNALS:
+        CRASHED.append(r)
+        warnings.warn(f"{' '.join(argv[:2])} died of signal {-r.returncode} after {r.elapsed:.1f} s "
+                      f"({r.stderr.strip()[-120:]!r}); ran it again")
+        r = _run_once(argv, timeout, netns)
+    return r
+
+
+def _run_once(argv: list[str], timeout: float, netns: str | None) -> Result:
     full = (["ip", "netns", "exec", netns] if netns else []) + argv
     t0 = time.monotonic()
     p = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env={**os.environ, "LC_ALL": "C"})
