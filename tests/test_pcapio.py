@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 from collections import defaultdict
@@ -14,6 +13,7 @@ import dpkt
 import pytest
 
 from fakegluster.pcapio import CaptureError, Segment, iter_segments, read_streams
+from tests.helpers import require_tool
 
 PCAPS = sorted((Path(__file__).resolve().parent.parent / "fixtures" / "pcaps").glob("*.pcap"))
 SYN, ACK, FIN, RST, PSH = dpkt.tcp.TH_SYN, dpkt.tcp.TH_ACK, dpkt.tcp.TH_FIN, dpkt.tcp.TH_RST, dpkt.tcp.TH_PUSH
@@ -213,12 +213,7 @@ def test_not_a_capture(tmp_path):
 # ------------------------------------------------------------------ tshark as the reference
 
 def _tshark() -> str:
-    exe = shutil.which("tshark")
-    if exe is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("tshark is not installed (required under CI)")
-        pytest.skip("tshark is not installed")
-    return exe
+    return require_tool("tshark")
 
 
 def _run(*args: str) -> str:

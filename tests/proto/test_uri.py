@@ -15,9 +15,7 @@ import concurrent.futures
 import importlib.util
 import ipaddress
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -25,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fakegluster.proto.uri import GlusterURI, URIError, parse_uri
+from tests.helpers import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = json.loads((ROOT / "fixtures/uri/qemu72_cases.json").read_text())
@@ -320,11 +319,7 @@ def _load_probe():
 
 @pytest.mark.real
 def test_live_qemu_img_still_matches_the_recording():
-    qemu_img = shutil.which("qemu-img")
-    if qemu_img is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("qemu-img (7.2 with the block-gluster module) is required under CI=true")
-        pytest.skip("qemu-img is not installed")
+    qemu_img = require_tool("qemu-img")
     probe = _load_probe()
     rows = [ROWS_BY_ID[cid] for cid in LIVE_SAMPLE]
     with concurrent.futures.ThreadPoolExecutor(len(rows)) as pool:

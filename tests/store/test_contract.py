@@ -52,6 +52,7 @@ from fakegluster.store.base import (
     XATTR_REPLACE, Store,
 )
 from fakegluster.store.memory import MemoryStore
+from tests.conftest import unavailable
 
 from .conftest import fake_clock
 
@@ -988,7 +989,7 @@ REF_BASE = tempfile.gettempdir()
 @pytest.fixture
 def ext4_dir():
     if _fstype(REF_BASE) != "ext4":
-        pytest.skip(f"{REF_BASE} is {_fstype(REF_BASE) or 'unknown'}, not ext4: no Linux reference")
+        unavailable(f"{REF_BASE} is {_fstype(REF_BASE) or 'unknown'}, not ext4: no Linux reference")
     path = tempfile.mkdtemp(prefix="store-ref-", dir=REF_BASE)
     yield path
     shutil.rmtree(path, ignore_errors=True)
