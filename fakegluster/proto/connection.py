@@ -101,23 +101,23 @@ def error_reply(exc: ProtocolError) -> bytes | None:
 def decode_call_body(hdr: CallHeader, record: bytes | memoryview, served: dict[int, dict[int, Program]],
                      decode_creds: bool = True) -> Call:
     """Checks 2-7 of the module docstring for one call header; returns the Call."""
-    b, xid = hdr.body, hdr.xid
-    if b.rpcvers != 2:
-        raise ProtocolError(f"RPC version {b.rpcvers} is not 2 (xid {xid})", reply="GARBAGE_ARGS",
-                            xid=0, prog=b.prog, vers=b.vers, proc=b.proc)
-    cred, verf = (_auth(b.cred), _auth(b.verf)) if decode_creds else (b.cred, b.verf)
-    versions = served.get(b.prog)
+    xid = hdr.xid
+    if hdr.rpcvers != 2:
+        raise ProtocolError(f"RPC version {hdr.rpcvers} is not 2 (xid {xid})", reply="GARBAGE_ARGS",
+                            xid=0, prog=hdr.prog, vers=hdr.vers, proc=hdr.proc)
+    cred, verf = (_auth(hdr.cred), _auth(hdr.verf)) if decode_creds else (hdr.cred, hdr.verf)
+    versions = served.get(hdr.prog)
     if not versions:
-        raise ProtocolError(f"program {b.prog} is not served", reply="PROG_UNAVAIL", **_where(hdr))
-    program = versions.get(b.vers)
+        raise ProtocolError(f"program {hdr.prog} is not served", reply="PROG_UNAVAIL", **_where(hdr))
+    program = versions.get(hdr.vers)
     if program is None:
         raise ProtocolError(
-            f"program {b.prog} is served in versions {sorted(versions)}, not {b.vers}",
+            f"program {hdr.prog} is served in versions {sorted(versions)}, not {hdr.vers}",
             reply="PROG_MISMATCH", low=0, high=0, **_where(hdr),
         )
-    proc = program.procs.get(b.proc)
+    proc = program.procs.get(hdr.proc)
     if proc is None:
-        raise ProtocolError(f"{program.name} has no procedure {b.proc} here", reply="PROC_UNAVAIL", **_where(hdr))
+        raise ProtocolError(f"{program.name} has no procedure {hdr.proc} here", reply="PROC_UNAVAIL", **_where(hdr))
     args, end = None, hdr.end
     if proc.args is UNDECODABLE:
         raise ProtocolError(f"{program.name} {proc.name} arguments are refused", reply="GARBAGE_ARGS", **_where(hdr))
@@ -132,7 +132,7 @@ def decode_call_body(hdr: CallHeader, record: bytes | memoryview, served: dict[i
                     f"{program.name} {proc.name}: undecodable {proc.args.xname}: {exc}", reply="GARBAGE_ARGS", **_where(hdr)
                 ) from exc
     payload = memoryview(record)[end:] if end < len(record) else b""
-    return Call(xid, b.prog, b.vers, b.proc, args, cred, verf, payload, b.rpcvers)
+    return Call(xid, hdr.prog, hdr.vers, hdr.proc, args, cred, verf, payload, hdr.rpcvers)
 
 
 def _where(hdr: CallHeader) -> dict[str, int]:

@@ -137,10 +137,8 @@ def lk_owner_for_pid(pid: int) -> bytes:
 
 
 class CallHeader:
-    """A decoded CALL header (internal to the core; the connection turns it into a Call).
-
-    ``body`` has the ``call_body`` fields: rpcvers, prog, vers, proc, cred, verf.
-    """
+    """A decoded CALL header (internal to the core; the connection turns it into a Call):
+    the xid, the ``call_body`` fields, and where the arguments start (``end``)."""
 
     __slots__ = ("xid", "rpcvers", "prog", "vers", "proc", "cred", "verf", "end")
 
@@ -148,10 +146,6 @@ class CallHeader:
                  end: int) -> None:
         self.xid, self.rpcvers, self.prog, self.vers, self.proc = xid, rpcvers, prog, vers, proc
         self.cred, self.verf, self.end = cred, verf, end
-
-    @property
-    def body(self) -> "CallHeader":
-        return self
 
 
 class ReplyHeader:

@@ -20,7 +20,6 @@ import collections
 import dataclasses
 import errno as _errno
 import threading
-import time
 from typing import Any, Iterator
 
 from ..proto.render import proc_name, program_name, to_jsonable
@@ -230,6 +229,3 @@ class _Injection:
     def remove(self) -> None:
         self.faults.remove(self.rule)
 
-
-def now() -> float:
-    return time.time()

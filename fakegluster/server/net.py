@@ -21,6 +21,7 @@ import errno
 import itertools
 import logging
 import socket
+from time import time as now
 from typing import Any, Callable, Protocol, Sequence
 
 import trio
@@ -28,8 +29,6 @@ import trio
 from ..proto import AcceptStat, Call, ConnectionClosed, ProtocolError, Reply, Role, RpcConnection, error_reply
 from ..proto.events import NEED_DATA
 from ..proto.programs import Program, lookup
-from time import time as now
-
 from .calllog import CallLog, CallRecord, Faults
 from .glusterd import NO_REPLY
 
@@ -111,8 +110,7 @@ class Dispatcher:
             log.exception("%s: %s failed", self.name, _proc_name(call))
             self._record(call, None, "SYSTEM_ERR")
             return self.conn.send_buffers(Reply(call.xid, stat=AcceptStat.SYSTEM_ERR))
-        if self.calls is not None:
-            self._record(call, result, None)
+        self._record(call, result, None)
         return self.conn.send_buffers(Reply(call.xid, result, payload=payload))
 
     def _fail(self, call: Call, fault: Any) -> list[Any]:
