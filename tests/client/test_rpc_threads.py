@@ -74,6 +74,14 @@ class Spy:
         chan._read_for = read_for  # type: ignore[method-assign]
 
 
+async def trio_stands_by(nursery: trio.Nursery, chan: RpcChannel, peer: Peer) -> None:
+    """One thread call answered: the trio task hands the reader role over and stands by."""
+    nursery.start_soon(in_thread, blocking_dump, chan, 0)
+    call = await peer.call()
+    await peer.reply(call, answer(call))
+    await wait_until(lambda: chan._reader is None)
+
+
 async def wait_until(predicate, timeout: float = 5.0) -> None:
     with trio.fail_after(timeout):
         while not predicate():
@@ -146,11 +154,7 @@ async def test_the_reading_thread_passes_the_role_to_the_next_waiting_thread():
     async with trio.open_nursery() as nursery:
         chan, peer = await start(nursery)
         spy = Spy(chan)
-        # make the trio task stand by
-        nursery.start_soon(in_thread, blocking_dump, chan, 0)
-        call = await peer.call()
-        await peer.reply(call, answer(call))
-        await wait_until(lambda: chan._reader is None)
+        await trio_stands_by(nursery, chan, peer)
         got = {}
 
         async def thread_call(i):
@@ -175,10 +179,7 @@ async def test_a_reading_thread_hands_trio_replies_to_the_trio_thread():
     async with trio.open_nursery() as nursery:
         chan, peer = await start(nursery)
         spy = Spy(chan)
-        nursery.start_soon(in_thread, blocking_dump, chan, 0)
-        call = await peer.call()
-        await peer.reply(call, answer(call))
-        await wait_until(lambda: chan._reader is None)
+        await trio_stands_by(nursery, chan, peer)
         got = {}
 
         async def thread_call():
@@ -249,10 +250,7 @@ async def test_frame_timeout_bails_out_a_thread_call_and_the_channel_goes_on(rea
         chan, peer = await start(nursery)
         first = 2
         if reading:  # the trio task stands by: the thread times out while reading itself
-            nursery.start_soon(in_thread, blocking_dump, chan, 0)
-            call = await peer.call()
-            await peer.reply(call, answer(call))
-            await wait_until(lambda: chan._reader is None)
+            await trio_stands_by(nursery, chan, peer)
             first = 3
         calls = []
 
@@ -282,10 +280,7 @@ async def test_a_lost_connection_fails_thread_calls(reading):
     async with trio.open_nursery() as nursery:
         chan, peer = await start(nursery)
         if reading:  # the trio task stands by: the thread itself sees the end
-            nursery.start_soon(in_thread, blocking_dump, chan, 0)
-            call = await peer.call()
-            await peer.reply(call, answer(call))
-            await wait_until(lambda: chan._reader is None)
+            await trio_stands_by(nursery, chan, peer)
         else:  # a trio call keeps the trio task reading
             async def trio_call():
                 with pytest.raises(GlusterConnectionError):
@@ -310,10 +305,7 @@ async def test_closing_wakes_a_thread_reading_the_socket():
     async with trio.open_nursery() as nursery:
         chan, peer = await start(nursery)
         spy = Spy(chan)
-        nursery.start_soon(in_thread, blocking_dump, chan, 0)
-        call = await peer.call()
-        await peer.reply(call, answer(call))
-        await wait_until(lambda: chan._reader is None)
+        await trio_stands_by(nursery, chan, peer)
         failed = []
 
         async def thread_call():
@@ -385,10 +377,7 @@ async def test_a_cancelled_trio_call_whose_reply_a_thread_took_still_gets_it():
     async with trio.open_nursery() as nursery:
         chan, peer = await start(nursery)
         spy = Spy(chan)
-        nursery.start_soon(in_thread, blocking_dump, chan, 0)
-        call = await peer.call()
-        await peer.reply(call, answer(call))
-        await wait_until(lambda: chan._reader is None)
+        await trio_stands_by(nursery, chan, peer)
         nursery.start_soon(in_thread, blocking_dump, chan, 1)  # reads, its reply held back
         c1 = await peer.call()
         await wait_until(lambda: len(spy.readers) == 1)

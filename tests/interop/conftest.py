@@ -18,9 +18,9 @@ from typing import Iterator
 
 import pytest
 
+from fakegluster.testing.procs import run_gfapi
 from tests.helpers import require_tool
 
-LOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d ")
 
 
 @dataclasses.dataclass
@@ -103,32 +103,15 @@ class Result:
         return self.stdout + self.stderr
 
 
-#: Commands that died of a signal and were run again (see :func:`run`).
-CRASHED: list[Result] = []
-_CRASH_SIGNALS = (-signal.SIGABRT, -signal.SIGSEGV)
-
-
 def run(argv: list[str], timeout: float = 120, netns: str | None = None) -> Result:
-    """Run one libgfapi tool.  libgfapi 10.3's teardown (glfs_fini) is racy and now and then
-    aborts a process after its work is done ("free(): invalid pointer"; gluster/glusterfs
-    #4666 and #4668, upstream's own tests skip glfs_fini for it; seen here about once in 50-100
-    qemu-img runs).  A command killed by SIGABRT/SIGSEGV is therefore run once more (every
-    command here is idempotent) and the crash is reported as a warning, never hidden."""
-    r = _run_once(argv, timeout, netns)
-    if r.returncode in _CRASH_SIGNALS:
-        CRASHED.append(r)
-        warnings.warn(f"{' '.join(argv[:2])} died of signal {-r.returncode} after {r.elapsed:.1f} s "
-                      f"({r.stderr.strip()[-120:]!r}); ran it again")
-        r = _run_once(argv, timeout, netns)
-    return r
-
-
-def _run_once(argv: list[str], timeout: float, netns: str | None) -> Result:
+    """Run one libgfapi tool (in ``netns`` if given) with :func:`run_gfapi`: a run that
+    libgfapi's racy teardown killed (SIGABRT/SIGSEGV after its work was done) is repeated
+    once; each such crash is reported as a warning, never hidden."""
     full = (["ip", "netns", "exec", netns] if netns else []) + argv
-    t0 = time.monotonic()
-    p = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env={**os.environ, "LC_ALL": "C"})
-    stderr = "\n".join(line for line in p.stderr.splitlines() if not LOG_LINE.match(line))
-    return Result(argv, p.returncode, p.stdout, stderr, time.monotonic() - t0)
+    cp = run_gfapi(full, timeout)
+    for crash in cp.crashes:
+        warnings.warn(f"{' '.join(argv[:2])} died of a signal ({crash.strip()[-120:]!r}); ran it again")
+    return Result(argv, cp.returncode, cp.stdout, cp.qemu_stderr, cp.elapsed)
 
 
 def run_scenarios(scenarios: dict[str, list[list[str]]]) -> dict[str, list[Result]]:
