@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # The real peers the tests judge us against (installed when running as root).
 DEBS := glusterfs-server glusterfs-client qemu-utils qemu-block-extra fio tshark
 
-.PHONY: run test venv debs bench clean
+.PHONY: run test lint venv debs bench clean
 
 $(VENV)/.stamp: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv python3-pip; }
@@ -34,8 +34,13 @@ run: venv
 	@$(PY) -m compileall -q fakegluster client >/dev/null
 	$(VENV)/bin/fakegluster serve --volume testvol $(RUN_LISTEN) --log-level info
 
-test: debs venv
+test: debs venv lint
 	$(PY) -m pytest
+
+# Style and lint (ruff); `make test` runs it first.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # Benchmarks against a real GlusterFS 10.3 (root; ~15 min): bench/results/latest.{json,md,png}
 # (make bench BENCH_ARGS=--quick: one repetition, a smoke run)

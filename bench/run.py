@@ -32,8 +32,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -44,10 +45,15 @@ from fakegluster.testing.realgluster import RealGluster  # noqa: E402
 FILE_MB = 256
 NS = f"fgbench-{os.getpid()}"
 TARGETS = {
-    "4k randread QD1 IOPS": 1.0, "128k seq write MiB/s": 0.5, "128k seq read MiB/s": 0.5,
-    "qemu-img bench 64k QD64 write MiB/s": 0.5, "qemu-img bench 64k QD64 read MiB/s": 0.5,
-    "time to ready s": 0.05, "gfclient vs libgfapi 128k seq read MiB/s": 0.5,
-    "gfclient vs libgfapi 128k seq write MiB/s": 0.5, "gfclient vs libgfapi 4k randread QD1 IOPS": 0.5,
+    "4k randread QD1 IOPS": 1.0,
+    "128k seq write MiB/s": 0.5,
+    "128k seq read MiB/s": 0.5,
+    "qemu-img bench 64k QD64 write MiB/s": 0.5,
+    "qemu-img bench 64k QD64 read MiB/s": 0.5,
+    "time to ready s": 0.05,
+    "gfclient vs libgfapi 128k seq read MiB/s": 0.5,
+    "gfclient vs libgfapi 128k seq write MiB/s": 0.5,
+    "gfclient vs libgfapi 4k randread QD1 IOPS": 0.5,
 }
 LOWER_IS_BETTER = {"time to ready s", "4k randread QD1 mean latency us"}
 
@@ -81,14 +87,41 @@ class Side:
         return f"gluster://127.0.0.1/{self.volume}/{path}"
 
     def fio(self, *args: str, filename: str = "bench.dat") -> dict[str, Any]:
-        out = sh(["fio", "--name=b", "--ioengine=gfapi", f"--volume={self.volume}", "--brick=127.0.0.1",
-                  f"--filename={filename}", f"--size={FILE_MB}m", "--output-format=json", *args], self.netns)
-        return json.loads(out[out.index("{"):])["jobs"][0]
+        out = sh(
+            [
+                "fio",
+                "--name=b",
+                "--ioengine=gfapi",
+                f"--volume={self.volume}",
+                "--brick=127.0.0.1",
+                f"--filename={filename}",
+                f"--size={FILE_MB}m",
+                "--output-format=json",
+                *args,
+            ],
+            self.netns,
+        )
+        return json.loads(out[out.index("{") :])["jobs"][0]
 
     def qemu_bench(self, write: bool, image: str) -> float:
         count = 4 * FILE_MB * 1024 // 64  # 4 passes over the image, 64 KiB each
-        out = sh(["qemu-img", "bench", *(["-w"] if write else []), "-c", str(count), "-d", "64", "-s", "64k",
-                  "-f", "raw", self.uri(image)], self.netns)
+        out = sh(
+            [
+                "qemu-img",
+                "bench",
+                *(["-w"] if write else []),
+                "-c",
+                str(count),
+                "-d",
+                "64",
+                "-s",
+                "64k",
+                "-f",
+                "raw",
+                self.uri(image),
+            ],
+            self.netns,
+        )
         secs = float(re.search(r"Run completed in ([\d.]+) seconds", out).group(1))
         return count * 64 / 1024 / secs  # MiB/s
 
@@ -97,7 +130,10 @@ def workloads(side: Side) -> dict[str, Callable[[], dict[str, float]]]:
     def randread() -> dict[str, float]:
         side.warm("bench.dat")
         j = side.fio("--rw=randread", "--bs=4k", "--iodepth=1", "--runtime=8", "--time_based")
-        return {"4k randread QD1 IOPS": j["read"]["iops"], "4k randread QD1 mean latency us": j["read"]["lat_ns"]["mean"] / 1e3}
+        return {
+            "4k randread QD1 IOPS": j["read"]["iops"],
+            "4k randread QD1 mean latency us": j["read"]["lat_ns"]["mean"] / 1e3,
+        }
 
     def seqwrite() -> dict[str, float]:
         j = side.fio("--rw=write", "--bs=128k", "--iodepth=1", "--end_fsync=1", filename="seq.dat")
@@ -108,8 +144,10 @@ def workloads(side: Side) -> dict[str, Callable[[], dict[str, float]]]:
         return {"128k seq read MiB/s": j["read"]["bw"] / 1024}
 
     def qbench() -> dict[str, float]:
-        return {"qemu-img bench 64k QD64 write MiB/s": side.qemu_bench(True, "qb.raw"),
-                "qemu-img bench 64k QD64 read MiB/s": side.qemu_bench(False, "qb.raw")}
+        return {
+            "qemu-img bench 64k QD64 write MiB/s": side.qemu_bench(True, "qb.raw"),
+            "qemu-img bench 64k QD64 read MiB/s": side.qemu_bench(False, "qb.raw"),
+        }
 
     return {"randread": randread, "seqwrite": seqwrite, "seqread": seqread, "qemu-img bench": qbench}
 
@@ -121,6 +159,7 @@ def prepare(side: Side) -> None:
 
 
 # ---- gfclient vs libgfapi ---------------------------------------------------------------
+
 
 def gfclient_runs(uri_base: str, rep: int) -> dict[str, float]:
     """The sync API (what libgfapi-python users call), on a fresh file per repetition like
@@ -160,23 +199,28 @@ def libgfapi_runs(side: Side, rep: int) -> dict[str, float]:
     w = side.fio("--rw=write", "--bs=128k", "--iodepth=1", "--end_fsync=1", filename=name)
     r = side.fio("--rw=read", "--bs=128k", "--iodepth=1", filename=name)
     rr = side.fio("--rw=randread", "--bs=4k", "--iodepth=1", "--runtime=8", "--time_based", filename=name)
-    return {"gfclient vs libgfapi 128k seq write MiB/s": w["write"]["bw"] / 1024,
-            "gfclient vs libgfapi 128k seq read MiB/s": r["read"]["bw"] / 1024,
-            "gfclient vs libgfapi 4k randread QD1 IOPS": rr["read"]["iops"]}
+    return {
+        "gfclient vs libgfapi 128k seq write MiB/s": w["write"]["bw"] / 1024,
+        "gfclient vs libgfapi 128k seq read MiB/s": r["read"]["bw"] / 1024,
+        "gfclient vs libgfapi 4k randread QD1 IOPS": rr["read"]["iops"],
+    }
 
 
 # ---- time to ready ------------------------------------------------------------------------
 
-def _getspec_ok(port: int, volume: str) -> bool:
-    from tests.rawclient import Raw
 
+def _getspec_ok(port: int, volume: str) -> bool:
     from fakegluster.proto import handshake
     from fakegluster.proto.gfdict import old_dict
+    from tests.rawclient import Raw
 
     try:
         r = Raw("127.0.0.1", port, timeout=2).call(
-            handshake.GLUSTER_HNDSK_PROGRAM, 2, 2,
-            handshake.GfGetspecReq.cls(1, volume, old_dict({"min-op-version": "1", "max-op-version": "100000"})))
+            handshake.GLUSTER_HNDSK_PROGRAM,
+            2,
+            2,
+            handshake.GfGetspecReq.cls(1, volume, old_dict({"min-op-version": "1", "max-op-version": "100000"})),
+        )
         return r.result.op_ret > 0
     except OSError:
         return False
@@ -190,8 +234,11 @@ def fake_time_to_ready() -> float:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "fakegluster", "serve", "--listen", f"tcp://127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fakegluster", "serve", "--listen", f"tcp://127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while not _getspec_ok(port, "testvol"):
             time.sleep(0.002)
@@ -216,6 +263,7 @@ def real_time_to_ready() -> float:
 
 # ---- the run ----------------------------------------------------------------------------
 
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=3)
@@ -226,8 +274,11 @@ def main() -> int:
         print("make bench needs root (glusterd, network namespaces)", file=sys.stderr)
         return 2
     if subprocess.run(["pgrep", "-x", "glusterd"], capture_output=True).returncode == 0:
-        print("a glusterd is already running: stop it first (the bench times glusterd's start, and owns "
-              "127.0.0.1:24007 for the real side)", file=sys.stderr)
+        print(
+            "a glusterd is already running: stop it first (the bench times glusterd's start, and owns "
+            "127.0.0.1:24007 for the real side)",
+            file=sys.stderr,
+        )
         return 2
     results: dict[str, dict[str, list[float]]] = {}
 
@@ -245,20 +296,41 @@ def main() -> int:
         for _ in range(reps):
             add("real", {"time to ready s": real_time_to_ready()})
             add("fake-memory", {"time to ready s": fake_time_to_ready()})
-            print(f"time to ready: real {results['time to ready s']['real'][-1]:.3f} s, "
-                  f"fake {results['time to ready s']['fake-memory'][-1]:.3f} s", flush=True)
+            print(
+                f"time to ready: real {results['time to ready s']['real'][-1]:.3f} s, "
+                f"fake {results['time to ready s']['fake-memory'][-1]:.3f} s",
+                flush=True,
+            )
 
         rg = RealGluster()
         rg.start()
         rvol = rg.create_volume()
-        fake = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-m", "fakegluster", "serve",
-                                 "--volume", "memvol", "--volume", f"dirvol={dirvol}"],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        fake = subprocess.Popen(
+            [
+                "ip",
+                "netns",
+                "exec",
+                NS,
+                sys.executable,
+                "-m",
+                "fakegluster",
+                "serve",
+                "--volume",
+                "memvol",
+                "--volume",
+                f"dirvol={dirvol}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         while fake.stdout.readline().strip() != "ready":
             pass
-        sides = {"real": Side("real", rvol.name, None, Path(rvol.brick_file(""))),
-                 "fake-memory": Side("fake-memory", "memvol", NS),
-                 "fake-directory": Side("fake-directory", "dirvol", NS, dirvol)}
+        sides = {
+            "real": Side("real", rvol.name, None, Path(rvol.brick_file(""))),
+            "fake-memory": Side("fake-memory", "memvol", NS),
+            "fake-directory": Side("fake-directory", "dirvol", NS, dirvol),
+        }
         for side in sides.values():
             print(f"preparing {side.name}", flush=True)
             prepare(side)
@@ -268,8 +340,11 @@ def main() -> int:
                 for side in sides.values():
                     values = workloads(side)[wl]()
                     add(side.name, values)
-                    print(f"rep {rep + 1} {wl:15s} {side.name:15s} " + ", ".join(f"{k}: {v:.1f}" for k, v in values.items()),
-                          flush=True)
+                    print(
+                        f"rep {rep + 1} {wl:15s} {side.name:15s} "
+                        + ", ".join(f"{k}: {v:.1f}" for k, v in values.items()),
+                        flush=True,
+                    )
             add("real", libgfapi_runs(sides["real"], rep))
             add("fake-memory", gfclient_runs(f"gluster://127.0.0.1/{rvol.name}", rep))  # gfclient, real brick
             print(f"rep {rep + 1} gfclient vs libgfapi done", flush=True)
@@ -303,19 +378,40 @@ def report(results: dict[str, dict[str, list[float]]], rss_kb: int, reps: int) -
             else:
                 met = None
             who = "gfclient" if metric.startswith("gfclient") else target
-            rows.append({"metric": metric, "target": who, "real": real, "fake": fake, "ratio": ratio, "goal": goal,
-                         "met": met, "samples": {"real": by["real"], "fake": by[target]}})
-    out = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "reps": reps, "fake_peak_rss_mib": rss_kb / 1024,
-           "machine": os.uname().nodename, "rows": rows}
+            rows.append(
+                {
+                    "metric": metric,
+                    "target": who,
+                    "real": real,
+                    "fake": fake,
+                    "ratio": ratio,
+                    "goal": goal,
+                    "met": met,
+                    "samples": {"real": by["real"], "fake": by[target]},
+                }
+            )
+    out = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "reps": reps,
+        "fake_peak_rss_mib": rss_kb / 1024,
+        "machine": os.uname().nodename,
+        "rows": rows,
+    }
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "latest.json").write_text(json.dumps(out, indent=2) + "\n")
-    lines = ["| workload | fake | real | fake value | real value | fake/real | goal | met |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| workload | fake | real | fake value | real value | fake/real | goal | met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        goal = "" if r["goal"] is None else (f"<= {r['goal']}" if r["metric"] == "time to ready s" else f">= {r['goal']}")
+        goal = (
+            "" if r["goal"] is None else (f"<= {r['goal']}" if r["metric"] == "time to ready s" else f">= {r['goal']}")
+        )
         met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
-        lines.append(f"| {r['metric']} | {r['target']} | libgfapi/real | {r['fake']:.3f} | {r['real']:.3f} | "
-                     f"{r['ratio']:.2f} | {goal} | {met} |")
+        lines.append(
+            f"| {r['metric']} | {r['target']} | libgfapi/real | {r['fake']:.3f} | {r['real']:.3f} | "
+            f"{r['ratio']:.2f} | {goal} | {met} |"
+        )
     lines.append(f"\nfake server peak RSS: {rss_kb / 1024:.0f} MiB; medians of {reps} alternating runs.")
     table = "\n".join(lines)
     (HERE / "results" / "latest.md").write_text(table + "\n")

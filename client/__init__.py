@@ -21,6 +21,14 @@ from .sync import File, Volume, connect
 from .uri import GlusterURI, URIError, parse_uri
 
 __all__ = [
-    "GlusterURI", "URIError", "parse_uri", "connect", "Volume", "File", "aio",
-    "GlusterConnectionError", "RpcError", "UnsupportedVolumeError",
+    "GlusterURI",
+    "URIError",
+    "parse_uri",
+    "connect",
+    "Volume",
+    "File",
+    "aio",
+    "GlusterConnectionError",
+    "RpcError",
+    "UnsupportedVolumeError",
 ]

@@ -26,7 +26,8 @@ import posixpath
 import stat as _stat
 import sys
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import trio
 
@@ -91,8 +92,15 @@ class DirEntry:
 class Volume:
     """A mounted volume (use :func:`connect`).  Methods mirror ``gluster.gfapi.Volume``."""
 
-    def __init__(self, uri: GlusterURI, nursery: trio.Nursery, *, process_name: str | None = None,
-                 uid: int | None = None, gid: int | None = None) -> None:
+    def __init__(
+        self,
+        uri: GlusterURI,
+        nursery: trio.Nursery,
+        *,
+        process_name: str | None = None,
+        uid: int | None = None,
+        gid: int | None = None,
+    ) -> None:
         self.uri = uri
         self.volname = uri.volume
         self.image_path = uri.path
@@ -118,7 +126,9 @@ class Volume:
             try:
                 graph = parse_volfile(volfile)
             except VolfileError as exc:
-                raise GlusterConnectionError(errno.EINVAL, f"the volfile of {u.volume!r} does not parse: {exc}") from exc
+                raise GlusterConnectionError(
+                    errno.EINVAL, f"the volfile of {u.volume!r} does not parse: {exc}"
+                ) from exc
             info = inspect_graph(graph, u.volume, u.host)
             self._brick = BrickClient(info, volfile_key=u.volume, process_name=self._process_name, pid=os.getpid())
             self._fops = Fops(self._brick, info, pid=os.getpid(), uid=self._uid, gid=self._gid)
@@ -134,7 +144,8 @@ class Volume:
             raise GlusterConnectionError(
                 exc.errno or errno.ENOTCONN,
                 f"Gluster connection for volume {u.volume}, path {u.path or '/'} failed to connect: "
-                f"{exc.strerror or exc}; hint: failed on {self._mgmt.server}") from exc
+                f"{exc.strerror or exc}; hint: failed on {self._mgmt.server}",
+            ) from exc
         self.mounted = True
 
     async def _close_connections(self) -> None:
@@ -181,7 +192,7 @@ class Volume:
 
     async def _walk(self, path: str, follow: bool, cached: bool) -> tuple[bytes, Any]:
         stack: list[tuple[bytes, Any]] = [(ROOT_GFID, self._root)]
-        todo = [c for c in path.split("/")]
+        todo = list(path.split("/"))
         todo.reverse()
         links = 0
         while todo:
@@ -330,8 +341,9 @@ class Volume:
     async def listdir(self, path: Any = "/") -> list[str]:
         return [e.name for e in await self.scandir(path)]
 
-    async def walk(self, top: Any, topdown: bool = True, onerror: Any = None,
-                   followlinks: bool = False) -> AsyncIterator[tuple[str, list[str], list[str]]]:
+    async def walk(
+        self, top: Any, topdown: bool = True, onerror: Any = None, followlinks: bool = False
+    ) -> AsyncIterator[tuple[str, list[str], list[str]]]:
         """Like :func:`os.walk`, as an async generator."""
         top = self._path(top)
         try:
@@ -433,8 +445,9 @@ class Volume:
         if valid:
             await self.fops.setattr(gfid, valid, path=self._path(path), ia_uid=max(uid, 0), ia_gid=max(gid, 0))
 
-    async def utime(self, path: Any, times: tuple[float, float] | None = None, *,
-                    ns: tuple[int, int] | None = None) -> None:
+    async def utime(
+        self, path: Any, times: tuple[float, float] | None = None, *, ns: tuple[int, int] | None = None
+    ) -> None:
         """Set (atime, mtime); ``times=None`` and no ``ns`` means now."""
         gfid, _ = await self._resolve(path, True)
         if ns is None:
@@ -444,8 +457,15 @@ class Volume:
             else:
                 ns = (_to_ns(times[0]), _to_ns(times[1]))
         a, m = (divmod(t, 1_000_000_000) for t in ns)
-        await self.fops.setattr(gfid, SETATTR["ATIME"] | SETATTR["MTIME"], path=self._path(path),
-                                ia_atime=a[0], ia_atime_nsec=a[1], ia_mtime=m[0], ia_mtime_nsec=m[1])
+        await self.fops.setattr(
+            gfid,
+            SETATTR["ATIME"] | SETATTR["MTIME"],
+            path=self._path(path),
+            ia_atime=a[0],
+            ia_atime_nsec=a[1],
+            ia_mtime=m[0],
+            ia_mtime_nsec=m[1],
+        )
 
     async def truncate(self, path: Any, length: int) -> None:
         gfid, _ = await self._resolve(path, True)
@@ -539,8 +559,9 @@ def _to_ns(t: float) -> int:
 
 
 @contextlib.asynccontextmanager
-async def connect(uri: str | GlusterURI, *, process_name: str | None = None, uid: int | None = None,
-                  gid: int | None = None) -> AsyncIterator[Volume]:
+async def connect(
+    uri: str | GlusterURI, *, process_name: str | None = None, uid: int | None = None, gid: int | None = None
+) -> AsyncIterator[Volume]:
     """Mount the volume of ``uri`` for the duration of an ``async with`` block.
 
     ``uri`` may name an image path or only a volume (``gluster://host/vol``).  Raises
@@ -557,4 +578,3 @@ async def connect(uri: str | GlusterURI, *, process_name: str | None = None, uid
             finally:
                 await vol.close()
                 nursery.cancel_scope.cancel()
-

@@ -35,7 +35,14 @@ import trio
 from fakegluster.proto.common import ROOT_GFID
 from fakegluster.proto.dump import GF_DUMP_PROGRAM, GF_DUMP_VERSION, GFS_ID, GfDumpProc, GfDumpReq
 from fakegluster.proto.events import Reply
-from fakegluster.proto.fops import GLUSTER_FOP_PROGRAM, GLUSTER_FOP_VERSION_v2, GfFop, GfxOpendirReq, GfxOpenReq, GfxStatfsReq
+from fakegluster.proto.fops import (
+    GLUSTER_FOP_PROGRAM,
+    GfFop,
+    GfxOpendirReq,
+    GfxOpenReq,
+    GfxStatfsReq,
+    GLUSTER_FOP_VERSION_v2,
+)
 from fakegluster.proto.gfdict import old_dict_text
 from fakegluster.proto.handshake import GLUSTER_HNDSK_PROGRAM, GLUSTER_HNDSK_VERSION, GfHndskProc, GfSetvolumeReq
 from fakegluster.proto.portmap import GLUSTER_PMAP_PROGRAM, GLUSTER_PMAP_VERSION, GfPmapProc, PmapPortByBrickReq
@@ -46,8 +53,15 @@ from .mgmt import GD_OP_VERSION_MAX
 from .rpc import INTERNAL, Identity, RpcChannel, XidCounter
 from .transport import open_stream
 
-__all__ = ["BrickConfig", "BrickClient", "RemoteFd", "GraphInfo", "inspect_graph", "GF_DEFAULT_BASE_PORT",
-           "CLIENT_VERSION"]
+__all__ = [
+    "BrickConfig",
+    "BrickClient",
+    "RemoteFd",
+    "GraphInfo",
+    "inspect_graph",
+    "GF_DEFAULT_BASE_PORT",
+    "CLIENT_VERSION",
+]
 
 log = logging.getLogger("gfclient.brick")
 
@@ -73,7 +87,7 @@ class BrickConfig:
     options: tuple[tuple[str, str], ...]
 
     @classmethod
-    def from_xlator(cls, xl: Xlator, volfile_server: str | None = None) -> "BrickConfig":
+    def from_xlator(cls, xl: Xlator, volfile_server: str | None = None) -> BrickConfig:
         opts = dict(xl.options)
         host = opts.get("remote-host") or volfile_server
         if not host:
@@ -88,9 +102,16 @@ class BrickConfig:
         options = list(xl.options.items())
         if "remote-host" not in opts:
             options.append(("remote-host", host))
-        return cls(xl.name, host, port, subvol, transport,
-                   float(opts.get("ping-timeout", DEFAULT_PING_TIMEOUT)),
-                   float(opts.get("frame-timeout", DEFAULT_FRAME_TIMEOUT)), tuple(options))
+        return cls(
+            xl.name,
+            host,
+            port,
+            subvol,
+            transport,
+            float(opts.get("ping-timeout", DEFAULT_PING_TIMEOUT)),
+            float(opts.get("frame-timeout", DEFAULT_FRAME_TIMEOUT)),
+            tuple(options),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,11 +140,16 @@ def inspect_graph(graph: Graph, volume: str, volfile_server: str | None = None) 
         names = ", ".join(sorted(x.name for x in clients))
         raise UnsupportedVolumeError(
             f"volume {volume!r} has {len(clients)} bricks ({names}){above}: "
-            "volumes with more than one brick are not supported yet by gfclient")
+            "volumes with more than one brick are not supported yet by gfclient"
+        )
     utime = [x for x in used if x.type == "features/utime"]
     noatime = bool(utime) and utime[0].options.get("noatime", "on").lower() in ("on", "yes", "true", "1", "enable")
-    return GraphInfo(BrickConfig.from_xlator(clients[0], volfile_server),
-                     any(x.type == "cluster/distribute" for x in used), bool(utime), noatime)
+    return GraphInfo(
+        BrickConfig.from_xlator(clients[0], volfile_server),
+        any(x.type == "cluster/distribute" for x in used),
+        bool(utime),
+        noatime,
+    )
 
 
 @dataclasses.dataclass(eq=False)
@@ -197,16 +223,25 @@ class BrickClient:
     def not_connected(self) -> GlusterConnectionError:
         c = self.config
         return GlusterConnectionError(
-            errno.ENOTCONN, f"{c.name}: not connected to brick {c.subvolume} on "
-            f"{where(*(self.connected_to or (c.host, c.port or GF_DEFAULT_BASE_PORT)))}")
+            errno.ENOTCONN,
+            f"{c.name}: not connected to brick {c.subvolume} on "
+            f"{where(*(self.connected_to or (c.host, c.port or GF_DEFAULT_BASE_PORT)))}",
+        )
 
     async def fop(self, proc: GfFop, args: Any, *, ident: Identity, payload: bytes | memoryview = b"") -> Reply:
         """Send one FOP (program 1298437/400) and return its reply (op_ret unchecked)."""
         chan = self.channel
         if chan is None or not self.up or chan.closed.is_set():
             raise self.not_connected()
-        return await chan.call(GLUSTER_FOP_PROGRAM, GLUSTER_FOP_VERSION_v2, proc, args, ident=ident,
-                               payload=payload, timeout=self.config.frame_timeout)
+        return await chan.call(
+            GLUSTER_FOP_PROGRAM,
+            GLUSTER_FOP_VERSION_v2,
+            proc,
+            args,
+            ident=ident,
+            payload=payload,
+            timeout=self.config.frame_timeout,
+        )
 
     def register_fd(self, rfd: RemoteFd) -> None:
         self._fds.add(rfd)
@@ -223,8 +258,13 @@ class BrickClient:
         assert self._nursery is not None
         transport = "rdma" if self.config.transport == "rdma" else "tcp"
         stream = await open_stream(transport, host, port)
-        chan = RpcChannel(stream, peer=where(host, port), xids=self.xids, ping_timeout=self.config.ping_timeout,
-                          on_close=lambda reason: self._lost(chan))
+        chan = RpcChannel(
+            stream,
+            peer=where(host, port),
+            xids=self.xids,
+            ping_timeout=self.config.ping_timeout,
+            on_close=lambda reason: self._lost(chan),
+        )
         await self._nursery.start(chan.run)
         return chan
 
@@ -242,11 +282,13 @@ class BrickClient:
         for _hop in range(4):
             chan = await self._open(host, port)
             try:
-                dump = (await chan.call(GF_DUMP_PROGRAM, GF_DUMP_VERSION, GfDumpProc.GF_DUMP_DUMP,
-                                        GfDumpReq.cls(GFS_ID))).result
+                dump = (
+                    await chan.call(GF_DUMP_PROGRAM, GF_DUMP_VERSION, GfDumpProc.GF_DUMP_DUMP, GfDumpReq.cls(GFS_ID))
+                ).result
                 if dump.op_ret < 0:
                     raise GlusterConnectionError(
-                        dump.op_errno or errno.ENOTCONN, f"{c.name}: DUMP failed on {where(host, port)}")
+                        dump.op_errno or errno.ENOTCONN, f"{c.name}: DUMP failed on {where(host, port)}"
+                    )
                 progs = {(p.prognum, p.progver) for p in dump.prog}
                 if (GLUSTER_PMAP_PROGRAM, GLUSTER_PMAP_VERSION) in progs:
                     port = await self._portmap(chan, host, port)
@@ -256,7 +298,8 @@ class BrickClient:
                     raise GlusterConnectionError(
                         errno.EPROTONOSUPPORT,
                         f"{c.name}: the server on {where(host, port)} offers no GlusterFS 4.x v1 FOP program "
-                        f"({GLUSTER_FOP_PROGRAM}/{GLUSTER_FOP_VERSION_v2}); it lists {sorted(progs)}")
+                        f"({GLUSTER_FOP_PROGRAM}/{GLUSTER_FOP_VERSION_v2}); it lists {sorted(progs)}",
+                    )
                 chan.use_v3 = True
                 await self._setvolume(chan, host, port)
                 self.connected_to = (host, port)
@@ -272,13 +315,20 @@ class BrickClient:
 
     async def _portmap(self, chan: RpcChannel, host: str, port: int) -> int:
         brick = self.config.subvolume + (".rdma" if self.config.transport == "rdma" else "")
-        rsp = (await chan.call(GLUSTER_PMAP_PROGRAM, GLUSTER_PMAP_VERSION, GfPmapProc.GF_PMAP_PORTBYBRICK,
-                               PmapPortByBrickReq.cls(brick))).result
+        rsp = (
+            await chan.call(
+                GLUSTER_PMAP_PROGRAM,
+                GLUSTER_PMAP_VERSION,
+                GfPmapProc.GF_PMAP_PORTBYBRICK,
+                PmapPortByBrickReq.cls(brick),
+            )
+        ).result
         if rsp.op_ret < 0 or not 0 < rsp.port < 65536:
             raise GlusterConnectionError(
                 errno.ENOTCONN,
                 f"{self.config.name}: glusterd on {where(host, port)} has no port for brick {brick} "
-                f"(PORTBYBRICK op_ret {rsp.op_ret}): is the brick process running?")
+                f"(PORTBYBRICK op_ret {rsp.op_ret}): is the brick process running?",
+            )
         return int(rsp.port)
 
     def setvolume_dict(self) -> dict[str, bytes]:
@@ -286,8 +336,11 @@ class BrickClient:
         opts = self._options
         opts.set("fops-version", str(GLUSTER_FOP_PROGRAM))
         host = _socket.gethostname()
-        opts.set("process-uuid", f"CTX_ID:{self._ctx_uuid}-GRAPH_ID:0-PID:{self.pid}-HOST:{host}"
-                                 f"-PC_NAME:{self.config.name}-RECON_NO:-{self._setvol_count}")
+        opts.set(
+            "process-uuid",
+            f"CTX_ID:{self._ctx_uuid}-GRAPH_ID:0-PID:{self.pid}-HOST:{host}"
+            f"-PC_NAME:{self.config.name}-RECON_NO:-{self._setvol_count}",
+        )
         self._setvol_count += 1
         opts.set("process-name", self.process_name)
         opts.set("client-version", CLIENT_VERSION)
@@ -301,24 +354,33 @@ class BrickClient:
 
     async def _setvolume(self, chan: RpcChannel, host: str, port: int) -> None:
         c = self.config
-        rsp = (await chan.call(GLUSTER_HNDSK_PROGRAM, GLUSTER_HNDSK_VERSION, GfHndskProc.GF_HNDSK_SETVOLUME,
-                               GfSetvolumeReq.cls(self.setvolume_dict()))).result
+        rsp = (
+            await chan.call(
+                GLUSTER_HNDSK_PROGRAM,
+                GLUSTER_HNDSK_VERSION,
+                GfHndskProc.GF_HNDSK_SETVOLUME,
+                GfSetvolumeReq.cls(self.setvolume_dict()),
+            )
+        ).result
         reply = old_dict_text(rsp.dict)
         self.setvolume_reply = reply
         if rsp.op_ret < 0:
             err = rsp.op_errno or errno.EINVAL
             remote = reply.get("ERROR", "no ERROR text")
             raise GlusterConnectionError(
-                err, f"{c.name}: SETVOLUME of {c.subvolume} failed on {where(host, port)}: {remote}")
+                err, f"{c.name}: SETVOLUME of {c.subvolume} failed on {where(host, port)}: {remote}"
+            )
         vid = reply.get("volume-id")
         if vid:
             if self.volume_id and vid != self.volume_id:
                 raise GlusterConnectionError(
-                    errno.EINVAL, f"{c.name}: volume-id changed from {self.volume_id} to {vid} on {where(host, port)}")
+                    errno.EINVAL, f"{c.name}: volume-id changed from {self.volume_id} to {vid} on {where(host, port)}"
+                )
             self.volume_id = vid
         if reply.get("child_up", "1").strip() in ("0", ""):
             raise GlusterConnectionError(
-                errno.ENOTCONN, f"{c.name}: brick {c.subvolume} on {where(host, port)} says child_up 0 (not ready)")
+                errno.ENOTCONN, f"{c.name}: brick {c.subvolume} on {where(host, port)} says child_up 0 (not ready)"
+            )
 
     async def _reopen(self, chan: RpcChannel) -> None:
         bad = [r for r in self._fds if r.fd == -1]
@@ -333,8 +395,7 @@ class BrickClient:
                 else:
                     req = GfxOpenReq.cls(rfd.gfid, rfd.flags & ~_NO_REOPEN, None)
                     proc = GfFop.OPEN
-                rsp = (await chan.call(GLUSTER_FOP_PROGRAM, GLUSTER_FOP_VERSION_v2, proc, req,
-                                       ident=INTERNAL)).result
+                rsp = (await chan.call(GLUSTER_FOP_PROGRAM, GLUSTER_FOP_VERSION_v2, proc, req, ident=INTERNAL)).result
             except (GlusterConnectionError, RpcError) as exc:
                 log.warning("reopen of fd on %s failed: %s", uuid.UUID(bytes=rfd.gfid), exc)
                 return
@@ -349,8 +410,13 @@ class BrickClient:
 
     async def _dht_statfs(self, chan: RpcChannel) -> None:
         try:
-            await chan.call(GLUSTER_FOP_PROGRAM, GLUSTER_FOP_VERSION_v2, GfFop.STATFS,
-                            GfxStatfsReq.cls(ROOT_GFID, None), ident=INTERNAL)
+            await chan.call(
+                GLUSTER_FOP_PROGRAM,
+                GLUSTER_FOP_VERSION_v2,
+                GfFop.STATFS,
+                GfxStatfsReq.cls(ROOT_GFID, None),
+                ident=INTERNAL,
+            )
         except (GlusterConnectionError, RpcError) as exc:  # harmless, like DHT's
             log.debug("DHT STATFS failed: %s", exc)
 

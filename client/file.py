@@ -38,7 +38,7 @@ MAX_INFLIGHT = 8
 class File:
     """An open file; use as ``async with await vol.fopen(path, "w") as f: ...``."""
 
-    def __init__(self, vol: "Volume", rfd: RemoteFd, path: str, flags: int) -> None:
+    def __init__(self, vol: Volume, rfd: RemoteFd, path: str, flags: int) -> None:
         self._vol = vol
         self._rfd = rfd
         self.path = path
@@ -66,7 +66,7 @@ class File:
         """The brick's fd number (-1 while lost after a disconnect)."""
         return self._rfd.fd
 
-    async def __aenter__(self) -> "File":
+    async def __aenter__(self) -> File:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -149,7 +149,7 @@ class File:
         sizes = [-1] * len(pieces)
 
         async def one(i: int, start: int, n: int) -> None:
-            rsp = await fops.write(self.gfid, fd, offset + start, view[start:start + n], self.path)
+            rsp = await fops.write(self.gfid, fd, offset + start, view[start : start + n], self.path)
             written[i] = rsp.op_ret
             sizes[i] = rsp.poststat.ia_size
 
@@ -204,7 +204,7 @@ class File:
     async def readinto(self, buf: bytearray | memoryview) -> int:
         view = memoryview(buf).cast("B")
         data = await self.read(len(view))
-        view[:len(data)] = data
+        view[: len(data)] = data
         return len(data)
 
     async def write(self, data: bytes | bytearray | memoryview) -> int:
@@ -287,8 +287,9 @@ class File:
     async def fchown(self, uid: int, gid: int) -> None:
         valid = (SETATTR["UID"] if uid != -1 else 0) | (SETATTR["GID"] if gid != -1 else 0)
         if valid:
-            await self._vol.fops.fsetattr(self.gfid, self._fd(), valid, path=self.path,
-                                          ia_uid=max(uid, 0), ia_gid=max(gid, 0))
+            await self._vol.fops.fsetattr(
+                self.gfid, self._fd(), valid, path=self.path, ia_uid=max(uid, 0), ia_gid=max(gid, 0)
+            )
 
     async def fgetxattr(self, key: str, size: int = 0) -> bytes:
         values = await self._vol.fops.fgetxattr(self.gfid, self._fd(), key, self.path)

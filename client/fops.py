@@ -34,20 +34,41 @@ from .rpc import INTERNAL, Identity
 __all__ = ["Fops", "SETATTR", "XATTR_CREATE", "XATTR_REPLACE", "SEEK_DATA", "SEEK_HOLE", "READDIR_SIZE"]
 
 # gfx_setattr_req.valid bits (GF_SET_ATTR_* / GF_ATTR_*_NOW)
-SETATTR = {"MODE": 0x1, "UID": 0x2, "GID": 0x4, "SIZE": 0x8, "ATIME": 0x10, "MTIME": 0x20,
-           "CTIME": 0x40, "ATIME_NOW": 0x80, "MTIME_NOW": 0x100}
+SETATTR = {
+    "MODE": 0x1,
+    "UID": 0x2,
+    "GID": 0x4,
+    "SIZE": 0x8,
+    "ATIME": 0x10,
+    "MTIME": 0x20,
+    "CTIME": 0x40,
+    "ATIME_NOW": 0x80,
+    "MTIME_NOW": 0x100,
+}
 XATTR_CREATE, XATTR_REPLACE = 1, 2
 SEEK_DATA, SEEK_HOLE = 0, 1
 READDIR_SIZE = 131072
 
 _MDATA_CTIME, _MDATA_MTIME, _MDATA_ATIME, _MDATA_PAR_CTIME, _MDATA_PAR_MTIME = 1, 2, 4, 8, 16
 _UTIME_FLAGS = {
-    GfFop.CREATE: 31, GfFop.MKDIR: 31, GfFop.MKNOD: 31, GfFop.SYMLINK: 31,
-    GfFop.UNLINK: 25, GfFop.RMDIR: 25, GfFop.RENAME: 25, GfFop.LINK: 25,
-    GfFop.WRITE: 3, GfFop.TRUNCATE: 3, GfFop.FTRUNCATE: 3,
-    GfFop.FALLOCATE: 6, GfFop.ZEROFILL: 6,
-    GfFop.REMOVEXATTR: 1, GfFop.FREMOVEXATTR: 1,
-    GfFop.OPEN: _MDATA_ATIME, GfFop.OPENDIR: _MDATA_ATIME, GfFop.READ: _MDATA_ATIME,
+    GfFop.CREATE: 31,
+    GfFop.MKDIR: 31,
+    GfFop.MKNOD: 31,
+    GfFop.SYMLINK: 31,
+    GfFop.UNLINK: 25,
+    GfFop.RMDIR: 25,
+    GfFop.RENAME: 25,
+    GfFop.LINK: 25,
+    GfFop.WRITE: 3,
+    GfFop.TRUNCATE: 3,
+    GfFop.FTRUNCATE: 3,
+    GfFop.FALLOCATE: 6,
+    GfFop.ZEROFILL: 6,
+    GfFop.REMOVEXATTR: 1,
+    GfFop.FREMOVEXATTR: 1,
+    GfFop.OPEN: _MDATA_ATIME,
+    GfFop.OPENDIR: _MDATA_ATIME,
+    GfFop.READ: _MDATA_ATIME,
 }
 _ATIME_ONLY = (GfFop.OPEN, GfFop.OPENDIR, GfFop.READ)
 
@@ -59,8 +80,9 @@ def _gfid_req() -> dict[str, GfxValue]:
 class Fops:
     """FOP calls for one mounted volume (see the module docstring)."""
 
-    def __init__(self, brick: BrickClient, info: GraphInfo, *, pid: int, uid: int, gid: int,
-                 groups: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self, brick: BrickClient, info: GraphInfo, *, pid: int, uid: int, gid: int, groups: tuple[int, ...] = ()
+    ) -> None:
         self.brick = brick
         self.info = info
         self.app = Identity(pid=pid, uid=uid, gid=gid, groups=tuple(groups))
@@ -88,11 +110,18 @@ class Fops:
             flags = 0
         return _with(base, flags, now)
 
-    async def call(self, proc: GfFop, args: Any, *, path: str | None = None, payload: bytes | memoryview = b"",
-                   internal: bool = False, ident: Identity | None = None) -> Any:
+    async def call(
+        self,
+        proc: GfFop,
+        args: Any,
+        *,
+        path: str | None = None,
+        payload: bytes | memoryview = b"",
+        internal: bool = False,
+        ident: Identity | None = None,
+    ) -> Any:
         """Send ``proc``; return the result, or raise OSError(op_errno) when op_ret < 0."""
-        reply = await self.brick.fop(proc, args, ident=ident or self.identity(proc, internal=internal),
-                                     payload=payload)
+        reply = await self.brick.fop(proc, args, ident=ident or self.identity(proc, internal=internal), payload=payload)
         rsp = reply.result
         if rsp.op_ret < 0:
             raise fop_error(rsp.op_errno, path)
@@ -117,12 +146,14 @@ class Fops:
         return (await self.call(GfFop.MKDIR, F.GfxMkdirReq.cls(pargfid, mode, 0, name, _gfid_req()), path=path)).stat
 
     async def mknod(self, pargfid: bytes, name: str, mode: int, dev: int, path: str | None = None) -> Any:
-        return (await self.call(GfFop.MKNOD, F.GfxMknodReq.cls(pargfid, dev, mode, 0, name, _gfid_req()),
-                                path=path)).stat
+        return (
+            await self.call(GfFop.MKNOD, F.GfxMknodReq.cls(pargfid, dev, mode, 0, name, _gfid_req()), path=path)
+        ).stat
 
     async def symlink(self, pargfid: bytes, name: str, target: str, path: str | None = None) -> Any:
-        return (await self.call(GfFop.SYMLINK, F.GfxSymlinkReq.cls(pargfid, name, 0, target, _gfid_req()),
-                                path=path)).stat
+        return (
+            await self.call(GfFop.SYMLINK, F.GfxSymlinkReq.cls(pargfid, name, 0, target, _gfid_req()), path=path)
+        ).stat
 
     async def readlink(self, gfid: bytes, path: str | None = None) -> str:
         return (await self.call(GfFop.READLINK, F.GfxReadlinkReq.cls(gfid, 4096, None), path=path)).path
@@ -145,14 +176,16 @@ class Fops:
     async def setattr(self, gfid: bytes, valid: int, *, path: str | None = None, **fields: int) -> Any:
         stbuf = GfxIattx.cls(**fields)
         ident = self.identity(GfFop.SETATTR, valid=valid, stbuf=stbuf)
-        return (await self.call(GfFop.SETATTR, F.GfxSetattrReq.cls(gfid, stbuf, valid, None), path=path,
-                                ident=ident)).poststat
+        return (
+            await self.call(GfFop.SETATTR, F.GfxSetattrReq.cls(gfid, stbuf, valid, None), path=path, ident=ident)
+        ).poststat
 
     async def fsetattr(self, gfid: bytes, fd: int, valid: int, *, path: str | None = None, **fields: int) -> Any:
         stbuf = GfxIattx.cls(**fields)
         ident = self.identity(GfFop.FSETATTR, valid=valid, stbuf=stbuf)
-        return (await self.call(GfFop.FSETATTR, F.GfxFsetattrReq.cls(gfid, fd, stbuf, valid, None), path=path,
-                                ident=ident)).poststat
+        return (
+            await self.call(GfFop.FSETATTR, F.GfxFsetattrReq.cls(gfid, fd, stbuf, valid, None), path=path, ident=ident)
+        ).poststat
 
     async def statfs(self, gfid: bytes, path: str | None = None) -> Any:
         return (await self.call(GfFop.STATFS, F.GfxStatfsReq.cls(gfid, None), path=path)).statfs
@@ -174,8 +207,9 @@ class Fops:
         rsp = await self.call(GfFop.FGETXATTR, req, path=path)
         return {k: _xattr_bytes(v) for k, v in (rsp.dict or {}).items()}
 
-    async def fsetxattr(self, gfid: bytes, fd: int, name: str, value: bytes, flags: int,
-                        path: str | None = None) -> None:
+    async def fsetxattr(
+        self, gfid: bytes, fd: int, name: str, value: bytes, flags: int, path: str | None = None
+    ) -> None:
         req = F.GfxFsetxattrReq.cls(gfid, fd, flags, {name: GfxValue.ptr(value)}, None)
         await self.call(GfFop.FSETXATTR, req, path=path)
 
@@ -198,11 +232,11 @@ class Fops:
         n = reply.result.op_ret
         return bytes(reply.payload[:n])
 
-    async def write(self, gfid: bytes, fd: int, offset: int, data: bytes | memoryview,
-                    path: str | None = None) -> Any:
+    async def write(self, gfid: bytes, fd: int, offset: int, data: bytes | memoryview, path: str | None = None) -> Any:
         """WRITE; returns the reply (``op_ret`` = bytes written, ``poststat``)."""
-        return await self.call(GfFop.WRITE, F.GfxWriteReq.cls(gfid, fd, offset, len(data), 0, None),
-                               path=path, payload=data)
+        return await self.call(
+            GfFop.WRITE, F.GfxWriteReq.cls(gfid, fd, offset, len(data), 0, None), path=path, payload=data
+        )
 
     async def fstat(self, gfid: bytes, fd: int, path: str | None = None) -> Any:
         return (await self.call(GfFop.FSTAT, F.GfxFstatReq.cls(gfid, fd, None), path=path)).stat
@@ -228,8 +262,7 @@ class Fops:
     async def zerofill(self, gfid: bytes, fd: int, offset: int, size: int, path: str | None = None) -> None:
         await self.call(GfFop.ZEROFILL, F.GfxZerofillReq.cls(gfid, fd, offset, size, None), path=path)
 
-    async def fallocate(self, gfid: bytes, fd: int, mode: int, offset: int, size: int,
-                        path: str | None = None) -> None:
+    async def fallocate(self, gfid: bytes, fd: int, mode: int, offset: int, size: int, path: str | None = None) -> None:
         await self.call(GfFop.FALLOCATE, F.GfxFallocateReq.cls(gfid, fd, mode, offset, size, None), path=path)
 
     async def seek(self, gfid: bytes, fd: int, offset: int, what: int, path: str | None = None) -> int:

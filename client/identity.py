@@ -32,8 +32,9 @@ class Identity:
         owner = self.lk_owner if self.lk_owner is not None else lk_owner_for_pid(self.pid)
         if v3:
             sec, nsec = divmod(self.ctime_ns, 1_000_000_000)
-            return AuthGlusterfsParamsV3.cls(self.pid, self.uid, self.gid, self.flags, nsec, sec,
-                                             tuple(self.groups), owner)
+            return AuthGlusterfsParamsV3.cls(
+                self.pid, self.uid, self.gid, self.flags, nsec, sec, tuple(self.groups), owner
+            )
         return AuthGlusterfsParmsV2.cls(self.pid, self.uid, self.gid, tuple(self.groups), owner)
 
     def opaque_auth(self, v3: bool) -> Any:

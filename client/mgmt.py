@@ -64,14 +64,17 @@ class MgmtClient:
     async def _getspec(self, channel: RpcChannel) -> str:
         xdata = old_dict({"max-op-version": GD_OP_VERSION_MAX, "min-op-version": GD_OP_VERSION_MIN})
         req = GfGetspecReq.cls(GF_GETSPEC_FLAG_SERVERS_LIST, self.uri.volume, xdata)
-        reply = await channel.call(GLUSTER_HNDSK_PROGRAM, GLUSTER_HNDSK_VERSION, GfHndskProc.GF_HNDSK_GETSPEC,
-                                   req, ident=INTERNAL)
+        reply = await channel.call(
+            GLUSTER_HNDSK_PROGRAM, GLUSTER_HNDSK_VERSION, GfHndskProc.GF_HNDSK_GETSPEC, req, ident=INTERNAL
+        )
         rsp: Any = reply.result
         if rsp.op_ret < 0:
             err = rsp.op_errno or errno.EINVAL
             raise GlusterConnectionError(
-                err, f"glusterd on {self.server} has no volfile for volume {self.uri.volume!r} "
-                f"(GETSPEC: {os.strerror(err)})")
+                err,
+                f"glusterd on {self.server} has no volfile for volume {self.uri.volume!r} "
+                f"(GETSPEC: {os.strerror(err)})",
+            )
         spec = rsp.spec.encode("utf-8", "surrogateescape")
         if rsp.op_ret != len(spec):
             log.warning("GETSPEC op_ret %d != volfile length %d; using op_ret bytes", rsp.op_ret, len(spec))
@@ -110,8 +113,11 @@ class MgmtClient:
                         self.channel = channel
                         spec = await self._getspec(channel)
                         if spec != self.volfile:
-                            log.warning("the volfile of %s changed on %s; gfclient keeps the graph it has",
-                                        self.uri.volume, self.server)
+                            log.warning(
+                                "the volfile of %s changed on %s; gfclient keeps the graph it has",
+                                self.uri.volume,
+                                self.server,
+                            )
                         await channel.closed.wait()
             except (GlusterConnectionError, RpcError) as exc:
                 log.debug("volfile server %s: reconnect failed: %s", self.server, exc)
@@ -121,4 +127,3 @@ class MgmtClient:
         self._closing = True
         if self.channel is not None:
             await self.channel.aclose()
-

@@ -50,9 +50,12 @@ class Pinger:
             self._arm("expired")
             return
         self._ping_started = False
-        self.disconnect(GlusterConnectionError(
-            errno.ENOTCONN,
-            f"server {self.peer} has not responded in the last {self.ping_timeout:g} seconds, disconnecting"))
+        self.disconnect(
+            GlusterConnectionError(
+                errno.ENOTCONN,
+                f"server {self.peer} has not responded in the last {self.ping_timeout:g} seconds, disconnecting",
+            )
+        )
 
     def _arm(self, kind: str) -> None:
         self._disarm()

@@ -62,7 +62,8 @@ import math
 import select
 import socket
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import outcome
 import trio
@@ -146,9 +147,16 @@ class RpcChannel(ThreadCallers, Pinger):
     Start :meth:`run` in a nursery (``await nursery.start(channel.run)``) before calling.
     """
 
-    def __init__(self, stream: trio.abc.Stream, *, peer: str, xids: XidCounter | None = None,
-                 ping_timeout: float = 0.0, on_callback: Callable[[Call], None] | None = None,
-                 on_close: Callable[[GlusterConnectionError], None] | None = None) -> None:
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        *,
+        peer: str,
+        xids: XidCounter | None = None,
+        ping_timeout: float = 0.0,
+        on_callback: Callable[[Call], None] | None = None,
+        on_close: Callable[[GlusterConnectionError], None] | None = None,
+    ) -> None:
         self.stream = stream
         self.peer = peer
         self.xids = xids if xids is not None else XidCounter()
@@ -295,9 +303,17 @@ class RpcChannel(ThreadCallers, Pinger):
             pass
 
     # ---- calls -------------------------------------------------------------------------
-    async def call(self, prog: int, vers: int, proc: int, args: Any = None, *,
-                   ident: Identity = INTERNAL, payload: bytes | memoryview = b"",
-                   timeout: float | None = None) -> Reply:
+    async def call(
+        self,
+        prog: int,
+        vers: int,
+        proc: int,
+        args: Any = None,
+        *,
+        ident: Identity = INTERNAL,
+        payload: bytes | memoryview = b"",
+        timeout: float | None = None,
+    ) -> Reply:
         """Send one CALL and wait for its reply.
 
         Returns the accepted, successful :class:`Reply` (``result`` decoded, ``payload`` for
@@ -412,8 +428,10 @@ class RpcChannel(ThreadCallers, Pinger):
 
     def _bailed(self, w: _Waiter, xid: int) -> GlusterConnectionError:
         return GlusterConnectionError(
-            errno.ENOTCONN, f"{_describe(w.prog, w.vers, w.proc)} (xid {xid}) to {self.peer} bailed out after "
-            f"{w.timeout:g} s (frame-timeout)")
+            errno.ENOTCONN,
+            f"{_describe(w.prog, w.vers, w.proc)} (xid {xid}) to {self.peer} bailed out after "
+            f"{w.timeout:g} s (frame-timeout)",
+        )
 
     async def _bail_loop(self) -> None:
         """frame-timeout: fail calls of the trio thread that waited past their deadline."""
@@ -477,8 +495,11 @@ class RpcChannel(ThreadCallers, Pinger):
                     except (trio.ClosedResourceError, OSError) as exc:
                         failed = exc
                 if failed is not None:
-                    self._shutdown(GlusterConnectionError(
-                        errno.ENOTCONN, f"connection to {self.peer} failed while sending: {failed}"))
+                    self._shutdown(
+                        GlusterConnectionError(
+                            errno.ENOTCONN, f"connection to {self.peer} failed while sending: {failed}"
+                        )
+                    )
                     return
 
     # ---- receiving ---------------------------------------------------------------------
@@ -550,8 +571,7 @@ class RpcChannel(ThreadCallers, Pinger):
             threads = self._finished_threads
             self._conn.receive_data(data)
             reason = self._drain(done, callbacks)
-            step_back = (may_step_back and reason is None and not self._waiters
-                         and self._finished_threads != threads)
+            step_back = may_step_back and reason is None and not self._waiters and self._finished_threads != threads
             if step_back:
                 self._reader = None
         for w, reply, error in done:
@@ -574,8 +594,12 @@ class RpcChannel(ThreadCallers, Pinger):
                 if exc.reply == "IGNORE":
                     w = waiters.pop(exc.xid, None) if exc.xid is not None else None
                     if w is not None:
-                        self._hand(w, None, RpcError(errno.EPROTO, f"undecodable reply from {self.peer}: {exc}",
-                                                     "UNDECODABLE"), trio_done)
+                        self._hand(
+                            w,
+                            None,
+                            RpcError(errno.EPROTO, f"undecodable reply from {self.peer}: {exc}", "UNDECODABLE"),
+                            trio_done,
+                        )
                     continue
                 if not exc.fatal and exc.xid is not None:
                     # a server CALL we do not serve: the client never answers callbacks
@@ -597,8 +621,12 @@ class RpcChannel(ThreadCallers, Pinger):
             assert isinstance(ev, (Reply, Denied))
             w = waiters.pop(ev.xid, None)
             if w is not None:
-                self._hand(w, None, _rpc_refusal(
-                    ev, f"{_describe(ev.prog or 0, ev.vers or 0, ev.proc or 0)} refused by {self.peer}"), trio_done)
+                self._hand(
+                    w,
+                    None,
+                    _rpc_refusal(ev, f"{_describe(ev.prog or 0, ev.vers or 0, ev.proc or 0)} refused by {self.peer}"),
+                    trio_done,
+                )
 
     def _hand(self, w: _Waiter, reply: Reply | None, error: BaseException | None, trio_done: list[Any]) -> None:
         if w.lock is None:

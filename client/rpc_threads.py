@@ -28,8 +28,20 @@ class _Waiter:
     the socket now).
     """
 
-    __slots__ = ("prog", "vers", "proc", "task", "lock", "signalled", "done", "promoted", "reply", "error",
-                 "deadline", "timeout")
+    __slots__ = (
+        "prog",
+        "vers",
+        "proc",
+        "task",
+        "lock",
+        "signalled",
+        "done",
+        "promoted",
+        "reply",
+        "error",
+        "deadline",
+        "timeout",
+    )
 
     def __init__(self, prog: int, vers: int, proc: int) -> None:
         self.prog, self.vers, self.proc = prog, vers, proc
@@ -47,8 +59,16 @@ class _Waiter:
 class ThreadCallers:
     """Methods of :class:`~gfclient.rpc.RpcChannel` for calls from other threads."""
 
-    def _call_blocking(self, prog: int, vers: int, proc: int, args: Any, ident: Identity,
-                       payload: bytes | memoryview, timeout: float | None) -> Reply:
+    def _call_blocking(
+        self,
+        prog: int,
+        vers: int,
+        proc: int,
+        args: Any,
+        ident: Identity,
+        payload: bytes | memoryview,
+        timeout: float | None,
+    ) -> Reply:
         """:meth:`call` from another thread: send from here, then block until the reply.
 
         The reply is read by whoever holds the reader role: the trio receive task, which

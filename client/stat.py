@@ -16,22 +16,51 @@ import stat as _stat
 from typing import Any
 
 __all__ = [
-    "stat_result", "statvfs_result", "gf_flags", "mode_flags", "GF_O", "DT_DIR", "DT_REG", "DT_LNK",
-    "dtype_to_mode", "is_dir", "is_symlink",
+    "stat_result",
+    "statvfs_result",
+    "gf_flags",
+    "mode_flags",
+    "GF_O",
+    "DT_DIR",
+    "DT_REG",
+    "DT_LNK",
+    "dtype_to_mode",
+    "is_dir",
+    "is_symlink",
 ]
 
 #: GF_O_* on the wire (Linux x86 octal values).
 GF_O = {
-    "O_RDONLY": 0o0, "O_WRONLY": 0o1, "O_RDWR": 0o2, "O_CREAT": 0o100, "O_EXCL": 0o200,
-    "O_NOCTTY": 0o400, "O_TRUNC": 0o1000, "O_APPEND": 0o2000, "O_NONBLOCK": 0o4000,
-    "O_DSYNC": 0o10000, "O_ASYNC": 0o20000, "O_DIRECT": 0o40000, "O_LARGEFILE": 0o100000,
-    "O_DIRECTORY": 0o200000, "O_NOFOLLOW": 0o400000, "O_NOATIME": 0o1000000, "O_CLOEXEC": 0o2000000,
+    "O_RDONLY": 0o0,
+    "O_WRONLY": 0o1,
+    "O_RDWR": 0o2,
+    "O_CREAT": 0o100,
+    "O_EXCL": 0o200,
+    "O_NOCTTY": 0o400,
+    "O_TRUNC": 0o1000,
+    "O_APPEND": 0o2000,
+    "O_NONBLOCK": 0o4000,
+    "O_DSYNC": 0o10000,
+    "O_ASYNC": 0o20000,
+    "O_DIRECT": 0o40000,
+    "O_LARGEFILE": 0o100000,
+    "O_DIRECTORY": 0o200000,
+    "O_NOFOLLOW": 0o400000,
+    "O_NOATIME": 0o1000000,
+    "O_CLOEXEC": 0o2000000,
     "O_SYNC": 0o4010000,
 }
 
 DT_DIR, DT_REG, DT_LNK = 4, 8, 10
-_DT_MODES = {1: _stat.S_IFIFO, 2: _stat.S_IFCHR, 4: _stat.S_IFDIR, 6: _stat.S_IFBLK, 8: _stat.S_IFREG,
-             10: _stat.S_IFLNK, 12: _stat.S_IFSOCK}
+_DT_MODES = {
+    1: _stat.S_IFIFO,
+    2: _stat.S_IFCHR,
+    4: _stat.S_IFDIR,
+    6: _stat.S_IFBLK,
+    8: _stat.S_IFREG,
+    10: _stat.S_IFLNK,
+    12: _stat.S_IFSOCK,
+}
 
 
 def gf_flags(flags: int) -> int:
@@ -49,8 +78,13 @@ def gf_flags(flags: int) -> int:
 def mode_flags(mode: str) -> int:
     """``os.O_*`` flags for a Python file mode string ("r", "rb", "r+", "w", "w+", "a", "a+", "x"...)."""
     kinds = set(mode) - set("bt")
-    if not mode or not kinds <= set("rwax+") or sum(c in kinds for c in "rwax") != 1 or mode.count("+") > 1 \
-            or len(set(mode)) != len(mode):
+    if (
+        not mode
+        or not kinds <= set("rwax+")
+        or sum(c in kinds for c in "rwax") != 1
+        or mode.count("+") > 1
+        or len(set(mode)) != len(mode)
+    ):
         raise ValueError(f"invalid mode: {mode!r}")
     plus = "+" in kinds
     if "r" in kinds:
@@ -69,12 +103,28 @@ def stat_result(iatt: Any) -> os.stat_result:
     mt = iatt.ia_mtime * 1_000_000_000 + iatt.ia_mtime_nsec
     ct = iatt.ia_ctime * 1_000_000_000 + iatt.ia_ctime_nsec
     return os.stat_result(
-        (iatt.mode, iatt.ia_ino, iatt.ia_dev, iatt.ia_nlink, iatt.ia_uid, iatt.ia_gid, iatt.ia_size,
-         iatt.ia_atime, iatt.ia_mtime, iatt.ia_ctime),
+        (
+            iatt.mode,
+            iatt.ia_ino,
+            iatt.ia_dev,
+            iatt.ia_nlink,
+            iatt.ia_uid,
+            iatt.ia_gid,
+            iatt.ia_size,
+            iatt.ia_atime,
+            iatt.ia_mtime,
+            iatt.ia_ctime,
+        ),
         {
-            "st_atime": at / 1e9, "st_mtime": mt / 1e9, "st_ctime": ct / 1e9,
-            "st_atime_ns": at, "st_mtime_ns": mt, "st_ctime_ns": ct,
-            "st_blksize": iatt.ia_blksize, "st_blocks": iatt.ia_blocks, "st_rdev": iatt.ia_rdev,
+            "st_atime": at / 1e9,
+            "st_mtime": mt / 1e9,
+            "st_ctime": ct / 1e9,
+            "st_atime_ns": at,
+            "st_mtime_ns": mt,
+            "st_ctime_ns": ct,
+            "st_blksize": iatt.ia_blksize,
+            "st_blocks": iatt.ia_blocks,
+            "st_rdev": iatt.ia_rdev,
         },
     )
 
@@ -82,8 +132,18 @@ def stat_result(iatt: Any) -> os.stat_result:
 def statvfs_result(sfs: Any) -> os.statvfs_result:
     """An :class:`os.statvfs_result` from a ``gf_statfs``."""
     return os.statvfs_result(
-        (sfs.bsize, sfs.frsize, sfs.blocks, sfs.bfree, sfs.bavail, sfs.files, sfs.ffree, sfs.favail,
-         sfs.flag, sfs.namemax),
+        (
+            sfs.bsize,
+            sfs.frsize,
+            sfs.blocks,
+            sfs.bfree,
+            sfs.bavail,
+            sfs.files,
+            sfs.ffree,
+            sfs.favail,
+            sfs.flag,
+            sfs.namemax,
+        ),
         {"f_fsid": sfs.fsid},
     )
 

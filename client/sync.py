@@ -27,7 +27,8 @@ import functools
 import os
 import posixpath
 import threading
-from typing import Any, Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
 
 import trio
 
@@ -63,8 +64,7 @@ class _Loop:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._stop: trio.Event | None = None
-        self._thread = threading.Thread(target=trio.run, args=(self._main, uri, options),
-                                        name="gfclient", daemon=True)
+        self._thread = threading.Thread(target=trio.run, args=(self._main, uri, options), name="gfclient", daemon=True)
         self._thread.start()
         self._ready.wait()
         if self._error is not None:
@@ -125,7 +125,7 @@ class File:
         self._f = afile
         self._offset_lock = threading.Lock()
 
-    def __enter__(self) -> "File":
+    def __enter__(self) -> File:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -171,7 +171,7 @@ class File:
     def readinto(self, buf: bytearray | memoryview) -> int:
         view = memoryview(buf).cast("B")
         data = self.read(len(view))
-        view[:len(data)] = data
+        view[: len(data)] = data
         return len(data)
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
@@ -253,8 +253,9 @@ class Volume:
     """A mounted volume (blocking).  ``Volume(uri)`` mounts at once; close it (or use it as a
     context manager) to unmount."""
 
-    def __init__(self, uri: str | GlusterURI, *, process_name: str | None = None, uid: int | None = None,
-                 gid: int | None = None) -> None:
+    def __init__(
+        self, uri: str | GlusterURI, *, process_name: str | None = None, uid: int | None = None, gid: int | None = None
+    ) -> None:
         self._loop = _Loop(uri, {"process_name": process_name, "uid": uid, "gid": gid})
         assert self._loop.avol is not None
         self._avol: aio.Volume = self._loop.avol
@@ -262,7 +263,7 @@ class Volume:
         self.volname = self._avol.volname
         self.image_path = self._avol.image_path
 
-    def __enter__(self) -> "Volume":
+    def __enter__(self) -> Volume:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -329,11 +330,12 @@ class Volume:
     def listdir(self, path: Any = "/") -> list[str]:
         return self._run("listdir", path)
 
-    def scandir(self, path: Any = "/") -> "_Scandir":
+    def scandir(self, path: Any = "/") -> _Scandir:
         return _Scandir(self._run("scandir", path))
 
-    def walk(self, top: Any, topdown: bool = True, onerror: Any = None,
-             followlinks: bool = False) -> Iterator[tuple[str, list[str], list[str]]]:
+    def walk(
+        self, top: Any, topdown: bool = True, onerror: Any = None, followlinks: bool = False
+    ) -> Iterator[tuple[str, list[str], list[str]]]:
         """Like :func:`os.walk` (entries from READDIRP)."""
         top = os.fsdecode(os.fspath(top))
         try:
@@ -378,8 +380,7 @@ class Volume:
     def chown(self, path: Any, uid: int, gid: int) -> None:
         self._run("chown", path, uid, gid)
 
-    def utime(self, path: Any, times: tuple[float, float] | None = None, *,
-              ns: tuple[int, int] | None = None) -> None:
+    def utime(self, path: Any, times: tuple[float, float] | None = None, *, ns: tuple[int, int] | None = None) -> None:
         self._run("utime", path, times, ns=ns)
 
     def truncate(self, path: Any, length: int) -> None:
@@ -408,13 +409,13 @@ class _Scandir:
     def __init__(self, entries: list[DirEntry]) -> None:
         self._it = iter(entries)
 
-    def __iter__(self) -> "_Scandir":
+    def __iter__(self) -> _Scandir:
         return self
 
     def __next__(self) -> DirEntry:
         return next(self._it)
 
-    def __enter__(self) -> "_Scandir":
+    def __enter__(self) -> _Scandir:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -424,7 +425,8 @@ class _Scandir:
         self._it = iter(())
 
 
-def connect(uri: str | GlusterURI, *, process_name: str | None = None, uid: int | None = None,
-            gid: int | None = None) -> Volume:
+def connect(
+    uri: str | GlusterURI, *, process_name: str | None = None, uid: int | None = None, gid: int | None = None
+) -> Volume:
     """Mount the volume of ``uri`` (with or without an image path): ``with connect(uri) as vol:``."""
     return Volume(uri, process_name=process_name, uid=uid, gid=gid)

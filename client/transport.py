@@ -19,8 +19,14 @@ import trio
 
 from .errors import GlusterConnectionError, where
 
-__all__ = ["open_stream", "open_tcp_stream", "open_unix_stream", "open_rdma_stream",
-           "RDMA_FALLBACK_WARNING", "CONNECT_TIMEOUT"]
+__all__ = [
+    "open_stream",
+    "open_tcp_stream",
+    "open_unix_stream",
+    "open_rdma_stream",
+    "RDMA_FALLBACK_WARNING",
+    "CONNECT_TIMEOUT",
+]
 
 #: QEMU 7.2's warning text for ``gluster+rdma``.
 RDMA_FALLBACK_WARNING = "rdma feature is not supported, falling back to tcp"
@@ -86,8 +92,9 @@ async def open_rdma_stream(host: str, port: int) -> trio.abc.Stream | None:
     return MessageStream(sock) if sock is not None else None
 
 
-async def open_stream(transport: str, host: str | None = None, port: int | None = None,
-                      socket: str | None = None) -> trio.abc.Stream:
+async def open_stream(
+    transport: str, host: str | None = None, port: int | None = None, socket: str | None = None
+) -> trio.abc.Stream:
     """Open a stream for a URI/volfile transport: ``"tcp"`` (or ``"socket"``), ``"unix"``
     or ``"rdma"`` (falls back to tcp with a warning when :func:`open_rdma_stream` gives None)."""
     if transport == "unix":

@@ -27,8 +27,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .server import DEFAULT_LISTEN, FakeGluster
 
-    logging.basicConfig(level=getattr(logging, args.log_level.upper()), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         server = FakeGluster(args.volume or ["testvol"], args.listen or [DEFAULT_LISTEN])
     except ValueError as exc:
@@ -62,17 +65,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     dec = sub.add_parser("decode", help="print every GlusterFS RPC message of pcap/pcapng captures as JSON lines")
     dec.add_argument("files", nargs="+", metavar="FILE")
-    dec.add_argument("--check", action="store_true",
-                     help="re-encode every message, report those whose bytes differ; "
-                          "last line: 'decoded N messages, F failed'")
+    dec.add_argument(
+        "--check",
+        action="store_true",
+        help="re-encode every message, report those whose bytes differ; last line: 'decoded N messages, F failed'",
+    )
     dec.set_defaults(func=_decode)
     srv = sub.add_parser("serve", help="serve volumes to real GlusterFS clients (qemu, fio, FUSE, libgfapi)")
-    srv.add_argument("--volume", action="append", metavar="NAME[=DIR]",
-                     help="a volume: in memory, or serving the existing directory DIR (repeatable; "
-                          "default: one in-memory volume 'testvol')")
-    srv.add_argument("--listen", action="append", metavar="URL",
-                     help="tcp://HOST:PORT (port 0 picks one; IPv6 as tcp://[::1]:PORT) or unix:///PATH "
-                          "(repeatable; default tcp://127.0.0.1:24007)")
+    srv.add_argument(
+        "--volume",
+        action="append",
+        metavar="NAME[=DIR]",
+        help="a volume: in memory, or serving the existing directory DIR (repeatable; "
+        "default: one in-memory volume 'testvol')",
+    )
+    srv.add_argument(
+        "--listen",
+        action="append",
+        metavar="URL",
+        help="tcp://HOST:PORT (port 0 picks one; IPv6 as tcp://[::1]:PORT) or unix:///PATH "
+        "(repeatable; default tcp://127.0.0.1:24007)",
+    )
     srv.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     srv.set_defaults(func=_serve)
     return parser

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, TextIO
+from typing import Any, TextIO
 
 from .pcapio import iter_segments
 from .proto.connection import Role, RpcConnection, encode_call, encode_reply
@@ -40,8 +41,12 @@ class Message:
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "file": self.file, "stream": self.stream, "direction": "c2s" if self.direction == 0 else "s2c",
-            "time": round(self.time, 6), "src": f"{self.src[0]}:{self.src[1]}", "dst": f"{self.dst[0]}:{self.dst[1]}",
+            "file": self.file,
+            "stream": self.stream,
+            "direction": "c2s" if self.direction == 0 else "s2c",
+            "time": round(self.time, 6),
+            "src": f"{self.src[0]}:{self.src[1]}",
+            "dst": f"{self.dst[0]}:{self.dst[1]}",
             "size": len(self.record),
         }
         if self.event is not None:

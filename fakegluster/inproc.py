@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import trio
 
@@ -35,6 +35,7 @@ def offer_rdma(host: str, port: int, accept: Callable[[socket.socket], None]) ->
         with _lock:
             if _offers.get(key) is accept:
                 del _offers[key]
+
     return withdraw
 
 
@@ -74,7 +75,7 @@ class MessageStream(trio.abc.HalfCloseableStream):
             view = memoryview(data).cast("B")
             for start in range(0, len(view), MESSAGE):
                 try:
-                    await self._sock.send(view[start:start + MESSAGE])
+                    await self._sock.send(view[start : start + MESSAGE])
                 except OSError as exc:
                     raise trio.BrokenResourceError(str(exc)) from exc
         finally:

@@ -21,9 +21,10 @@ from __future__ import annotations
 import socket
 import struct
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from os import PathLike
-from typing import BinaryIO, Iterator, Union
+from typing import BinaryIO, Union
 
 import dpkt
 
@@ -32,12 +33,18 @@ __all__ = ["CaptureError", "Segment", "TcpStream", "iter_segments", "read_stream
 Endpoint = tuple[str, int]
 PathArg = Union[str, "PathLike[str]"]
 _M = 0xFFFFFFFF
-_PCAP_MAGICS = {b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
-                b"\xa1\xb2\x3c\x4d", b"\x34\xcd\xb2\xa1", b"\xa1\xb2\xcd\x34"}
+_PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1",
+    b"\xa1\xb2\xc3\xd4",
+    b"\x4d\x3c\xb2\xa1",
+    b"\xa1\xb2\x3c\x4d",
+    b"\x34\xcd\xb2\xa1",
+    b"\xa1\xb2\xcd\x34",
+}
 _SHB, _IDB, _PB, _SPB, _EPB = 0x0A0D0D0A, 1, 2, 3, 6
 _ETHERTYPE_IP = {0x0800, 0x86DD}
 _VLAN = {0x8100, 0x88A8, 0x9100}
-_RAW_LINKTYPES = {101, 228, 229, 12, 14}   # LINKTYPE_RAW / IPV4 / IPV6, and the DLT_RAW aliases
+_RAW_LINKTYPES = {101, 228, 229, 12, 14}  # LINKTYPE_RAW / IPV4 / IPV6, and the DLT_RAW aliases
 _SYN, _ACK = 0x02, 0x10
 
 
@@ -47,10 +54,10 @@ class CaptureError(ValueError):
 
 @dataclass(frozen=True)
 class Segment:
-    stream: int                 # tshark's tcp.stream
-    direction: int              # 0: from the endpoint that sent the stream's first packet
-    time: float                 # capture time of the packet that completed ``data``
-    data: bytes                 # new, in-order, contiguous payload bytes
+    stream: int  # tshark's tcp.stream
+    direction: int  # 0: from the endpoint that sent the stream's first packet
+    time: float  # capture time of the packet that completed ``data``
+    data: bytes  # new, in-order, contiguous payload bytes
     src: Endpoint
     dst: Endpoint
 
@@ -58,30 +65,32 @@ class Segment:
 @dataclass(frozen=True)
 class TcpStream:
     index: int
-    client: Endpoint            # direction 0
-    server: Endpoint            # direction 1
-    data: tuple[bytes, bytes]   # whole reassembled bytes of direction 0 and 1
+    client: Endpoint  # direction 0
+    server: Endpoint  # direction 1
+    data: tuple[bytes, bytes]  # whole reassembled bytes of direction 0 and 1
 
 
-def _lt(a: int, b: int) -> bool:   # sequence-space a < b, wraparound aware
+def _lt(a: int, b: int) -> bool:  # sequence-space a < b, wraparound aware
     return ((a - b) & _M) > 0x7FFFFFFF
 
 
 # ---------------------------------------------------------------- capture file readers
+
 
 def _pcap_packets(f: BinaryIO, path: str) -> Iterator[tuple[float, int, bytes]]:
     try:
         reader = dpkt.pcap.Reader(f)
     except (ValueError, dpkt.UnpackError) as e:
         raise CaptureError(f"{path}: bad or truncated pcap header: {e}") from None
-    linktype = reader.datalink() & 0xFFFF   # high bits may carry FCS information
+    linktype = reader.datalink() & 0xFFFF  # high bits may carry FCS information
 
     def gen() -> Iterator[tuple[float, int, bytes]]:
         try:
             for ts, buf in reader:
                 yield float(ts), linktype, buf
-        except dpkt.UnpackError:                # a truncated last record header
+        except dpkt.UnpackError:  # a truncated last record header
             return
+
     return gen()
 
 
@@ -108,7 +117,7 @@ def _pcapng_packets(f: BinaryIO, path: str) -> Iterator[tuple[float, int, bytes]
             if len(head) < 8:
                 return
             btype, length = struct.unpack(endian + "II", head)
-            if btype == _SHB:                  # a new section: new byte order, new interfaces
+            if btype == _SHB:  # a new section: new byte order, new interfaces
                 f.seek(-4, 1)
                 try:
                     endian = _pcapng_shb(f, path)
@@ -117,36 +126,38 @@ def _pcapng_packets(f: BinaryIO, path: str) -> Iterator[tuple[float, int, bytes]
                 ifaces = []
                 continue
             if length < 12:
-                return                          # corrupt: stop, keeping what we have
+                return  # corrupt: stop, keeping what we have
             body = f.read(length - 8)
             if btype == _IDB:
-                cls = (dpkt.pcapng.InterfaceDescriptionBlockLE if endian == "<"
-                       else dpkt.pcapng.InterfaceDescriptionBlock)
+                cls = (
+                    dpkt.pcapng.InterfaceDescriptionBlockLE if endian == "<" else dpkt.pcapng.InterfaceDescriptionBlock
+                )
                 try:
                     idb = cls(head + body)
                 except dpkt.UnpackError:
-                    return                      # truncated last block
+                    return  # truncated last block
                 divisor, offset = 1e6, 0
                 for opt in idb.opts:
                     if opt.code == dpkt.pcapng.PCAPNG_OPT_IF_TSRESOL and opt.data:
                         r = opt.data[0]
-                        divisor = float(2 ** (r & 0x7F) if r & 0x80 else 10 ** r)
+                        divisor = float(2 ** (r & 0x7F) if r & 0x80 else 10**r)
                     elif opt.code == dpkt.pcapng.PCAPNG_OPT_IF_TSOFFSET and len(opt.data) >= 8:
                         (offset,) = struct.unpack(endian + "q", opt.data[:8])
                 ifaces.append((idb.linktype, idb.snaplen, divisor, offset))
                 continue
-            if btype in (_EPB, _PB) and len(body) >= 20:    # enhanced / obsolete packet block
+            if btype in (_EPB, _PB) and len(body) >= 20:  # enhanced / obsolete packet block
                 fmt = "IIII" if btype == _EPB else "HxxIII"
                 iface, hi, lo, caplen = struct.unpack(endian + fmt, body[:16])
-                data = body[20:20 + caplen]
-            elif btype == _SPB and len(body) >= 4 and ifaces:   # no timestamp, interface 0
+                data = body[20 : 20 + caplen]
+            elif btype == _SPB and len(body) >= 4 and ifaces:  # no timestamp, interface 0
                 iface, hi, lo, (orig,) = 0, 0, 0, struct.unpack(endian + "I", body[:4])
-                data = body[4:4 + min(orig, ifaces[0][1] or orig)]
+                data = body[4 : 4 + min(orig, ifaces[0][1] or orig)]
             else:
-                continue                        # other block types, or a truncated one
+                continue  # other block types, or a truncated one
             if iface < len(ifaces):
                 linktype, _snap, divisor, offset = ifaces[iface]
                 yield offset + ((hi << 32) | lo) / divisor, linktype, data
+
     return gen(endian)
 
 
@@ -166,18 +177,19 @@ def _open_packets(path: PathArg) -> tuple[BinaryIO, Iterator[tuple[float, int, b
 
 # ---------------------------------------------------------------- packet decoding
 
+
 def _ip_packet(linktype: int, buf: bytes) -> bytes | None:
-    if linktype == 1:                           # Ethernet
+    if linktype == 1:  # Ethernet
         off = 12
-        while len(buf) >= off + 2 and int.from_bytes(buf[off:off + 2], "big") in _VLAN:
+        while len(buf) >= off + 2 and int.from_bytes(buf[off : off + 2], "big") in _VLAN:
             off += 4
-        etype = int.from_bytes(buf[off:off + 2], "big")
-        return buf[off + 2:] if etype in _ETHERTYPE_IP else None
-    if linktype in (0, 108):                    # NULL / LOOP: 4-byte address family
+        etype = int.from_bytes(buf[off : off + 2], "big")
+        return buf[off + 2 :] if etype in _ETHERTYPE_IP else None
+    if linktype in (0, 108):  # NULL / LOOP: 4-byte address family
         return buf[4:]
-    if linktype == 113:                         # Linux cooked (SLL)
+    if linktype == 113:  # Linux cooked (SLL)
         return buf[16:] if int.from_bytes(buf[14:16], "big") in _ETHERTYPE_IP else None
-    if linktype == 276:                         # Linux cooked v2 (SLL2)
+    if linktype == 276:  # Linux cooked v2 (SLL2)
         return buf[20:] if int.from_bytes(buf[0:2], "big") in _ETHERTYPE_IP else None
     if linktype in _RAW_LINKTYPES:
         return buf
@@ -192,58 +204,67 @@ def _tcp_of(pkt: bytes) -> tuple[str, str, bytes, int] | None:
     if version == 4 and len(pkt) >= 20:
         ihl, total = (pkt[0] & 15) * 4, int.from_bytes(pkt[2:4], "big")
         if pkt[9] != 6 or ihl < 20 or int.from_bytes(pkt[6:8], "big") & 0x3FFF:
-            return None                         # not TCP, or an IP fragment
-        total = total or len(pkt)               # 0: TSO/GSO capture, trust the frame
-        return (socket.inet_ntop(socket.AF_INET, pkt[12:16]),
-                socket.inet_ntop(socket.AF_INET, pkt[16:20]), pkt[ihl:total], total - ihl)
+            return None  # not TCP, or an IP fragment
+        total = total or len(pkt)  # 0: TSO/GSO capture, trust the frame
+        return (
+            socket.inet_ntop(socket.AF_INET, pkt[12:16]),
+            socket.inet_ntop(socket.AF_INET, pkt[16:20]),
+            pkt[ihl:total],
+            total - ihl,
+        )
     if version == 6 and len(pkt) >= 40:
         nxt, off = pkt[6], 40
         end = 40 + (int.from_bytes(pkt[4:6], "big") or len(pkt) - 40)
-        while nxt in (0, 43, 60, 51):           # hop-by-hop, routing, dest-opts, AH
+        while nxt in (0, 43, 60, 51):  # hop-by-hop, routing, dest-opts, AH
             if len(pkt) < off + 2:
                 return None
             hlen = (pkt[off + 1] + 2) * 4 if nxt == 51 else (pkt[off + 1] + 1) * 8
             nxt, off = pkt[off], off + hlen
         if nxt != 6:
-            return None                         # not TCP (fragment header included)
-        return (socket.inet_ntop(socket.AF_INET6, pkt[8:24]),
-                socket.inet_ntop(socket.AF_INET6, pkt[24:40]), pkt[off:end], end - off)
+            return None  # not TCP (fragment header included)
+        return (
+            socket.inet_ntop(socket.AF_INET6, pkt[8:24]),
+            socket.inet_ntop(socket.AF_INET6, pkt[24:40]),
+            pkt[off:end],
+            end - off,
+        )
     return None
 
 
 # ---------------------------------------------------------------- reassembly
+
 
 class _Stream:
     __slots__ = ("index", "ends", "base", "next", "written", "frags")
 
     def __init__(self, index: int, client: Endpoint, server: Endpoint) -> None:
         self.index, self.ends = index, (client, server)
-        self.base: list[int | None] = [None, None]   # Wireshark's per-side base_seq
-        self.next = [0, 0]                           # next relative seq wanted
+        self.base: list[int | None] = [None, None]  # Wireshark's per-side base_seq
+        self.next = [0, 0]  # next relative seq wanted
         self.written = [False, False]
         self.frags: list[dict[int, bytes]] = [{}, {}]  # held out-of-order data, by seq
 
     def feed(self, d: int, seq: int, seglen: int, data: bytes) -> bytes:
         """Take one segment (relative seq, SYN counted); return the bytes it makes in-order."""
         nxt = self.next[d]
-        if nxt == 0 and not self.written[d]:         # tshark: the first segment sets the start
+        if nxt == 0 and not self.written[d]:  # tshark: the first segment sets the start
             nxt = seq
-        if _lt(seq, nxt):                            # retransmission, maybe with new data
+        if _lt(seq, nxt):  # retransmission, maybe with new data
             end = (seq + seglen) & _M
             if not _lt(nxt, end):
                 return b""
-            data, seglen, seq = data[(nxt - seq) & _M:], (end - nxt) & _M, nxt
+            data, seglen, seq = data[(nxt - seq) & _M :], (end - nxt) & _M, nxt
         self.next[d] = nxt
         if not data:
             return b""
         frags = self.frags[d]
-        if seq != nxt:                               # out of order: hold it
+        if seq != nxt:  # out of order: hold it
             if len(data) > len(frags.get(seq, b"")):
                 frags[seq] = data
             return b""
         out, nxt, self.written[d] = [data], (nxt + seglen) & _M, True
         while (fseq := next((f for f in frags if not _lt(nxt, f)), None)) is not None:
-            fdata, skip = frags.pop(fseq), (nxt - fseq) & _M   # a held fragment fits now
+            fdata, skip = frags.pop(fseq), (nxt - fseq) & _M  # a held fragment fits now
             if skip < len(fdata):
                 out.append(fdata[skip:])
                 nxt = (fseq + len(fdata)) & _M
@@ -251,8 +272,9 @@ class _Stream:
         return b"".join(out)
 
 
-def _segments(packets: Iterator[tuple[float, int, bytes]],
-              found: dict[int, tuple[Endpoint, Endpoint]]) -> Iterator[Segment]:
+def _segments(
+    packets: Iterator[tuple[float, int, bytes]], found: dict[int, tuple[Endpoint, Endpoint]]
+) -> Iterator[Segment]:
     """Reassemble; record every stream's (client, server) in ``found``, data or not."""
     conns: dict[tuple[Endpoint, Endpoint], _Stream] = {}
     count = 0
@@ -262,7 +284,7 @@ def _segments(packets: Iterator[tuple[float, int, bytes]],
             continue
         src_ip, dst_ip, tcp, tcplen = parsed
         if len(tcp) < 20 or not 20 <= (hlen := (tcp[12] >> 4) * 4) <= tcplen:
-            continue                                 # short or bogus TCP header
+            continue  # short or bogus TCP header
         sport, dport, seq, ack = struct.unpack("!HHII", tcp[:12])
         flags = tcp[13]
         src, dst = (src_ip, sport), (dst_ip, dport)
@@ -272,7 +294,7 @@ def _segments(packets: Iterator[tuple[float, int, bytes]],
             d = 0 if src == st.ends[0] else 1
             base = st.base[d]
             if flags & (_SYN | _ACK) == _SYN and base is not None and seq != base:
-                st = None                            # port reuse: tshark starts a new stream
+                st = None  # port reuse: tshark starts a new stream
         if st is None:
             st = conns[key] = _Stream(count, src, dst)
             found[count] = (src, dst)
@@ -298,6 +320,7 @@ def iter_segments(path: PathArg) -> Iterator[Segment]:
     def gen() -> Iterator[Segment]:
         with f:
             yield from _segments(packets, {})
+
     return gen()
 
 
@@ -309,5 +332,4 @@ def read_streams(path: PathArg) -> dict[int, TcpStream]:
     with f:
         for seg in _segments(packets, ends):
             chunks[seg.stream, seg.direction].append(seg.data)
-    return {i: TcpStream(i, c, s, (b"".join(chunks[i, 0]), b"".join(chunks[i, 1])))
-            for i, (c, s) in ends.items()}
+    return {i: TcpStream(i, c, s, (b"".join(chunks[i, 0]), b"".join(chunks[i, 1]))) for i, (c, s) in ends.items()}

@@ -18,6 +18,7 @@ def unavailable(reason: str) -> None:
 # Real GlusterFS 10.3 peer (fakegluster.testing.realgluster), marker `real`
 # ---------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def real_gluster():
     """A started RealGluster (glusterd), stopped at the end of the session."""

@@ -18,8 +18,9 @@ _INTS = {
 
 #: Text that survives UTF-8 with surrogateescape (no lone surrogates outside DC80-DCFF).
 texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=24)
-c_strings = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"),
-                    min_size=1, max_size=24)
+c_strings = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), min_size=1, max_size=24
+)
 
 _cache: dict[int, st.SearchStrategy] = {}
 

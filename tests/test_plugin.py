@@ -10,7 +10,7 @@ pytest_plugins = ["pytester"]
 
 
 def test_fixtures_give_a_fresh_server_per_test(pytester):
-    pytester.makepyfile('''
+    pytester.makepyfile("""
         import errno
         import gfclient
 
@@ -38,13 +38,19 @@ def test_fixtures_give_a_fresh_server_per_test(pytester):
                     assert exc.errno == errno.EDQUOT
                 else:
                     raise AssertionError("the fault did not fire")
-    ''')
+    """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
 
 
 def test_entry_point_is_registered():
-    out = subprocess.run([sys.executable, "-c", "import importlib.metadata as m; "
-                          "print([e.value for e in m.entry_points(group='pytest11')])"],
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import importlib.metadata as m; print([e.value for e in m.entry_points(group='pytest11')])",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout
     assert "fakegluster.testing.plugin" in out

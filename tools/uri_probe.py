@@ -151,10 +151,10 @@ CASES: list[tuple[str, str]] = [
     ("pct-10", f"gluster://{H}/{V}/%FF.img"),
     ("pct-11", f"gluster://{H}/{V}/a.img?%73ocket={S}"),
     ("pct-12", f"gluster+unix:///{V}/a.img?sock%65t={S}"),
-    ("pct-13", "gluster+unix:///%s/a.img?socket=/tmp/uri-probe-a%%26b.sock" % V),
+    ("pct-13", f"gluster+unix:///{V}/a.img?socket=/tmp/uri-probe-a%26b.sock"),
     ("pct-14", f"gluster+unix:///{V}/a.img?socket=%2Ftmp%2Furi-probe-x.sock"),
-    ("pct-15", "gluster+unix:///%s/a.img?socket=/tmp/uri-probe-a%%00b.sock" % V),
-    ("pct-16", "gluster+unix:///%s/a.img?socket=/tmp/uri-probe-a%%3Bb.sock" % V),
+    ("pct-15", f"gluster+unix:///{V}/a.img?socket=/tmp/uri-probe-a%00b.sock"),
+    ("pct-16", f"gluster+unix:///{V}/a.img?socket=/tmp/uri-probe-a%3Bb.sock"),
     ("pct-17", f"gluster+unix:///{V}/a.img?socket=/tmp/uri-probe-a+b.sock"),
     ("pct-18", f"gluster://{H}/{V}/a%2fb%2Fc.img"),
     ("pct-19", f"gluster://127.0.0.1%00:1/{V}/a.img"),
@@ -221,8 +221,7 @@ _CONNECT = re.compile(r"Gluster connection for volume (.*?), path (.*) failed to
 _PLEASE = " Please refer to gluster logs for more info"
 _HINT_HOST = re.compile(r"hint: failed on host (.*) and port (\d+)" + _PLEASE)
 _HINT_SOCKET = re.compile(r"hint: failed on socket (.*)" + _PLEASE)
-_LOOPBACK = {"", "127.0.0.1", "localhost", "LOCALHOST", "[::1]", "[0:0:0:0:0:0:0:1]",
-             "[::ffff:127.0.0.1]"}
+_LOOPBACK = {"", "127.0.0.1", "localhost", "LOCALHOST", "[::1]", "[0:0:0:0:0:0:0:1]", "[::ffff:127.0.0.1]"}
 
 
 def assert_loopback(uri: str) -> None:
@@ -238,7 +237,7 @@ def assert_loopback(uri: str) -> None:
     body = rest[2:]
     authority = re.split(r"[/?#]", body, maxsplit=1)[0]
     if "@" in authority:
-        body = body[authority.rindex("@") + 1:]
+        body = body[authority.rindex("@") + 1 :]
     if body.startswith("["):
         if "]" not in body:
             return  # QEMU: unterminated IP-literal, the URI is invalid
@@ -262,19 +261,33 @@ def run_qemu(uri: str, qemu_img: str = "qemu-img", timeout: int = 30) -> dict:
     assert_loopback(uri)
     env = dict(os.environ, LC_ALL="C")
     with tempfile.TemporaryDirectory(prefix="uri-probe-") as cwd:
-        proc = subprocess.run(["timeout", str(timeout), qemu_img, "info", uri],
-                              capture_output=True, env=env, cwd=cwd, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            ["timeout", str(timeout), qemu_img, "info", uri],
+            capture_output=True,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+        )
     text = proc.stderr.decode("utf-8", "surrogateescape")
     lines = [ln for ln in text.split("\n") if ln and not _LOG_LINE.match(ln)]
-    verdict: dict = {"ok": None, "stage": None, "volume": None, "path": None, "host": None,
-                     "port": None, "socket": None, "warning": None, "error": None,
-                     "rc": proc.returncode, "stderr": lines}
+    verdict: dict = {
+        "ok": None,
+        "stage": None,
+        "volume": None,
+        "path": None,
+        "host": None,
+        "port": None,
+        "socket": None,
+        "warning": None,
+        "error": None,
+        "rc": proc.returncode,
+        "stderr": lines,
+    }
     prefix = f"qemu-img: Could not open '{uri}': "
-    warnings = [ln[len("qemu-img: warning: "):] for ln in lines
-                if ln.startswith("qemu-img: warning: ")]
+    warnings = [ln[len("qemu-img: warning: ") :] for ln in lines if ln.startswith("qemu-img: warning: ")]
     if warnings:
         verdict["warning"] = "; ".join(warnings)
-    msg = next((ln[len(prefix):] for ln in lines if ln.startswith(prefix)), None)
+    msg = next((ln[len(prefix) :] for ln in lines if ln.startswith(prefix)), None)
     if proc.returncode == 124:
         verdict.update(stage="timeout", error="timeout")
     elif proc.returncode == 0:
@@ -286,8 +299,7 @@ def run_qemu(uri: str, qemu_img: str = "qemu-img", timeout: int = 30) -> dict:
     elif msg.startswith("Unknown protocol "):
         verdict.update(ok=False, stage="protocol", error=msg)
     elif m := _CONNECT.fullmatch(msg):
-        verdict.update(ok=True, stage="connect", volume=m[1], path=m[2],
-                       error="failed to connect")
+        verdict.update(ok=True, stage="connect", volume=m[1], path=m[2], error="failed to connect")
         for ln in lines:
             if h := _HINT_HOST.fullmatch(ln):
                 verdict.update(host=h[1], port=int(h[2]))
@@ -307,8 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--qemu-img", default="qemu-img")
-    ap.add_argument("--out", type=Path,
-                    default=Path(__file__).resolve().parent.parent / "fixtures/uri/qemu72_cases.json")
+    ap.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent.parent / "fixtures/uri/qemu72_cases.json"
+    )
     args = ap.parse_args(argv)
 
     ids = [cid for cid, _ in CASES]

@@ -15,8 +15,15 @@ from .programs import Procedure, Program, procedures, register
 from .xdr import Gfid, Opaque, String, UInt, xdr_struct
 
 __all__ = [
-    "GLUSTER_CBK_PROGRAM", "GLUSTER_CBK_VERSION", "GfCbkProcnum", "Gfs3CbkCacheInvalidationReq",
-    "Gfs3RecallLeaseReq", "GfStatedump", "Gfs4InodelkContentionReq", "Gfs4EntrylkContentionReq", "PROGRAM",
+    "GLUSTER_CBK_PROGRAM",
+    "GLUSTER_CBK_VERSION",
+    "GfCbkProcnum",
+    "Gfs3CbkCacheInvalidationReq",
+    "Gfs3RecallLeaseReq",
+    "GfStatedump",
+    "Gfs4InodelkContentionReq",
+    "Gfs4EntrylkContentionReq",
+    "PROGRAM",
 ]
 
 GLUSTER_CBK_PROGRAM = 52743234
@@ -79,20 +86,24 @@ Gfs4EntrylkContentionReq = xdr_struct(
     "xdata" / Opaque(),
 )
 
-PROGRAM = register(Program(
-    "GlusterFS Callback", GLUSTER_CBK_PROGRAM, GLUSTER_CBK_VERSION,
-    procedures(
-        Procedure(0, "NULL", one_way=True),
-        Procedure(1, "FETCHSPEC", one_way=True),
-        Procedure(2, "INO_FLUSH", one_way=True),
-        Procedure(3, "EVENT_NOTIFY", one_way=True),
-        Procedure(4, "GET_SNAPS", one_way=True),
-        Procedure(5, "CACHE_INVALIDATION", Gfs3CbkCacheInvalidationReq, one_way=True),
-        Procedure(6, "CHILD_UP", one_way=True),
-        Procedure(7, "CHILD_DOWN", one_way=True),
-        Procedure(8, "RECALL_LEASE", Gfs3RecallLeaseReq, one_way=True),
-        Procedure(9, "STATEDUMP", GfStatedump, one_way=True),
-        Procedure(10, "INODELK_CONTENTION", Gfs4InodelkContentionReq, one_way=True),
-        Procedure(11, "ENTRYLK_CONTENTION", Gfs4EntrylkContentionReq, one_way=True),
-    ),
-))
+PROGRAM = register(
+    Program(
+        "GlusterFS Callback",
+        GLUSTER_CBK_PROGRAM,
+        GLUSTER_CBK_VERSION,
+        procedures(
+            Procedure(0, "NULL", one_way=True),
+            Procedure(1, "FETCHSPEC", one_way=True),
+            Procedure(2, "INO_FLUSH", one_way=True),
+            Procedure(3, "EVENT_NOTIFY", one_way=True),
+            Procedure(4, "GET_SNAPS", one_way=True),
+            Procedure(5, "CACHE_INVALIDATION", Gfs3CbkCacheInvalidationReq, one_way=True),
+            Procedure(6, "CHILD_UP", one_way=True),
+            Procedure(7, "CHILD_DOWN", one_way=True),
+            Procedure(8, "RECALL_LEASE", Gfs3RecallLeaseReq, one_way=True),
+            Procedure(9, "STATEDUMP", GfStatedump, one_way=True),
+            Procedure(10, "INODELK_CONTENTION", Gfs4InodelkContentionReq, one_way=True),
+            Procedure(11, "ENTRYLK_CONTENTION", Gfs4EntrylkContentionReq, one_way=True),
+        ),
+    )
+)

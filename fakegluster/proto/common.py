@@ -8,8 +8,17 @@ from __future__ import annotations
 from .xdr import Gfid, Hyper, LinkedList, Opaque, String, UHyper, UInt, xdr_struct
 
 __all__ = [
-    "GfxIattx", "GfxMdataIatt", "GfStatfs", "GfProtoFlock", "GfProtoLease", "GfIatt",
-    "Gfs3Locklist", "Gfs3LocklistEntry", "IA_FLAGS_ALL", "ROOT_GFID", "NULL_GFID",
+    "GfxIattx",
+    "GfxMdataIatt",
+    "GfStatfs",
+    "GfProtoFlock",
+    "GfProtoLease",
+    "GfIatt",
+    "Gfs3Locklist",
+    "Gfs3LocklistEntry",
+    "IA_FLAGS_ALL",
+    "ROOT_GFID",
+    "NULL_GFID",
 ]
 
 ROOT_GFID = bytes(15) + b"\x01"

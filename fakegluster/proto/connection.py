@@ -31,7 +31,8 @@ After an answerable error the connection goes on with the next record.
 from __future__ import annotations
 
 import enum
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .errors import AcceptStat, ProtocolError, RejectStat
 from .events import NEED_DATA, Call, ConnectionClosed, Denied, Event, NeedData, Reply
@@ -98,13 +99,20 @@ def error_reply(exc: ProtocolError) -> bytes | None:
     return b"".join(bytes(b) for b in encode_reply(event))
 
 
-def decode_call_body(hdr: CallHeader, record: bytes | memoryview, served: dict[int, dict[int, Program]],
-                     decode_creds: bool = True) -> Call:
+def decode_call_body(
+    hdr: CallHeader, record: bytes | memoryview, served: dict[int, dict[int, Program]], decode_creds: bool = True
+) -> Call:
     """Checks 2-7 of the module docstring for one call header; returns the Call."""
     xid = hdr.xid
     if hdr.rpcvers != 2:
-        raise ProtocolError(f"RPC version {hdr.rpcvers} is not 2 (xid {xid})", reply="GARBAGE_ARGS",
-                            xid=0, prog=hdr.prog, vers=hdr.vers, proc=hdr.proc)
+        raise ProtocolError(
+            f"RPC version {hdr.rpcvers} is not 2 (xid {xid})",
+            reply="GARBAGE_ARGS",
+            xid=0,
+            prog=hdr.prog,
+            vers=hdr.vers,
+            proc=hdr.proc,
+        )
     cred, verf = (_auth(hdr.cred), _auth(hdr.verf)) if decode_creds else (hdr.cred, hdr.verf)
     versions = served.get(hdr.prog)
     if not versions:
@@ -113,7 +121,10 @@ def decode_call_body(hdr: CallHeader, record: bytes | memoryview, served: dict[i
     if program is None:
         raise ProtocolError(
             f"program {hdr.prog} is served in versions {sorted(versions)}, not {hdr.vers}",
-            reply="PROG_MISMATCH", low=0, high=0, **_where(hdr),
+            reply="PROG_MISMATCH",
+            low=0,
+            high=0,
+            **_where(hdr),
         )
     proc = program.procs.get(hdr.proc)
     if proc is None:
@@ -129,7 +140,9 @@ def decode_call_body(hdr: CallHeader, record: bytes | memoryview, served: dict[i
                 args, end = None, hdr.end
             else:
                 raise ProtocolError(
-                    f"{program.name} {proc.name}: undecodable {proc.args.xname}: {exc}", reply="GARBAGE_ARGS", **_where(hdr)
+                    f"{program.name} {proc.name}: undecodable {proc.args.xname}: {exc}",
+                    reply="GARBAGE_ARGS",
+                    **_where(hdr),
                 ) from exc
     payload = memoryview(record)[end:] if end < len(record) else b""
     return Call(xid, hdr.prog, hdr.vers, hdr.proc, args, cred, verf, payload, hdr.rpcvers)
@@ -161,8 +174,14 @@ class RpcConnection:
             them saves the work; ``rpc.decode_auth`` decodes one later).
     """
 
-    def __init__(self, role: Role, programs: Iterable[Program] | None = (), *,
-                 max_record: int = DEFAULT_MAX_RECORD, decode_creds: bool = True) -> None:
+    def __init__(
+        self,
+        role: Role,
+        programs: Iterable[Program] | None = (),
+        *,
+        max_record: int = DEFAULT_MAX_RECORD,
+        decode_creds: bool = True,
+    ) -> None:
         self.role = role
         self.decode_creds = decode_creds
         if programs == () and role is Role.CLIENT:
@@ -207,8 +226,9 @@ class RpcConnection:
 
     def _decode_record(self, record: bytes) -> Event:
         if self.role is Role.SERVER and (len(record) < 8 or record[4:8] == b"\0\0\0\1"):
-            raise ProtocolError(f"a server got a {'REPLY' if len(record) >= 8 else 'runt'} message",
-                                reply="GARBAGE_ARGS", xid=0)
+            raise ProtocolError(
+                f"a server got a {'REPLY' if len(record) >= 8 else 'runt'} message", reply="GARBAGE_ARGS", xid=0
+            )
         hdr = parse_header(record)
         if isinstance(hdr, CallHeader):
             return decode_call_body(hdr, record, self.served, self.decode_creds)
@@ -226,7 +246,11 @@ class RpcConnection:
             except DecodeError as exc:
                 raise ProtocolError(
                     f"reply to {proc.name} (xid {hdr.xid}): undecodable {proc.reply.xname}: {exc}",
-                    reply="IGNORE", xid=hdr.xid, prog=prog, vers=vers, proc=proc_num,
+                    reply="IGNORE",
+                    xid=hdr.xid,
+                    prog=prog,
+                    vers=vers,
+                    proc=proc_num,
                 ) from exc
         payload = memoryview(record)[end:] if end < len(record) else b""
         return Reply(hdr.xid, result, hdr.stat, payload, hdr.verf, hdr.low, hdr.high, prog, vers, proc_num)

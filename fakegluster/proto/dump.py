@@ -12,8 +12,17 @@ from .gfdict import OldDict
 from .programs import Procedure, Program, procedures, register
 from .xdr import Int, LinkedList, String, UHyper, xdr_struct
 
-__all__ = ["GF_DUMP_PROGRAM", "GF_DUMP_VERSION", "GfDumpProc", "GfDumpReq", "GfDumpRsp", "GfProgDetail",
-           "GfCommonRsp", "PROGRAM", "GFS_ID"]
+__all__ = [
+    "GF_DUMP_PROGRAM",
+    "GF_DUMP_VERSION",
+    "GfDumpProc",
+    "GfDumpReq",
+    "GfDumpRsp",
+    "GfProgDetail",
+    "GfCommonRsp",
+    "PROGRAM",
+    "GFS_ID",
+]
 
 GF_DUMP_PROGRAM = 123451501
 GF_DUMP_VERSION = 1
@@ -51,11 +60,15 @@ GfCommonRsp = xdr_struct(
     "xdata" / OldDict,
 )
 
-PROGRAM = register(Program(
-    "GF-DUMP", GF_DUMP_PROGRAM, GF_DUMP_VERSION,
-    procedures(
-        Procedure(0, "NULL"),
-        Procedure(1, "DUMP", GfDumpReq, GfDumpRsp, args_ignored=True),
-        Procedure(2, "PING", None, GfCommonRsp),
-    ),
-))
+PROGRAM = register(
+    Program(
+        "GF-DUMP",
+        GF_DUMP_PROGRAM,
+        GF_DUMP_VERSION,
+        procedures(
+            Procedure(0, "NULL"),
+            Procedure(1, "DUMP", GfDumpReq, GfDumpRsp, args_ignored=True),
+            Procedure(2, "PING", None, GfCommonRsp),
+        ),
+    )
+)

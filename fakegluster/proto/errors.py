@@ -84,7 +84,11 @@ class ProtocolError(Exception):
         proc: int | None = None,
     ) -> None:
         super().__init__(message)
-        if reply not in ("CLOSE", "IGNORE") and reply not in AcceptStat.__members__ and reply not in RejectStat.__members__:
+        if (
+            reply not in ("CLOSE", "IGNORE")
+            and reply not in AcceptStat.__members__
+            and reply not in RejectStat.__members__
+        ):
             raise ValueError(f"unknown RPC reply hint {reply!r}")
         self.reply = reply
         self.xid = xid

@@ -15,7 +15,8 @@ every schema, on valid values and on random bytes, and requires identical result
 from __future__ import annotations
 
 import struct
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import gfdict, xdr
 
@@ -40,7 +41,7 @@ def _opaque(buf: Any, off: int, maximum: int | None) -> tuple[bytes, int]:
     end = start + n + (-n % 4)
     if end > len(buf):
         raise FastDecodeError("opaque runs past the end")
-    return bytes(buf[start:start + n]), end
+    return bytes(buf[start : start + n]), end
 
 
 def _pack_opaque(data: bytes) -> bytes:
@@ -49,7 +50,7 @@ def _pack_opaque(data: bytes) -> bytes:
 
 
 def _gfx_dict(buf: Any, off: int) -> tuple[Any, int]:
-    if bytes(buf[off:off + 12]) == _NULL_DICT:
+    if bytes(buf[off : off + 12]) == _NULL_DICT:
         return None, off + 12
     xdr_size, count, npairs = _HDR.unpack_from(buf, off)
     if count == -1 or count != npairs:
@@ -71,8 +72,13 @@ class _Gen:
     """Generates the source of one struct's decode/encode functions."""
 
     def __init__(self) -> None:
-        self.env: dict[str, Any] = {"_opaque": _opaque, "_pack_opaque": _pack_opaque, "_gfx_dict": _gfx_dict,
-                                    "_encode_gfx_dict": _encode_gfx_dict, "FastDecodeError": FastDecodeError}
+        self.env: dict[str, Any] = {
+            "_opaque": _opaque,
+            "_pack_opaque": _pack_opaque,
+            "_gfx_dict": _gfx_dict,
+            "_encode_gfx_dict": _encode_gfx_dict,
+            "FastDecodeError": FastDecodeError,
+        }
         self.n = 0
 
     def name(self, prefix: str, obj: Any) -> str:
@@ -97,18 +103,22 @@ def _value_decoder(con: Any, g: _Gen) -> str:
     if isinstance(con, xdr.XdrStruct):
         return g.name("dec", codec_for(con)[0])
     if isinstance(con, xdr.Opaque):
+
         def dec(buf: Any, off: int, _conv: Callable[[bytes], Any] = con._decode_bytes, _max: Any = con.maximum) -> Any:
             raw, end = _opaque(buf, off, _max)
             return _conv(raw), end
+
         return g.name("op", dec)
     if isinstance(con, (xdr.Optional, xdr.Array, xdr.FixedArray, xdr.LinkedList)):
         item = _item_decoder(con.subcon, g)
 
         if isinstance(con, xdr.Optional):
+
             def dec(buf: Any, off: int, _item: Any = item) -> Any:
                 (flag,) = _U32.unpack_from(buf, off)
                 return _item(buf, off + 4) if flag else (None, off + 4)
         elif isinstance(con, xdr.Array):
+
             def dec(buf: Any, off: int, _item: Any = item, _max: Any = con.maximum) -> Any:
                 (n,) = _U32.unpack_from(buf, off)
                 if _max is not None and n > _max:
@@ -120,6 +130,7 @@ def _value_decoder(con: Any, g: _Gen) -> str:
                     out.append(v)
                 return tuple(out), off
         elif isinstance(con, xdr.FixedArray):
+
             def dec(buf: Any, off: int, _item: Any = item, _n: int = con.n) -> Any:
                 out = []
                 for _ in range(_n):
@@ -127,6 +138,7 @@ def _value_decoder(con: Any, g: _Gen) -> str:
                     out.append(v)
                 return tuple(out), off
         else:
+
             def dec(buf: Any, off: int, _item: Any = item) -> Any:
                 out = []
                 while True:
@@ -136,6 +148,7 @@ def _value_decoder(con: Any, g: _Gen) -> str:
                         return tuple(out), off
                     v, off = _item(buf, off)
                     out.append(v)
+
         return g.name("dec", dec)
     raise TypeError(f"no fast decoder for {con!r}")
 
@@ -147,6 +160,7 @@ def _item_decoder(con: Any, g: _Gen) -> Callable[[Any, int], tuple[Any, int]]:
 
         def dec(buf: Any, off: int, _st: struct.Struct = st) -> Any:
             return _st.unpack_from(buf, off)[0], off + _st.size
+
         return dec
     return g.env[_value_decoder(con, g)]
 
@@ -159,34 +173,42 @@ def _value_encoder(con: Any, g: _Gen) -> str:
 
         def enc_struct(v: Any, _inner: Any = inner, _enc: type = xdr.Encoded) -> bytes:
             return v.data if v.__class__ is _enc else _inner(v)
+
         return g.name("enc", enc_struct)
     if isinstance(con, xdr.Opaque):
+
         def enc(v: Any, _con: Any = con) -> bytes:
             data = _con._encode_value(v, "(fast)")
             if _con.maximum is not None and len(data) > _con.maximum:
                 raise ValueError(f"opaque of {len(data)} bytes exceeds its maximum {_con.maximum}")
             return _pack_opaque(data)
+
         return g.name("openc", enc)
     if isinstance(con, (xdr.Optional, xdr.Array, xdr.FixedArray, xdr.LinkedList)):
         item = _item_encoder(con.subcon, g)
         if isinstance(con, xdr.Optional):
+
             def enc(v: Any, _item: Any = item) -> bytes:
                 return b"\0\0\0\0" if v is None else b"\0\0\0\1" + _item(v)
         elif isinstance(con, xdr.Array):
+
             def enc(v: Any, _item: Any = item, _max: Any = con.maximum) -> bytes:
                 items = tuple(v)
                 if _max is not None and len(items) > _max:
                     raise ValueError("array over its maximum")
                 return _U32.pack(len(items)) + b"".join(_item(x) for x in items)
         elif isinstance(con, xdr.FixedArray):
+
             def enc(v: Any, _item: Any = item, _n: int = con.n) -> bytes:
                 items = tuple(v)
                 if len(items) != _n:
                     raise ValueError(f"expected {_n} items")
                 return b"".join(_item(x) for x in items)
         else:
+
             def enc(v: Any, _item: Any = item) -> bytes:
                 return b"".join(b"\0\0\0\1" + _item(x) for x in v) + b"\0\0\0\0"
+
         return g.name("enc", enc)
     raise TypeError(f"no fast encoder for {con!r}")
 

@@ -26,8 +26,12 @@ def fast_init(cls: type) -> type:
         slots is None
         or hasattr(cls, "__post_init__")
         or any(
-            f.default_factory is not dataclasses.MISSING or not f.init or f.kw_only is True
-            or keyword.iskeyword(f.name) or f.name == "self" or f.name.startswith("_")
+            f.default_factory is not dataclasses.MISSING
+            or not f.init
+            or f.kw_only is True
+            or keyword.iskeyword(f.name)
+            or f.name == "self"
+            or f.name.startswith("_")
             or f.name not in slots
             for f in fields
         )

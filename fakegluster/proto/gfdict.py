@@ -22,7 +22,8 @@ import dataclasses
 import enum
 import io
 import struct
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import construct as c
 
@@ -30,8 +31,15 @@ from .common import GfxIattx, GfxMdataIatt
 from .xdr import Opaque, _read
 
 __all__ = [
-    "GfDataType", "GfxValue", "GfxDict", "OldDict", "Xdata",
-    "serialize_old_dict", "unserialize_old_dict", "old_dict", "old_dict_text",
+    "GfDataType",
+    "GfxValue",
+    "GfxDict",
+    "OldDict",
+    "Xdata",
+    "serialize_old_dict",
+    "unserialize_old_dict",
+    "old_dict",
+    "old_dict_text",
 ]
 
 
@@ -63,29 +71,29 @@ class GfxValue:
     value: Any
 
     @classmethod
-    def int(cls, v: int) -> "GfxValue":
+    def int(cls, v: int) -> GfxValue:
         return cls(GfDataType.INT, v)
 
     @classmethod
-    def uint(cls, v: int) -> "GfxValue":
+    def uint(cls, v: int) -> GfxValue:
         return cls(GfDataType.UINT, v)
 
     @classmethod
-    def double(cls, v: float) -> "GfxValue":
+    def double(cls, v: float) -> GfxValue:
         return cls(GfDataType.DOUBLE, float(v))
 
     @classmethod
-    def str(cls, v: str | bytes) -> "GfxValue":
+    def str(cls, v: str | bytes) -> GfxValue:
         """A C string: the value goes on the wire with its terminating NUL."""
         b = v.encode("utf-8", "surrogateescape") if isinstance(v, str) else bytes(v)
         return cls(GfDataType.STR, b + b"\0")
 
     @classmethod
-    def ptr(cls, v: bytes) -> "GfxValue":
+    def ptr(cls, v: bytes) -> GfxValue:
         return cls(GfDataType.PTR, bytes(v))
 
     @classmethod
-    def uuid(cls, v: bytes) -> "GfxValue":
+    def uuid(cls, v: bytes) -> GfxValue:
         if len(v) != 16:
             raise ValueError("a GFUUID value is 16 bytes")
         return cls(GfDataType.GFUUID, bytes(v))
@@ -242,14 +250,14 @@ def unserialize_old_dict(blob: bytes) -> dict[str, bytes]:
         pos += 8
         if keylen < 0 or vallen < 0 or pos + keylen + 1 + vallen > n:
             raise ValueError("old dict pair runs past the end")
-        key = blob[pos:pos + keylen]
+        key = blob[pos : pos + keylen]
         if b"\0" in key or blob[pos + keylen] != 0:
             raise ValueError("old dict key is not a C string")
         pos += keylen + 1
         k = key.decode("utf-8", "surrogateescape")
         if k in out:
             raise ValueError(f"old dict repeats key {k!r}")
-        out[k] = blob[pos:pos + vallen]
+        out[k] = blob[pos : pos + vallen]
         pos += vallen
     if pos != n:
         raise ValueError("old dict followed by trailing bytes")
@@ -300,7 +308,4 @@ def old_dict_text(d: Mapping[str, bytes] | bytes | None) -> dict[str, str]:
     """Read an old-style dict's values as text (one trailing NUL dropped)."""
     if not isinstance(d, Mapping):
         return {}
-    return {
-        k: (v[:-1] if v.endswith(b"\0") else v).decode("utf-8", "surrogateescape")
-        for k, v in d.items()
-    }
+    return {k: (v[:-1] if v.endswith(b"\0") else v).decode("utf-8", "surrogateescape") for k, v in d.items()}

@@ -15,10 +15,24 @@ from .programs import Procedure, Program, procedures, register
 from .xdr import Int, String, UInt, xdr_struct
 
 __all__ = [
-    "GLUSTER_HNDSK_PROGRAM", "GLUSTER_HNDSK_VERSION", "GfHndskProc", "GfSetvolumeReq", "GfSetvolumeRsp",
-    "GfGetspecReq", "GfGetspecRsp", "GfSetLkVerReq", "GfSetLkVerRsp", "GfEventNotifyReq",
-    "GfEventNotifyRsp", "GfGetVolumeInfoReq", "GfGetVolumeInfoRsp", "GfGetsnapNameUuidReq",
-    "GfGetsnapNameUuidRsp", "PROGRAM", "GF_GETSPEC_FLAG_SERVERS_LIST", "GF_GET_VOLUME_UUID",
+    "GLUSTER_HNDSK_PROGRAM",
+    "GLUSTER_HNDSK_VERSION",
+    "GfHndskProc",
+    "GfSetvolumeReq",
+    "GfSetvolumeRsp",
+    "GfGetspecReq",
+    "GfGetspecRsp",
+    "GfSetLkVerReq",
+    "GfSetLkVerRsp",
+    "GfEventNotifyReq",
+    "GfEventNotifyRsp",
+    "GfGetVolumeInfoReq",
+    "GfGetVolumeInfoRsp",
+    "GfGetsnapNameUuidReq",
+    "GfGetsnapNameUuidRsp",
+    "PROGRAM",
+    "GF_GETSPEC_FLAG_SERVERS_LIST",
+    "GF_GET_VOLUME_UUID",
 ]
 
 GLUSTER_HNDSK_PROGRAM = 14398633
@@ -43,9 +57,7 @@ GfSetvolumeReq = xdr_struct("gf_setvolume_req", "dict" / OldDict)
 GfSetvolumeRsp = xdr_struct("gf_setvolume_rsp", "op_ret" / Int, "op_errno" / Int, "dict" / OldDict)
 
 GfGetspecReq = xdr_struct("gf_getspec_req", "flags" / UInt, "key" / String(), "xdata" / OldDict)
-GfGetspecRsp = xdr_struct(
-    "gf_getspec_rsp", "op_ret" / Int, "op_errno" / Int, "spec" / String(), "xdata" / OldDict
-)
+GfGetspecRsp = xdr_struct("gf_getspec_rsp", "op_ret" / Int, "op_errno" / Int, "spec" / String(), "xdata" / OldDict)
 
 GfSetLkVerReq = xdr_struct("gf_set_lk_ver_req", "uid" / String(), "lk_ver" / Int)
 GfSetLkVerRsp = xdr_struct("gf_set_lk_ver_rsp", "op_ret" / Int, "op_errno" / Int, "lk_ver" / Int)
@@ -63,16 +75,20 @@ GfGetsnapNameUuidRsp = xdr_struct(
     "gf_getsnap_name_uuid_rsp", "op_ret" / Int, "op_errno" / Int, "op_errstr" / String(), "dict" / OldDict
 )
 
-PROGRAM = register(Program(
-    "GlusterFS Handshake", GLUSTER_HNDSK_PROGRAM, GLUSTER_HNDSK_VERSION,
-    procedures(
-        Procedure(0, "NULL"),
-        Procedure(1, "SETVOLUME", GfSetvolumeReq, GfSetvolumeRsp),
-        Procedure(2, "GETSPEC", GfGetspecReq, GfGetspecRsp),
-        Procedure(3, "PING", None, GfCommonRsp),
-        Procedure(4, "SET_LK_VER", GfSetLkVerReq, GfSetLkVerRsp),
-        Procedure(5, "EVENT_NOTIFY", GfEventNotifyReq, GfEventNotifyRsp),
-        Procedure(6, "GET_VOLUME_INFO", GfGetVolumeInfoReq, GfGetVolumeInfoRsp),
-        Procedure(7, "GET_SNAPSHOT_INFO", GfGetsnapNameUuidReq, GfGetsnapNameUuidRsp),
-    ),
-))
+PROGRAM = register(
+    Program(
+        "GlusterFS Handshake",
+        GLUSTER_HNDSK_PROGRAM,
+        GLUSTER_HNDSK_VERSION,
+        procedures(
+            Procedure(0, "NULL"),
+            Procedure(1, "SETVOLUME", GfSetvolumeReq, GfSetvolumeRsp),
+            Procedure(2, "GETSPEC", GfGetspecReq, GfGetspecRsp),
+            Procedure(3, "PING", None, GfCommonRsp),
+            Procedure(4, "SET_LK_VER", GfSetLkVerReq, GfSetLkVerRsp),
+            Procedure(5, "EVENT_NOTIFY", GfEventNotifyReq, GfEventNotifyRsp),
+            Procedure(6, "GET_VOLUME_INFO", GfGetVolumeInfoReq, GfGetVolumeInfoRsp),
+            Procedure(7, "GET_SNAPSHOT_INFO", GfGetsnapNameUuidReq, GfGetsnapNameUuidRsp),
+        ),
+    )
+)

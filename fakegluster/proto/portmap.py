@@ -12,9 +12,18 @@ from .programs import Procedure, Program, procedures, register
 from .xdr import Int, String, xdr_struct
 
 __all__ = [
-    "GLUSTER_PMAP_PROGRAM", "GLUSTER_PMAP_VERSION", "GfPmapProc", "PmapPortByBrickReq",
-    "PmapPortByBrickRsp", "PmapBrickByPortReq", "PmapBrickByPortRsp", "PmapSigninReq", "PmapSigninRsp",
-    "PmapSignoutReq", "PmapSignoutRsp", "PROGRAM",
+    "GLUSTER_PMAP_PROGRAM",
+    "GLUSTER_PMAP_VERSION",
+    "GfPmapProc",
+    "PmapPortByBrickReq",
+    "PmapPortByBrickRsp",
+    "PmapBrickByPortReq",
+    "PmapBrickByPortRsp",
+    "PmapSigninReq",
+    "PmapSigninRsp",
+    "PmapSignoutReq",
+    "PmapSignoutRsp",
+    "PROGRAM",
 ]
 
 GLUSTER_PMAP_PROGRAM = 34123456
@@ -43,13 +52,17 @@ PmapSigninRsp = xdr_struct("pmap_signin_rsp", "op_ret" / Int, "op_errno" / Int)
 PmapSignoutReq = xdr_struct("pmap_signout_req", "brick" / String(), "port" / Int, "rdma_port" / Int)
 PmapSignoutRsp = xdr_struct("pmap_signout_rsp", "op_ret" / Int, "op_errno" / Int)
 
-PROGRAM = register(Program(
-    "Gluster Portmap", GLUSTER_PMAP_PROGRAM, GLUSTER_PMAP_VERSION,
-    procedures(
-        Procedure(0, "NULL"),
-        Procedure(1, "PORTBYBRICK", PmapPortByBrickReq, PmapPortByBrickRsp),
-        Procedure(2, "BRICKBYPORT", PmapBrickByPortReq, PmapBrickByPortRsp),
-        Procedure(4, "SIGNIN", PmapSigninReq, PmapSigninRsp),
-        Procedure(5, "SIGNOUT", PmapSignoutReq, PmapSignoutRsp),
-    ),
-))
+PROGRAM = register(
+    Program(
+        "Gluster Portmap",
+        GLUSTER_PMAP_PROGRAM,
+        GLUSTER_PMAP_VERSION,
+        procedures(
+            Procedure(0, "NULL"),
+            Procedure(1, "PORTBYBRICK", PmapPortByBrickReq, PmapPortByBrickRsp),
+            Procedure(2, "BRICKBYPORT", PmapBrickByPortReq, PmapBrickByPortRsp),
+            Procedure(4, "SIGNIN", PmapSigninReq, PmapSigninRsp),
+            Procedure(5, "SIGNOUT", PmapSignoutReq, PmapSignoutRsp),
+        ),
+    )
+)

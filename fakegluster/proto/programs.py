@@ -9,7 +9,8 @@ it serves is PROC_UNAVAIL, as in rpcsvc (no actor).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 __all__ = ["Procedure", "Program", "UNDECODABLE", "register", "lookup", "versions_of", "all_programs"]
 
@@ -59,7 +60,7 @@ class Program:
             raise KeyError(key)
         return self.procs[key]
 
-    def only(self, names: Iterable[str], *, name: str | None = None) -> "Program":
+    def only(self, names: Iterable[str], *, name: str | None = None) -> Program:
         """The same program with only the named procedures (what a given server serves)."""
         wanted = set(names)
         unknown = wanted - {p.name for p in self.procs.values()}
@@ -68,7 +69,7 @@ class Program:
         procs = {n: p for n, p in self.procs.items() if p.name in wanted}
         return dataclasses.replace(self, procs=procs, name=name or self.name)
 
-    def renamed(self, name: str) -> "Program":
+    def renamed(self, name: str) -> Program:
         return dataclasses.replace(self, name=name)
 
     @property

@@ -91,8 +91,7 @@ class RecordReader:
                 if self._partial + length > self.max_record:
                     self.closed = True
                     raise ProtocolError(
-                        f"record of at least {self._partial + length} bytes exceeds the "
-                        f"{self.max_record}-byte limit",
+                        f"record of at least {self._partial + length} bytes exceeds the {self.max_record}-byte limit",
                         reply="CLOSE",
                         fatal=True,
                     )
@@ -103,11 +102,11 @@ class RecordReader:
             if self._last and not self._fragments and need >= ZERO_COPY_RECORD:
                 # hand the buffer over instead of copying the record out of it
                 start = self._pos
-                self._buf = bytearray(buf[start + need:])
+                self._buf = bytearray(buf[start + need :])
                 self._pos = 0
                 self._need = None
                 self._marks = 0
-                return memoryview(buf).toreadonly()[start:start + need]
+                return memoryview(buf).toreadonly()[start : start + need]
             fragment = bytes(buf[self._pos : self._pos + need])
             self._pos += need
             self._need = None

@@ -82,8 +82,12 @@ def _auth(auth: Any) -> Any:
         except ValueError:
             flavor = auth.flavor
         return {"flavor": flavor, "body": _bytes(auth.body)} if auth.body else {"flavor": flavor}
-    flavor = {"AuthGlusterfsParmsV2": "AUTH_GLUSTERFS_v2", "AuthGlusterfsParamsV3": "AUTH_GLUSTERFS_v3",
-              "AuthGlusterfsParms": "AUTH_GLUSTERFS", "AuthsysParms": "AUTH_UNIX"}.get(type(auth).__name__)
+    flavor = {
+        "AuthGlusterfsParmsV2": "AUTH_GLUSTERFS_v2",
+        "AuthGlusterfsParamsV3": "AUTH_GLUSTERFS_v3",
+        "AuthGlusterfsParms": "AUTH_GLUSTERFS",
+        "AuthsysParms": "AUTH_UNIX",
+    }.get(type(auth).__name__)
     out = {"flavor": flavor}
     out.update(to_jsonable(auth))
     return out
@@ -93,19 +97,33 @@ def describe(event: Call | Reply | Denied) -> dict[str, Any]:
     """One event as a flat JSON-able record (xid, call/reply, program, procedure, fields)."""
     if isinstance(event, Call):
         return {
-            "xid": event.xid, "type": "call",
-            "program": program_name(event.prog, event.vers), "prog": event.prog, "vers": event.vers,
-            "proc": proc_name(event.prog, event.vers, event.proc), "procnum": event.proc,
-            "cred": _auth(event.cred), "args": to_jsonable(event.args), "payload": len(event.payload),
+            "xid": event.xid,
+            "type": "call",
+            "program": program_name(event.prog, event.vers),
+            "prog": event.prog,
+            "vers": event.vers,
+            "proc": proc_name(event.prog, event.vers, event.proc),
+            "procnum": event.proc,
+            "cred": _auth(event.cred),
+            "args": to_jsonable(event.args),
+            "payload": len(event.payload),
         }
     common = {
-        "xid": event.xid, "type": "reply" if isinstance(event, Reply) else "denied",
-        "program": program_name(event.prog, event.vers), "prog": event.prog, "vers": event.vers,
-        "proc": proc_name(event.prog, event.vers, event.proc), "procnum": event.proc,
+        "xid": event.xid,
+        "type": "reply" if isinstance(event, Reply) else "denied",
+        "program": program_name(event.prog, event.vers),
+        "prog": event.prog,
+        "vers": event.vers,
+        "proc": proc_name(event.prog, event.vers, event.proc),
+        "procnum": event.proc,
     }
     if isinstance(event, Denied):
-        common.update(reject_stat=event.reject_stat.name, low=event.low, high=event.high,
-                      auth_stat=event.auth_stat.name if hasattr(event.auth_stat, "name") else event.auth_stat)
+        common.update(
+            reject_stat=event.reject_stat.name,
+            low=event.low,
+            high=event.high,
+            auth_stat=event.auth_stat.name if hasattr(event.auth_stat, "name") else event.auth_stat,
+        )
         return common
     common["stat"] = event.stat.name
     if event.stat == AcceptStat.PROG_MISMATCH:

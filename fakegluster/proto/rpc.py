@@ -20,10 +20,25 @@ from .errors import AcceptStat, AuthStat, MsgType, ProtocolError, RejectStat, Re
 from .xdr import Array, DecodeError, FixedArray, Int, Opaque, String, UHyper, UInt, decode, encode, xdr_struct
 
 __all__ = [
-    "AuthFlavor", "OpaqueAuth", "AuthGlusterfsParmsV2", "AuthGlusterfsParamsV3", "AuthGlusterfsParms",
-    "AuthsysParms", "CallBody", "MismatchInfo", "AUTH_NULL", "decode_auth", "encode_auth",
-    "CallHeader", "ReplyHeader", "parse_header", "parse_call", "build_call_header", "build_reply_header",
-    "build_denied", "lk_owner_for_pid",
+    "AuthFlavor",
+    "OpaqueAuth",
+    "AuthGlusterfsParmsV2",
+    "AuthGlusterfsParamsV3",
+    "AuthGlusterfsParms",
+    "AuthsysParms",
+    "CallBody",
+    "MismatchInfo",
+    "AUTH_NULL",
+    "decode_auth",
+    "encode_auth",
+    "CallHeader",
+    "ReplyHeader",
+    "parse_header",
+    "parse_call",
+    "build_call_header",
+    "build_reply_header",
+    "build_denied",
+    "lk_owner_for_pid",
 ]
 
 
@@ -142,8 +157,7 @@ class CallHeader:
 
     __slots__ = ("xid", "rpcvers", "prog", "vers", "proc", "cred", "verf", "end")
 
-    def __init__(self, xid: int, rpcvers: int, prog: int, vers: int, proc: int, cred: Any, verf: Any,
-                 end: int) -> None:
+    def __init__(self, xid: int, rpcvers: int, prog: int, vers: int, proc: int, cred: Any, verf: Any, end: int) -> None:
         self.xid, self.rpcvers, self.prog, self.vers, self.proc = xid, rpcvers, prog, vers, proc
         self.cred, self.verf, self.end = cred, verf, end
 
@@ -232,13 +246,16 @@ def parse_call(record: bytes | memoryview) -> CallHeader:
     end = vpos + 8 + vlen + (-vlen % 4)
     if end > len(record):
         raise ValueError("the verifier runs past the end")
-    cred = OpaqueAuth.cls(cflavor, bytes(record[32:32 + clen]))
-    verf = AUTH_NULL if vflavor == 0 and vlen == 0 else OpaqueAuth.cls(vflavor, bytes(record[vpos + 8:vpos + 8 + vlen]))
+    cred = OpaqueAuth.cls(cflavor, bytes(record[32 : 32 + clen]))
+    verf = (
+        AUTH_NULL if vflavor == 0 and vlen == 0 else OpaqueAuth.cls(vflavor, bytes(record[vpos + 8 : vpos + 8 + vlen]))
+    )
     return CallHeader(xid, rpcvers, prog, vers, proc, cred, verf, end)
 
 
-def build_call_header(xid: int, prog: int, vers: int, proc: int, cred: Any = AUTH_NULL,
-                      verf: Any = AUTH_NULL, rpcvers: int = 2) -> bytes:
+def build_call_header(
+    xid: int, prog: int, vers: int, proc: int, cred: Any = AUTH_NULL, verf: Any = AUTH_NULL, rpcvers: int = 2
+) -> bytes:
     body = CallBody.cls(rpcvers, prog, vers, proc, encode_auth(cred), encode_auth(verf))
     return _2u32.pack(xid, MsgType.CALL) + encode(CallBody, body)
 
@@ -246,8 +263,9 @@ def build_call_header(xid: int, prog: int, vers: int, proc: int, cred: Any = AUT
 _NULL_REPLY = struct.Struct(">IIIIII")  # xid, REPLY, MSG_ACCEPTED, AUTH_NULL, 0, accept_stat
 
 
-def build_reply_header(xid: int, stat: AcceptStat = AcceptStat.SUCCESS, verf: Any = AUTH_NULL,
-                       low: int = 0, high: int = 0) -> bytes:
+def build_reply_header(
+    xid: int, stat: AcceptStat = AcceptStat.SUCCESS, verf: Any = AUTH_NULL, low: int = 0, high: int = 0
+) -> bytes:
     if verf is AUTH_NULL and stat != AcceptStat.PROG_MISMATCH:  # what every gluster server sends
         return _NULL_REPLY.pack(xid, MsgType.REPLY, ReplyStat.MSG_ACCEPTED, 0, 0, stat)
     v = encode_auth(verf)
@@ -258,8 +276,9 @@ def build_reply_header(xid: int, stat: AcceptStat = AcceptStat.SUCCESS, verf: An
     return head
 
 
-def build_denied(xid: int, reject_stat: RejectStat, low: int = 2, high: int = 2,
-                 auth_stat: AuthStat = AuthStat.AUTH_BADCRED) -> bytes:
+def build_denied(
+    xid: int, reject_stat: RejectStat, low: int = 2, high: int = 2, auth_stat: AuthStat = AuthStat.AUTH_BADCRED
+) -> bytes:
     head = struct.pack(">IIII", xid, MsgType.REPLY, ReplyStat.MSG_DENIED, reject_stat)
     if reject_stat == RejectStat.RPC_MISMATCH:
         return head + _2u32.pack(low, high)

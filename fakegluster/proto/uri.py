@@ -105,8 +105,7 @@ class GlusterURI:
                 raise bad("port must be an int in 1..65535")
         if not isinstance(self.volume, str) or not self.volume or "/" in self.volume:
             raise bad("volume must be a non-empty name without '/'")
-        if self.path is not None and (not isinstance(self.path, str) or not self.path
-                                      or self.path.startswith("/")):
+        if self.path is not None and (not isinstance(self.path, str) or not self.path or self.path.startswith("/")):
             raise bad("image path must be non-empty and must not start with '/'")
         for text in (self.host, self.socket, self.volume, self.path):
             if text is None:
@@ -154,12 +153,13 @@ def parse_uri(text: str, *, require_path: bool = True) -> GlusterURI:
     # Stage A: block.c path_has_protocol() / bdrv_find_protocol().
     cut = next((i for i, c in enumerate(text) if c in ":/"), -1)
     if cut < 0 or text[cut] == "/":
-        raise fail("no scheme: without 'scheme:' before the first '/', QEMU's block layer "
-                   "treats the string as a local file name, not a gluster URI")
+        raise fail(
+            "no scheme: without 'scheme:' before the first '/', QEMU's block layer "
+            "treats the string as a local file name, not a gluster URI"
+        )
     transport = SCHEMES.get(text[:cut])
     if transport is None:
-        raise fail(f"unknown scheme {text[:cut]!r} (QEMU knows exactly, case-sensitively: "
-                   + ", ".join(SCHEMES) + ")")
+        raise fail(f"unknown scheme {text[:cut]!r} (QEMU knows exactly, case-sensitively: " + ", ".join(SCHEMES) + ")")
 
     # Stage B: util/uri.c rfc3986_parse(): scheme ":" hier-part ["?" query] ["#" fragment].
     n, i = len(text), cut + 1
@@ -173,16 +173,17 @@ def parse_uri(text: str, *, require_path: bool = True) -> GlusterURI:
             j = text.find("]", i)
             if j < 0:
                 raise fail("unterminated '[' in host (an IPv6 host is written [addr])")
-            host_raw, i = text[i:j + 1], j + 1
+            host_raw, i = text[i : j + 1], j + 1
         else:
             j = _scan(text, i, _REG_NAME)
             host_raw, i = text[i:j], j
         if i < n and text[i] == ":":
             j = _scan_digits(text, i + 1)
-            value = text[i + 1:j].lstrip("0")[:6]  # leading zeros are fine: 00024007
+            value = text[i + 1 : j].lstrip("0")[:6]  # leading zeros are fine: 00024007
             if j == i + 1 or int(value or "0") > 65535 or (j < n and text[j] not in "/?#"):
-                raise fail("port must be one or more decimal digits with a value <= 65535 "
-                           "(an IPv6 host needs [brackets])")
+                raise fail(
+                    "port must be one or more decimal digits with a value <= 65535 (an IPv6 host needs [brackets])"
+                )
             port, i = int(value or "0"), j
         if i < n and text[i] == "/":  # path-abempty
             path_raw, i = _consume(text, i, _PATH)
@@ -221,8 +222,7 @@ def parse_uri(text: str, *, require_path: bool = True) -> GlusterURI:
     socket = None
     if transport == "unix":
         if len(params) != 1:
-            raise fail("unix transport takes exactly one query parameter, socket=PATH "
-                       f"(got {len(params)})")
+            raise fail(f"unix transport takes exactly one query parameter, socket=PATH (got {len(params)})")
         name, socket = params[0]
         if name != "socket":
             raise fail(f"unix transport's query parameter must be named 'socket', not {name!r}")
@@ -235,6 +235,7 @@ def parse_uri(text: str, *, require_path: bool = True) -> GlusterURI:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
 
 def _is_pct(s: str, i: int) -> bool:
     return s[i] == "%" and i + 2 < len(s) and s[i + 1] in _HEX and s[i + 2] in _HEX
@@ -282,7 +283,7 @@ def _unescape(raw: str, fail, what: str) -> str:
     i = 0
     while i < len(raw):
         if _is_pct(raw, i):
-            out.append(int(raw[i + 1:i + 3], 16))
+            out.append(int(raw[i + 1 : i + 3], 16))
             i += 3
         else:
             out += _bytes(raw[i])
@@ -329,8 +330,7 @@ def _query_params(query: str, fail) -> list[tuple[str, str | None]]:
             name = section[:eq] if eq else query[pos:]
             params.append((_unescape(name, fail, "query"), ""))
         else:
-            params.append((_unescape(section[:eq], fail, "query"),
-                           _unescape(section[eq + 1:], fail, "query")))
+            params.append((_unescape(section[:eq], fail, "query"), _unescape(section[eq + 1 :], fail, "query")))
         pos = end + 1
     return params
 

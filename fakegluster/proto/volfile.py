@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 __all__ = ["VolfileError", "Xlator", "Graph", "parse_volfile", "BrickRef", "client_volfile"]
 
@@ -225,16 +225,22 @@ def client_volfile(
             opts.append(("password", password))
         if username is not None:
             opts.append(("username", username))
-        opts += [("transport.address-family", address_family), ("transport-type", transport),
-                 ("remote-subvolume", brick.path)]
+        opts += [
+            ("transport.address-family", address_family),
+            ("transport-type", transport),
+            ("remote-subvolume", brick.path),
+        ]
         if brick.port is not None:
             opts.append(("remote-port", str(brick.port)))
         opts += [("remote-host", brick.host), ("ping-timeout", str(ping_timeout))]
         name = f"{volname}-client-{n}"
         clients.append(name)
         parts.append(_volume(name, "protocol/client", opts))
-    parts.append(_volume(f"{volname}-dht", "cluster/distribute",
-                         [("force-migration", "off"), ("lock-migration", "off")], clients))
+    parts.append(
+        _volume(
+            f"{volname}-dht", "cluster/distribute", [("force-migration", "off"), ("lock-migration", "off")], clients
+        )
+    )
     stack = [
         ("utime", "features/utime", [("noatime", "on")]),
         ("write-behind", "performance/write-behind", []),
@@ -247,8 +253,18 @@ def client_volfile(
     for suffix, xtype, opts in stack:
         parts.append(_volume(f"{volname}-{suffix}", xtype, opts, [below]))
         below = f"{volname}-{suffix}"
-    parts.append(_volume(volname, "debug/io-stats", [
-        ("global-threading", "off"), ("count-fop-hits", "off"), ("latency-measurement", "off"),
-        ("threads", "16"), ("log-level", "INFO"),
-    ], [below]))
+    parts.append(
+        _volume(
+            volname,
+            "debug/io-stats",
+            [
+                ("global-threading", "off"),
+                ("count-fop-hits", "off"),
+                ("latency-measurement", "off"),
+                ("threads", "16"),
+                ("log-level", "INFO"),
+            ],
+            [below],
+        )
+    )
     return "\n".join(parts)

@@ -36,9 +36,29 @@ import construct as c
 from .frozen import fast_init
 
 __all__ = [
-    "Int", "UInt", "Hyper", "UHyper", "Double", "Opaque", "String", "FixedOpaque", "Gfid",
-    "Optional", "Array", "FixedArray", "LinkedList", "XdrStruct", "xdr_struct", "decode", "encode",
-    "DecodeError", "default_of", "pytype_of", "plain_decode", "plain_encode", "Encoded",
+    "Int",
+    "UInt",
+    "Hyper",
+    "UHyper",
+    "Double",
+    "Opaque",
+    "String",
+    "FixedOpaque",
+    "Gfid",
+    "Optional",
+    "Array",
+    "FixedArray",
+    "LinkedList",
+    "XdrStruct",
+    "xdr_struct",
+    "decode",
+    "encode",
+    "DecodeError",
+    "default_of",
+    "pytype_of",
+    "plain_decode",
+    "plain_encode",
+    "Encoded",
 ]
 
 # Primitive integers: construct's own singletons, described for the dataclass generator.
@@ -49,7 +69,10 @@ UHyper = c.Int64ub
 Double = c.Float64b
 
 _PRIMITIVES: dict[int, tuple[type, Any]] = {
-    id(Int): (int, 0), id(UInt): (int, 0), id(Hyper): (int, 0), id(UHyper): (int, 0),
+    id(Int): (int, 0),
+    id(UInt): (int, 0),
+    id(Hyper): (int, 0),
+    id(UHyper): (int, 0),
     id(Double): (float, 0.0),
 }
 
@@ -297,7 +320,7 @@ class Encoded:
 
     __slots__ = ("schema", "data", "_value")
 
-    def __init__(self, schema: "XdrStruct", data: bytes) -> None:
+    def __init__(self, schema: XdrStruct, data: bytes) -> None:
         self.schema, self.data, self._value = schema, data, None
 
     def decoded(self) -> Any:
@@ -344,8 +367,7 @@ class XdrStruct(c.Adapter):
         """The dataclass, made on first use (making ~130 of them at import costs ~50 ms)."""
         if self._cls is None:
             specs = [
-                (f.name, pytype_of(f.subcon), dataclasses.field(default=default_of(f.subcon)))
-                for f in self._fields
+                (f.name, pytype_of(f.subcon), dataclasses.field(default=default_of(f.subcon))) for f in self._fields
             ]
             cls = fast_init(dataclasses.make_dataclass(_camel(self.xname), specs, frozen=True, slots=True))
             cls.__doc__ = self._doc or f"``{self.xname}`` (GlusterFS .x type)."
@@ -459,4 +481,3 @@ def plain_encode(schema: Any, value: Any) -> bytes:
     except _struct.error as exc:
         raise ValueError(f"cannot encode {type(value).__name__} as {schema!r}: {exc}") from exc
     return stream.getvalue()
-

@@ -78,7 +78,9 @@ class BrickSession:
             return None
         return {
             handshake.GfHndskProc.GF_HNDSK_SETVOLUME: handshake.GfSetvolumeRsp.cls(-1, errno.EINVAL, {}),
-            handshake.GfHndskProc.GF_HNDSK_GETSPEC: handshake.GfGetspecRsp.cls(-1, errno.EINVAL, GETSPEC_NOT_HERE, None),
+            handshake.GfHndskProc.GF_HNDSK_GETSPEC: handshake.GfGetspecRsp.cls(
+                -1, errno.EINVAL, GETSPEC_NOT_HERE, None
+            ),
             handshake.GfHndskProc.GF_HNDSK_SET_LK_VER: handshake.GfSetLkVerRsp.cls(0, 0, 0),
         }.get(proc)
 
@@ -138,8 +140,14 @@ class BrickSession:
         self.bound = True
         self.client_uid = client_uid
         self.client_name = text.get("process-name")
-        reply.update({"ERROR": "Success", "process-uuid": self.brick.process_uuid, "clnt-lk-version": 0,
-                      "transport-ptr": 140224306923768 + self.connection_id})
+        reply.update(
+            {
+                "ERROR": "Success",
+                "process-uuid": self.brick.process_uuid,
+                "clnt-lk-version": 0,
+                "transport-ptr": 140224306923768 + self.connection_id,
+            }
+        )
         # op_errno stays EINVAL on success: the server initialises it so and never clears it.
         return fail(0, errno.EINVAL, _rev(reply))
 

@@ -20,7 +20,8 @@ import collections
 import dataclasses
 import errno as _errno
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..proto.render import proc_name, program_name, to_jsonable
 
@@ -74,9 +75,18 @@ class CallRecord:
         return True
 
     def as_json(self) -> dict[str, Any]:
-        return {"time": self.time, "server": self.server, "connection": self.connection, "peer": self.peer,
-                "program": self.program, "proc": self.proc, "xid": self.xid, "args": to_jsonable(self.args),
-                "result": to_jsonable(self.result), "error": self.error}
+        return {
+            "time": self.time,
+            "server": self.server,
+            "connection": self.connection,
+            "peer": self.peer,
+            "program": self.program,
+            "proc": self.proc,
+            "xid": self.xid,
+            "args": to_jsonable(self.args),
+            "result": to_jsonable(self.result),
+            "error": self.error,
+        }
 
 
 _MISSING = object()
@@ -116,7 +126,9 @@ class CallLog:
         """The procedure names in call order (handy for sequence assertions)."""
         return [r.proc for r in self if server is None or r.server.startswith(server)]
 
-    def assert_called(self, proc: str, count: int | None = None, server: str | None = None, **fields: Any) -> list[CallRecord]:
+    def assert_called(
+        self, proc: str, count: int | None = None, server: str | None = None, **fields: Any
+    ) -> list[CallRecord]:
         """Assert that ``proc`` was called (exactly ``count`` times if given) with ``fields``.
 
         The failure message lists the calls that were similar (same procedure) to help.
@@ -125,19 +137,28 @@ class CallLog:
         if (count is None and found) or (count is not None and len(found) == count):
             return found
         similar = self.find(proc, server)
-        lines = [f"expected {proc} {fields or ''} to be called "
-                 f"{'at least once' if count is None else f'{count} time(s)'}, found {len(found)}"]
-        lines.append(f"{len(similar)} call(s) of {proc}:" if similar else f"no {proc} call at all; calls seen: "
-                     + ", ".join(self.procs()[-30:]))
-        lines += [f"  {r.server} xid {r.xid}: {to_jsonable(r.args)} -> op_ret {r.op_ret} op_errno {r.op_errno}"
-                  for r in similar[:10]]
+        lines = [
+            f"expected {proc} {fields or ''} to be called "
+            f"{'at least once' if count is None else f'{count} time(s)'}, found {len(found)}"
+        ]
+        lines.append(
+            f"{len(similar)} call(s) of {proc}:"
+            if similar
+            else f"no {proc} call at all; calls seen: " + ", ".join(self.procs()[-30:])
+        )
+        lines += [
+            f"  {r.server} xid {r.xid}: {to_jsonable(r.args)} -> op_ret {r.op_ret} op_errno {r.op_errno}"
+            for r in similar[:10]
+        ]
         raise AssertionError("\n".join(lines))
 
     def assert_not_called(self, proc: str, server: str | None = None, **fields: Any) -> None:
         found = self.find(proc, server, **fields)
         if found:
-            raise AssertionError(f"expected no {proc} call, found {len(found)}: "
-                                 + "; ".join(str(to_jsonable(r.args)) for r in found[:5]))
+            raise AssertionError(
+                f"expected no {proc} call, found {len(found)}: "
+                + "; ".join(str(to_jsonable(r.args)) for r in found[:5])
+            )
 
 
 @dataclasses.dataclass
@@ -179,8 +200,17 @@ class Faults:
         self._rules: list[Fault] = []
         self._lock = threading.Lock()
 
-    def inject(self, proc: str, *, errno: int | None = None, delay: float = 0.0, action: str | None = None,
-               server: str | None = None, nth: int = 1, times: int | None = 1) -> "_Injection":
+    def inject(
+        self,
+        proc: str,
+        *,
+        errno: int | None = None,
+        delay: float = 0.0,
+        action: str | None = None,
+        server: str | None = None,
+        nth: int = 1,
+        times: int | None = 1,
+    ) -> _Injection:
         if action not in (None, "drop", "hang"):
             raise ValueError(f"unknown fault action {action!r} (drop, hang)")
         if errno is None and not delay and action is None:
@@ -228,4 +258,3 @@ class _Injection:
 
     def remove(self) -> None:
         self.faults.remove(self.rule)
-

@@ -24,7 +24,8 @@ import stat
 import threading
 import urllib.parse
 import uuid
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import trio
 
@@ -84,8 +85,9 @@ def parse_volume(text: str) -> tuple[str, str | None]:
     """``NAME`` (in memory) or ``NAME=DIR`` (serve DIR)."""
     name, _, directory = text.partition("=")
     if not name or any(c in name for c in "/ .\0") or name.startswith("-"):
-        raise ValueError(f"--volume {text!r}: a volume name is letters, digits, '-' and '_' (libgfapi refuses "
-                         "'.', spaces and '/')")
+        raise ValueError(
+            f"--volume {text!r}: a volume name is letters, digits, '-' and '_' (libgfapi refuses '.', spaces and '/')"
+        )
     if _ and not directory:
         raise ValueError(f"--volume {text!r}: NAME=DIR needs a directory")
     if directory and not os.path.isdir(directory):
@@ -114,8 +116,9 @@ class ServerInfo:
         """The first TCP listener's port (what ``gluster://HOST:PORT/...`` needs)."""
         return self.tcp[0].port if self.tcp else 0
 
-    def uri(self, volume: str | None = None, path: str | None = None, *, transport: str = "tcp",
-            listener: int = 0) -> str:
+    def uri(
+        self, volume: str | None = None, path: str | None = None, *, transport: str = "tcp", listener: int = 0
+    ) -> str:
         """A URI for ``volume`` (default: the first) and image ``path`` (None: the volume)."""
         volume = volume or self.volumes[0]
         if transport == "unix":
@@ -153,8 +156,13 @@ class FakeGluster:
         max_record: the RPC record size limit (default 1 GiB).
     """
 
-    def __init__(self, volumes: Iterable[str | tuple[str, Store]] = ("testvol",),
-                 listen: Iterable[str] = (DEFAULT_LISTEN,), *, max_record: int | None = None) -> None:
+    def __init__(
+        self,
+        volumes: Iterable[str | tuple[str, Store]] = ("testvol",),
+        listen: Iterable[str] = (DEFAULT_LISTEN,),
+        *,
+        max_record: int | None = None,
+    ) -> None:
         self.listen = [parse_listen(x) for x in listen]
         if not self.listen:
             raise ValueError("at least one --listen is needed")
@@ -244,6 +252,7 @@ class FakeGluster:
         def offer(host: str, port: int, handler: Callable[[Any, Any], Any]) -> None:
             def accept(sock: Any) -> None:
                 token.run_sync_soon(lambda: nursery.start_soon(handler, MessageStream(sock), None))
+
             out.append(offer_rdma(host, port, accept))
 
         for li in bound:
@@ -269,11 +278,26 @@ class FakeGluster:
                 peer, local, programs = addr[0], local_addr[0], GLUSTERD_TCP_PROGRAMS
                 pmap_port = local_addr[1]
             brick_host = _unmapped(local) if local else self._default_brick_host()
-            session = GlusterdSession(self.volumes, "unix" if li.transport == "unix" and not rdma else "tcp",
-                                      brick_host, None if peer in ("unix", "rdma") else peer,
-                                      lambda: self.info.brick_ports if self.info else {}, pmap_port)
-            await _serve(conn, session, programs, name="glusterd", peer=peer, connection_id=cid,
-                         calls=self.calls, faults=self.faults, max_record=self.max_record)
+            session = GlusterdSession(
+                self.volumes,
+                "unix" if li.transport == "unix" and not rdma else "tcp",
+                brick_host,
+                None if peer in ("unix", "rdma") else peer,
+                lambda: self.info.brick_ports if self.info else {},
+                pmap_port,
+            )
+            await _serve(
+                conn,
+                session,
+                programs,
+                name="glusterd",
+                peer=peer,
+                connection_id=cid,
+                calls=self.calls,
+                faults=self.faults,
+                max_record=self.max_record,
+            )
+
         return handler
 
     def _default_brick_host(self) -> str:
@@ -286,8 +310,18 @@ class FakeGluster:
         async def handler(conn: Any, addr: Any) -> None:
             cid = next_connection_id()
             peer = "rdma" if isinstance(conn, MessageStream) else str(addr[0]) if addr else "?"
-            await _serve(conn, BrickSession(brick, cid), BRICK_PROGRAMS, name=name, peer=peer,
-                         connection_id=cid, calls=self.calls, faults=self.faults, max_record=self.max_record)
+            await _serve(
+                conn,
+                BrickSession(brick, cid),
+                BRICK_PROGRAMS,
+                name=name,
+                peer=peer,
+                connection_id=cid,
+                calls=self.calls,
+                faults=self.faults,
+                max_record=self.max_record,
+            )
+
         return handler
 
     # ---- conveniences ---------------------------------------------------------------
@@ -339,7 +373,7 @@ class FakeGluster:
             return fn(*args)
         return trio.from_thread.run_sync(fn, *args, trio_token=self._thread.token)
 
-    def __enter__(self) -> "FakeGluster":
+    def __enter__(self) -> FakeGluster:
         self.start()
         return self
 
@@ -502,4 +536,3 @@ def _bind_same_port(hosts: Sequence[str], attempts: int = 20) -> list[socket.soc
             for s in socks:
                 s.close()
     raise OSError(errno.EADDRINUSE, f"no common free port for a brick on {list(hosts)}: {last}")
-

@@ -21,15 +21,23 @@ import errno
 import hashlib
 import stat
 import zlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..proto import fops as F
-from ..proto.common import GfProtoFlock, NULL_GFID
+from ..proto.common import NULL_GFID, GfProtoFlock
 from ..proto.events import Call
 from ..proto.gfdict import GfDataType, GfxValue
 from ..proto.rpc import OpaqueAuth, decode_auth
-from ..store.base import (FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, SEEK_DATA, SEEK_HOLE,
-                          Store, fs_error)
+from ..store.base import (
+    FALLOC_FL_KEEP_SIZE,
+    FALLOC_FL_PUNCH_HOLE,
+    FALLOC_FL_ZERO_RANGE,
+    SEEK_DATA,
+    SEEK_HOLE,
+    Store,
+    fs_error,
+)
 from .iatt import ZERO_IATT, d_type, ino_of, to_iatt, to_statfs
 from .xattrs import XattrFops
 
@@ -178,8 +186,9 @@ class FopHandlers(XattrFops):
             raise fs_error({"exist": errno.ENOENT, "new": errno.EEXIST, "create": errno.EISDIR}[need], name)
         return to_iatt(attr)
 
-    def _entry_reply(self, schema: Any, pargfid: bytes, name: str, make: Callable[[bytes], Any],
-                     xdata: Any = None) -> Any:
+    def _entry_reply(
+        self, schema: Any, pargfid: bytes, name: str, make: Callable[[bytes], Any], xdata: Any = None
+    ) -> Any:
         pre = self._parent(pargfid, name, "new")
         attr = make(_gfid_req(xdata))
         return schema.cls(0, 0, None, to_iatt(attr), pre, self._iatt(pargfid))
@@ -234,8 +243,9 @@ class FopHandlers(XattrFops):
         if a.size == 0:
             raise fs_error(errno.EINVAL)
         target = self.store.readlink(a.gfid)
-        return F.GfxReadlinkRsp.cls(len(target.encode("utf-8", "surrogateescape")), errno.EINVAL, None,
-                                    self._iatt(a.gfid), target)
+        return F.GfxReadlinkRsp.cls(
+            len(target.encode("utf-8", "surrogateescape")), errno.EINVAL, None, self._iatt(a.gfid), target
+        )
 
     def _setattr(self, gfid: bytes, st: Any, valid: int) -> Any:
         pre = self._iatt(gfid)
@@ -268,19 +278,34 @@ class FopHandlers(XattrFops):
     # ---- namespace ----------------------------------------------------------------------
     def op_mkdir(self, a, call):
         uid, gid = self._owner(call)
-        return self._entry_reply(F.GfxCommon3iattRsp, a.pargfid, a.bname, lambda g: self.store.mkdir(
-            a.pargfid, a.bname, a.mode & ~a.umask & 0o7777, uid=uid, gid=gid, gfid=g), a.xdata)
+        return self._entry_reply(
+            F.GfxCommon3iattRsp,
+            a.pargfid,
+            a.bname,
+            lambda g: self.store.mkdir(a.pargfid, a.bname, a.mode & ~a.umask & 0o7777, uid=uid, gid=gid, gfid=g),
+            a.xdata,
+        )
 
     def op_mknod(self, a, call):
         uid, gid = self._owner(call)
         mode = stat.S_IFMT(a.mode) | (a.mode & ~a.umask & 0o7777)
-        return self._entry_reply(F.GfxCommon3iattRsp, a.pargfid, a.bname, lambda g: self.store.mknod(
-            a.pargfid, a.bname, mode, a.dev, uid=uid, gid=gid, gfid=g), a.xdata)
+        return self._entry_reply(
+            F.GfxCommon3iattRsp,
+            a.pargfid,
+            a.bname,
+            lambda g: self.store.mknod(a.pargfid, a.bname, mode, a.dev, uid=uid, gid=gid, gfid=g),
+            a.xdata,
+        )
 
     def op_symlink(self, a, call):
         uid, gid = self._owner(call)
-        return self._entry_reply(F.GfxCommon3iattRsp, a.pargfid, a.bname, lambda g: self.store.symlink(
-            a.pargfid, a.bname, a.linkname, uid=uid, gid=gid, gfid=g), a.xdata)
+        return self._entry_reply(
+            F.GfxCommon3iattRsp,
+            a.pargfid,
+            a.bname,
+            lambda g: self.store.symlink(a.pargfid, a.bname, a.linkname, uid=uid, gid=gid, gfid=g),
+            a.xdata,
+        )
 
     def op_link(self, a, call):
         self.store.getattr(a.oldgfid)
@@ -296,8 +321,9 @@ class FopHandlers(XattrFops):
         self.store.unlink(a.pargfid, a.bname)
         left = victim.nlink - 1
         # posix answers the link count left (dht asks for it; a 10.3 brick always sends it)
-        return F.GfxCommon2iattRsp.cls(0, 0, {"get-link-count": GfxValue.uint(max(left, 0))}, pre,
-                                       self._iatt(a.pargfid))
+        return F.GfxCommon2iattRsp.cls(
+            0, 0, {"get-link-count": GfxValue.uint(max(left, 0))}, pre, self._iatt(a.pargfid)
+        )
 
     def op_rmdir(self, a, call):
         pre = self._parent(a.pargfid, a.bname, "exist")
@@ -310,14 +336,22 @@ class FopHandlers(XattrFops):
         moved = self.store.lookup(a.oldgfid, a.oldbname).gfid
         pre_new = self._parent(a.newgfid, a.newbname, "new")
         self.store.rename(a.oldgfid, a.oldbname, a.newgfid, a.newbname)
-        return F.GfxRenameRsp.cls(0, 0, {}, self._iatt(moved), pre_old, self._iatt(a.oldgfid), pre_new,
-                                  self._iatt(a.newgfid))
+        return F.GfxRenameRsp.cls(
+            0, 0, {}, self._iatt(moved), pre_old, self._iatt(a.oldgfid), pre_new, self._iatt(a.newgfid)
+        )
 
     def op_create(self, a, call):
         uid, gid = self._owner(call)
         pre = self._parent(a.pargfid, a.bname, "create")
-        attr, created = self.store.create(a.pargfid, a.bname, a.mode & ~a.umask & 0o7777, uid=uid, gid=gid,
-                                          gfid=_gfid_req(a.xdata), exclusive=bool(a.flags & O_EXCL))
+        attr, created = self.store.create(
+            a.pargfid,
+            a.bname,
+            a.mode & ~a.umask & 0o7777,
+            uid=uid,
+            gid=gid,
+            gfid=_gfid_req(a.xdata),
+            exclusive=bool(a.flags & O_EXCL),
+        )
         if not created and a.flags & O_TRUNC and attr.size:
             self.store.truncate(attr.gfid, 0)
             attr = self.store.getattr(attr.gfid)
@@ -397,8 +431,9 @@ class FopHandlers(XattrFops):
         return self._fallocate(self._fd(a.gfid, a.fd).gfid, a.flags & FALLOC_FL_KEEP_SIZE, a.offset, a.size)
 
     def op_discard(self, a, call):
-        return self._fallocate(self._fd(a.gfid, a.fd).gfid, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                               a.offset, a.size)
+        return self._fallocate(
+            self._fd(a.gfid, a.fd).gfid, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, a.offset, a.size
+        )
 
     def op_zerofill(self, a, call):
         return self._fallocate(self._fd(a.gfid, a.fd).gfid, FALLOC_FL_ZERO_RANGE, a.offset, a.size)
@@ -412,8 +447,9 @@ class FopHandlers(XattrFops):
 
     def op_rchecksum(self, a, call):
         data = self.store.read(self._fd(a.gfid, a.fd).gfid, a.offset, a.len)
-        return F.GfxRchecksumRsp.cls(0, 0, {"fips-mode-rchecksum": GfxValue.int(1)}, 0, zlib.adler32(data),
-                                     hashlib.sha256(data).digest())
+        return F.GfxRchecksumRsp.cls(
+            0, 0, {"fips-mode-rchecksum": GfxValue.int(1)}, 0, zlib.adler32(data), hashlib.sha256(data).digest()
+        )
 
     def op_copy_file_range(self, a, call):
         src, dst = self._fd(a.gfid1, a.fd_in), self._fd(a.gfid2, a.fd_out)
@@ -467,13 +503,23 @@ class FopHandlers(XattrFops):
         return out, _eof_errno(start, out, entries)
 
     def op_readdir(self, a, call):
-        out, code = self._entries(a, 0, lambda i, raw, name, attr, entries: F.GfxDirlist.cls(
-            ino_of(attr.gfid), _cookie(i, entries), raw, d_type(attr.mode), name))
+        out, code = self._entries(
+            a,
+            0,
+            lambda i, raw, name, attr, entries: F.GfxDirlist.cls(
+                ino_of(attr.gfid), _cookie(i, entries), raw, d_type(attr.mode), name
+            ),
+        )
         return F.GfxReaddirRsp.cls(len(out), code, None, tuple(out))
 
     def op_readdirp(self, a, call):
-        out, code = self._entries(a, 148 + 12, lambda i, raw, name, attr, entries: F.GfxDirplist.cls(
-            ino_of(attr.gfid), _cookie(i, entries), raw, d_type(attr.mode), name, to_iatt(attr), {}))
+        out, code = self._entries(
+            a,
+            148 + 12,
+            lambda i, raw, name, attr, entries: F.GfxDirplist.cls(
+                ino_of(attr.gfid), _cookie(i, entries), raw, d_type(attr.mode), name, to_iatt(attr), {}
+            ),
+        )
         return F.GfxReaddirpRsp.cls(len(out), code, None, tuple(out))
 
     # ---- locks and the rest: granted at once (one client at a time is the common case) ---

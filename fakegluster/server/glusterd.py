@@ -13,7 +13,8 @@ from __future__ import annotations
 import dataclasses
 import errno
 import ipaddress
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from ..proto import dump, handshake, portmap
 from ..proto.events import Call
@@ -26,8 +27,9 @@ __all__ = ["Volume", "GlusterdSession", "GLUSTERD_TCP_PROGRAMS", "GLUSTERD_UNIX_
 # NULL procedures have no actor in glusterd: PROC_UNAVAIL (seen on 10.3).
 GLUSTERD_TCP_PROGRAMS = (
     dump.PROGRAM.only(["DUMP", "PING"]),
-    handshake.PROGRAM.only(["GETSPEC", "EVENT_NOTIFY", "GET_VOLUME_INFO", "GET_SNAPSHOT_INFO"],
-                           name="Gluster Handshake"),
+    handshake.PROGRAM.only(
+        ["GETSPEC", "EVENT_NOTIFY", "GET_VOLUME_INFO", "GET_SNAPSHOT_INFO"], name="Gluster Handshake"
+    ),
     portmap.PROGRAM.only(["PORTBYBRICK", "BRICKBYPORT", "SIGNIN", "SIGNOUT"]),
 )
 GLUSTERD_UNIX_PROGRAMS = (
@@ -35,11 +37,15 @@ GLUSTERD_UNIX_PROGRAMS = (
     handshake.PROGRAM.only(["GETSPEC"], name="Gluster Handshake (CLI Getspec)"),
 )
 _DUMP = {
-    "tcp": (dump.GfProgDetail.cls("GF-DUMP", dump.GF_DUMP_PROGRAM, 1),
-            dump.GfProgDetail.cls("Gluster Portmap", portmap.GLUSTER_PMAP_PROGRAM, 1),
-            dump.GfProgDetail.cls("Gluster Handshake", handshake.GLUSTER_HNDSK_PROGRAM, 2)),
-    "unix": (dump.GfProgDetail.cls("GF-DUMP", dump.GF_DUMP_PROGRAM, 1),
-             dump.GfProgDetail.cls("Gluster Handshake (CLI Getspec)", handshake.GLUSTER_HNDSK_PROGRAM, 2)),
+    "tcp": (
+        dump.GfProgDetail.cls("GF-DUMP", dump.GF_DUMP_PROGRAM, 1),
+        dump.GfProgDetail.cls("Gluster Portmap", portmap.GLUSTER_PMAP_PROGRAM, 1),
+        dump.GfProgDetail.cls("Gluster Handshake", handshake.GLUSTER_HNDSK_PROGRAM, 2),
+    ),
+    "unix": (
+        dump.GfProgDetail.cls("GF-DUMP", dump.GF_DUMP_PROGRAM, 1),
+        dump.GfProgDetail.cls("Gluster Handshake (CLI Getspec)", handshake.GLUSTER_HNDSK_PROGRAM, 2),
+    ),
 }
 
 
@@ -61,10 +67,15 @@ class Volume:
         family = "inet6" if ":" in host else "inet"
         b0 = self.bricks[0]
         return client_volfile(
-            self.name, [BrickRef(host, b.path, port if port else b.port) if port != 24007 else BrickRef(host, b.path)
-                        for b in self.bricks],
-            username=b0.username if trusted else None, password=b0.password if trusted else None,
-            address_family=family, ping_timeout=self.ping_timeout,
+            self.name,
+            [
+                BrickRef(host, b.path, port if port else b.port) if port != 24007 else BrickRef(host, b.path)
+                for b in self.bricks
+            ],
+            username=b0.username if trusted else None,
+            password=b0.password if trusted else None,
+            address_family=family,
+            ping_timeout=self.ping_timeout,
         )
 
 
@@ -113,8 +124,15 @@ class GlusterdSession:
             ports, or None if there is none (the volfile then names each brick's port).
     """
 
-    def __init__(self, volumes: Mapping[str, Volume], transport: str, brick_host: str, peer_host: str | None,
-                 ports: Callable[[], Mapping[str, int]], portmap_port: int | None = 24007) -> None:
+    def __init__(
+        self,
+        volumes: Mapping[str, Volume],
+        transport: str,
+        brick_host: str,
+        peer_host: str | None,
+        ports: Callable[[], Mapping[str, int]],
+        portmap_port: int | None = 24007,
+    ) -> None:
         self.volumes = volumes
         self.portmap_port = portmap_port
         self.transport = transport

@@ -29,19 +29,50 @@ def to_iatt(a: Attr) -> Encoded:
     """The ``gfx_iattx`` of ``a``, already encoded (one ``struct.pack``); attribute access
     still works on it (it decodes lazily)."""
     at, mt, ct = divmod(a.atime_ns, 1_000_000_000), divmod(a.mtime_ns, 1_000_000_000), divmod(a.ctime_ns, 1_000_000_000)
-    return Encoded(GfxIattx, _IATTX.pack(
-        a.gfid, IA_FLAGS_ALL, int.from_bytes(a.gfid[8:], "big"), a.dev or FAKE_DEV, a.rdev, a.size, a.blocks, 0, 0,
-        at[0], mt[0], ct[0], 0, at[1], mt[1], ct[1], 0, a.nlink, a.uid, a.gid, a.blksize, a.mode,
-    ))
+    return Encoded(
+        GfxIattx,
+        _IATTX.pack(
+            a.gfid,
+            IA_FLAGS_ALL,
+            int.from_bytes(a.gfid[8:], "big"),
+            a.dev or FAKE_DEV,
+            a.rdev,
+            a.size,
+            a.blocks,
+            0,
+            0,
+            at[0],
+            mt[0],
+            ct[0],
+            0,
+            at[1],
+            mt[1],
+            ct[1],
+            0,
+            a.nlink,
+            a.uid,
+            a.gid,
+            a.blksize,
+            a.mode,
+        ),
+    )
 
 
 def to_statfs(s: StatVfs) -> GfStatfs:
-    return GfStatfs.cls(s.bsize, s.frsize, s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.favail,
-                        s.fsid, s.flag, s.namemax)
+    return GfStatfs.cls(
+        s.bsize, s.frsize, s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.favail, s.fsid, s.flag, s.namemax
+    )
 
 
-_DT = {stat.S_IFDIR: 4, stat.S_IFREG: 8, stat.S_IFLNK: 10, stat.S_IFIFO: 1, stat.S_IFCHR: 2,
-       stat.S_IFBLK: 6, stat.S_IFSOCK: 12}
+_DT = {
+    stat.S_IFDIR: 4,
+    stat.S_IFREG: 8,
+    stat.S_IFLNK: 10,
+    stat.S_IFIFO: 1,
+    stat.S_IFCHR: 2,
+    stat.S_IFBLK: 6,
+    stat.S_IFSOCK: 12,
+}
 
 
 def d_type(mode: int) -> int:

@@ -21,8 +21,9 @@ import errno
 import itertools
 import logging
 import socket
+from collections.abc import Callable, Sequence
 from time import time as now
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 import trio
 
@@ -57,10 +58,21 @@ class Dispatcher:
     (injected delays), which the loop runs in tasks of its own.
     """
 
-    def __init__(self, session: Session, programs: Sequence[Program], *, name: str, peer: str, connection_id: int,
-                 calls: CallLog | None, faults: Faults | None, max_record: int | None) -> None:
-        self.conn = RpcConnection(Role.SERVER, programs, decode_creds=False,
-                                  **({"max_record": max_record} if max_record else {}))
+    def __init__(
+        self,
+        session: Session,
+        programs: Sequence[Program],
+        *,
+        name: str,
+        peer: str,
+        connection_id: int,
+        calls: CallLog | None,
+        faults: Faults | None,
+        max_record: int | None,
+    ) -> None:
+        self.conn = RpcConnection(
+            Role.SERVER, programs, decode_creds=False, **({"max_record": max_record} if max_record else {})
+        )
         self.session, self.name, self.peer, self.cid = session, name, peer, connection_id
         self.calls, self.faults = calls, faults
         self.closing = False
@@ -130,19 +142,46 @@ class Dispatcher:
             if body is NO_REPLY:
                 return None
             if body is not None:
-                return b"".join(bytes(b) for b in self.conn.send_buffers(
-                    Reply(exc.xid, body, stat=AcceptStat.GARBAGE_ARGS)))
+                return b"".join(
+                    bytes(b) for b in self.conn.send_buffers(Reply(exc.xid, body, stat=AcceptStat.GARBAGE_ARGS))
+                )
         return error_reply(exc)
 
     def _record(self, call: Call, result: Any, error: str | None) -> None:
         if self.calls is not None:
-            self.calls.append((now(), self.name, self.cid, self.peer, call.prog, call.vers, call.proc,
-                               call.xid, call.args, result, error))
+            self.calls.append(
+                (
+                    now(),
+                    self.name,
+                    self.cid,
+                    self.peer,
+                    call.prog,
+                    call.vers,
+                    call.proc,
+                    call.xid,
+                    call.args,
+                    result,
+                    error,
+                )
+            )
 
     def _record_error(self, exc: ProtocolError) -> None:
         if self.calls is not None:
-            self.calls.append(CallRecord(now(), self.name, self.cid, self.peer, exc.prog, exc.vers, exc.proc,
-                                         exc.xid or 0, None, None, f"{exc.reply}: {exc}"))
+            self.calls.append(
+                CallRecord(
+                    now(),
+                    self.name,
+                    self.cid,
+                    self.peer,
+                    exc.prog,
+                    exc.vers,
+                    exc.proc,
+                    exc.xid or 0,
+                    None,
+                    None,
+                    f"{exc.reply}: {exc}",
+                )
+            )
 
     def close(self) -> None:
         close = getattr(self.session, "close", None)
@@ -168,12 +207,29 @@ async def _run_delayed(dispatcher: Dispatcher, send: Callable[[list[Any]], Any],
         pass
 
 
-async def serve_stream(stream: trio.abc.Stream, session: Session, programs: Sequence[Program], *, name: str,
-                       peer: str, connection_id: int, calls: CallLog | None = None, faults: Faults | None = None,
-                       max_record: int | None = None) -> None:
+async def serve_stream(
+    stream: trio.abc.Stream,
+    session: Session,
+    programs: Sequence[Program],
+    *,
+    name: str,
+    peer: str,
+    connection_id: int,
+    calls: CallLog | None = None,
+    faults: Faults | None = None,
+    max_record: int | None = None,
+) -> None:
     """Serve one connection over any trio stream until the peer closes it."""
-    d = Dispatcher(session, programs, name=name, peer=peer, connection_id=connection_id, calls=calls,
-                   faults=faults, max_record=max_record)
+    d = Dispatcher(
+        session,
+        programs,
+        name=name,
+        peer=peer,
+        connection_id=connection_id,
+        calls=calls,
+        faults=faults,
+        max_record=max_record,
+    )
     send_lock = trio.Lock()  # delayed answers (faults) write from their own tasks
 
     async def send(buffers: list[Any]) -> None:
@@ -223,12 +279,29 @@ async def _sendmsg(sock: socket.socket, buffers: list[Any]) -> None:
                 sent = 0
 
 
-async def serve_socket(sock: socket.socket, session: Session, programs: Sequence[Program], *, name: str, peer: str,
-                       connection_id: int, calls: CallLog | None = None, faults: Faults | None = None,
-                       max_record: int | None = None) -> None:
+async def serve_socket(
+    sock: socket.socket,
+    session: Session,
+    programs: Sequence[Program],
+    *,
+    name: str,
+    peer: str,
+    connection_id: int,
+    calls: CallLog | None = None,
+    faults: Faults | None = None,
+    max_record: int | None = None,
+) -> None:
     """Serve one connected non-blocking socket until the peer closes it (the hot path)."""
-    d = Dispatcher(session, programs, name=name, peer=peer, connection_id=connection_id, calls=calls,
-                   faults=faults, max_record=max_record)
+    d = Dispatcher(
+        session,
+        programs,
+        name=name,
+        peer=peer,
+        connection_id=connection_id,
+        calls=calls,
+        faults=faults,
+        max_record=max_record,
+    )
     send_lock = trio.Lock()
     buf = bytearray(RECEIVE_SIZE)
     view = memoryview(buf)
@@ -273,8 +346,9 @@ async def serve_socket(sock: socket.socket, session: Session, programs: Sequence
         log.debug("%s: connection %d from %s closed", name, connection_id, peer)
 
 
-async def serve_listener(lsock: socket.socket, handler: Callable[[socket.socket, Any], Any],
-                         nursery: trio.Nursery) -> None:
+async def serve_listener(
+    lsock: socket.socket, handler: Callable[[socket.socket, Any], Any], nursery: trio.Nursery
+) -> None:
     """Accept connections on a listening socket forever; ``handler(sock, addr)`` serves each
     (in ``nursery``).  Accept errors that mean "too many files" are logged and retried later,
     like trio's serve_listeners."""

@@ -72,8 +72,11 @@ class XattrFops:
     def _stat_xdata(self, pre: Any, gfid: bytes) -> dict[str, GfxValue]:
         """posix's xattr fops hand the stats back in xdata (md-cache uses them)."""
         post = self._iatt(gfid)
-        return {"virt-gf-poststat": GfxValue(GfDataType.IATT, post), "virt-gf-prestat": GfxValue(GfDataType.IATT, pre),
-                "dht-get-iatt-in-xattr": GfxValue(GfDataType.IATT, post)}
+        return {
+            "virt-gf-poststat": GfxValue(GfDataType.IATT, post),
+            "virt-gf-prestat": GfxValue(GfDataType.IATT, pre),
+            "dht-get-iatt-in-xattr": GfxValue(GfDataType.IATT, post),
+        }
 
     def op_setxattr(self, a, call):
         return self._setxattr(a.gfid, a.dict, a.flags)
@@ -109,9 +112,15 @@ class XattrFops:
             if len(old) != len(delta) or len(delta) % width:
                 raise fs_error(errno.EINVAL)
             new = b"".join(
-                ((int.from_bytes(old[i:i + width], "big", signed=True)
-                  + int.from_bytes(delta[i:i + width], "big", signed=True)) % (1 << 8 * width)).to_bytes(width, "big")
-                for i in range(0, len(delta), width))
+                (
+                    (
+                        int.from_bytes(old[i : i + width], "big", signed=True)
+                        + int.from_bytes(delta[i : i + width], "big", signed=True)
+                    )
+                    % (1 << 8 * width)
+                ).to_bytes(width, "big")
+                for i in range(0, len(delta), width)
+            )
             self.store.setxattr(gfid, name, new)
             out[name] = GfxValue.ptr(new)
         return F.GfxCommonDictRsp.cls(0, 0, None, out)
@@ -121,7 +130,6 @@ class XattrFops:
 
     def op_fxattrop(self, a, call):
         return self._xattrop(self._fd(a.gfid, a.fd).gfid, a.flags, a.dict)
-
 
 
 def _listed(name: str) -> bool:
@@ -137,4 +145,3 @@ def _xattr_bytes(value: GfxValue) -> bytes:
     if value.type in (GfDataType.INT, GfDataType.UINT, GfDataType.DOUBLE):
         return str(value.value).encode()
     raise fs_error(errno.EINVAL)
-

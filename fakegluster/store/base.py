@@ -47,14 +47,26 @@ import dataclasses
 import errno
 import os
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..proto.common import ROOT_GFID
 from ..proto.frozen import fast_init
 
 __all__ = [
-    "Attr", "StatVfs", "Store", "ROOT_GFID", "BLOCK", "SEEK_DATA", "SEEK_HOLE", "FALLOC_FL_KEEP_SIZE",
-    "FALLOC_FL_PUNCH_HOLE", "FALLOC_FL_ZERO_RANGE", "XATTR_CREATE", "XATTR_REPLACE", "check_name", "fs_error",
+    "Attr",
+    "StatVfs",
+    "Store",
+    "ROOT_GFID",
+    "BLOCK",
+    "SEEK_DATA",
+    "SEEK_HOLE",
+    "FALLOC_FL_KEEP_SIZE",
+    "FALLOC_FL_PUNCH_HOLE",
+    "FALLOC_FL_ZERO_RANGE",
+    "XATTR_CREATE",
+    "XATTR_REPLACE",
+    "check_name",
+    "fs_error",
 ]
 
 BLOCK = 4096
@@ -149,8 +161,9 @@ class Store(abc.ABC):
 
     # ---- creating and removing names ----------------------------------------------------
     @abc.abstractmethod
-    def create(self, pargfid: bytes, name: str, mode: int, *, uid: int, gid: int, gfid: bytes,
-               exclusive: bool = False) -> tuple[Attr, bool]:
+    def create(
+        self, pargfid: bytes, name: str, mode: int, *, uid: int, gid: int, gfid: bytes, exclusive: bool = False
+    ) -> tuple[Attr, bool]:
         """Create (or, unless ``exclusive``, open) the regular file ``name``.
 
         ``mode`` holds permission bits only.  Returns (attr, created).  An existing entry:
@@ -159,16 +172,14 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def mkdir(self, pargfid: bytes, name: str, mode: int, *, uid: int, gid: int, gfid: bytes) -> Attr:
-        ...
+    def mkdir(self, pargfid: bytes, name: str, mode: int, *, uid: int, gid: int, gfid: bytes) -> Attr: ...
 
     @abc.abstractmethod
     def mknod(self, pargfid: bytes, name: str, mode: int, rdev: int, *, uid: int, gid: int, gfid: bytes) -> Attr:
         """``mode`` includes the type (S_IFREG, S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK)."""
 
     @abc.abstractmethod
-    def symlink(self, pargfid: bytes, name: str, target: str, *, uid: int, gid: int, gfid: bytes) -> Attr:
-        ...
+    def symlink(self, pargfid: bytes, name: str, target: str, *, uid: int, gid: int, gfid: bytes) -> Attr: ...
 
     @abc.abstractmethod
     def link(self, gfid: bytes, pargfid: bytes, name: str) -> Attr:
@@ -200,8 +211,7 @@ class Store(abc.ABC):
         """Write all of ``data`` at ``offset``; returns its length."""
 
     @abc.abstractmethod
-    def truncate(self, gfid: bytes, size: int) -> None:
-        ...
+    def truncate(self, gfid: bytes, size: int) -> None: ...
 
     @abc.abstractmethod
     def fallocate(self, gfid: bytes, mode: int, offset: int, length: int) -> None:
@@ -219,8 +229,16 @@ class Store(abc.ABC):
 
     # ---- metadata -----------------------------------------------------------------------
     @abc.abstractmethod
-    def setattr(self, gfid: bytes, *, mode: int | None = None, uid: int | None = None, gid: int | None = None,
-                atime_ns: int | None = None, mtime_ns: int | None = None) -> Attr:
+    def setattr(
+        self,
+        gfid: bytes,
+        *,
+        mode: int | None = None,
+        uid: int | None = None,
+        gid: int | None = None,
+        atime_ns: int | None = None,
+        mtime_ns: int | None = None,
+    ) -> Attr:
         """Change what is not ``None`` (``mode``: permission bits only); ctime moves."""
 
     @abc.abstractmethod
@@ -228,8 +246,7 @@ class Store(abc.ABC):
         """``ENODATA`` if absent."""
 
     @abc.abstractmethod
-    def listxattr(self, gfid: bytes) -> list[str]:
-        ...
+    def listxattr(self, gfid: bytes) -> list[str]: ...
 
     @abc.abstractmethod
     def setxattr(self, gfid: bytes, name: str, value: bytes, flags: int = 0) -> None:
@@ -241,13 +258,12 @@ class Store(abc.ABC):
 
     # ---- the volume ---------------------------------------------------------------------
     @abc.abstractmethod
-    def statfs(self) -> StatVfs:
-        ...
+    def statfs(self) -> StatVfs: ...
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op unless a store needs it
         """Flush everything to durable storage and release resources (idempotent)."""
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -55,21 +55,34 @@ import os
 import stat
 import time
 import uuid
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from .base import (
-    FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, ROOT_GFID, SEEK_DATA, SEEK_HOLE,
-    Attr, StatVfs, Store, check_name, fs_error,
+    FALLOC_FL_KEEP_SIZE,
+    FALLOC_FL_PUNCH_HOLE,
+    FALLOC_FL_ZERO_RANGE,
+    ROOT_GFID,
+    SEEK_DATA,
+    SEEK_HOLE,
+    Attr,
+    StatVfs,
+    Store,
+    check_name,
+    fs_error,
 )
-
 from .gfidindex import _HIDDEN, _PATH_DIR, DB_NAME, HIDDEN, GfidIndex, _fsync_dir, _namespace, _Obj
 
 __all__ = ["DirectoryStore", "HIDDEN", "DB_NAME"]
 
 _OPEN = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
 _GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)  # a name no longer leads where we thought
-_FALLOC_MODES = {0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, FALLOC_FL_ZERO_RANGE,
-                 FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE}
+_FALLOC_MODES = {
+    0,
+    FALLOC_FL_KEEP_SIZE,
+    FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+    FALLOC_FL_ZERO_RANGE,
+    FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+}
 _XATTR_NS = ("user.", "trusted.", "security.")
 _MAX_READ = 1 << 26
 _MAX_DEPTH = 4096
@@ -87,8 +100,14 @@ def _err(code: int, what: bytes | str = "") -> OSError:
 class DirectoryStore(GfidIndex, Store):
     """A :class:`Store` over the folder ``root`` (see the module docstring)."""
 
-    def __init__(self, root: str | os.PathLike, *, clock: Callable[[], int] = time.time_ns,
-                 allow_devices: bool = False, fd_cache: int = 128) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+        allow_devices: bool = False,
+        fd_cache: int = 128,
+    ) -> None:
         super().__init__(clock=clock)
         self.root = os.fspath(root)
         self.allow_devices = allow_devices
@@ -227,8 +246,21 @@ class DirectoryStore(GfidIndex, Store):
         nlink = st.st_nlink
         if g == ROOT_GFID and nlink > 2:
             nlink -= 1  # the hidden directory's ".."
-        return Attr(g, st.st_mode, nlink, st.st_uid, st.st_gid, st.st_size, st.st_blocks, st.st_atime_ns,
-                    st.st_mtime_ns, st.st_ctime_ns, rdev=st.st_rdev, blksize=st.st_blksize, dev=st.st_dev)
+        return Attr(
+            g,
+            st.st_mode,
+            nlink,
+            st.st_uid,
+            st.st_gid,
+            st.st_size,
+            st.st_blocks,
+            st.st_atime_ns,
+            st.st_mtime_ns,
+            st.st_ctime_ns,
+            rdev=st.st_rdev,
+            blksize=st.st_blksize,
+            dev=st.st_dev,
+        )
 
     @staticmethod
     def _name(pargfid: bytes, name: str, hidden: int = errno.EPERM) -> bytes:
@@ -311,8 +343,9 @@ class DirectoryStore(GfidIndex, Store):
 
     # ---- creating and removing names ----------------------------------------------------
     @_namespace
-    def create(self, pargfid: bytes, name: str, mode: int, *, uid: int, gid: int, gfid: bytes,
-               exclusive: bool = False) -> tuple[Attr, bool]:
+    def create(
+        self, pargfid: bytes, name: str, mode: int, *, uid: int, gid: int, gfid: bytes, exclusive: bool = False
+    ) -> tuple[Attr, bool]:
         raw = self._name(pargfid, name)
         with self._in(pargfid) as pfd:
             try:
@@ -337,8 +370,17 @@ class DirectoryStore(GfidIndex, Store):
         self._cache(gfid, fd, 0)
         return self._attr(gfid, st), True
 
-    def _make(self, pargfid: bytes, name: str, gfid: bytes, make: Callable[[bytes, int], None],
-              mode: int, uid: int, gid: int, keep: int = 0) -> Attr:
+    def _make(
+        self,
+        pargfid: bytes,
+        name: str,
+        gfid: bytes,
+        make: Callable[[bytes, int], None],
+        mode: int,
+        uid: int,
+        gid: int,
+        keep: int = 0,
+    ) -> Attr:
         raw = self._name(pargfid, name)
         with self._in(pargfid) as pfd:
             self._check_gfid(gfid, pfd, raw)
@@ -349,8 +391,16 @@ class DirectoryStore(GfidIndex, Store):
 
     @_namespace
     def mkdir(self, pargfid: bytes, name: str, mode: int, *, uid: int, gid: int, gfid: bytes) -> Attr:
-        return self._make(pargfid, name, gfid, lambda raw, pfd: os.mkdir(raw, mode & 0o7777, dir_fd=pfd),
-                          mode, uid, gid, keep=stat.S_ISGID)  # an inherited setgid bit stays
+        return self._make(
+            pargfid,
+            name,
+            gfid,
+            lambda raw, pfd: os.mkdir(raw, mode & 0o7777, dir_fd=pfd),
+            mode,
+            uid,
+            gid,
+            keep=stat.S_ISGID,
+        )  # an inherited setgid bit stays
 
     @_namespace
     def mknod(self, pargfid: bytes, name: str, mode: int, rdev: int, *, uid: int, gid: int, gfid: bytes) -> Attr:
@@ -359,8 +409,7 @@ class DirectoryStore(GfidIndex, Store):
                 raise _err(errno.EPERM, name)
         else:
             rdev = 0
-        return self._make(pargfid, name, gfid, lambda raw, pfd: os.mknod(raw, mode, rdev, dir_fd=pfd),
-                          mode, uid, gid)
+        return self._make(pargfid, name, gfid, lambda raw, pfd: os.mknod(raw, mode, rdev, dir_fd=pfd), mode, uid, gid)
 
     @_namespace
     def symlink(self, pargfid: bytes, name: str, target: str, *, uid: int, gid: int, gfid: bytes) -> Attr:
@@ -544,12 +593,21 @@ class DirectoryStore(GfidIndex, Store):
 
     # ---- metadata -----------------------------------------------------------------------
     @_namespace
-    def setattr(self, gfid: bytes, *, mode: int | None = None, uid: int | None = None, gid: int | None = None,
-                atime_ns: int | None = None, mtime_ns: int | None = None) -> Attr:
+    def setattr(
+        self,
+        gfid: bytes,
+        *,
+        mode: int | None = None,
+        uid: int | None = None,
+        gid: int | None = None,
+        atime_ns: int | None = None,
+        mtime_ns: int | None = None,
+    ) -> Attr:
         with self._at(gfid) as (pfd, name, st):
             if uid is not None or gid is not None:
-                os.chown(name, -1 if uid is None else uid, -1 if gid is None else gid, dir_fd=pfd,
-                         follow_symlinks=False)
+                os.chown(
+                    name, -1 if uid is None else uid, -1 if gid is None else gid, dir_fd=pfd, follow_symlinks=False
+                )
             if mode is not None and not stat.S_ISLNK(st.st_mode):
                 os.chmod(name, mode & 0o7777, dir_fd=pfd, follow_symlinks=False)
             if atime_ns is not None or mtime_ns is not None:  # the other one: as it is
@@ -582,8 +640,19 @@ class DirectoryStore(GfidIndex, Store):
     # ---- the volume ---------------------------------------------------------------------
     def statfs(self) -> StatVfs:
         v = os.fstatvfs(self._rootfd)
-        return StatVfs(v.f_bsize, v.f_frsize, v.f_blocks, v.f_bfree, v.f_bavail, v.f_files, v.f_ffree,
-                       v.f_favail, v.f_fsid, v.f_flag, v.f_namemax)
+        return StatVfs(
+            v.f_bsize,
+            v.f_frsize,
+            v.f_blocks,
+            v.f_bfree,
+            v.f_bavail,
+            v.f_files,
+            v.f_ffree,
+            v.f_favail,
+            v.f_fsid,
+            v.f_flag,
+            v.f_namemax,
+        )
 
     def close(self) -> None:
         """fsync the cached files, commit and close the database, release every fd."""

@@ -15,7 +15,7 @@ import functools
 import os
 import sqlite3
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from .base import ROOT_GFID
 
@@ -49,7 +49,7 @@ def _namespace(method: Callable) -> Callable:
     """Commit whatever the mapping learnt or changed when a namespace method returns or fails."""
 
     @functools.wraps(method)
-    def wrapper(self: "GfidIndex", *args, **kw):
+    def wrapper(self: GfidIndex, *args, **kw):
         try:
             return method(self, *args, **kw)
         finally:
@@ -94,8 +94,9 @@ class GfidIndex:
             self._hidfd = os.open(_HIDDEN, _PATH_DIR, dir_fd=self._rootfd)
         except OSError as e:
             raise OSError(e.errno, f"{HIDDEN} in the root is not a fakegluster metadata directory", self.root) from e
-        db = sqlite3.connect(f"/proc/self/fd/{self._hidfd}/{DB_NAME}", isolation_level=None,
-                             check_same_thread=False, timeout=0)
+        db = sqlite3.connect(
+            f"/proc/self/fd/{self._hidfd}/{DB_NAME}", isolation_level=None, check_same_thread=False, timeout=0
+        )
         self._db = db
         try:
             db.execute("PRAGMA locking_mode = EXCLUSIVE")

@@ -36,11 +36,23 @@ import bisect
 import errno
 import stat
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from .base import (
-    BLOCK, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, ROOT_GFID, SEEK_DATA, SEEK_HOLE,
-    XATTR_CREATE, XATTR_REPLACE, Attr, StatVfs, Store, check_name, fs_error,
+    BLOCK,
+    FALLOC_FL_KEEP_SIZE,
+    FALLOC_FL_PUNCH_HOLE,
+    FALLOC_FL_ZERO_RANGE,
+    ROOT_GFID,
+    SEEK_DATA,
+    SEEK_HOLE,
+    XATTR_CREATE,
+    XATTR_REPLACE,
+    Attr,
+    StatVfs,
+    Store,
+    check_name,
+    fs_error,
 )
 
 __all__ = ["MemoryStore"]
@@ -139,8 +151,11 @@ class _File(_Inode):
         """Forget the data of blocks ``[s, e)`` (they become unwritten or holes)."""
         if not self.data:
             return
-        gone = [b for b in self.data if s <= b < e] if e - s > len(self.data) else \
-            [b for b in range(s, e) if b in self.data]
+        gone = (
+            [b for b in self.data if s <= b < e]
+            if e - s > len(self.data)
+            else [b for b in range(s, e) if b in self.data]
+        )
         for b in gone:
             del self.data[b]
         if gone:
@@ -171,7 +186,7 @@ class _File(_Inode):
 class _Dir(_Inode):
     __slots__ = ("entries", "parent")
 
-    def __init__(self, *args, parent: "_Dir | None" = None, **kw) -> None:
+    def __init__(self, *args, parent: _Dir | None = None, **kw) -> None:
         super().__init__(*args, **kw)
         self.nlink = 2
         self.entries: dict[bytes, _Inode] = {}
@@ -201,8 +216,15 @@ class MemoryStore(Store):
     per long symlink): an operation needing more fails with ``ENOSPC`` and changes nothing.
     """
 
-    def __init__(self, *, clock: Callable[[], int] = time.time_ns, capacity: int | None = None,
-                 uid: int = 0, gid: int = 0, root_mode: int = 0o755) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+        capacity: int | None = None,
+        uid: int = 0,
+        gid: int = 0,
+        root_mode: int = 0o755,
+    ) -> None:
         super().__init__(clock=clock)
         self.capacity = capacity
         root = _Dir(ROOT_GFID, stat.S_IFDIR | (root_mode & 0o7777), uid, gid, self.clock())
@@ -236,8 +258,19 @@ class MemoryStore(Store):
 
     def _attr(self, ino: _Inode) -> Attr:
         # positional: this runs for every stat a reply carries
-        return Attr(ino.gfid, ino.mode, ino.nlink, ino.uid, ino.gid, ino.size, ino.nblocks() * 8, ino.atime,
-                    ino.mtime, ino.ctime, ino.rdev)
+        return Attr(
+            ino.gfid,
+            ino.mode,
+            ino.nlink,
+            ino.uid,
+            ino.gid,
+            ino.size,
+            ino.nblocks() * 8,
+            ino.atime,
+            ino.mtime,
+            ino.ctime,
+            ino.rdev,
+        )
 
     def _reserve(self, n: int) -> None:
         if n > 0 and self.capacity is not None and self._used + n > self.capacity // BLOCK:
@@ -253,8 +286,9 @@ class MemoryStore(Store):
         if ino.atime <= ino.mtime or ino.atime <= ino.ctime or now // 10**9 - ino.atime // 10**9 >= 86400:
             ino.atime = now
 
-    def _new(self, pargfid: bytes, name: str, gfid: bytes, mode: int, uid: int, gid: int, cls: type = _Inode,
-             **kw) -> Attr:
+    def _new(
+        self, pargfid: bytes, name: str, gfid: bytes, mode: int, uid: int, gid: int, cls: type = _Inode, **kw
+    ) -> Attr:
         """Create and name a new inode of class ``cls``."""
         d = self._dir(pargfid)
         raw = check_name(name)
@@ -303,8 +337,9 @@ class MemoryStore(Store):
         return [(_dec(raw), self._attr(ino)) for raw, ino in d.entries.items()]
 
     # ---- creating and removing names ----------------------------------------------------
-    def create(self, pargfid: bytes, name: str, mode: int, *, uid: int, gid: int, gfid: bytes,
-               exclusive: bool = False) -> tuple[Attr, bool]:
+    def create(
+        self, pargfid: bytes, name: str, mode: int, *, uid: int, gid: int, gfid: bytes, exclusive: bool = False
+    ) -> tuple[Attr, bool]:
         d = self._dir(pargfid)
         old = d.entries.get(check_name(name))
         if old is not None:
@@ -455,8 +490,8 @@ class MemoryStore(Store):
             blk = f.data.get(first)
             s = offset - first * BLOCK
             if blk is None:
-                return _ZERO[s:s + end - offset]
-            return bytes(blk) if end - offset == BLOCK else bytes(blk[s:s + end - offset])  # a copy: blocks change
+                return _ZERO[s : s + end - offset]
+            return bytes(blk) if end - offset == BLOCK else bytes(blk[s : s + end - offset])  # a copy: blocks change
         parts = []
         for b in range(first, last + 1):
             s, e = max(offset, b * BLOCK) - b * BLOCK, min(end, (b + 1) * BLOCK) - b * BLOCK
@@ -482,13 +517,13 @@ class MemoryStore(Store):
             blk = f.data.get(b)
             if blk is None:
                 if e - s == BLOCK:
-                    f.data[b] = bytearray(mv[s - offset:e - offset])
+                    f.data[b] = bytearray(mv[s - offset : e - offset])
                 else:
                     f.data[b] = blk = bytearray(BLOCK)
-                    blk[s - b * BLOCK:e - b * BLOCK] = mv[s - offset:e - offset]
+                    blk[s - b * BLOCK : e - b * BLOCK] = mv[s - offset : e - offset]
                 f._keys = None
             else:
-                blk[s - b * BLOCK:e - b * BLOCK] = mv[s - offset:e - offset]
+                blk[s - b * BLOCK : e - b * BLOCK] = mv[s - offset : e - offset]
         f.alloc.add(first, stop)
         self._used += need
         f.size = max(f.size, end)
@@ -556,8 +591,16 @@ class MemoryStore(Store):
         self._get(gfid)
 
     # ---- metadata -----------------------------------------------------------------------
-    def setattr(self, gfid: bytes, *, mode: int | None = None, uid: int | None = None, gid: int | None = None,
-                atime_ns: int | None = None, mtime_ns: int | None = None) -> Attr:
+    def setattr(
+        self,
+        gfid: bytes,
+        *,
+        mode: int | None = None,
+        uid: int | None = None,
+        gid: int | None = None,
+        atime_ns: int | None = None,
+        mtime_ns: int | None = None,
+    ) -> Attr:
         ino = self._get(gfid)
         if mode is not None and not isinstance(ino, _Symlink):  # Linux cannot chmod a symlink
             ino.mode = stat.S_IFMT(ino.mode) | (mode & 0o7777)
@@ -628,5 +671,15 @@ class MemoryStore(Store):
         total = (DEFAULT_SIZE if self.capacity is None else self.capacity) // BLOCK
         free = max(total - self._used, 0)
         ffree = FILES - len(self._inodes)
-        return StatVfs(bsize=BLOCK, frsize=BLOCK, blocks=total, bfree=free, bavail=free, files=FILES,
-                       ffree=ffree, favail=ffree, fsid=0x66616B65676C7573, flag=0)
+        return StatVfs(
+            bsize=BLOCK,
+            frsize=BLOCK,
+            blocks=total,
+            bfree=free,
+            bavail=free,
+            files=FILES,
+            ffree=ffree,
+            favail=ffree,
+            fsid=0x66616B65676C7573,
+            flag=0,
+        )

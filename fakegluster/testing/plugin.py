@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import pytest
 

@@ -14,8 +14,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable, Sequence
 
 __all__ = ["RealGlusterError", "available", "run_gfapi", "run_gfapi_parallel", "filter_gfapi_log", "VOLUME_PREFIX"]
 
@@ -30,9 +30,11 @@ _GFAPI_LOG_RE = re.compile(r"^\[\d{4}-")
 class RealGlusterError(RuntimeError):
     pass
 
+
 # --------------------------------------------------------------------------
 # small helpers
 # --------------------------------------------------------------------------
+
 
 def _which(name: str) -> str | None:
     path = os.environ.get("PATH", "") + os.pathsep + os.pathsep.join(SBIN_DIRS)
@@ -87,7 +89,7 @@ def _proc_state_and_start(pid: int) -> tuple[str, str] | None:
     except OSError:
         return None
     # comm may contain spaces/parens: split after the last ')'
-    rest = stat[stat.rfind(")") + 2:].split()
+    rest = stat[stat.rfind(")") + 2 :].split()
     return rest[0], rest[19]
 
 
@@ -150,13 +152,12 @@ def _volume_procs(volnames: Iterable[str] | None = None) -> list[int]:
 
 def filter_gfapi_log(text: str) -> str:
     """Drop libgfapi log lines (``[YYYY-...``) from a tool's stderr."""
-    return "".join(
-        line for line in text.splitlines(keepends=True) if not _GFAPI_LOG_RE.match(line)
-    )
+    return "".join(line for line in text.splitlines(keepends=True) if not _GFAPI_LOG_RE.match(line))
 
 
-def run_gfapi(cmd: Sequence[str], timeout: float = 60, check: bool = False,
-              input: str | None = None, crash_retries: int = 1) -> subprocess.CompletedProcess:
+def run_gfapi(
+    cmd: Sequence[str], timeout: float = 60, check: bool = False, input: str | None = None, crash_retries: int = 1
+) -> subprocess.CompletedProcess:
     """Run a libgfapi tool (qemu-img, qemu-io, fio --ioengine=gfapi, ...).
 
     Runs with ``LC_ALL=C`` and returns the CompletedProcess (text mode) with
@@ -173,25 +174,36 @@ def run_gfapi(cmd: Sequence[str], timeout: float = 60, check: bool = False,
     crashes: list[str] = []
     while True:
         t0 = time.monotonic()
-        cp = subprocess.run(list(cmd), capture_output=True, text=True, env=_env(),
-                            timeout=timeout, input=input, stdin=None if input is not None else subprocess.DEVNULL)
+        cp = subprocess.run(
+            list(cmd),
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=timeout,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
         cp.elapsed = time.monotonic() - t0  # type: ignore[attr-defined]
         cp.qemu_stderr = filter_gfapi_log(cp.stderr)  # type: ignore[attr-defined]
         if cp.returncode not in (-signal.SIGABRT, -signal.SIGSEGV) or len(crashes) >= crash_retries:
             break
         crashes.append(cp.qemu_stderr)
-        log.warning("%s died of signal %d after %.1f s (%s); running it again",
-                    " ".join(cmd[:2]), -cp.returncode, cp.elapsed, cp.qemu_stderr.strip()[-120:])
+        log.warning(
+            "%s died of signal %d after %.1f s (%s); running it again",
+            " ".join(cmd[:2]),
+            -cp.returncode,
+            cp.elapsed,
+            cp.qemu_stderr.strip()[-120:],
+        )
     cp.crashes = crashes  # type: ignore[attr-defined]
     if check and cp.returncode != 0:
-        raise RealGlusterError(
-            f"{' '.join(cmd)} failed (rc={cp.returncode}):\n{cp.qemu_stderr}{cp.stdout}"
-        )
+        raise RealGlusterError(f"{' '.join(cmd)} failed (rc={cp.returncode}):\n{cp.qemu_stderr}{cp.stdout}")
     return cp
 
 
-def run_gfapi_parallel(cmds: Sequence[Sequence[str]], timeout: float = 60,
-                       check: bool = False) -> list[subprocess.CompletedProcess]:
+def run_gfapi_parallel(
+    cmds: Sequence[Sequence[str]], timeout: float = 60, check: bool = False
+) -> list[subprocess.CompletedProcess]:
     """Run independent libgfapi tools concurrently; results in input order."""
     if not cmds:
         return []

@@ -50,12 +50,25 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from .procs import (
-    VOLUME_PREFIX, RealGlusterError, _alive, _env, _glusterd_pids, _kill_and_wait, _pids, _proc_cmdline,
-    _proc_state_and_start, _volume_procs, _which, available, filter_gfapi_log, run_gfapi, run_gfapi_parallel,
+    VOLUME_PREFIX,
+    RealGlusterError,
+    _alive,
+    _env,
+    _glusterd_pids,
+    _kill_and_wait,
+    _pids,
+    _proc_cmdline,
+    _proc_state_and_start,
+    _volume_procs,
+    _which,
+    available,
+    filter_gfapi_log,
+    run_gfapi,
+    run_gfapi_parallel,
 )
 
 __all__ = [
@@ -82,9 +95,7 @@ DEFAULT_VOLUME_OPTIONS: dict[str, str] = {
     "server.allow-insecure": "on",
 }
 
-_VOLNAME_RE = re.compile(
-    rf"^{VOLUME_PREFIX}-(?P<pid>\d+)-(?P<token>[0-9a-f]+)-(?P<n>\d+)$"
-)
+_VOLNAME_RE = re.compile(rf"^{VOLUME_PREFIX}-(?P<pid>\d+)-(?P<token>[0-9a-f]+)-(?P<n>\d+)$")
 # gluster CLI answers worth retrying (cluster lock held by a concurrent
 # transaction, glusterd still initialising, brick not yet up, ...).
 _TRANSIENT_RE = re.compile(
@@ -100,14 +111,15 @@ _TRANSIENT_RE = re.compile(
 # gluster CLI
 # --------------------------------------------------------------------------
 
-def gluster_cli(*args: str, timeout: float = 120, check: bool = True,
-                retry_for: float = 30.0) -> subprocess.CompletedProcess:
+
+def gluster_cli(
+    *args: str, timeout: float = 120, check: bool = True, retry_for: float = 30.0
+) -> subprocess.CompletedProcess:
     """``gluster --mode=script ARGS`` with retries on transient failures."""
     cmd = [_which("gluster") or "gluster", "--mode=script", *args]
     deadline = time.monotonic() + retry_for
     while True:
-        cp = subprocess.run(cmd, capture_output=True, text=True, env=_env(),
-                            timeout=timeout, stdin=subprocess.DEVNULL)
+        cp = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=timeout, stdin=subprocess.DEVNULL)
         if cp.returncode == 0 or not check:
             return cp
         msg = (cp.stderr + cp.stdout).strip()
@@ -123,7 +135,7 @@ def _xml(*args: str, **kw) -> ET.Element:
     try:
         root = ET.fromstring(cp.stdout)
     except ET.ParseError as e:
-        raise RealGlusterError(f"gluster {' '.join(args)} --xml: bad XML ({e}): {cp.stdout!r}")
+        raise RealGlusterError(f"gluster {' '.join(args)} --xml: bad XML ({e}): {cp.stdout!r}") from e
     return root
 
 
@@ -163,13 +175,15 @@ def _brick_status(name: str) -> list[dict]:
         if not path.startswith("/"):  # Self-heal daemon etc.
             continue
         port = node.findtext("ports/tcp") or node.findtext("port") or ""
-        out.append({
-            "path": path,
-            "hostname": node.findtext("hostname"),
-            "online": node.findtext("status") == "1",
-            "port": int(port) if port.isdigit() else None,
-            "pid": int(node.findtext("pid") or -1),
-        })
+        out.append(
+            {
+                "path": path,
+                "hostname": node.findtext("hostname"),
+                "online": node.findtext("status") == "1",
+                "port": int(port) if port.isdigit() else None,
+                "pid": int(node.findtext("pid") or -1),
+            }
+        )
     return out
 
 
@@ -199,9 +213,13 @@ def _wait_hooks(name: str, timeout: float = 30.0) -> None:
     """Wait for glusterd's async post hooks (python scripts) for ``name``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        busy = [p for p in _pids() if _alive(p)
-                and any("/hooks/" in a for a in _proc_cmdline(p))
-                and any(a == f"--volname={name}" for a in _proc_cmdline(p))]
+        busy = [
+            p
+            for p in _pids()
+            if _alive(p)
+            and any("/hooks/" in a for a in _proc_cmdline(p))
+            and any(a == f"--volname={name}" for a in _proc_cmdline(p))
+        ]
         if not busy:
             return
         time.sleep(0.1)
@@ -211,6 +229,7 @@ def _wait_hooks(name: str, timeout: float = 30.0) -> None:
 # --------------------------------------------------------------------------
 # sessions (several pytest runs may share one glusterd)
 # --------------------------------------------------------------------------
+
 
 def _start_ticks(pid: int) -> str | None:
     st = _proc_state_and_start(pid)
@@ -265,6 +284,7 @@ def _read_marker() -> int | None:
 # public classes
 # --------------------------------------------------------------------------
 
+
 @dataclass
 class RealVolume:
     name: str
@@ -274,7 +294,7 @@ class RealVolume:
     host: str = "127.0.0.1"
     port: int = GLUSTERD_PORT
     timings: dict[str, float] = field(default_factory=dict)
-    _owner: "RealGluster | None" = field(default=None, repr=False)
+    _owner: RealGluster | None = field(default=None, repr=False)
     _deleted: bool = field(default=False, repr=False)
 
     def uri(self, path: str = "") -> str:
@@ -308,12 +328,12 @@ class RealGluster:
     ``glusterd_ready`` (glusterd launch -> CLI answers; 0 if it already ran).
     """
 
-    def __init__(self, ready_timeout: float = 60.0, brick_timeout: float = 60.0,
-                 volume_options: dict[str, str] | None = None):
+    def __init__(
+        self, ready_timeout: float = 60.0, brick_timeout: float = 60.0, volume_options: dict[str, str] | None = None
+    ):
         self.ready_timeout = ready_timeout
         self.brick_timeout = brick_timeout
-        self.volume_options = dict(DEFAULT_VOLUME_OPTIONS if volume_options is None
-                                   else volume_options)
+        self.volume_options = dict(DEFAULT_VOLUME_OPTIONS if volume_options is None else volume_options)
         self.started_glusterd = False
         self.glusterd_pid: int | None = None
         self.hostname = socket.gethostname()
@@ -326,7 +346,7 @@ class RealGluster:
         self._lock = threading.Lock()
 
     # -- context manager ----------------------------------------------------
-    def __enter__(self) -> "RealGluster":
+    def __enter__(self) -> RealGluster:
         self.start()
         return self
 
@@ -338,7 +358,7 @@ class RealGluster:
         return os.path.join(STATE_DIR, f"session-{self._pid}-{self.token}")
 
     # -- start --------------------------------------------------------------
-    def start(self) -> "RealGluster":
+    def start(self) -> RealGluster:
         if self._running:
             return self
         ok, reason = available()
@@ -368,9 +388,13 @@ class RealGluster:
             pass
         with open("/etc/hosts", "a") as f:
             f.write(f"\n127.0.0.1 {self.hostname}  # added by fakegluster realgluster harness\n")
-        log.warning("hostname %r did not resolve: added '127.0.0.1 %s' to /etc/hosts "
-                    "(glusterd refuses loopback brick hosts, clients must resolve the "
-                    "brick host named in the volfile)", self.hostname, self.hostname)
+        log.warning(
+            "hostname %r did not resolve: added '127.0.0.1 %s' to /etc/hosts "
+            "(glusterd refuses loopback brick hosts, clients must resolve the "
+            "brick host named in the volfile)",
+            self.hostname,
+            self.hostname,
+        )
         socket.getaddrinfo(self.hostname, None)
 
     def _ensure_glusterd(self, live: set[tuple[int, str]]) -> None:
@@ -398,16 +422,21 @@ class RealGluster:
         # Bricks of dead sessions that outlived their glusterd would confuse
         # the brick restart glusterd does on boot: kill them first.
         live_names = {f"{VOLUME_PREFIX}-{p}-{t}-" for p, t in live}
-        stray = [p for p in _volume_procs()
-                 if not any(n in " ".join(_proc_cmdline(p)) for n in live_names)]
+        stray = [p for p in _volume_procs() if not any(n in " ".join(_proc_cmdline(p)) for n in live_names)]
         if stray:
             log.info("killing stray brick processes of crashed runs: %s", stray)
             _kill_and_wait(stray)
 
         t0 = time.monotonic()
-        subprocess.run([_which("glusterd") or "glusterd", "-p", PID_FILE],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, env=_env(), check=True, timeout=60)
+        subprocess.run(
+            [_which("glusterd") or "glusterd", "-p", PID_FILE],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=_env(),
+            check=True,
+            timeout=60,
+        )
         self._wait_ready(launched_at=t0)
         self.timings["glusterd_ready"] = time.monotonic() - t0
         running = _glusterd_pids()
@@ -415,8 +444,7 @@ class RealGluster:
         self.started_glusterd = True
         with open(_MARKER, "w") as f:
             f.write(f"{self.glusterd_pid}\n")
-        log.info("started glusterd (pid %s); ready after %.2fs",
-                 self.glusterd_pid, self.timings["glusterd_ready"])
+        log.info("started glusterd (pid %s); ready after %.2fs", self.glusterd_pid, self.timings["glusterd_ready"])
 
     def _wait_ready(self, launched_at: float | None) -> None:
         deadline = time.monotonic() + self.ready_timeout
@@ -428,8 +456,7 @@ class RealGluster:
                 return
             last = (vols.stderr + vols.stdout + pool.stderr).strip()
             if launched_at is not None and not _glusterd_pids():
-                raise RealGlusterError(
-                    "glusterd exited right after start; see /var/log/glusterfs/glusterd.log")
+                raise RealGlusterError("glusterd exited right after start; see /var/log/glusterfs/glusterd.log")
             time.sleep(0.1)
         raise RealGlusterError(f"glusterd not ready after {self.ready_timeout}s: {last}")
 
@@ -442,8 +469,9 @@ class RealGluster:
             if m and (int(m.group("pid")), m.group("token")) in live:
                 continue  # belongs to a concurrently running session
             paths = _volume_brick_paths(vol)
-            roots = {os.path.dirname(p) for p in paths
-                     if os.path.basename(os.path.dirname(p)).startswith(BRICK_ROOT_PREFIX)}
+            roots = {
+                os.path.dirname(p) for p in paths if os.path.basename(os.path.dirname(p)).startswith(BRICK_ROOT_PREFIX)
+            }
             log.warning("removing left-over volume %s of a crashed run", vol)
             _stop_and_delete_volume(vol, sorted(roots))
         tmp = tempfile.gettempdir()
@@ -462,8 +490,9 @@ class RealGluster:
                 shutil.rmtree(root, ignore_errors=True)
 
     # -- volumes ------------------------------------------------------------
-    def create_volume(self, name: str | None = None, bricks: int = 1,
-                      options: dict[str, str] | None = None) -> RealVolume:
+    def create_volume(
+        self, name: str | None = None, bricks: int = 1, options: dict[str, str] | None = None
+    ) -> RealVolume:
         """Create + start a distribute volume on fresh temp bricks; wait for them."""
         if not self._running:
             raise RealGlusterError("RealGluster not started")
@@ -482,13 +511,11 @@ class RealGluster:
             p = os.path.join(root, f"brick{i}")
             os.mkdir(p)
             paths.append(p)
-        vol = RealVolume(name=name, brick_paths=paths, brick_ports=[], root=root,
-                         _owner=self)
+        vol = RealVolume(name=name, brick_paths=paths, brick_ports=[], root=root, _owner=self)
         self.volumes.append(vol)
         try:
             t0 = time.monotonic()
-            gluster_cli("volume", "create", name,
-                        *[f"{self.hostname}:{p}" for p in paths], "force", retry_for=60)
+            gluster_cli("volume", "create", name, *[f"{self.hostname}:{p}" for p in paths], "force", retry_for=60)
             t1 = time.monotonic()
             opts = dict(self.volume_options)
             opts.update(options or {})
@@ -503,11 +530,19 @@ class RealGluster:
             with contextlib.suppress(Exception):
                 vol.delete()
             raise
-        vol.timings.update(create=t1 - t0, set_options=t2 - t1, start=t3 - t2,
-                           bricks_online=t4 - t3, total=t4 - t0)
-        log.info("created real volume %s (bricks %s, ports %s) in %.2fs "
-                 "(create %.2f, options %.2f, start %.2f, online %.2f)",
-                 name, paths, vol.brick_ports, t4 - t0, t1 - t0, t2 - t1, t3 - t2, t4 - t3)
+        vol.timings.update(create=t1 - t0, set_options=t2 - t1, start=t3 - t2, bricks_online=t4 - t3, total=t4 - t0)
+        log.info(
+            "created real volume %s (bricks %s, ports %s) in %.2fs "
+            "(create %.2f, options %.2f, start %.2f, online %.2f)",
+            name,
+            paths,
+            vol.brick_ports,
+            t4 - t0,
+            t1 - t0,
+            t2 - t1,
+            t3 - t2,
+            t4 - t3,
+        )
         return vol
 
     def _wait_bricks(self, name: str, paths: list[str]) -> list[int]:
@@ -516,14 +551,12 @@ class RealGluster:
         while time.monotonic() < deadline:
             st = _brick_status(name)
             by_path = {b["path"]: b for b in st}
-            if all(p in by_path and by_path[p]["online"] and by_path[p]["port"]
-                   for p in paths):
+            if all(p in by_path and by_path[p]["online"] and by_path[p]["port"] for p in paths):
                 ports = [by_path[p]["port"] for p in paths]
                 if all(self._port_open(port) for port in ports):
                     return ports
             time.sleep(0.1)
-        raise RealGlusterError(f"bricks of {name} not online after "
-                               f"{self.brick_timeout}s: {st}")
+        raise RealGlusterError(f"bricks of {name} not online after {self.brick_timeout}s: {st}")
 
     @staticmethod
     def _port_open(port: int) -> bool:
@@ -554,8 +587,11 @@ class RealGluster:
             if marker is None or marker not in gd:
                 log.info("leaving glusterd running: this harness did not start it")
             elif others:
-                log.info("leaving glusterd (pid %d) running for %d other live harness "
-                         "session(s); the last one stops it", marker, len(others))
+                log.info(
+                    "leaving glusterd (pid %d) running for %d other live harness session(s); the last one stops it",
+                    marker,
+                    len(others),
+                )
             else:
                 self._stop_glusterd(marker)
         if errors:
@@ -575,4 +611,3 @@ class RealGluster:
             os.unlink(PID_FILE)
         self.timings["glusterd_stop"] = time.monotonic() - t0
         log.info("stopped glusterd (pid %d) in %.2fs", pid, self.timings["glusterd_stop"])
-

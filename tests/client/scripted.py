@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import trio
 import trio.testing
 
 from fakegluster.proto import fops as F
-from fakegluster.proto.common import ROOT_GFID, GfxIattx, GfStatfs
+from fakegluster.proto.common import ROOT_GFID, GfStatfs, GfxIattx
 from fakegluster.proto.connection import Role, RpcConnection, error_reply
 from fakegluster.proto.dump import GfCommonRsp, GfDumpRsp, GfProgDetail
 from fakegluster.proto.errors import AcceptStat, AuthStat, ProtocolError, RejectStat
@@ -28,8 +29,12 @@ from fakegluster.proto.volfile import BrickRef, client_volfile
 
 DUMP, HNDSK, PMAP, FOP, CBK = 123451501, 14398633, 34123456, 1298437, 52743234
 GLUSTERD_PROGS = (("GF-DUMP", DUMP, 1), ("Gluster Portmap", PMAP, 1), ("Gluster Handshake", HNDSK, 2))
-BRICK_PROGS = (("GlusterFS 4.x v1", FOP, 400), ("GlusterFS 3.3", FOP, 330), ("GF-DUMP", DUMP, 1),
-               ("GlusterFS Handshake", HNDSK, 2))
+BRICK_PROGS = (
+    ("GlusterFS 4.x v1", FOP, 400),
+    ("GlusterFS 3.3", FOP, 330),
+    ("GF-DUMP", DUMP, 1),
+    ("GlusterFS Handshake", HNDSK, 2),
+)
 
 
 def dump_rsp(progs: tuple[tuple[str, int, int], ...]) -> Any:
@@ -37,8 +42,15 @@ def dump_rsp(progs: tuple[tuple[str, int, int], ...]) -> Any:
 
 
 def iatt(gfid: bytes, mode: int, size: int = 0) -> Any:
-    return GfxIattx.cls(ia_gfid=gfid, ia_flags=0x17FF, ia_ino=int.from_bytes(gfid[8:], "big"), ia_size=size,
-                        ia_nlink=1, ia_blksize=4096, mode=mode)
+    return GfxIattx.cls(
+        ia_gfid=gfid,
+        ia_flags=0x17FF,
+        ia_ino=int.from_bytes(gfid[8:], "big"),
+        ia_size=size,
+        ia_nlink=1,
+        ia_blksize=4096,
+        mode=mode,
+    )
 
 
 class Peer:
@@ -70,8 +82,9 @@ class Peer:
             assert isinstance(ev, Call), ev
             return ev
 
-    async def reply(self, call: Call, result: Any = None, *, payload: bytes = b"",
-                    stat: AcceptStat = AcceptStat.SUCCESS) -> None:
+    async def reply(
+        self, call: Call, result: Any = None, *, payload: bytes = b"", stat: AcceptStat = AcceptStat.SUCCESS
+    ) -> None:
         await self.stream.send_all(self.conn.send(Reply(call.xid, result, stat, payload=payload)))
 
     async def deny(self, call: Call, auth_stat: AuthStat = AuthStat.AUTH_REJECTEDCRED) -> None:
@@ -110,8 +123,14 @@ class ScriptedCluster:
     ``refuse``: ports whose connection attempts fail with ECONNREFUSED.
     """
 
-    def __init__(self, nursery: trio.Nursery, *, volume: str = "testvol", volfile: str | None = None,
-                 brick_path: str = "/bricks/b0") -> None:
+    def __init__(
+        self,
+        nursery: trio.Nursery,
+        *,
+        volume: str = "testvol",
+        volfile: str | None = None,
+        brick_path: str = "/bricks/b0",
+    ) -> None:
         self.nursery = nursery
         self.volume = volume
         self.brick_path = brick_path
@@ -126,13 +145,15 @@ class ScriptedCluster:
         self.on_call: Callable[[Conn, Call], None] | None = None
 
     # the patched transport
-    async def open_stream(self, transport: str, host: str | None = None, port: int | None = None,
-                          socket: str | None = None) -> trio.abc.Stream:
+    async def open_stream(
+        self, transport: str, host: str | None = None, port: int | None = None, socket: str | None = None
+    ) -> trio.abc.Stream:
         from gfclient.errors import GlusterConnectionError
 
         if port in self.refuse:
-            raise GlusterConnectionError(errno.ECONNREFUSED, f"connection failed on host {host} and port {port}: "
-                                                             "Connection refused")
+            raise GlusterConnectionError(
+                errno.ECONNREFUSED, f"connection failed on host {host} and port {port}: Connection refused"
+            )
         client, peer = pair()
         conn = Conn(host or socket or "", port or 0, peer)
         self.conns.append(conn)
@@ -170,8 +191,12 @@ class ScriptedCluster:
             ok = call.args.brick == self.brick_path
             await peer.reply(call, PmapPortByBrickRsp.cls(0 if ok else -1, 0, 0, self.brick_port if ok else 0))
         elif key == (HNDSK, 1):
-            reply = {"ERROR": b"Success\0", "process-uuid": b"scripted\0", "child_up": b"1\0",
-                     "volume-id": b"11111111-2222-3333-4444-555555555555\0"}
+            reply = {
+                "ERROR": b"Success\0",
+                "process-uuid": b"scripted\0",
+                "child_up": b"1\0",
+                "volume-id": b"11111111-2222-3333-4444-555555555555\0",
+            }
             await peer.reply(call, GfSetvolumeRsp.cls(0, errno.EINVAL, reply))
         elif call.prog == FOP:
             await self._fop(peer, call)
@@ -182,7 +207,9 @@ class ScriptedCluster:
         a, proc = call.args, F.GfFop(call.proc)
         zero = GfxIattx.cls()
         if proc == F.GfFop.STATFS:
-            await peer.reply(call, F.GfxStatfsRsp.cls(0, 0, None, GfStatfs.cls(4096, 4096, 100, 50, 40, 10, 5, 5, 1, 0, 255)))
+            await peer.reply(
+                call, F.GfxStatfsRsp.cls(0, 0, None, GfStatfs.cls(4096, 4096, 100, 50, 40, 10, 5, 5, 1, 0, 255))
+            )
         elif proc == F.GfFop.LOOKUP:
             if a.gfid == ROOT_GFID or a.pargfid == bytes(16):
                 await peer.reply(call, F.GfxCommon2iattRsp.cls(0, 0, None, iatt(ROOT_GFID, 0o40755, 4096), zero))
@@ -204,11 +231,11 @@ class ScriptedCluster:
             data = self.files[self.gfids[a.gfid]][1]
             end = a.offset + len(call.payload)
             data.extend(bytes(max(0, end - len(data))))
-            data[a.offset:end] = call.payload
+            data[a.offset : end] = call.payload
             st = iatt(a.gfid, 0o100644, len(data))
             await peer.reply(call, F.GfxCommon2iattRsp.cls(len(call.payload), 0, None, st, st))
         elif proc == F.GfFop.READ:
-            data = bytes(self.files[self.gfids[a.gfid]][1][a.offset:a.offset + a.size])
+            data = bytes(self.files[self.gfids[a.gfid]][1][a.offset : a.offset + a.size])
             await peer.reply(call, F.GfxReadRsp.cls(len(data), 0, zero, len(data), None), payload=data)
         elif proc == F.GfFop.FSTAT:
             size = len(self.files[self.gfids[a.gfid]][1])

@@ -49,8 +49,10 @@ async def test_mount_sends_what_libgfapi_sends(cluster):
         (getspec,) = mgmt.calls
         assert (getspec.xid, getspec.prog, getspec.proc) == (2, HNDSK, 2)
         assert (getspec.args.flags, getspec.args.key) == (1, "testvol")
-        assert list(old_dict_text(getspec.args.xdata).items()) == [("max-op-version", "100000"),
-                                                                   ("min-op-version", "1")]
+        assert list(old_dict_text(getspec.args.xdata).items()) == [
+            ("max-op-version", "100000"),
+            ("min-op-version", "1"),
+        ]
         # protocol/client: DUMP + PING, PORTBYBRICK on glusterd; then xids go on at the brick
         assert names(portmap.calls) == [(2, DUMP, 1), (3, DUMP, 2), (4, PMAP, 1)]
         assert portmap.calls[0].args.gfs_id == 0xCAED
@@ -65,26 +67,30 @@ async def test_mount_sends_what_libgfapi_sends(cluster):
         assert lookup.args.gfid == bytes(15) + b"\x01" and lookup.args.bname == ""
         sv = old_dict_text(setvolume.args.dict)
         assert sv["remote-subvolume"] == "/bricks/b0" and sv["transport-type"] == "socket"
-        assert re.fullmatch(r"CTX_ID:[0-9a-f-]{36}-GRAPH_ID:0-PID:\d+-HOST:.+-PC_NAME:testvol-client-0-RECON_NO:-0",
-                            sv["process-uuid"])
+        assert re.fullmatch(
+            r"CTX_ID:[0-9a-f-]{36}-GRAPH_ID:0-PID:\d+-HOST:.+-PC_NAME:testvol-client-0-RECON_NO:-0", sv["process-uuid"]
+        )
         assert all(v.endswith(b"\0") for v in setvolume.args.dict.values())
 
 
 def test_setvolume_dict_matches_a_real_client():
     """Same keys, same order, same values as qemu-img's SETVOLUME in the bundled capture."""
     events = [m.event for m in decode_capture(str(CAPTURE))]
-    volfile = next(e.result.spec for e in events if getattr(e, "proc", None) == 2 and e.prog == HNDSK
-                   and not isinstance(e, Call))
+    volfile = next(
+        e.result.spec for e in events if getattr(e, "proc", None) == 2 and e.prog == HNDSK and not isinstance(e, Call)
+    )
     real = next(e for e in events if isinstance(e, Call) and e.prog == HNDSK and e.proc == 1)
     real_dict = old_dict_text(real.args.dict)
     info = inspect_graph(parse_volfile(volfile), "testvol")
-    ours = old_dict_text(BrickClient(info, volfile_key="testvol", process_name=real_dict["process-name"],
-                                     pid=3574).setvolume_dict())
+    ours = old_dict_text(
+        BrickClient(info, volfile_key="testvol", process_name=real_dict["process-name"], pid=3574).setvolume_dict()
+    )
     assert list(ours) == list(real_dict)
     differ = {k for k in ours if ours[k] != real_dict[k]}
     assert differ == {"process-uuid"}  # CTX_ID and HOST are ours
-    assert re.sub(r"CTX_ID:[^-]+(-[^-]+){4}|HOST:[^-]+", "", ours["process-uuid"]) == \
-        re.sub(r"CTX_ID:[^-]+(-[^-]+){4}|HOST:[^-]+", "", real_dict["process-uuid"])
+    assert re.sub(r"CTX_ID:[^-]+(-[^-]+){4}|HOST:[^-]+", "", ours["process-uuid"]) == re.sub(
+        r"CTX_ID:[^-]+(-[^-]+){4}|HOST:[^-]+", "", real_dict["process-uuid"]
+    )
 
 
 async def test_fop_credentials_carry_utime_flags(cluster):
@@ -117,8 +123,10 @@ async def test_multi_brick_volume_is_not_supported_yet(cluster):
 
 
 def test_inspect_graph_single_brick_without_dht():
-    text = "volume v-client-0\n type protocol/client\n option remote-host h\n option remote-subvolume /b\n" \
-           " option remote-port 5000\n option ping-timeout 10\nend-volume\n"
+    text = (
+        "volume v-client-0\n type protocol/client\n option remote-host h\n option remote-subvolume /b\n"
+        " option remote-port 5000\n option ping-timeout 10\nend-volume\n"
+    )
     info = inspect_graph(parse_volfile(text), "v")
     assert (info.brick.host, info.brick.port, info.brick.subvolume, info.brick.ping_timeout) == ("h", 5000, "/b", 10)
     assert not info.dht and not info.utime

@@ -20,11 +20,11 @@ from .scripted import DUMP, FOP, Peer, dump_rsp, pair
 PING = 2
 
 
-async def start(nursery: trio.Nursery, *, ping_timeout: float = 0.0, xids: XidCounter | None = None,
-                on_callback=None) -> tuple[RpcChannel, Peer]:
+async def start(
+    nursery: trio.Nursery, *, ping_timeout: float = 0.0, xids: XidCounter | None = None, on_callback=None
+) -> tuple[RpcChannel, Peer]:
     stream, peer = pair()
-    chan = RpcChannel(stream, peer="host h and port 1", xids=xids, ping_timeout=ping_timeout,
-                      on_callback=on_callback)
+    chan = RpcChannel(stream, peer="host h and port 1", xids=xids, ping_timeout=ping_timeout, on_callback=on_callback)
     await nursery.start(chan.run)
     return chan, peer
 
@@ -183,8 +183,11 @@ async def test_rpc_refusals_are_errors():
                 await peer.call()  # the unknown procedure is refused by the Peer itself
 
         nursery.start_soon(server)
-        for stat, err in [("PROC_UNAVAIL", errno.EOPNOTSUPP), ("GARBAGE_ARGS", errno.EPROTO),
-                          ("AUTH_ERROR", errno.EACCES)]:
+        for stat, err in [
+            ("PROC_UNAVAIL", errno.EOPNOTSUPP),
+            ("GARBAGE_ARGS", errno.EPROTO),
+            ("AUTH_ERROR", errno.EACCES),
+        ]:
             with pytest.raises(RpcError) as ei:
                 await chan.call(FOP, 400, 1, stat_req, ident=Identity(pid=1))
             assert (ei.value.stat, ei.value.errno) == (stat, err)
@@ -245,8 +248,11 @@ async def test_frame_timeout_bails_out_a_call(autojump_clock):
 def test_opaque_auth_is_the_encoded_credential(v3):
     from fakegluster.proto.rpc import encode_auth
 
-    for ident in [Identity(), Identity(pid=123, uid=5, gid=6, groups=(1, 2, 3), flags=4, ctime_ns=1_700_000_000_123_456_789),
-                  Identity(pid=2**31 - 1, lk_owner=b"\x01\x02\x03\x04\x05\x06\x07\x08\x09", ctime_ns=999_999_999),
-                  Identity(pid=7, flags=31, ctime_ns=2**63)]:
+    for ident in [
+        Identity(),
+        Identity(pid=123, uid=5, gid=6, groups=(1, 2, 3), flags=4, ctime_ns=1_700_000_000_123_456_789),
+        Identity(pid=2**31 - 1, lk_owner=b"\x01\x02\x03\x04\x05\x06\x07\x08\x09", ctime_ns=999_999_999),
+        Identity(pid=7, flags=31, ctime_ns=2**63),
+    ]:
         assert ident.opaque_auth(v3) == encode_auth(ident.credential(v3))
         assert ident.opaque_auth(v3) == encode_auth(ident.credential(v3))  # from the cache

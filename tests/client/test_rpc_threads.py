@@ -282,6 +282,7 @@ async def test_a_lost_connection_fails_thread_calls(reading):
         if reading:  # the trio task stands by: the thread itself sees the end
             await trio_stands_by(nursery, chan, peer)
         else:  # a trio call keeps the trio task reading
+
             async def trio_call():
                 with pytest.raises(GlusterConnectionError):
                     await chan.call(DUMP, 1, 1, GfDumpReq.cls(0))
@@ -335,8 +336,9 @@ async def test_big_writes_from_a_thread_go_out_whole_and_in_order():
         got = []
 
         async def write_in_thread():
-            got.append(await in_thread(
-                lambda: run_inline(chan.call(FOP, 400, 13, req, ident=Identity(pid=1), payload=data))))
+            got.append(
+                await in_thread(lambda: run_inline(chan.call(FOP, 400, 13, req, ident=Identity(pid=1), payload=data)))
+            )
 
         nursery.start_soon(write_in_thread)
         await trio.sleep(0.05)

@@ -12,10 +12,24 @@ from gfclient.stat import GF_O, dtype_to_mode, gf_flags, mode_flags, stat_result
 
 
 def test_stat_result_from_iattx():
-    ia = GfxIattx.cls(ia_gfid=bytes(8) + (0x9C9CD97CBB8CB002).to_bytes(8, "big"), ia_ino=0x9C9CD97CBB8CB002,
-                      ia_dev=0xFE00, ia_size=1 << 20, ia_blocks=8, ia_atime=10, ia_mtime=20, ia_ctime=30,
-                      ia_atime_nsec=1, ia_mtime_nsec=500_000_000, ia_ctime_nsec=999_999_999, ia_nlink=2,
-                      ia_uid=7, ia_gid=8, ia_blksize=4096, mode=0o100600)
+    ia = GfxIattx.cls(
+        ia_gfid=bytes(8) + (0x9C9CD97CBB8CB002).to_bytes(8, "big"),
+        ia_ino=0x9C9CD97CBB8CB002,
+        ia_dev=0xFE00,
+        ia_size=1 << 20,
+        ia_blocks=8,
+        ia_atime=10,
+        ia_mtime=20,
+        ia_ctime=30,
+        ia_atime_nsec=1,
+        ia_mtime_nsec=500_000_000,
+        ia_ctime_nsec=999_999_999,
+        ia_nlink=2,
+        ia_uid=7,
+        ia_gid=8,
+        ia_blksize=4096,
+        mode=0o100600,
+    )
     st = stat_result(ia)
     assert isinstance(st, os.stat_result)
     assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
@@ -27,16 +41,31 @@ def test_stat_result_from_iattx():
 
 def test_statvfs_result():
     sv = statvfs_result(GfStatfs.cls(4096, 4096, 100, 50, 40, 10, 5, 4, 0xC37380A78521DE7C, 4096, 255))
-    assert (sv.f_bsize, sv.f_blocks, sv.f_bfree, sv.f_bavail, sv.f_files, sv.f_ffree, sv.f_favail) == \
-        (4096, 100, 50, 40, 10, 5, 4)
+    assert (sv.f_bsize, sv.f_blocks, sv.f_bfree, sv.f_bavail, sv.f_files, sv.f_ffree, sv.f_favail) == (
+        4096,
+        100,
+        50,
+        40,
+        10,
+        5,
+        4,
+    )
     assert (sv.f_flag, sv.f_namemax, sv.f_fsid) == (4096, 255, 0xC37380A78521DE7C)
 
 
-@pytest.mark.parametrize("mode,flags", [
-    ("r", os.O_RDONLY), ("rb", os.O_RDONLY), ("r+", os.O_RDWR), ("w", os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
-    ("w+b", os.O_RDWR | os.O_CREAT | os.O_TRUNC), ("a", os.O_WRONLY | os.O_CREAT | os.O_APPEND),
-    ("a+", os.O_RDWR | os.O_CREAT | os.O_APPEND), ("x", os.O_WRONLY | os.O_CREAT | os.O_EXCL),
-])
+@pytest.mark.parametrize(
+    "mode,flags",
+    [
+        ("r", os.O_RDONLY),
+        ("rb", os.O_RDONLY),
+        ("r+", os.O_RDWR),
+        ("w", os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+        ("w+b", os.O_RDWR | os.O_CREAT | os.O_TRUNC),
+        ("a", os.O_WRONLY | os.O_CREAT | os.O_APPEND),
+        ("a+", os.O_RDWR | os.O_CREAT | os.O_APPEND),
+        ("x", os.O_WRONLY | os.O_CREAT | os.O_EXCL),
+    ],
+)
 def test_mode_flags(mode, flags):
     assert mode_flags(mode) == flags
 

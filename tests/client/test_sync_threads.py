@@ -73,6 +73,7 @@ def test_threads_share_the_file_offset(vol):
     size, nblocks, nthreads = 4096, 120, 4
     name = f"offset-{os.getpid()}"
     with vol.fopen(name, "w") as f:
+
         def write_some(tag: int) -> None:
             for i in range(nblocks // nthreads):
                 assert f.write(block(tag, i, size)) == size
@@ -124,6 +125,7 @@ def test_closing_the_volume_fails_a_blocked_read(fake):
 def test_single_fop_file_methods_run_in_the_calling_thread(vol, monkeypatch):
     name = f"methods-{os.getpid()}"
     with vol.fopen(name, "w+") as f:
+
         def not_in_trio(*args, **kwargs):
             raise AssertionError(f"went through the trio thread: {args}")
 
@@ -185,4 +187,5 @@ def test_blocking_api_over_a_stream_that_is_not_a_socket(fake, monkeypatch):
             assert f.pread(5000, 0) == b"".join(block(9, i, 1000) for i in range(5))
             with ThreadPoolExecutor(3) as pool:
                 assert list(pool.map(lambda i: f.pread(1000, i * 1000), range(5))) == [
-                    block(9, i, 1000) for i in range(5)]
+                    block(9, i, 1000) for i in range(5)
+                ]

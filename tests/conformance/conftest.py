@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -83,9 +83,23 @@ def make_fake_subprocess_target(request: pytest.FixtureRequest) -> Target:
     tmp = request.getfixturevalue("tmp_path_factory").mktemp("conf-fake-proc")
     (tmp / "data").mkdir()
     sock = tmp / "glusterd.sock"
-    proc = subprocess.Popen([sys.executable, "-m", "fakegluster", "serve", "--volume", f"confdir={tmp / 'data'}",
-                             "--listen", "tcp://127.0.0.1:0", "--listen", f"unix://{sock}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fakegluster",
+            "serve",
+            "--volume",
+            f"confdir={tmp / 'data'}",
+            "--listen",
+            "tcp://127.0.0.1:0",
+            "--listen",
+            f"unix://{sock}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     first = proc.stdout.readline()
     while (line := proc.stdout.readline()) and line.strip() != "ready":
         pass
@@ -102,7 +116,9 @@ def make_fake_subprocess_target(request: pytest.FixtureRequest) -> Target:
 
 #: kind -> factory.  Append fake targets here.
 TARGETS: dict[str, Callable[[pytest.FixtureRequest], Target]] = {
-    "real": make_real_target, "fake": make_fake_target, "fake-subprocess": make_fake_subprocess_target,
+    "real": make_real_target,
+    "fake": make_fake_target,
+    "fake-subprocess": make_fake_subprocess_target,
 }
 #: kind -> marks for its tests (``real``: needs the real peer, required under CI=true).
 TARGET_MARKS: dict[str, list[pytest.MarkDecorator]] = {"real": [pytest.mark.real]}
@@ -113,7 +129,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(
             "target",
             [pytest.param(kind, marks=TARGET_MARKS.get(kind, []), id=kind) for kind in TARGETS],
-            indirect=True, scope="session",
+            indirect=True,
+            scope="session",
         )
 
 

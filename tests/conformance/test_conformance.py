@@ -32,6 +32,7 @@ def errno_of(exc_info: pytest.ExceptionInfo) -> int:
 
 # ---- connecting ----------------------------------------------------------------------
 
+
 def test_connect_tcp_and_unix_see_the_same_volume(target, workdir):
     unix = target.unix_uri()
     assert unix is not None, f"target {target.kind!r} has no unix socket (a real glusterd serves GETSPEC on one)"
@@ -69,6 +70,7 @@ def test_root_stat(vol):
 
 
 # ---- files ---------------------------------------------------------------------------
+
 
 def test_small_file_write_read_seek(vol, workdir):
     p = f"{workdir}/small"
@@ -136,7 +138,7 @@ def test_big_file_roundtrip(vol, workdir):
     assert vol.getsize(p) == len(data)
     with vol.fopen(p, "r") as f:
         assert f.read() == data
-        assert f.pread(3 * MiB, 2 * MiB - 7) == data[2 * MiB - 7:5 * MiB - 7]
+        assert f.pread(3 * MiB, 2 * MiB - 7) == data[2 * MiB - 7 : 5 * MiB - 7]
         assert f.pread(MiB, len(data) - 10) == data[-10:]
         assert f.pread(10, len(data)) == b""
 
@@ -150,10 +152,10 @@ def test_pread_pwrite_at_odd_offsets(vol, workdir):
             assert f.pwrite(chunk, off) == n
             if len(model) < off + n:
                 model.extend(bytes(off + n - len(model)))
-            model[off:off + n] = chunk
+            model[off : off + n] = chunk
         assert f.fstat().st_size == len(model)
         for off, n in [(0, 20), (4090, 20), (MiB - 10, 30), (3 * MiB, 2 * MiB + 100), (len(model) - 1, 10)]:
-            assert f.pread(n, off) == bytes(model[off:off + n])
+            assert f.pread(n, off) == bytes(model[off : off + n])
         assert f.tell() == 0  # positional IO leaves the offset alone
 
 
@@ -203,9 +205,9 @@ def test_discard_and_zerofill(vol, workdir):
         f.zerofill(0, 4096)
         got = f.pread(len(data), 0)
         assert got[:4096] == bytes(4096)
-        assert got[4096:64 * 1024] == data[4096:64 * 1024]
-        assert got[64 * 1024:128 * 1024] == bytes(64 * 1024)
-        assert got[128 * 1024:] == data[128 * 1024:]
+        assert got[4096 : 64 * 1024] == data[4096 : 64 * 1024]
+        assert got[64 * 1024 : 128 * 1024] == bytes(64 * 1024)
+        assert got[128 * 1024 :] == data[128 * 1024 :]
 
 
 def test_write_updates_mtime(vol, workdir):
@@ -234,12 +236,13 @@ def test_concurrent_preads_async(target, workdir):
                 async with trio.open_nursery() as nursery:
                     for i in range(40):
                         nursery.start_soon(one, i)
-                assert all(results[i] == data[i * 50_000:i * 50_000 + 4099] for i in range(40))
+                assert all(results[i] == data[i * 50_000 : i * 50_000 + 4099] for i in range(40))
 
     trio.run(main)
 
 
 # ---- xattrs --------------------------------------------------------------------------
+
 
 def test_xattrs(vol, workdir):
     p = f"{workdir}/x"
@@ -280,6 +283,7 @@ def test_xattrs(vol, workdir):
 
 
 # ---- namespace -----------------------------------------------------------------------
+
 
 def test_mkdir_makedirs_rmdir_rmtree(vol, workdir):
     vol.mkdir(f"{workdir}/d", 0o750)
@@ -453,6 +457,7 @@ def test_many_entries(target, vol, workdir):
 
 # ---- errors --------------------------------------------------------------------------
 
+
 def test_errors(vol, workdir):
     w = workdir
     vol.makedirs(f"{w}/full/sub")
@@ -504,6 +509,7 @@ def test_errors(vol, workdir):
 
 # ---- the trio API --------------------------------------------------------------------
 
+
 def test_async_api(target, workdir):
     async def main():
         async with gfclient.aio.connect(target.unix_uri() or target.tcp_uri()) as v:
@@ -535,6 +541,7 @@ def test_async_api(target, workdir):
 
 
 # ---- interop with real libgfapi tools --------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def qemu_interop(target):
@@ -568,10 +575,26 @@ def qemu_interop(target):
             f.write(down)
     cmds = {
         "upload": ["qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", local_up, target.tcp_uri(f"{d}/a.raw")],
-        "write": ["qemu-io", "-f", "raw", "-c", "write -P 0x5a 0 128k", "-c", "write -P 0x5a 1049088 64k",
-                  target.unix_uri(f"{d}/b.raw") or target.tcp_uri(f"{d}/b.raw")],
-        "verify": ["qemu-io", "-f", "raw", "-c", "read -P 0xa5 0 128k", "-c", "read -P 0x3c 128k 64k",
-                   target.tcp_uri(f"{d}/c.raw")],
+        "write": [
+            "qemu-io",
+            "-f",
+            "raw",
+            "-c",
+            "write -P 0x5a 0 128k",
+            "-c",
+            "write -P 0x5a 1049088 64k",
+            target.unix_uri(f"{d}/b.raw") or target.tcp_uri(f"{d}/b.raw"),
+        ],
+        "verify": [
+            "qemu-io",
+            "-f",
+            "raw",
+            "-c",
+            "read -P 0xa5 0 128k",
+            "-c",
+            "read -P 0x3c 128k 64k",
+            target.tcp_uri(f"{d}/c.raw"),
+        ],
         "download": ["qemu-img", "convert", "-f", "raw", "-O", "raw", target.tcp_uri(f"{d}/d.raw"), local_down],
     }
     try:
@@ -606,8 +629,8 @@ def test_gfclient_reads_what_qemu_io_wrote(target, qemu_interop):
         with v.fopen(f"{qemu_interop['dir']}/b.raw") as f:
             data = f.read()
     expected = bytearray(2 * MiB)
-    expected[0:128 * 1024] = b"\x5a" * (128 * 1024)
-    expected[1049088:1049088 + 64 * 1024] = b"\x5a" * (64 * 1024)
+    expected[0 : 128 * 1024] = b"\x5a" * (128 * 1024)
+    expected[1049088 : 1049088 + 64 * 1024] = b"\x5a" * (64 * 1024)
     assert data == bytes(expected)
 
 

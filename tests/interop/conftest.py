@@ -13,14 +13,13 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from fakegluster.testing.procs import run_gfapi
 from tests.helpers import require_tool
-
 
 
 @dataclasses.dataclass
@@ -38,8 +37,10 @@ class Served:
         return f"gluster://127.0.0.1:{self.tcp4}/{volume}/{path}"
 
     def v6_opts(self, path: str, volume: str = "testvol", fmt: str = "raw") -> str:
-        return (f"driver={fmt},file.driver=gluster,file.volume={volume},file.path={path},"
-                f"file.server.0.type=inet,file.server.0.host=::1,file.server.0.port={self.tcp6}")
+        return (
+            f"driver={fmt},file.driver=gluster,file.volume={volume},file.path={path},"
+            f"file.server.0.type=inet,file.server.0.host=::1,file.server.0.port={self.tcp6}"
+        )
 
 
 def start_served(tmp: Path, extra: list[str] | None = None) -> Served:
@@ -52,9 +53,23 @@ def start_served(tmp: Path, extra: list[str] | None = None) -> Served:
         f.write(b"\x42" * (1 << 20))
     os.symlink("hello.txt", hand / "link")
     sock = tmp / "glusterd.sock"
-    cmd = [sys.executable, "-m", "fakegluster", "serve", "--volume", "testvol", "--volume", f"handvol={hand}",
-           "--listen", "tcp://127.0.0.1:0", "--listen", "tcp://[::1]:0", "--listen", f"unix://{sock}",
-           *(extra or [])]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fakegluster",
+        "serve",
+        "--volume",
+        "testvol",
+        "--volume",
+        f"handvol={hand}",
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--listen",
+        "tcp://[::1]:0",
+        "--listen",
+        f"unix://{sock}",
+        *(extra or []),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     deadline = time.monotonic() + 20
@@ -110,12 +125,13 @@ def run(argv: list[str], timeout: float = 120, netns: str | None = None) -> Resu
     full = (["ip", "netns", "exec", netns] if netns else []) + argv
     cp = run_gfapi(full, timeout)
     for crash in cp.crashes:
-        warnings.warn(f"{' '.join(argv[:2])} died of a signal ({crash.strip()[-120:]!r}); ran it again")
+        warnings.warn(f"{' '.join(argv[:2])} died of a signal ({crash.strip()[-120:]!r}); ran it again", stacklevel=2)
     return Result(argv, cp.returncode, cp.stdout, cp.qemu_stderr, cp.elapsed)
 
 
 def run_scenarios(scenarios: dict[str, list[list[str]]]) -> dict[str, list[Result]]:
     """Run each scenario's commands in order; all scenarios at once."""
+
     def one(cmds: list[list[str]]) -> list[Result]:
         return [run(cmd) for cmd in cmds]
 

@@ -24,8 +24,17 @@ def fuse_mount(served, tmp_path):
         unavailable("the FUSE client needs root and /dev/fuse")
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    subprocess.run([glusterfs, "--volfile-server=127.0.0.1", f"--volfile-server-port={served.tcp4}",
-                    "--volfile-id=handvol", str(mnt)], check=True, timeout=60)
+    subprocess.run(
+        [
+            glusterfs,
+            "--volfile-server=127.0.0.1",
+            f"--volfile-server-port={served.tcp4}",
+            "--volfile-id=handvol",
+            str(mnt),
+        ],
+        check=True,
+        timeout=60,
+    )
     try:
         assert os.path.ismount(mnt)
         yield mnt

@@ -32,7 +32,7 @@ def _local_image(path: Path) -> bytes:
     rnd = random.Random(7)
     data = bytearray(3 << 20)
     data[0:65536] = rnd.randbytes(65536)
-    data[1 << 20:(1 << 20) + (512 << 10)] = rnd.randbytes(512 << 10)
+    data[1 << 20 : (1 << 20) + (512 << 10)] = rnd.randbytes(512 << 10)
     path.write_bytes(bytes(data))
     return bytes(data)
 
@@ -61,10 +61,22 @@ class Via:
 # Writes first, map next, reads last: on ext4 a real brick reports unwritten extents (what
 # write -z leaves) as data once its page cache holds them, so map must come before anything
 # reads the zeroed ranges back for the real and the fake answers to be comparable.
-RAW_IO = ["write -P 0xab 0 64k", "write -z 64k 64k", "write -P 0xcd 128k 64k", "discard 128k 64k",
-          "write -P 0x11 1M 64k", "write -P 0x22 3M 4k", "flush"]
-RAW_CHECK = ["read -P 0xab 0 64k", "read -P 0 64k 64k", "read -P 0 128k 64k", "read -P 0x11 1M 64k",
-             "read -P 0x22 3M 4k"]
+RAW_IO = [
+    "write -P 0xab 0 64k",
+    "write -z 64k 64k",
+    "write -P 0xcd 128k 64k",
+    "discard 128k 64k",
+    "write -P 0x11 1M 64k",
+    "write -P 0x22 3M 4k",
+    "flush",
+]
+RAW_CHECK = [
+    "read -P 0xab 0 64k",
+    "read -P 0 64k 64k",
+    "read -P 0 128k 64k",
+    "read -P 0x11 1M 64k",
+    "read -P 0x22 3M 4k",
+]
 
 
 def _raw_scenario(via: Via) -> list[list[str]]:
@@ -78,28 +90,37 @@ def _raw_scenario(via: Via) -> list[list[str]]:
 
 
 def _real_raw_scenario(uri: str) -> list[list[str]]:
-    return [[QI, "create", "-f", "raw", uri, "4M"], [QIO, *[x for c in RAW_IO for x in ("-c", c)], "-f", "raw", uri],
-            [QI, "map", "--output=json", "-f", "raw", uri]]
+    return [
+        [QI, "create", "-f", "raw", uri, "4M"],
+        [QIO, *[x for c in RAW_IO for x in ("-c", c)], "-f", "raw", uri],
+        [QI, "map", "--output=json", "-f", "raw", uri],
+    ]
 
 
 def _qcow2_scenario(via: Via) -> list[list[str]]:
-    return [via.create("b.qcow2", "qcow2", "16M"),
-            via.qemu_io("b.qcow2", "qcow2", "write -P 0x5a 1M 128k", "read -P 0x5a 1M 128k"),
-            [QI, "check", *via.image("b.qcow2", "qcow2")],
-            [QI, "info", "--output=json", *via.image("b.qcow2", "qcow2")]]
+    return [
+        via.create("b.qcow2", "qcow2", "16M"),
+        via.qemu_io("b.qcow2", "qcow2", "write -P 0x5a 1M 128k", "read -P 0x5a 1M 128k"),
+        [QI, "check", *via.image("b.qcow2", "qcow2")],
+        [QI, "info", "--output=json", *via.image("b.qcow2", "qcow2")],
+    ]
 
 
 def _map_scenario(uri: str) -> list[list[str]]:
-    return [[QI, "create", "-f", "raw", uri, "4M"],
-            [QIO, "-f", "raw", "-c", "write -P 0x11 1M 64k", "-c", "write -P 0x22 3M 4k", uri],
-            [QI, "map", "--output=json", "-f", "raw", uri]]
+    return [
+        [QI, "create", "-f", "raw", uri, "4M"],
+        [QIO, "-f", "raw", "-c", "write -P 0x11 1M 64k", "-c", "write -P 0x22 3M 4k", uri],
+        [QI, "map", "--output=json", "-f", "raw", uri],
+    ]
 
 
 def _real_qcow2_scenario(uri: str) -> list[list[str]]:
-    return [[QI, "create", "-f", "qcow2", uri, "16M"],
-            [QIO, "-f", "qcow2", "-c", "write -P 0x5a 1M 128k", "-c", "read -P 0x5a 1M 128k", uri],
-            [QI, "check", "-f", "qcow2", uri],
-            [QI, "info", "--output=json", uri]]
+    return [
+        [QI, "create", "-f", "qcow2", uri, "16M"],
+        [QIO, "-f", "qcow2", "-c", "write -P 0x5a 1M 128k", "-c", "read -P 0x5a 1M 128k", uri],
+        [QI, "check", "-f", "qcow2", uri],
+        [QI, "info", "--output=json", uri],
+    ]
 
 
 TRANSPORTS = ["tcp", "unix", "ipv6"]
@@ -124,9 +145,11 @@ def results(request, served, qemu_tools, tmp_path_factory):
             [QI, "convert", "-f", "raw", "-O", "raw", str(local), u(f"c-{t}.raw", transport=t)],
             [QI, "convert", "-f", "raw", "-O", "raw", u(f"c-{t}.raw", transport=t), str(back)],
         ]
-        scenarios[f"resize_{t}"] = [[QI, "create", "-f", "raw", u(f"r-{t}.raw", transport=t), "1M"],
-                                    [QI, "resize", "-f", "raw", u(f"r-{t}.raw", transport=t), "3M"],
-                                    [QI, "info", "--output=json", u(f"r-{t}.raw", transport=t)]]
+        scenarios[f"resize_{t}"] = [
+            [QI, "create", "-f", "raw", u(f"r-{t}.raw", transport=t), "1M"],
+            [QI, "resize", "-f", "raw", u(f"r-{t}.raw", transport=t), "3M"],
+            [QI, "info", "--output=json", u(f"r-{t}.raw", transport=t)],
+        ]
     scenarios["map"] = _map_scenario(u("m.raw"))
     scenarios["nested"] = [
         [QI, "create", "-f", "raw", u("dir/sub/n.img", volume="handvol"), "1M"],
@@ -265,17 +288,38 @@ def test_fio_gfapi_verify_crc32c(tmp_path):
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
         subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
-        proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-m", "fakegluster", "serve"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-m", "fakegluster", "serve"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert proc.stdout.readline().startswith("listening tcp://127.0.0.1:24007")
             while proc.stdout.readline().strip() != "ready":
                 pass
-            r = run(["fio", "--name=verify", "--ioengine=gfapi", "--volume=testvol", "--brick=127.0.0.1",
-                     "--filename=fio.dat", "--size=16m", "--rw=randrw", "--bs=4k", "--iodepth=1",
-                     "--verify=crc32c", "--do_verify=1", "--verify_state_save=0", "--output-format=json"], netns=ns, timeout=180)
+            r = run(
+                [
+                    "fio",
+                    "--name=verify",
+                    "--ioengine=gfapi",
+                    "--volume=testvol",
+                    "--brick=127.0.0.1",
+                    "--filename=fio.dat",
+                    "--size=16m",
+                    "--rw=randrw",
+                    "--bs=4k",
+                    "--iodepth=1",
+                    "--verify=crc32c",
+                    "--do_verify=1",
+                    "--verify_state_save=0",
+                    "--output-format=json",
+                ],
+                netns=ns,
+                timeout=180,
+            )
             assert r.returncode == 0, r.out
-            job = json.loads(r.stdout[r.stdout.index("{"):])["jobs"][0]
+            job = json.loads(r.stdout[r.stdout.index("{") :])["jobs"][0]
             assert job["error"] == 0
             assert job["write"]["io_bytes"] > 0 and job["read"]["io_bytes"] > 0
         finally:

@@ -10,20 +10,36 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fakegluster.proto import (
-    NEED_DATA, AcceptStat, AuthStat, Call, ConnectionClosed, Denied, ProtocolError, RejectStat, Reply,
-    Role, RpcConnection, error_reply,
+    NEED_DATA,
+    AcceptStat,
+    AuthStat,
+    Call,
+    ConnectionClosed,
+    Denied,
+    ProtocolError,
+    RejectStat,
+    Reply,
+    Role,
+    RpcConnection,
+    dump,
+    error_reply,
+    fops,
+    handshake,
 )
-from fakegluster.proto import dump, fops, handshake
-from fakegluster.proto.common import GfxIattx, ROOT_GFID
+from fakegluster.proto.common import ROOT_GFID, GfxIattx
 from fakegluster.proto.gfdict import GfxValue
 from fakegluster.proto.record import RecordReader, frame
 from fakegluster.proto.rpc import AuthGlusterfsParamsV3, AuthGlusterfsParmsV2, lk_owner_for_pid
 
-BRICK = [dump.PROGRAM, handshake.PROGRAM.only(["NULL", "SETVOLUME", "GETSPEC", "PING", "SET_LK_VER"]),
-         fops.BRICK_PROGRAM]
+BRICK = [
+    dump.PROGRAM,
+    handshake.PROGRAM.only(["NULL", "SETVOLUME", "GETSPEC", "PING", "SET_LK_VER"]),
+    fops.BRICK_PROGRAM,
+]
 V2 = AuthGlusterfsParmsV2.cls(pid=0, lk_owner=lk_owner_for_pid(0))
-V3 = AuthGlusterfsParamsV3.cls(pid=3574, flags=31, ctime_nsec=957451958, ctime_sec=1795627276,
-                               lk_owner=lk_owner_for_pid(3574))
+V3 = AuthGlusterfsParamsV3.cls(
+    pid=3574, flags=31, ctime_nsec=957451958, ctime_sec=1795627276, lk_owner=lk_owner_for_pid(3574)
+)
 
 
 def events(conn: RpcConnection) -> list:
@@ -49,8 +65,9 @@ def pair():
 
 def test_call_and_reply_round_trip_through_a_pair():
     client, server = pair()
-    lookup = fops.GfxLookupReq.cls(pargfid=ROOT_GFID, bname="b.raw",
-                                   xdata={"gfid-req": GfxValue.uuid(bytes(range(16)))})
+    lookup = fops.GfxLookupReq.cls(
+        pargfid=ROOT_GFID, bname="b.raw", xdata={"gfid-req": GfxValue.uuid(bytes(range(16)))}
+    )
     call = Call(9, fops.GLUSTER_FOP_PROGRAM, 400, fops.GfFop.LOOKUP, lookup, cred=V3)
     server.receive_data(client.send(call))
     [got] = events(server)
@@ -90,19 +107,22 @@ def call_bytes(xid=2, prog=123451501, vers=1, proc=1, cred=None, args=b"\0\0\0\0
 # What a real glusterd / brick 10.3 answers (probed with raw sockets; see the README notes):
 # PROG_MISMATCH carries 0..0, and an undecodable header, rpcvers != 2 or a REPLY sent to a
 # server get GARBAGE_ARGS with xid 0.
-@pytest.mark.parametrize("record,reply,xid,extra", [
-    (call_bytes(prog=999), "PROG_UNAVAIL", 2, {}),
-    (call_bytes(vers=7), "PROG_MISMATCH", 2, {"low": 0, "high": 0}),
-    (call_bytes(proc=9), "PROC_UNAVAIL", 2, {}),
-    (call_bytes(prog=14398633, vers=2, proc=2, args=b"\0\0"), "GARBAGE_ARGS", 2, {}),
-    (call_bytes(rpcvers=3), "GARBAGE_ARGS", 0, {}),
-    (call_bytes(prog=1298437, vers=400, proc=fops.GfFop.PUT), "PROC_UNAVAIL", 2, {}),
-    (call_bytes(prog=1298437, vers=400, proc=fops.GfFop.COMPOUND), "GARBAGE_ARGS", 2, {}),
-    (call_bytes(prog=1298437, vers=330, proc=1), "PROG_MISMATCH", 2, {"low": 0, "high": 0}),
-    (frame(struct.pack(">II", 2, 0) + b"\0\0\0\x02"), "GARBAGE_ARGS", 0, {}),
-    (frame(struct.pack(">IIIIII", 9, 1, 0, 0, 0, 0)), "GARBAGE_ARGS", 0, {}),
-    (frame(b"\0\0\0\1"), "GARBAGE_ARGS", 0, {}),
-])
+@pytest.mark.parametrize(
+    "record,reply,xid,extra",
+    [
+        (call_bytes(prog=999), "PROG_UNAVAIL", 2, {}),
+        (call_bytes(vers=7), "PROG_MISMATCH", 2, {"low": 0, "high": 0}),
+        (call_bytes(proc=9), "PROC_UNAVAIL", 2, {}),
+        (call_bytes(prog=14398633, vers=2, proc=2, args=b"\0\0"), "GARBAGE_ARGS", 2, {}),
+        (call_bytes(rpcvers=3), "GARBAGE_ARGS", 0, {}),
+        (call_bytes(prog=1298437, vers=400, proc=fops.GfFop.PUT), "PROC_UNAVAIL", 2, {}),
+        (call_bytes(prog=1298437, vers=400, proc=fops.GfFop.COMPOUND), "GARBAGE_ARGS", 2, {}),
+        (call_bytes(prog=1298437, vers=330, proc=1), "PROG_MISMATCH", 2, {"low": 0, "high": 0}),
+        (frame(struct.pack(">II", 2, 0) + b"\0\0\0\x02"), "GARBAGE_ARGS", 0, {}),
+        (frame(struct.pack(">IIIIII", 9, 1, 0, 0, 0, 0)), "GARBAGE_ARGS", 0, {}),
+        (frame(b"\0\0\0\1"), "GARBAGE_ARGS", 0, {}),
+    ],
+)
 def test_rpcsvc_error_replies_and_the_connection_goes_on(record, reply, xid, extra):
     server = RpcConnection(Role.SERVER, BRICK)
     server.receive_data(record + call_bytes(xid=3))
@@ -172,7 +192,7 @@ def test_large_records_are_handed_out_without_a_copy_and_nothing_is_lost(chop):
     reader = RecordReader()
     got = []
     for i in range(0, len(wire), chop):
-        reader.feed(wire[i:i + chop])
+        reader.feed(wire[i : i + chop])
         while (rec := reader.next_record()) is not None:
             got.append(rec)
     assert [bytes(r) for r in got] == [big, small, big[:ZERO_COPY_RECORD]]
@@ -212,8 +232,7 @@ def test_undecodable_reply_result_fails_only_that_call():
     client.send(Call(3, dump.GF_DUMP_PROGRAM, 1, 2, cred=V2))
     bad = struct.pack(">IIIIII", 2, 1, 0, 0, 0, 0) + b"\0\0"  # gf_dump_rsp cut short
     client.receive_data(frame(bad))
-    client.receive_data(RpcConnection(Role.SERVER, BRICK).send(
-        Reply(3, dump.GfCommonRsp.cls(0, 0, None))))
+    client.receive_data(RpcConnection(Role.SERVER, BRICK).send(Reply(3, dump.GfCommonRsp.cls(0, 0, None))))
     out = events(client)
     assert out[0] == ("error", "IGNORE", 2, False)
     assert isinstance(out[1], Reply) and out[1].result.op_ret == 0
@@ -228,7 +247,7 @@ def test_arbitrary_bytes_only_ever_raise_protocol_error(blob):
     a = events(whole)
     trickle = RpcConnection(Role.SERVER, BRICK)
     for i in range(len(blob)):
-        trickle.receive_data(blob[i:i + 1])
+        trickle.receive_data(blob[i : i + 1])
     trickle.receive_data(b"")
     b = []
     while True:  # drain exactly like events(), the feed already happened
@@ -252,7 +271,9 @@ def framed_calls(draw):
     flavor = draw(st.sampled_from([0, 1, 5, 390039, 390040, draw(st.integers(0, 2**32 - 1))]))
     cred = draw(st.binary(max_size=48))
     args = draw(st.binary(max_size=200))
-    head = struct.pack(">IIIIII", draw(st.integers(0, 2**32 - 1)), 0, draw(st.sampled_from([2, 2, 2, 1])), prog, vers, proc)
+    head = struct.pack(
+        ">IIIIII", draw(st.integers(0, 2**32 - 1)), 0, draw(st.sampled_from([2, 2, 2, 1])), prog, vers, proc
+    )
     body = head + struct.pack(">II", flavor, len(cred)) + cred + bytes(-len(cred) % 4) + struct.pack(">II", 0, 0) + args
     return frame(body)
 
@@ -263,7 +284,7 @@ def test_plausible_calls_decode_or_name_their_reply(records, chop):
     wire = b"".join(records)
     conn = RpcConnection(Role.SERVER, BRICK)
     for i in range(0, len(wire), chop):
-        conn.receive_data(wire[i:i + chop])
+        conn.receive_data(wire[i : i + chop])
     out = events(conn)
     assert len(out) == len(records)  # every record gives exactly one outcome
     for item in out:

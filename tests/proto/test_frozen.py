@@ -31,6 +31,7 @@ def _reference(cls):
 def test_same_parameters_values_and_frozenness(cls):
     assert cls.__init__.__code__.co_filename.startswith("<fast_init")
     ref = _reference(cls)
+
     def shape(c):
         return [(p.name, p.kind, p.default) for p in inspect.signature(c).parameters.values()]
 
@@ -40,8 +41,8 @@ def test_same_parameters_values_and_frozenness(cls):
     a, b = cls(*values), cls(**{f.name: v for f, v in zip(fields, values)})
     assert a == b and [getattr(a, f.name) for f in fields] == values
     required = [f.name for f in fields if f.default is dataclasses.MISSING]
-    defaulted = cls(*values[:len(required)])
-    for f in fields[len(required):]:
+    defaulted = cls(*values[: len(required)])
+    for f in fields[len(required) :]:
         assert getattr(defaulted, f.name) == f.default
     with pytest.raises(dataclasses.FrozenInstanceError):
         setattr(a, fields[0].name, 1)

@@ -50,10 +50,34 @@ def test_no_leftover_bytes_except_read_write_payloads(capture):
 
 def _tshark_rpc(path: Path) -> list[tuple[int, int, int, int, int]]:
     out = subprocess.run(
-        ["tshark", "-r", str(path), "-o", "tcp.desegment_tcp_streams:TRUE", "-Y", "rpc", "-T", "fields",
-         "-E", "separator=;", "-e", "tcp.stream", "-e", "rpc.xid", "-e", "rpc.msgtyp", "-e", "rpc.program",
-         "-e", "rpc.programversion", "-e", "rpc.procedure"],
-        capture_output=True, text=True, check=True,
+        [
+            "tshark",
+            "-r",
+            str(path),
+            "-o",
+            "tcp.desegment_tcp_streams:TRUE",
+            "-Y",
+            "rpc",
+            "-T",
+            "fields",
+            "-E",
+            "separator=;",
+            "-e",
+            "tcp.stream",
+            "-e",
+            "rpc.xid",
+            "-e",
+            "rpc.msgtyp",
+            "-e",
+            "rpc.program",
+            "-e",
+            "rpc.programversion",
+            "-e",
+            "rpc.procedure",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rows = []
     for line in out.splitlines():
@@ -73,14 +97,17 @@ def test_decoder_agrees_with_tshark_message_by_message(capture):
     GlusterFS proc 41 as FORGET by name, but the numbers are the wire's)."""
     require_tool("tshark")
     path, messages = capture
-    ours = sorted((m.stream, m.event.xid, 0 if isinstance(m.event, Call) else 1, m.event.prog, m.event.vers,
-                   m.event.proc) for m in messages)
+    ours = sorted(
+        (m.stream, m.event.xid, 0 if isinstance(m.event, Call) else 1, m.event.prog, m.event.vers, m.event.proc)
+        for m in messages
+    )
     assert ours == sorted(_tshark_rpc(path))
 
 
 def test_decode_cli_check_passes_on_every_bundled_capture():
-    proc = subprocess.run([sys.executable, "-m", "fakegluster", "decode", "--check", *map(str, PCAPS)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fakegluster", "decode", "--check", *map(str, PCAPS)], capture_output=True, text=True
+    )
     lines = proc.stdout.strip().splitlines()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert lines[-1] == "decoded 368 messages, 0 failed" or lines[-1].endswith(" messages, 0 failed")
@@ -90,8 +117,9 @@ def test_decode_cli_check_passes_on_every_bundled_capture():
 def test_decode_cli_fails_on_a_capture_without_rpc(tmp_path):
     empty = tmp_path / "empty.pcap"
     empty.write_bytes(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
-    proc = subprocess.run([sys.executable, "-m", "fakegluster", "decode", "--check", str(empty)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fakegluster", "decode", "--check", str(empty)], capture_output=True, text=True
+    )
     assert proc.returncode == 1 and proc.stdout.strip().splitlines()[-1] == "decoded 0 messages, 0 failed"
     junk = tmp_path / "junk.pcap"
     junk.write_bytes(b"not a capture at all")
@@ -100,8 +128,11 @@ def test_decode_cli_fails_on_a_capture_without_rpc(tmp_path):
 
 
 def _sequence(messages, stream):
-    return [("call" if isinstance(m.event, Call) else "reply", m.as_json()["proc"], m.event.xid)
-            for m in messages if m.stream == stream]
+    return [
+        ("call" if isinstance(m.event, Call) else "reply", m.as_json()["proc"], m.event.xid)
+        for m in messages
+        if m.stream == stream
+    ]
 
 
 def test_qemu_capture_shows_the_call_sequence_of_protocol_md_section_6():
@@ -113,17 +144,45 @@ def test_qemu_capture_shows_the_call_sequence_of_protocol_md_section_6():
     assert getspec[1].result.op_ret == len(getspec[1].result.spec) == 1626
     # §6.1 stream 1: protocol/client asks glusterd for the brick port.
     assert _sequence(messages, 1) == [
-        ("call", "DUMP", 2), ("call", "PING", 3), ("reply", "DUMP", 2), ("reply", "PING", 3),
-        ("call", "PORTBYBRICK", 4), ("reply", "PORTBYBRICK", 4),
+        ("call", "DUMP", 2),
+        ("call", "PING", 3),
+        ("reply", "DUMP", 2),
+        ("reply", "PING", 3),
+        ("call", "PORTBYBRICK", 4),
+        ("reply", "PORTBYBRICK", 4),
     ]
     port = [m.event for m in messages if m.stream == 1][-1].result
     assert (port.op_ret, port.status, port.port) == (0, 0, 50754)
     # §6.1 stream 2 (qemu-img create) and §6.2 stream 6 (qemu-io write/read).
     calls = lambda s: [p for t, p, _ in _sequence(messages, s) if t == "call"]  # noqa: E731
-    assert calls(2) == ["DUMP", "PING", "SETVOLUME", "STATFS", "LOOKUP", "LOOKUP", "CREATE", "FTRUNCATE",
-                        "FLUSH", "RELEASE"]
-    assert calls(6) == ["DUMP", "PING", "SETVOLUME", "STATFS", "LOOKUP", "LOOKUP", "OPEN", "SEEK", "READ",
-                        "WRITE", "FSYNC", "READ", "FLUSH", "RELEASE"]
+    assert calls(2) == [
+        "DUMP",
+        "PING",
+        "SETVOLUME",
+        "STATFS",
+        "LOOKUP",
+        "LOOKUP",
+        "CREATE",
+        "FTRUNCATE",
+        "FLUSH",
+        "RELEASE",
+    ]
+    assert calls(6) == [
+        "DUMP",
+        "PING",
+        "SETVOLUME",
+        "STATFS",
+        "LOOKUP",
+        "LOOKUP",
+        "OPEN",
+        "SEEK",
+        "READ",
+        "WRITE",
+        "FSYNC",
+        "READ",
+        "FLUSH",
+        "RELEASE",
+    ]
     assert [x for kind, _, x in _sequence(messages, 2) if kind == "call"] == list(range(5, 15))  # xids go on
     s6 = {(m.event.xid, type(m.event).__name__): m.event for m in messages if m.stream == 6}
     seek = s6[(12, "Reply")].result
@@ -142,8 +201,11 @@ def test_qemu_capture_shows_the_call_sequence_of_protocol_md_section_6():
 def test_lookup_xdata_xdr_size_matches_the_capture():
     """PROTOCOL.md §3.1: a 4-pair LOOKUP xdata is 156 bytes with xdr_size 144."""
     messages = list(decode_capture(str(PCAPS[[p.stem for p in PCAPS].index("qemu_create_write_read")])))
-    lookup = next(m for m in messages if isinstance(m.event, Call) and m.event.proc == fops.GfFop.LOOKUP
-                  and m.event.prog == fops.GLUSTER_FOP_PROGRAM)
+    lookup = next(
+        m
+        for m in messages
+        if isinstance(m.event, Call) and m.event.proc == fops.GfFop.LOOKUP and m.event.prog == fops.GLUSTER_FOP_PROGRAM
+    )
     xdata = lookup.event.args.xdata
     assert set(xdata) == {"trusted.glusterfs.mdata", "glusterfs.content", "security.ima", "security.capability"}
     from fakegluster.proto import xdr

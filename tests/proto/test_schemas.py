@@ -6,6 +6,8 @@ program is covered without touching this file.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,8 +24,15 @@ def _all_schemas():
             for schema in (proc.args, proc.reply):
                 if schema is not None and schema is not UNDECODABLE:
                     seen[schema.xname] = schema
-    for schema in (rpc.OpaqueAuth, rpc.AuthGlusterfsParmsV2, rpc.AuthGlusterfsParamsV3,
-                   rpc.AuthGlusterfsParms, rpc.AuthsysParms, rpc.CallBody, rpc.MismatchInfo):
+    for schema in (
+        rpc.OpaqueAuth,
+        rpc.AuthGlusterfsParmsV2,
+        rpc.AuthGlusterfsParamsV3,
+        rpc.AuthGlusterfsParms,
+        rpc.AuthsysParms,
+        rpc.CallBody,
+        rpc.MismatchInfo,
+    ):
         seen[schema.xname] = schema
     from fakegluster.proto import fops
 
@@ -93,7 +102,7 @@ def test_generated_dataclasses_are_frozen_and_named_after_x_types():
     req = fops.GfxLookupReq.cls(bname="a.img")
     assert type(req).__name__ == "GfxLookupReq" and req.xname == "gfx_lookup_req"
     assert req.gfid == bytes(16) and req.xdata is None and req.flags == 0
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         req.bname = "b"  # type: ignore[misc]
 
 

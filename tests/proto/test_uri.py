@@ -53,18 +53,18 @@ def rejects(uri: str, rule: str, **kwargs) -> URIError:
 SEEDS = [
     ("gluster://1.2.3.4/testvol/a.img", tcp("1.2.3.4", 24007, "testvol", "a.img")),
     ("gluster+tcp://1.2.3.4/testvol/a.img", tcp("1.2.3.4", 24007, "testvol", "a.img")),
-    ("gluster+tcp://1.2.3.4:24007/testvol/dir/a.img",
-     tcp("1.2.3.4", 24007, "testvol", "dir/a.img")),
-    ("gluster+tcp://[1:2:3:4:5:6:7:8]/testvol/dir/a.img",
-     tcp("1:2:3:4:5:6:7:8", 24007, "testvol", "dir/a.img")),
-    ("gluster+tcp://[1:2:3:4:5:6:7:8]:24007/testvol/dir/a.img",
-     tcp("1:2:3:4:5:6:7:8", 24007, "testvol", "dir/a.img")),
-    ("gluster+tcp://server.domain.com:24007/testvol/dir/a.img",
-     tcp("server.domain.com", 24007, "testvol", "dir/a.img")),
-    ("gluster+unix:///testvol/dir/a.img?socket=/tmp/glusterd.socket",
-     unix("/tmp/glusterd.socket", "testvol", "dir/a.img")),
-    ("gluster+rdma://1.2.3.4:24007/testvol/a.img",
-     tcp("1.2.3.4", 24007, "testvol", "a.img", transport="rdma")),
+    ("gluster+tcp://1.2.3.4:24007/testvol/dir/a.img", tcp("1.2.3.4", 24007, "testvol", "dir/a.img")),
+    ("gluster+tcp://[1:2:3:4:5:6:7:8]/testvol/dir/a.img", tcp("1:2:3:4:5:6:7:8", 24007, "testvol", "dir/a.img")),
+    ("gluster+tcp://[1:2:3:4:5:6:7:8]:24007/testvol/dir/a.img", tcp("1:2:3:4:5:6:7:8", 24007, "testvol", "dir/a.img")),
+    (
+        "gluster+tcp://server.domain.com:24007/testvol/dir/a.img",
+        tcp("server.domain.com", 24007, "testvol", "dir/a.img"),
+    ),
+    (
+        "gluster+unix:///testvol/dir/a.img?socket=/tmp/glusterd.socket",
+        unix("/tmp/glusterd.socket", "testvol", "dir/a.img"),
+    ),
+    ("gluster+rdma://1.2.3.4:24007/testvol/a.img", tcp("1.2.3.4", 24007, "testvol", "a.img", transport="rdma")),
 ]
 
 
@@ -76,15 +76,20 @@ def test_seed_uris(uri, expected):
 
 
 def test_to_uri_shape():
-    assert str(parse_uri("gluster+tcp://[1:2:3:4:5:6:7:8]/testvol/dir/a.img")) == \
-        "gluster://[1:2:3:4:5:6:7:8]:24007/testvol/dir/a.img"
-    assert unix("/tmp/a&b;c=d e#%", "v", "a?b#c d%").to_uri() == \
-        "gluster+unix:///v/a%3Fb%23c%20d%25?socket=/tmp/a%26b%3Bc%3Dd%20e%23%25"
+    assert (
+        str(parse_uri("gluster+tcp://[1:2:3:4:5:6:7:8]/testvol/dir/a.img"))
+        == "gluster://[1:2:3:4:5:6:7:8]:24007/testvol/dir/a.img"
+    )
+    assert (
+        unix("/tmp/a&b;c=d e#%", "v", "a?b#c d%").to_uri()
+        == "gluster+unix:///v/a%3Fb%23c%20d%25?socket=/tmp/a%26b%3Bc%3Dd%20e%23%25"
+    )
     assert tcp("a b:c", 1, "v", None, "rdma").to_uri() == "gluster+rdma://a%20b%3Ac:1/v"
     assert tcp("fe80::1%eth0", 1, "v", "i").to_uri() == "gluster://[fe80::1%25eth0]:1/v/i"
 
 
 # -- one test per rule ---------------------------------------------------------------------
+
 
 def test_no_scheme_is_not_a_gluster_uri():
     for uri in ("//127.0.0.1/testvol/a.img", "/testvol/a.img", "testvol/a.img", ""):
@@ -92,23 +97,48 @@ def test_no_scheme_is_not_a_gluster_uri():
 
 
 def test_scheme_must_be_registered_and_is_case_sensitive():
-    for uri in ("gluster+foo://h/v/i", "GLUSTER://h/v/i", "Gluster+TCP://h/v/i", "gluster+://h/v/i",
-                "glusterfs://h/v/i", "gluster+unix+tcp://h/v/i", "127.0.0.1:1/v/i", ":x"):
+    for uri in (
+        "gluster+foo://h/v/i",
+        "GLUSTER://h/v/i",
+        "Gluster+TCP://h/v/i",
+        "gluster+://h/v/i",
+        "glusterfs://h/v/i",
+        "gluster+unix+tcp://h/v/i",
+        "127.0.0.1:1/v/i",
+        ":x",
+    ):
         rejects(uri, "unknown scheme")
     assert parse_uri("gluster+tcp://h/v/i").transport == "tcp"
 
 
 def test_characters_outside_rfc3986_are_rejected():
-    for uri in ("gluster://h/v/a b", 'gluster://h/v/a"b', "gluster://h/v/a<b", "gluster://h/v/a{b",
-                "gluster://h/v/a|b", "gluster://h/v/a\\b", "gluster://h/v/a^b", "gluster://h/v/a`b",
-                "gluster://h/v/a[b]", "gluster://h/v/\u00e9", "gluster://h/v/i#a#b", "gluster://a@b@c/v/i",
-                "gluster://h/v/i\x00", "gluster://h/v/i?a b"):
+    for uri in (
+        "gluster://h/v/a b",
+        'gluster://h/v/a"b',
+        "gluster://h/v/a<b",
+        "gluster://h/v/a{b",
+        "gluster://h/v/a|b",
+        "gluster://h/v/a\\b",
+        "gluster://h/v/a^b",
+        "gluster://h/v/a`b",
+        "gluster://h/v/a[b]",
+        "gluster://h/v/\u00e9",
+        "gluster://h/v/i#a#b",
+        "gluster://a@b@c/v/i",
+        "gluster://h/v/i\x00",
+        "gluster://h/v/i?a b",
+    ):
         rejects(uri, "is not allowed here by RFC 3986")
 
 
 def test_invalid_percent_escape():
-    for uri in ("gluster://h/v/a%zz", "gluster://h/v/a%2", "gluster://h/v/a%", "gluster://127.0.0.%3/v/i",
-                "gluster+unix:///v/i?socket=%g0"):
+    for uri in (
+        "gluster://h/v/a%zz",
+        "gluster://h/v/a%2",
+        "gluster://h/v/a%",
+        "gluster://127.0.0.%3/v/i",
+        "gluster+unix:///v/i?socket=%g0",
+    ):
         rejects(uri, "invalid percent-escape")
 
 
@@ -124,18 +154,26 @@ def test_percent_decoding_stages():
 
 
 def test_decoded_nul_is_an_error_not_a_truncation():
-    for uri, where in (("gluster://h/v/a%00b", "path"), ("gluster://h%00/v/i", "host"),
-                       ("gluster+unix:///v/i?socket=/tmp/a%00b", "query")):
+    for uri, where in (
+        ("gluster://h/v/a%00b", "path"),
+        ("gluster://h%00/v/i", "host"),
+        ("gluster+unix:///v/i?socket=/tmp/a%00b", "query"),
+    ):
         rejects(uri, f"decoded NUL (%00) in the {where}")
     assert parse_uri("gluster://h/v/i#%00").path == "i"  # the fragment is never decoded
 
 
 def test_userinfo_and_fragment_are_ignored():
     base = tcp("127.0.0.1", 1, "v", "i")
-    for uri in ("gluster://user@127.0.0.1:1/v/i", "gluster://u:pw@127.0.0.1:1/v/i",
-                "gluster://us%40er@127.0.0.1:1/v/i", "gluster://@127.0.0.1:1/v/i",
-                "gluster://127.0.0.1:1/v/i#frag", "gluster://127.0.0.1:1/v/i#",
-                "gluster://127.0.0.1:1/v/i#[x]?/"):
+    for uri in (
+        "gluster://user@127.0.0.1:1/v/i",
+        "gluster://u:pw@127.0.0.1:1/v/i",
+        "gluster://us%40er@127.0.0.1:1/v/i",
+        "gluster://@127.0.0.1:1/v/i",
+        "gluster://127.0.0.1:1/v/i#frag",
+        "gluster://127.0.0.1:1/v/i#",
+        "gluster://127.0.0.1:1/v/i#[x]?/",
+    ):
         assert parse_uri(uri) == base
     assert parse_uri("gluster+unix://user@/v/i?socket=/s#x") == unix("/s", "v", "i")
 
@@ -165,8 +203,14 @@ def test_ipv6_host_must_be_bracketed_and_valid():
     assert parse_uri("gluster://[::1]:1/v/i").host == "::1"  # brackets removed (difference 1)
     assert parse_uri("gluster://[::FFFF:127.0.0.1]/v/i").host == "::FFFF:127.0.0.1"  # as written
     assert parse_uri("gluster://[fe80::1%25eth0]/v/i").host == "fe80::1%eth0"
-    for uri in ("gluster://[foo]/v/i", "gluster://[]/v/i", "gluster://[1.2.3.4]/v/i", "gluster://[::1/x]/v/i",
-                "gluster://[::g]/v/i", "gluster://[::\u00e9]/v/i"):
+    for uri in (
+        "gluster://[foo]/v/i",
+        "gluster://[]/v/i",
+        "gluster://[1.2.3.4]/v/i",
+        "gluster://[::1/x]/v/i",
+        "gluster://[::g]/v/i",
+        "gluster://[::\u00e9]/v/i",
+    ):
         rejects(uri, "must be a valid IPv6 address")
     rejects("gluster://[::1/v/i", "unterminated '['")
     rejects("gluster://::1/v/i", "an IPv6 host needs [brackets]")
@@ -174,15 +218,20 @@ def test_ipv6_host_must_be_bracketed_and_valid():
 
 
 def test_missing_volume_name():
-    for uri in ("gluster://h/", "gluster://h", "gluster://", "gluster:", "gluster://h?",
-                "gluster://h:1?/v/i"):
+    for uri in ("gluster://h/", "gluster://h", "gluster://", "gluster:", "gluster://h?", "gluster://h:1?/v/i"):
         rejects(uri, "missing volume name")
         rejects(uri, "missing volume name", require_path=False)
 
 
 def test_missing_image_path():
-    for uri in ("gluster://h/v", "gluster://h/v/", "gluster://h/v//", "gluster://h//a.img", "gluster:/v",
-                "gluster+unix:///v?socket=/s"):
+    for uri in (
+        "gluster://h/v",
+        "gluster://h/v/",
+        "gluster://h/v//",
+        "gluster://h//a.img",
+        "gluster:/v",
+        "gluster+unix:///v?socket=/s",
+    ):
         rejects(uri, "missing image path after the volume name")
     # the client library mounts a bare volume with require_path=False
     assert parse_uri("gluster://h/v", require_path=False) == tcp("h", 24007, "v", None)
@@ -192,8 +241,14 @@ def test_missing_image_path():
 
 
 def test_image_path_is_kept_verbatim():
-    for raw, path in (("dir/sub/a.img", "dir/sub/a.img"), ("/dir//a.img", "dir//a.img"), ("dir/", "dir/"),
-                      ("./a.img", "./a.img"), ("../a.img", "../a.img"), ("a:b@c;d=e&f", "a:b@c;d=e&f")):
+    for raw, path in (
+        ("dir/sub/a.img", "dir/sub/a.img"),
+        ("/dir//a.img", "dir//a.img"),
+        ("dir/", "dir/"),
+        ("./a.img", "./a.img"),
+        ("../a.img", "../a.img"),
+        ("a:b@c;d=e&f", "a:b@c;d=e&f"),
+    ):
         assert parse_uri(f"gluster://h//v/{raw}").path == path
 
 
@@ -206,8 +261,12 @@ def test_tcp_and_rdma_take_no_query_parameters():
 
 
 def test_unix_takes_no_host():
-    for uri in ("gluster+unix://127.0.0.1/v/i?socket=/s", "gluster+unix://localhost/v/i?socket=/s",
-                "gluster+unix://[::1]/v/i?socket=/s", "gluster+unix://%00/v/i?socket=/s"):
+    for uri in (
+        "gluster+unix://127.0.0.1/v/i?socket=/s",
+        "gluster+unix://localhost/v/i?socket=/s",
+        "gluster+unix://[::1]/v/i?socket=/s",
+        "gluster+unix://%00/v/i?socket=/s",
+    ):
         rejects(uri, "unix transport takes no host")
 
 
@@ -242,19 +301,30 @@ def test_query_separator_quirks():
 
 def test_urierror_is_a_valueerror_and_glusteruri_validates_itself():
     assert issubclass(URIError, ValueError)
-    for args in (("udp", "h", 1, None, "v", "i"), ("tcp", "h", 0, None, "v", "i"),
-                 ("tcp", "h", 65536, None, "v", "i"), ("tcp", "", 1, None, "v", "i"),
-                 ("tcp", None, 1, None, "v", "i"), ("tcp", "h", True, None, "v", "i"),
-                 ("tcp", "h", 1, "/s", "v", "i"), ("unix", "h", None, "/s", "v", "i"),
-                 ("unix", None, 1, "/s", "v", "i"), ("unix", None, None, None, "v", "i"),
-                 ("tcp", "h", 1, None, "", "i"), ("tcp", "h", 1, None, "a/b", "i"),
-                 ("tcp", "h", 1, None, "v", ""), ("tcp", "h", 1, None, "v", "/i"),
-                 ("tcp", "h", 1, None, "v", "a\x00b"), ("tcp", "h", 1, None, "v", "\ud800")):
+    for args in (
+        ("udp", "h", 1, None, "v", "i"),
+        ("tcp", "h", 0, None, "v", "i"),
+        ("tcp", "h", 65536, None, "v", "i"),
+        ("tcp", "", 1, None, "v", "i"),
+        ("tcp", None, 1, None, "v", "i"),
+        ("tcp", "h", True, None, "v", "i"),
+        ("tcp", "h", 1, "/s", "v", "i"),
+        ("unix", "h", None, "/s", "v", "i"),
+        ("unix", None, 1, "/s", "v", "i"),
+        ("unix", None, None, None, "v", "i"),
+        ("tcp", "h", 1, None, "", "i"),
+        ("tcp", "h", 1, None, "a/b", "i"),
+        ("tcp", "h", 1, None, "v", ""),
+        ("tcp", "h", 1, None, "v", "/i"),
+        ("tcp", "h", 1, None, "v", "a\x00b"),
+        ("tcp", "h", 1, None, "v", "\ud800"),
+    ):
         with pytest.raises(URIError):
             GlusterURI(*args)
 
 
 # -- the table recorded from the real qemu-img 7.2 -----------------------------------------
+
 
 def test_table_was_recorded_from_qemu_7_2():
     assert TABLE["qemu_img_version"].startswith("qemu-img version 7.2.")
@@ -333,8 +403,10 @@ def test_live_qemu_img_still_matches_the_recording():
 
 _CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
 _SEGMENT_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00/")
-_segments = st.one_of(st.text(_SEGMENT_CHARS, min_size=1, max_size=10),
-                      st.sampled_from(["a.img", "dir", ".", "..", "", "%", "?", "#", "&", "[x]", " "]))
+_segments = st.one_of(
+    st.text(_SEGMENT_CHARS, min_size=1, max_size=10),
+    st.sampled_from(["a.img", "dir", ".", "..", "", "%", "?", "#", "&", "[x]", " "]),
+)
 _hosts = st.one_of(
     st.ip_addresses(v=4).map(str),
     st.ip_addresses(v=6).map(str),
@@ -348,10 +420,24 @@ _paths = st.one_of(
     st.lists(_segments, min_size=1, max_size=5).map("/".join).filter(lambda p: p and p[0] != "/"),
 )
 _uris = st.one_of(
-    st.builds(GlusterURI, transport=st.sampled_from(["tcp", "rdma"]), host=_hosts,
-              port=st.integers(1, 65535), socket=st.none(), volume=_volumes, path=_paths),
-    st.builds(GlusterURI, transport=st.just("unix"), host=st.none(), port=st.none(),
-              socket=st.text(_CHARS, max_size=30), volume=_volumes, path=_paths),
+    st.builds(
+        GlusterURI,
+        transport=st.sampled_from(["tcp", "rdma"]),
+        host=_hosts,
+        port=st.integers(1, 65535),
+        socket=st.none(),
+        volume=_volumes,
+        path=_paths,
+    ),
+    st.builds(
+        GlusterURI,
+        transport=st.just("unix"),
+        host=st.none(),
+        port=st.none(),
+        socket=st.text(_CHARS, max_size=30),
+        volume=_volumes,
+        path=_paths,
+    ),
 )
 
 
@@ -364,9 +450,22 @@ def test_to_uri_round_trips(u):
 
 
 _URI_ALPHABET = st.sampled_from(list("abcdefxyzAF0129-._~!$&'()*+,;=:@/?#[]% \x00\u00e9\\\"<>{}|^`"))
-_PREFIXES = st.sampled_from(["", "gluster:", "gluster://", "gluster+tcp://h", "gluster+unix://",
-                             "gluster+unix:///v/i?", "gluster+rdma://[", "gluster://h:", "gluster://h/v/",
-                             "gluster://[::1]", "GLUSTER://", "gluster+unix:///v/i?socket="])
+_PREFIXES = st.sampled_from(
+    [
+        "",
+        "gluster:",
+        "gluster://",
+        "gluster+tcp://h",
+        "gluster+unix://",
+        "gluster+unix:///v/i?",
+        "gluster+rdma://[",
+        "gluster://h:",
+        "gluster://h/v/",
+        "gluster://[::1]",
+        "GLUSTER://",
+        "gluster+unix:///v/i?socket=",
+    ]
+)
 
 
 @settings(max_examples=600)

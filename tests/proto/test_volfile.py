@@ -55,18 +55,21 @@ def test_generated_multi_brick_volfile_parses_with_remote_ports():
     assert graph["v-dht"].subvolumes == ("v-client-0", "v-client-1")
 
 
-@pytest.mark.parametrize("text,rule", [
-    ("volume a\n type x/y\n", "unexpected 'end of file'"),
-    ("volume a\n option k v\nend-volume\n", "no 'type'"),
-    ("volume a\n type x/y\n option k\nend-volume\n", "a value for option 'k'"),
-    ("volume a\n type x/y\n option k 1\n option k 2\nend-volume\n", "duplicate entry ('option k')"),
-    ("volume a\n type x/y\n subvolumes b\nend-volume\n", "subvolume 'b' has not been defined"),
-    ("volume a\n type x/y\nend-volume\nvolume a\n type x/y\nend-volume\n", "defined again"),
-    ("volume a\n type x/y\n subvolumes\nend-volume\n", "'subvolumes' without names"),
-    ('volume a\n type x/y\n option k "open\nend-volume\n', "newline inside a quoted string"),
-    ("", "defines no volume"),
-    ("type x/y\n", "expected 'volume'"),
-])
+@pytest.mark.parametrize(
+    "text,rule",
+    [
+        ("volume a\n type x/y\n", "unexpected 'end of file'"),
+        ("volume a\n option k v\nend-volume\n", "no 'type'"),
+        ("volume a\n type x/y\n option k\nend-volume\n", "a value for option 'k'"),
+        ("volume a\n type x/y\n option k 1\n option k 2\nend-volume\n", "duplicate entry ('option k')"),
+        ("volume a\n type x/y\n subvolumes b\nend-volume\n", "subvolume 'b' has not been defined"),
+        ("volume a\n type x/y\nend-volume\nvolume a\n type x/y\nend-volume\n", "defined again"),
+        ("volume a\n type x/y\n subvolumes\nend-volume\n", "'subvolumes' without names"),
+        ('volume a\n type x/y\n option k "open\nend-volume\n', "newline inside a quoted string"),
+        ("", "defines no volume"),
+        ("type x/y\n", "expected 'volume'"),
+    ],
+)
 def test_parser_names_the_rule_broken(text, rule):
     with pytest.raises(VolfileError) as info:
         parse_volfile(text)
@@ -78,8 +81,9 @@ def test_comments_and_quoted_values():
     assert graph.top.type == "x/y" and graph.top.options["k"] == 'a "b" c'
 
 
-words = st.text(alphabet=st.characters(whitelist_categories=("L", "N"), whitelist_characters="-_./"), min_size=1,
-                max_size=12).filter(lambda w: w not in ("volume", "type", "end-volume", "subvolumes", "option"))
+words = st.text(
+    alphabet=st.characters(whitelist_categories=("L", "N"), whitelist_characters="-_./"), min_size=1, max_size=12
+).filter(lambda w: w not in ("volume", "type", "end-volume", "subvolumes", "option"))
 
 
 @given(name=words, host=words, path=words, port=st.none() | st.integers(1, 65535), user=st.none() | words)

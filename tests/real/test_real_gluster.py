@@ -56,8 +56,7 @@ def qemu_run(real_volume, qemu_tools):
     with ThreadPoolExecutor(max_workers=3) as pool:
         t0 = time.monotonic()
         missing = pool.submit(run_gfapi, ["qemu-img", "info", vol.uri("no-such-image.img")])
-        create = pool.submit(run_gfapi,
-                             ["qemu-img", "create", "-f", "raw", vol.uri(IMG), str(IMG_SIZE)])
+        create = pool.submit(run_gfapi, ["qemu-img", "create", "-f", "raw", vol.uri(IMG), str(IMG_SIZE)])
         # qemu-img is done with the file ~10 s before it exits (glfs_fini):
         # start qemu-io as soon as the brick holds the full-size file.
         st = None
@@ -67,12 +66,19 @@ def qemu_run(real_volume, qemu_tools):
                 break
             time.sleep(0.05)
         out["brick_stat_after_create"] = st if st is not None else _stat(brick_file)
-        rw = pool.submit(run_gfapi, [
-            "qemu-io", "-f", "raw",
-            "-c", f"write -P 0xab 0 {PATTERN_LEN // 1024}k",
-            "-c", f"read -P 0xab 0 {PATTERN_LEN // 1024}k",
-            vol.uri(IMG),
-        ])
+        rw = pool.submit(
+            run_gfapi,
+            [
+                "qemu-io",
+                "-f",
+                "raw",
+                "-c",
+                f"write -P 0xab 0 {PATTERN_LEN // 1024}k",
+                "-c",
+                f"read -P 0xab 0 {PATTERN_LEN // 1024}k",
+                vol.uri(IMG),
+            ],
+        )
         out["missing"] = missing.result()
         out["create"] = create.result()
         out["rw"] = rw.result()
@@ -121,8 +127,7 @@ def test_gfapi_log_lines_filtered(qemu_run):
     for r in (qemu_run["create"], qemu_run["rw"], qemu_run["missing"]):
         assert not any(line.startswith("[") for line in r.qemu_stderr.splitlines())
         assert filter_gfapi_log(r.stderr) == r.qemu_stderr
-    raw = ("[2026-11-25 17:50:49.122755 +0000] I [io-stats.c:3701:x] 0-v: hi\n"
-           "qemu-img: boom\n")
+    raw = "[2026-11-25 17:50:49.122755 +0000] I [io-stats.c:3701:x] 0-v: hi\nqemu-img: boom\n"
     assert filter_gfapi_log(raw) == "qemu-img: boom\n"
 
 
@@ -135,6 +140,7 @@ def test_parallel_runs_overlap_the_exit_delay(qemu_run):
 # ---------------------------------------------------------------------------
 # the harness itself
 # ---------------------------------------------------------------------------
+
 
 def test_volume_shape(real_gluster, real_volume):
     v = real_volume
@@ -160,8 +166,8 @@ def _rpc_dump(port: int) -> tuple[int, bytes]:
         s.bind(("127.0.0.1", 0))
         s.connect(("127.0.0.1", port))
         body = struct.pack(">6I", 0x2A, 0, 2, 123451501, 1, 1)  # xid CALL rpcv prog vers proc
-        body += struct.pack(">4I", 0, 0, 0, 0)                  # cred, verf: AUTH_NULL
-        body += struct.pack(">Q", 1)                            # gf_dump_req.gfs_id
+        body += struct.pack(">4I", 0, 0, 0, 0)  # cred, verf: AUTH_NULL
+        body += struct.pack(">Q", 1)  # gf_dump_req.gfs_id
         s.sendall(struct.pack(">I", 0x80000000 | len(body)) + body)
         hdr = s.recv(4, socket.MSG_WAITALL)
         n = struct.unpack(">I", hdr)[0] & 0x7FFFFFFF

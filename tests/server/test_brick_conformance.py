@@ -45,6 +45,7 @@ def err(r) -> int:
 
 # ---- raw RPC (rpcsvc) ------------------------------------------------------------------
 
+
 def _exchange(target, raw: bytes, port: int | None = None) -> list:
     s = socket.create_connection((target.host, port or target.port), timeout=5)
     s.sendall(raw)
@@ -58,7 +59,7 @@ def _exchange(target, raw: bytes, port: int | None = None) -> list:
             rr.feed(data)
             while (r := rr.next_record()) is not None:
                 out.append(r)
-    except (socket.timeout, ConnectionResetError):
+    except (TimeoutError, ConnectionResetError):
         out.append("gone")
     s.close()
     return out
@@ -68,21 +69,30 @@ def _call(xid, prog, vers, proc, args=b"", cred=V2, rpcvers=2):
     return frame(struct.pack(">IIIIII", xid, 0, rpcvers, prog, vers, proc) + cred + struct.pack(">II", 0, 0) + args)
 
 
-@pytest.mark.parametrize("label,record,expect", [
-    ("unknown program", _call(2, 999, 1, 1), (2, 0, 1)),
-    ("unknown version", _call(2, dump.GF_DUMP_PROGRAM, 7, 1), (2, 0, 2, 0, 0)),
-    ("unknown procedure", _call(2, dump.GF_DUMP_PROGRAM, 1, 9), (2, 0, 3)),
-    ("GF-DUMP NULL has no actor", _call(2, dump.GF_DUMP_PROGRAM, 1, 0), (2, 0, 3)),
-    ("rpcvers 3", _call(2, dump.GF_DUMP_PROGRAM, 1, 1, rpcvers=3), (0, 0, 4)),
-    ("a call header cut short", frame(struct.pack(">IIII", 5, 0, 2, dump.GF_DUMP_PROGRAM)), (0, 0, 4)),
-    ("a REPLY sent to a server", frame(struct.pack(">IIIIII", 9, 1, 0, 0, 0, 0)), (0, 0, 4)),
-    # glusterd's actors still send their reply structure with GARBAGE_ARGS:
-    ("garbage GETSPEC arguments", _call(2, handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, b"\0\0"),
-     (2, 0, 4, 0xFFFFFFFF, errno.ENOENT, 0, 0)),
-    ("garbage GET_VOLUME_INFO arguments", _call(2, handshake.GLUSTER_HNDSK_PROGRAM, 2, 6, b"\0\0"),
-     (2, 0, 4, 0xFFFFFFFF, errno.ENOENT, 0, 0)),
-    ("garbage PORTBYBRICK arguments", _call(2, 34123456, 1, 1, b"\0\0"), (2, 0, 4, 0, 0, 0, 0)),
-])
+@pytest.mark.parametrize(
+    "label,record,expect",
+    [
+        ("unknown program", _call(2, 999, 1, 1), (2, 0, 1)),
+        ("unknown version", _call(2, dump.GF_DUMP_PROGRAM, 7, 1), (2, 0, 2, 0, 0)),
+        ("unknown procedure", _call(2, dump.GF_DUMP_PROGRAM, 1, 9), (2, 0, 3)),
+        ("GF-DUMP NULL has no actor", _call(2, dump.GF_DUMP_PROGRAM, 1, 0), (2, 0, 3)),
+        ("rpcvers 3", _call(2, dump.GF_DUMP_PROGRAM, 1, 1, rpcvers=3), (0, 0, 4)),
+        ("a call header cut short", frame(struct.pack(">IIII", 5, 0, 2, dump.GF_DUMP_PROGRAM)), (0, 0, 4)),
+        ("a REPLY sent to a server", frame(struct.pack(">IIIIII", 9, 1, 0, 0, 0, 0)), (0, 0, 4)),
+        # glusterd's actors still send their reply structure with GARBAGE_ARGS:
+        (
+            "garbage GETSPEC arguments",
+            _call(2, handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, b"\0\0"),
+            (2, 0, 4, 0xFFFFFFFF, errno.ENOENT, 0, 0),
+        ),
+        (
+            "garbage GET_VOLUME_INFO arguments",
+            _call(2, handshake.GLUSTER_HNDSK_PROGRAM, 2, 6, b"\0\0"),
+            (2, 0, 4, 0xFFFFFFFF, errno.ENOENT, 0, 0),
+        ),
+        ("garbage PORTBYBRICK arguments", _call(2, 34123456, 1, 1, b"\0\0"), (2, 0, 4, 0, 0, 0, 0)),
+    ],
+)
 def test_glusterd_rpc_errors(target, label, record, expect):
     """accepted reply: (xid, reply_stat MSG_ACCEPTED=0, accept_stat[, low, high])."""
     [reply] = _exchange(target, record)
@@ -126,8 +136,9 @@ def test_credentials_are_not_checked(target):
 
 
 def test_getspec_of_an_unknown_volume(target):
-    r = Raw(target.host, target.port).call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2,
-                                           handshake.GfGetspecReq.cls(1, "no-such-volume", None))
+    r = Raw(target.host, target.port).call(
+        handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq.cls(1, "no-such-volume", None)
+    )
     assert (r.result.op_ret, r.result.op_errno, r.result.spec) == (-1, errno.ENOENT, "")
 
 
@@ -137,23 +148,33 @@ def test_unix_socket_serves_only_getspec(target):
     names = [p.progname for p in raw.call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq.cls(dump.GFS_ID)).result.prog]
     assert "Gluster Handshake (CLI Getspec)" in names and "Gluster Portmap" not in names
     versions = old_dict({"min-op-version": "1", "max-op-version": "100000"})
-    spec = raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq.cls(1, target.volume, versions)).result
+    spec = raw.call(
+        handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq.cls(1, target.volume, versions)
+    ).result
     assert spec.op_ret == len(spec.spec.encode()) > 0 and "type protocol/client" in spec.spec
 
 
-@pytest.mark.parametrize("xdata,ret,code", [
-    (None, -1, errno.ENOTSUP),  # no op-versions: taken as 1..1, below the volume's client-op-version
-    ({"max-op-version": "100000"}, -errno.ENOENT, errno.ENOENT),  # half a range: op_ret is dict_get's -2
-    ({"min-op-version": "1", "max-op-version": "1"}, -1, errno.ENOTSUP),
-])
+@pytest.mark.parametrize(
+    "xdata,ret,code",
+    [
+        (None, -1, errno.ENOTSUP),  # no op-versions: taken as 1..1, below the volume's client-op-version
+        ({"max-op-version": "100000"}, -errno.ENOENT, errno.ENOENT),  # half a range: op_ret is dict_get's -2
+        ({"min-op-version": "1", "max-op-version": "1"}, -1, errno.ENOTSUP),
+    ],
+)
 def test_getspec_op_version_checks(target, xdata, ret, code):
     raw = Raw(target.host, target.port)
-    r = raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2,
-                 handshake.GfGetspecReq.cls(1, target.volume, old_dict(xdata) if xdata else None)).result
+    r = raw.call(
+        handshake.GLUSTER_HNDSK_PROGRAM,
+        2,
+        2,
+        handshake.GfGetspecReq.cls(1, target.volume, old_dict(xdata) if xdata else None),
+    ).result
     assert (r.op_ret, r.op_errno) == (ret, code)
 
 
 # ---- the brick's handshake --------------------------------------------------------------
+
 
 def test_setvolume_success_reply(mount):
     r = mount.setvolume_reply
@@ -162,13 +183,21 @@ def test_setvolume_success_reply(mount):
     assert r.dict["ERROR"] == b"Success\0" and r.dict["child_up"] == b"1\0" and r.dict["clnt-lk-version"] == b"0\0"
 
 
-@pytest.mark.parametrize("overrides,code,keys,error", [
-    ({"password": "wrong"}, errno.EACCES, ["ERROR", "volume-id", "child_up"], "Authentication failed"),
-    ({"process-uuid": None}, errno.EINVAL, ["ERROR", "child_up"], "UUID not specified"),
-    ({"remote-subvolume": "/no/such/brick"}, errno.ENOENT, ["ERROR", "volume-id"], "Brick not found"),
-    ({"fops-version": "5"}, errno.EINVAL, ["ERROR", "volume-id", "child_up"], "version mismatch: client(5) - client-mgmt(0)"),
-    ({"remote-subvolume": None}, errno.EINVAL, ["ERROR"], "No remote-subvolume option specified"),
-])
+@pytest.mark.parametrize(
+    "overrides,code,keys,error",
+    [
+        ({"password": "wrong"}, errno.EACCES, ["ERROR", "volume-id", "child_up"], "Authentication failed"),
+        ({"process-uuid": None}, errno.EINVAL, ["ERROR", "child_up"], "UUID not specified"),
+        ({"remote-subvolume": "/no/such/brick"}, errno.ENOENT, ["ERROR", "volume-id"], "Brick not found"),
+        (
+            {"fops-version": "5"},
+            errno.EINVAL,
+            ["ERROR", "volume-id", "child_up"],
+            "version mismatch: client(5) - client-mgmt(0)",
+        ),
+        ({"remote-subvolume": None}, errno.EINVAL, ["ERROR"], "No remote-subvolume option specified"),
+    ],
+)
 def test_setvolume_refusals(target, overrides, code, keys, error):
     m = Mount(target.host, target.port, target.volume)
     r = m.setvolume(**overrides)
@@ -191,6 +220,7 @@ def test_brick_getspec_and_null_procedures(mount):
 
 
 # ---- entry names: server-resolve.c -------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", [".", "..", ""])
 def test_special_names(mount, d, name):
@@ -218,8 +248,12 @@ def test_dot_and_dotdot_lookups(mount, d):
 
 def test_a_slash_in_a_name_is_eperm(mount, d):
     assert err(mount.create(d, "a/b")) == errno.EPERM
-    for proc, fields in [("MKDIR", dict(pargfid=d, bname="a/b", mode=0o755)), ("LOOKUP", dict(pargfid=d, bname="a/b")),
-                         ("UNLINK", dict(pargfid=d, bname="../x")), ("RMDIR", dict(pargfid=d, bname="/etc"))]:
+    for proc, fields in [
+        ("MKDIR", dict(pargfid=d, bname="a/b", mode=0o755)),
+        ("LOOKUP", dict(pargfid=d, bname="a/b")),
+        ("UNLINK", dict(pargfid=d, bname="../x")),
+        ("RMDIR", dict(pargfid=d, bname="/etc")),
+    ]:
         assert err(mount.fop(proc, **fields)) == errno.EPERM, proc
 
 
@@ -248,6 +282,7 @@ def test_long_names(mount, d):
 
 
 # ---- files, fds, data -----------------------------------------------------------------
+
 
 def test_create_open_read_write_fds(mount, d):
     c = mount.create(d, "f")
@@ -308,8 +343,12 @@ def test_namespace_errors(mount, d):
     assert err(mount.fop("RMDIR", pargfid=d, bname="f")) == errno.ENOTDIR
     unl = mount.fop("UNLINK", pargfid=d, bname="sub")
     assert err(unl) == errno.EISDIR and unl.xdata == {}
-    for old, new, code in [("sub", ("sub", "x"), errno.EINVAL), ("f", ("d", "d2"), errno.EISDIR),
-                           ("d2", ("d", "f"), errno.ENOTDIR), ("d2", ("d", "sub"), errno.ENOTEMPTY)]:
+    for old, new, code in [
+        ("sub", ("sub", "x"), errno.EINVAL),
+        ("f", ("d", "d2"), errno.EISDIR),
+        ("d2", ("d", "f"), errno.ENOTDIR),
+        ("d2", ("d", "sub"), errno.ENOTEMPTY),
+    ]:
         newgfid = sub if new[0] == "sub" else d
         r = mount.fop("RENAME", oldgfid=d, newgfid=newgfid, oldbname=old, newbname=new[1])
         assert err(r) == code and r.xdata == {}, (old, new)
@@ -360,6 +399,7 @@ def test_odd_procedures(mount, d):
 
 # ---- more behaviours read off a real brick (many are quirks a client never notices) ----
 
+
 def test_ipc(mount):
     assert [mount.fop("IPC", op=op).op_errno for op in range(6)] == [0, 95, 0, 95, 95, 95]
 
@@ -379,6 +419,7 @@ def test_setattr_size_bit_is_ignored(mount, d):
     c = mount.create(d, "sz")
     st = mount.fop("FSTAT", gfid=c.stat.ia_gfid, fd=c.fd).stat
     import dataclasses
+
     r = mount.fop("SETATTR", gfid=c.stat.ia_gfid, stbuf=dataclasses.replace(st, ia_size=4096), valid=0x8)
     assert r.op_ret == 0 and r.poststat.ia_size == 0
 

@@ -30,8 +30,11 @@ def test_rdma_in_process_uses_the_emulated_transport():
 
 
 def test_rdma_without_an_in_process_server_falls_back_to_tcp_with_a_warning(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "fakegluster", "serve", "--listen", "tcp://127.0.0.1:0"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fakegluster", "serve", "--listen", "tcp://127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = int(proc.stdout.readline().strip().rsplit(":", 1)[1])
         while proc.stdout.readline().strip() != "ready":

@@ -11,7 +11,6 @@ import struct
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
 import trio
@@ -20,7 +19,7 @@ from fakegluster.proto import NEED_DATA, Call, Role, RpcConnection, dump, handsh
 from fakegluster.proto.record import frame
 from fakegluster.server import FakeGluster
 from fakegluster.store.memory import MemoryStore
-from tests.rawclient import ROOT, Mount, Raw, V2
+from tests.rawclient import ROOT, V2, Mount, Raw
 
 
 async def _trio_call(host: str, port: int, call: Call):
@@ -45,8 +44,11 @@ async def test_serve_reports_readiness_through_nursery_start(tmp_path):
             assert info.port > 0 and sock.exists() and info.volumes == ["vol1"]
             assert info.uri("vol1", "a.img") == f"gluster://127.0.0.1:{info.port}/vol1/a.img"
             assert info.uri("vol1", "a.img", transport="unix") == f"gluster+unix:///vol1/a.img?socket={sock}"
-            reply = await _trio_call("127.0.0.1", info.port, Call(2, handshake.GLUSTER_HNDSK_PROGRAM, 2, 2,
-                                     handshake.GfGetspecReq.cls(1, "vol1", None), cred=V2))
+            reply = await _trio_call(
+                "127.0.0.1",
+                info.port,
+                Call(2, handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq.cls(1, "vol1", None), cred=V2),
+            )
             assert reply.result.op_ret == -1 and reply.result.op_errno == errno.ENOTSUP  # no op-version range
             nursery.cancel_scope.cancel()
     assert not sock.exists()  # the unix socket file is removed on the way out
@@ -68,8 +70,12 @@ def test_misbehaving_clients_cost_nothing_to_others():
         m = Mount("127.0.0.1", port, "v")
         d = m.mkdir(ROOT, "iso").stat.ia_gfid
         bad = []
-        for junk in (b"\x00\x00\x00\x05hello", struct.pack(">I", 0x80000000 | (1 << 30)) + b"x" * 100,
-                     frame(b"\xff" * 64), struct.pack(">I", 0x80000000 | 4096) + b"half a message"):
+        for junk in (
+            b"\x00\x00\x00\x05hello",
+            struct.pack(">I", 0x80000000 | (1 << 30)) + b"x" * 100,
+            frame(b"\xff" * 64),
+            struct.pack(">I", 0x80000000 | 4096) + b"half a message",
+        ):
             s = socket.create_connection(("127.0.0.1", port))
             s.sendall(junk)
             bad.append(s)
@@ -128,8 +134,9 @@ def test_fault_injection_errno_nth_delay_drop():
 
 
 def _serve(args: list[str]) -> tuple[subprocess.Popen, list[str]]:
-    proc = subprocess.Popen([sys.executable, "-m", "fakegluster", "serve", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fakegluster", "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     lines = []
     while (line := proc.stdout.readline()) and line.strip() != "ready":
         lines.append(line.strip())
@@ -140,28 +147,36 @@ def _serve(args: list[str]) -> tuple[subprocess.Popen, list[str]]:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_cli_prints_uris_then_ready_and_stops_cleanly(tmp_path, sig):
     sock = tmp_path / "gd.sock"
-    proc, lines = _serve(["--volume", "a", "--volume", f"b={tmp_path}", "--listen", "tcp://127.0.0.1:0",
-                          "--listen", f"unix://{sock}"])
+    proc, lines = _serve(
+        ["--volume", "a", "--volume", f"b={tmp_path}", "--listen", "tcp://127.0.0.1:0", "--listen", f"unix://{sock}"]
+    )
     port = int(lines[0].rsplit(":", 1)[1])
-    assert lines == [f"listening tcp://127.0.0.1:{port}", f"listening unix://{sock}",
-                     f"volume a gluster://127.0.0.1:{port}/a/ gluster+unix:///a/?socket={sock}",
-                     f"volume b gluster://127.0.0.1:{port}/b/ gluster+unix:///b/?socket={sock}"]
+    assert lines == [
+        f"listening tcp://127.0.0.1:{port}",
+        f"listening unix://{sock}",
+        f"volume a gluster://127.0.0.1:{port}/a/ gluster+unix:///a/?socket={sock}",
+        f"volume b gluster://127.0.0.1:{port}/b/ gluster+unix:///b/?socket={sock}",
+    ]
     proc.send_signal(sig)
     assert proc.wait(timeout=20) == 0
     assert not sock.exists()
     assert sorted(os.listdir(tmp_path)) == [".fakegluster"]  # at most one hidden entry added
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--listen", "http://x:1"], "the scheme must be tcp:// or unix://"),
-    (["--listen", "tcp://127.0.0.1"], "a tcp listener is tcp://HOST:PORT"),
-    (["--volume", "bad.name"], "libgfapi refuses '.'"),
-    (["--volume", "v=/no/such/dir"], "is not a directory"),
-    (["--listen", "unix:///" + "x" * 120], "at most 107 bytes"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--listen", "http://x:1"], "the scheme must be tcp:// or unix://"),
+        (["--listen", "tcp://127.0.0.1"], "a tcp listener is tcp://HOST:PORT"),
+        (["--volume", "bad.name"], "libgfapi refuses '.'"),
+        (["--volume", "v=/no/such/dir"], "is not a directory"),
+        (["--listen", "unix:///" + "x" * 120], "at most 107 bytes"),
+    ],
+)
 def test_cli_refuses_bad_arguments_clearly(args, message):
-    p = subprocess.run([sys.executable, "-m", "fakegluster", "serve", *args], capture_output=True, text=True,
-                       timeout=30)
+    p = subprocess.run(
+        [sys.executable, "-m", "fakegluster", "serve", *args], capture_output=True, text=True, timeout=30
+    )
     assert p.returncode == 2 and message in p.stderr
 
 
@@ -170,8 +185,12 @@ def test_cli_reports_a_port_in_use():
     s.bind(("127.0.0.1", 0))
     s.listen()
     port = s.getsockname()[1]
-    p = subprocess.run([sys.executable, "-m", "fakegluster", "serve", "--listen", f"tcp://127.0.0.1:{port}"],
-                       capture_output=True, text=True, timeout=30)
+    p = subprocess.run(
+        [sys.executable, "-m", "fakegluster", "serve", "--listen", f"tcp://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     s.close()
     assert p.returncode == 1 and "Address already in use" in p.stderr
 
@@ -182,8 +201,9 @@ def test_a_write_acknowledged_by_fsync_survives_kill_9(tmp_path):
     m = Mount("127.0.0.1", port, "d")
     c = m.create(ROOT, "durable.img")
     data = os.urandom(256 << 10)
-    assert m.fop("WRITE", gfid=c.stat.ia_gfid, fd=c.fd, offset=4096, size=len(data), payload=data).result.op_ret \
-        == len(data)
+    assert m.fop("WRITE", gfid=c.stat.ia_gfid, fd=c.fd, offset=4096, size=len(data), payload=data).result.op_ret == len(
+        data
+    )
     assert m.fop("FSYNC", gfid=c.stat.ia_gfid, fd=c.fd, data=0).op_ret == 0
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
@@ -205,4 +225,3 @@ def test_raw_client_probe_types():
     with FakeGluster(["v"], ["tcp://127.0.0.1:0"]) as server:
         r = Raw("127.0.0.1", server.info.port).call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq.cls(dump.GFS_ID))
         assert [p.progname for p in r.result.prog] == ["GF-DUMP", "Gluster Portmap", "Gluster Handshake"]
-        assert uuid.UUID(int=0)  # noqa: the module imports stay used

@@ -48,8 +48,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from fakegluster.store.base import (
-    FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, ROOT_GFID, SEEK_DATA, SEEK_HOLE, XATTR_CREATE,
-    XATTR_REPLACE, Store,
+    FALLOC_FL_KEEP_SIZE,
+    FALLOC_FL_PUNCH_HOLE,
+    FALLOC_FL_ZERO_RANGE,
+    ROOT_GFID,
+    SEEK_DATA,
+    SEEK_HOLE,
+    XATTR_CREATE,
+    XATTR_REPLACE,
+    Store,
 )
 from fakegluster.store.memory import MemoryStore
 from tests.conftest import unavailable
@@ -113,6 +120,7 @@ def segments(s: Store, g: bytes) -> list[tuple[int, int]]:
 # 1. The contract
 # =====================================================================================
 
+
 def test_root(store):
     a = store.getattr(R)
     assert stat.S_ISDIR(a.mode) and a.gfid == R
@@ -124,10 +132,18 @@ def test_root(store):
     err(errno.ESTALE, store.getattr, b"\x07" * 16)
 
 
-@pytest.mark.parametrize("name, code", [
-    ("", errno.EINVAL), (".", errno.EINVAL), ("..", errno.EINVAL), ("a/b", errno.EINVAL), ("a\0b", errno.EINVAL),
-    ("x" * 256, errno.ENAMETOOLONG), ("é" * 128, errno.ENAMETOOLONG),
-])
+@pytest.mark.parametrize(
+    "name, code",
+    [
+        ("", errno.EINVAL),
+        (".", errno.EINVAL),
+        ("..", errno.EINVAL),
+        ("a/b", errno.EINVAL),
+        ("a\0b", errno.EINVAL),
+        ("x" * 256, errno.ENAMETOOLONG),
+        ("é" * 128, errno.ENAMETOOLONG),
+    ],
+)
 def test_bad_names(store, name, code):
     err(code, store.lookup, R, name)
     err(code, store.create, R, name, 0o644, uid=UID, gid=GID, gfid=gf())
@@ -141,19 +157,38 @@ def test_long_and_odd_names(store):
     for name in ("x" * 255, "é" * 127, "ünï cöde", "\udcff raw byte", "-", " ", "a.b.c", "..."):
         g = mkfile(store, name)
         assert store.lookup(R, name).gfid == g
-    assert {n for n, _ in store.readdir(R)} == {"x" * 255, "é" * 127, "ünï cöde", "\udcff raw byte", "-", " ",
-                                                 "a.b.c", "..."}
+    assert {n for n, _ in store.readdir(R)} == {
+        "x" * 255,
+        "é" * 127,
+        "ünï cöde",
+        "\udcff raw byte",
+        "-",
+        " ",
+        "a.b.c",
+        "...",
+    }
 
 
 def test_unknown_gfids_are_estale(store):
     bad = b"\x09" * 16
     for fn, args in [
-        (store.getattr, (bad,)), (store.lookup, (bad, "x")), (store.readdir, (bad,)), (store.parent, (bad,)),
-        (store.read, (bad, 0, 1)), (store.write, (bad, 0, b"x")), (store.truncate, (bad, 0)),
-        (store.fallocate, (bad, 0, 0, 1)), (store.seek, (bad, 0, SEEK_DATA)), (store.fsync, (bad,)),
-        (store.readlink, (bad,)), (store.getxattr, (bad, "user.a")), (store.listxattr, (bad,)),
-        (store.setxattr, (bad, "user.a", b"v")), (store.removexattr, (bad, "user.a")),
-        (store.link, (bad, R, "x")), (store.setattr, (bad,)),
+        (store.getattr, (bad,)),
+        (store.lookup, (bad, "x")),
+        (store.readdir, (bad,)),
+        (store.parent, (bad,)),
+        (store.read, (bad, 0, 1)),
+        (store.write, (bad, 0, b"x")),
+        (store.truncate, (bad, 0)),
+        (store.fallocate, (bad, 0, 0, 1)),
+        (store.seek, (bad, 0, SEEK_DATA)),
+        (store.fsync, (bad,)),
+        (store.readlink, (bad,)),
+        (store.getxattr, (bad, "user.a")),
+        (store.listxattr, (bad,)),
+        (store.setxattr, (bad, "user.a", b"v")),
+        (store.removexattr, (bad, "user.a")),
+        (store.link, (bad, R, "x")),
+        (store.setattr, (bad,)),
     ]:
         err(errno.ESTALE, fn, *args)
     err(errno.ESTALE, store.create, bad, "x", 0o644, uid=UID, gid=GID, gfid=gf())
@@ -227,9 +262,15 @@ def test_mknod(store):
 
 
 def test_symlink(store):
-    for name, target, blocks in [("s", "target", 0), ("s59", "t" * 59, 0), ("s60", "t" * 60, 8),
-                                 ("abs", "/etc/passwd", 0), ("up", "../../..", 0), ("max", "m" * 4095, 8),
-                                 ("uni", "ü", 0)]:
+    for name, target, blocks in [
+        ("s", "target", 0),
+        ("s59", "t" * 59, 0),
+        ("s60", "t" * 60, 8),
+        ("abs", "/etc/passwd", 0),
+        ("up", "../../..", 0),
+        ("max", "m" * 4095, 8),
+        ("uni", "ü", 0),
+    ]:
         a = store.symlink(R, name, target, uid=UID, gid=GID, gfid=gf())
         assert stat.S_ISLNK(a.mode) and a.nlink == 1
         assert (a.size, a.blocks) == (len(target.encode()), blocks), name
@@ -430,8 +471,13 @@ class TestData:
         g = mkfile(store, "f")
         p = store.mknod(R, "p", stat.S_IFIFO | 0o644, 0, uid=UID, gid=GID, gfid=gf()).gfid
         s = store.symlink(R, "s", "f", uid=UID, gid=GID, gfid=gf()).gfid
-        for fn, args in [(store.read, (0, 1)), (store.write, (0, b"x")), (store.truncate, (0,)),
-                         (store.fallocate, (0, 0, 1)), (store.seek, (0, SEEK_DATA))]:
+        for fn, args in [
+            (store.read, (0, 1)),
+            (store.write, (0, b"x")),
+            (store.truncate, (0,)),
+            (store.fallocate, (0, 0, 1)),
+            (store.seek, (0, SEEK_DATA)),
+        ]:
             err(errno.EISDIR, fn, d, *args)
         err(errno.EINVAL, store.read, g, -1, 1)
         err(errno.EINVAL, store.write, g, -1, b"x")
@@ -514,8 +560,20 @@ class TestSeek:
         store.write(g, 20000, b"y")
         offs = [0, 1, 4095, 4096, 8192, 16383, 20000, 20479, 20480, 40959, 40960, 40961]
         assert seeks(store, g, offs, SEEK_DATA) == [0, 1, 4095, 16384, 16384, 16384, 20000, 20479] + ["ENXIO"] * 4
-        assert seeks(store, g, offs, SEEK_HOLE) == [4096, 4096, 4096, 4096, 8192, 16383, 20480, 20480, 20480,
-                                                    40959, "ENXIO", "ENXIO"]
+        assert seeks(store, g, offs, SEEK_HOLE) == [
+            4096,
+            4096,
+            4096,
+            4096,
+            8192,
+            16383,
+            20480,
+            20480,
+            20480,
+            40959,
+            "ENXIO",
+            "ENXIO",
+        ]
         assert segments(store, g) == [(0, 4096), (16384, 20480)]
 
     def test_all_hole(self, store):
@@ -757,8 +815,14 @@ class TestTimestamps:
         out = []
         for g, b in zip(gfids, before):
             a = store.getattr(g)
-            out.append("".join(c if x != y else "-" for c, x, y in
-                               zip("amc", (b.atime_ns, b.mtime_ns, b.ctime_ns), (a.atime_ns, a.mtime_ns, a.ctime_ns))))
+            out.append(
+                "".join(
+                    c if x != y else "-"
+                    for c, x, y in zip(
+                        "amc", (b.atime_ns, b.mtime_ns, b.ctime_ns), (a.atime_ns, a.mtime_ns, a.ctime_ns)
+                    )
+                )
+            )
         return out
 
     def test_new_objects(self, store, tick):
@@ -770,10 +834,13 @@ class TestTimestamps:
         assert p.mtime_ns == p.ctime_ns >= a.ctime_ns > store.getattr(R).ctime_ns
         assert self.moved(store, tick, lambda: mkdir(store, "x", d), d) == ["-mc"]
         assert self.moved(store, tick, lambda: store.symlink(d, "s", "t", uid=UID, gid=GID, gfid=gf()), d) == ["-mc"]
-        assert self.moved(store, tick, lambda: store.mknod(d, "p", stat.S_IFIFO | 0o600, 0, uid=UID, gid=GID,
-                                                           gfid=gf()), d) == ["-mc"]
-        assert self.moved(store, tick, lambda: store.create(d, "f", 0o644, uid=UID, gid=GID, gfid=gf()),
-                          d, a.gfid) == ["---", "---"]
+        assert self.moved(
+            store, tick, lambda: store.mknod(d, "p", stat.S_IFIFO | 0o600, 0, uid=UID, gid=GID, gfid=gf()), d
+        ) == ["-mc"]
+        assert self.moved(store, tick, lambda: store.create(d, "f", 0o644, uid=UID, gid=GID, gfid=gf()), d, a.gfid) == [
+            "---",
+            "---",
+        ]
 
     def test_data(self, store, tick):
         d = mkdir(store, "d")
@@ -783,10 +850,19 @@ class TestTimestamps:
         assert self.moved(store, tick, lambda: store.read(g, 0, 10), g) == ["a--"]  # relatime: atime < mtime
         assert self.moved(store, tick, lambda: store.read(g, 0, 10), g) == ["---"]
         for size in (5000, 5000, 10):
-            assert self.moved(store, tick, lambda: store.truncate(g, size), g) == ["-mc"]
-        for mode, off, length in [(0, 0, 100), (0, 0, 10000), (KEEP, 0, 20000), (PUNCH | KEEP, 0, 4096),
-                                  (PUNCH | KEEP, 1 << 20, 4096), (ZERO, 0, 4096), (ZERO | KEEP, 0, 30000)]:
-            assert self.moved(store, tick, lambda: store.fallocate(g, mode, off, length), g) == ["-mc"]
+            assert self.moved(store, tick, lambda size=size: store.truncate(g, size), g) == ["-mc"]
+        for mode, off, length in [
+            (0, 0, 100),
+            (0, 0, 10000),
+            (KEEP, 0, 20000),
+            (PUNCH | KEEP, 0, 4096),
+            (PUNCH | KEEP, 1 << 20, 4096),
+            (ZERO, 0, 4096),
+            (ZERO | KEEP, 0, 30000),
+        ]:
+            assert self.moved(
+                store, tick, lambda mode=mode, off=off, length=length: store.fallocate(g, mode, off, length), g
+            ) == ["-mc"]
         assert self.moved(store, tick, lambda: store.fsync(g), g) == ["---"]
         assert self.moved(store, tick, lambda: store.seek(g, 0, SEEK_HOLE), g) == ["---"]
         assert self.moved(store, tick, lambda: store.read(g, 0, 0), g) == ["---"]
@@ -799,8 +875,11 @@ class TestTimestamps:
         assert self.moved(store, tick, lambda: store.rename(d1, "f", d1, "g"), g, d1) == ["--c", "-mc"]
         assert self.moved(store, tick, lambda: store.rename(d1, "g", d2, "g"), g, d1, d2) == ["--c", "-mc", "-mc"]
         sub = mkdir(store, "sub", d1)
-        assert self.moved(store, tick, lambda: store.rename(d1, "sub", d2, "sub"), sub, d1, d2) == \
-            ["--c", "-mc", "-mc"]  # a moved directory's own mtime stays, though its ".." changed
+        assert self.moved(store, tick, lambda: store.rename(d1, "sub", d2, "sub"), sub, d1, d2) == [
+            "--c",
+            "-mc",
+            "-mc",
+        ]  # a moved directory's own mtime stays, though its ".." changed
         victim = mkfile(store, "v", d2)
         store.link(victim, d1, "v2")
         assert self.moved(store, tick, lambda: store.rename(d2, "g", d2, "v"), victim, g) == ["--c", "--c"]
@@ -832,9 +911,12 @@ class TestTimestamps:
 
 def test_readdir(store):
     d = mkdir(store, "d")
-    want = {"f": mkfile(store, "f", d, b"abc"), "sub": mkdir(store, "sub", d),
-            "s": store.symlink(d, "s", "target", uid=UID, gid=GID, gfid=gf()).gfid,
-            "p": store.mknod(d, "p", stat.S_IFIFO | 0o644, 0, uid=UID, gid=GID, gfid=gf()).gfid}
+    want = {
+        "f": mkfile(store, "f", d, b"abc"),
+        "sub": mkdir(store, "sub", d),
+        "s": store.symlink(d, "s", "target", uid=UID, gid=GID, gfid=gf()).gfid,
+        "p": store.mknod(d, "p", stat.S_IFIFO | 0o644, 0, uid=UID, gid=GID, gfid=gf()).gfid,
+    }
     store.link(want["f"], d, "l")
     want["l"] = want["f"]
     entries = store.readdir(d)
@@ -842,8 +924,12 @@ def test_readdir(store):
     for name, attr in entries:
         assert attr.gfid == want[name]
         looked = store.lookup(d, name)
-        assert (attr.mode, attr.size, attr.nlink, attr.blocks) == (looked.mode, looked.size, looked.nlink,
-                                                                   looked.blocks)
+        assert (attr.mode, attr.size, attr.nlink, attr.blocks) == (
+            looked.mode,
+            looked.size,
+            looked.nlink,
+            looked.blocks,
+        )
     store.rename(d, "f", d, "g")
     store.unlink(d, "p")
     assert sorted(n for n, _ in store.readdir(d)) == ["g", "l", "s", "sub"]
@@ -869,6 +955,7 @@ def test_fsync_and_close(store):
 # =====================================================================================
 # 2. MemoryStore only
 # =====================================================================================
+
 
 def _walk_blocks(s: Store, g: bytes = R, seen: set | None = None) -> int:
     seen = set() if seen is None else seen
@@ -972,6 +1059,7 @@ class TestMemory:
 # 3. Linux as the reference
 # =====================================================================================
 
+
 def _fstype(path: str) -> str:
     path, best, kind = os.path.realpath(path), "", ""
     with open("/proc/self/mounts") as f:
@@ -1005,8 +1093,7 @@ def _fiemap(fd: int) -> list[tuple[int, int, int]]:
     """The file's extents: [(logical, length, flags)], past EOF included."""
     out, start, n = [], 0, 256
     while True:
-        buf = bytearray(struct.pack("=QQIIII", start, (1 << 64) - 1 - start, FIEMAP_FLAG_SYNC, 0, n, 0)
-                        + bytes(56 * n))
+        buf = bytearray(struct.pack("=QQIIII", start, (1 << 64) - 1 - start, FIEMAP_FLAG_SYNC, 0, n, 0) + bytes(56 * n))
         fcntl.ioctl(fd, FIEMAP, buf)
         count = struct.unpack_from("=I", buf, 20)[0]
         for i in range(count):
@@ -1146,8 +1233,15 @@ class LinuxFS:
             extra = os.lstat(self._p(path)).st_blocks - blocks
             assert extra in (0, 8), (path, extents, extra)
             assert extra == 8 or len(extents) <= 4, (path, extents, extra)
-        return (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_nlink, st.st_size, blocks,
-                st.st_uid, st.st_gid)
+        return (
+            stat.S_IFMT(st.st_mode),
+            stat.S_IMODE(st.st_mode),
+            st.st_nlink,
+            st.st_size,
+            blocks,
+            st.st_uid,
+            st.st_gid,
+        )
 
 
 class StoreFS:
@@ -1296,10 +1390,15 @@ TIME_CASES = {
     "read nothing": (lambda fs: fs.read("d/f", 0, 0), ["d/f"]),
     "read at EOF": (lambda fs: fs.read("d/f", 100, 10), ["d/f"]),
     "read again": (lambda fs: fs.read("d/f", 0, 1), ["d/f"], lambda fs: fs.read("d/f", 0, 1)),
-    "read after a write": (lambda fs: fs.read("d/f", 0, 1), ["d/f"],
-                           lambda fs: (fs.read("d/f", 0, 1), time.sleep(0.012), fs.write("d/f", 0, b"z"))),
-    "read, atime in the future": (lambda fs: (fs.utime("d/f", fs.now() + 3600 * 10**9, fs.now()),
-                                              fs.read("d/f", 0, 1)), ["d/f"]),
+    "read after a write": (
+        lambda fs: fs.read("d/f", 0, 1),
+        ["d/f"],
+        lambda fs: (fs.read("d/f", 0, 1), time.sleep(0.012), fs.write("d/f", 0, b"z")),
+    ),
+    "read, atime in the future": (
+        lambda fs: (fs.utime("d/f", fs.now() + 3600 * 10**9, fs.now()), fs.read("d/f", 0, 1)),
+        ["d/f"],
+    ),
     "truncate grow": (lambda fs: fs.truncate("d/f", 5000), ["d/f"]),
     "truncate same": (lambda fs: fs.truncate("d/f", 100), ["d/f"]),
     "truncate shrink": (lambda fs: fs.truncate("d/f", 10), ["d/f"]),
@@ -1312,12 +1411,17 @@ TIME_CASES = {
     "seek": (lambda fs: fs.seek("d/f", 0, SEEK_HOLE), ["d/f"]),
     "fsync": (lambda fs: fs.fsync("d/f"), ["d/f"]),
     "setxattr": (lambda fs: fs.setxattr("d/f", "user.a", b"1"), ["d/f", "d"]),
-    "setxattr same value": (lambda fs: fs.setxattr("d/f", "user.a", b"1"), ["d/f"],
-                            lambda fs: fs.setxattr("d/f", "user.a", b"1")),
-    "setxattr new value": (lambda fs: fs.setxattr("d/f", "user.a", b"2"), ["d/f"],
-                           lambda fs: fs.setxattr("d/f", "user.a", b"1")),
-    "removexattr": (lambda fs: fs.removexattr("d/f", "user.a"), ["d/f"],
-                    lambda fs: fs.setxattr("d/f", "user.a", b"1")),
+    "setxattr same value": (
+        lambda fs: fs.setxattr("d/f", "user.a", b"1"),
+        ["d/f"],
+        lambda fs: fs.setxattr("d/f", "user.a", b"1"),
+    ),
+    "setxattr new value": (
+        lambda fs: fs.setxattr("d/f", "user.a", b"2"),
+        ["d/f"],
+        lambda fs: fs.setxattr("d/f", "user.a", b"1"),
+    ),
+    "removexattr": (lambda fs: fs.removexattr("d/f", "user.a"), ["d/f"], lambda fs: fs.setxattr("d/f", "user.a", b"1")),
     "getxattr": (lambda fs: outcome(fs.getxattr, "d/f", "user.a"), ["d/f"]),
     "listxattr": (lambda fs: fs.listxattr("d/f"), ["d/f"]),
     "chmod": (lambda fs: fs.chmod("d/f", 0o600), ["d/f", "d"]),
@@ -1347,8 +1451,9 @@ def test_timestamps_like_linux(ext4_dir, store_factory, case):
             time.sleep(0.012)
             op(side)
             after = [side.times(a) for _, a in pairs]
-            results.append(["".join(c if x != y else "-" for c, x, y in zip("amc", b, a))
-                            for b, a in zip(before, after)])
+            results.append(
+                ["".join(c if x != y else "-" for c, x, y in zip("amc", b, a)) for b, a in zip(before, after)]
+            )
     finally:
         fs.s.close()
     assert results[1] == results[0], f"store {results[1]} != linux {results[0]} for {observed}"
@@ -1366,8 +1471,9 @@ offsets = st.one_of(
     st.integers(0, 1024).map(lambda b: b * 4096),
     st.sampled_from([0, 1, 4095, 4096, 4097, 8191, 8192, EXT4_MAXBYTES - 1, EXT4_MAXBYTES, -1]),
 )
-lengths = st.one_of(st.integers(1, 300_000), st.integers(1, 64).map(lambda b: b * 4096),
-                    st.sampled_from([1, 4095, 4096, 4097, 0]))
+lengths = st.one_of(
+    st.integers(1, 300_000), st.integers(1, 64).map(lambda b: b * 4096), st.sampled_from([1, 4095, 4096, 4097, 0])
+)
 
 
 class LinuxReference(RuleBasedStateMachine):
@@ -1387,8 +1493,11 @@ class LinuxReference(RuleBasedStateMachine):
         self.fs.s.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    @initialize(sizes=st.lists(st.one_of(st.integers(0, 3 * MiB), st.integers(0, 64).map(lambda b: b * 4096)),
-                               min_size=3, max_size=3))
+    @initialize(
+        sizes=st.lists(
+            st.one_of(st.integers(0, 3 * MiB), st.integers(0, 64).map(lambda b: b * 4096)), min_size=3, max_size=3
+        )
+    )
     def start(self, sizes):
         """A few files (sparse or not), a directory and a hard link to begin with."""
         for fs in (self.ref, self.fs):
@@ -1422,8 +1531,9 @@ class LinuxReference(RuleBasedStateMachine):
         return want
 
     def _path(self, data):
-        return os.path.join(data.draw(st.sampled_from(self.dirs()), label="dir"),
-                            data.draw(st.sampled_from(NAMES), label="name"))
+        return os.path.join(
+            data.draw(st.sampled_from(self.dirs()), label="dir"), data.draw(st.sampled_from(NAMES), label="name")
+        )
 
     def _object(self, data):
         paths = [p for p, _ in self._walk()]
@@ -1522,8 +1632,12 @@ class LinuxReference(RuleBasedStateMachine):
             assert self.fs.read(path, got[1] if whence == SEEK_DATA else want[1], 1) in (b"\0", b"")
 
     # -- xattrs --
-    @rule(data=st.data(), name=st.sampled_from(XNAMES), value=st.binary(max_size=8),
-          flags=st.sampled_from([0, 0, XATTR_CREATE, XATTR_REPLACE]))
+    @rule(
+        data=st.data(),
+        name=st.sampled_from(XNAMES),
+        value=st.binary(max_size=8),
+        flags=st.sampled_from([0, 0, XATTR_CREATE, XATTR_REPLACE]),
+    )
     def setxattr(self, data, name, value, flags):
         self.same("setxattr", self._object(data), name, value, flags)
 
@@ -1589,9 +1703,16 @@ def test_differential_against_ext4(ext4_dir, store_factory):
     machine = type("LinuxReferenceRun", (LinuxReference,), {"factory": staticmethod(store_factory)})
     old = os.umask(0o022)
     try:
-        run_state_machine_as_test(machine, settings=settings(
-            max_examples=int(os.environ.get("STORE_SM_EXAMPLES", "60")), stateful_step_count=50, deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], database=None,
-            derandomize=os.environ.get("STORE_SM_RANDOM") != "1"))
+        run_state_machine_as_test(
+            machine,
+            settings=settings(
+                max_examples=int(os.environ.get("STORE_SM_EXAMPLES", "60")),
+                stateful_step_count=50,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+                database=None,
+                derandomize=os.environ.get("STORE_SM_RANDOM") != "1",
+            ),
+        )
     finally:
         os.umask(old)

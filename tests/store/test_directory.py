@@ -15,7 +15,12 @@ import uuid
 import pytest
 
 from fakegluster.store.base import (
-    FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, ROOT_GFID, SEEK_DATA, SEEK_HOLE,
+    FALLOC_FL_KEEP_SIZE,
+    FALLOC_FL_PUNCH_HOLE,
+    FALLOC_FL_ZERO_RANGE,
+    ROOT_GFID,
+    SEEK_DATA,
+    SEEK_HOLE,
 )
 from fakegluster.store.directory import HIDDEN, DirectoryStore
 
@@ -63,9 +68,19 @@ def fill_by_hand(root) -> None:
 
 def same_stat(attr, st, gfid=None) -> None:
     assert (attr.mode, attr.nlink, attr.uid, attr.gid, attr.size, attr.blocks) == (
-        st.st_mode, st.st_nlink, st.st_uid, st.st_gid, st.st_size, st.st_blocks)
+        st.st_mode,
+        st.st_nlink,
+        st.st_uid,
+        st.st_gid,
+        st.st_size,
+        st.st_blocks,
+    )
     assert (attr.mtime_ns, attr.ctime_ns, attr.dev, attr.rdev) == (
-        st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_rdev)
+        st.st_mtime_ns,
+        st.st_ctime_ns,
+        st.st_dev,
+        st.st_rdev,
+    )
     if gfid is not None:
         assert attr.gfid == gfid
 
@@ -189,12 +204,14 @@ def test_hidden_entry_is_invisible_and_singular(vol, dstore):
     err(errno.ENOENT, s.unlink, R, HIDDEN)
     err(errno.ENOENT, s.rmdir, R, HIDDEN)
     err(errno.ENOENT, s.rename, R, HIDDEN, R, "stolen")
-    for call in (lambda: s.create(R, HIDDEN, 0o644, uid=0, gid=0, gfid=gf()),
-                 lambda: s.mkdir(R, HIDDEN, 0o755, uid=0, gid=0, gfid=gf()),
-                 lambda: s.mknod(R, HIDDEN, stat.S_IFIFO | 0o644, 0, uid=0, gid=0, gfid=gf()),
-                 lambda: s.symlink(R, HIDDEN, "x", uid=0, gid=0, gfid=gf()),
-                 lambda: s.link(x.gfid, R, HIDDEN),
-                 lambda: s.rename(R, "x", R, HIDDEN)):
+    for call in (
+        lambda: s.create(R, HIDDEN, 0o644, uid=0, gid=0, gfid=gf()),
+        lambda: s.mkdir(R, HIDDEN, 0o755, uid=0, gid=0, gfid=gf()),
+        lambda: s.mknod(R, HIDDEN, stat.S_IFIFO | 0o644, 0, uid=0, gid=0, gfid=gf()),
+        lambda: s.symlink(R, HIDDEN, "x", uid=0, gid=0, gfid=gf()),
+        lambda: s.link(x.gfid, R, HIDDEN),
+        lambda: s.rename(R, "x", R, HIDDEN),
+    ):
         err(errno.EPERM, call)
     assert sorted(os.listdir(vol / HIDDEN)) in (["gfids.sqlite3"], ["gfids.sqlite3", "gfids.sqlite3-wal"])
     # elsewhere the name is an ordinary one
@@ -228,8 +245,18 @@ def snapshot(path) -> dict:
                 fd = os.open(p, os.O_RDONLY | os.O_NOATIME)
                 data = os.read(fd, 1 << 20)
                 os.close(fd)
-            out[p] = (st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_atime_ns,
-                      st.st_nlink, data, sorted(os.listxattr(p, follow_symlinks=False)))
+            out[p] = (
+                st.st_mode,
+                st.st_uid,
+                st.st_gid,
+                st.st_size,
+                st.st_mtime_ns,
+                st.st_ctime_ns,
+                st.st_atime_ns,
+                st.st_nlink,
+                data,
+                sorted(os.listxattr(p, follow_symlinks=False)),
+            )
     return out
 
 
@@ -311,17 +338,25 @@ def test_nothing_outside_the_root_is_read_or_changed(tmp_path):
         f = s.lookup(real.gfid, "f")
         os.rename(vol / "real", vol / "real.old")
         os.symlink(out, vol / "real")
-        for call in (lambda: s.lookup(real.gfid, "secret"), lambda: s.readdir(real.gfid),
-                     lambda: s.getattr(real.gfid), lambda: s.getattr(f.gfid), lambda: s.read(f.gfid, 0, 10),
-                     lambda: s.write(f.gfid, 0, b"pwned"), lambda: s.setattr(f.gfid, mode=0o777),
-                     lambda: s.setxattr(f.gfid, "user.x", b"v"), lambda: s.truncate(f.gfid, 0),
-                     lambda: s.create(real.gfid, "planted", 0o644, uid=0, gid=0, gfid=gf()),
-                     lambda: s.mkdir(real.gfid, "planted", 0o755, uid=0, gid=0, gfid=gf()),
-                     lambda: s.symlink(real.gfid, "planted", "x", uid=0, gid=0, gfid=gf()),
-                     lambda: s.unlink(real.gfid, "secret"), lambda: s.rmdir(real.gfid, "sub"),
-                     lambda: s.rename(real.gfid, "secret", R, "stolen"),
-                     lambda: s.rename(R, "shared", real.gfid, "secret"),
-                     lambda: s.link(s.lookup(R, "shared").gfid, real.gfid, "planted")):
+        for call in (
+            lambda: s.lookup(real.gfid, "secret"),
+            lambda: s.readdir(real.gfid),
+            lambda: s.getattr(real.gfid),
+            lambda: s.getattr(f.gfid),
+            lambda: s.read(f.gfid, 0, 10),
+            lambda: s.write(f.gfid, 0, b"pwned"),
+            lambda: s.setattr(f.gfid, mode=0o777),
+            lambda: s.setxattr(f.gfid, "user.x", b"v"),
+            lambda: s.truncate(f.gfid, 0),
+            lambda: s.create(real.gfid, "planted", 0o644, uid=0, gid=0, gfid=gf()),
+            lambda: s.mkdir(real.gfid, "planted", 0o755, uid=0, gid=0, gfid=gf()),
+            lambda: s.symlink(real.gfid, "planted", "x", uid=0, gid=0, gfid=gf()),
+            lambda: s.unlink(real.gfid, "secret"),
+            lambda: s.rmdir(real.gfid, "sub"),
+            lambda: s.rename(real.gfid, "secret", R, "stolen"),
+            lambda: s.rename(R, "shared", real.gfid, "secret"),
+            lambda: s.link(s.lookup(R, "shared").gfid, real.gfid, "planted"),
+        ):
             err(errno.ESTALE, call)
         # ... and the same with a directory that is deeper, replaced in the middle of the path
         os.unlink(vol / "real")
@@ -333,8 +368,12 @@ def test_nothing_outside_the_root_is_read_or_changed(tmp_path):
         os.symlink(out, vol / "m")
         os.symlink(out, vol / "m.old" / "n.tmp")
         os.rename(vol / "m.old" / "n.tmp", vol / "m.old" / "n.tmp2")
-        for call in (lambda: s.getattr(mf.gfid), lambda: s.write(mf.gfid, 0, b"pwned"),
-                     lambda: s.readdir(mn.gfid), lambda: s.create(mn.gfid, "sub", 0o644, uid=0, gid=0, gfid=gf())):
+        for call in (
+            lambda: s.getattr(mf.gfid),
+            lambda: s.write(mf.gfid, 0, b"pwned"),
+            lambda: s.readdir(mn.gfid),
+            lambda: s.create(mn.gfid, "sub", 0o644, uid=0, gid=0, gfid=gf()),
+        ):
             err(errno.ESTALE, call)
         # through a symlink, the volume root is not left either: resolve_path walks lookups
         err(errno.ENOTDIR, s.resolve_path, "slash/etc/passwd")
