@@ -308,6 +308,30 @@ class RealVolume:
     def status(self) -> list[dict]:
         return _brick_status(self.name)
 
+    def kill_brick(self, brick: int) -> None:
+        """SIGKILL brick ``brick``'s glusterfsd (a crash: it does not sign out)."""
+        path = self.brick_paths[brick]
+        pids = [b["pid"] for b in self.status() if b["path"] == path and b["online"] and b["pid"] > 0]
+        if not pids:
+            raise RealGlusterError(f"brick {path} of {self.name} is not running")
+        _kill_and_wait(pids)
+
+    def start_force(self, timeout: float = 60.0) -> None:
+        """``volume start NAME force``: restart dead bricks; wait until all are online."""
+        gluster_cli("volume", "start", self.name, "force", retry_for=60)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = {b["path"]: b for b in self.status()}
+            if all(p in st and st[p]["online"] and st[p]["port"] for p in self.brick_paths):
+                self.brick_ports = [st[p]["port"] for p in self.brick_paths]
+                return
+            time.sleep(0.1)
+        raise RealGlusterError(f"bricks of {self.name} not online after {timeout}s")
+
+    def gluster(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """``gluster --mode=script ARGS`` (e.g. ``vol.gluster("volume", "heal", vol.name, "info")``)."""
+        return gluster_cli(*args, check=check)
+
     def delete(self) -> None:
         if self._deleted:
             return
@@ -491,9 +515,21 @@ class RealGluster:
 
     # -- volumes ------------------------------------------------------------
     def create_volume(
-        self, name: str | None = None, bricks: int = 1, options: dict[str, str] | None = None
+        self,
+        name: str | None = None,
+        bricks: int = 1,
+        options: dict[str, str] | None = None,
+        *,
+        replica: int | None = None,
+        arbiter: int | None = None,
+        disperse: int | None = None,
+        redundancy: int | None = None,
     ) -> RealVolume:
-        """Create + start a distribute volume on fresh temp bricks; wait for them."""
+        """Create + start a volume on ``bricks`` fresh temp bricks; wait for them.
+
+        Plain distribute by default; ``replica=3`` (``arbiter=1``), ``disperse=6``
+        (``redundancy=2``) as ``gluster volume create`` takes them (``bricks`` a multiple of
+        the replica or disperse count gives the distributed variants)."""
         if not self._running:
             raise RealGlusterError("RealGluster not started")
         with self._lock:
@@ -515,7 +551,17 @@ class RealGluster:
         self.volumes.append(vol)
         try:
             t0 = time.monotonic()
-            gluster_cli("volume", "create", name, *[f"{self.hostname}:{p}" for p in paths], "force", retry_for=60)
+            layout: list[str] = []
+            for key, value in (
+                ("replica", replica),
+                ("arbiter", arbiter),
+                ("disperse", disperse),
+                ("redundancy", redundancy),
+            ):
+                if value is not None:
+                    layout += [key, str(value)]
+            bricks_arg = [f"{self.hostname}:{p}" for p in paths]
+            gluster_cli("volume", "create", name, *layout, *bricks_arg, "force", retry_for=60)
             t1 = time.monotonic()
             opts = dict(self.volume_options)
             opts.update(options or {})
