@@ -18,6 +18,7 @@ from ..proto.events import Call
 from ..proto.gfdict import old_dict, old_dict_text
 from ..store.base import Store
 from .fops import FdTable, FopHandlers
+from .handle import ConnectionHandle
 
 __all__ = ["Brick", "BrickSession", "BRICK_PROGRAMS", "BRICK_DUMP"]
 
@@ -70,6 +71,11 @@ class BrickSession:
         self.bound = False
         self.client_uid: str | None = None
         self.client_name: str | None = None
+        self.conn: ConnectionHandle | None = None
+
+    def attach(self, conn: ConnectionHandle) -> None:
+        """The shell hands over the connection (deferred replies, callbacks to the client)."""
+        self.conn = conn
 
     def garbage(self, prog: int, proc: int) -> Any:
         """The body sent with GARBAGE_ARGS (handshake actors still submit their reply;

@@ -44,6 +44,9 @@ class CallRecord:
     args: Any
     result: Any = None
     error: str | None = None  # an RPC-level error reply (GARBAGE_ARGS ...) or an injected fault
+    #: "in": a call the server received (and answered, unless one-way); "out": a call the
+    #: server sent to its peer (GF-CBK callbacks such as FETCHSPEC or CACHE_INVALIDATION)
+    direction: str = "in"
 
     @property
     def program(self) -> str:
@@ -86,6 +89,7 @@ class CallRecord:
             "args": to_jsonable(self.args),
             "result": to_jsonable(self.result),
             "error": self.error,
+            "direction": self.direction,
         }
 
 

@@ -21,6 +21,7 @@ from ..proto.events import Call
 from ..proto.gfdict import old_dict, old_dict_text
 from ..proto.volfile import BrickRef, client_volfile
 from .brick import Brick
+from .handle import ConnectionHandle
 
 __all__ = ["Volume", "GlusterdSession", "GLUSTERD_TCP_PROGRAMS", "GLUSTERD_UNIX_PROGRAMS", "is_local"]
 
@@ -139,6 +140,11 @@ class GlusterdSession:
         self.brick_host = brick_host
         self.trusted = is_local(peer_host)
         self.ports = ports
+        self.conn: ConnectionHandle | None = None
+
+    def attach(self, conn: ConnectionHandle) -> None:
+        """The shell hands over the connection (GF-CBK FETCHSPEC goes out through it)."""
+        self.conn = conn
 
     def garbage(self, prog: int, proc: int) -> Any:
         """The body sent with GARBAGE_ARGS for this procedure (None: a bare reply)."""

@@ -12,11 +12,19 @@ error replies, the call log, faults); it does no IO.  Two loops drive it:
   client cannot starve the others.
 * :func:`serve_stream` — any ``trio.abc.Stream`` (emulated rdma, memory streams in tests).
 
+Every byte a connection sends goes through its :class:`Connection`, the
+:class:`~fakegluster.server.handle.ConnectionHandle` its session gets: replies, deferred
+replies (a lock granted later) and one-way CALLs to the peer (GF-CBK callbacks).  It writes
+eagerly when the socket takes the bytes and keeps the rest, in order, in an outbox that a
+writer task drains; the reading loop waits for the outbox to drain before it reads more
+(back-pressure: a peer that does not read its replies is not read either).
+
 A misbehaving peer costs nothing to the others: its task ends, its fds are released.
 """
 
 from __future__ import annotations
 
+import collections
 import errno
 import itertools
 import logging
@@ -32,13 +40,25 @@ from ..proto.events import NEED_DATA
 from ..proto.programs import Program, lookup
 from .calllog import CallLog, CallRecord, Faults
 from .glusterd import NO_REPLY
+from .handle import DEFERRED
 
-__all__ = ["Session", "Dispatcher", "serve_stream", "serve_socket", "serve_listener", "RECEIVE_SIZE"]
+__all__ = [
+    "Session",
+    "Dispatcher",
+    "Connection",
+    "serve_stream",
+    "serve_socket",
+    "serve_listener",
+    "RECEIVE_SIZE",
+    "IOV_MAX",
+]
 
 log = logging.getLogger("fakegluster.server")
 RECEIVE_SIZE = 256 * 1024
 #: serve_socket yields to the scheduler at least once per this many requests.
 FAIRNESS = 32
+#: buffers per sendmsg: Linux refuses more than IOV_MAX (1024) with EMSGSIZE
+IOV_MAX = 1024
 _connection_ids = itertools.count(1)
 
 
@@ -122,8 +142,23 @@ class Dispatcher:
             log.exception("%s: %s failed", self.name, _proc_name(call))
             self._record(call, None, "SYSTEM_ERR")
             return self.conn.send_buffers(Reply(call.xid, stat=AcceptStat.SYSTEM_ERR))
+        if result is DEFERRED:  # the session answers later, through Connection.reply
+            return []
+        return self.reply_buffers(call, result, payload)
+
+    def reply_buffers(self, call: Call, result: Any, payload: Any = b"") -> list[Any]:
+        """Record the reply to ``call`` and encode it."""
         self._record(call, result, None)
         return self.conn.send_buffers(Reply(call.xid, result, payload=payload))
+
+    def call_buffers(self, call: Call) -> list[Any]:
+        """Record a one-way CALL this server sends to its peer and encode it."""
+        if self.calls is not None:
+            self.calls.append(
+                CallRecord(now(), self.name, self.cid, self.peer, call.prog, call.vers, call.proc, call.xid,
+                           call.args, direction="out")
+            )  # fmt: skip
+        return self.conn.send_buffers(call)
 
     def _fail(self, call: Call, fault: Any) -> list[Any]:
         proc = lookup(call.prog, call.vers).procs[call.proc]
@@ -150,20 +185,9 @@ class Dispatcher:
     def _record(self, call: Call, result: Any, error: str | None) -> None:
         if self.calls is not None:
             self.calls.append(
-                (
-                    now(),
-                    self.name,
-                    self.cid,
-                    self.peer,
-                    call.prog,
-                    call.vers,
-                    call.proc,
-                    call.xid,
-                    call.args,
-                    result,
-                    error,
-                )
-            )
+                (now(), self.name, self.cid, self.peer, call.prog, call.vers, call.proc, call.xid, call.args, result,
+                 error)
+            )  # fmt: skip
 
     def _record_error(self, exc: ProtocolError) -> None:
         if self.calls is not None:
@@ -195,16 +219,195 @@ def _proc_name(call: Call) -> str:
     return proc.name if proc else ""
 
 
-async def _run_delayed(dispatcher: Dispatcher, send: Callable[[list[Any]], Any], call: Call, fault: Any) -> None:
+class Connection:
+    """One served connection's output side; the ConnectionHandle sessions see.
+
+    ``post(buffers)`` queues bytes in order; on a socket it first writes what the kernel
+    takes at once (so a deferred reply goes out before the reply of the call that caused it,
+    like a real brick granting a blocked lock before answering the unlock).  ``run_writer``
+    (a task of the connection's nursery) drains the rest.  Thread-unsafe: the server's trio
+    thread only.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, *, sock: socket.socket | None = None,
+                 stream: trio.abc.SendStream | None = None) -> None:  # fmt: skip
+        self.d = dispatcher
+        self.id, self.peer, self.name = dispatcher.cid, dispatcher.peer, dispatcher.name
+        self._sock, self._stream = sock, stream
+        self._queue: collections.deque[Any] = collections.deque()
+        self._writing = False  # a stream write is under way (its bytes left the queue)
+        self._wake = trio.Event()
+        self._drained: trio.Event | None = None
+        self._closed = False
+        self._xid = 0
+        self._on_close: list[Callable[[], None]] = []
+        self.cancel_scope: trio.CancelScope | None = None
+
+    # ---- ConnectionHandle -----------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def reply(self, call: Call, result: Any, payload: bytes | memoryview = b"") -> None:
+        if not self._closed:
+            self.post(self.d.reply_buffers(call, result, payload))
+
+    def send_call(self, prog: int, vers: int, proc: int, args: Any = None) -> int:
+        if self._closed:
+            return 0
+        self._xid += 1
+        self.post(self.d.call_buffers(Call(self._xid, prog, vers, proc, args)))
+        return self._xid
+
+    def close(self) -> None:
+        self._queue.clear()
+        self._closed = True
+        if self.cancel_scope is not None:
+            self.cancel_scope.cancel()
+        self._wake.set()
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        if self._closed:
+            callback()
+        else:
+            self._on_close.append(callback)
+
+    # ---- the loops' side -----------------------------------------------------------------
+    @property
+    def pending(self) -> bool:
+        """Output not yet handed to the kernel (or a stream) — the reader waits for it."""
+        return bool(self._queue) or self._writing
+
+    def post(self, buffers: list[Any]) -> None:
+        if self._closed or not buffers:
+            return
+        if self._sock is not None and not self._queue:
+            buffers = self._send_now(buffers)
+            if not buffers:
+                return
+        self._queue.extend(buffers)
+        self._wake.set()
+
+    def _send_now(self, buffers: list[Any]) -> list[Any]:
+        """Write what the socket takes without blocking; return the rest."""
+        sock = self._sock
+        assert sock is not None
+        while buffers:
+            try:
+                sent = sock.sendmsg(buffers[:IOV_MAX])
+            except BlockingIOError:
+                return buffers
+            except OSError:
+                self._broken()
+                return []
+            buffers = _advance(buffers, sent)
+        return buffers
+
+    async def wait_drained(self) -> None:
+        while self.pending and not self._closed:
+            if self._drained is None:
+                self._drained = trio.Event()
+            await self._drained.wait()
+
+    async def run_writer(self) -> None:
+        """Drain the outbox forever (cancelled with the connection)."""
+        while not self._closed:
+            if not self._queue:
+                self._wake = trio.Event()
+                self._set_drained()
+                await self._wake.wait()
+                continue
+            if self._sock is not None:
+                await trio.lowlevel.wait_writable(self._sock)
+                rest = self._send_now(list(self._queue))
+                self._queue.clear()
+                self._queue.extend(rest)
+            else:
+                assert self._stream is not None
+                data = b"".join(bytes(b) if isinstance(b, memoryview) else b for b in self._queue)
+                self._queue.clear()
+                self._writing = True
+                try:
+                    await self._stream.send_all(data)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    self._broken()
+                finally:
+                    self._writing = False
+        self._set_drained()
+
+    def _set_drained(self) -> None:
+        if self._drained is not None and not self.pending:
+            self._drained.set()
+            self._drained = None
+
+    def _broken(self) -> None:
+        """The peer is gone: drop the output and end the connection."""
+        self.close()
+
+    def finish(self) -> None:
+        """The connection ended: run the close callbacks once."""
+        self._closed = True
+        self._queue.clear()
+        self._set_drained()
+        callbacks, self._on_close = self._on_close, []
+        for cb in callbacks:
+            try:
+                cb()
+            except Exception:
+                log.exception("%s: a close callback of connection %d failed", self.name, self.id)
+
+
+def _advance(buffers: list[Any], sent: int) -> list[Any]:
+    """The buffers left after the first ``sent`` bytes went out."""
+    i = 0
+    while sent and i < len(buffers):
+        n = len(buffers[i]) if isinstance(buffers[i], bytes) else memoryview(buffers[i]).nbytes
+        if sent >= n:
+            sent -= n
+            i += 1
+        else:
+            rest = memoryview(buffers[i]).cast("B")[sent:]
+            return [rest, *buffers[i + 1 :]]
+    return buffers[i:]
+
+
+def _attach(session: Any, conn: Connection) -> None:
+    attach = getattr(session, "attach", None)
+    if attach is not None:
+        attach(conn)
+
+
+async def _run_delayed(dispatcher: Dispatcher, conn: Connection, call: Call, fault: Any) -> None:
     if fault.action == "hang":
         dispatcher._record(call, None, "fault: hang")
         await trio.sleep_forever()
     await trio.sleep(fault.delay)
-    buffers = dispatcher.answer(call, fault if fault.errno is not None else None)
-    try:
-        await send(buffers)
-    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-        pass
+    conn.post(dispatcher.answer(call, fault if fault.errno is not None else None))
+
+
+async def _serve(
+    conn: Connection, d: Dispatcher, receive: Callable[[], Any], *, yield_every: int | None = None
+) -> None:
+    """The reading loop shared by both shells: feed, answer, wait for output to drain."""
+    async with trio.open_nursery() as nursery:
+        conn.cancel_scope = nursery.cancel_scope
+        nursery.start_soon(conn.run_writer)
+        busy = 0
+        while not d.closing and not conn.closed:
+            data = await receive()
+            out = d.feed(data)
+            for call, fault in d.delayed:
+                nursery.start_soon(_run_delayed, d, conn, call, fault)
+            d.delayed.clear()
+            conn.post(out)
+            if conn.pending:
+                await conn.wait_drained()
+            elif yield_every is not None:
+                busy += 1
+                if busy >= yield_every:
+                    busy = 0
+                    await trio.lowlevel.checkpoint()
+        nursery.cancel_scope.cancel()
 
 
 async def serve_stream(
@@ -230,53 +433,23 @@ async def serve_stream(
         faults=faults,
         max_record=max_record,
     )
-    send_lock = trio.Lock()  # delayed answers (faults) write from their own tasks
+    conn = Connection(d, stream=stream)
+    _attach(session, conn)
 
-    async def send(buffers: list[Any]) -> None:
-        async with send_lock:
-            await stream.send_all(b"".join(bytes(b) if isinstance(b, memoryview) else b for b in buffers))
+    async def receive() -> bytes:
+        try:
+            return await stream.receive_some(RECEIVE_SIZE)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return b""
 
     log.debug("%s: connection %d from %s", name, connection_id, peer)
     try:
-        async with trio.open_nursery() as nursery:
-            while not d.closing:
-                try:
-                    data = await stream.receive_some(RECEIVE_SIZE)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    data = b""
-                out = d.feed(data)
-                for call, fault in d.delayed:
-                    nursery.start_soon(_run_delayed, d, send, call, fault)
-                d.delayed.clear()
-                if out:
-                    try:
-                        await send(out)
-                    except (trio.BrokenResourceError, trio.ClosedResourceError):
-                        break
-            nursery.cancel_scope.cancel()
+        await _serve(conn, d, receive)
     finally:
+        conn.finish()
         d.close()
         await trio.aclose_forcefully(stream)
         log.debug("%s: connection %d from %s closed", name, connection_id, peer)
-
-
-async def _sendmsg(sock: socket.socket, buffers: list[Any]) -> None:
-    """Write all ``buffers`` (vectored, no joining copies), waiting only when it would block."""
-    pending = [memoryview(b).cast("B") if not isinstance(b, bytes) else b for b in buffers]
-    while pending:
-        try:
-            sent = sock.sendmsg(pending)
-        except BlockingIOError:
-            await trio.lowlevel.wait_writable(sock)
-            continue
-        while sent:
-            head = pending[0]
-            if sent >= len(head):
-                sent -= len(head)
-                pending.pop(0)
-            else:
-                pending[0] = memoryview(head)[sent:]
-                sent = 0
 
 
 async def serve_socket(
@@ -302,45 +475,27 @@ async def serve_socket(
         faults=faults,
         max_record=max_record,
     )
-    send_lock = trio.Lock()
+    conn = Connection(d, sock=sock)
+    _attach(session, conn)
     buf = bytearray(RECEIVE_SIZE)
     view = memoryview(buf)
 
-    async def send(buffers: list[Any]) -> None:
-        async with send_lock:
-            await _sendmsg(sock, buffers)
+    async def receive() -> memoryview | bytes:
+        while True:
+            try:
+                n = sock.recv_into(buf)
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(sock)
+                continue
+            except OSError:
+                n = 0
+            return view[:n] if n else b""
 
     log.debug("%s: connection %d from %s", name, connection_id, peer)
     try:
-        async with trio.open_nursery() as nursery:
-            busy = 0
-            while not d.closing:
-                try:
-                    n = sock.recv_into(buf)
-                except BlockingIOError:
-                    busy = 0
-                    await trio.lowlevel.wait_readable(sock)
-                    continue
-                except OSError:
-                    n = 0
-                out = d.feed(view[:n] if n else b"")
-                for call, fault in d.delayed:
-                    nursery.start_soon(_run_delayed, d, send, call, fault)
-                d.delayed.clear()
-                if out:
-                    try:
-                        if send_lock.locked():
-                            await send(out)
-                        else:
-                            await _sendmsg(sock, out)
-                    except OSError:
-                        break
-                busy += 1
-                if busy >= FAIRNESS:
-                    busy = 0
-                    await trio.lowlevel.checkpoint()
-            nursery.cancel_scope.cancel()
+        await _serve(conn, d, receive, yield_every=FAIRNESS)
     finally:
+        conn.finish()
         d.close()
         sock.close()
         log.debug("%s: connection %d from %s closed", name, connection_id, peer)
