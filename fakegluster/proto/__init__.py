@@ -4,7 +4,7 @@
 * :mod:`.rpc` — RPC call/reply headers and auth flavours
 * :mod:`.xdr`, :mod:`.gfdict`, :mod:`.common` — XDR primitives, the two dict encodings,
   shared structures
-* :mod:`.dump`, :mod:`.handshake`, :mod:`.portmap`, :mod:`.fops`, :mod:`.callback` — one
+* :mod:`.dump`, :mod:`.handshake`, :mod:`.portmap`, :mod:`.fops`, :mod:`.callback`, :mod:`.cli` — one
   module per RPC program, schemas named after their ``.x`` types
 * :mod:`.connection` — :class:`RpcConnection`, bytes in / events out
 * :mod:`.volfile` — volfile generation and parsing

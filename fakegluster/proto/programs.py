@@ -1,6 +1,6 @@
 """RPC programs as data: which procedures exist and which ``.x`` types they carry.
 
-Each program module (``dump``, ``handshake``, ``portmap``, ``fops``, ``callback``) builds a
+Each program module (``dump``, ``handshake``, ``portmap``, ``fops``, ``callback``, ``cli``) builds a
 :class:`Program` and registers it here.  A server serves a *subset* (``Program.only``),
 e.g. glusterd's handshake has GETSPEC but no SETVOLUME; a procedure missing from the table
 it serves is PROC_UNAVAIL, as in rpcsvc (no actor).
@@ -114,6 +114,6 @@ def _load() -> None:
     global _loaded
     if not _loaded:
         # Importing the program modules registers them.
-        from . import callback, dump, fops, handshake, portmap  # noqa: F401
+        from . import callback, cli, dump, fops, handshake, portmap  # noqa: F401
 
         _loaded = True

@@ -110,7 +110,7 @@ def test_decode_cli_check_passes_on_every_bundled_capture():
     )
     lines = proc.stdout.strip().splitlines()
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert lines[-1] == "decoded 368 messages, 0 failed" or lines[-1].endswith(" messages, 0 failed")
+    assert lines[-1] == "decoded 914 messages, 0 failed" or lines[-1].endswith(" messages, 0 failed")
     assert len(lines) == 1  # nothing to report
 
 
@@ -213,3 +213,79 @@ def test_lookup_xdata_xdr_size_matches_the_capture():
 
     encoded = xdr.encode(GfxDict, xdata)
     assert len(encoded) == 156 and int.from_bytes(encoded[:4], "big") == 144
+
+
+def _cli_messages(stem):
+    from fakegluster.proto import cli
+
+    path = PCAPS[[p.stem for p in PCAPS].index(stem)]
+    return [m.event for m in decode_capture(str(path)) if m.event.prog == cli.GLUSTER_CLI_PROGRAM]
+
+
+def test_cli_capture_decodes_the_gluster_cli_program():
+    """/work/shared/fixtures/cluster/README.md section 8: the eleven commands' CLI calls
+    (``volume heal info`` makes none: it runs glfsheal), each answered on its own connection."""
+    from fakegluster.proto import cli
+
+    events = _cli_messages("cli_mgmt")
+    calls = [e for e in events if isinstance(e, Call)]
+    replies = {e.xid: e for e in events if isinstance(e, Reply)}
+    assert [cli.PROGRAM[c.proc].name for c in calls] == [
+        "CREATE_VOLUME",
+        "START_VOLUME",
+        "GET_VOLUME",
+        "GET_VOLUME",
+        "SET_VOLUME",
+        "GET_VOL_OPT",
+        "SET_VOLUME",
+        "STATUS_VOLUME",
+        "STOP_VOLUME",
+        "DELETE_VOLUME",
+    ]
+    assert all(c.xid == 2 for c in calls)  # each CLI process makes its one call with xid 2
+    create = calls[0].args.dict
+    assert create["volname"] == b"capcli\0" and create["replica-count"] == b"3\0" and create["type"] == b"2\0"
+    info = replies[2].result
+    assert isinstance(info, cli.GfCliRsp.cls)
+    bad_set = [e for e in events if isinstance(e, Reply) and e.result.op_ret == -1]
+    assert len(bad_set) == 1
+    rsp = bad_set[0].result
+    assert (rsp.op_errno, rsp.op_errstr) == (
+        30800,
+        "option : no.such.option does not exist\nDid you mean nfs.drc-size or ...mem-factor?",
+    )
+
+
+def test_cli_over_tcp_is_read_only_proc_unavail_for_the_rest():
+    """Section 8b: over TCP, glusterd 10.3 serves only gd_svc_cli_trusted_actors."""
+    from fakegluster.proto import cli
+    from fakegluster.proto.errors import AcceptStat
+
+    events = _cli_messages("cli_mgmt_remote_host")
+    by_proc = {}
+    for e in events:
+        if isinstance(e, Reply):
+            by_proc.setdefault(cli.PROGRAM[e.proc].name, set()).add(e.stat)
+    assert by_proc == {
+        "CREATE_VOLUME": {AcceptStat.PROC_UNAVAIL},
+        "START_VOLUME": {AcceptStat.PROC_UNAVAIL},
+        "GET_VOLUME": {AcceptStat.SUCCESS},
+        "SET_VOLUME": {AcceptStat.PROC_UNAVAIL},
+        "GET_VOL_OPT": {AcceptStat.PROC_UNAVAIL},
+        "STATUS_VOLUME": {AcceptStat.SUCCESS},
+        "STOP_VOLUME": {AcceptStat.PROC_UNAVAIL},
+        "DELETE_VOLUME": {AcceptStat.PROC_UNAVAIL},
+    }
+    assert set(by_proc) - {"GET_VOLUME", "STATUS_VOLUME"} <= set(cli.UNIX_PROCEDURES) - set(cli.TCP_PROCEDURES)
+    assert {"GET_VOLUME", "STATUS_VOLUME"} <= set(cli.TCP_PROCEDURES)
+
+
+def test_cli_program_lists_every_procedure_of_10_3():
+    from fakegluster.proto import cli
+
+    assert sorted(cli.PROGRAM.procs) == list(range(50))
+    assert [p.name for p in cli.PROGRAM.procs.values()] == [
+        n.name.removeprefix("GLUSTER_CLI_") for n in cli.GlusterCliProcnum
+    ]
+    assert cli.PROGRAM["LIST_FRIENDS"].reply is cli.Gf1CliPeerListRsp
+    assert cli.PROGRAM["GET_VOL_OPT"].args is cli.GfCliReq
