@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import struct as _struct
+import threading
 from typing import Any
 
 import construct as c
@@ -345,6 +346,11 @@ class Encoded:
         return f"Encoded({self.decoded()!r})"
 
 
+#: Guards making dataclasses and fast codecs on first use (re-entrant: a struct's class
+#: needs its fields' classes for their defaults).
+_MAKE_LOCK = threading.RLock()
+
+
 class XdrStruct(c.Adapter):
     """A ``.x`` struct: a construct ``Struct`` whose parsed value is a frozen dataclass.
 
@@ -364,8 +370,16 @@ class XdrStruct(c.Adapter):
 
     @property
     def cls(self) -> type:
-        """The dataclass, made on first use (making ~130 of them at import costs ~50 ms)."""
-        if self._cls is None:
+        """The dataclass, made on first use (making ~130 of them at import costs ~50 ms).
+
+        Made once under a lock: two threads making it at once would each get a class of
+        their own, and an instance of one would not encode as the other ("expected
+        GfGetspecReq, got GfGetspecReq" with 16 threads connecting at once)."""
+        if self._cls is not None:
+            return self._cls
+        with _MAKE_LOCK:
+            if self._cls is not None:
+                return self._cls
             specs = [
                 (f.name, pytype_of(f.subcon), dataclasses.field(default=default_of(f.subcon))) for f in self._fields
             ]
@@ -393,10 +407,13 @@ class XdrStruct(c.Adapter):
     def _build_fast(self) -> None:
         from .fastxdr import codec_for
 
-        try:
-            self._fast = codec_for(self)
-        except TypeError:  # a field type the generator does not know: plain only
-            self._fast = (None, None)
+        with _MAKE_LOCK:
+            if self._fast is not None:
+                return
+            try:
+                self._fast = codec_for(self)
+            except TypeError:  # a field type the generator does not know: plain only
+                self._fast = (None, None)
 
     def _build(self, obj, stream, context, path):
         if isinstance(obj, Encoded):
