@@ -51,6 +51,8 @@ O_WRONLY, O_RDWR, O_TRUNC, O_APPEND, O_EXCL, O_CREAT = 0o1, 0o2, 0o1000, 0o2000,
 SET_MODE, SET_UID, SET_GID, SET_SIZE, SET_ATIME, SET_MTIME = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
 SET_ATIME_NOW, SET_MTIME_NOW = 0x80, 0x100
 GF_SEEK_DATA, GF_SEEK_HOLE = 0, 1
+#: Linux's cap on one read/write system call (INT_MAX rounded down to a page)
+MAX_RW_COUNT = 0x7FFFF000
 F_GETLK, F_UNLCK = 0, 2
 
 
@@ -248,23 +250,32 @@ class FopHandlers(XattrFops):
         )
 
     def _setattr(self, gfid: bytes, st: Any, valid: int) -> Any:
+        """``posix_setattr``: chown, then chmod, then ``posix_do_utimes`` (utimensat), each
+        applied as it comes, so an invalid time fails with EINVAL after the mode changed
+        (both seen on a 10.3 brick)."""
         pre = self._iatt(gfid)
         now = self.store.clock()
         kw: dict[str, Any] = {}
-        if valid & SET_MODE:
-            kw["mode"] = st.mode & 0o7777
         if valid & SET_UID:
             kw["uid"] = st.ia_uid
         if valid & SET_GID:
             kw["gid"] = st.ia_gid
+        if valid & SET_MODE:
+            kw["mode"] = st.mode & 0o7777
+        times: dict[str, Any] = {}
         if valid & SET_ATIME_NOW:
-            kw["atime_ns"] = now
+            times["atime_ns"] = now
         elif valid & SET_ATIME:
-            kw["atime_ns"] = st.ia_atime * 1_000_000_000 + st.ia_atime_nsec
+            times["atime_ns"] = _utimens(st.ia_atime, st.ia_atime_nsec, now)
         if valid & SET_MTIME_NOW:
-            kw["mtime_ns"] = now
+            times["mtime_ns"] = now
         elif valid & SET_MTIME:
-            kw["mtime_ns"] = st.ia_mtime * 1_000_000_000 + st.ia_mtime_nsec
+            times["mtime_ns"] = _utimens(st.ia_mtime, st.ia_mtime_nsec, now)
+        if any(t is _EINVAL for t in times.values()):
+            if kw:
+                self.store.setattr(gfid, **kw)
+            raise fs_error(errno.EINVAL)
+        kw.update((k, t) for k, t in times.items() if t is not _OMIT)
         # GF_SET_ATTR_SIZE is ignored by a 10.3 brick: sizes change through (F)TRUNCATE only
         attr = self.store.setattr(gfid, **kw) if kw else self.store.getattr(gfid)
         return F.GfxCommon2iattRsp.cls(0, 0, None, pre, to_iatt(attr))
@@ -375,7 +386,9 @@ class FopHandlers(XattrFops):
         ofd = self._fd(a.gfid, a.fd)
         if ofd.flags & O_ACCMODE == O_WRONLY:
             raise fs_error(errno.EBADF)
-        data = self.store.read(ofd.gfid, a.offset, a.size)
+        # posix_readv's pread: Linux moves at most MAX_RW_COUNT bytes per call, so a 10.3
+        # brick answers a READ of 2 GiB or more with 2147479552 bytes (op_ret stays an int32)
+        data = self.store.read(ofd.gfid, a.offset, min(a.size, MAX_RW_COUNT))
         post = self.store.getattr(ofd.gfid)
         # posix_readv sets op_errno ENOENT when the read reached the end of the file
         eof = a.offset + len(data) >= post.size
@@ -565,15 +578,41 @@ class FopHandlers(XattrFops):
         return F.GfxCommonRsp.cls(0, 0, None)
 
 
+#: utimensat's special tv_nsec values (linux/stat.h)
+UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
+#: ext4's timestamp range (256-byte inodes): the kernel clamps times to it and then drops
+#: the nanoseconds at either bound (``timestamp_truncate``); a 10.3 brick on ext4 reports
+#: 2^63-1 s as 15032385535 and -2^63 s as -2^31.
+EXT4_TIME_MIN, EXT4_TIME_MAX = -(1 << 31), (1 << 31) - 1 + (3 << 32)
+_EINVAL, _OMIT = object(), object()
+
+
+def _utimens(sec: int, nsec: int, now: int) -> Any:
+    """One timestamp of a SETATTR as utimensat takes it: nanoseconds since the epoch,
+    ``_OMIT``, or ``_EINVAL`` (tv_nsec out of range: the call fails, nothing is set)."""
+    if nsec == UTIME_NOW:
+        return now
+    if nsec == UTIME_OMIT:
+        return _OMIT
+    if nsec >= 1_000_000_000:
+        return _EINVAL
+    if sec <= EXT4_TIME_MIN or sec >= EXT4_TIME_MAX:
+        return min(max(sec, EXT4_TIME_MIN), EXT4_TIME_MAX) * 1_000_000_000
+    return sec * 1_000_000_000 + nsec
+
+
 MDATA_KEY = "trusted.glusterfs.mdata"
 
 
 def mdata_blob(attr: Any) -> bytes:
     """``trusted.glusterfs.mdata`` as the ctime feature stores it (57 bytes, big-endian):
-    u8 version 1, u64 flags 0, then ctime, mtime, atime as (u64 sec, u64 nsec)."""
+    u8 version 1, u64 flags 0, then ctime, mtime, atime as (u64 sec, u64 nsec).  Seconds
+    before 1970 go as their 64-bit two's complement (``htobe64`` of a signed ``tv_sec`` in
+    ``posix_mdata_to_disk``; seen on a 10.3 brick)."""
     out = b"\x01" + bytes(8)
     for ns in (attr.ctime_ns, attr.mtime_ns, attr.atime_ns):
-        out += (ns // 1_000_000_000).to_bytes(8, "big") + (ns % 1_000_000_000).to_bytes(8, "big")
+        sec, nsec = divmod(ns, 1_000_000_000)
+        out += (sec & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "big") + nsec.to_bytes(8, "big")
     return out
 
 

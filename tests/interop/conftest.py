@@ -52,6 +52,8 @@ def start_served(tmp: Path, extra: list[str] | None = None) -> Served:
         f.seek(1 << 20)
         f.write(b"\x42" * (1 << 20))
     os.symlink("hello.txt", hand / "link")
+    (hand / "old.img").write_bytes(b"\0" * 65536)  # touch -d 1960-01-01 (issue #14 defect 3)
+    os.utime(hand / "old.img", (-315619200, -315619200))
     sock = tmp / "glusterd.sock"
     cmd = [
         sys.executable,

@@ -160,6 +160,7 @@ def results(request, served, qemu_tools, tmp_path_factory):
         [QIO, "-f", "raw", "-r", "-c", "read -P 0x42 1M 1M", "-c", "read -P 0 0 1M", u("sparse.raw", volume="handvol")],
         [QI, "map", "--output=json", "-f", "raw", u("sparse.raw", volume="handvol")],
     ]
+    scenarios["before_1970"] = [[QI, "info", "--output=json", u("old.img", volume="handvol")]]
     real = None
     try:
         real = request.getfixturevalue("real_volume")
@@ -277,6 +278,12 @@ def test_a_folder_filled_by_hand_is_served(results):
     assert "Pattern verification failed" not in io.out and io.stdout.count("read 1048576/1048576") == 2
     data = [(e["start"], e["length"]) for e in json.loads(mapped.stdout) if e["data"]]
     assert data == [(1 << 20, 1 << 20)]
+
+
+def test_an_image_from_before_1970_opens(results):
+    """A file whose mtime is 1960 (issue #14 defect 3: its mdata reply used to fail)."""
+    [info] = ok(results["before_1970"])
+    assert json.loads(info.stdout)["virtual-size"] == 65536
 
 
 def test_fio_gfapi_verify_crc32c(tmp_path):
