@@ -20,6 +20,7 @@ from ..proto import dump, handshake, portmap
 from ..proto.events import Call
 from ..proto.gfdict import old_dict, old_dict_text
 from ..proto.volfile import BrickRef, client_volfile
+from ..proto.xdr import encode
 from .brick import Brick
 from .handle import ConnectionHandle
 
@@ -162,7 +163,7 @@ class GlusterdSession:
             return self._portmap(call.proc, a), b""
         proc = handshake.GfHndskProc(call.proc)
         if proc == handshake.GfHndskProc.GF_HNDSK_GETSPEC:
-            return self.getspec(a.key, a.xdata), b""
+            return self.getspec(a.key, a.xdata, args=a), b""
         if proc == handshake.GfHndskProc.GF_HNDSK_GET_VOLUME_INFO:
             return self.get_volume_info(a.dict), b""
         if proc == handshake.GfHndskProc.GF_HNDSK_EVENT_NOTIFY:
@@ -171,11 +172,16 @@ class GlusterdSession:
             return handshake.GfGetsnapNameUuidRsp.cls(-1, errno.EINVAL, "snapshots are not supported", None), b""
         return None, b""
 
-    def getspec(self, key: str, xdata: Any = None) -> Any:
-        """``__server_getspec``: op-version range from xdata, then the volfile."""
+    def getspec(self, key: str, xdata: Any = None, *, args: Any = None) -> Any:
+        """``__server_getspec``: the name as a C string (up to its first NUL; any other bytes
+        are just a name glusterd does not know: ENOENT), op-version range from xdata, then
+        the volfile.  A name of NAME_MAX bytes or more is EINVAL with op_ret left at what
+        ``xdr_to_generic`` returned: the length of the decoded arguments (seen on 10.3)."""
         rsp = handshake.GfGetspecRsp.cls
-        if len(key.encode()) >= 255:
-            return rsp(-1, errno.EINVAL, "", None)
+        key = key.split("\0", 1)[0]
+        if len(key.encode("utf-8", "surrogateescape")) >= 255:
+            decoded = len(encode(handshake.GfGetspecReq, args)) if args is not None else -1
+            return rsp(decoded, errno.EINVAL, "", None)
         name = key[1:] if key.startswith("/") else key
         if xdata is None:
             low = high = 1  # no dict: the client is taken to speak op-version 1
@@ -191,7 +197,7 @@ class GlusterdSession:
         if low > CLIENT_OP_VERSION or high < CLIENT_OP_VERSION:
             return rsp(-1, errno.ENOTSUP, "", None)
         spec = volume.volfile(self.brick_host, self.trusted, self.portmap_port)
-        return handshake.GfGetspecRsp.cls(len(spec.encode()), 0, spec, None)
+        return handshake.GfGetspecRsp.cls(len(spec.encode("utf-8", "surrogateescape")), 0, spec, None)
 
     def get_volume_info(self, params: Any) -> Any:
         text = old_dict_text(params)
