@@ -29,6 +29,7 @@ import errno
 import itertools
 import logging
 import socket
+import struct
 from collections.abc import Callable, Sequence
 from time import time as now
 from typing import Any, Protocol
@@ -97,6 +98,8 @@ class Dispatcher:
         self.calls, self.faults = calls, faults
         self.closing = False
         self.delayed: list[tuple[Call, Any]] = []
+        #: handler failures and unencodable replies answered SYSTEM_ERR (fuzz campaigns count them)
+        self.errors = 0
 
     def feed(self, data: bytes | memoryview) -> list[Any]:
         conn = self.conn
@@ -134,22 +137,38 @@ class Dispatcher:
             out.extend(self.answer(event, fault))
 
     def answer(self, call: Call, fault: Any = None) -> list[Any]:
+        """The buffers answering ``call``.  Nothing a handler does, and no reply that cannot
+        be encoded, escapes: either becomes a SYSTEM_ERR reply to that call alone (what
+        rpcsvc sends when an actor fails, ``rpcsvc_error_reply``)."""
         if fault is not None and fault.errno is not None:
             return self._fail(call, fault)
         try:
             result, payload = self.session.handle(call)
         except Exception:  # a bug must not take the server down: answer SYSTEM_ERR
             log.exception("%s: %s failed", self.name, _proc_name(call))
+            self.errors += 1
             self._record(call, None, "SYSTEM_ERR")
-            return self.conn.send_buffers(Reply(call.xid, stat=AcceptStat.SYSTEM_ERR))
+            return self._system_err(call)
         if result is DEFERRED:  # the session answers later, through Connection.reply
             return []
         return self.reply_buffers(call, result, payload)
 
     def reply_buffers(self, call: Call, result: Any, payload: Any = b"") -> list[Any]:
-        """Record the reply to ``call`` and encode it."""
+        """Record the reply to ``call`` and encode it (SYSTEM_ERR if it cannot be encoded)."""
+        try:
+            buffers = self.conn.send_buffers(Reply(call.xid, result, payload=payload))
+        except (ValueError, TypeError, OverflowError, struct.error) as exc:
+            log.error(
+                "%s: the reply to %s cannot be encoded (%s); answering SYSTEM_ERR", self.name, _proc_name(call), exc
+            )
+            self.errors += 1
+            self._record(call, result, f"SYSTEM_ERR: reply not encodable: {exc}")
+            return self._system_err(call)
         self._record(call, result, None)
-        return self.conn.send_buffers(Reply(call.xid, result, payload=payload))
+        return buffers
+
+    def _system_err(self, call: Call) -> list[Any]:
+        return self.conn.send_buffers(Reply(call.xid, stat=AcceptStat.SYSTEM_ERR))
 
     def call_buffers(self, call: Call) -> list[Any]:
         """Record a one-way CALL this server sends to its peer and encode it."""
