@@ -58,7 +58,8 @@ def _exchange(target, raw: bytes, port: int | None = None) -> list:
                 break
             rr.feed(data)
             while (r := rr.next_record()) is not None:
-                out.append(r)
+                if r[4:8] != b"\0\0\0\0":  # not a GF-CBK CALL: a shared real glusterd sends
+                    out.append(r)  # FETCHSPEC to every peer when anyone's volume changes
     except (TimeoutError, ConnectionResetError):
         out.append("gone")
     s.close()
