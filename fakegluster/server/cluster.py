@@ -35,6 +35,7 @@ from ..store import Store, open_store
 from .brick import BRICK_PROGRAMS, Brick, BrickSession
 from .calllog import CallLog, Faults
 from .glusterd import GLUSTERD_TCP_PROGRAMS, GLUSTERD_UNIX_PROGRAMS, GlusterdSession, Volume
+from .identity import VolumeIdentity, identity_folder
 from .net import next_connection_id, serve_listener, serve_socket, serve_stream
 
 __all__ = ["FakeGluster", "ServerInfo", "Listen", "parse_listen", "parse_volume", "DEFAULT_LISTEN"]
@@ -180,6 +181,7 @@ class FakeGluster:
         self.calls = CallLog()
         self.faults = Faults()
         self.volumes: dict[str, Volume] = {}
+        self.identities: dict[str, VolumeIdentity] = {}
         self.info: ServerInfo | None = None
         self._thread: _ServerThread | None = None
 
@@ -216,7 +218,10 @@ class FakeGluster:
         for name, directory, store in self.volume_specs:
             store = store if store is not None else open_store(directory)
             path = directory or f"/fakegluster/{name}/brick0"
-            brick = Brick(name, path, store)
+            # a directory volume keeps its volume-id, credentials and ports across restarts
+            ident = VolumeIdentity.load_or_create(identity_folder(store), name)
+            self.identities[name] = ident
+            brick = Brick(name, path, store, ident.volume_id, ident.username, ident.password)
             self.volumes[name] = Volume(name, [brick], brick.volume_id)
 
     async def _bind_glusterd(self, unix_paths: list[str]) -> list[tuple[Listen, list[socket.socket]]]:
@@ -234,10 +239,13 @@ class FakeGluster:
         hosts = list(dict.fromkeys(li.host for li, _ in listeners if li.transport == "tcp")) or ["127.0.0.1"]
         ports: dict[str, int] = {}
         for volume in self.volumes.values():
+            ident = self.identities.get(volume.name)
             for index, brick in enumerate(volume.bricks):
-                socks = _bind_same_port(hosts)
+                socks = _bind_same_port(hosts, prefer=ident.port_of(brick.path) if ident else 0)
                 brick.port = socks[0].getsockname()[1]
                 ports[brick.path] = brick.port
+                if ident is not None:
+                    ident.remember_port(brick.path, brick.port)
                 name = f"brick:{volume.name}:{index}"
                 for lsock in socks:
                     nursery.start_soon(serve_listener, lsock, self._brick_handler(brick, name), nursery)
@@ -513,12 +521,13 @@ def _unix_listener(path: str) -> socket.socket:
     return raw
 
 
-def _bind_same_port(hosts: Sequence[str], attempts: int = 20) -> list[socket.socket]:
-    """Listening sockets on every host with one port number (a brick has one port)."""
+def _bind_same_port(hosts: Sequence[str], attempts: int = 20, prefer: int = 0) -> list[socket.socket]:
+    """Listening sockets on every host with one port number (a brick has one port): port
+    ``prefer`` when it is free on all of them, else any."""
     last: OSError | None = None
-    for _ in range(attempts):
+    for attempt in range(attempts + bool(prefer)):
         socks: list[socket.socket] = []
-        port = 0
+        port = prefer if prefer and not attempt else 0
         try:
             for host in hosts:
                 info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]

@@ -1,0 +1,177 @@
+"""A restarted server keeps its volume's identity, and clients holding fds carry on (issue #14
+defect 7).  The judge: a real 10.3 brick killed and brought back with ``volume start force``
+lets the same gfclient go on with all its held fds; a fake ``serve`` killed with SIGKILL and
+started again on the same directory must do the same (same volume-id, credentials and, when
+free, brick port; gfclient reconnects and reopens its fds)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import pytest
+
+import gfclient
+from fakegluster.server.identity import IDENTITY_FILE, VolumeIdentity
+from fakegluster.testing.procs import filter_gfapi_log
+from gfclient.errors import GlusterConnectionError
+from tests.helpers import require_tool
+
+
+def _carry_on(uri: str, restart: Callable[[], None]) -> list[bytes]:
+    """Hold 3 fds, restart the server, use the same fds again; returns what they read."""
+    with gfclient.connect(uri) as vol:
+        held = []
+        for i in range(3):
+            f = vol.fopen(f"held-{i}", "w+")
+            f.pwrite(b"before-%d;" % i, 0)
+            f.fsync()
+            held.append(f)
+        restart()
+        deadline = time.monotonic() + 30
+        while True:  # gfclient reconnects every 3 s (rpc_clnt_reconnect), then reopens the fds
+            try:
+                vol.stat("held-0")
+                if all(f.fd != -1 for f in held):
+                    break
+            except GlusterConnectionError:
+                pass
+            assert time.monotonic() < deadline, "gfclient did not reconnect and reopen within 30 s"
+            time.sleep(0.2)
+        out = []
+        for i, f in enumerate(held):
+            f.pwrite(b"after-%d" % i, 9)
+            out.append(f.pread(100, 0))
+            f.close()
+        return out
+
+
+@pytest.mark.real
+def test_a_real_brick_restarted_with_start_force_lets_held_fds_carry_on(real_gluster):
+    vol = real_gluster.create_volume()
+    try:
+
+        def restart() -> None:
+            vol.kill_brick(0)
+            vol.start_force()
+
+        assert _carry_on(f"gluster://127.0.0.1/{vol.name}", restart) == [
+            b"before-%d;after-%d" % (i, i) for i in range(3)
+        ]
+    finally:
+        vol.delete()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(directory: str, port: int) -> tuple[subprocess.Popen, list[str]]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fakegluster",
+            "serve",
+            "--volume",
+            f"v={directory}",
+            "--listen",
+            f"tcp://127.0.0.1:{port}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines = []
+    for line in proc.stdout:
+        lines.append(line.strip())
+        if line.strip() == "ready":
+            return proc, lines
+    raise RuntimeError(f"serve exited: {lines}")
+
+
+def test_a_restarted_serve_lets_held_fds_carry_on(tmp_path):
+    """gfclient holds 3 fds and qemu-io (libgfapi) one; serve is killed and started again."""
+    qemu_img, qemu_io = require_tool("qemu-img"), require_tool("qemu-io")
+    port = _free_port()
+    procs = [_serve(str(tmp_path), port)[0]]
+    first = VolumeIdentity.load_or_create(str(tmp_path / ".fakegluster"), "v")
+    image = f"gluster://127.0.0.1:{port}/v/q.raw"
+    subprocess.run([qemu_img, "create", "-f", "raw", image, "1M"], check=True, capture_output=True, timeout=60)
+    qio = subprocess.Popen(
+        [qemu_io, "-f", "raw", "-c", "write -P 0x11 0 64k", "-c", "sleep 8000", "-c", "read -P 0x11 0 64k",
+         "-c", "write -P 0x22 64k 64k", "-c", "read -P 0x22 64k 64k", image],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+    def restart() -> None:
+        deadline = time.monotonic() + 30
+        while (tmp_path / "q.raw").read_bytes()[:65536] != b"\x11" * 65536:  # qemu-io holds its fd
+            assert time.monotonic() < deadline and qio.poll() is None, "qemu-io did not write"
+            time.sleep(0.1)
+        procs[-1].send_signal(signal.SIGKILL)
+        procs[-1].wait()
+        procs.append(_serve(str(tmp_path), port)[0])
+
+    try:
+        assert _carry_on(f"gluster://127.0.0.1:{port}/v", restart) == [b"before-%d;after-%d" % (i, i) for i in range(3)]
+        out, err = qio.communicate(timeout=120)
+    finally:
+        qio.kill()
+        for p in procs:
+            p.kill()
+            p.wait()
+    assert "failed" not in out and out.count("read 65536/65536") == 2, out + filter_gfapi_log(err)
+    assert (tmp_path / "q.raw").read_bytes()[65536:131072] == b"\x22" * 65536
+    again = VolumeIdentity.load_or_create(str(tmp_path / ".fakegluster"), "v")
+    assert again == first  # the same volume-id, credentials and brick port
+    assert (tmp_path / "held-2").read_bytes() == b"before-2;after-2"
+
+
+def test_identity_is_kept_in_the_hidden_folder_and_the_brick_port_reused(tmp_path):
+    port = _free_port()
+    proc, lines = _serve(str(tmp_path), port)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait()
+    kept = json.loads((tmp_path / ".fakegluster" / IDENTITY_FILE).read_text())
+    assert set(kept) == {"version", "name", "volume-id", "username", "password", "brick-ports"}
+    assert kept["brick-ports"] == {str(tmp_path): kept["brick-ports"][str(tmp_path)]}
+    proc, _ = _serve(str(tmp_path), port)
+    try:
+        from tests.rawclient import Mount
+
+        m = Mount("127.0.0.1", port, "v")
+        assert m.brick_port == kept["brick-ports"][str(tmp_path)]
+        assert m.setvolume_reply.dict["volume-id"] == kept["volume-id"].encode() + b"\0"
+        assert (m.options["username"], m.options["password"]) == (kept["username"], kept["password"])
+        m.close()
+    finally:
+        proc.terminate()
+        proc.wait()
+    # a port another process holds is only a preference: the brick takes another one
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", kept["brick-ports"][str(tmp_path)]))
+        squatter.listen()
+        proc, _ = _serve(str(tmp_path), port)
+        proc.terminate()
+        proc.wait()
+    moved = json.loads((tmp_path / ".fakegluster" / IDENTITY_FILE).read_text())
+    assert moved["volume-id"] == kept["volume-id"] and moved["brick-ports"] != kept["brick-ports"]
+
+
+def test_an_unreadable_identity_is_replaced(tmp_path):
+    folder = tmp_path / ".fakegluster"
+    os.mkdir(folder)
+    (folder / IDENTITY_FILE).write_text("{not json")
+    ident = VolumeIdentity.load_or_create(str(folder), "v")
+    assert VolumeIdentity.load_or_create(str(folder), "v") == ident
+    assert re.fullmatch(r"[0-9a-f-]{36}", ident.volume_id)
