@@ -14,9 +14,11 @@ import uuid
 from typing import Any
 
 from ..proto import dump, fops, handshake
-from ..proto.events import Call
+from ..proto.errors import AuthStat, RejectStat
+from ..proto.events import Call, Denied
 from ..proto.gfdict import old_dict, old_dict_text
 from ..store.base import Store
+from .auth import LOCAL_PEER, AuthResult, Peer, allows_insecure, authenticate, server_options, string2boolean
 from .fops import FdTable, FopHandlers
 from .handle import ConnectionHandle
 
@@ -29,6 +31,9 @@ BRICK_PROGRAMS = (
     handshake.PROGRAM.only(["NULL", "SETVOLUME", "GETSPEC", "PING", "SET_LK_VER"]),
     fops.BRICK_PROGRAM,
 )
+#: rpcsvc's answer to a call from an unprivileged port when ``rpc-auth-allow-insecure`` is off
+#: (``rpcsvc_handle_rpc_call``; seen on 10.3: even DUMP and undecodable calls get it).
+INSECURE_DENIED = Denied(0, RejectStat.AUTH_ERROR, auth_stat=AuthStat.AUTH_REJECTEDCRED)
 #: server_getspec of a brick (server-handshake.c), byte for byte.
 GETSPEC_NOT_HERE = "<this method is not in use, use glusterd for getspec>"
 BRICK_DUMP = (
@@ -48,6 +53,10 @@ class Brick:
         store: where the files live.
         volume_id: the volume's uuid (text), as SETVOLUME reports it.
         username, password: the ``auth.login`` credentials the trusted volfile carries.
+        options: the access options of its protocol/server xlator as the brick volfile has
+            them (``auth.addr.PATH.allow``, ``rpc-auth-allow-insecure``, ...; see
+            :mod:`.auth`); by default what glusterd writes for a volume with no options set.
+            Change them with :meth:`reconfigure`.
     """
 
     volume: str
@@ -58,28 +67,66 @@ class Brick:
     password: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
     process_uuid: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
     port: int = 0
+    options: dict[str, str] = dataclasses.field(default_factory=dict)
+    sessions: set[BrickSession] = dataclasses.field(default_factory=set, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.options:
+            self.options = server_options(self.path, self.username, self.password)
+
+    def reconfigure(self, options: dict[str, str]) -> None:
+        """New protocol/server options (``volume set``), as ``server_reconfigure`` applies
+        them: rpcsvc's port check changes for every connection, and with ``dynamic-auth``
+        (the default) every client that did SETVOLUME is authenticated again and
+        disconnected if it no longer passes."""
+        self.options = dict(options)
+        dynamic = string2boolean(self.options.get("dynamic-auth", "on")) is not False
+        for session in list(self.sessions):
+            session.update_access()
+            if dynamic and session.bound_params is not None and session.conn is not None:
+                if session.authenticate(session.bound_params) != AuthResult.ACCEPT:
+                    session.conn.close()
 
 
 class BrickSession:
     """One client connection to a brick.  ``handle(call)`` -> (result, payload)."""
 
-    def __init__(self, brick: Brick, connection_id: int = 0) -> None:
+    def __init__(
+        self, brick: Brick, connection_id: int = 0, peer: Peer = LOCAL_PEER, ssl_name: str | None = None
+    ) -> None:
         self.brick = brick
         self.connection_id = connection_id
+        self.peer = peer
+        #: the common name of the client's TLS certificate (``trans->ssl_name``)
+        self.ssl_name = ssl_name
         self.fds = FdTable()
         self.fops = FopHandlers(brick.store, self.fds)
         self.bound = False
+        self.bound_params: dict[str, str] | None = None  # SETVOLUME's dict (clnt_options)
         self.client_uid: str | None = None
         self.client_name: str | None = None
         self.conn: ConnectionHandle | None = None
+        self.denied = False
+        self.update_access()
+
+    def update_access(self) -> None:
+        """rpcsvc's privileged-port rule for this connection under the brick's options."""
+        self.denied = not self.peer.privileged and not allows_insecure(self.brick.options)
+
+    def authenticate(self, params: dict[str, str]) -> AuthResult:
+        return authenticate(params, self.brick.options, self.peer, self.ssl_name)
 
     def attach(self, conn: ConnectionHandle) -> None:
         """The shell hands over the connection (deferred replies, callbacks to the client)."""
         self.conn = conn
+        self.brick.sessions.add(self)
 
     def garbage(self, prog: int, proc: int) -> Any:
         """The body sent with GARBAGE_ARGS (handshake actors still submit their reply;
-        FOPs send a bare GARBAGE_ARGS) — seen on a 10.3 brick."""
+        FOPs send a bare GARBAGE_ARGS) — seen on a 10.3 brick.  A denied peer gets the
+        denial instead: rpcsvc checks the port before the actor decodes anything."""
+        if self.denied:
+            return INSECURE_DENIED
         if prog != handshake.GLUSTER_HNDSK_PROGRAM:
             return None
         return {
@@ -91,6 +138,8 @@ class BrickSession:
         }.get(proc)
 
     def handle(self, call: Call) -> tuple[Any, Any]:
+        if self.denied:
+            return INSECURE_DENIED, b""
         if call.prog == fops.GLUSTER_FOP_PROGRAM:
             if call.proc == fops.GfFop.NULL:
                 return None, b""
@@ -140,10 +189,10 @@ class BrickSession:
             return fail(-1, errno.EINVAL, _rev({**reply, "ERROR": msg}))
         if not known:
             return fail(-1, errno.ENOENT, _rev({**reply, "ERROR": "Brick not found"}))
-        user, password = text.get("username"), text.get("password")
-        if user is not None and (user != self.brick.username or password != self.brick.password):
+        if self.authenticate(text) != AuthResult.ACCEPT:
             return fail(-1, errno.EACCES, _rev({**reply, "ERROR": "Authentication failed"}))
         self.bound = True
+        self.bound_params = text
         self.client_uid = client_uid
         self.client_name = text.get("process-name")
         reply.update(
@@ -160,6 +209,7 @@ class BrickSession:
     def close(self) -> None:
         """The connection is gone: its fds are released (like the server's fd cleanup)."""
         self.fds.clear()
+        self.brick.sessions.discard(self)
 
 
 def _rev(items: dict[str, Any]) -> dict[str, bytes]:

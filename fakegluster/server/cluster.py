@@ -32,6 +32,7 @@ import trio
 from ..inproc import MessageStream, offer_rdma
 from ..proto.uri import GlusterURI
 from ..store import Store, open_store
+from .auth import LOCAL_PEER, Peer, server_options
 from .brick import BRICK_PROGRAMS, Brick, BrickSession
 from .calllog import CallLog, Faults
 from .glusterd import GLUSTERD_TCP_PROGRAMS, GLUSTERD_UNIX_PROGRAMS, GlusterdSession, Volume
@@ -155,6 +156,8 @@ class FakeGluster:
         listen: glusterd listeners (``tcp://HOST:PORT``, ``unix:///PATH``); bricks listen on
             every TCP listener's host, on one port each.
         max_record: the RPC record size limit (default 1 GiB).
+        options: ``volume set`` options for every volume (``{"auth.allow": "127.0.0.1",
+            "server.allow-insecure": "off"}``); change them live with :meth:`set_option`.
     """
 
     def __init__(
@@ -163,6 +166,7 @@ class FakeGluster:
         listen: Iterable[str] = (DEFAULT_LISTEN,),
         *,
         max_record: int | None = None,
+        options: dict[str, str] | None = None,
     ) -> None:
         self.listen = [parse_listen(x) for x in listen]
         if not self.listen:
@@ -178,6 +182,9 @@ class FakeGluster:
         if len(set(names)) != len(names):
             raise ValueError(f"volume names repeat: {names}")
         self.max_record = max_record
+        self.options: dict[str, dict[str, str]] = {n: dict(options or {}) for n in names}
+        for name in names:  # refuse what glusterd's volume set would refuse, before binding
+            server_options("/", None, None, self.options[name])
         self.calls = CallLog()
         self.faults = Faults()
         self.volumes: dict[str, Volume] = {}
@@ -222,6 +229,7 @@ class FakeGluster:
             ident = VolumeIdentity.load_or_create(identity_folder(store), name)
             self.identities[name] = ident
             brick = Brick(name, path, store, ident.volume_id, ident.username, ident.password)
+            brick.reconfigure(server_options(path, brick.username, brick.password, self.options[name]))
             self.volumes[name] = Volume(name, [brick], brick.volume_id)
 
     async def _bind_glusterd(self, unix_paths: list[str]) -> list[tuple[Listen, list[socket.socket]]]:
@@ -320,7 +328,7 @@ class FakeGluster:
             peer = "rdma" if isinstance(conn, MessageStream) else str(addr[0]) if addr else "?"
             await _serve(
                 conn,
-                BrickSession(brick, cid),
+                BrickSession(brick, cid, LOCAL_PEER if peer == "rdma" else Peer.from_sockaddr(addr)),
                 BRICK_PROGRAMS,
                 name=name,
                 peer=peer,
@@ -331,6 +339,26 @@ class FakeGluster:
             )
 
         return handler
+
+    # ---- volume options ---------------------------------------------------------------
+    def set_option(self, key: str, value: str | None, volume: str | None = None) -> None:
+        """``gluster volume set VOLUME KEY VALUE`` (``None``: ``volume reset VOLUME KEY``) on a
+        running or stopped server; access options apply at once, as on a real brick
+        (connected clients that no longer pass are disconnected).  Thread-safe."""
+        name = volume or next(iter(self.options))
+        opts = dict(self.options[name])
+        if value is None:
+            opts.pop(key, None)
+        else:
+            opts[key] = value
+        server_options("/", None, None, opts)  # validate
+        self.options[name] = opts
+        if name in self.volumes:
+            self.run_sync(self._apply_options, name)
+
+    def _apply_options(self, name: str) -> None:
+        for brick in self.volumes[name].bricks:
+            brick.reconfigure(server_options(brick.path, brick.username, brick.password, self.options[name]))
 
     # ---- conveniences ---------------------------------------------------------------
     def uri(self, volume: str | None = None, path: str | None = None, *, transport: str = "tcp") -> str:

@@ -25,6 +25,7 @@ A misbehaving peer costs nothing to the others: its task ends, its fds are relea
 from __future__ import annotations
 
 import collections
+import dataclasses
 import errno
 import itertools
 import logging
@@ -37,7 +38,7 @@ from typing import Any, Protocol
 import trio
 
 from ..proto import AcceptStat, Call, ConnectionClosed, ProtocolError, Reply, Role, RpcConnection, error_reply
-from ..proto.events import NEED_DATA
+from ..proto.events import NEED_DATA, Denied
 from ..proto.programs import Program, lookup
 from .calllog import CallLog, CallRecord, Faults
 from .glusterd import NO_REPLY
@@ -151,6 +152,9 @@ class Dispatcher:
             return self._system_err(call)
         if result is DEFERRED:  # the session answers later, through Connection.reply
             return []
+        if result.__class__ is Denied:  # rpcsvc refused the call (MSG_DENIED), e.g. an insecure port
+            self._record(call, None, f"{result.reject_stat.name}: {result.auth_stat.name}")
+            return self.conn.send_buffers(dataclasses.replace(result, xid=call.xid))
         return self.reply_buffers(call, result, payload)
 
     def reply_buffers(self, call: Call, result: Any, payload: Any = b"") -> list[Any]:
@@ -195,6 +199,8 @@ class Dispatcher:
             body = garbage(exc.prog, exc.proc)
             if body is NO_REPLY:
                 return None
+            if body.__class__ is Denied:
+                return b"".join(bytes(b) for b in self.conn.send_buffers(dataclasses.replace(body, xid=exc.xid)))
             if body is not None:
                 return b"".join(
                     bytes(b) for b in self.conn.send_buffers(Reply(exc.xid, body, stat=AcceptStat.GARBAGE_ARGS))
