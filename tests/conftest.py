@@ -6,6 +6,21 @@ import os
 
 import pytest
 
+# The generated fast XDR codec must never fall back to construct silently: under the tests a
+# fallback raises (here and in every `fakegluster serve` the tests start, which inherit this).
+os.environ["FAKEGLUSTER_STRICT_XDR"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def _no_fast_codec_fallback():
+    """Fail a test during which the fast XDR codec fell back to construct (even if the
+    FallbackError it raised was swallowed, e.g. by a server task)."""
+    from fakegluster.proto import xdr
+
+    before = len(xdr.FALLBACKS)
+    yield
+    assert xdr.FALLBACKS[before:] == [], "the fast XDR codec fell back to construct"
+
 
 def unavailable(reason: str) -> None:
     """A missing real peer is a FAILURE under CI=true, a skip elsewhere."""

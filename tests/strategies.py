@@ -9,11 +9,11 @@ from fakegluster.proto import gfdict, xdr
 from fakegluster.proto.gfdict import GfDataType, GfxValue
 
 _INTS = {
-    id(xdr.Int): st.integers(-(2**31), 2**31 - 1),
-    id(xdr.UInt): st.integers(0, 2**32 - 1),
-    id(xdr.Hyper): st.integers(-(2**63), 2**63 - 1),
-    id(xdr.UHyper): st.integers(0, 2**64 - 1),
-    id(xdr.Double): st.floats(allow_nan=False),
+    id(xdr.INT): st.integers(-(2**31), 2**31 - 1),
+    id(xdr.UINT): st.integers(0, 2**32 - 1),
+    id(xdr.HYPER): st.integers(-(2**63), 2**63 - 1),
+    id(xdr.UHYPER): st.integers(0, 2**64 - 1),
+    id(xdr.DOUBLE): st.floats(allow_nan=False),
 }
 
 #: Text that survives UTF-8 with surrogateescape (no lone surrogates outside DC80-DCFF).
@@ -42,26 +42,27 @@ def gfx_values(depth: int = 0) -> st.SearchStrategy[GfxValue]:
 
 
 def for_schema(con) -> st.SearchStrategy:
-    """A strategy producing valid Python values of the construct schema ``con``."""
+    """A strategy producing valid Python values of ``con`` (a Struct class or a construct)."""
+    con = xdr.schema_of(con)
     key = id(con)
     if key in _INTS:
         return _INTS[key]
     if key in _cache:
         return _cache[key]
-    if con is gfdict.GfxDict:
+    if con is gfdict.GFX_DICT:
         s = st.none() | st.dictionaries(c_strings, st.deferred(gfx_values), max_size=4)
-    elif con is gfdict.OldDict:
+    elif con is gfdict.OLD_DICT:
         s = st.none() | st.dictionaries(c_strings, st.binary(max_size=24), max_size=4)
-    elif isinstance(con, xdr.XdrStruct):
-        fields = {f.name: for_schema(f.subcon) for f in con.subcon.subcons}
+    elif isinstance(con, xdr.StructSchema):
+        fields = {name: for_schema(sub) for name, sub in con.fields}
         s = st.builds(con.cls, **fields)
-    elif isinstance(con, xdr.String):
+    elif isinstance(con, xdr.StringCon):
         s = texts
         if con.maximum is not None:
             s = s.filter(lambda t, m=con.maximum: len(t.encode("utf-8", "surrogateescape")) <= m)
-    elif isinstance(con, xdr.Opaque):
+    elif isinstance(con, xdr.OpaqueCon):
         s = st.binary(max_size=min(con.maximum or 64, 64))
-    elif isinstance(con, xdr.FixedOpaque):
+    elif isinstance(con, xdr.FixedOpaqueCon):
         s = st.binary(min_size=con.n, max_size=con.n)
     elif isinstance(con, xdr.Optional):
         s = st.none() | for_schema(con.subcon)

@@ -12,7 +12,7 @@ import enum
 
 from .common import GfIatt, GfProtoFlock
 from .programs import Procedure, Program, procedures, register
-from .xdr import Gfid, Opaque, String, UInt, xdr_struct
+from .xdr import NULL_GFID, Gfid, Opaque, String, Struct, UInt
 
 __all__ = [
     "GLUSTER_CBK_PROGRAM",
@@ -45,46 +45,44 @@ class GfCbkProcnum(enum.IntEnum):
     GF_CBK_ENTRYLK_CONTENTION = 11
 
 
-Gfs3CbkCacheInvalidationReq = xdr_struct(
-    "gfs3_cbk_cache_invalidation_req",
-    "gfid" / String(),
-    "event_type" / UInt,
-    "flags" / UInt,
-    "expire_time_attr" / UInt,
-    "stat" / GfIatt,
-    "parent_stat" / GfIatt,
-    "oldparent_stat" / GfIatt,
-    "xdata" / Opaque(),
-)
+class Gfs3CbkCacheInvalidationReq(Struct, xname="gfs3_cbk_cache_invalidation_req"):
+    gfid: String = ""
+    event_type: UInt = 0
+    flags: UInt = 0
+    expire_time_attr: UInt = 0
+    stat: GfIatt = GfIatt()
+    parent_stat: GfIatt = GfIatt()
+    oldparent_stat: GfIatt = GfIatt()
+    xdata: Opaque = b""
 
-Gfs3RecallLeaseReq = xdr_struct(
-    "gfs3_recall_lease_req",
-    "gfid" / Gfid,
-    "lease_type" / UInt,
-    "tid" / Gfid,
-    "xdata" / Opaque(),
-)
 
-GfStatedump = xdr_struct("gf_statedump", "pid" / UInt)
+class Gfs3RecallLeaseReq(Struct, xname="gfs3_recall_lease_req"):
+    gfid: Gfid = NULL_GFID
+    lease_type: UInt = 0
+    tid: Gfid = NULL_GFID
+    xdata: Opaque = b""
 
-Gfs4InodelkContentionReq = xdr_struct(
-    "gfs4_inodelk_contention_req",
-    "gfid" / Gfid,
-    "flock" / GfProtoFlock,
-    "pid" / UInt,
-    "domain" / String(),
-    "xdata" / Opaque(),
-)
 
-Gfs4EntrylkContentionReq = xdr_struct(
-    "gfs4_entrylk_contention_req",
-    "gfid" / Gfid,
-    "type" / UInt,
-    "pid" / UInt,
-    "name" / String(),
-    "domain" / String(),
-    "xdata" / Opaque(),
-)
+class GfStatedump(Struct, xname="gf_statedump"):
+    pid: UInt = 0
+
+
+class Gfs4InodelkContentionReq(Struct, xname="gfs4_inodelk_contention_req"):
+    gfid: Gfid = NULL_GFID
+    flock: GfProtoFlock = GfProtoFlock()
+    pid: UInt = 0
+    domain: String = ""
+    xdata: Opaque = b""
+
+
+class Gfs4EntrylkContentionReq(Struct, xname="gfs4_entrylk_contention_req"):
+    gfid: Gfid = NULL_GFID
+    type: UInt = 0
+    pid: UInt = 0
+    name: String = ""
+    domain: String = ""
+    xdata: Opaque = b""
+
 
 PROGRAM = register(
     Program(

@@ -21,7 +21,7 @@ import enum
 
 from .gfdict import OldDict
 from .programs import Procedure, Program, procedures, register
-from .xdr import Int, String, xdr_struct
+from .xdr import Int, String, Struct
 
 __all__ = [
     "GLUSTER_CLI_PROGRAM",
@@ -166,27 +166,72 @@ class GfCliStatusType(enum.IntFlag):
 #: The low byte of a STATUS_VOLUME ``cmd``: which detail was asked for.
 GF_CLI_STATUS_MASK = 0x0000FF
 
-GfCliReq = xdr_struct("gf_cli_req", "dict" / OldDict)
-GfCliRsp = xdr_struct("gf_cli_rsp", "op_ret" / Int, "op_errno" / Int, "op_errstr" / String(), "dict" / OldDict)
 
-Gf1CliPeerListReq = xdr_struct("gf1_cli_peer_list_req", "flags" / Int, "dict" / OldDict)
-Gf1CliPeerListRsp = xdr_struct("gf1_cli_peer_list_rsp", "op_ret" / Int, "op_errno" / Int, "friends" / OldDict)
+class GfCliReq(Struct, xname="gf_cli_req"):
+    dict: OldDict = None
 
-Gf1CliFsmLogReq = xdr_struct("gf1_cli_fsm_log_req", "name" / String())
-Gf1CliFsmLogRsp = xdr_struct(
-    "gf1_cli_fsm_log_rsp", "op_ret" / Int, "op_errno" / Int, "op_errstr" / String(), "fsm_log" / OldDict
-)
 
-Gf1CliGetwdReq = xdr_struct("gf1_cli_getwd_req", "unused" / Int)
-Gf1CliGetwdRsp = xdr_struct("gf1_cli_getwd_rsp", "op_ret" / Int, "op_errno" / Int, "wd" / String())
+class GfCliRsp(Struct, xname="gf_cli_rsp"):
+    op_ret: Int = 0
+    op_errno: Int = 0
+    op_errstr: String = ""
+    dict: OldDict = None
 
-Gf1CliMountReq = xdr_struct("gf1_cli_mount_req", "label" / String(), "dict" / OldDict)
-Gf1CliMountRsp = xdr_struct("gf1_cli_mount_rsp", "op_ret" / Int, "op_errno" / Int, "path" / String())
 
-Gf1CliUmountReq = xdr_struct("gf1_cli_umount_req", "lazy" / Int, "path" / String())
-Gf1CliUmountRsp = xdr_struct("gf1_cli_umount_rsp", "op_ret" / Int, "op_errno" / Int)
+class Gf1CliPeerListReq(Struct, xname="gf1_cli_peer_list_req"):
+    flags: Int = 0
+    dict: OldDict = None
 
-_SPECIAL = {
+
+class Gf1CliPeerListRsp(Struct, xname="gf1_cli_peer_list_rsp"):
+    op_ret: Int = 0
+    op_errno: Int = 0
+    friends: OldDict = None
+
+
+class Gf1CliFsmLogReq(Struct, xname="gf1_cli_fsm_log_req"):
+    name: String = ""
+
+
+class Gf1CliFsmLogRsp(Struct, xname="gf1_cli_fsm_log_rsp"):
+    op_ret: Int = 0
+    op_errno: Int = 0
+    op_errstr: String = ""
+    fsm_log: OldDict = None
+
+
+class Gf1CliGetwdReq(Struct, xname="gf1_cli_getwd_req"):
+    unused: Int = 0
+
+
+class Gf1CliGetwdRsp(Struct, xname="gf1_cli_getwd_rsp"):
+    op_ret: Int = 0
+    op_errno: Int = 0
+    wd: String = ""
+
+
+class Gf1CliMountReq(Struct, xname="gf1_cli_mount_req"):
+    label: String = ""
+    dict: OldDict = None
+
+
+class Gf1CliMountRsp(Struct, xname="gf1_cli_mount_rsp"):
+    op_ret: Int = 0
+    op_errno: Int = 0
+    path: String = ""
+
+
+class Gf1CliUmountReq(Struct, xname="gf1_cli_umount_req"):
+    lazy: Int = 0
+    path: String = ""
+
+
+class Gf1CliUmountRsp(Struct, xname="gf1_cli_umount_rsp"):
+    op_ret: Int = 0
+    op_errno: Int = 0
+
+
+_SPECIAL: dict[GlusterCliProcnum, tuple[type[Struct], type[Struct]]] = {
     GlusterCliProcnum.GLUSTER_CLI_LIST_FRIENDS: (Gf1CliPeerListReq, Gf1CliPeerListRsp),
     GlusterCliProcnum.GLUSTER_CLI_FSM_LOG: (Gf1CliFsmLogReq, Gf1CliFsmLogRsp),
     GlusterCliProcnum.GLUSTER_CLI_GETWD: (Gf1CliGetwdReq, Gf1CliGetwdRsp),

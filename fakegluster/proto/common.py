@@ -5,7 +5,9 @@ Field names and order follow the ``.x`` files of glusterfs v10.3 (``rpc/xdr/src`
 
 from __future__ import annotations
 
-from .xdr import Gfid, Hyper, LinkedList, Opaque, String, UHyper, UInt, xdr_struct
+from typing import Annotated
+
+from .xdr import NULL_GFID, Gfid, Hyper, LinkedList, Opaque, String, Struct, UHyper, UInt
 
 __all__ = [
     "GfxIattx",
@@ -22,113 +24,122 @@ __all__ = [
 ]
 
 ROOT_GFID = bytes(15) + b"\x01"
-NULL_GFID = bytes(16)
 #: ``ia_flags`` a real posix brick sends: every IATT_* validity bit except BTIME.
 IA_FLAGS_ALL = 0x17FF
 
 # glusterfs4-xdr.x: struct gfx_iattx (148 bytes).  All four second-fields come first,
 # then the four nanosecond fields.
-GfxIattx = xdr_struct(
-    "gfx_iattx",
-    "ia_gfid" / Gfid,
-    "ia_flags" / UHyper,
-    "ia_ino" / UHyper,
-    "ia_dev" / UHyper,
-    "ia_rdev" / UHyper,
-    "ia_size" / UHyper,
-    "ia_blocks" / UHyper,
-    "ia_attributes" / UHyper,
-    "ia_attributes_mask" / UHyper,
-    "ia_atime" / Hyper,
-    "ia_mtime" / Hyper,
-    "ia_ctime" / Hyper,
-    "ia_btime" / Hyper,
-    "ia_atime_nsec" / UInt,
-    "ia_mtime_nsec" / UInt,
-    "ia_ctime_nsec" / UInt,
-    "ia_btime_nsec" / UInt,
-    "ia_nlink" / UInt,
-    "ia_uid" / UInt,
-    "ia_gid" / UInt,
-    "ia_blksize" / UInt,
-    "mode" / UInt,
-    doc="``gfx_iattx``: a stat; ``mode`` carries the S_IFMT type bits.",
-)
+
+
+class GfxIattx(Struct, xname="gfx_iattx"):
+    """``gfx_iattx``: a stat; ``mode`` carries the S_IFMT type bits."""
+
+    ia_gfid: Gfid = NULL_GFID
+    ia_flags: UHyper = 0
+    ia_ino: UHyper = 0
+    ia_dev: UHyper = 0
+    ia_rdev: UHyper = 0
+    ia_size: UHyper = 0
+    ia_blocks: UHyper = 0
+    ia_attributes: UHyper = 0
+    ia_attributes_mask: UHyper = 0
+    ia_atime: Hyper = 0
+    ia_mtime: Hyper = 0
+    ia_ctime: Hyper = 0
+    ia_btime: Hyper = 0
+    ia_atime_nsec: UInt = 0
+    ia_mtime_nsec: UInt = 0
+    ia_ctime_nsec: UInt = 0
+    ia_btime_nsec: UInt = 0
+    ia_nlink: UInt = 0
+    ia_uid: UInt = 0
+    ia_gid: UInt = 0
+    ia_blksize: UInt = 0
+    mode: UInt = 0
+
 
 # glusterfs4-xdr.x: struct gfx_mdata_iatt
-GfxMdataIatt = xdr_struct(
-    "gfx_mdata_iatt",
-    "ia_atime" / Hyper,
-    "ia_mtime" / Hyper,
-    "ia_ctime" / Hyper,
-    "ia_atime_nsec" / UInt,
-    "ia_mtime_nsec" / UInt,
-    "ia_ctime_nsec" / UInt,
-)
+
+
+class GfxMdataIatt(Struct, xname="gfx_mdata_iatt"):
+    ia_atime: Hyper = 0
+    ia_mtime: Hyper = 0
+    ia_ctime: Hyper = 0
+    ia_atime_nsec: UInt = 0
+    ia_mtime_nsec: UInt = 0
+    ia_ctime_nsec: UInt = 0
+
 
 # glusterfs3-xdr.x: struct gf_statfs
-GfStatfs = xdr_struct(
-    "gf_statfs",
-    "bsize" / UHyper,
-    "frsize" / UHyper,
-    "blocks" / UHyper,
-    "bfree" / UHyper,
-    "bavail" / UHyper,
-    "files" / UHyper,
-    "ffree" / UHyper,
-    "favail" / UHyper,
-    "fsid" / UHyper,
-    "flag" / UHyper,
-    "namemax" / UHyper,
-)
+
+
+class GfStatfs(Struct, xname="gf_statfs"):
+    bsize: UHyper = 0
+    frsize: UHyper = 0
+    blocks: UHyper = 0
+    bfree: UHyper = 0
+    bavail: UHyper = 0
+    files: UHyper = 0
+    ffree: UHyper = 0
+    favail: UHyper = 0
+    fsid: UHyper = 0
+    flag: UHyper = 0
+    namemax: UHyper = 0
+
 
 # glusterfs3-xdr.x: struct gf_proto_flock
-GfProtoFlock = xdr_struct(
-    "gf_proto_flock",
-    "type" / UInt,
-    "whence" / UInt,
-    "start" / UHyper,
-    "len" / UHyper,
-    "pid" / UInt,
-    "lk_owner" / Opaque(),
-)
+
+
+class GfProtoFlock(Struct, xname="gf_proto_flock"):
+    type: UInt = 0
+    whence: UInt = 0
+    start: UHyper = 0
+    len: UHyper = 0
+    pid: UInt = 0
+    lk_owner: Opaque = b""
+
 
 # glusterfs3-xdr.x: struct gf_proto_lease
-GfProtoLease = xdr_struct(
-    "gf_proto_lease",
-    "cmd" / UInt,
-    "lease_type" / UInt,
-    "lease_id" / Gfid,
-    "lease_flags" / UInt,
-)
+
+
+class GfProtoLease(Struct, xname="gf_proto_lease"):
+    cmd: UInt = 0
+    lease_type: UInt = 0
+    lease_id: Gfid = NULL_GFID
+    lease_flags: UInt = 0
+
 
 # glusterfs3-xdr.x: struct gf_iatt (the 3.x stat; still used by the CACHE_INVALIDATION callback)
-GfIatt = xdr_struct(
-    "gf_iatt",
-    "ia_gfid" / Gfid,
-    "ia_ino" / UHyper,
-    "ia_dev" / UHyper,
-    "mode" / UInt,
-    "ia_nlink" / UInt,
-    "ia_uid" / UInt,
-    "ia_gid" / UInt,
-    "ia_rdev" / UHyper,
-    "ia_size" / UHyper,
-    "ia_blksize" / UInt,
-    "ia_blocks" / UHyper,
-    "ia_atime" / UInt,
-    "ia_atime_nsec" / UInt,
-    "ia_mtime" / UInt,
-    "ia_mtime_nsec" / UInt,
-    "ia_ctime" / UInt,
-    "ia_ctime_nsec" / UInt,
-)
+
+
+class GfIatt(Struct, xname="gf_iatt"):
+    ia_gfid: Gfid = NULL_GFID
+    ia_ino: UHyper = 0
+    ia_dev: UHyper = 0
+    mode: UInt = 0
+    ia_nlink: UInt = 0
+    ia_uid: UInt = 0
+    ia_gid: UInt = 0
+    ia_rdev: UHyper = 0
+    ia_size: UHyper = 0
+    ia_blksize: UInt = 0
+    ia_blocks: UHyper = 0
+    ia_atime: UInt = 0
+    ia_atime_nsec: UInt = 0
+    ia_mtime: UInt = 0
+    ia_mtime_nsec: UInt = 0
+    ia_ctime: UInt = 0
+    ia_ctime_nsec: UInt = 0
+
 
 # glusterfs3-xdr.x: struct gfs3_locklist (a linked list; entry without its next pointer)
-Gfs3LocklistEntry = xdr_struct(
-    "gfs3_locklist",
-    "flock" / GfProtoFlock,
-    "client_uid" / String(),
-    "lk_flags" / UInt,
-)
-Gfs3Locklist = LinkedList(Gfs3LocklistEntry)
+
+
+class Gfs3LocklistEntry(Struct, xname="gfs3_locklist"):
+    flock: GfProtoFlock = GfProtoFlock()
+    client_uid: String = ""
+    lk_flags: UInt = 0
+
+
+#: ``gfs3_locklist *``: the entries of a lock list, as a tuple.
+Gfs3Locklist = Annotated[tuple[Gfs3LocklistEntry, ...], LinkedList(Gfs3LocklistEntry)]

@@ -34,12 +34,13 @@ import enum
 from collections.abc import Iterable
 from typing import Any
 
+from .callback import PROGRAM as CALLBACK_PROGRAM
 from .errors import AcceptStat, ProtocolError, RejectStat
 from .events import NEED_DATA, Call, ConnectionClosed, Denied, Event, NeedData, Reply
 from .programs import UNDECODABLE, Procedure, Program, all_programs, lookup
 from .record import DEFAULT_MAX_RECORD, RecordReader, frame_header
 from .rpc import CallHeader, build_call_header, build_denied, build_reply_header, decode_auth, parse_header
-from .xdr import DecodeError, decode, encode
+from .xdr import DecodeError, Struct, decode, encode
 
 __all__ = ["Role", "RpcConnection", "encode_call", "encode_reply", "error_reply", "decode_call_body"]
 
@@ -60,12 +61,12 @@ def encode_call(call: Call) -> list[Any]:
     proc = _procedure(call.prog, call.vers, call.proc)
     body = build_call_header(call.xid, call.prog, call.vers, call.proc, call.cred, call.verf, call.rpcvers)
     if call.args is not None:
-        schema = getattr(type(call.args), "schema", None)
-        if schema is None:
-            raise TypeError(f"call arguments of type {type(call.args).__name__} have no XDR schema")
-        if proc is not None and proc.args not in (None, UNDECODABLE) and schema is not proc.args:
-            raise TypeError(f"{proc.name} takes {proc.args.cls.__name__}, not {type(call.args).__name__}")
-        body += encode(schema, call.args)
+        cls = type(call.args)
+        if not issubclass(cls, Struct):
+            raise TypeError(f"call arguments of type {cls.__name__} are not an XDR struct")
+        if proc is not None and isinstance(proc.args, type) and cls is not proc.args:
+            raise TypeError(f"{proc.name} takes {proc.args.__name__}, not {cls.__name__}")
+        body += encode(cls, call.args)
     return _framed(body, call.payload)
 
 
@@ -75,10 +76,10 @@ def encode_reply(reply: Reply | Denied) -> list[Any]:
         return _framed(build_denied(reply.xid, reply.reject_stat, reply.low, reply.high, reply.auth_stat), b"")
     body = build_reply_header(reply.xid, reply.stat, reply.verf, reply.low, reply.high)
     if reply.result is not None:
-        schema = getattr(type(reply.result), "schema", None)
-        if schema is None:
-            raise TypeError(f"result of type {type(reply.result).__name__} has no XDR schema")
-        body += encode(schema, reply.result)
+        cls = type(reply.result)
+        if not issubclass(cls, Struct):
+            raise TypeError(f"result of type {cls.__name__} is not an XDR struct")
+        body += encode(cls, reply.result)
     return _framed(body, reply.payload)
 
 
@@ -90,7 +91,7 @@ def _framed(body: bytes, payload: bytes | memoryview) -> list[Any]:
 
 def error_reply(exc: ProtocolError) -> bytes | None:
     """The framed reply rpcsvc would send for ``exc``, or ``None`` if nothing can be sent."""
-    if not exc.answerable:
+    if not exc.answerable or exc.xid is None:
         return None
     if exc.reply in RejectStat.__members__:
         event: Reply | Denied = Denied(exc.xid, RejectStat[exc.reply], exc.low or 2, exc.high or 2, exc.auth_stat)
@@ -102,7 +103,7 @@ def error_reply(exc: ProtocolError) -> bytes | None:
 def decode_call_body(
     hdr: CallHeader, record: bytes | memoryview, served: dict[int, dict[int, Program]], decode_creds: bool = True
 ) -> Call:
-    """Checks 2-7 of the module docstring for one call header; returns the Call."""
+    """Checks 1 (the RPC version) to 5 of the module docstring for one call header; returns the Call."""
     xid = hdr.xid
     if hdr.rpcvers != 2:
         raise ProtocolError(
@@ -148,7 +149,7 @@ def decode_call_body(
     return Call(xid, hdr.prog, hdr.vers, hdr.proc, args, cred, verf, payload, hdr.rpcvers)
 
 
-def _where(hdr: CallHeader) -> dict[str, int]:
+def _where(hdr: CallHeader) -> dict[str, Any]:
     """The call an error reply is about (built only when there is an error)."""
     return dict(xid=hdr.xid, prog=hdr.prog, vers=hdr.vers, proc=hdr.proc)
 
@@ -185,7 +186,7 @@ class RpcConnection:
         self.role = role
         self.decode_creds = decode_creds
         if programs == () and role is Role.CLIENT:
-            programs = [lookup(52743234, 1)]  # the GF callback program
+            programs = [CALLBACK_PROGRAM]
         self.served: dict[int, dict[int, Program]] = {}
         for program in all_programs() if programs is None else programs:
             self.served.setdefault(program.prog, {})[program.vers] = program
@@ -224,7 +225,7 @@ class RpcConnection:
             return NEED_DATA
         return self._decode_record(record)
 
-    def _decode_record(self, record: bytes) -> Event:
+    def _decode_record(self, record: bytes | memoryview) -> Event:
         if self.role is Role.SERVER and (len(record) < 8 or record[4:8] == b"\0\0\0\1"):
             raise ProtocolError(
                 f"a server got a {'REPLY' if len(record) >= 8 else 'runt'} message", reply="GARBAGE_ARGS", xid=0
@@ -238,6 +239,7 @@ class RpcConnection:
         prog, vers, proc_num = call
         if hdr.reject_stat is not None:
             return Denied(hdr.xid, hdr.reject_stat, hdr.low, hdr.high, hdr.auth_stat or 0, prog, vers, proc_num)
+        assert hdr.stat is not None  # accepted, as it was not denied
         result, end = None, hdr.end
         proc = _procedure(prog, vers, proc_num)
         if hdr.stat == AcceptStat.SUCCESS and proc is not None and proc.reply is not None:
@@ -280,15 +282,7 @@ class RpcConnection:
         """Record a call made elsewhere, so its reply decodes here (used by observers)."""
         self._pending[xid] = (prog, vers, proc)
 
-    def forget(self, xid: int) -> None:
-        """Stop waiting for the reply to ``xid`` (a late reply will then be refused)."""
-        self._pending.pop(xid, None)
-
     @property
     def outstanding(self) -> dict[int, tuple[int, int, int]]:
         """xid -> (prog, vers, proc) of the calls sent and not yet answered."""
         return dict(self._pending)
-
-    @property
-    def has_partial_record(self) -> bool:
-        return self._reader.in_record

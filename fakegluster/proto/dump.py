@@ -7,10 +7,11 @@ client's rpc-clnt-ping.c sends.  Both glusterd and bricks serve it.
 from __future__ import annotations
 
 import enum
+from typing import Annotated
 
 from .gfdict import OldDict
 from .programs import Procedure, Program, procedures, register
-from .xdr import Int, LinkedList, String, UHyper, xdr_struct
+from .xdr import Int, LinkedList, String, Struct, UHyper
 
 __all__ = [
     "GF_DUMP_PROGRAM",
@@ -36,29 +37,28 @@ class GfDumpProc(enum.IntEnum):
     GF_DUMP_PING = 2
 
 
-GfDumpReq = xdr_struct("gf_dump_req", "gfs_id" / UHyper)
+class GfDumpReq(Struct, xname="gf_dump_req"):
+    gfs_id: UHyper = 0
 
-GfProgDetail = xdr_struct(
-    "gf_prog_detail",
-    "progname" / String(),
-    "prognum" / UHyper,
-    "progver" / UHyper,
-)
 
-GfDumpRsp = xdr_struct(
-    "gf_dump_rsp",
-    "gfs_id" / UHyper,
-    "op_ret" / Int,
-    "op_errno" / Int,
-    "prog" / LinkedList(GfProgDetail),
-)
+class GfProgDetail(Struct, xname="gf_prog_detail"):
+    progname: String = ""
+    prognum: UHyper = 0
+    progver: UHyper = 0
 
-GfCommonRsp = xdr_struct(
-    "gf_common_rsp",
-    "op_ret" / Int,
-    "op_errno" / Int,
-    "xdata" / OldDict,
-)
+
+class GfDumpRsp(Struct, xname="gf_dump_rsp"):
+    gfs_id: UHyper = 0
+    op_ret: Int = 0
+    op_errno: Int = 0
+    prog: Annotated[tuple[GfProgDetail, ...], LinkedList(GfProgDetail)] = ()
+
+
+class GfCommonRsp(Struct, xname="gf_common_rsp"):
+    op_ret: Int = 0
+    op_errno: Int = 0
+    xdata: OldDict = None
+
 
 PROGRAM = register(
     Program(

@@ -8,7 +8,7 @@ runs of fixed-size fields into one format.
 They are as strict as the plain parser, so they may see untrusted bytes: every read is
 bounds-checked (``unpack_from`` raises on a short buffer, opaques check their length and
 padding room), opaque maxima are enforced, and gfx_dicts are validated exactly like
-``gfdict.GfxDict``.  A differential test (tests/proto/test_fastxdr.py) runs both codecs on
+``gfdict.GFX_DICT``.  A differential test (tests/proto/test_fastxdr.py) runs both codecs on
 every schema, on valid values and on random bytes, and requires identical results.
 """
 
@@ -30,7 +30,7 @@ class FastDecodeError(ValueError):
 _U32 = struct.Struct(">I")
 _HDR = struct.Struct(">IiI")
 _NULL_DICT = b"\0\0\0\0\xff\xff\xff\xff\0\0\0\0"
-_PRIM = {id(xdr.Int): "i", id(xdr.UInt): "I", id(xdr.Hyper): "q", id(xdr.UHyper): "Q", id(xdr.Double): "d"}
+_PRIM = {id(xdr.INT): "i", id(xdr.UINT): "I", id(xdr.HYPER): "q", id(xdr.UHYPER): "Q", id(xdr.DOUBLE): "d"}
 
 
 def _opaque(buf: Any, off: int, maximum: int | None) -> tuple[bytes, int]:
@@ -56,8 +56,7 @@ def _gfx_dict(buf: Any, off: int) -> tuple[Any, int]:
     if count == -1 or count != npairs:
         # the plain decoder words every refusal; let it do so
         raise FastDecodeError("gfx_dict header")
-    value, end = xdr.decode(gfdict.GfxDict, buf, off)
-    return value, end
+    return xdr.plain_decode(gfdict.GFX_DICT, buf, off)
 
 
 def _encode_gfx_dict(value: Any) -> bytes:
@@ -65,7 +64,7 @@ def _encode_gfx_dict(value: Any) -> bytes:
         return _NULL_DICT
     if not value:
         return b"\0" * 12
-    return xdr.encode(gfdict.GfxDict, value)
+    return xdr.plain_encode(gfdict.GFX_DICT, value)
 
 
 class _Gen:
@@ -91,147 +90,197 @@ class _Gen:
 def _fixed_fmt(con: Any) -> str | None:
     if id(con) in _PRIM:
         return _PRIM[id(con)]
-    if isinstance(con, xdr.FixedOpaque):
+    if isinstance(con, xdr.FixedOpaqueCon):
         return f"{con.n}s" + (f"{-con.n % 4}x" if con.n % 4 else "")
     return None
 
 
+Decoder = Callable[[Any, int], tuple[Any, int]]
+Encoder = Callable[[Any], bytes]
+
+
+def _dec_opaque(conv: Callable[[bytes], Any], maximum: int | None) -> Decoder:
+    def dec(buf: Any, off: int) -> tuple[Any, int]:
+        raw, end = _opaque(buf, off, maximum)
+        return conv(raw), end
+
+    return dec
+
+
+def _dec_optional(item: Decoder) -> Decoder:
+    def dec(buf: Any, off: int) -> tuple[Any, int]:
+        (flag,) = _U32.unpack_from(buf, off)
+        return item(buf, off + 4) if flag else (None, off + 4)
+
+    return dec
+
+
+def _dec_array(item: Decoder, maximum: int | None) -> Decoder:
+    def dec(buf: Any, off: int) -> tuple[Any, int]:
+        (n,) = _U32.unpack_from(buf, off)
+        if maximum is not None and n > maximum:
+            raise FastDecodeError("array over its maximum")
+        return _dec_items(item, n, buf, off + 4)
+
+    return dec
+
+
+def _dec_fixed_array(item: Decoder, n: int) -> Decoder:
+    def dec(buf: Any, off: int) -> tuple[Any, int]:
+        return _dec_items(item, n, buf, off)
+
+    return dec
+
+
+def _dec_items(item: Decoder, n: int, buf: Any, off: int) -> tuple[tuple[Any, ...], int]:
+    out: list[Any] = []
+    for _ in range(n):
+        v, off = item(buf, off)
+        out.append(v)
+    return tuple(out), off
+
+
+def _dec_linked_list(item: Decoder) -> Decoder:
+    def dec(buf: Any, off: int) -> tuple[Any, int]:
+        out: list[Any] = []
+        while True:
+            (flag,) = _U32.unpack_from(buf, off)
+            off += 4
+            if not flag:
+                return tuple(out), off
+            v, off = item(buf, off)
+            out.append(v)
+
+    return dec
+
+
 def _value_decoder(con: Any, g: _Gen) -> str:
-    """An expression ``f(buf, off) -> (value, off)`` for a non-fixed construct."""
-    if con is gfdict.GfxDict:
+    """The name (in ``g.env``) of a function ``f(buf, off) -> (value, off)`` for a non-fixed construct."""
+    if con is gfdict.GFX_DICT:
         return "_gfx_dict"
-    if isinstance(con, xdr.XdrStruct):
+    if isinstance(con, xdr.StructSchema):
         return g.name("dec", codec_for(con)[0])
-    if isinstance(con, xdr.Opaque):
-
-        def dec(buf: Any, off: int, _conv: Callable[[bytes], Any] = con._decode_bytes, _max: Any = con.maximum) -> Any:
-            raw, end = _opaque(buf, off, _max)
-            return _conv(raw), end
-
-        return g.name("op", dec)
-    if isinstance(con, (xdr.Optional, xdr.Array, xdr.FixedArray, xdr.LinkedList)):
-        item = _item_decoder(con.subcon, g)
-
-        if isinstance(con, xdr.Optional):
-
-            def dec(buf: Any, off: int, _item: Any = item) -> Any:
-                (flag,) = _U32.unpack_from(buf, off)
-                return _item(buf, off + 4) if flag else (None, off + 4)
-        elif isinstance(con, xdr.Array):
-
-            def dec(buf: Any, off: int, _item: Any = item, _max: Any = con.maximum) -> Any:
-                (n,) = _U32.unpack_from(buf, off)
-                if _max is not None and n > _max:
-                    raise FastDecodeError("array over its maximum")
-                off += 4
-                out = []
-                for _ in range(n):
-                    v, off = _item(buf, off)
-                    out.append(v)
-                return tuple(out), off
-        elif isinstance(con, xdr.FixedArray):
-
-            def dec(buf: Any, off: int, _item: Any = item, _n: int = con.n) -> Any:
-                out = []
-                for _ in range(_n):
-                    v, off = _item(buf, off)
-                    out.append(v)
-                return tuple(out), off
-        else:
-
-            def dec(buf: Any, off: int, _item: Any = item) -> Any:
-                out = []
-                while True:
-                    (flag,) = _U32.unpack_from(buf, off)
-                    off += 4
-                    if not flag:
-                        return tuple(out), off
-                    v, off = _item(buf, off)
-                    out.append(v)
-
-        return g.name("dec", dec)
+    if isinstance(con, xdr.OpaqueCon):
+        return g.name("op", _dec_opaque(con._decode_bytes, con.maximum))
+    if isinstance(con, xdr.Optional):
+        return g.name("dec", _dec_optional(_item_decoder(con.subcon, g)))
+    if isinstance(con, xdr.Array):
+        return g.name("dec", _dec_array(_item_decoder(con.subcon, g), con.maximum))
+    if isinstance(con, xdr.FixedArray):
+        return g.name("dec", _dec_fixed_array(_item_decoder(con.subcon, g), con.n))
+    if isinstance(con, xdr.LinkedList):
+        return g.name("dec", _dec_linked_list(_item_decoder(con.subcon, g)))
     raise TypeError(f"no fast decoder for {con!r}")
 
 
-def _item_decoder(con: Any, g: _Gen) -> Callable[[Any, int], tuple[Any, int]]:
+def _item_decoder(con: Any, g: _Gen) -> Decoder:
     fmt = _fixed_fmt(con)
     if fmt is not None:
         st = struct.Struct(">" + fmt)
 
-        def dec(buf: Any, off: int, _st: struct.Struct = st) -> Any:
-            return _st.unpack_from(buf, off)[0], off + _st.size
+        def dec(buf: Any, off: int) -> tuple[Any, int]:
+            return st.unpack_from(buf, off)[0], off + st.size
 
         return dec
-    return g.env[_value_decoder(con, g)]
+    found: Decoder = g.env[_value_decoder(con, g)]
+    return found
+
+
+def _enc_struct(inner: Encoder) -> Encoder:
+    encoded = xdr.Encoded
+
+    def enc(v: Any) -> bytes:
+        return v.data if v.__class__ is encoded else inner(v)
+
+    return enc
+
+
+def _enc_opaque(con: xdr.OpaqueCon) -> Encoder:
+    def enc(v: Any) -> bytes:
+        data = con._encode_value(v, "(fast)")
+        if con.maximum is not None and len(data) > con.maximum:
+            raise ValueError(f"opaque of {len(data)} bytes exceeds its maximum {con.maximum}")
+        return _pack_opaque(data)
+
+    return enc
+
+
+def _enc_optional(item: Encoder) -> Encoder:
+    def enc(v: Any) -> bytes:
+        return b"\0\0\0\0" if v is None else b"\0\0\0\1" + item(v)
+
+    return enc
+
+
+def _enc_array(item: Encoder, maximum: int | None) -> Encoder:
+    def enc(v: Any) -> bytes:
+        items = tuple(v)
+        if maximum is not None and len(items) > maximum:
+            raise ValueError("array over its maximum")
+        return _U32.pack(len(items)) + b"".join(item(x) for x in items)
+
+    return enc
+
+
+def _enc_fixed_array(item: Encoder, n: int) -> Encoder:
+    def enc(v: Any) -> bytes:
+        items = tuple(v)
+        if len(items) != n:
+            raise ValueError(f"expected {n} items")
+        return b"".join(item(x) for x in items)
+
+    return enc
+
+
+def _enc_linked_list(item: Encoder) -> Encoder:
+    def enc(v: Any) -> bytes:
+        return b"".join(b"\0\0\0\1" + item(x) for x in v) + b"\0\0\0\0"
+
+    return enc
 
 
 def _value_encoder(con: Any, g: _Gen) -> str:
-    if con is gfdict.GfxDict:
+    if con is gfdict.GFX_DICT:
         return "_encode_gfx_dict"
-    if isinstance(con, xdr.XdrStruct):
-        inner = codec_for(con)[1]
-
-        def enc_struct(v: Any, _inner: Any = inner, _enc: type = xdr.Encoded) -> bytes:
-            return v.data if v.__class__ is _enc else _inner(v)
-
-        return g.name("enc", enc_struct)
-    if isinstance(con, xdr.Opaque):
-
-        def enc(v: Any, _con: Any = con) -> bytes:
-            data = _con._encode_value(v, "(fast)")
-            if _con.maximum is not None and len(data) > _con.maximum:
-                raise ValueError(f"opaque of {len(data)} bytes exceeds its maximum {_con.maximum}")
-            return _pack_opaque(data)
-
-        return g.name("openc", enc)
-    if isinstance(con, (xdr.Optional, xdr.Array, xdr.FixedArray, xdr.LinkedList)):
-        item = _item_encoder(con.subcon, g)
-        if isinstance(con, xdr.Optional):
-
-            def enc(v: Any, _item: Any = item) -> bytes:
-                return b"\0\0\0\0" if v is None else b"\0\0\0\1" + _item(v)
-        elif isinstance(con, xdr.Array):
-
-            def enc(v: Any, _item: Any = item, _max: Any = con.maximum) -> bytes:
-                items = tuple(v)
-                if _max is not None and len(items) > _max:
-                    raise ValueError("array over its maximum")
-                return _U32.pack(len(items)) + b"".join(_item(x) for x in items)
-        elif isinstance(con, xdr.FixedArray):
-
-            def enc(v: Any, _item: Any = item, _n: int = con.n) -> bytes:
-                items = tuple(v)
-                if len(items) != _n:
-                    raise ValueError(f"expected {_n} items")
-                return b"".join(_item(x) for x in items)
-        else:
-
-            def enc(v: Any, _item: Any = item) -> bytes:
-                return b"".join(b"\0\0\0\1" + _item(x) for x in v) + b"\0\0\0\0"
-
-        return g.name("enc", enc)
+    if isinstance(con, xdr.StructSchema):
+        return g.name("enc", _enc_struct(codec_for(con)[1]))
+    if isinstance(con, xdr.OpaqueCon):
+        return g.name("openc", _enc_opaque(con))
+    if isinstance(con, xdr.Optional):
+        return g.name("enc", _enc_optional(_item_encoder(con.subcon, g)))
+    if isinstance(con, xdr.Array):
+        return g.name("enc", _enc_array(_item_encoder(con.subcon, g), con.maximum))
+    if isinstance(con, xdr.FixedArray):
+        return g.name("enc", _enc_fixed_array(_item_encoder(con.subcon, g), con.n))
+    if isinstance(con, xdr.LinkedList):
+        return g.name("enc", _enc_linked_list(_item_encoder(con.subcon, g)))
     raise TypeError(f"no fast encoder for {con!r}")
 
 
-def _item_encoder(con: Any, g: _Gen) -> Callable[[Any], bytes]:
+def _item_encoder(con: Any, g: _Gen) -> Encoder:
     fmt = _fixed_fmt(con)
     if fmt is not None:
         st = struct.Struct(">" + fmt)
-        return lambda v, _st=st: _st.pack(v)
-    return g.env[_value_encoder(con, g)]
+
+        def enc(v: Any) -> bytes:
+            return st.pack(v)
+
+        return enc
+    found: Encoder = g.env[_value_encoder(con, g)]
+    return found
 
 
-_CACHE: dict[int, tuple[Callable[..., Any], Callable[..., Any]]] = {}
+_CACHE: dict[int, tuple[Decoder, Encoder]] = {}
 
 
-def codec_for(schema: xdr.XdrStruct) -> tuple[Callable[[Any, int], tuple[Any, int]], Callable[[Any], bytes]]:
-    """(decode(buf, off) -> (value, end), encode(value) -> bytes) for an XdrStruct."""
+def codec_for(schema: xdr.StructSchema) -> tuple[Decoder, Encoder]:
+    """(decode(buf, off) -> (value, end), encode(value) -> bytes) for a struct's schema."""
     hit = _CACHE.get(id(schema))
     if hit is not None:
         return hit
     g = _Gen()
     g.env["cls"] = schema.cls
-    fields = [(f.name, f.subcon) for f in schema.subcon.subcons]
+    fields = schema.fields
     dec_lines = ["def decode(buf, off):"]
     enc_lines = ["def encode(v):", "    parts = []"]
     values: list[str] = []
@@ -266,6 +315,6 @@ def codec_for(schema: xdr.XdrStruct) -> tuple[Callable[[Any, int], tuple[Any, in
     enc_lines.append("    return b''.join(parts)")
     source = "\n".join(dec_lines) + "\n\n" + "\n".join(enc_lines) + "\n"
     exec(compile(source, f"<fastxdr {schema.xname}>", "exec"), g.env)  # noqa: S102 (generated from schemas)
-    pair = (g.env["decode"], g.env["encode"])
+    pair: tuple[Decoder, Encoder] = (g.env["decode"], g.env["encode"])
     _CACHE[id(schema)] = pair
     return pair

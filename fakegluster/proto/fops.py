@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import enum
 
-from .common import GfProtoFlock, GfProtoLease, Gfs3Locklist, GfStatfs, GfxIattx
-from .gfdict import GfxDict
+from . import fopreq, foprsp
+from .fopreq import *  # noqa: F403 (fops re-exports every FOP structure)
+from .foprsp import *  # noqa: F403
 from .programs import UNDECODABLE, Procedure, Program, procedures, register
-from .xdr import Gfid, Hyper, Int, LinkedList, Opaque, String, UHyper, UInt, xdr_struct
 
 GLUSTER_FOP_PROGRAM = 1298437
 GLUSTER_FOP_VERSION_v2 = 400
@@ -89,231 +89,6 @@ class GfFop(enum.IntEnum):
     PUT = 55
     COPY_FILE_RANGE = 56
 
-
-S = xdr_struct
-X = "xdata" / GfxDict  # every 4.x structure ends (or nearly ends) with its xdata
-
-# ---- replies ---------------------------------------------------------------------------
-GfxCommonRsp = S("gfx_common_rsp", "op_ret" / Int, "op_errno" / Int, X)
-GfxCommonIattRsp = S("gfx_common_iatt_rsp", "op_ret" / Int, "op_errno" / Int, X, "stat" / GfxIattx)
-GfxCommon2iattRsp = S(
-    "gfx_common_2iatt_rsp", "op_ret" / Int, "op_errno" / Int, X, "prestat" / GfxIattx, "poststat" / GfxIattx
-)
-GfxCommon3iattRsp = S(
-    "gfx_common_3iatt_rsp",
-    "op_ret" / Int,
-    "op_errno" / Int,
-    X,
-    "stat" / GfxIattx,
-    "preparent" / GfxIattx,
-    "postparent" / GfxIattx,
-)
-GfxCommonDictRsp = S(
-    "gfx_common_dict_rsp",
-    "op_ret" / Int,
-    "op_errno" / Int,
-    X,
-    "dict" / GfxDict,
-    "prestat" / GfxIattx,
-    "poststat" / GfxIattx,
-)
-GfxReadlinkRsp = S("gfx_readlink_rsp", "op_ret" / Int, "op_errno" / Int, X, "buf" / GfxIattx, "path" / String())
-GfxRenameRsp = S(
-    "gfx_rename_rsp",
-    "op_ret" / Int,
-    "op_errno" / Int,
-    X,
-    "stat" / GfxIattx,
-    "preoldparent" / GfxIattx,
-    "postoldparent" / GfxIattx,
-    "prenewparent" / GfxIattx,
-    "postnewparent" / GfxIattx,
-)
-GfxOpenRsp = S("gfx_open_rsp", "op_ret" / Int, "op_errno" / Int, X, "fd" / Hyper)
-GfxReadRsp = S("gfx_read_rsp", "op_ret" / Int, "op_errno" / Int, "stat" / GfxIattx, "size" / UInt, X)
-GfxStatfsRsp = S("gfx_statfs_rsp", "op_ret" / Int, "op_errno" / Int, X, "statfs" / GfStatfs)
-GfxLkRsp = S("gfx_lk_rsp", "op_ret" / Int, "op_errno" / Int, X, "flock" / GfProtoFlock)
-GfxLeaseRsp = S("gfx_lease_rsp", "op_ret" / Int, "op_errno" / Int, X, "lease" / GfProtoLease)
-GfxCreateRsp = S(
-    "gfx_create_rsp",
-    "op_ret" / Int,
-    "op_errno" / Int,
-    X,
-    "stat" / GfxIattx,
-    "fd" / UHyper,
-    "preparent" / GfxIattx,
-    "postparent" / GfxIattx,
-)
-GfxRchecksumRsp = S(
-    "gfx_rchecksum_rsp",
-    "op_ret" / Int,
-    "op_errno" / Int,
-    X,
-    "flags" / UInt,
-    "weak_checksum" / UInt,
-    "strong_checksum" / Opaque(),
-)
-GfxSeekRsp = S("gfx_seek_rsp", "op_ret" / Int, "op_errno" / Int, X, "offset" / UHyper)
-GfxDirlist = S(
-    "gfx_dirlist",
-    "d_ino" / UHyper,
-    "d_off" / UHyper,
-    "d_len" / UInt,
-    "d_type" / UInt,
-    "name" / String(),
-    doc="One ``gfx_dirlist`` entry (its ``nextentry`` pointer is the list structure).",
-)
-GfxReaddirRsp = S("gfx_readdir_rsp", "op_ret" / Int, "op_errno" / Int, X, "reply" / LinkedList(GfxDirlist))
-GfxDirplist = S(
-    "gfx_dirplist",
-    "d_ino" / UHyper,
-    "d_off" / UHyper,
-    "d_len" / UInt,
-    "d_type" / UInt,
-    "name" / String(),
-    "stat" / GfxIattx,
-    "dict" / GfxDict,
-    doc="One ``gfx_dirplist`` entry (its ``nextentry`` pointer is the list structure).",
-)
-GfxReaddirpRsp = S("gfx_readdirp_rsp", "op_ret" / Int, "op_errno" / Int, X, "reply" / LinkedList(GfxDirplist))
-GfxGetactivelkRsp = S("gfx_getactivelk_rsp", "op_ret" / Int, "op_errno" / Int, X, "reply" / Gfs3Locklist)
-
-# ---- requests --------------------------------------------------------------------------
-GfxStatReq = S("gfx_stat_req", "gfid" / Gfid, X)
-GfxReadlinkReq = S("gfx_readlink_req", "gfid" / Gfid, "size" / UInt, X)
-GfxMknodReq = S("gfx_mknod_req", "pargfid" / Gfid, "dev" / UHyper, "mode" / UInt, "umask" / UInt, "bname" / String(), X)
-GfxMkdirReq = S("gfx_mkdir_req", "pargfid" / Gfid, "mode" / UInt, "umask" / UInt, "bname" / String(), X)
-GfxUnlinkReq = S("gfx_unlink_req", "pargfid" / Gfid, "bname" / String(), "xflags" / UInt, X)
-GfxRmdirReq = S("gfx_rmdir_req", "pargfid" / Gfid, "xflags" / Int, "bname" / String(), X)
-GfxSymlinkReq = S("gfx_symlink_req", "pargfid" / Gfid, "bname" / String(), "umask" / UInt, "linkname" / String(), X)
-GfxRenameReq = S("gfx_rename_req", "oldgfid" / Gfid, "newgfid" / Gfid, "oldbname" / String(), "newbname" / String(), X)
-GfxLinkReq = S("gfx_link_req", "oldgfid" / Gfid, "newgfid" / Gfid, "newbname" / String(), X)
-GfxTruncateReq = S("gfx_truncate_req", "gfid" / Gfid, "offset" / UHyper, X)
-GfxOpenReq = S("gfx_open_req", "gfid" / Gfid, "flags" / UInt, X)
-GfxReadReq = S("gfx_read_req", "gfid" / Gfid, "fd" / Hyper, "offset" / UHyper, "size" / UInt, "flag" / UInt, X)
-GfxWriteReq = S("gfx_write_req", "gfid" / Gfid, "fd" / Hyper, "offset" / UHyper, "size" / UInt, "flag" / UInt, X)
-GfxStatfsReq = S("gfx_statfs_req", "gfid" / Gfid, X)
-GfxFlushReq = S("gfx_flush_req", "gfid" / Gfid, "fd" / Hyper, X)
-GfxFsyncReq = S("gfx_fsync_req", "gfid" / Gfid, "fd" / Hyper, "data" / UInt, X)
-GfxSetxattrReq = S("gfx_setxattr_req", "gfid" / Gfid, "flags" / UInt, "dict" / GfxDict, X)
-GfxGetxattrReq = S("gfx_getxattr_req", "gfid" / Gfid, "namelen" / UInt, "name" / String(), X)
-GfxRemovexattrReq = S("gfx_removexattr_req", "gfid" / Gfid, "name" / String(), X)
-GfxOpendirReq = S("gfx_opendir_req", "gfid" / Gfid, X)
-GfxFsyncdirReq = S("gfx_fsyncdir_req", "gfid" / Gfid, "fd" / Hyper, "data" / Int, X)
-GfxAccessReq = S("gfx_access_req", "gfid" / Gfid, "mask" / UInt, X)
-GfxCreateReq = S(
-    "gfx_create_req", "pargfid" / Gfid, "flags" / UInt, "mode" / UInt, "umask" / UInt, "bname" / String(), X
-)
-GfxFtruncateReq = S("gfx_ftruncate_req", "gfid" / Gfid, "fd" / Hyper, "offset" / UHyper, X)
-GfxFstatReq = S("gfx_fstat_req", "gfid" / Gfid, "fd" / Hyper, X)
-GfxLkReq = S("gfx_lk_req", "gfid" / Gfid, "fd" / Hyper, "cmd" / UInt, "type" / UInt, "flock" / GfProtoFlock, X)
-GfxLookupReq = S("gfx_lookup_req", "gfid" / Gfid, "pargfid" / Gfid, "flags" / UInt, "bname" / String(), X)
-GfxReaddirReq = S("gfx_readdir_req", "gfid" / Gfid, "fd" / Hyper, "offset" / UHyper, "size" / UInt, X)
-GfxInodelkReq = S(
-    "gfx_inodelk_req",
-    "gfid" / Gfid,
-    "cmd" / UInt,
-    "type" / UInt,
-    "flock" / GfProtoFlock,
-    "volume" / String(),
-    X,
-)
-GfxFinodelkReq = S(
-    "gfx_finodelk_req",
-    "gfid" / Gfid,
-    "fd" / Hyper,
-    "cmd" / UInt,
-    "type" / UInt,
-    "flock" / GfProtoFlock,
-    "volume" / String(),
-    X,
-)
-GfxEntrylkReq = S(
-    "gfx_entrylk_req",
-    "gfid" / Gfid,
-    "cmd" / UInt,
-    "type" / UInt,
-    "namelen" / UHyper,
-    "name" / String(),
-    "volume" / String(),
-    X,
-)
-GfxFentrylkReq = S(
-    "gfx_fentrylk_req",
-    "gfid" / Gfid,
-    "fd" / Hyper,
-    "cmd" / UInt,
-    "type" / UInt,
-    "namelen" / UHyper,
-    "name" / String(),
-    "volume" / String(),
-    X,
-)
-GfxXattropReq = S("gfx_xattrop_req", "gfid" / Gfid, "flags" / UInt, "dict" / GfxDict, X)
-GfxFxattropReq = S("gfx_fxattrop_req", "gfid" / Gfid, "fd" / Hyper, "flags" / UInt, "dict" / GfxDict, X)
-GfxFgetxattrReq = S("gfx_fgetxattr_req", "gfid" / Gfid, "fd" / Hyper, "namelen" / UInt, "name" / String(), X)
-GfxFsetxattrReq = S("gfx_fsetxattr_req", "gfid" / Gfid, "fd" / Hyper, "flags" / UInt, "dict" / GfxDict, X)
-GfxRchecksumReq = S(
-    "gfx_rchecksum_req", "gfid" / Gfid, "fd" / Hyper, "offset" / UHyper, "len" / UInt, "flags" / UInt, X
-)
-GfxSetattrReq = S("gfx_setattr_req", "gfid" / Gfid, "stbuf" / GfxIattx, "valid" / Int, X)
-GfxFsetattrReq = S("gfx_fsetattr_req", "gfid" / Gfid, "fd" / Hyper, "stbuf" / GfxIattx, "valid" / Int, X)
-GfxReaddirpReq = S("gfx_readdirp_req", "gfid" / Gfid, "fd" / Hyper, "offset" / UHyper, "size" / UInt, X)
-GfxReleaseReq = S("gfx_release_req", "gfid" / Gfid, "fd" / Hyper, X)
-GfxReleasedirReq = S("gfx_releasedir_req", "gfid" / Gfid, "fd" / Hyper, X)
-GfxFremovexattrReq = S("gfx_fremovexattr_req", "gfid" / Gfid, "fd" / Hyper, "name" / String(), X)
-GfxFallocateReq = S(
-    "gfx_fallocate_req", "gfid" / Gfid, "fd" / Hyper, "flags" / UInt, "offset" / UHyper, "size" / UHyper, X
-)
-GfxDiscardReq = S("gfx_discard_req", "gfid" / Gfid, "fd" / Hyper, "offset" / UHyper, "size" / UHyper, X)
-GfxZerofillReq = S("gfx_zerofill_req", "gfid" / Gfid, "fd" / Hyper, "offset" / UHyper, "size" / UHyper, X)
-GfxIpcReq = S("gfx_ipc_req", "op" / Int, X)
-GfxSeekReq = S("gfx_seek_req", "gfid" / Gfid, "fd" / Hyper, "offset" / UHyper, "what" / Int, X)
-GfxLeaseReq = S("gfx_lease_req", "gfid" / Gfid, "lease" / GfProtoLease, X)
-GfxGetactivelkReq = S("gfx_getactivelk_req", "gfid" / Gfid, X)
-GfxSetactivelkReq = S("gfx_setactivelk_req", "gfid" / Gfid, "request" / Gfs3Locklist, X)
-GfxIcreateReq = S("gfx_icreate_req", "gfid" / Gfid, "mode" / UInt, X)
-GfxNamelinkReq = S("gfx_namelink_req", "pargfid" / Gfid, "bname" / String(), X)
-GfxPutReq = S(
-    "gfx_put_req",
-    "pargfid" / Gfid,
-    "bname" / String(),
-    "mode" / UInt,
-    "umask" / UInt,
-    "flag" / UInt,
-    "offset" / UHyper,
-    "size" / UInt,
-    "xattr" / GfxDict,
-    X,
-)
-GfxCopyFileRangeReq = S(
-    "gfx_copy_file_range_req",
-    "gfid1" / Gfid,
-    "gfid2" / Gfid,
-    "fd_in" / Hyper,
-    "fd_out" / Hyper,
-    "off_in" / UHyper,
-    "off_out" / UHyper,
-    "size" / UInt,
-    "flag" / UInt,
-    X,
-)
-
-# Structures in glusterfs4-xdr.x that no 10.3 FOP procedure carries, kept for completeness.
-GfxRecallLeaseReq = S("gfx_recall_lease_req", "gfid" / Gfid, "lease_type" / UInt, "tid" / Gfid, X)
-GfxSetLkVerReq = S("gfx_set_lk_ver_req", "uid" / String(), "lk_ver" / Int)
-GfxSetLkVerRsp = S("gfx_set_lk_ver_rsp", "op_ret" / Int, "op_errno" / Int, X, "lk_ver" / Int)
-GfxSetvolumeReq = S("gfx_setvolume_req", "dict" / GfxDict)
-GfxSetvolumeRsp = S("gfx_setvolume_rsp", "op_ret" / Int, "op_errno" / Int, "dict" / GfxDict)
-GfxGetspecReq = S("gfx_getspec_req", "flags" / UInt, "key" / String(), X)
-GfxGetspecRsp = S("gfx_getspec_rsp", "op_ret" / Int, "op_errno" / Int, "spec" / String(), X)
-GfxNotifyReq = S("gfx_notify_req", "flags" / UInt, "buf" / String(), X)
-GfxNotifyRsp = S("gfx_notify_rsp", "op_ret" / Int, "op_errno" / Int, "flags" / UInt, "buf" / String(), X)
-GfxEventNotifyReq = S("gfx_event_notify_req", "op" / Int, "dict" / GfxDict)
-GfxGetsnapNameUuidReq = S("gfx_getsnap_name_uuid_req", "dict" / GfxDict)
-GfxGetsnapNameUuidRsp = S(
-    "gfx_getsnap_name_uuid_rsp", "op_ret" / Int, "op_errno" / Int, "dict" / GfxDict, "op_errstr" / String()
-)
 
 P = Procedure
 PROGRAM = register(
@@ -386,7 +161,14 @@ PROGRAM = register(
 #: What a v10.3 brick serves: every procedure but PUT (no actor in glusterfs4_0_fop_actors).
 BRICK_PROGRAM = PROGRAM.only([p.name for p in PROGRAM.procs.values() if p.name != "PUT"])
 
-__all__ = [name for name in list(globals()) if name.startswith(("Gfx", "GfFop", "GLUSTER_", "GF_"))] + [
+__all__ = [
+    *fopreq.__all__,
+    *foprsp.__all__,
+    "GfFop",
+    "GLUSTER_FOP_PROGRAM",
+    "GLUSTER_FOP_VERSION_v2",
+    "GLUSTER_FOP_VERSION",
+    "GF_ANON_FD_NO",
     "PROGRAM",
     "BRICK_PROGRAM",
 ]

@@ -18,23 +18,26 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import enum
 import io
 import struct
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import construct as c
 
 from .common import GfxIattx, GfxMdataIatt
-from .xdr import Opaque, _read
+from .xdr import OpaqueCon, _read
 
 __all__ = [
     "GfDataType",
     "GfxValue",
     "GfxDict",
     "OldDict",
+    "GFX_DICT",
+    "OLD_DICT",
     "Xdata",
     "serialize_old_dict",
     "unserialize_old_dict",
@@ -75,7 +78,7 @@ class GfxValue:
         return cls(GfDataType.INT, v)
 
     @classmethod
-    def uint(cls, v: int) -> GfxValue:
+    def uint(cls, v: builtins.int) -> GfxValue:
         return cls(GfDataType.UINT, v)
 
     @classmethod
@@ -98,20 +101,11 @@ class GfxValue:
             raise ValueError("a GFUUID value is 16 bytes")
         return cls(GfDataType.GFUUID, bytes(v))
 
-    def as_int(self) -> int:
-        """The value as an integer, whatever numeric or textual type carried it."""
-        if self.type in (GfDataType.INT, GfDataType.UINT):
-            return int(self.value)
-        if self.type in (GfDataType.STR, GfDataType.STR_OLD, GfDataType.PTR):
-            return int(bytes(self.value).rstrip(b"\0") or b"0", 0)
-        raise ValueError(f"{self.type.name} value is not an integer")
-
     def as_bytes(self) -> bytes:
         """The value's bytes with one terminating NUL removed for C strings."""
-        if self.type == GfDataType.STR and self.value.endswith(b"\0"):
-            return self.value[:-1]
-        if isinstance(self.value, bytes):
-            return self.value
+        value = self.value
+        if isinstance(value, bytes):
+            return value[:-1] if self.type == GfDataType.STR and value.endswith(b"\0") else value
         raise ValueError(f"{self.type.name} value has no bytes")
 
 
@@ -124,14 +118,13 @@ _u32 = struct.Struct(">I")
 _i64 = struct.Struct(">q")
 _u64 = struct.Struct(">Q")
 _f64 = struct.Struct(">d")
-_opaque = Opaque()
+_opaque = OpaqueCon()
 
 
-class _GfxDictCon(c.Construct):
-    pytype = dict
+class _GfxDictCon(c.Construct):  # type: ignore[misc]
     default = None
 
-    def _parse(self, stream, context, path):
+    def _parse(self, stream: io.BytesIO, context: Any, path: str) -> dict[str, GfxValue] | None:
         start = stream.tell()
         xdr_size, count, npairs = _hdr.unpack(_read(stream, 12, path))
         if count == -1:
@@ -155,7 +148,7 @@ class _GfxDictCon(c.Construct):
         return pairs
 
     @staticmethod
-    def _parse_value(stream, context, path) -> GfxValue:
+    def _parse_value(stream: io.BytesIO, context: Any, path: str) -> GfxValue:
         (t,) = _i32.unpack(_read(stream, 4, path))
         if t == GfDataType.INT:
             return GfxValue(GfDataType.INT, _i64.unpack(_read(stream, 8, path))[0])
@@ -168,12 +161,12 @@ class _GfxDictCon(c.Construct):
         if t == GfDataType.GFUUID:
             return GfxValue(GfDataType.GFUUID, _read(stream, 16, path))
         if t == GfDataType.IATT:
-            return GfxValue(GfDataType.IATT, GfxIattx._parsereport(stream, context, path))
+            return GfxValue(GfDataType.IATT, GfxIattx.schema._parsereport(stream, context, path))
         if t == GfDataType.MDATA:
-            return GfxValue(GfDataType.MDATA, GfxMdataIatt._parsereport(stream, context, path))
+            return GfxValue(GfDataType.MDATA, GfxMdataIatt.schema._parsereport(stream, context, path))
         raise c.ValidationError(f"gfx_value type {t} has no arm", path=path)
 
-    def _build(self, obj, stream, context, path):
+    def _build(self, obj: Any, stream: io.BytesIO, context: Any, path: str) -> Any:
         if obj is None:
             stream.write(_hdr.pack(0, -1, 0))
             return obj
@@ -191,7 +184,7 @@ class _GfxDictCon(c.Construct):
         return obj
 
     @staticmethod
-    def _build_value(v: GfxValue, stream, context, path) -> None:
+    def _build_value(v: GfxValue, stream: io.BytesIO, context: Any, path: str) -> None:
         t = v.type
         stream.write(_i32.pack(t))
         if t == GfDataType.INT:
@@ -207,18 +200,20 @@ class _GfxDictCon(c.Construct):
                 raise c.ValidationError("GFUUID value is not 16 bytes", path=path)
             stream.write(bytes(v.value))
         elif t == GfDataType.IATT:
-            GfxIattx._build(v.value, stream, context, path)
+            GfxIattx.schema._build(v.value, stream, context, path)
         elif t == GfDataType.MDATA:
-            GfxMdataIatt._build(v.value, stream, context, path)
+            GfxMdataIatt.schema._build(v.value, stream, context, path)
         else:
             raise c.ValidationError(f"gfx_value type {t} cannot be sent", path=path)
 
-    def _sizeof(self, context, path):
+    def _sizeof(self, context: Any, path: str) -> int:
         raise c.SizeofError("gfx_dict", path=path)
 
 
-#: ``gfx_dict``: ``None`` (the NULL dict) or ``dict[str, GfxValue]``.
-GfxDict = _GfxDictCon()
+#: The ``gfx_dict`` construct: ``None`` (the NULL dict) or ``dict[str, GfxValue]``.
+GFX_DICT = _GfxDictCon()
+#: A ``gfx_dict`` field (decoded as a ``dict``; any mapping encodes).
+GfxDict = Annotated[Mapping[str, GfxValue] | None, GFX_DICT]
 
 
 def serialize_old_dict(d: Mapping[str, bytes]) -> bytes:
@@ -264,10 +259,9 @@ def unserialize_old_dict(blob: bytes) -> dict[str, bytes]:
     return out
 
 
-class _OldDictCon(Opaque):
+class _OldDictCon(OpaqueCon):
     """``opaque dict<>`` holding a serialized old-style dict (see module docstring)."""
 
-    pytype = dict
     default = None
 
     def _decode_bytes(self, data: bytes) -> Any:
@@ -286,8 +280,10 @@ class _OldDictCon(Opaque):
         return super()._encode_value(obj, path)
 
 
-#: ``opaque dict<>`` / ``opaque xdata<>`` of the 3.x and handshake structures.
-OldDict = _OldDictCon()
+#: The construct of ``opaque dict<>`` / ``opaque xdata<>`` in the 3.x and handshake structures.
+OLD_DICT = _OldDictCon()
+#: Such a field: ``None`` (empty), a ``dict[str, bytes]``, or the raw bytes of a malformed dict.
+OldDict = Annotated[Mapping[str, bytes] | bytes | None, OLD_DICT]
 
 
 def old_dict(items: Mapping[str, Any] | None = None, **kw: Any) -> dict[str, bytes]:

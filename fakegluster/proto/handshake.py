@@ -12,7 +12,7 @@ import enum
 from .dump import GfCommonRsp
 from .gfdict import OldDict
 from .programs import Procedure, Program, procedures, register
-from .xdr import Int, String, UInt, xdr_struct
+from .xdr import Int, String, Struct, UInt
 
 __all__ = [
     "GLUSTER_HNDSK_PROGRAM",
@@ -53,27 +53,72 @@ class GfHndskProc(enum.IntEnum):
     GF_HNDSK_GET_SNAPSHOT_INFO = 7
 
 
-GfSetvolumeReq = xdr_struct("gf_setvolume_req", "dict" / OldDict)
-GfSetvolumeRsp = xdr_struct("gf_setvolume_rsp", "op_ret" / Int, "op_errno" / Int, "dict" / OldDict)
+class GfSetvolumeReq(Struct, xname="gf_setvolume_req"):
+    dict: OldDict = None
 
-GfGetspecReq = xdr_struct("gf_getspec_req", "flags" / UInt, "key" / String(), "xdata" / OldDict)
-GfGetspecRsp = xdr_struct("gf_getspec_rsp", "op_ret" / Int, "op_errno" / Int, "spec" / String(), "xdata" / OldDict)
 
-GfSetLkVerReq = xdr_struct("gf_set_lk_ver_req", "uid" / String(), "lk_ver" / Int)
-GfSetLkVerRsp = xdr_struct("gf_set_lk_ver_rsp", "op_ret" / Int, "op_errno" / Int, "lk_ver" / Int)
+class GfSetvolumeRsp(Struct, xname="gf_setvolume_rsp"):
+    op_ret: Int = 0
+    op_errno: Int = 0
+    dict: OldDict = None
 
-GfEventNotifyReq = xdr_struct("gf_event_notify_req", "op" / Int, "dict" / OldDict)
-GfEventNotifyRsp = xdr_struct("gf_event_notify_rsp", "op_ret" / Int, "op_errno" / Int, "dict" / OldDict)
 
-GfGetVolumeInfoReq = xdr_struct("gf_get_volume_info_req", "dict" / OldDict)
-GfGetVolumeInfoRsp = xdr_struct(
-    "gf_get_volume_info_rsp", "op_ret" / Int, "op_errno" / Int, "op_errstr" / String(), "dict" / OldDict
-)
+class GfGetspecReq(Struct, xname="gf_getspec_req"):
+    flags: UInt = 0
+    key: String = ""
+    xdata: OldDict = None
 
-GfGetsnapNameUuidReq = xdr_struct("gf_getsnap_name_uuid_req", "dict" / OldDict)
-GfGetsnapNameUuidRsp = xdr_struct(
-    "gf_getsnap_name_uuid_rsp", "op_ret" / Int, "op_errno" / Int, "op_errstr" / String(), "dict" / OldDict
-)
+
+class GfGetspecRsp(Struct, xname="gf_getspec_rsp"):
+    op_ret: Int = 0
+    op_errno: Int = 0
+    spec: String = ""
+    xdata: OldDict = None
+
+
+class GfSetLkVerReq(Struct, xname="gf_set_lk_ver_req"):
+    uid: String = ""
+    lk_ver: Int = 0
+
+
+class GfSetLkVerRsp(Struct, xname="gf_set_lk_ver_rsp"):
+    op_ret: Int = 0
+    op_errno: Int = 0
+    lk_ver: Int = 0
+
+
+class GfEventNotifyReq(Struct, xname="gf_event_notify_req"):
+    op: Int = 0
+    dict: OldDict = None
+
+
+class GfEventNotifyRsp(Struct, xname="gf_event_notify_rsp"):
+    op_ret: Int = 0
+    op_errno: Int = 0
+    dict: OldDict = None
+
+
+class GfGetVolumeInfoReq(Struct, xname="gf_get_volume_info_req"):
+    dict: OldDict = None
+
+
+class GfGetVolumeInfoRsp(Struct, xname="gf_get_volume_info_rsp"):
+    op_ret: Int = 0
+    op_errno: Int = 0
+    op_errstr: String = ""
+    dict: OldDict = None
+
+
+class GfGetsnapNameUuidReq(Struct, xname="gf_getsnap_name_uuid_req"):
+    dict: OldDict = None
+
+
+class GfGetsnapNameUuidRsp(Struct, xname="gf_getsnap_name_uuid_rsp"):
+    op_ret: Int = 0
+    op_errno: Int = 0
+    op_errstr: String = ""
+    dict: OldDict = None
+
 
 PROGRAM = register(
     Program(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 
 from .programs import Procedure, Program, procedures, register
-from .xdr import Int, String, xdr_struct
+from .xdr import Int, String, Struct
 
 __all__ = [
     "GLUSTER_PMAP_PROGRAM",
@@ -39,18 +39,49 @@ class GfPmapProc(enum.IntEnum):
     GF_PMAP_SIGNOUT = 5
 
 
-PmapPortByBrickReq = xdr_struct("pmap_port_by_brick_req", "brick" / String())
-PmapPortByBrickRsp = xdr_struct(
-    "pmap_port_by_brick_rsp", "op_ret" / Int, "op_errno" / Int, "status" / Int, "port" / Int
-)
-PmapBrickByPortReq = xdr_struct("pmap_brick_by_port_req", "port" / Int)
-PmapBrickByPortRsp = xdr_struct(
-    "pmap_brick_by_port_rsp", "op_ret" / Int, "op_errno" / Int, "status" / Int, "brick" / String()
-)
-PmapSigninReq = xdr_struct("pmap_signin_req", "brick" / String(), "port" / Int, "pid" / Int)
-PmapSigninRsp = xdr_struct("pmap_signin_rsp", "op_ret" / Int, "op_errno" / Int)
-PmapSignoutReq = xdr_struct("pmap_signout_req", "brick" / String(), "port" / Int, "rdma_port" / Int)
-PmapSignoutRsp = xdr_struct("pmap_signout_rsp", "op_ret" / Int, "op_errno" / Int)
+class PmapPortByBrickReq(Struct, xname="pmap_port_by_brick_req"):
+    brick: String = ""
+
+
+class PmapPortByBrickRsp(Struct, xname="pmap_port_by_brick_rsp"):
+    op_ret: Int = 0
+    op_errno: Int = 0
+    status: Int = 0
+    port: Int = 0
+
+
+class PmapBrickByPortReq(Struct, xname="pmap_brick_by_port_req"):
+    port: Int = 0
+
+
+class PmapBrickByPortRsp(Struct, xname="pmap_brick_by_port_rsp"):
+    op_ret: Int = 0
+    op_errno: Int = 0
+    status: Int = 0
+    brick: String = ""
+
+
+class PmapSigninReq(Struct, xname="pmap_signin_req"):
+    brick: String = ""
+    port: Int = 0
+    pid: Int = 0
+
+
+class PmapSigninRsp(Struct, xname="pmap_signin_rsp"):
+    op_ret: Int = 0
+    op_errno: Int = 0
+
+
+class PmapSignoutReq(Struct, xname="pmap_signout_req"):
+    brick: String = ""
+    port: Int = 0
+    rdma_port: Int = 0
+
+
+class PmapSignoutRsp(Struct, xname="pmap_signout_rsp"):
+    op_ret: Int = 0
+    op_errno: Int = 0
+
 
 PROGRAM = register(
     Program(

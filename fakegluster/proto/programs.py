@@ -9,21 +9,27 @@ it serves is PROC_UNAVAIL, as in rpcsvc (no actor).
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Final
 
-__all__ = ["Procedure", "Program", "UNDECODABLE", "register", "lookup", "versions_of", "all_programs"]
+if TYPE_CHECKING:
+    from .xdr import Struct
+
+__all__ = ["Procedure", "Program", "UNDECODABLE", "register", "lookup", "all_programs"]
 
 
-class _Undecodable:
+class Undecodable(enum.Enum):
     """Marker: the server rejects this procedure's arguments as GARBAGE_ARGS whatever they are
     (e.g. FOP COMPOUND in 10.x: ``server4_0_compound`` just sets that error)."""
+
+    UNDECODABLE = "UNDECODABLE"
 
     def __repr__(self) -> str:
         return "UNDECODABLE"
 
 
-UNDECODABLE: Any = _Undecodable()
+UNDECODABLE: Final = Undecodable.UNDECODABLE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,8 +43,8 @@ class Procedure:
 
     num: int
     name: str
-    args: Any = None
-    reply: Any = None
+    args: type[Struct] | Undecodable | None = None
+    reply: type[Struct] | None = None
     args_payload: bool = False
     reply_payload: bool = False
     one_way: bool = False
@@ -69,9 +75,6 @@ class Program:
         procs = {n: p for n, p in self.procs.items() if p.name in wanted}
         return dataclasses.replace(self, procs=procs, name=name or self.name)
 
-    def renamed(self, name: str) -> Program:
-        return dataclasses.replace(self, name=name)
-
     @property
     def key(self) -> tuple[int, int]:
         return (self.prog, self.vers)
@@ -95,11 +98,6 @@ def register(program: Program) -> Program:
 def lookup(prog: int, vers: int) -> Program | None:
     _load()
     return _REGISTRY.get((prog, vers))
-
-
-def versions_of(prog: int) -> list[int]:
-    _load()
-    return sorted(v for (p, v) in _REGISTRY if p == prog)
 
 
 def all_programs() -> list[Program]:

@@ -67,11 +67,6 @@ class RecordReader:
         """Bytes received (record marks included) but not yet returned as part of a record."""
         return len(self._buf) - self._pos + self._partial + self._marks
 
-    @property
-    def in_record(self) -> bool:
-        """True while a record has been started but not finished."""
-        return self.buffered > 0
-
     def next_record(self) -> bytes | memoryview | None:
         """The next complete record, or ``None`` if more bytes are needed.
 

@@ -76,7 +76,7 @@ def proc_name(prog: int | None, vers: int | None, proc: int | None) -> str | Non
 
 
 def _auth(auth: Any) -> Any:
-    if isinstance(auth, OpaqueAuth.cls):
+    if isinstance(auth, OpaqueAuth):
         try:
             flavor: Any = AuthFlavor(auth.flavor).name
         except ValueError:

@@ -14,10 +14,23 @@ from __future__ import annotations
 
 import enum
 import struct
-from typing import Any
+from typing import Annotated, Any
 
 from .errors import AcceptStat, AuthStat, MsgType, ProtocolError, RejectStat, ReplyStat
-from .xdr import Array, DecodeError, FixedArray, Int, Opaque, String, UHyper, UInt, decode, encode, xdr_struct
+from .xdr import (
+    Array,
+    DecodeError,
+    FixedArray,
+    Int,
+    Opaque,
+    OpaqueCon,
+    StringCon,
+    Struct,
+    UHyper,
+    UInt,
+    decode,
+    encode,
+)
 
 __all__ = [
     "AuthFlavor",
@@ -55,61 +68,63 @@ class AuthFlavor(enum.IntEnum):
 
 MAX_AUTH_BYTES = 400
 
-OpaqueAuth = xdr_struct("opaque_auth", "flavor" / UInt, "body" / Opaque(MAX_AUTH_BYTES))
 
-AuthGlusterfsParmsV2 = xdr_struct(
-    "auth_glusterfs_parms_v2",
-    "pid" / Int,
-    "uid" / UInt,
-    "gid" / UInt,
-    "groups" / Array(UInt),
-    "lk_owner" / Opaque(),
-)
+class OpaqueAuth(Struct, xname="opaque_auth"):
+    flavor: UInt = 0
+    body: Annotated[bytes, OpaqueCon(MAX_AUTH_BYTES)] = b""
 
-AuthGlusterfsParamsV3 = xdr_struct(
-    "auth_glusterfs_params_v3",
-    "pid" / Int,
-    "uid" / UInt,
-    "gid" / UInt,
-    "flags" / UInt,
-    "ctime_nsec" / UInt,
-    "ctime_sec" / UHyper,
-    "groups" / Array(UInt),
-    "lk_owner" / Opaque(),
-)
 
-AuthGlusterfsParms = xdr_struct(
-    "auth_glusterfs_parms",
-    "lk_owner" / UHyper,
-    "pid" / UInt,
-    "uid" / UInt,
-    "gid" / UInt,
-    "ngrps" / UInt,
-    "groups" / FixedArray(UInt, 16),
-)
+class AuthGlusterfsParmsV2(Struct, xname="auth_glusterfs_parms_v2"):
+    pid: Int = 0
+    uid: UInt = 0
+    gid: UInt = 0
+    groups: Annotated[tuple[int, ...], Array(UInt)] = ()
+    lk_owner: Opaque = b""
 
-AuthsysParms = xdr_struct(
-    "authsys_parms",
-    "stamp" / UInt,
-    "machinename" / String(255),
-    "uid" / UInt,
-    "gid" / UInt,
-    "gids" / Array(UInt, 16),
-)
 
-CallBody = xdr_struct(
-    "call_body",
-    "rpcvers" / UInt,
-    "prog" / UInt,
-    "vers" / UInt,
-    "proc" / UInt,
-    "cred" / OpaqueAuth,
-    "verf" / OpaqueAuth,
-)
+class AuthGlusterfsParamsV3(Struct, xname="auth_glusterfs_params_v3"):
+    pid: Int = 0
+    uid: UInt = 0
+    gid: UInt = 0
+    flags: UInt = 0
+    ctime_nsec: UInt = 0
+    ctime_sec: UHyper = 0
+    groups: Annotated[tuple[int, ...], Array(UInt)] = ()
+    lk_owner: Opaque = b""
 
-MismatchInfo = xdr_struct("mismatch_info", "low" / UInt, "high" / UInt)
 
-AUTH_NULL = OpaqueAuth.cls(0, b"")
+class AuthGlusterfsParms(Struct, xname="auth_glusterfs_parms"):
+    lk_owner: UHyper = 0
+    pid: UInt = 0
+    uid: UInt = 0
+    gid: UInt = 0
+    ngrps: UInt = 0
+    groups: Annotated[tuple[int, ...], FixedArray(UInt, 16)] = (0,) * 16
+
+
+class AuthsysParms(Struct, xname="authsys_parms"):
+    stamp: UInt = 0
+    machinename: Annotated[str, StringCon(255)] = ""
+    uid: UInt = 0
+    gid: UInt = 0
+    gids: Annotated[tuple[int, ...], Array(UInt, 16)] = ()
+
+
+class CallBody(Struct, xname="call_body"):
+    rpcvers: UInt = 0
+    prog: UInt = 0
+    vers: UInt = 0
+    proc: UInt = 0
+    cred: OpaqueAuth = OpaqueAuth()
+    verf: OpaqueAuth = OpaqueAuth()
+
+
+class MismatchInfo(Struct, xname="mismatch_info"):
+    low: UInt = 0
+    high: UInt = 0
+
+
+AUTH_NULL = OpaqueAuth(0, b"")
 
 _FLAVORS: dict[int, Any] = {
     AuthFlavor.AUTH_UNIX: AuthsysParms,
@@ -117,7 +132,7 @@ _FLAVORS: dict[int, Any] = {
     AuthFlavor.AUTH_GLUSTERFS_v2: AuthGlusterfsParmsV2,
     AuthFlavor.AUTH_GLUSTERFS_v3: AuthGlusterfsParamsV3,
 }
-_FLAVOR_OF_CLASS = {schema.cls: int(flavor) for flavor, schema in _FLAVORS.items()}
+_FLAVOR_OF_CLASS = {schema: int(flavor) for flavor, schema in _FLAVORS.items()}
 
 
 def decode_auth(raw: Any) -> Any:
@@ -138,12 +153,12 @@ def decode_auth(raw: Any) -> Any:
 
 def encode_auth(auth: Any) -> Any:
     """The ``OpaqueAuth`` carrying ``auth`` (a credential dataclass or an ``OpaqueAuth``)."""
-    if isinstance(auth, OpaqueAuth.cls):
+    if isinstance(auth, OpaqueAuth):
         return auth
     flavor = _FLAVOR_OF_CLASS.get(type(auth))
     if flavor is None:
         raise TypeError(f"{type(auth).__name__} is not a credential")
-    return OpaqueAuth.cls(flavor, encode(_FLAVORS[flavor], auth))
+    return OpaqueAuth(flavor, encode(_FLAVORS[flavor], auth))
 
 
 def lk_owner_for_pid(pid: int) -> bytes:
@@ -246,17 +261,15 @@ def parse_call(record: bytes | memoryview) -> CallHeader:
     end = vpos + 8 + vlen + (-vlen % 4)
     if end > len(record):
         raise ValueError("the verifier runs past the end")
-    cred = OpaqueAuth.cls(cflavor, bytes(record[32 : 32 + clen]))
-    verf = (
-        AUTH_NULL if vflavor == 0 and vlen == 0 else OpaqueAuth.cls(vflavor, bytes(record[vpos + 8 : vpos + 8 + vlen]))
-    )
+    cred = OpaqueAuth(cflavor, bytes(record[32 : 32 + clen]))
+    verf = AUTH_NULL if vflavor == 0 and vlen == 0 else OpaqueAuth(vflavor, bytes(record[vpos + 8 : vpos + 8 + vlen]))
     return CallHeader(xid, rpcvers, prog, vers, proc, cred, verf, end)
 
 
 def build_call_header(
     xid: int, prog: int, vers: int, proc: int, cred: Any = AUTH_NULL, verf: Any = AUTH_NULL, rpcvers: int = 2
 ) -> bytes:
-    body = CallBody.cls(rpcvers, prog, vers, proc, encode_auth(cred), encode_auth(verf))
+    body = CallBody(rpcvers, prog, vers, proc, encode_auth(cred), encode_auth(verf))
     return _2u32.pack(xid, MsgType.CALL) + encode(CallBody, body)
 
 
@@ -277,7 +290,7 @@ def build_reply_header(
 
 
 def build_denied(
-    xid: int, reject_stat: RejectStat, low: int = 2, high: int = 2, auth_stat: AuthStat = AuthStat.AUTH_BADCRED
+    xid: int, reject_stat: RejectStat, low: int = 2, high: int = 2, auth_stat: AuthStat | int = AuthStat.AUTH_BADCRED
 ) -> bytes:
     head = struct.pack(">IIII", xid, MsgType.REPLY, ReplyStat.MSG_DENIED, reject_stat)
     if reject_stat == RejectStat.RPC_MISMATCH:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ipaddress
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["GlusterURI", "URIError", "parse_uri", "SCHEMES", "DEFAULT_PORT"]
@@ -276,7 +277,7 @@ def _utf8(octets: bytes) -> str:
     return octets.decode("utf-8", "surrogateescape")
 
 
-def _unescape(raw: str, fail, what: str) -> str:
+def _unescape(raw: str, fail: Callable[[str], URIError], what: str) -> str:
     """uri_string_unescape(): ``%XX`` -> octet, anything else copied (so a '%' that does
     not start a valid escape stays literal).  A decoded NUL is an error (difference 3)."""
     out = bytearray()
@@ -293,7 +294,7 @@ def _unescape(raw: str, fail, what: str) -> str:
     return _utf8(bytes(out))
 
 
-def _decode_host(raw: str, fail) -> str:
+def _decode_host(raw: str, fail: Callable[[str], URIError]) -> str:
     if not raw.startswith("["):
         return _unescape(raw, fail, "host")
     inner = raw[1:-1]
@@ -307,7 +308,7 @@ def _decode_host(raw: str, fail) -> str:
     raise fail(f"bracketed host {raw!r} must be a valid IPv6 address")
 
 
-def _query_params(query: str, fail) -> list[tuple[str, str | None]]:
+def _query_params(query: str, fail: Callable[[str], URIError]) -> list[tuple[str, str | None]]:
     """query_params_parse(): sections end at the next '&', or - only if no '&' is left -
     at the next ';'.  Empty sections and '=value' sections are skipped, 'name' gives a
     None value.  Quirk: a section that is exactly '=' is not skipped; QEMU decodes the

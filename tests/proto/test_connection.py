@@ -36,8 +36,8 @@ BRICK = [
     handshake.PROGRAM.only(["NULL", "SETVOLUME", "GETSPEC", "PING", "SET_LK_VER"]),
     fops.BRICK_PROGRAM,
 ]
-V2 = AuthGlusterfsParmsV2.cls(pid=0, lk_owner=lk_owner_for_pid(0))
-V3 = AuthGlusterfsParamsV3.cls(
+V2 = AuthGlusterfsParmsV2(pid=0, lk_owner=lk_owner_for_pid(0))
+V3 = AuthGlusterfsParamsV3(
     pid=3574, flags=31, ctime_nsec=957451958, ctime_sec=1795627276, lk_owner=lk_owner_for_pid(3574)
 )
 
@@ -65,14 +65,12 @@ def pair():
 
 def test_call_and_reply_round_trip_through_a_pair():
     client, server = pair()
-    lookup = fops.GfxLookupReq.cls(
-        pargfid=ROOT_GFID, bname="b.raw", xdata={"gfid-req": GfxValue.uuid(bytes(range(16)))}
-    )
+    lookup = fops.GfxLookupReq(pargfid=ROOT_GFID, bname="b.raw", xdata={"gfid-req": GfxValue.uuid(bytes(range(16)))})
     call = Call(9, fops.GLUSTER_FOP_PROGRAM, 400, fops.GfFop.LOOKUP, lookup, cred=V3)
     server.receive_data(client.send(call))
     [got] = events(server)
     assert got.args == lookup and got.cred == V3 and got.xid == 9 and bytes(got.payload) == b""
-    rsp = fops.GfxCommon2iattRsp.cls(op_ret=-1, op_errno=2)
+    rsp = fops.GfxCommon2iattRsp(op_ret=-1, op_errno=2)
     client.receive_data(server.send(Reply(9, rsp)))
     [reply] = events(client)
     assert reply.result == rsp and reply.proc == fops.GfFop.LOOKUP and reply.stat == AcceptStat.SUCCESS
@@ -82,16 +80,16 @@ def test_call_and_reply_round_trip_through_a_pair():
 def test_write_payload_rides_raw_after_the_header_and_read_payload_after_the_reply():
     client, server = pair()
     data = bytes(range(256)) * 4
-    req = fops.GfxWriteReq.cls(gfid=bytes(16), fd=0, offset=0, size=len(data))
+    req = fops.GfxWriteReq(gfid=bytes(16), fd=0, offset=0, size=len(data))
     wire = client.send(Call(5, 1298437, 400, fops.GfFop.WRITE, req, cred=V3, payload=data))
     assert wire.endswith(data) and len(wire) == 4 + 132 + len(data)  # PROTOCOL.md §3.7: a 132-byte header
     server.receive_data(wire)
     [got] = events(server)
     assert bytes(got.payload) == data and got.args == req
     client2, server2 = pair()
-    server2.receive_data(client2.send(Call(7, 1298437, 400, fops.GfFop.READ, fops.GfxReadReq.cls(size=5), cred=V3)))
+    server2.receive_data(client2.send(Call(7, 1298437, 400, fops.GfFop.READ, fops.GfxReadReq(size=5), cred=V3)))
     events(server2)
-    rsp = fops.GfxReadRsp.cls(op_ret=5, stat=GfxIattx.cls(ia_size=5), size=5)
+    rsp = fops.GfxReadRsp(op_ret=5, stat=GfxIattx(ia_size=5), size=5)
     wire = server2.send(Reply(7, rsp, payload=b"hello"))
     assert len(wire) == 4 + 196 + 5  # the data starts at record offset 196 with NULL xdata
     client2.receive_data(wire)
@@ -228,11 +226,11 @@ def test_eof_mid_record_reports_the_partial_bytes():
 
 def test_undecodable_reply_result_fails_only_that_call():
     client = RpcConnection(Role.CLIENT)
-    client.send(Call(2, dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq.cls(0xCAED), cred=V2))
+    client.send(Call(2, dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq(0xCAED), cred=V2))
     client.send(Call(3, dump.GF_DUMP_PROGRAM, 1, 2, cred=V2))
     bad = struct.pack(">IIIIII", 2, 1, 0, 0, 0, 0) + b"\0\0"  # gf_dump_rsp cut short
     client.receive_data(frame(bad))
-    client.receive_data(RpcConnection(Role.SERVER, BRICK).send(Reply(3, dump.GfCommonRsp.cls(0, 0, None))))
+    client.receive_data(RpcConnection(Role.SERVER, BRICK).send(Reply(3, dump.GfCommonRsp(0, 0, None))))
     out = events(client)
     assert out[0] == ("error", "IGNORE", 2, False)
     assert isinstance(out[1], Reply) and out[1].result.op_ret == 0

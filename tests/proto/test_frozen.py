@@ -1,24 +1,22 @@
-"""fast_init: the faster __init__ of frozen slotted dataclasses behaves like the dataclass's own."""
+"""fast_init / slot_init: the faster __init__ of frozen slotted dataclasses (events, store
+attributes, XDR structs) behaves like a dataclass's own."""
 
 import dataclasses
 import inspect
 
 import pytest
 
-from fakegluster.proto import Call, ConnectionClosed, Denied, Reply, programs
+from fakegluster.proto import Call, ConnectionClosed, Denied, Reply, programs, xdr
 from fakegluster.proto.frozen import fast_init
 from fakegluster.store.base import Attr, StatVfs
 
 
 def _all_classes():
-    seen = {}
-    for prog in programs.all_programs():
-        for proc in prog.procs.values():
-            for schema in (proc.args, proc.reply):
-                cls = getattr(schema, "cls", None)
-                if cls is not None:
-                    seen[cls.__name__] = cls
-    return [Call, Reply, Denied, ConnectionClosed, Attr, StatVfs, *seen.values()]
+    programs.all_programs()  # importing the program modules declares their XDR structs
+    structs = xdr.struct_classes()
+    for cls in structs:
+        cls()  # an XDR struct's __init__ is generated on its first instantiation
+    return [Call, Reply, Denied, ConnectionClosed, Attr, StatVfs, *structs]
 
 
 def _reference(cls):

@@ -209,9 +209,9 @@ def test_lookup_xdata_xdr_size_matches_the_capture():
     xdata = lookup.event.args.xdata
     assert set(xdata) == {"trusted.glusterfs.mdata", "glusterfs.content", "security.ima", "security.capability"}
     from fakegluster.proto import xdr
-    from fakegluster.proto.gfdict import GfxDict
+    from fakegluster.proto.gfdict import GFX_DICT
 
-    encoded = xdr.encode(GfxDict, xdata)
+    encoded = xdr.encode(GFX_DICT, xdata)
     assert len(encoded) == 156 and int.from_bytes(encoded[:4], "big") == 144
 
 
@@ -246,7 +246,7 @@ def test_cli_capture_decodes_the_gluster_cli_program():
     create = calls[0].args.dict
     assert create["volname"] == b"capcli\0" and create["replica-count"] == b"3\0" and create["type"] == b"2\0"
     info = replies[2].result
-    assert isinstance(info, cli.GfCliRsp.cls)
+    assert isinstance(info, cli.GfCliRsp)
     bad_set = [e for e in events if isinstance(e, Reply) and e.result.op_ret == -1]
     assert len(bad_set) == 1
     rsp = bad_set[0].result

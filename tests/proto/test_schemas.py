@@ -18,28 +18,13 @@ from tests.strategies import for_schema
 
 
 def _all_schemas():
-    seen = {}
+    programs.all_programs()  # importing the program modules declares their structs
+    seen = {cls.xname: cls for cls in xdr.struct_classes()}
     for program in programs.all_programs():
         for proc in program.procs.values():
             for schema in (proc.args, proc.reply):
                 if schema is not None and schema is not UNDECODABLE:
-                    seen[schema.xname] = schema
-    for schema in (
-        rpc.OpaqueAuth,
-        rpc.AuthGlusterfsParmsV2,
-        rpc.AuthGlusterfsParamsV3,
-        rpc.AuthGlusterfsParms,
-        rpc.AuthsysParms,
-        rpc.CallBody,
-        rpc.MismatchInfo,
-    ):
-        seen[schema.xname] = schema
-    from fakegluster.proto import fops
-
-    for name in dir(fops):
-        obj = getattr(fops, name)
-        if isinstance(obj, xdr.XdrStruct):
-            seen[obj.xname] = obj
+                    assert seen[schema.xname] is schema
     return sorted(seen.items())
 
 
@@ -99,7 +84,7 @@ def test_garbage_decodes_or_raises_decode_error(blob, which):
 def test_generated_dataclasses_are_frozen_and_named_after_x_types():
     from fakegluster.proto import fops
 
-    req = fops.GfxLookupReq.cls(bname="a.img")
+    req = fops.GfxLookupReq(bname="a.img")
     assert type(req).__name__ == "GfxLookupReq" and req.xname == "gfx_lookup_req"
     assert req.gfid == bytes(16) and req.xdata is None and req.flags == 0
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -117,5 +102,5 @@ def test_old_dict_malformed_blob_stays_bytes():
     # application level, so the XDR layer keeps the bytes instead of failing.
     blob = gfdict.serialize_old_dict({"a": b"1\0"})
     blob = b"\0\0\0\x02" + blob[4:]
-    value, _ = xdr.decode(gfdict.OldDict, xdr.encode(gfdict.OldDict, blob))
+    value, _ = xdr.decode(gfdict.OLD_DICT, xdr.encode(gfdict.OLD_DICT, blob))
     assert value == blob
