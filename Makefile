@@ -37,10 +37,11 @@ run: venv
 test: debs venv lint
 	$(PY) -m pytest
 
-# Style and lint (ruff); `make test` runs it first.
+# Style, lint and types (ruff; mypy, strict on proto/ and store/: see pyproject.toml); `make test` runs it first.
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # Benchmarks against a real GlusterFS 10.3 (root; ~15 min): bench/results/latest.{json,md,png}
 # (make bench BENCH_ARGS=--quick: one repetition, a smoke run)
@@ -51,4 +52,4 @@ bench: debs venv
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache

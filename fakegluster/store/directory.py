@@ -56,6 +56,7 @@ import stat
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from .base import (
     FALLOC_FL_KEEP_SIZE,
@@ -102,7 +103,7 @@ class DirectoryStore(GfidIndex, Store):
 
     def __init__(
         self,
-        root: str | os.PathLike,
+        root: str | os.PathLike[str],
         *,
         clock: Callable[[], int] = time.time_ns,
         allow_devices: bool = False,
@@ -165,7 +166,7 @@ class DirectoryStore(GfidIndex, Store):
 
     def _dirfd(self, gfid: bytes) -> int:
         """An O_PATH fd on directory ``gfid`` (release with ``_rel``): ESTALE, ENOTDIR."""
-        chain = []
+        chain: list[tuple[bytes, bytes, int]] = []
         g = gfid
         while g != ROOT_GFID:
             obj = self._obj.get(g)
@@ -279,7 +280,9 @@ class DirectoryStore(GfidIndex, Store):
                 code = errno.EEXIST
             raise _err(code, gfid)
 
-    def _own(self, pfd: int, name: bytes, st: os.stat_result, mode: int, uid: int, gid: int, keep: int = 0):
+    def _own(
+        self, pfd: int, name: bytes, st: os.stat_result, mode: int, uid: int, gid: int, keep: int = 0
+    ) -> os.stat_result:
         """Give a new entry the requested owner and exact permission bits (umask aside); in a
         setgid directory the group stays the directory's (BSD semantics, as Linux does)."""
         if gid != st.st_gid and os.fstat(pfd).st_mode & stat.S_ISGID:
@@ -457,6 +460,7 @@ class DirectoryStore(GfidIndex, Store):
         with self._in(src_pargfid) as spfd, self._in(dst_pargfid) as dpfd:
             sst = os.lstat(sraw, dir_fd=spfd)
             sg = self._learn(src_pargfid, sraw, sst)
+            dst: os.stat_result | None
             try:
                 dst = os.lstat(draw, dir_fd=dpfd)
             except FileNotFoundError:
@@ -618,7 +622,7 @@ class DirectoryStore(GfidIndex, Store):
             return self._attr(gfid, os.lstat(name, dir_fd=pfd))
 
     @_namespace
-    def _xattr(self, gfid: bytes, call: Callable, *args):
+    def _xattr(self, gfid: bytes, call: Callable[..., Any], *args: Any) -> Any:
         """``call(path, *args)`` on ``/proc/self/fd/<parent>/<name>``, the name not followed."""
         if args and not args[0].startswith(_XATTR_NS) and 0 < len(os.fsencode(args[0])) <= 255:
             raise _err(errno.EOPNOTSUPP, args[0])  # (an empty or over-long name: the fs says ERANGE)
@@ -626,7 +630,8 @@ class DirectoryStore(GfidIndex, Store):
             return call(b"/proc/self/fd/%d/%s" % (pfd, name), *args, follow_symlinks=False)
 
     def getxattr(self, gfid: bytes, name: str) -> bytes:
-        return self._xattr(gfid, os.getxattr, name)
+        value: bytes = self._xattr(gfid, os.getxattr, name)
+        return value
 
     def listxattr(self, gfid: bytes) -> list[str]:
         return [x for x in self._xattr(gfid, os.listxattr) if x.startswith(_XATTR_NS)]

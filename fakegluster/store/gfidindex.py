@@ -16,6 +16,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .base import ROOT_GFID
 
@@ -45,17 +46,20 @@ class _Obj:
         self.names: list[tuple[bytes, bytes]] = []  # (parent gfid, name); one for a directory
 
 
-def _namespace(method: Callable) -> Callable:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _namespace(method: F) -> F:
     """Commit whatever the mapping learnt or changed when a namespace method returns or fails."""
 
     @functools.wraps(method)
-    def wrapper(self: GfidIndex, *args, **kw):
+    def wrapper(self: GfidIndex, *args: Any, **kw: Any) -> Any:
         try:
             return method(self, *args, **kw)
         finally:
             self._flush()
 
-    return wrapper
+    return wrapper  # type: ignore[return-value]
 
 
 def _fsync_dir(pathfd: int) -> None:
@@ -70,10 +74,16 @@ class GfidIndex:
     """The mapping and its database; the store provides ``root``, ``_rootfd`` and
     ``_forget_fd(gfid)`` (drop what it caches for a forgotten gfid)."""
 
+    root: str
+    _rootfd: int
     _obj: dict[bytes, _Obj]
     _kids: dict[bytes, dict[bytes, bytes]]
     _ino: dict[int, bytes]
-    _pending: list[tuple[str, tuple]]
+    _pending: list[tuple[str, tuple[Any, ...]]]
+    _db: sqlite3.Connection | None
+
+    def _forget_fd(self, gfid: bytes) -> None:
+        raise NotImplementedError
 
     def _init_index(self) -> None:
         self._obj = {}
@@ -81,10 +91,15 @@ class GfidIndex:
         self._ino = {}  # inode number -> gfid, non-directories (hard links)
         self._pending = []
         self._dirty = False  # namespace committed since the last fsync
-        self._db: sqlite3.Connection | None = None
+        self._db = None
         self._hidfd = -1
 
     # ---- the hidden entry and the database ----------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise ValueError("the gfid index is closed")
+        return self._db
+
     def _open_db(self) -> None:
         try:
             os.mkdir(_HIDDEN, 0o700, dir_fd=self._rootfd)
@@ -114,7 +129,7 @@ class GfidIndex:
     def _load(self) -> None:
         """Read the mapping, keeping only rows reachable from the root (breadth first)."""
         rows: dict[bytes, list[tuple[bytes, bytes, int, int]]] = collections.defaultdict(list)
-        for pg, name, g, ino, isdir in self._db.execute("SELECT pgfid, name, gfid, ino, isdir FROM dentry"):
+        for pg, name, g, ino, isdir in self._conn().execute("SELECT pgfid, name, gfid, ino, isdir FROM dentry"):
             rows[pg].append((name, g, ino, isdir))
         todo = [ROOT_GFID]
         while todo:
@@ -149,7 +164,7 @@ class GfidIndex:
     def _sync_db(self) -> None:
         """Make every commit durable: one tiny FULL-synchronous commit fsyncs the WAL (opening
         the database files ourselves would drop SQLite's POSIX locks on close)."""
-        db = self._db
+        db = self._conn()
         db.execute("PRAGMA synchronous = FULL")
         try:
             db.execute("INSERT OR REPLACE INTO meta VALUES ('synced', ?)", (time.time_ns(),))

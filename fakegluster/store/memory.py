@@ -37,6 +37,7 @@ import errno
 import stat
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .base import (
     BLOCK,
@@ -103,11 +104,14 @@ class _Ranges:
         i, j = bisect.bisect_right(self.ends, s), bisect.bisect_left(self.starts, e)
         if i >= j:
             return 0
-        keep_s, keep_e = [], []
+        keep_s: list[int] = []
+        keep_e: list[int] = []
         if self.starts[i] < s:
-            keep_s.append(self.starts[i]), keep_e.append(s)
+            keep_s.append(self.starts[i])
+            keep_e.append(s)
         if self.ends[j - 1] > e:
-            keep_s.append(e), keep_e.append(self.ends[j - 1])
+            keep_s.append(e)
+            keep_e.append(self.ends[j - 1])
         gone = sum(self.ends[k] - self.starts[k] for k in range(i, j)) - sum(b - a for a, b in zip(keep_s, keep_e))
         self.starts[i:j], self.ends[i:j] = keep_s, keep_e
         self.total -= gone
@@ -132,7 +136,7 @@ class _Inode:
 class _File(_Inode):
     __slots__ = ("size", "data", "alloc", "_keys")
 
-    def __init__(self, *args, **kw) -> None:
+    def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.size = 0
         self.data: dict[int, bytearray] = {}  # written blocks
@@ -186,7 +190,7 @@ class _File(_Inode):
 class _Dir(_Inode):
     __slots__ = ("entries", "parent")
 
-    def __init__(self, *args, parent: _Dir | None = None, **kw) -> None:
+    def __init__(self, *args: Any, parent: _Dir | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.nlink = 2
         self.entries: dict[bytes, _Inode] = {}
@@ -201,7 +205,7 @@ class _Dir(_Inode):
 class _Symlink(_Inode):
     __slots__ = ("target", "size")
 
-    def __init__(self, *args, target: str, **kw) -> None:
+    def __init__(self, *args: Any, target: str, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.target, self.size = target, len(_enc(target))
 
@@ -287,7 +291,7 @@ class MemoryStore(Store):
             ino.atime = now
 
     def _new(
-        self, pargfid: bytes, name: str, gfid: bytes, mode: int, uid: int, gid: int, cls: type = _Inode, **kw
+        self, pargfid: bytes, name: str, gfid: bytes, mode: int, uid: int, gid: int, cls: type = _Inode, **kw: Any
     ) -> Attr:
         """Create and name a new inode of class ``cls``."""
         d = self._dir(pargfid)
