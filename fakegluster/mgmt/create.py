@@ -36,7 +36,6 @@ from .model import (
     Volume,
     VolumeError,
     default_options,
-    update_op_versions,
 )
 
 __all__ = [
@@ -49,6 +48,7 @@ __all__ = [
     "commit_create",
     "create_volume",
     "root_partition_error",
+    "plain_volume",
     "CREATE_USAGE",
     "REPLICA2_QUESTION",
 ]
@@ -436,13 +436,15 @@ def commit_create(
         disperse_count=req.disperse_count or 0 if req.type == ClusterType.DISPERSE else 0,
         redundancy_count=req.redundancy_count or 0 if req.type == ClusterType.DISPERSE else 0,
         transport=transport,
-        username=username or str(uuid.uuid4()),
-        password=password or str(uuid.uuid4()),
+        username=str(uuid.uuid4()) if username is None else username,
+        password=str(uuid.uuid4()) if password is None else password,
         options=default_options(req.type, transport, op_version),
     )
     for i, b in enumerate(vol.bricks):
         b.brick_id = f"{vol.name}-client-{i}"
         b.is_arbiter = vol.arbiter_count == 1 and (i + 1) % vol.replica_count == 0
+    from .options import update_op_versions  # options builds volfiles from the model: import late
+
     update_op_versions(vol)
     return vol
 
@@ -460,13 +462,13 @@ def create_volume(
     """``gluster volume create`` from end to end: :func:`cli_create_request`,
     :func:`stage_create`, :func:`commit_create`.
 
-    ``resolve_host`` maps a brick host to its node's uuid (default: every host is one node,
-    uuid ``00000000-0000-0000-0000-000000000001``).  ``cli_args`` are those of
+    ``resolve_host`` maps a brick host to its node's uuid (default: every host name is a node
+    of its own, its uuid derived from the name).  ``cli_args`` are those of
     :func:`cli_create_request` (``replica``, ``arbiter``, ``disperse``, ``disperse_data``,
     ``redundancy``, ``transport``, ``force``).
     """
     req = cli_create_request(volname, bricks, **cli_args)
-    resolver: HostResolver = resolve_host or (lambda host: "00000000-0000-0000-0000-000000000001")
+    resolver: HostResolver = resolve_host or (lambda host: str(uuid.uuid5(uuid.NAMESPACE_DNS, host)))
     new = stage_create(req, volumes, resolver, path_check)
     return commit_create(req, new, volume_id=volume_id)
 
@@ -478,3 +480,32 @@ def root_partition_error(brick: Brick) -> str:
         "the system's root partition for storage backend. Or use 'force' at the end of the command if you want "
         "to override this behavior."
     )
+
+
+def plain_volume(
+    name: str,
+    bricks: Sequence[str | tuple[str, str]],
+    *,
+    volume_id: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    options: dict[str, str] | None = None,
+) -> Volume:
+    """A distribute volume over ``bricks`` (``"host:/path"`` or ``(host, path)``) as
+    :func:`commit_create` makes it, without the CLI's and glusterd's checks: for the fake's own
+    volumes and for tests.  ``username``/``password`` default to none (an untrusted-only volume);
+    ``options`` are laid over glusterd's defaults."""
+    pairs = [tuple(b.rsplit(":", 1)) if isinstance(b, str) else b for b in bricks]
+    req = CreateRequest(volname=name, type=ClusterType.NONE, bricks=tuple(f"{h}:{p}" for h, p in pairs))
+    vol = commit_create(
+        req,
+        [Brick(host=h, path=p) for h, p in pairs],
+        volume_id=volume_id,
+        username=username or "",
+        password=password or "",
+    )
+    vol.options.update(options or {})
+    from .options import update_op_versions
+
+    update_op_versions(vol)
+    return vol

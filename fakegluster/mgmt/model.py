@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Callable
 
 __all__ = [
     "VolumeError",
@@ -21,7 +20,6 @@ __all__ = [
     "Brick",
     "Volume",
     "default_options",
-    "update_op_versions",
     "GLUSTERD_WORKDIR",
     "OP_VERSION_MAX",
 ]
@@ -109,6 +107,7 @@ class Brick:
     node_uuid: str = ""
     brick_id: str = ""  # "VOL-client-N", the protocol/client xlator that reaches it
     is_arbiter: bool = False
+    fsid: int = 0  # statfs f_fsid of the brick directory: bricks sharing one count each other
     port: int = 0
     rdma_port: int = 0
     online: bool = False
@@ -235,19 +234,3 @@ def default_options(ctype: ClusterType, transport: Transport, op_version: int = 
     if op_version >= 90000 and ctype == ClusterType.REPLICATE:
         opts["cluster.granular-entry-heal"] = "on"
     return opts
-
-
-def update_op_versions(vol: Volume, option_op_versions: Callable[[str], tuple[int, int]] | None = None) -> None:
-    """``gd_update_volume_op_versions``: the highest op-version among the volume's options
-    (``option_op_versions(key) -> (op_version, client_op_version)``; :mod:`.options` passes its
-    table), at least 2 while open-behind is on, 30600 for disperse."""
-    op, cop = 1, 1
-    if option_op_versions is not None:
-        for key in vol.options:
-            o, c = option_op_versions(key)
-            op, cop = max(op, o), max(cop, c)
-    if vol.options.get("performance.open-behind", "on").lower() in ("on", "yes", "true", "enable", "1"):
-        op, cop = max(op, 2), max(cop, 2)
-    if vol.type == ClusterType.DISPERSE:
-        op, cop = max(op, 30600), max(cop, 30600)
-    vol.op_version, vol.client_op_version = op, cop
