@@ -1,4 +1,4 @@
-"""Volfiles: parse them into a graph, and write the client volfile glusterd hands out.
+"""Volfiles: parse them into a graph (:mod:`fakegluster.mgmt.volgen` writes them).
 
 Syntax (``libglusterfs/src/graph.l`` and ``graph.y`` of glusterfs v10.3)::
 
@@ -10,19 +10,15 @@ Syntax (``libglusterfs/src/graph.l`` and ``graph.y`` of glusterfs v10.3)::
 
 ``#`` starts a comment at the start of a token.  Volume names are unique, an option may
 not repeat within a volume, and the graph's top is the *last* volume.
-
-:func:`client_volfile` writes exactly what glusterd 10.3 writes for a plain (distribute)
-volume (``glusterd-volgen.c``), byte for byte: ``fixtures/volfiles/real-*client-volfile.vol``
-are reproduced by the tests from their parameters.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 
-__all__ = ["VolfileError", "Xlator", "Graph", "parse_volfile", "BrickRef", "client_volfile"]
+__all__ = ["VolfileError", "Xlator", "Graph", "parse_volfile"]
 
 
 class VolfileError(ValueError):
@@ -169,102 +165,3 @@ def parse_volfile(text: str) -> Graph:
     if not xlators:
         raise VolfileError("the volfile defines no volume")
     return Graph(tuple(xlators))
-
-
-@dataclasses.dataclass(frozen=True)
-class BrickRef:
-    """Where a protocol/client xlator connects: ``remote-host``, ``remote-subvolume`` (the
-    brick path) and optionally ``remote-port`` (skips the portmap query)."""
-
-    host: str
-    path: str
-    port: int | None = None
-
-
-def _volume(name: str, xtype: str, options: Sequence[tuple[str, str]] = (), subvolumes: Iterable[str] = ()) -> str:
-    lines = [f"volume {name}", f"    type {xtype}"]
-    lines += [f"    option {k} {v}" for k, v in options]
-    subs = list(subvolumes)
-    if subs:
-        lines.append(f"    subvolumes {' '.join(subs)}")
-    lines.append("end-volume")
-    return "\n".join(lines) + "\n"
-
-
-def client_volfile(
-    volname: str,
-    bricks: Sequence[BrickRef],
-    *,
-    username: str | None = None,
-    password: str | None = None,
-    transport: str = "tcp",
-    address_family: str = "inet",
-    ping_timeout: int = 42,
-) -> str:
-    """The client volfile glusterd 10.3 serves for a distribute volume over ``bricks``.
-
-    ``username``/``password`` make it the *trusted* variant (what libgfapi gets from a
-    local address), whose protocol/client options carry the brick's auth.login
-    credentials.
-    """
-    if not bricks:
-        raise ValueError("a volume needs at least one brick")
-    parts = []
-    clients = []
-    for n, brick in enumerate(bricks):
-        opts = [
-            ("send-gids", "true"),
-            ("strict-locks", "off"),
-            ("transport.socket.keepalive-count", "9"),
-            ("transport.socket.keepalive-interval", "2"),
-            ("transport.socket.keepalive-time", "20"),
-            ("transport.tcp-user-timeout", "0"),
-            ("transport.socket.ssl-enabled", "off"),
-        ]
-        if password is not None:
-            opts.append(("password", password))
-        if username is not None:
-            opts.append(("username", username))
-        opts += [
-            ("transport.address-family", address_family),
-            ("transport-type", transport),
-            ("remote-subvolume", brick.path),
-        ]
-        if brick.port is not None:
-            opts.append(("remote-port", str(brick.port)))
-        opts += [("remote-host", brick.host), ("ping-timeout", str(ping_timeout))]
-        name = f"{volname}-client-{n}"
-        clients.append(name)
-        parts.append(_volume(name, "protocol/client", opts))
-    parts.append(
-        _volume(
-            f"{volname}-dht", "cluster/distribute", [("force-migration", "off"), ("lock-migration", "off")], clients
-        )
-    )
-    stack = [
-        ("utime", "features/utime", [("noatime", "on")]),
-        ("write-behind", "performance/write-behind", []),
-        ("open-behind", "performance/open-behind", []),
-        ("quick-read", "performance/quick-read", []),
-        ("md-cache", "performance/md-cache", []),
-        ("io-threads", "performance/io-threads", []),
-    ]
-    below = f"{volname}-dht"
-    for suffix, xtype, opts in stack:
-        parts.append(_volume(f"{volname}-{suffix}", xtype, opts, [below]))
-        below = f"{volname}-{suffix}"
-    parts.append(
-        _volume(
-            volname,
-            "debug/io-stats",
-            [
-                ("global-threading", "off"),
-                ("count-fop-hits", "off"),
-                ("latency-measurement", "off"),
-                ("threads", "16"),
-                ("log-level", "INFO"),
-            ],
-            [below],
-        )
-    )
-    return "\n".join(parts)

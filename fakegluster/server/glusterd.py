@@ -16,10 +16,11 @@ import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ..mgmt.create import plain_volume
+from ..mgmt.volgen import client_volfile
 from ..proto import dump, handshake, portmap
 from ..proto.events import Call
 from ..proto.gfdict import old_dict, old_dict_text
-from ..proto.volfile import BrickRef, client_volfile
 from ..proto.xdr import encode
 from .brick import Brick
 from .handle import ConnectionHandle
@@ -66,19 +67,20 @@ class Volume:
         (``client_dump_version_cbk``).  So a glusterd on another port puts its own port in
         ``remote-port``; with no TCP glusterd at all, the brick's port goes there directly.
         """
-        family = "inet6" if ":" in host else "inet"
+        options = {"transport.address-family": "inet6" if ":" in host else "inet"}
+        if self.ping_timeout != 42:
+            options["network.ping-timeout"] = str(self.ping_timeout)
         b0 = self.bricks[0]
-        return client_volfile(
+        vol = plain_volume(
             self.name,
-            [
-                BrickRef(host, b.path, port if port else b.port) if port != 24007 else BrickRef(host, b.path)
-                for b in self.bricks
-            ],
-            username=b0.username if trusted else None,
-            password=b0.password if trusted else None,
-            address_family=family,
-            ping_timeout=self.ping_timeout,
+            [(host, b.path) for b in self.bricks],
+            volume_id=self.volume_id,
+            username=b0.username,
+            password=b0.password,
+            options=options,
         )
+        ports = None if port == 24007 else [port or b.port for b in self.bricks]
+        return client_volfile(vol, trusted=trusted, remote_ports=ports)
 
 
 def is_local(peer_host: str | None) -> bool:

@@ -17,6 +17,8 @@ from typing import Any
 import trio
 import trio.testing
 
+from fakegluster.mgmt.create import plain_volume
+from fakegluster.mgmt.volgen import client_volfile
 from fakegluster.proto import fops as F
 from fakegluster.proto.common import ROOT_GFID, GfStatfs, GfxIattx
 from fakegluster.proto.connection import Role, RpcConnection, error_reply
@@ -25,7 +27,6 @@ from fakegluster.proto.errors import AcceptStat, AuthStat, ProtocolError, Reject
 from fakegluster.proto.events import NEED_DATA, Call, ConnectionClosed, Denied, Reply
 from fakegluster.proto.handshake import GfGetspecRsp, GfSetvolumeRsp
 from fakegluster.proto.portmap import PmapPortByBrickRsp
-from fakegluster.proto.volfile import BrickRef, client_volfile
 
 DUMP, HNDSK, PMAP, FOP, CBK = 123451501, 14398633, 34123456, 1298437, 52743234
 GLUSTERD_PROGS = (("GF-DUMP", DUMP, 1), ("Gluster Portmap", PMAP, 1), ("Gluster Handshake", HNDSK, 2))
@@ -135,7 +136,7 @@ class ScriptedCluster:
         self.volume = volume
         self.brick_path = brick_path
         self.glusterd_port, self.brick_port = 24007, 49152
-        self.volfile = volfile or client_volfile(volume, [BrickRef("vm", brick_path)])
+        self.volfile = volfile or client_volfile(plain_volume(volume, [("vm", brick_path)]), trusted=False)
         self.conns: list[Conn] = []
         self.silent = False
         self.refuse: set[int] = set()

@@ -15,10 +15,12 @@ import trio
 
 import gfclient
 from fakegluster.decode import decode_capture
+from fakegluster.mgmt.create import plain_volume
+from fakegluster.mgmt.volgen import client_volfile
 from fakegluster.proto.events import Call
 from fakegluster.proto.gfdict import old_dict_text
 from fakegluster.proto.rpc import AuthGlusterfsParamsV3, AuthGlusterfsParmsV2, lk_owner_for_pid
-from fakegluster.proto.volfile import BrickRef, client_volfile, parse_volfile
+from fakegluster.proto.volfile import parse_volfile
 from gfclient.brick import BrickClient, inspect_graph
 from gfclient.errors import GlusterConnectionError, UnsupportedVolumeError
 
@@ -113,7 +115,7 @@ async def test_fop_credentials_carry_utime_flags(cluster):
 
 
 async def test_multi_brick_volume_is_not_supported_yet(cluster):
-    cluster.volfile = client_volfile("testvol", [BrickRef("vm", "/b0"), BrickRef("vm", "/b1")])
+    cluster.volfile = client_volfile(plain_volume("testvol", ["vm:/b0", "vm:/b1"]), trusted=False)
     with pytest.raises(UnsupportedVolumeError) as ei:
         async with gfclient.aio.connect(URI):
             pass

@@ -25,7 +25,9 @@ def test_write_behind_off_is_a_graph_switch_as_captured():
 
 
 def _vol():
-    return create_volume("v", [f"h{i}:/b" for i in range(3)], replica=3, volume_id="11111111-1111-1111-1111-111111111111")
+    return create_volume(
+        "v", [f"h{i}:/b" for i in range(3)], replica=3, volume_id="11111111-1111-1111-1111-111111111111"
+    )
 
 
 def test_the_model_gives_the_captured_kind_of_change():

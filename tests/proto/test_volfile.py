@@ -1,5 +1,6 @@
-"""Volfiles: the real ones parse; the generator reproduces glusterd 10.3's byte for byte;
-the parser refuses what glusterfs's graph.y refuses."""
+"""Volfiles: the real ones parse; the generator (fakegluster.mgmt.volgen; the full matrix is in
+tests/mgmt/test_volgen.py) reproduces glusterd 10.3's byte for byte and its output parses; the
+parser refuses what glusterfs's graph.y refuses."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fakegluster.proto.volfile import BrickRef, VolfileError, client_volfile, parse_volfile
+from fakegluster.mgmt.create import plain_volume
+from fakegluster.mgmt.volgen import client_volfile
+from fakegluster.proto.volfile import VolfileError, parse_volfile
 
 VOLFILES = Path(__file__).parents[2] / "fixtures" / "volfiles"
 USER = "aae02c30-dc4a-4553-8822-7295aa3a54bd"
@@ -40,15 +43,16 @@ def test_brick_volfile_keeps_auth_login_options():
 
 
 def test_generator_reproduces_glusterd_byte_for_byte():
-    brick = [BrickRef("vm", "/tmp/gbrick1/b")]
+    vol = plain_volume("testvol", ["vm:/tmp/gbrick1/b"], username=USER, password=PASSWORD)
     trusted = (VOLFILES / "real-trusted-client-volfile.vol").read_text()
-    assert client_volfile("testvol", brick, username=USER, password=PASSWORD) == trusted
+    assert client_volfile(vol, trusted=True) == trusted
     assert len(trusted) == 1626  # the GETSPEC op_ret of the capture
-    assert client_volfile("testvol", brick) == (VOLFILES / "real-client-volfile.vol").read_text()
+    assert client_volfile(vol, trusted=False) == (VOLFILES / "real-client-volfile.vol").read_text()
 
 
 def test_generated_multi_brick_volfile_parses_with_remote_ports():
-    text = client_volfile("v", [BrickRef("127.0.0.1", "/b0", 49152), BrickRef("127.0.0.1", "/b1", 49153)])
+    vol = plain_volume("v", ["127.0.0.1:/b0", "127.0.0.1:/b1"])
+    text = client_volfile(vol, remote_ports=[49152, 49153])
     graph = parse_volfile(text)
     clients = graph.of_type("protocol/client")
     assert [c.options["remote-port"] for c in clients] == ["49152", "49153"]
@@ -88,7 +92,8 @@ words = st.text(
 
 @given(name=words, host=words, path=words, port=st.none() | st.integers(1, 65535), user=st.none() | words)
 def test_generated_volfiles_always_parse(name, host, path, port, user):
-    text = client_volfile(name, [BrickRef(host, path, port)], username=user, password=user)
+    vol = plain_volume(name, [(host, path)], username=user, password=user)
+    text = client_volfile(vol, remote_ports=[port])
     graph = parse_volfile(text)
     [client] = graph.of_type("protocol/client")
     assert client.options["remote-host"] == host and client.options["remote-subvolume"] == path
