@@ -1,0 +1,569 @@
+"""glusterd's answers to the ``gluster`` CLI (GLUSTER-CLI program 1238463/2): a request in, a reply out.
+
+Each handler takes the decoded request (``gf_cli_req``'s dict, ...) and a :class:`Glusterd` (the
+cluster as glusterd sees it: the volume model plus the few runtime operations) and returns the
+reply structure (``gf_cli_rsp`` and friends).  Everything on the wire is what a real glusterd
+10.3 sends (``xlators/mgmt/glusterd/src``, recorded in ``fixtures/cli/transcript.json``), cut to the
+keys the CLI reads for its text and ``--xml`` output (``cli/src/cli-rpc-ops.c``,
+``cli-xml-output.c``): glusterd's bookkeeping keys (``transaction_id``, ``originator_uuid``,
+``sync-mgmt-operation``...) are left out.
+
+Dict order matters where the CLI walks a dict with ``dict_foreach`` (``volume info``'s options):
+glusterd's ``dict_serialize`` writes the newest key first and ``dict_unserialize`` reverses it
+again, so :func:`gd_dict` takes pairs in the order glusterd adds them and serializes them reversed,
+as glusterd does.
+
+Procedures fakegluster does not implement answer ``op_ret -1`` with op_errstr
+``"<what> is not supported by fakegluster"`` (:data:`NOT_SUPPORTED`), never silence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from ..proto import cli
+from ..proto.gfdict import old_dict, old_dict_text
+from . import create as mgmt_create
+from .model import Brick, ClusterType, Volume, VolumeError, VolumeStatus
+
+__all__ = [
+    "Glusterd",
+    "Peer",
+    "DaemonStatus",
+    "handle",
+    "gd_dict",
+    "NOT_SUPPORTED",
+    "EG_INTRNL",
+    "EG_NOVOL",
+]
+
+# glusterd-errno.h
+EG_INTRNL = 30800
+EG_OPNOTSUP = 30801
+EG_NOVOL = 30806
+
+#: ``op_errstr`` of a procedure fakegluster does not implement.
+NOT_SUPPORTED = "{} is not supported by fakegluster"
+
+#: glusterd_probe_errno (glusterd-handler.h ... cli-rpc-ops.c prints its text).
+GF_PROBE_LOCALHOST = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Peer:
+    """Another glusterd of the trusted pool (``glusterd_peerinfo_t``)."""
+
+    uuid: str
+    hostname: str
+    connected: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class DaemonStatus:
+    """A volume's self-heal daemon as ``volume status`` shows it (``brickN`` after the bricks)."""
+
+    online: bool
+    pid: int = -1
+
+
+class Glusterd(Protocol):
+    """The cluster as the CLI handlers see it (the serving side implements it)."""
+
+    #: this glusterd's node uuid (``MY_UUID``)
+    node_uuid: str
+
+    def volumes(self) -> Iterable[Volume]:
+        """Every volume of the cluster (any order)."""
+        ...
+
+    def peers(self) -> Sequence[Peer]:
+        """The other nodes of the pool."""
+        ...
+
+    def is_local_host(self, host: str) -> bool:
+        """``host`` names this node (``glusterd_gf_is_local_addr``)."""
+        ...
+
+    def resolve_host(self, host: str) -> str | None:
+        """The uuid of the node ``host`` names, None if no node of the pool."""
+        ...
+
+    def path_check(self, brick: Brick, force: bool, volume_id: str) -> str | None:
+        """``glusterd_validate_and_create_brickpath`` on a local brick: makes the directory,
+        returns glusterd's op_errstr when it refuses."""
+        ...
+
+    def create(self, vol: Volume) -> None: ...
+
+    def start(self, vol: Volume, force: bool) -> None: ...
+
+    def stop(self, vol: Volume, force: bool) -> None: ...
+
+    def delete(self, vol: Volume) -> None: ...
+
+    def shd(self, vol: Volume) -> DaemonStatus | None:
+        """The volume's self-heal daemon, None when glusterd runs none for it."""
+        ...
+
+    def heal(self, vol: Volume) -> None:
+        """Start an index heal (``volume heal V``)."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------------
+# reply helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def gd_dict(pairs: Iterable[tuple[str, Any]]) -> dict[str, bytes]:
+    """An old-style dict as glusterd serializes it: ``pairs`` in the order glusterd adds them,
+    on the wire newest first; values as C strings (ints in decimal)."""
+    return old_dict(dict(reversed(list(pairs))))
+
+
+def _rsp(op_ret: int = 0, op_errno: int = 0, op_errstr: str = "", pairs: Iterable[tuple[str, Any]] = ()) -> Any:
+    d = gd_dict(pairs)
+    return cli.GfCliRsp.cls(op_ret, op_errno, op_errstr, d or None)
+
+
+def _fail(text: str, op_errno: int = EG_INTRNL, pairs: Iterable[tuple[str, Any]] = ()) -> Any:
+    return _rsp(-1, op_errno, text, pairs)
+
+
+def _find(gd: Glusterd, name: str) -> Volume | None:
+    for v in gd.volumes():
+        if v.name == name:
+            return v
+    return None
+
+
+def _sorted(gd: Glusterd) -> list[Volume]:
+    """glusterd keeps ``priv->volumes`` ordered by name (``glusterd_compare_volume_name``: strcmp)."""
+    return sorted(gd.volumes(), key=lambda v: v.name.encode())
+
+
+# ---------------------------------------------------------------------------------------------
+# read-only procedures (also served on TCP)
+# ---------------------------------------------------------------------------------------------
+
+
+def volume_detail(v: Volume, i: int = 0) -> list[tuple[str, Any]]:
+    """``glusterd_add_volume_detail_to_dict``, cut to what ``gf_cli_get_volume_cbk`` and
+    ``cli_xml_output_vol_info`` read."""
+    p = f"volume{i}"
+    pairs: list[tuple[str, Any]] = [
+        (f"{p}.name", v.name),
+        (f"{p}.type", int(v.type)),
+        (f"{p}.status", int(v.status)),
+        (f"{p}.brick_count", v.brick_count),
+        (f"{p}.dist_count", v.dist_leaf_count),
+        (f"{p}.replica_count", v.replica_count),
+        (f"{p}.disperse_count", v.disperse_count),
+        (f"{p}.redundancy_count", v.redundancy_count),
+        (f"{p}.arbiter_count", v.arbiter_count),
+        (f"{p}.transport", int(v.transport)),
+        (f"{p}.thin_arbiter_count", 0),
+        (f"{p}.volume_id", v.volume_id),
+        (f"{p}.snap_count", v.snap_count),
+    ]
+    for n, b in enumerate(v.bricks, 1):
+        pairs += [(f"{p}.brick{n}", b.name), (f"{p}.brick{n}.uuid", b.node_uuid)]
+        if b.is_arbiter:
+            pairs.append((f"{p}.brick{n}.isArbiter", 1))
+    opts = v.options_glusterd_order()
+    pairs += [(f"{p}.option.{k}", val) for k, val in opts]
+    pairs.append((f"{p}.opt_count", len(opts)))
+    return pairs
+
+
+def get_volume(gd: Glusterd, req: Mapping[str, str]) -> Any:
+    """GET_VOLUME (``volume info [V]``; ``glusterd_handle_cli_get_volume``)."""
+    try:
+        flags = int(req.get("flags", "0"))
+    except ValueError:
+        flags = 0
+    if flags == cli.Gf1CliGetVolume.GF_CLI_GET_VOLUME:
+        v = _find(gd, req.get("volname", ""))
+        if v is None:
+            return _fail("Volume does not exist", EG_NOVOL, [("count", 0)])
+        return _rsp(pairs=[*volume_detail(v), ("count", 1)])
+    if flags == cli.Gf1CliGetVolume.GF_CLI_GET_VOLUME_ALL:
+        pairs: list[tuple[str, Any]] = []
+        vols = _sorted(gd)
+        for i, v in enumerate(vols):
+            pairs += volume_detail(v, i)
+        return _rsp(pairs=[*pairs, ("count", len(vols))])
+    return _fail(NOT_SUPPORTED.format("volume info with these flags"), EG_OPNOTSUP)
+
+
+def list_volume(gd: Glusterd, req: Mapping[str, str]) -> Any:
+    """LIST_VOLUME (``volume list``; ``glusterd_handle_cli_list_volume``)."""
+    vols = _sorted(gd)
+    return _rsp(pairs=[*((f"volume{i}", v.name) for i, v in enumerate(vols)), ("count", len(vols))])
+
+
+def list_friends(gd: Glusterd, flags: int) -> Any:
+    """LIST_FRIENDS (``peer status`` flags 1, ``pool list`` flags 2; ``glusterd_list_friends``):
+    the pool list adds this node as ``localhost``."""
+    pairs: list[tuple[str, Any]] = []
+    n = 0
+    for peer in gd.peers():
+        n += 1
+        pairs += [
+            (f"friend{n}.uuid", peer.uuid),
+            (f"friend{n}.hostname", peer.hostname),
+            (f"friend{n}.port", 24007),
+            (f"friend{n}.state", "Peer in Cluster"),
+            (f"friend{n}.connected", int(peer.connected)),
+            (f"friend{n}.hostname_count", 0),
+        ]
+    if flags == cli.Gf1CliFriendsList.GF_CLI_LIST_POOL_NODES:
+        n += 1
+        pairs += [(f"friend{n}.uuid", gd.node_uuid), (f"friend{n}.hostname", "localhost"), (f"friend{n}.connected", 1)]
+    pairs.append(("count", n))
+    return cli.Gf1CliPeerListRsp.cls(0, 0, gd_dict(pairs))
+
+
+def uuid_get(gd: Glusterd, req: Mapping[str, str]) -> Any:
+    """UUID_GET (``system:: uuid get``; ``__glusterd_handle_cli_uuid_get``)."""
+    return _rsp(pairs=[("uuid", gd.node_uuid)])
+
+
+def status_volume(gd: Glusterd, req: Mapping[str, str]) -> Any:
+    """STATUS_VOLUME for one volume's bricks (``volume status V``; ``glusterd_op_status_volume``),
+    the keys ``gf_cli_status_cbk`` and ``cli_xml_output_vol_status`` read."""
+    try:
+        cmd = int(req.get("cmd", "0"))
+    except ValueError:
+        cmd = 0
+    name = req.get("volname", "")
+    if cmd & cli.GfCliStatusType.GF_CLI_STATUS_ALL or not cmd & cli.GfCliStatusType.GF_CLI_STATUS_VOL:
+        return _fail(NOT_SUPPORTED.format("volume status of every volume"), EG_OPNOTSUP)
+    if cmd & (cli.GF_CLI_STATUS_MASK | 0x3F800) & ~cli.GfCliStatusType.GF_CLI_STATUS_SHD:
+        return _fail(NOT_SUPPORTED.format("this volume status detail"), EG_OPNOTSUP)
+    v = _find(gd, name)
+    if v is None:
+        return _fail(f"Volume {name} does not exist")
+    if v.status != VolumeStatus.STARTED:
+        return _fail(f"Volume {name} is not started")
+    pairs: list[tuple[str, Any]] = [("cmd", cmd), ("volname", name)]
+    i = 0
+    only_shd = bool(cmd & cli.GfCliStatusType.GF_CLI_STATUS_SHD)
+    if not only_shd:
+        for b in v.bricks:
+            pairs += [
+                (f"brick{i}.hostname", b.host),
+                (f"brick{i}.path", b.path),
+                (f"brick{i}.peerid", b.node_uuid),
+                (f"brick{i}.port", b.port if b.online else 0),
+                (f"brick{i}.rdma_port", b.rdma_port if b.online else 0),
+                (f"brick{i}.pid", b.pid if b.online else -1),
+                (f"brick{i}.status", int(b.online)),
+            ]
+            i += 1
+    index_max = i - 1
+    other = 0
+    shd = gd.shd(v)
+    if shd is not None:
+        pairs += [
+            (f"brick{i}.hostname", "Self-heal Daemon"),
+            (f"brick{i}.path", "localhost"),
+            (f"brick{i}.peerid", gd.node_uuid),
+            (f"brick{i}.port", 0),
+            (f"brick{i}.pid", shd.pid if shd.online else -1),
+            (f"brick{i}.status", int(shd.online)),
+        ]
+        i += 1
+        other = 1
+    pairs += [
+        ("brick-index-max", index_max),
+        ("other-count", other),
+        ("count", i),
+        ("type", -1),
+        ("hot_brick_count", -1),
+        ("tasks", 0),
+    ]
+    return _rsp(pairs=pairs)
+
+
+# ---------------------------------------------------------------------------------------------
+# volume lifecycle (unix socket only)
+# ---------------------------------------------------------------------------------------------
+
+
+def create_volume(gd: Glusterd, req: Mapping[str, str], new_uuid: Callable[[], str]) -> Any:
+    """CREATE_VOLUME (``volume create``; ``__glusterd_handle_create_volume``,
+    ``glusterd_op_stage_create_volume``, ``glusterd_op_create_volume``): the model's checks
+    (:mod:`.create`, the real texts), then the brick directories (``path_check``)."""
+    name = req.get("volname", "")
+    try:
+        request = mgmt_create.CreateRequest.from_dict(dict(req))
+    except (KeyError, ValueError) as exc:
+        return _fail(f"Unable to get volume create arguments: {exc}")
+    if _find(gd, name) is not None:
+        return _fail(f"Volume {name} already exists", 0)
+    volume_id = new_uuid()
+    done: list[Brick] = []
+
+    def check(brick: Brick, force: bool) -> str | None:
+        if not gd.is_local_host(brick.host):
+            return None
+        problem = gd.path_check(brick, force, volume_id)
+        if problem is None:
+            done.append(brick)
+        return problem
+
+    try:
+        bricks = mgmt_create.stage_create(request, list(gd.volumes()), gd.resolve_host, check)
+        vol = mgmt_create.commit_create(request, bricks, volume_id=volume_id, username=new_uuid(), password=new_uuid())
+    except VolumeError as exc:
+        return _fail(exc.message)
+    gd.create(vol)
+    return _rsp(pairs=[("volname", name), ("volume-id", vol.volume_id)])
+
+
+def _vol_op(gd: Glusterd, req: Mapping[str, str]) -> tuple[str, Volume | None, bool]:
+    name = req.get("volname", "")
+    try:
+        force = bool(int(req.get("flags", "0")) & cli.Gf1CliOpFlags.GF_CLI_FLAG_OP_FORCE)
+    except ValueError:
+        force = False
+    return name, _find(gd, name), force
+
+
+def start_volume(gd: Glusterd, req: Mapping[str, str]) -> Any:
+    """START_VOLUME (``glusterd_op_stage_start_volume``, ``glusterd_op_start_volume``)."""
+    name, v, force = _vol_op(gd, req)
+    if v is None:
+        return _fail(f"Volume {name} does not exist")
+    if v.status == VolumeStatus.STARTED and not force:
+        return _fail(f"Volume {name} already started")
+    try:
+        gd.start(v, force)
+    except VolumeError as exc:
+        return _fail(exc.message)
+    return _rsp(pairs=[("volname", name), ("vol-id", v.volume_id)])
+
+
+def stop_volume(gd: Glusterd, req: Mapping[str, str]) -> Any:
+    """STOP_VOLUME (``glusterd_op_stage_stop_volume``, ``glusterd_op_stop_volume``)."""
+    name, v, force = _vol_op(gd, req)
+    if v is None:
+        return _fail(f"Volume {name} does not exist")
+    if v.status != VolumeStatus.STARTED:
+        return _fail(f"Volume {name} is not in the started state")
+    try:
+        gd.stop(v, force)
+    except VolumeError as exc:
+        return _fail(exc.message)
+    return _rsp(pairs=[("volname", name), ("vol-id", v.volume_id)])
+
+
+def delete_volume(gd: Glusterd, req: Mapping[str, str]) -> Any:
+    """DELETE_VOLUME (``glusterd_op_stage_delete_volume``, ``glusterd_op_delete_volume``)."""
+    name, v, _ = _vol_op(gd, req)
+    if v is None:
+        return _fail(f"Volume {name} does not exist")
+    if v.status == VolumeStatus.STARTED:
+        return _fail(f"Volume {name} has been started.Volume needs to be stopped before deletion.")
+    gd.delete(v)
+    return _rsp(pairs=[("volname", name), ("vol-id", v.volume_id)])
+
+
+def heal_volume(gd: Glusterd, req: Mapping[str, str]) -> Any:
+    """HEAL_VOLUME for an index or full heal (``volume heal V [full]``;
+    ``glusterd_op_stage_heal_volume``, ``glusterd_handle_heal_cmd``).  ``gf_cli_heal_volume_cbk``
+    prints its own text from the request's ``heal-op`` and reads no reply key for these two."""
+    name = req.get("volname", "")
+    op = req.get("heal-op", "")
+    v = _find(gd, name)
+    if v is None:
+        return _fail(f"Volume {name} does not exist")
+    if op not in ("1", "2"):  # GF_SHD_OP_HEAL_INDEX, GF_SHD_OP_HEAL_FULL
+        return _fail(NOT_SUPPORTED.format("this volume heal command"), EG_OPNOTSUP)
+    if v.status != VolumeStatus.STARTED:
+        return _fail(f"Volume {name} is not started.")
+    shd_off = v.options.get("cluster.self-heal-daemon", "on").lower() in ("off", "no", "false", "disable", "0")
+    if v.type not in (ClusterType.REPLICATE, ClusterType.DISPERSE) or shd_off:
+        # gd_is_self_heal_enabled: a volume glustershd does not serve has it "disabled"
+        return _fail(f"Self-heal-daemon is disabled. Heal will not be triggered on volume {name}")
+    gd.heal(v)
+    return _rsp()
+
+
+def probe(gd: Glusterd, req: Mapping[str, str]) -> Any:
+    """PROBE (``peer probe HOST``; ``__glusterd_handle_cli_probe``): this node itself is
+    "not needed"; fakegluster's pool is fixed when it starts."""
+    host = req.get("hostname", "")
+    if gd.is_local_host(host):
+        return _rsp(0, GF_PROBE_LOCALHOST, "Probe on localhost not needed")
+    for peer in gd.peers():
+        if peer.hostname == host:
+            return _rsp(0, 2, f"Host {host} port 24007 already in peer list")  # GF_PROBE_FRIEND
+    return _fail(NOT_SUPPORTED.format("peer probe of a host outside the fake pool"), EG_OPNOTSUP)
+
+
+# ---------------------------------------------------------------------------------------------
+# dispatch
+# ---------------------------------------------------------------------------------------------
+
+P = cli.GlusterCliProcnum
+
+#: what the CLI prints before ": failed" for procedures we do not implement (for the error text)
+_WHAT = {
+    P.GLUSTER_CLI_DEPROBE: "peer detach",
+    P.GLUSTER_CLI_DEFRAG_VOLUME: "volume rebalance",
+    P.GLUSTER_CLI_ADD_BRICK: "volume add-brick",
+    P.GLUSTER_CLI_REMOVE_BRICK: "volume remove-brick",
+    P.GLUSTER_CLI_REPLACE_BRICK: "volume replace-brick",
+    P.GLUSTER_CLI_RESET_BRICK: "volume reset-brick",
+    P.GLUSTER_CLI_LOG_ROTATE: "volume log rotate",
+    P.GLUSTER_CLI_SYNC_VOLUME: "volume sync",
+    P.GLUSTER_CLI_GSYNC_SET: "geo-replication",
+    P.GLUSTER_CLI_PROFILE_VOLUME: "volume profile/top",
+    P.GLUSTER_CLI_QUOTA: "volume quota",
+    P.GLUSTER_CLI_STATEDUMP_VOLUME: "volume statedump",
+    P.GLUSTER_CLI_CLRLOCKS_VOLUME: "volume clear-locks",
+    P.GLUSTER_CLI_UUID_RESET: "system:: uuid reset",
+    P.GLUSTER_CLI_COPY_FILE: "system:: copy file",
+    P.GLUSTER_CLI_SYS_EXEC: "system:: execute",
+    P.GLUSTER_CLI_SNAP: "snapshot",
+    P.GLUSTER_CLI_BARRIER_VOLUME: "volume barrier",
+    P.GLUSTER_CLI_GANESHA: "nfs-ganesha",
+    P.GLUSTER_CLI_BITROT: "volume bitrot",
+    P.GLUSTER_CLI_GET_STATE: "get-state",
+    P.GLUSTER_CLI_ATTACH_TIER: "volume tier",
+    P.GLUSTER_CLI_TIER: "volume tier",
+    P.GLUSTER_CLI_REMOVE_TIER_BRICK: "volume tier",
+    P.GLUSTER_CLI_ADD_TIER_BRICK: "volume tier",
+}
+
+
+def not_supported(proc: int) -> Any:
+    """The reply to a procedure fakegluster does not implement (its own reply type)."""
+    what = _WHAT.get(proc) or cli.PROGRAM[proc].name.lower().replace("_", " ")
+    text = NOT_SUPPORTED.format(what)
+    if proc == P.GLUSTER_CLI_FSM_LOG:
+        return cli.Gf1CliFsmLogRsp.cls(-1, errno.ENOTSUP, text, None)
+    if proc == P.GLUSTER_CLI_GETWD:
+        return cli.Gf1CliGetwdRsp.cls(-1, errno.ENOTSUP, "")
+    if proc == P.GLUSTER_CLI_MOUNT:
+        return cli.Gf1CliMountRsp.cls(-1, errno.ENOTSUP, "")
+    if proc == P.GLUSTER_CLI_UMOUNT:
+        return cli.Gf1CliUmountRsp.cls(-1, errno.ENOTSUP)
+    if proc == P.GLUSTER_CLI_LIST_FRIENDS:
+        return cli.Gf1CliPeerListRsp.cls(-1, errno.ENOTSUP, None)
+    return _fail(text, EG_OPNOTSUP)
+
+
+def handle(gd: Glusterd, proc: int, args: Any, *, new_uuid: Callable[[], str]) -> Any:
+    """The reply to CLI procedure ``proc`` with decoded arguments ``args``.
+
+    Which procedures a listener serves at all (unix: all, TCP: the read-only ones, the rest
+    PROC_UNAVAIL) is the RPC layer's business (:data:`fakegluster.proto.cli.TCP_PROCEDURES`).
+    """
+    if proc == P.GLUSTER_CLI_LIST_FRIENDS:
+        return list_friends(gd, args.flags)
+    if proc in (P.GLUSTER_CLI_FSM_LOG, P.GLUSTER_CLI_GETWD, P.GLUSTER_CLI_MOUNT, P.GLUSTER_CLI_UMOUNT):
+        return not_supported(proc)
+    req = old_dict_text(args.dict)
+    if args.dict is not None and not req:  # an undecodable dict: glusterd's "failed to unserialize"
+        return _fail("Failed to decode request received from cli", errno.EINVAL)
+    fn = _HANDLERS.get(proc)
+    if fn is None:
+        return not_supported(proc)
+    if proc == P.GLUSTER_CLI_CREATE_VOLUME:
+        return create_volume(gd, req, new_uuid)
+    return fn(gd, req)
+
+
+_HANDLERS: dict[int, Callable[[Glusterd, Mapping[str, str]], Any]] = {
+    P.GLUSTER_CLI_GET_VOLUME: get_volume,
+    P.GLUSTER_CLI_LIST_VOLUME: list_volume,
+    P.GLUSTER_CLI_UUID_GET: uuid_get,
+    P.GLUSTER_CLI_STATUS_VOLUME: status_volume,
+    P.GLUSTER_CLI_CREATE_VOLUME: lambda gd, req: None,  # needs new_uuid: see handle()
+    P.GLUSTER_CLI_START_VOLUME: start_volume,
+    P.GLUSTER_CLI_STOP_VOLUME: stop_volume,
+    P.GLUSTER_CLI_DELETE_VOLUME: delete_volume,
+    P.GLUSTER_CLI_HEAL_VOLUME: heal_volume,
+    P.GLUSTER_CLI_PROBE: probe,
+}
+
+
+class ModelGlusterd:
+    """A :class:`Glusterd` on the model alone (no bricks are served): what ``volume create`` /
+    ``start`` / ``stop`` change is the model's state; started bricks get ``ports`` in turn and
+    ``pid``.  For tests and for a management-plane-only fake.
+
+    ``path_check`` is glusterd's brick directory check (the serving side passes
+    :func:`fakegluster.server.clisession.brick_path_check`); ``hosts`` name this node.
+    """
+
+    def __init__(
+        self,
+        node_uuid: str,
+        hosts: Iterable[str],
+        *,
+        path_check: Callable[[Brick, bool, str], str | None] | None = None,
+        peers: Sequence[Peer] = (),
+        first_port: int = 49152,
+        pid: int = 1,
+    ) -> None:
+        self.node_uuid = node_uuid
+        self.hosts = set(hosts)
+        self._path_check = path_check
+        self._peers = list(peers)
+        self._port = first_port
+        self.pid = pid
+        self.vols: dict[str, Volume] = {}
+        self.healed: list[str] = []
+
+    def volumes(self) -> Iterable[Volume]:
+        return list(self.vols.values())
+
+    def peers(self) -> Sequence[Peer]:
+        return self._peers
+
+    def is_local_host(self, host: str) -> bool:
+        return host in self.hosts or host in ("localhost", "127.0.0.1", "::1")
+
+    def resolve_host(self, host: str) -> str | None:
+        if self.is_local_host(host):
+            return self.node_uuid
+        for p in self._peers:
+            if p.hostname == host:
+                return p.uuid
+        return None
+
+    def path_check(self, brick: Brick, force: bool, volume_id: str) -> str | None:
+        return self._path_check(brick, force, volume_id) if self._path_check else None
+
+    def create(self, vol: Volume) -> None:
+        self.vols[vol.name] = vol
+
+    def start(self, vol: Volume, force: bool) -> None:
+        for b in vol.bricks:
+            if not b.online and b.node_uuid == self.node_uuid:
+                b.online, b.port, b.pid = True, self._port, self.pid
+                self._port += 1
+        vol.status = VolumeStatus.STARTED
+
+    def stop(self, vol: Volume, force: bool) -> None:
+        for b in vol.bricks:
+            b.online, b.port, b.pid = False, 0, -1
+        vol.status = VolumeStatus.STOPPED
+
+    def delete(self, vol: Volume) -> None:
+        del self.vols[vol.name]
+
+    def shd(self, vol: Volume) -> DaemonStatus | None:
+        if vol.status != VolumeStatus.STARTED or vol.type not in (ClusterType.REPLICATE, ClusterType.DISPERSE):
+            return None
+        return DaemonStatus(True, self.pid)
+
+    def heal(self, vol: Volume) -> None:
+        self.healed.append(vol.name)
