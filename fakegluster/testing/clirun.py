@@ -131,8 +131,13 @@ class Relay:
         ]
         for t in pumps:
             t.start()
-        for t in pumps:
-            t.join()
+        # The CLI closes once it has its reply: what glusterd sends after that (it may be slow
+        # to notice) belongs to nobody, so the exchange ends with the client's side.
+        pumps[0].join()
+        pumps[1].join(2.0)
+        with contextlib.suppress(OSError):
+            server.shutdown(socket.SHUT_RDWR)
+        pumps[1].join()
         client.close()
         server.close()
         with self._cond:
@@ -140,7 +145,7 @@ class Relay:
             self._live -= 1
             self._cond.notify_all()
 
-    def take(self, timeout: float = 5.0) -> list[tuple[bytes, bytes]]:
+    def take(self, timeout: float = 30.0) -> list[tuple[bytes, bytes]]:
         """The finished connections since the last call (waits for live ones to end)."""
         with self._cond:
             self._cond.wait_for(lambda: self._live == 0, timeout)

@@ -85,6 +85,7 @@ STEPS: list[Step] = [
     # heal and volfiles
     _s("heal", "volume heal {vol:rep3}"),
     _s("heal-info", "volume heal {vol:rep3} info"),
+    _s("heal-full", "volume heal {vol:rep3} full"),
     _s("heal-dist", "volume heal {vol:dist}", note="not a replicate/disperse volume"),
     _s("heal-info-ec", "volume heal {vol:ec} info"),
     _s("getspec", "system:: getspec {vol:dist}"),
@@ -101,6 +102,14 @@ STEPS: list[Step] = [
     _s("tcp-create", create_args("dist", name="{vol:new}", bricks="{host}:{root}/new/b1"), "tcp"),
     _s("tcp-stop", "volume stop {vol:rep3}", "tcp"),
     _s("tcp-getspec", "system:: getspec {vol:rep3}", "tcp"),
+    _s("uuid-get", "system:: uuid get"),
+    # --xml for the lifecycle (what oVirt/vdsm parse)
+    _s("create-xml", create_args("dist", name="{vol:new}", bricks="{host}:{root}/new/b1") + " --xml"),
+    _s("start-xml", "volume start {vol:new} --xml"),
+    _s("status-xml-new", "volume status {vol:new} --xml"),
+    _s("stop-xml", "volume stop {vol:new} --xml"),
+    _s("delete-xml", "volume delete {vol:new} --xml"),
+    _s("start-unknown-xml", "volume start nosuchvol --xml"),
     # unknown volume
     _s("unknown-info", "volume info nosuchvol"),
     _s("unknown-info-xml", "volume info nosuchvol --xml"),
