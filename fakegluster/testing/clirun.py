@@ -48,6 +48,9 @@ __all__ = [
     "Normaliser",
     "expand",
     "run_gluster",
+    "run_step",
+    "run_steps",
+    "glusterd_socket_prefix",
     "comparable",
     "TRANSIENT",
 ]
@@ -331,6 +334,21 @@ def run_gluster(
     )
 
 
+def glusterd_socket_prefix(sock: str) -> list[str]:
+    """An argv prefix that runs a command in a mount namespace of its own where glusterd's
+    default socket ``/var/run/glusterd.socket`` is ``sock``.
+
+    ``volume heal V info`` runs glfsheal, which always fetches its volfile from that path
+    (``glfs-heal.c``: ``DEFAULT_GLUSTERD_SOCKFILE``; the CLI does not pass ``--glusterd-sock``
+    on).  Needs root (``unshare --mount``)."""
+    q = shlex.quote(os.path.abspath(sock))
+    script = (
+        "if [ -S /run/glusterd.socket ]; then mount --bind " + q + " /run/glusterd.socket; "
+        "else mount -t tmpfs fgcli /run && ln -s " + q + ' /run/glusterd.socket; fi && exec "$@"'
+    )
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"]
+
+
 def run_step(
     step: Step,
     values: Mapping[str, str],
@@ -338,16 +356,19 @@ def run_step(
     unix: Relay | None,
     tcp: NetnsBridge | None,
     retry_for: float = 30.0,
+    default_socket: str | None = None,
 ) -> Outcome:
     """Run ``step`` through the relay (unix) or the netns bridge (tcp); retry a transient
-    "another transaction" answer of a glusterd others share."""
+    "another transaction" answer of a glusterd others share.  ``default_socket``: run unix
+    steps where /var/run/glusterd.socket is that socket (:func:`glusterd_socket_prefix`)."""
     argv = expand(step.args, values)
     deadline = time.monotonic() + retry_for
     while True:
         if step.via == "unix":
             assert unix is not None
             relay = unix
-            cp = run_gluster(argv, sock=unix.path)
+            prefix = glusterd_socket_prefix(default_socket) if default_socket else []
+            cp = run_gluster(argv, sock=unix.path, prefix=prefix)
         else:
             assert tcp is not None
             relay = tcp.relay
@@ -473,11 +494,12 @@ def run_steps(
     unix: Relay | None,
     tcp: NetnsBridge | None,
     before: Callable[[Step], None] | None = None,
+    default_socket: str | None = None,
 ) -> list[Outcome]:
     """Run ``steps`` in order (``before`` is called ahead of each, e.g. to wait for bricks)."""
     out = []
     for step in steps:
         if before is not None:
             before(step)
-        out.append(run_step(step, values, unix=unix, tcp=tcp))
+        out.append(run_step(step, values, unix=unix, tcp=tcp, default_socket=default_socket))
     return out
