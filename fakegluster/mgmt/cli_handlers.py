@@ -233,15 +233,20 @@ def uuid_get(gd: Glusterd, req: Mapping[str, str]) -> Any:
 
 
 def status_volume(gd: Glusterd, req: Mapping[str, str]) -> Any:
-    """STATUS_VOLUME for one volume's bricks (``volume status V``; ``glusterd_op_status_volume``),
-    the keys ``gf_cli_status_cbk`` and ``cli_xml_output_vol_status`` read."""
+    """STATUS_VOLUME (``volume status [V]``; ``glusterd_op_status_volume``): the volume names for
+    ``volume status`` (``cmd`` has GF_CLI_STATUS_ALL), else one volume's bricks and self-heal
+    daemon with the keys ``gf_cli_status_cbk`` and ``cli_xml_output_vol_status`` read."""
     try:
         cmd = int(req.get("cmd", "0"))
     except ValueError:
         cmd = 0
     name = req.get("volname", "")
-    if cmd & cli.GfCliStatusType.GF_CLI_STATUS_ALL or not cmd & cli.GfCliStatusType.GF_CLI_STATUS_VOL:
-        return _fail(NOT_SUPPORTED.format("volume status of every volume"), EG_OPNOTSUP)
+    if cmd & cli.GfCliStatusType.GF_CLI_STATUS_ALL:
+        # glusterd_get_all_volnames: the CLI then asks for each volume in turn
+        vols = _sorted(gd)
+        return _rsp(pairs=[("cmd", cmd), *((f"vol{i}", v.name) for i, v in enumerate(vols)), ("vol_count", len(vols))])
+    if not cmd & cli.GfCliStatusType.GF_CLI_STATUS_VOL:
+        return _fail(NOT_SUPPORTED.format("this volume status"), EG_OPNOTSUP)
     if cmd & (cli.GF_CLI_STATUS_MASK | 0x3F800) & ~cli.GfCliStatusType.GF_CLI_STATUS_SHD:
         return _fail(NOT_SUPPORTED.format("this volume status detail"), EG_OPNOTSUP)
     v = _find(gd, name)

@@ -155,3 +155,38 @@ def test_brick_path_check_mirrors_glusterd(tmp_path):
     assert brick_path_check(b, True, vid) is None and (tmp_path / "b1").is_dir()
     again = brick_path_check(Brick(HOST, str(tmp_path / "b1")), True, str(uuid.uuid4()))
     assert again is None  # force: an old volume id is overwritten
+
+
+def _gd_with(tmp_path, *names):
+    gd = cli_handlers.ModelGlusterd(NODE, [HOST], peers=[cli_handlers.Peer("p-uuid", "node2")])
+    ids = iter(str(uuid.UUID(int=n)) for n in range(1, 1000))
+    for n in names:
+        req = old_dict(volname=n, type=0, count=1, bricks=f" {HOST}:{tmp_path}/{n} ", transport="tcp", force=1)
+        rsp = cli_handlers.handle(gd, 4, cli.GfCliReq.cls(req), new_uuid=lambda: next(ids))
+        assert rsp.op_ret == 0, rsp.op_errstr
+    return gd
+
+
+def _call(gd, proc, **d):
+    return cli_handlers.handle(gd, proc, cli.GfCliReq.cls(old_dict(d)), new_uuid=str)
+
+
+def test_status_of_all_volumes_lists_them_by_name(tmp_path):
+    """``volume status`` asks for the names (GF_CLI_STATUS_ALL), then each volume."""
+    gd = _gd_with(tmp_path, "vb", "va")
+    rsp = _call(gd, 27, cmd=0x200)
+    d = {k: v.rstrip(b"\0").decode() for k, v in rsp.dict.items()}
+    assert rsp.op_ret == 0 and d == {"cmd": "512", "vol0": "va", "vol1": "vb", "vol_count": "2"}
+
+
+def test_peers_and_probes(tmp_path):
+    gd = _gd_with(tmp_path)
+    rsp = cli_handlers.handle(gd, 3, cli.Gf1CliPeerListReq.cls(1, None), new_uuid=str)
+    d = {k: v.rstrip(b"\0").decode() for k, v in rsp.friends.items()}
+    assert d["count"] == "1" and d["friend1.hostname"] == "node2" and d["friend1.state"] == "Peer in Cluster"
+    rsp = cli_handlers.handle(gd, 3, cli.Gf1CliPeerListReq.cls(2, None), new_uuid=str)
+    d = {k: v.rstrip(b"\0").decode() for k, v in rsp.friends.items()}
+    assert d["count"] == "2" and d["friend2.hostname"] == "localhost" and d["friend2.uuid"] == NODE
+    assert _call(gd, 1, hostname="node2", port=24007).op_errstr == "Host node2 port 24007 already in peer list"
+    assert _call(gd, 1, hostname=HOST, port=24007).op_errstr == "Probe on localhost not needed"
+    assert _call(gd, 1, hostname="elsewhere", port=24007).op_ret == -1
