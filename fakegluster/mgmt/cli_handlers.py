@@ -112,6 +112,10 @@ class Glusterd(Protocol):
         """Start an index heal (``volume heal V``)."""
         ...
 
+    def options_changed(self, vol: Volume) -> None:
+        """``volume set``/``reset`` changed ``vol.options``: new volfiles, FETCHSPEC."""
+        ...
+
 
 # ---------------------------------------------------------------------------------------------
 # reply helpers
@@ -399,6 +403,78 @@ def heal_volume(gd: Glusterd, req: Mapping[str, str]) -> Any:
     return _rsp()
 
 
+def _options() -> Any:
+    """:mod:`.options` (``volume set/reset/get`` as glusterd does them), None until it exists."""
+    try:
+        from . import options
+    except ImportError:  # pragma: no cover - the option table lands with the mgmt stream
+        return None
+    return options
+
+
+def set_volume(gd: Glusterd, req: Mapping[str, str]) -> Any:
+    """SET_VOLUME (``volume set V K1 V1 [K2 V2...]``; ``glusterd_op_stage_set_volume``,
+    ``glusterd_op_set_volume``): all pairs pass glusterd's checks or none is stored.  The CLI
+    reads no reply key (``help-str`` only for ``volume set help``)."""
+    name = req.get("volname", "")
+    v = _find(gd, name)
+    if v is None:
+        return _fail(f"Volume {name} does not exist")
+    options = _options()
+    if options is None:
+        return _fail(NOT_SUPPORTED.format("volume set"), EG_OPNOTSUP)
+    pairs = []
+    n = 1
+    while f"key{n}" in req:
+        pairs.append((req[f"key{n}"], req.get(f"value{n}", "")))
+        n += 1
+    try:
+        options.set_options(v, pairs, list(gd.volumes()))
+    except VolumeError as exc:
+        return _fail(exc.message)
+    gd.options_changed(v)
+    return _rsp()
+
+
+def reset_volume(gd: Glusterd, req: Mapping[str, str]) -> Any:
+    """RESET_VOLUME (``volume reset V [KEY|all] [force]``; ``glusterd_op_stage_reset_volume``,
+    ``glusterd_options_reset``): the note on protected keys goes back as op_errstr, which the CLI
+    prints after "success: "."""
+    name = req.get("volname", "")
+    v = _find(gd, name)
+    if v is None:
+        return _fail(f"Volume {name} does not exist")
+    options = _options()
+    if options is None:
+        return _fail(NOT_SUPPORTED.format("volume reset"), EG_OPNOTSUP)
+    try:
+        note = options.reset_option(v, req.get("key", "all"), req.get("force", "0") not in ("", "0"))
+    except VolumeError as exc:
+        return _fail(exc.message)
+    gd.options_changed(v)
+    return _rsp(0, 0, note or "")
+
+
+def get_vol_opt(gd: Glusterd, req: Mapping[str, str]) -> Any:
+    """GET_VOL_OPT (``volume get V KEY|all``; ``glusterd_get_volume_opts``): rows ``keyN`` /
+    ``valueN`` and ``count``, what ``gf_cli_get_vol_opt_cbk`` and its XML read."""
+    name = req.get("volname", "")
+    v = _find(gd, name)
+    if v is None:
+        return _fail(f"Volume {name} does not exist", 0)
+    options = _options()
+    if options is None:
+        return _fail(NOT_SUPPORTED.format("volume get"), EG_OPNOTSUP)
+    try:
+        rows = options.get_option(v, req.get("key", "all"))
+    except VolumeError as exc:
+        return _fail(exc.message, 0)
+    pairs: list[tuple[str, Any]] = []
+    for n, row in enumerate(rows, 1):
+        pairs += [(f"key{n}", row.key), (f"value{n}", row.value)]
+    return _rsp(pairs=[*pairs, ("count", len(rows))])
+
+
 def probe(gd: Glusterd, req: Mapping[str, str]) -> Any:
     """PROBE (``peer probe HOST``; ``__glusterd_handle_cli_probe``): this node itself is
     "not needed"; fakegluster's pool is fixed when it starts."""
@@ -495,6 +571,9 @@ _HANDLERS: dict[int, Callable[[Glusterd, Mapping[str, str]], Any]] = {
     P.GLUSTER_CLI_STOP_VOLUME: stop_volume,
     P.GLUSTER_CLI_DELETE_VOLUME: delete_volume,
     P.GLUSTER_CLI_HEAL_VOLUME: heal_volume,
+    P.GLUSTER_CLI_SET_VOLUME: set_volume,
+    P.GLUSTER_CLI_RESET_VOLUME: reset_volume,
+    P.GLUSTER_CLI_GET_VOL_OPT: get_vol_opt,
     P.GLUSTER_CLI_PROBE: probe,
 }
 
@@ -526,6 +605,7 @@ class ModelGlusterd:
         self.pid = pid
         self.vols: dict[str, Volume] = {}
         self.healed: list[str] = []
+        self.changed: list[str] = []
 
     def volumes(self) -> Iterable[Volume]:
         return list(self.vols.values())
@@ -572,3 +652,6 @@ class ModelGlusterd:
 
     def heal(self, vol: Volume) -> None:
         self.healed.append(vol.name)
+
+    def options_changed(self, vol: Volume) -> None:
+        self.changed.append(vol.name)
