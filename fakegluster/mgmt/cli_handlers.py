@@ -184,23 +184,32 @@ def volume_detail(v: Volume, i: int = 0) -> list[tuple[str, Any]]:
 
 
 def get_volume(gd: Glusterd, req: Mapping[str, str]) -> Any:
-    """GET_VOLUME (``volume info [V]``; ``glusterd_handle_cli_get_volume``)."""
+    """GET_VOLUME (``glusterd_get_volumes``): ``volume info V`` asks for one volume
+    (GF_CLI_GET_VOLUME); ``volume info`` walks them by name, asking for the one after the last
+    it got (GF_CLI_GET_NEXT_VOLUME, no name for the first; ``count`` 0 ends it).  Any other
+    flag gets ``count`` 0, as glusterd answers it."""
     try:
         flags = int(req.get("flags", "0"))
     except ValueError:
         flags = 0
+    name = req.get("volname")
     if flags == cli.Gf1CliGetVolume.GF_CLI_GET_VOLUME:
-        v = _find(gd, req.get("volname", ""))
+        v = _find(gd, name or "")
         if v is None:
             return _fail("Volume does not exist", EG_NOVOL, [("count", 0)])
         return _rsp(pairs=[*volume_detail(v), ("count", 1)])
-    if flags == cli.Gf1CliGetVolume.GF_CLI_GET_VOLUME_ALL:
-        pairs: list[tuple[str, Any]] = []
+    if flags == cli.Gf1CliGetVolume.GF_CLI_GET_NEXT_VOLUME:
         vols = _sorted(gd)
-        for i, v in enumerate(vols):
-            pairs += volume_detail(v, i)
-        return _rsp(pairs=[*pairs, ("count", len(vols))])
-    return _fail(NOT_SUPPORTED.format("volume info with these flags"), EG_OPNOTSUP)
+        names = [v.name for v in vols]
+        if name is None:
+            nxt = 0
+        elif name in names:
+            nxt = names.index(name) + 1
+        else:
+            nxt = len(vols)
+        if nxt < len(vols):
+            return _rsp(pairs=[*volume_detail(vols[nxt]), ("count", 1)])
+    return _rsp(pairs=[("count", 0)])
 
 
 def list_volume(gd: Glusterd, req: Mapping[str, str]) -> Any:

@@ -195,3 +195,21 @@ def test_peers_and_probes(tmp_path):
     assert _call(gd, 1, hostname="node2", port=24007).op_errstr == "Host node2 port 24007 already in peer list"
     assert _call(gd, 1, hostname=HOST, port=24007).op_errstr == "Probe on localhost not needed"
     assert _call(gd, 1, hostname="elsewhere", port=24007).op_ret == -1
+
+
+def test_volume_info_of_every_volume_walks_them_by_name(tmp_path):
+    """``volume info``: GF_CLI_GET_NEXT_VOLUME, one volume per call, count 0 at the end."""
+    gd = _gd_with(tmp_path, "vb", "va")
+    got, last = [], None
+    while True:
+        req = {"flags": 3} if last is None else {"flags": 3, "volname": last}
+        rsp = _call(gd, 5, **req)
+        d = {k: v.rstrip(b"\0").decode() for k, v in rsp.dict.items()}
+        if d["count"] == "0":
+            break
+        last = d["volume0.name"]
+        got.append(last)
+    assert got == ["va", "vb"]
+    empty = cli_handlers.ModelGlusterd(NODE, [HOST])
+    assert _call(empty, 5, flags=3).dict == old_dict(count=0)
+    assert _call(gd, 5, flags=1).dict == old_dict(count=0)  # glusterd_get_volumes has no ALL arm
