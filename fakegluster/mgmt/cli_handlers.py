@@ -130,7 +130,7 @@ def gd_dict(pairs: Iterable[tuple[str, Any]]) -> dict[str, bytes]:
 
 def _rsp(op_ret: int = 0, op_errno: int = 0, op_errstr: str = "", pairs: Iterable[tuple[str, Any]] = ()) -> Any:
     d = gd_dict(pairs)
-    return cli.GfCliRsp.cls(op_ret, op_errno, op_errstr, d or None)
+    return cli.GfCliRsp(op_ret, op_errno, op_errstr, d or None)
 
 
 def _fail(text: str, op_errno: int = EG_INTRNL, pairs: Iterable[tuple[str, Any]] = ()) -> Any:
@@ -237,7 +237,7 @@ def list_friends(gd: Glusterd, flags: int) -> Any:
         n += 1
         pairs += [(f"friend{n}.uuid", gd.node_uuid), (f"friend{n}.hostname", "localhost"), (f"friend{n}.connected", 1)]
     pairs.append(("count", n))
-    return cli.Gf1CliPeerListRsp.cls(0, 0, gd_dict(pairs))
+    return cli.Gf1CliPeerListRsp(0, 0, gd_dict(pairs))
 
 
 def uuid_get(gd: Glusterd, req: Mapping[str, str]) -> Any:
@@ -537,15 +537,15 @@ def not_supported(proc: int) -> Any:
     what = _WHAT.get(proc) or cli.PROGRAM[proc].name.lower().replace("_", " ")
     text = NOT_SUPPORTED.format(what)
     if proc == P.GLUSTER_CLI_FSM_LOG:
-        return cli.Gf1CliFsmLogRsp.cls(-1, errno.ENOTSUP, text, None)
+        return cli.Gf1CliFsmLogRsp(-1, errno.ENOTSUP, text, None)
     if proc == P.GLUSTER_CLI_GETWD:
-        return cli.Gf1CliGetwdRsp.cls(-1, errno.ENOTSUP, "")
+        return cli.Gf1CliGetwdRsp(-1, errno.ENOTSUP, "")
     if proc == P.GLUSTER_CLI_MOUNT:
-        return cli.Gf1CliMountRsp.cls(-1, errno.ENOTSUP, "")
+        return cli.Gf1CliMountRsp(-1, errno.ENOTSUP, "")
     if proc == P.GLUSTER_CLI_UMOUNT:
-        return cli.Gf1CliUmountRsp.cls(-1, errno.ENOTSUP)
+        return cli.Gf1CliUmountRsp(-1, errno.ENOTSUP)
     if proc == P.GLUSTER_CLI_LIST_FRIENDS:
-        return cli.Gf1CliPeerListRsp.cls(-1, errno.ENOTSUP, None)
+        return cli.Gf1CliPeerListRsp(-1, errno.ENOTSUP, None)
     return _fail(text, EG_OPNOTSUP)
 
 

@@ -56,7 +56,7 @@ def _request(call, values):
     args = _fill(call["args"], values)
     if "dict" in args:
         args["dict"] = old_dict(args["dict"]) if args["dict"] is not None else None
-    return schema.cls(**args)
+    return schema(**args)
 
 
 def _steps():
@@ -139,10 +139,10 @@ def test_model_follows_the_transcript(replayed):
 def test_unimplemented_procedures_say_so():
     gd = cli_handlers.ModelGlusterd(NODE, [HOST])
     rsp = cli_handlers.handle(
-        gd, cli.GlusterCliProcnum.GLUSTER_CLI_QUOTA, cli.GfCliReq.cls(old_dict(volname="v")), new_uuid=lambda: ""
+        gd, cli.GlusterCliProcnum.GLUSTER_CLI_QUOTA, cli.GfCliReq(old_dict(volname="v")), new_uuid=lambda: ""
     )
     assert (rsp.op_ret, rsp.op_errstr) == (-1, "volume quota is not supported by fakegluster")
-    rsp = cli_handlers.handle(gd, cli.GlusterCliProcnum.GLUSTER_CLI_GETWD, cli.Gf1CliGetwdReq.cls(0), new_uuid=str)
+    rsp = cli_handlers.handle(gd, cli.GlusterCliProcnum.GLUSTER_CLI_GETWD, cli.Gf1CliGetwdReq(0), new_uuid=str)
     assert rsp.op_ret == -1
 
 
@@ -167,13 +167,13 @@ def _gd_with(tmp_path, *names):
     ids = iter(str(uuid.UUID(int=n)) for n in range(1, 1000))
     for n in names:
         req = old_dict(volname=n, type=0, count=1, bricks=f" {HOST}:{tmp_path}/{n} ", transport="tcp", force=1)
-        rsp = cli_handlers.handle(gd, 4, cli.GfCliReq.cls(req), new_uuid=lambda: next(ids))
+        rsp = cli_handlers.handle(gd, 4, cli.GfCliReq(req), new_uuid=lambda: next(ids))
         assert rsp.op_ret == 0, rsp.op_errstr
     return gd
 
 
 def _call(gd, proc, **d):
-    return cli_handlers.handle(gd, proc, cli.GfCliReq.cls(old_dict(d)), new_uuid=str)
+    return cli_handlers.handle(gd, proc, cli.GfCliReq(old_dict(d)), new_uuid=str)
 
 
 def test_status_of_all_volumes_lists_them_by_name(tmp_path):
@@ -186,10 +186,10 @@ def test_status_of_all_volumes_lists_them_by_name(tmp_path):
 
 def test_peers_and_probes(tmp_path):
     gd = _gd_with(tmp_path)
-    rsp = cli_handlers.handle(gd, 3, cli.Gf1CliPeerListReq.cls(1, None), new_uuid=str)
+    rsp = cli_handlers.handle(gd, 3, cli.Gf1CliPeerListReq(1, None), new_uuid=str)
     d = {k: v.rstrip(b"\0").decode() for k, v in rsp.friends.items()}
     assert d["count"] == "1" and d["friend1.hostname"] == "node2" and d["friend1.state"] == "Peer in Cluster"
-    rsp = cli_handlers.handle(gd, 3, cli.Gf1CliPeerListReq.cls(2, None), new_uuid=str)
+    rsp = cli_handlers.handle(gd, 3, cli.Gf1CliPeerListReq(2, None), new_uuid=str)
     d = {k: v.rstrip(b"\0").decode() for k, v in rsp.friends.items()}
     assert d["count"] == "2" and d["friend2.hostname"] == "localhost" and d["friend2.uuid"] == NODE
     assert _call(gd, 1, hostname="node2", port=24007).op_errstr == "Host node2 port 24007 already in peer list"
