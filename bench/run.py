@@ -26,7 +26,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from fakegluster.testing.realgluster import RealGluster  # noqa: E402
+from fakegluster.testing.serve import serve_process  # noqa: E402
 
 FILE_MB = 256
 NS = f"fgbench-{os.getpid()}"
@@ -305,27 +305,7 @@ def main() -> int:
         rg = RealGluster()
         rg.start()
         rvol = rg.create_volume()
-        fake = subprocess.Popen(
-            [
-                "ip",
-                "netns",
-                "exec",
-                NS,
-                sys.executable,
-                "-m",
-                "fakegluster",
-                "serve",
-                "--volume",
-                "memvol",
-                "--volume",
-                f"dirvol={dirvol}",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        while fake.stdout.readline().strip() != "ready":
-            pass
+        fake = serve_process(volumes=["memvol", f"dirvol={dirvol}"], netns=NS)
         sides = {
             "real": Side("real", rvol.name, None, Path(rvol.brick_file(""))),
             "fake-memory": Side("fake-memory", "memvol", NS),
@@ -351,8 +331,7 @@ def main() -> int:
         rss_kb = int(re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{fake.pid}/status").read_text()).group(1))
     finally:
         if fake is not None:
-            fake.send_signal(signal.SIGTERM)
-            fake.wait(timeout=30)
+            fake.stop(timeout=30)
         if rg is not None:
             rg.stop()
         subprocess.run(["ip", "netns", "del", NS])

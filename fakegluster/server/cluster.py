@@ -14,6 +14,7 @@ Sync use (trio runs in a thread)::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import ipaddress
@@ -21,10 +22,9 @@ import logging
 import os
 import socket
 import stat
-import threading
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 import trio
@@ -32,6 +32,7 @@ import trio
 from ..inproc import MessageStream, offer_rdma
 from ..proto.uri import GlusterURI
 from ..store import Store, open_store
+from ..trio_thread import TrioThread
 from .auth import LOCAL_PEER, Peer, server_options
 from .brick import BRICK_PROGRAMS, Brick, BrickSession
 from .calllog import CallLog, Faults
@@ -190,7 +191,7 @@ class FakeGluster:
         self.volumes: dict[str, Volume] = {}
         self.identities: dict[str, VolumeIdentity] = {}
         self.info: ServerInfo | None = None
-        self._thread: _ServerThread | None = None
+        self._thread: TrioThread[ServerInfo] | None = None
 
     # ---- async ----------------------------------------------------------------------
     async def serve(self, *, task_status: trio.TaskStatus[ServerInfo] = trio.TASK_STATUS_IGNORED) -> None:
@@ -391,23 +392,35 @@ class FakeGluster:
         return self.volumes[volume or next(iter(self.volumes))].bricks[0].store
 
     # ---- sync (a thread running trio) -----------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _serving(self) -> AsyncIterator[ServerInfo]:
+        async with trio.open_nursery() as nursery:
+            yield await nursery.start(self.serve)
+            nursery.cancel_scope.cancel()
+
     def start(self) -> ServerInfo:
         """Start serving in a background thread; returns when ready."""
         if self._thread is not None:
             raise RuntimeError("already started")
-        self._thread = _ServerThread(self)
-        return self._thread.start()
+        self._thread = TrioThread("fakegluster")
+        try:
+            return self._thread.start(self._serving)
+        except BaseException:
+            self._thread = None
+            raise
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._thread.stop()
-            self._thread = None
+        """Stop serving (closes every connection and store); raises what the server raised
+        while serving, if anything."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.stop()
 
     def run_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` in the server's thread (safe access to stores while serving)."""
         if self._thread is None:
             return fn(*args)
-        return trio.from_thread.run_sync(fn, *args, trio_token=self._thread.token)
+        return self._thread.run_sync(fn, *args)
 
     def __enter__(self) -> FakeGluster:
         self.start()
@@ -415,50 +428,6 @@ class FakeGluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-class _ServerThread:
-    def __init__(self, server: FakeGluster) -> None:
-        self.server = server
-        self.ready = threading.Event()
-        self.error: BaseException | None = None
-        self.token: trio.lowlevel.TrioToken | None = None
-        self.cancel: trio.CancelScope | None = None
-        self.thread = threading.Thread(target=self._run, name="fakegluster", daemon=True)
-
-    def start(self) -> ServerInfo:
-        self.thread.start()
-        self.ready.wait()
-        if self.error is not None:
-            self.thread.join()
-            raise self.error
-        assert self.server.info is not None
-        return self.server.info
-
-    def _run(self) -> None:
-        try:
-            trio.run(self._main)
-        except BaseException as exc:  # reported to start()
-            if not self.ready.is_set():
-                self.error = exc
-        finally:
-            self.ready.set()
-
-    async def _main(self) -> None:
-        self.token = trio.lowlevel.current_trio_token()
-        with trio.CancelScope() as scope:
-            self.cancel = scope
-            async with trio.open_nursery() as nursery:
-                await nursery.start(self.server.serve)
-                self.ready.set()
-
-    def stop(self) -> None:
-        if self.thread.is_alive() and self.token is not None and self.cancel is not None:
-            try:
-                trio.from_thread.run_sync(self.cancel.cancel, trio_token=self.token)
-            except trio.RunFinishedError:
-                pass
-        self.thread.join()
 
 
 def _unmapped(host: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import ipaddress
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..mgmt.create import plain_volume
@@ -231,7 +231,3 @@ class GlusterdSession:
         if proc == portmap.GfPmapProc.GF_PMAP_SIGNOUT:
             return portmap.PmapSignoutRsp.cls(0, 0)
         return None
-
-
-def all_bricks(volumes: Sequence[Volume]) -> list[Brick]:
-    return [b for v in volumes for b in v.bricks]

@@ -1,8 +1,10 @@
 """pytest plugin (loaded through the ``pytest11`` entry point): fake GlusterFS fixtures.
 
 * ``fakegluster`` — a fresh :class:`~fakegluster.server.FakeGluster` per test, serving one
-  in-memory volume ``testvol`` on a free TCP port of 127.0.0.1 and on a unix socket in the
-  test's tmp dir; its call log and fault rules belong to that test only::
+  in-memory volume ``testvol`` on a free TCP port of 127.0.0.1 and on a unix socket in a
+  short temporary directory of its own (``/tmp/fg-XXXXXX``: a socket path must fit AF_UNIX's
+  107 bytes, which pytest's tmp_path often does not), removed after the test; its call log
+  and fault rules belong to that test only::
 
       def test_qemu_sees_the_image(fakegluster):
           fakegluster.write_file("a.img", b"\\0" * 65536)

@@ -77,41 +77,14 @@ def make_fake_target(request: pytest.FixtureRequest) -> Target:
 
 def make_fake_subprocess_target(request: pytest.FixtureRequest) -> Target:
     """``fakegluster serve`` as a process, serving a directory (the directory store)."""
-    import subprocess
-    import sys
+    from fakegluster.testing.serve import serve_process
 
     tmp = request.getfixturevalue("tmp_path_factory").mktemp("conf-fake-proc")
     (tmp / "data").mkdir()
     sock = tmp / "glusterd.sock"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fakegluster",
-            "serve",
-            "--volume",
-            f"confdir={tmp / 'data'}",
-            "--listen",
-            "tcp://127.0.0.1:0",
-            "--listen",
-            f"unix://{sock}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    first = proc.stdout.readline()
-    while (line := proc.stdout.readline()) and line.strip() != "ready":
-        pass
-    if not first.startswith("listening tcp://"):
-        raise RuntimeError(f"fakegluster serve failed: {first} {proc.stderr.read()}")
-
-    def stop() -> None:
-        proc.terminate()
-        proc.wait(timeout=20)
-
-    request.session.config.add_cleanup(stop)
-    return Target("fake-subprocess", "confdir", ("127.0.0.1", int(first.strip().rsplit(":", 1)[1])), str(sock))
+    served = serve_process(volumes=[f"confdir={tmp / 'data'}"], listen=["tcp://127.0.0.1:0", f"unix://{sock}"])
+    request.session.config.add_cleanup(served.stop)
+    return Target("fake-subprocess", "confdir", ("127.0.0.1", served.port()), str(sock))
 
 
 #: kind -> factory.  Append fake targets here.

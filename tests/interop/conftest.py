@@ -7,11 +7,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import os
-import re
-import signal
-import subprocess
-import sys
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from fakegluster.testing.procs import run_gfapi
+from fakegluster.testing.serve import ServeProcess, serve_process
 from tests.helpers import require_tool
 
 
 @dataclasses.dataclass
 class Served:
-    proc: subprocess.Popen
-    lines: list[str]
+    process: ServeProcess
     tcp4: int
     tcp6: int
     socket: str
@@ -55,49 +50,17 @@ def start_served(tmp: Path, extra: list[str] | None = None) -> Served:
     (hand / "old.img").write_bytes(b"\0" * 65536)  # touch -d 1960-01-01 (issue #14 defect 3)
     os.utime(hand / "old.img", (-315619200, -315619200))
     sock = tmp / "glusterd.sock"
-    cmd = [
-        sys.executable,
-        "-m",
-        "fakegluster",
-        "serve",
-        "--volume",
-        "testvol",
-        "--volume",
-        f"handvol={hand}",
-        "--listen",
-        "tcp://127.0.0.1:0",
-        "--listen",
-        "tcp://[::1]:0",
-        "--listen",
-        f"unix://{sock}",
-        *(extra or []),
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"fakegluster serve exited: {proc.wait()} {proc.stderr.read()}")
-        lines.append(line.rstrip("\n"))
-        if line.strip() == "ready":
-            break
-    else:
-        proc.kill()
-        raise RuntimeError(f"fakegluster serve did not get ready: {lines}")
-    tcp4 = int(re.search(r"listening tcp://127\.0\.0\.1:(\d+)", "\n".join(lines)).group(1))
-    tcp6 = int(re.search(r"listening tcp://\[::1\]:(\d+)", "\n".join(lines)).group(1))
-    return Served(proc, lines, tcp4, tcp6, str(sock), hand)
+    served = serve_process(
+        extra or [],
+        volumes=["testvol", f"handvol={hand}"],
+        listen=["tcp://127.0.0.1:0", "tcp://[::1]:0", f"unix://{sock}"],
+    )
+    return Served(served, served.port("127.0.0.1"), served.port("::1"), str(sock), hand)
 
 
 def stop_served(served: Served) -> tuple[int, str]:
-    served.proc.send_signal(signal.SIGTERM)
-    try:
-        rc = served.proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        served.proc.kill()
-        rc = served.proc.wait()
-    return rc, served.proc.stderr.read()
+    rc = served.process.stop()
+    return rc, served.process.stderr()
 
 
 @pytest.fixture(scope="session")

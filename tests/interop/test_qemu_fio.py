@@ -13,12 +13,12 @@ import os
 import random
 import re
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
+from fakegluster.testing.serve import serve_process
 from tests.conftest import unavailable
 from tests.helpers import require_tool
 from tests.interop.conftest import Result, run, run_scenarios
@@ -295,16 +295,8 @@ def test_fio_gfapi_verify_crc32c(tmp_path):
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
         subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
-        proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, "-m", "fakegluster", "serve"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert proc.stdout.readline().startswith("listening tcp://127.0.0.1:24007")
-            while proc.stdout.readline().strip() != "ready":
-                pass
+        with serve_process(netns=ns) as served:
+            assert served.port() == 24007
             r = run(
                 [
                     "fio",
@@ -329,8 +321,5 @@ def test_fio_gfapi_verify_crc32c(tmp_path):
             job = json.loads(r.stdout[r.stdout.index("{") :])["jobs"][0]
             assert job["error"] == 0
             assert job["write"]["io_bytes"] > 0 and job["read"]["io_bytes"] > 0
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
     finally:
         subprocess.run(["ip", "netns", "del", ns])

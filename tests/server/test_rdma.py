@@ -4,8 +4,6 @@ process offers it, otherwise tcp with QEMU 7.2's warning."""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import warnings
 
 import trio
@@ -13,6 +11,7 @@ import trio
 import gfclient
 from fakegluster.inproc import MESSAGE, MessageStream, rdma_connect
 from fakegluster.server import FakeGluster
+from fakegluster.testing.serve import serve_process
 from gfclient.transport import RDMA_FALLBACK_WARNING
 
 
@@ -30,24 +29,14 @@ def test_rdma_in_process_uses_the_emulated_transport():
 
 
 def test_rdma_without_an_in_process_server_falls_back_to_tcp_with_a_warning(tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fakegluster", "serve", "--listen", "tcp://127.0.0.1:0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        port = int(proc.stdout.readline().strip().rsplit(":", 1)[1])
-        while proc.stdout.readline().strip() != "ready":
-            pass
+    with serve_process(listen=["tcp://127.0.0.1:0"]) as served:
+        port = served.port()
         assert rdma_connect("127.0.0.1", port) is None  # nobody offers it in this process
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with gfclient.connect(f"gluster+rdma://127.0.0.1:{port}/testvol") as vol:
                 assert vol.listdir("/") == []
         assert RDMA_FALLBACK_WARNING in [str(w.message) for w in caught]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 async def test_message_stream_keeps_boundaries_and_loses_nothing():

@@ -12,7 +12,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 
@@ -21,6 +20,7 @@ import pytest
 import gfclient
 from fakegluster.server.identity import IDENTITY_FILE, VolumeIdentity
 from fakegluster.testing.procs import filter_gfapi_log
+from fakegluster.testing.serve import ServeProcess, serve_process
 from gfclient.errors import GlusterConnectionError
 from tests.helpers import require_tool
 
@@ -75,35 +75,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(directory: str, port: int) -> tuple[subprocess.Popen, list[str]]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fakegluster",
-            "serve",
-            "--volume",
-            f"v={directory}",
-            "--listen",
-            f"tcp://127.0.0.1:{port}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    lines = []
-    for line in proc.stdout:
-        lines.append(line.strip())
-        if line.strip() == "ready":
-            return proc, lines
-    raise RuntimeError(f"serve exited: {lines}")
+def _serve(directory: str, port: int) -> ServeProcess:
+    return serve_process(volumes=[f"v={directory}"], listen=[f"tcp://127.0.0.1:{port}"])
 
 
 def test_a_restarted_serve_lets_held_fds_carry_on(tmp_path):
     """gfclient holds 3 fds and qemu-io (libgfapi) one; serve is killed and started again."""
     qemu_img, qemu_io = require_tool("qemu-img"), require_tool("qemu-io")
     port = _free_port()
-    procs = [_serve(str(tmp_path), port)[0]]
+    procs = [_serve(str(tmp_path), port)]
     first = VolumeIdentity.load_or_create(str(tmp_path / ".fakegluster"), "v")
     image = f"gluster://127.0.0.1:{port}/v/q.raw"
     subprocess.run([qemu_img, "create", "-f", "raw", image, "1M"], check=True, capture_output=True, timeout=60)
@@ -118,9 +98,8 @@ def test_a_restarted_serve_lets_held_fds_carry_on(tmp_path):
         while (tmp_path / "q.raw").read_bytes()[:65536] != b"\x11" * 65536:  # qemu-io holds its fd
             assert time.monotonic() < deadline and qio.poll() is None, "qemu-io did not write"
             time.sleep(0.1)
-        procs[-1].send_signal(signal.SIGKILL)
-        procs[-1].wait()
-        procs.append(_serve(str(tmp_path), port)[0])
+        procs[-1].stop(signal.SIGKILL)
+        procs.append(_serve(str(tmp_path), port))
 
     try:
         assert _carry_on(f"gluster://127.0.0.1:{port}/v", restart) == [b"before-%d;after-%d" % (i, i) for i in range(3)]
@@ -128,8 +107,7 @@ def test_a_restarted_serve_lets_held_fds_carry_on(tmp_path):
     finally:
         qio.kill()
         for p in procs:
-            p.kill()
-            p.wait()
+            p.stop(signal.SIGKILL)
     assert "failed" not in out and out.count("read 65536/65536") == 2, out + filter_gfapi_log(err)
     assert (tmp_path / "q.raw").read_bytes()[65536:131072] == b"\x22" * 65536
     again = VolumeIdentity.load_or_create(str(tmp_path / ".fakegluster"), "v")
@@ -139,14 +117,11 @@ def test_a_restarted_serve_lets_held_fds_carry_on(tmp_path):
 
 def test_identity_is_kept_in_the_hidden_folder_and_the_brick_port_reused(tmp_path):
     port = _free_port()
-    proc, lines = _serve(str(tmp_path), port)
-    proc.send_signal(signal.SIGTERM)
-    proc.wait()
+    _serve(str(tmp_path), port).stop()
     kept = json.loads((tmp_path / ".fakegluster" / IDENTITY_FILE).read_text())
     assert set(kept) == {"version", "name", "volume-id", "username", "password", "brick-ports"}
     assert kept["brick-ports"] == {str(tmp_path): kept["brick-ports"][str(tmp_path)]}
-    proc, _ = _serve(str(tmp_path), port)
-    try:
+    with _serve(str(tmp_path), port):
         from tests.rawclient import Mount
 
         m = Mount("127.0.0.1", port, "v")
@@ -154,16 +129,11 @@ def test_identity_is_kept_in_the_hidden_folder_and_the_brick_port_reused(tmp_pat
         assert m.setvolume_reply.dict["volume-id"] == kept["volume-id"].encode() + b"\0"
         assert (m.options["username"], m.options["password"]) == (kept["username"], kept["password"])
         m.close()
-    finally:
-        proc.terminate()
-        proc.wait()
     # a port another process holds is only a preference: the brick takes another one
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", kept["brick-ports"][str(tmp_path)]))
         squatter.listen()
-        proc, _ = _serve(str(tmp_path), port)
-        proc.terminate()
-        proc.wait()
+        _serve(str(tmp_path), port).stop()
     moved = json.loads((tmp_path / ".fakegluster" / IDENTITY_FILE).read_text())
     assert moved["volume-id"] == kept["volume-id"] and moved["brick-ports"] != kept["brick-ports"]
 

@@ -19,6 +19,7 @@ from fakegluster.proto import NEED_DATA, Call, Role, RpcConnection, dump, handsh
 from fakegluster.proto.record import frame
 from fakegluster.server import FakeGluster
 from fakegluster.store.memory import MemoryStore
+from fakegluster.testing.serve import serve_process
 from tests.rawclient import ROOT, V2, Mount, Raw
 
 
@@ -133,32 +134,18 @@ def test_fault_injection_errno_nth_delay_drop():
         assert [r.proc for r in faults] == ["WRITE", "FSTAT"]
 
 
-def _serve(args: list[str]) -> tuple[subprocess.Popen, list[str]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fakegluster", "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    lines = []
-    while (line := proc.stdout.readline()) and line.strip() != "ready":
-        lines.append(line.strip())
-    assert line.strip() == "ready", proc.stderr.read()
-    return proc, lines
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_cli_prints_uris_then_ready_and_stops_cleanly(tmp_path, sig):
     sock = tmp_path / "gd.sock"
-    proc, lines = _serve(
-        ["--volume", "a", "--volume", f"b={tmp_path}", "--listen", "tcp://127.0.0.1:0", "--listen", f"unix://{sock}"]
-    )
-    port = int(lines[0].rsplit(":", 1)[1])
-    assert lines == [
+    served = serve_process(volumes=["a", f"b={tmp_path}"], listen=["tcp://127.0.0.1:0", f"unix://{sock}"])
+    port = served.port()
+    assert served.lines == [
         f"listening tcp://127.0.0.1:{port}",
         f"listening unix://{sock}",
         f"volume a gluster://127.0.0.1:{port}/a/ gluster+unix:///a/?socket={sock}",
         f"volume b gluster://127.0.0.1:{port}/b/ gluster+unix:///b/?socket={sock}",
     ]
-    proc.send_signal(sig)
-    assert proc.wait(timeout=20) == 0
+    assert served.stop(sig) == 0
     assert not sock.exists()
     assert sorted(os.listdir(tmp_path)) == [".fakegluster"]  # at most one hidden entry added
 
@@ -196,28 +183,22 @@ def test_cli_reports_a_port_in_use():
 
 
 def test_a_write_acknowledged_by_fsync_survives_kill_9(tmp_path):
-    proc, lines = _serve(["--volume", f"d={tmp_path}", "--listen", "tcp://127.0.0.1:0"])
-    port = int(lines[0].rsplit(":", 1)[1])
-    m = Mount("127.0.0.1", port, "d")
+    served = serve_process(volumes=[f"d={tmp_path}"], listen=["tcp://127.0.0.1:0"])
+    m = Mount("127.0.0.1", served.port(), "d")
     c = m.create(ROOT, "durable.img")
     data = os.urandom(256 << 10)
     assert m.fop("WRITE", gfid=c.stat.ia_gfid, fd=c.fd, offset=4096, size=len(data), payload=data).result.op_ret == len(
         data
     )
     assert m.fop("FSYNC", gfid=c.stat.ia_gfid, fd=c.fd, data=0).op_ret == 0
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
+    served.stop(signal.SIGKILL)
     m.close()
     on_disk = (tmp_path / "durable.img").read_bytes()
     assert on_disk[4096:] == data and on_disk[:4096] == bytes(4096)
-    proc, lines = _serve(["--volume", f"d={tmp_path}", "--listen", "tcp://127.0.0.1:0"])
-    try:
-        m = Mount("127.0.0.1", int(lines[0].rsplit(":", 1)[1]), "d")
+    with serve_process(volumes=[f"d={tmp_path}"], listen=["tcp://127.0.0.1:0"]) as served:
+        m = Mount("127.0.0.1", served.port(), "d")
         assert m.fop("LOOKUP", pargfid=ROOT, bname="durable.img").prestat.ia_gfid == c.stat.ia_gfid
         m.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_raw_client_probe_types():
