@@ -18,8 +18,17 @@ from fakegluster.proto.volfile import parse_volfile
 V2 = AuthGlusterfsParmsV2.cls(pid=0, lk_owner=lk_owner_for_pid(0))
 
 
-def v3(pid: int = os.getpid()) -> Any:
-    return AuthGlusterfsParamsV3.cls(pid=pid, lk_owner=lk_owner_for_pid(pid))
+def v3(
+    pid: int = os.getpid(), *, owner: bytes | None = None, uid: int = 0, gid: int = 0, groups: tuple[int, ...] = ()
+) -> Any:
+    """AUTH_GLUSTERFS v3 credentials: ``owner`` is the lock owner (default: from the pid)."""
+    return AuthGlusterfsParamsV3.cls(
+        pid=pid,
+        uid=uid,
+        gid=gid,
+        groups=tuple(groups),
+        lk_owner=lk_owner_for_pid(pid) if owner is None else owner,
+    )
 
 
 class Raw:
@@ -34,14 +43,71 @@ class Raw:
         self.sock.settimeout(timeout)
         self.conn = RpcConnection(Role.CLIENT)
         self.xid = 1
+        self.replies: dict[int, Any] = {}  # answers that came while waiting for another xid
+        self.callbacks: list[Call] = []  # server-to-client CALLs (GF-CBK), in arrival order
+        self.arrivals: list[int] = []  # the xids of the replies, in the order they came
 
     def call(self, prog: int, vers: int, proc: int, args: Any = None, *, cred: Any = V2, payload: bytes = b"") -> Any:
+        return self.wait(self.send(prog, vers, proc, args, cred=cred, payload=payload))
+
+    def send(self, prog: int, vers: int, proc: int, args: Any = None, *, cred: Any = V2, payload: bytes = b"") -> int:
+        """Send a CALL without waiting; returns its xid (see :meth:`wait`)."""
         self.xid += 1
         self.sock.sendall(self.conn.send(Call(self.xid, prog, vers, proc, args, cred=cred, payload=payload)))
-        event = self.event()
-        if isinstance(event, ConnectionClosed):
-            raise ConnectionResetError(f"the server closed the connection instead of answering xid {self.xid}")
-        return event
+        return self.xid
+
+    def wait(self, xid: int, timeout: float | None = None) -> Any:
+        """The reply to ``xid``; replies to other xids and callbacks are kept meanwhile.
+        ``timeout`` (seconds) raises TimeoutError when the reply does not come."""
+        old = self.sock.gettimeout()
+        if timeout is not None:
+            self.sock.settimeout(timeout)
+        try:
+            while xid not in self.replies:
+                event = self.event()
+                if isinstance(event, ConnectionClosed):
+                    raise ConnectionResetError(f"the server closed the connection instead of answering xid {xid}")
+                if isinstance(event, Call):
+                    self.callbacks.append(event)
+                else:
+                    self.replies[event.xid] = event
+                    self.arrivals.append(event.xid)
+        finally:
+            self.sock.settimeout(old)
+        return self.replies.pop(xid)
+
+    def answered(self, xid: int, within: float = 0.2) -> bool:
+        """Whether the reply to ``xid`` arrives within ``within`` seconds (it is kept)."""
+        try:
+            self.replies[xid] = self.wait(xid, timeout=within)
+        except TimeoutError:
+            return False
+        return True
+
+    def poll_callbacks(self, within: float) -> list[Call]:
+        """Read for ``within`` seconds; returns (and clears) the callbacks received."""
+        import time
+
+        deadline = time.monotonic() + within
+        old = self.sock.gettimeout()
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                self.sock.settimeout(left)
+                try:
+                    event = self.event()
+                except TimeoutError:
+                    break
+                if isinstance(event, Call):
+                    self.callbacks.append(event)
+                elif not isinstance(event, ConnectionClosed):
+                    self.replies[event.xid] = event
+                    self.arrivals.append(event.xid)
+                else:
+                    break
+        finally:
+            self.sock.settimeout(old)
+        out, self.callbacks = self.callbacks, []
+        return out
 
     def send_bytes(self, data: bytes) -> None:
         self.sock.sendall(data)
@@ -63,7 +129,13 @@ class Raw:
 class Mount:
     """A brick connection after SETVOLUME, with ``fop(name, **fields)``."""
 
-    def __init__(self, host: str, port: int, volume: str, *, unix: str | None = None) -> None:
+    def __init__(
+        self, host: str, port: int, volume: str, *, unix: str | None = None, process_uuid: str | None = None
+    ) -> None:
+        #: the client identity (SETVOLUME's process-uuid): connections sharing it are one client_t
+        self.process_uuid = process_uuid or (
+            f"CTX_ID:{uuid.uuid4()}-GRAPH_ID:0-PID:{os.getpid()}-HOST:test-PC_NAME:x-RECON_NO:-0"
+        )
         mgmt = Raw(host, port, unix=unix)
         spec = mgmt.call(
             handshake.GLUSTER_HNDSK_PROGRAM,
@@ -101,7 +173,7 @@ class Mount:
             "volfile-key": "x",
             "client-version": "10.3",
             "process-name": "gfapi.rawtest",
-            "process-uuid": f"CTX_ID:{uuid.uuid4()}-GRAPH_ID:0-PID:{os.getpid()}-HOST:test-PC_NAME:x-RECON_NO:-0",
+            "process-uuid": self.process_uuid,
             "fops-version": str(fops.GLUSTER_FOP_PROGRAM),
         }
         keys.update({k: v for k, v in self.options.items() if k in ("remote-subvolume", "username", "password")})
@@ -115,12 +187,30 @@ class Mount:
             cred=v3(0),
         ).result
 
-    def fop(self, proc_name: str, /, *, payload: bytes = b"", **fields: Any) -> Any:
+    def fop(self, proc_name: str, /, *, payload: bytes = b"", cred: Any = None, **fields: Any) -> Any:
+        """Call a FOP and wait: the decoded result (the whole Reply for READ, payloads and
+        RPC errors).  ``cred``: AUTH_GLUSTERFS v3 credentials (default ``v3()``)."""
+        return self.result(proc_name, self.send(proc_name, payload=payload, cred=cred, **fields), payload)
+
+    def send(self, proc_name: str, /, *, payload: bytes = b"", cred: Any = None, **fields: Any) -> int:
+        """Send a FOP without waiting for its answer; returns the xid for :meth:`reply`."""
         proc = fops.PROGRAM[proc_name]
-        reply = self.raw.call(
-            fops.GLUSTER_FOP_PROGRAM, 400, proc.num, proc.args.cls(**fields), cred=v3(), payload=payload
+        return self.raw.send(
+            fops.GLUSTER_FOP_PROGRAM,
+            400,
+            proc.num,
+            proc.args.cls(**fields),
+            cred=v3() if cred is None else cred,
+            payload=payload,
         )
-        return reply if reply.stat != 0 else (reply.result if not payload and proc.name != "READ" else reply)
+
+    def reply(self, proc_name: str, xid: int, timeout: float | None = None) -> Any:
+        """The answer to a FOP sent with :meth:`send`."""
+        return self.result(proc_name, xid, b"", timeout)
+
+    def result(self, proc_name: str, xid: int, payload: bytes = b"", timeout: float | None = None) -> Any:
+        reply = self.raw.wait(xid, timeout)
+        return reply if reply.stat != 0 else (reply.result if not payload and proc_name != "READ" else reply)
 
     def create(self, pargfid: bytes, name: str, mode: int = 0o644, flags: int = 0o102) -> Any:
         return self.fop(

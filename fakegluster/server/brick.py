@@ -19,6 +19,7 @@ from ..proto.events import Call, Denied
 from ..proto.gfdict import old_dict, old_dict_text
 from ..store.base import Store
 from .auth import LOCAL_PEER, AuthResult, Peer, allows_insecure, authenticate, server_options, string2boolean
+from .brickstate import BrickState
 from .fops import FdTable, FopHandlers
 from .handle import ConnectionHandle
 
@@ -57,6 +58,7 @@ class Brick:
             them (``auth.addr.PATH.allow``, ``rpc-auth-allow-insecure``, ...; see
             :mod:`.auth`); by default what glusterd writes for a volume with no options set.
             Change them with :meth:`reconfigure`.
+        state: what the brick keeps across connections (locks, upcalls; ``brickstate.py``).
     """
 
     volume: str
@@ -67,10 +69,12 @@ class Brick:
     password: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
     process_uuid: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
     port: int = 0
+    state: BrickState = dataclasses.field(default_factory=BrickState)
     options: dict[str, str] = dataclasses.field(default_factory=dict)
     sessions: set[BrickSession] = dataclasses.field(default_factory=set, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self.state.brick_path = self.path
         if not self.options:
             self.options = server_options(self.path, self.username, self.password)
 
@@ -100,7 +104,7 @@ class BrickSession:
         #: the common name of the client's TLS certificate (``trans->ssl_name``)
         self.ssl_name = ssl_name
         self.fds = FdTable()
-        self.fops = FopHandlers(brick.store, self.fds)
+        self.fops = FopHandlers(brick.store, self.fds, state=brick.state, session=self)
         self.bound = False
         self.bound_params: dict[str, str] | None = None  # SETVOLUME's dict (clnt_options)
         self.client_uid: str | None = None
@@ -194,6 +198,7 @@ class BrickSession:
         self.bound = True
         self.bound_params = text
         self.client_uid = client_uid
+        self.brick.state.bound(self)
         self.client_name = text.get("process-name")
         reply.update(
             {
@@ -207,8 +212,10 @@ class BrickSession:
         return fail(0, errno.EINVAL, _rev(reply))
 
     def close(self) -> None:
-        """The connection is gone: its fds are released (like the server's fd cleanup)."""
-        self.fds.clear()
+        """The connection is gone: its fds are released (like the server's fd cleanup),
+        then the client's locks when this was its last connection."""
+        self.fops.close()
+        self.brick.state.gone(self)
         self.brick.sessions.discard(self)
 
 

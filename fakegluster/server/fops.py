@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..proto import fops as F
-from ..proto.common import NULL_GFID, GfProtoFlock
+from ..proto.common import NULL_GFID
 from ..proto.events import Call
 from ..proto.gfdict import GfDataType, GfxValue
 from ..proto.rpc import OpaqueAuth, decode_auth
@@ -38,8 +38,11 @@ from ..store.base import (
     Store,
     fs_error,
 )
+from .brickstate import BrickState
 from .iatt import ZERO_IATT, d_type, ino_of, to_iatt, to_statfs
+from .lockfops import LockFops
 from .xattrs import XattrFops
+from .xdata import FILLED, fill_reply_xdata
 
 __all__ = ["OpenFd", "FdTable", "FopHandlers", "ANON_FD"]
 
@@ -53,7 +56,6 @@ SET_ATIME_NOW, SET_MTIME_NOW = 0x80, 0x100
 GF_SEEK_DATA, GF_SEEK_HOLE = 0, 1
 #: Linux's cap on one read/write system call (INT_MAX rounded down to a page)
 MAX_RW_COUNT = 0x7FFFF000
-F_GETLK, F_UNLCK = 0, 2
 
 
 @dataclasses.dataclass
@@ -127,12 +129,21 @@ def _error_xdata(proc: int, code: int, args: Any) -> Any:
     return None
 
 
-class FopHandlers(XattrFops):
-    """Handlers for one connection.  ``handle(call)`` -> (reply dataclass, payload)."""
+class FopHandlers(LockFops, XattrFops):
+    """Handlers for one connection.  ``handle(call)`` -> (reply dataclass, payload), or
+    ``(DEFERRED, b"")`` for a request answered later (a lock that must wait).
 
-    def __init__(self, store: Store, fds: FdTable | None = None) -> None:
+    ``state`` is the brick-wide :class:`~.brickstate.BrickState` (locks, open-fd counts);
+    ``session`` the connection's ``BrickSession`` (``client_uid``, ``conn``), None in tests
+    that drive the handlers alone."""
+
+    def __init__(
+        self, store: Store, fds: FdTable | None = None, *, state: BrickState | None = None, session: Any = None
+    ) -> None:
         self.store = store
         self.fds = fds if fds is not None else FdTable()
+        self.state = state if state is not None else BrickState()
+        self.session = session
         self._table: dict[int, Callable[[Any, Call], Any]] = {}
         for num, proc in F.PROGRAM.procs.items():
             method = getattr(self, "op_" + proc.name.lower(), None)
@@ -146,6 +157,8 @@ class FopHandlers(XattrFops):
             return proc.reply.cls(op_ret=-1, op_errno=errno.ENOSYS), b""
         try:
             out = method(call.args, call)
+            if call.args.xdata and call.proc in FILLED:
+                out = fill_reply_xdata(self, call.proc, call.args, out)
         except OSError as exc:
             reply = _err(proc.reply, exc)
             xdata = _error_xdata(call.proc, reply.op_errno, call.args)
@@ -193,6 +206,7 @@ class FopHandlers(XattrFops):
     ) -> Any:
         pre = self._parent(pargfid, name, "new")
         attr = make(_gfid_req(xdata))
+        self.state.linked(attr.gfid, pargfid, name)
         return schema.cls(0, 0, None, to_iatt(attr), pre, self._iatt(pargfid))
 
     # ---- inode operations ---------------------------------------------------------------
@@ -205,7 +219,7 @@ class FopHandlers(XattrFops):
             post = ZERO_IATT
             if attr.gfid != self.store.root_gfid and stat.S_ISDIR(attr.mode):
                 post = self._iatt(self.store.parent(attr.gfid))
-            return F.GfxCommon2iattRsp.cls(0, 0, _mdata_reply(a.xdata, attr), to_iatt(attr), post)
+            return F.GfxCommon2iattRsp.cls(0, 0, {}, to_iatt(attr), post)
         parent = self.store.getattr(a.pargfid)
         if not stat.S_ISDIR(parent.mode) or "/" in a.bname or "\0" in a.bname:
             raise fs_error(errno.EPERM, a.bname)
@@ -222,7 +236,9 @@ class FopHandlers(XattrFops):
             if exc.errno == errno.ENOENT:
                 return F.GfxCommon2iattRsp.cls(-1, errno.ENOENT, None, ZERO_IATT, self._iatt(a.pargfid))
             raise
-        return F.GfxCommon2iattRsp.cls(0, 0, _mdata_reply(a.xdata, attr), to_iatt(attr), self._iatt(a.pargfid))
+        if a.bname not in (".", ".."):
+            self.state.linked(attr.gfid, a.pargfid, a.bname)
+        return F.GfxCommon2iattRsp.cls(0, 0, {}, to_iatt(attr), self._iatt(a.pargfid))
 
     def op_stat(self, a, call):
         return F.GfxCommonIattRsp.cls(0, 0, None, self._iatt(a.gfid))
@@ -324,12 +340,14 @@ class FopHandlers(XattrFops):
         if stat.S_ISDIR(self.store.getattr(a.oldgfid).mode):
             raise fs_error(errno.EPERM)
         attr = self.store.link(a.oldgfid, a.newgfid, a.newbname)
+        self.state.linked(attr.gfid, a.newgfid, a.newbname)
         return F.GfxCommon3iattRsp.cls(0, 0, None, to_iatt(attr), pre, self._iatt(a.newgfid))
 
     def op_unlink(self, a, call):
         pre = self._parent(a.pargfid, a.bname, "exist")
         victim = self.store.lookup(a.pargfid, a.bname)
         self.store.unlink(a.pargfid, a.bname)
+        self.state.unlinked(a.pargfid, a.bname)
         left = victim.nlink - 1
         # posix answers the link count left (dht asks for it; a 10.3 brick always sends it)
         return F.GfxCommon2iattRsp.cls(
@@ -339,6 +357,7 @@ class FopHandlers(XattrFops):
     def op_rmdir(self, a, call):
         pre = self._parent(a.pargfid, a.bname, "exist")
         self.store.rmdir(a.pargfid, a.bname)
+        self.state.unlinked(a.pargfid, a.bname)
         # (a real brick leaves whatever errno posix last saw in op_errno here; it varies)
         return F.GfxCommon2iattRsp.cls(0, 0, None, pre, self._iatt(a.pargfid))
 
@@ -347,6 +366,9 @@ class FopHandlers(XattrFops):
         moved = self.store.lookup(a.oldgfid, a.oldbname).gfid
         pre_new = self._parent(a.newgfid, a.newbname, "new")
         self.store.rename(a.oldgfid, a.oldbname, a.newgfid, a.newbname)
+        self.state.unlinked(a.newgfid, a.newbname)
+        self.state.unlinked(a.oldgfid, a.oldbname)
+        self.state.linked(moved, a.newgfid, a.newbname)
         return F.GfxRenameRsp.cls(
             0, 0, {}, self._iatt(moved), pre_old, self._iatt(a.oldgfid), pre_new, self._iatt(a.newgfid)
         )
@@ -363,10 +385,11 @@ class FopHandlers(XattrFops):
             gfid=_gfid_req(a.xdata),
             exclusive=bool(a.flags & O_EXCL),
         )
+        self.state.linked(attr.gfid, a.pargfid, a.bname)
         if not created and a.flags & O_TRUNC and attr.size:
             self.store.truncate(attr.gfid, 0)
             attr = self.store.getattr(attr.gfid)
-        fd = self.fds.add(OpenFd(attr.gfid, a.flags))
+        fd = self.opened_fd(OpenFd(attr.gfid, a.flags))
         xdata = {"gfid-req": a.xdata["gfid-req"]} if a.xdata and "gfid-req" in a.xdata else None
         return F.GfxCreateRsp.cls(0, 0, xdata, to_iatt(attr), fd, pre, self._iatt(a.pargfid))
 
@@ -379,7 +402,7 @@ class FopHandlers(XattrFops):
             raise fs_error(errno.ELOOP)
         if a.flags & O_TRUNC and a.flags & O_ACCMODE and stat.S_ISREG(attr.mode):
             self.store.truncate(a.gfid, 0)
-        fd = self.fds.add(OpenFd(a.gfid, a.flags, is_dir=stat.S_ISDIR(attr.mode)))
+        fd = self.opened_fd(OpenFd(a.gfid, a.flags, is_dir=stat.S_ISDIR(attr.mode)))
         return F.GfxOpenRsp.cls(0, 0, None, fd)
 
     def op_read(self, a, call):
@@ -407,7 +430,8 @@ class FopHandlers(XattrFops):
         return F.GfxCommon2iattRsp.cls(n, 0, None, to_iatt(pre), self._iatt(ofd.gfid))
 
     def op_flush(self, a, call):
-        self._fd(a.gfid, a.fd)
+        ofd, fdkey = self._fd_key(a.gfid, a.fd)
+        self.flush_locks(ofd.gfid, fdkey, call)
         return F.GfxCommonRsp.cls(0, 0, None)
 
     def op_fsync(self, a, call):
@@ -473,10 +497,29 @@ class FopHandlers(XattrFops):
 
     def op_release(self, a, call):
         try:
-            self.fds.pop(a.fd)
+            ofd = self.fds.pop(a.fd)
         except OSError:
             pass  # a 10.3 brick answers success for an fd it does not know
+        else:
+            self.closed_fd(ofd)
         return F.GfxCommonRsp.cls(0, 0, {})
+
+    def opened_fd(self, ofd: OpenFd) -> int:
+        """Register a new fd: its number, and the brick-wide open-fd count of its inode."""
+        self.state.inode(ofd.gfid).fd_count += 1
+        return self.fds.add(ofd)
+
+    def closed_fd(self, ofd: OpenFd) -> None:
+        """An fd is gone (RELEASE or disconnect): its posix locks go with it."""
+        st = self.state.peek(ofd.gfid)
+        if st is not None:
+            st.fd_count = max(0, st.fd_count - 1)
+        self.release_locks_of_fd(ofd.gfid, ofd)
+
+    def close(self) -> None:
+        """The connection ended: every fd is released (``server_connection_cleanup``)."""
+        for ofd in self.fds.clear():
+            self.closed_fd(ofd)
 
     op_releasedir = op_release
 
@@ -486,7 +529,7 @@ class FopHandlers(XattrFops):
         if not stat.S_ISDIR(attr.mode):
             raise fs_error(errno.ENOTDIR)
         # op_errno EINVAL on success, as posix_opendir leaves it (harmless: op_ret is 0)
-        return F.GfxOpenRsp.cls(0, errno.EINVAL, None, self.fds.add(OpenFd(a.gfid, 0, is_dir=True)))
+        return F.GfxOpenRsp.cls(0, errno.EINVAL, None, self.opened_fd(OpenFd(a.gfid, 0, is_dir=True)))
 
     def _listing(self, a: Any) -> tuple[list[tuple[str, Any]], int]:
         ofd = self._fd(a.gfid, a.fd)
@@ -535,20 +578,7 @@ class FopHandlers(XattrFops):
         )
         return F.GfxReaddirpRsp.cls(len(out), code, None, tuple(out))
 
-    # ---- locks and the rest: granted at once (one client at a time is the common case) ---
-    def op_lk(self, a, call):
-        self._fd(a.gfid, a.fd)
-        flock = a.flock
-        if a.cmd == F_GETLK:
-            flock = dataclasses.replace(flock, type=F_UNLCK)
-        return F.GfxLkRsp.cls(0, 0, None, flock if isinstance(flock, GfProtoFlock.cls) else GfProtoFlock.cls())
-
-    def op_inodelk(self, a, call):
-        self.store.getattr(a.gfid)
-        return F.GfxCommonRsp.cls(0, 0, None)
-
-    op_entrylk = op_inodelk
-
+    # ---- the rest ----------------------------------------------------------------------
     def op_icreate(self, a, call):
         # a 10.3 brick answers ESTALE (no namespace-less inodes without RIO)
         raise fs_error(errno.ESTALE)
@@ -556,12 +586,6 @@ class FopHandlers(XattrFops):
     def op_namelink(self, a, call):
         # a 10.3 brick crashes on NAMELINK (seen: glusterfsd dies); we answer instead
         raise fs_error(errno.ENOSYS)
-
-    def op_finodelk(self, a, call):
-        self._fd(a.gfid, a.fd)
-        return F.GfxCommonRsp.cls(0, 0, None)
-
-    op_fentrylk = op_finodelk
 
     def op_ipc(self, a, call):
         # a 10.3 brick's xlator stack accepts IPC ops 0 and 2 and refuses the rest
@@ -599,30 +623,6 @@ def _utimens(sec: int, nsec: int, now: int) -> Any:
     if sec <= EXT4_TIME_MIN or sec >= EXT4_TIME_MAX:
         return min(max(sec, EXT4_TIME_MIN), EXT4_TIME_MAX) * 1_000_000_000
     return sec * 1_000_000_000 + nsec
-
-
-MDATA_KEY = "trusted.glusterfs.mdata"
-
-
-def mdata_blob(attr: Any) -> bytes:
-    """``trusted.glusterfs.mdata`` as the ctime feature stores it (57 bytes, big-endian):
-    u8 version 1, u64 flags 0, then ctime, mtime, atime as (u64 sec, u64 nsec).  Seconds
-    before 1970 go as their 64-bit two's complement (``htobe64`` of a signed ``tv_sec`` in
-    ``posix_mdata_to_disk``; seen on a 10.3 brick)."""
-    out = b"\x01" + bytes(8)
-    for ns in (attr.ctime_ns, attr.mtime_ns, attr.atime_ns):
-        sec, nsec = divmod(ns, 1_000_000_000)
-        out += (sec & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "big") + nsec.to_bytes(8, "big")
-    return out
-
-
-def _mdata_reply(xdata: Any, attr: Any) -> Any:
-    """A real 10.3 brick answers a LOOKUP that asks for the mdata key with it (see the
-    capture; without it the client's utime xlator sends a SETXATTR per inode), and with an
-    empty dict otherwise."""
-    if xdata and MDATA_KEY in xdata:
-        return {MDATA_KEY: GfxValue.ptr(mdata_blob(attr))}
-    return {}
 
 
 #: The d_off of the last entry of a directory: ext4 gives its end-of-directory cookie.

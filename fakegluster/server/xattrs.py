@@ -20,7 +20,14 @@ __all__ = ["XattrFops", "VIRTUAL_XATTRS"]
 #: Keys the posix xlator handles itself instead of storing: the utime xlator's request to
 #: record times for an object without ``trusted.glusterfs.mdata`` (posix-metadata.c).
 VIRTUAL_XATTRS = frozenset({"set-ctime-mdata"})
-GF_XATTROP_ADD_ARRAY, GF_XATTROP_ADD_ARRAY64 = 0, 1
+GF_XATTROP_ADD_ARRAY, GF_XATTROP_ADD_ARRAY64, GF_XATTROP_GET_AND_SET = 0, 1, 4
+GF_XATTROP_ADD_ARRAY_WITH_DEFAULT, GF_XATTROP_ADD_ARRAY64_WITH_DEFAULT = 5, 6
+_WIDTH = {
+    GF_XATTROP_ADD_ARRAY: 4,
+    GF_XATTROP_ADD_ARRAY64: 8,
+    GF_XATTROP_ADD_ARRAY_WITH_DEFAULT: 4,
+    GF_XATTROP_ADD_ARRAY64_WITH_DEFAULT: 8,
+}
 
 
 class XattrFops:
@@ -37,6 +44,9 @@ class XattrFops:
             if name == "trusted.gfid":  # a 10.3 brick gives its size, filters it from the dict
                 self.store.getattr(gfid)
                 return F.GfxCommonDictRsp.cls(16, 0, None, {})
+            virtual = self._virtual_getxattr(gfid, name)
+            if virtual is not None:
+                return virtual
             namespace = name.split(".", 1)[0] if "." in name else ""
             if namespace not in ("user", "trusted", "security", "system") or name.startswith("glusterfs."):
                 raise fs_error(errno.EOPNOTSUPP, name)  # client-side virtual keys, no namespace
@@ -50,11 +60,51 @@ class XattrFops:
         # a list-all on a 10.3 brick: op_ret 16 whatever the names (op_errno varies; 0 here)
         return F.GfxCommonDictRsp.cls(16, 0, None, values)
 
+    def _virtual_getxattr(self, gfid: bytes, name: str) -> Any:
+        """The keys ``posix_getxattr`` answers itself (by gfid only: FGETXATTR does not)."""
+        if getattr(self, "_fgetxattr", False):
+            return None
+        state = self.state
+        attr = self.store.getattr(gfid)
+        root = self.store.root_gfid
+        if _is_pathinfo(name):  # a prefix of the key will do (XATTR_IS_PATHINFO's strncmp)
+            path = state.path(gfid, root)
+            if path is None:
+                raise fs_error(errno.ENOENT, name)
+            real = state.brick_path.rstrip("/") + ("/" if path == "/" else path)
+            return _text_reply(name, f"<POSIX({state.brick_path}):{state.hostname}:{real}>")
+        if name == "trusted.glusterfs.node-uuid":
+            return _text_reply(name, state.node_uuid)
+        if name == "glusterfs.gfid2path":
+            path = state.path(gfid, root)
+            if path is None:
+                raise fs_error(errno.ENOENT, name)
+            return _text_reply(name, path)
+        if name == "glusterfs.gfidtopath":
+            paths = ["/"] if gfid == root else state.paths(gfid, root)
+            return F.GfxCommonDictRsp.cls(0, 0, None, {name: GfxValue.ptr(":".join(paths).encode())})
+        if name == "glusterfs.open-fd-count":
+            st = state.peek(gfid)
+            return F.GfxCommonDictRsp.cls(0, 0, None, {name: GfxValue.uint(int(bool(st and st.fd_count)))})
+        if name.startswith("glusterfs.get_real_filename:") and stat.S_ISDIR(attr.mode):
+            wanted = name.split(":", 1)[1].casefold()
+            for entry, _ in self.store.readdir(gfid):
+                if entry.casefold() == wanted:
+                    value = GfxValue.str(entry)
+                    return F.GfxCommonDictRsp.cls(len(value.value), 0, None, {name: value})
+            raise fs_error(errno.ENODATA, name)
+        return None
+
     def op_getxattr(self, a, call):
         return self._getxattr(a.gfid, a.name, a.namelen)
 
     def op_fgetxattr(self, a, call):
-        return self._getxattr(self._fd(a.gfid, a.fd).gfid, a.name, a.namelen)
+        gfid = self._fd(a.gfid, a.fd).gfid
+        self._fgetxattr = True
+        try:
+            return self._getxattr(gfid, a.name, a.namelen)
+        finally:
+            self._fgetxattr = False
 
     def _setxattr(self, gfid: bytes, pairs: Any, flags: int) -> Any:
         pre = self._iatt(gfid)
@@ -97,39 +147,73 @@ class XattrFops:
         return self._removexattr(self._fd(a.gfid, a.fd).gfid, a.name)
 
     def _xattrop(self, gfid: bytes, flags: int, pairs: Any) -> Any:
-        width = {GF_XATTROP_ADD_ARRAY: 4, GF_XATTROP_ADD_ARRAY64: 8}.get(flags)
-        if width is None:
-            raise fs_error(errno.EINVAL)
+        """``do_xattrop``: each key (newest first, as ``dict_foreach`` walks a dict decoded
+        from the wire) read as a buffer of the delta's length, combined, written back; the
+        first failing key ends the call (what was written stays).  A delta of zeros only
+        reads (an absent key is then reported as zeros, not created); GET_AND_SET reports
+        the old value, and nothing for an absent key.  (posix-inode-fd-ops.c)"""
+        self.store.getattr(gfid)
+        if pairs is None:
+            raise fs_error(errno.ENOMEM)  # VALIDATE_OR_GOTO (xattr) leaves ENOMEM
         out = {}
-        for name, value in (pairs or {}).items():
+        for name, value in reversed(list(pairs.items())):
             delta = _xattr_bytes(value)
-            try:
-                old = self.store.getxattr(gfid, name)
-            except OSError as exc:
-                if exc.errno != errno.ENODATA:
-                    raise
-                old = bytes(len(delta))
-            if len(old) != len(delta) or len(delta) % width:
-                raise fs_error(errno.EINVAL)
-            new = b"".join(
-                (
-                    (
-                        int.from_bytes(old[i : i + width], "big", signed=True)
-                        + int.from_bytes(delta[i : i + width], "big", signed=True)
-                    )
-                    % (1 << 8 * width)
-                ).to_bytes(width, "big")
-                for i in range(0, len(delta), width)
-            )
-            self.store.setxattr(gfid, name, new)
-            out[name] = GfxValue.ptr(new)
-        return F.GfxCommonDictRsp.cls(0, 0, None, out)
+            result = xattrop_one(self.store, gfid, name, flags, delta)
+            if result is not None:
+                out[name] = GfxValue.ptr(result)
+        return F.GfxCommonDictRsp.cls(0, 0, None, dict(reversed(out.items())))
 
     def op_xattrop(self, a, call):
         return self._xattrop(a.gfid, a.flags, a.dict)
 
     def op_fxattrop(self, a, call):
         return self._xattrop(self._fd(a.gfid, a.fd).gfid, a.flags, a.dict)
+
+
+def xattrop_one(store: Any, gfid: bytes, name: str, flags: int, delta: bytes) -> bytes | None:
+    """``_posix_handle_xattr_keyvalue_pair`` for one key: the value to report (None: none)."""
+    count = (
+        len(delta) // 2
+        if flags in (GF_XATTROP_ADD_ARRAY_WITH_DEFAULT, GF_XATTROP_ADD_ARRAY64_WITH_DEFAULT)
+        else len(delta)
+    )
+    try:
+        old: bytes | None = store.getxattr(gfid, name)
+    except OSError as exc:
+        if exc.errno != errno.ENODATA:
+            raise
+        old = None
+    if old is not None and len(old) > count:
+        raise fs_error(errno.ERANGE, name)  # the value does not fit the buffer
+    current = (old or b"").ljust(count, b"\0")
+    if flags != GF_XATTROP_GET_AND_SET and not any(delta):
+        return current  # nothing to add: report, do not write
+    if flags == GF_XATTROP_GET_AND_SET:
+        store.setxattr(gfid, name, delta)
+        return old.ljust(count, b"\0") if old is not None else None
+    width = _WIDTH.get(flags)
+    if width is None:
+        raise fs_error(errno.EINVAL, f"xattrop type {flags}")
+    new = bytearray(current)
+    mask = (1 << 8 * width) - 1
+    for i in range(0, count - count % width, width):
+        dest = int.from_bytes(current[i : i + width], "big")
+        add = int.from_bytes(delta[i : i + width], "big")
+        if width and flags in (GF_XATTROP_ADD_ARRAY_WITH_DEFAULT, GF_XATTROP_ADD_ARRAY64_WITH_DEFAULT) and dest == 0:
+            add += int.from_bytes(delta[count + i : count + i + width], "big")
+        new[i : i + width] = ((dest + add) & mask).to_bytes(width, "big")
+    store.setxattr(gfid, name, bytes(new))
+    return bytes(new)
+
+
+def _is_pathinfo(name: str) -> bool:
+    return "trusted.glusterfs.pathinfo".startswith(name) or "glusterfs.pathinfo".startswith(name)
+
+
+def _text_reply(name: str, text: str) -> Any:
+    """A virtual key's C string: op_ret is its length, the value carries the NUL."""
+    raw = text.encode("utf-8", "surrogateescape")
+    return F.GfxCommonDictRsp.cls(len(raw), 0, None, {name: GfxValue.str(raw)})
 
 
 def _listed(name: str) -> bool:
@@ -142,6 +226,8 @@ def _listed(name: str) -> bool:
 def _xattr_bytes(value: GfxValue) -> bytes:
     if value.type in (GfDataType.PTR, GfDataType.STR_OLD, GfDataType.STR, GfDataType.GFUUID):
         return bytes(value.value)
-    if value.type in (GfDataType.INT, GfDataType.UINT, GfDataType.DOUBLE):
-        return str(value.value).encode()
+    if value.type in (GfDataType.INT, GfDataType.UINT):
+        return str(value.value).encode() + b"\0"  # data_from_int64: decimal text and its NUL
+    if value.type == GfDataType.DOUBLE:
+        return b"%f\0" % value.value
     raise fs_error(errno.EINVAL)

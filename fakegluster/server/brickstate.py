@@ -1,0 +1,180 @@
+"""What one brick keeps across its connections: lock tables, open-fd counts, the live
+sessions (to call clients back), and the brick options that shape these semantics.
+
+A :class:`~fakegluster.server.brick.Brick` holds one :class:`BrickState` (``brick.state``);
+every :class:`~fakegluster.server.fops.FopHandlers` of that brick shares it.  Everything
+runs in the server's trio thread; nothing here blocks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from .locks import Answer, Contention, EntryLocks, InodeLocks, PosixLocks
+
+__all__ = ["BrickState", "BrickOptions", "InodeState"]
+
+
+@dataclasses.dataclass
+class BrickOptions:
+    """The volume options a brick's translators read (names as ``gluster volume set``
+    takes them; defaults as glusterd 10.3 writes a brick volfile)."""
+
+    #: features/locks ``notify-contention``: INODELK_CONTENTION upcalls to lock holders
+    notify_contention: bool = True
+    #: features/locks ``notify-contention-delay`` (seconds between upcalls for one lock)
+    notify_contention_delay: float = 5.0
+    #: ``locks.mandatory-locking``: off, file, forced or optimal
+    mandatory_locking: str = "off"
+
+    @classmethod
+    def from_volume_options(cls, options: dict[str, str]) -> BrickOptions:
+        """From ``gluster volume set`` keys (unknown keys are ignored)."""
+        out = cls()
+        on = {"on", "yes", "true", "enable", "1"}
+        if "features.locks-notify-contention" in options:
+            out.notify_contention = options["features.locks-notify-contention"].lower() in on
+        if "features.locks-notify-contention-delay" in options:
+            out.notify_contention_delay = float(options["features.locks-notify-contention-delay"])
+        if "locks.mandatory-locking" in options:
+            out.mandatory_locking = options["locks.mandatory-locking"]
+        return out
+
+
+class InodeState:
+    """A brick's per-inode state (``pl_inode_t`` and friends)."""
+
+    __slots__ = ("posix", "inodelk", "entrylk", "fd_count")
+
+    def __init__(self, notify_delay: float | None) -> None:
+        self.posix = PosixLocks()
+        self.inodelk = InodeLocks(notify_delay)
+        self.entrylk = EntryLocks()
+        self.fd_count = 0
+
+    def idle(self) -> bool:
+        return not (len(self.posix) or self.inodelk.count() or self.entrylk.count() or self.fd_count)
+
+
+class BrickState:
+    """Brick-wide state.  ``sessions`` are the bound connections (``BrickSession`` objects
+    with ``client_uid``, ``conn`` and ``fops``)."""
+
+    def __init__(self, options: BrickOptions | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.options = options or BrickOptions()
+        self.clock = clock
+        self.inodes: dict[bytes, InodeState] = {}
+        self.sessions: set[Any] = set()
+        #: the brick's directory and host as ``trusted.glusterfs.pathinfo`` reports them,
+        #: and its node's glusterd uuid (``trusted.glusterfs.node-uuid``); the cluster sets them
+        self.brick_path = "/"
+        self.hostname = socket.gethostname()
+        self.node_uuid = str(uuid.uuid4())
+        #: the names the brick has seen for each inode, newest first (its inode table's
+        #: dentries: what ``inode_path`` walks for gfid2path and pathinfo)
+        self.dentries: dict[bytes, list[tuple[bytes, str]]] = {}
+
+    # ---- names (the inode table's dentries) -------------------------------------------
+    def linked(self, gfid: bytes, pargfid: bytes, name: str, *, newest: bool = True) -> None:
+        names = self.dentries.setdefault(gfid, [])
+        if (pargfid, name) in names:
+            return
+        names.insert(0 if newest else len(names), (pargfid, name))
+
+    def unlinked(self, pargfid: bytes, name: str) -> None:
+        for gfid, names in list(self.dentries.items()):
+            if (pargfid, name) in names:
+                names.remove((pargfid, name))
+                if not names:
+                    del self.dentries[gfid]
+
+    def path(self, gfid: bytes, root: bytes) -> str | None:
+        """``inode_path``: the newest name of each ancestor, None when one is unknown."""
+        parts: list[str] = []
+        seen = set()
+        while gfid != root:
+            names = self.dentries.get(gfid)
+            if not names or gfid in seen:
+                return None
+            seen.add(gfid)
+            gfid, name = names[0]
+            parts.append(name)
+        return "/" + "/".join(reversed(parts))
+
+    def paths(self, gfid: bytes, root: bytes) -> list[str]:
+        """Every known name of ``gfid`` as a path, oldest first (``trusted.gfid2path.*``)."""
+        out = []
+        for pargfid, name in reversed(self.dentries.get(gfid, [])):
+            parent = self.path(pargfid, root)
+            if parent is not None:
+                out.append(parent.rstrip("/") + "/" + name)
+        return out
+
+    def inode(self, gfid: bytes) -> InodeState:
+        st = self.inodes.get(gfid)
+        if st is None:
+            delay = self.options.notify_contention_delay if self.options.notify_contention else None
+            st = self.inodes[gfid] = InodeState(delay)
+        return st
+
+    def peek(self, gfid: bytes) -> InodeState | None:
+        return self.inodes.get(gfid)
+
+    def tidy(self, gfid: bytes) -> None:
+        st = self.inodes.get(gfid)
+        if st is not None and st.idle():
+            del self.inodes[gfid]
+
+    # ---- sessions ---------------------------------------------------------------------
+    def bound(self, session: Any) -> None:
+        self.sessions.add(session)
+
+    def sessions_of(self, client: Any) -> list[Any]:
+        return [s for s in self.sessions if s.client_uid == client]
+
+    def gone(self, session: Any) -> None:
+        """A connection ended: its fds were released by the caller; when it was the
+        client's last connection, the client's inode and entry locks go too
+        (``pl_client_disconnect_cbk``), and its blocked requests fail with EAGAIN."""
+        self.sessions.discard(session)
+        client = session.client_uid
+        if client is None:
+            return
+        last = not self.sessions_of(client)
+        now = self.clock()
+        for gfid, st in list(self.inodes.items()):
+            if last:
+                answers, contention = st.inodelk.cleanup(client, now)
+                answers += st.entrylk.cleanup(client)
+                self.answer(answers)
+                self.contend(gfid, contention)
+            else:
+                mine = [w for w in _waiters(st) if w.session is session]
+                for w in mine:
+                    self.answer(st.inodelk.cancel(w, now) + st.entrylk.cancel(w))
+            self.tidy(gfid)
+
+    # ---- effects ----------------------------------------------------------------------
+    def answer(self, answers: list[Answer]) -> None:
+        """Send the deferred replies the lock tables settled, in their order."""
+        for a in answers:
+            a.waiter.deliver(a)
+
+    def contend(self, gfid: bytes, contention: list[Contention]) -> None:
+        """INODELK_CONTENTION to every connection of each contended lock's client."""
+        for c in contention:
+            for s in self.sessions_of(c.lock.client):
+                s.fops.send_contention(gfid, c.lock)
+
+
+def _waiters(st: InodeState) -> list[Any]:
+    out = []
+    for table in (st.inodelk, st.entrylk):
+        for dom in table.domains.values():
+            out += [lk.waiter for lk in dom.blocked if lk.waiter is not None]
+    return out

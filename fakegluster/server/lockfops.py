@@ -1,0 +1,317 @@
+"""The lock FOPs of a brick (LK, INODELK, FINODELK, ENTRYLK, FENTRYLK) and the lock-count
+xdata keys, as a mixin of :class:`~fakegluster.server.fops.FopHandlers`, over the tables of
+:mod:`fakegluster.server.locks` kept in the brick's :class:`~.brickstate.BrickState`.
+
+What the protocol layer adds to features/locks, read off a 10.3 brick (the conformance
+module asserts it on fake and real): the lock owner is the caller's AUTH_GLUSTERFS
+``lk_owner`` (not the flock's), a null owner is EINVAL; LK takes its type from the request's
+``type`` word (a 10.3 brick *crashes* on any other value than 0, 1, 2 — we answer EINVAL)
+and maps ``cmd`` like ``server4_0_lk``; an unlock that leaves locks on the fd answers
+F_RDLCK (``pl_lk``'s "last unlock on fd" hint for NLM); INODELK F_GETLK is ENOTSUP; the
+range (LLONG_MAX-1, 0) locks the domain's ``:metadata`` twin; ENTRYLK's cmd is raw
+(LOCK 0, UNLOCK 1, LOCK_NB 2; anything else fails with errno 0).  A request that must wait
+is answered later (``DEFERRED``), when an unlock, a release or a disconnect lets it in.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Hashable
+from typing import Any
+
+from ..proto import callback
+from ..proto import fops as F
+from ..proto.common import GfProtoFlock
+from ..proto.events import Call
+from ..proto.gfdict import GfxValue
+from ..proto.rpc import OpaqueAuth, decode_auth
+from ..store.base import fs_error
+from .locks import (
+    BLOCKED,
+    EAGAIN,
+    LLONG_MAX,
+    RDLCK,
+    UNLCK,
+    Answer,
+    EntryLock,
+    InodeLock,
+    PosixLock,
+    lock_end,
+    s64,
+)
+
+__all__ = ["LockFops", "DEFERRED", "lock_counts"]
+
+try:  # the lead's push API (server/handle.py)
+    from .handle import DEFERRED
+except ImportError:  # pragma: no cover - until it lands
+    DEFERRED = object()
+
+GF_LK_GETLK, GF_LK_SETLK, GF_LK_SETLKW = 0, 1, 2
+LINUX_F_SETLKW = 7  # a raw cmd server4_0_lk does not map reaches pl_lk as Linux's own value
+ENTRYLK_LOCK, ENTRYLK_UNLOCK, ENTRYLK_LOCK_NB = 0, 1, 2
+ANON_FD = F.GF_ANON_FD_NO
+
+INODELK_COUNT = "glusterfs.inodelk-count"
+INODELK_DOM_COUNT = "glusterfs.inodelk-dom-count"
+ENTRYLK_COUNT = "glusterfs.entrylk-count"
+POSIXLK_COUNT = "glusterfs.posixlk-count"
+PARENT_ENTRYLK = "glusterfs.parent-entrylk"
+#: the request keys features/locks consumes (``pl_has_xdata_requests``)
+LOCK_KEYS = frozenset({INODELK_COUNT, INODELK_DOM_COUNT, ENTRYLK_COUNT, POSIXLK_COUNT, PARENT_ENTRYLK})
+
+
+class Waiter:
+    """A request answered later: who asked (session, call) and how to word the reply."""
+
+    __slots__ = ("session", "call", "reply")
+
+    def __init__(self, session: Any, call: Call, reply: Any) -> None:
+        self.session, self.call, self.reply = session, call, reply
+
+    def deliver(self, answer: Answer) -> None:
+        conn = getattr(self.session, "conn", None) if self.session is not None else None
+        if conn is None or conn.closed:
+            return
+        if self.reply is F.GfxLkRsp:
+            lk = answer.lock
+            flock = _flock(lk.type, 0, lk.start, lk.length, lk.pid, lk.owner) if answer.op_ret == 0 else _flock()
+            result = F.GfxLkRsp.cls(answer.op_ret, answer.op_errno, None, flock)
+        else:
+            result = F.GfxCommonRsp.cls(answer.op_ret, answer.op_errno, None)
+        conn.reply(self.call, result)
+
+
+def _flock(type_: int = 0, whence: int = 0, start: int = 0, length: int = 0, pid: int = 0, owner: bytes = b"") -> Any:
+    return GfProtoFlock.cls(type_, whence, start & (1 << 64) - 1, length & (1 << 64) - 1, pid & 0xFFFFFFFF, owner)
+
+
+def _cred(call: Call) -> Any:
+    cred = call.cred
+    if isinstance(cred, OpaqueAuth.cls):
+        try:
+            cred = decode_auth(cred)
+        except ValueError:
+            return None
+    return cred
+
+
+def lk_owner(call: Call) -> bytes:
+    """The caller's lock owner (``frame->root->lk_owner``, from AUTH_GLUSTERFS)."""
+    cred = _cred(call)
+    owner = getattr(cred, "lk_owner", b"")
+    if isinstance(owner, int):  # AUTH_GLUSTERFS v1 carries a 64-bit number
+        owner = owner.to_bytes(8, "little") if owner else b""
+    return bytes(owner)
+
+
+def caller_pid(call: Call) -> int:
+    return getattr(_cred(call), "pid", 0)
+
+
+class LockFops:
+    """Lock handlers; the host class provides ``state``, ``session``, ``store`` and ``_fd``."""
+
+    state: Any
+    session: Any
+
+    @property
+    def client(self) -> Hashable:
+        """The caller's identity for lock ownership: its SETVOLUME process-uuid (client_t)."""
+        return getattr(self.session, "client_uid", None) or id(self)
+
+    def _fd_key(self, gfid: bytes, fd: int) -> tuple[Any, Hashable]:
+        ofd = self._fd(gfid, fd)  # type: ignore[attr-defined]
+        return ofd, (("anon", ofd.gfid) if fd == ANON_FD else ofd)
+
+    def _defer(self, call: Call, reply: Any) -> Waiter:
+        return Waiter(self.session, call, reply)
+
+    # ---- LK ---------------------------------------------------------------------------
+    def op_lk(self, a: Any, call: Call) -> Any:
+        ofd, fdkey = self._fd_key(a.gfid, a.fd)
+        if a.type not in (0, 1, 2):
+            raise fs_error(errno.EINVAL, "lock type")  # a 10.3 brick dereferences NULL here
+        fl = a.flock
+        start, length = s64(fl.start), s64(fl.len)
+        if start < 0 or s64(start + length) < 0:
+            raise fs_error(errno.EINVAL)
+        if length < 0:
+            start, length = start + length, -length
+        owner = lk_owner(call)
+        if not owner:
+            raise fs_error(errno.EINVAL, "null lk-owner")
+        cmd = a.cmd
+        if cmd not in (GF_LK_GETLK, GF_LK_SETLK, GF_LK_SETLKW, LINUX_F_SETLKW):
+            return F.GfxLkRsp.cls(0, 0, None, fl)  # pl_lk's switch has no case for it
+        req = PosixLock(a.type, start, lock_end(start, length), self.client, owner, fl.pid, fdkey)
+        table = self.state.inode(ofd.gfid).posix
+        if cmd == GF_LK_GETLK:
+            conf = table.getlk(req)
+            return F.GfxLkRsp.cls(
+                0, 0, None, _flock(conf.type, fl.whence, conf.start, conf.length, conf.pid, conf.owner)
+            )
+        can_block = cmd in (GF_LK_SETLKW, LINUX_F_SETLKW)
+        if can_block and a.type != UNLCK:
+            req.waiter = self._defer(call, F.GfxLkRsp)
+        status, answers = table.setlk(req, can_block)
+        self.state.answer(answers)
+        if status == BLOCKED:
+            return DEFERRED, b""
+        if status == EAGAIN:
+            raise fs_error(errno.EAGAIN)
+        type_ = a.type
+        if type_ == UNLCK:
+            type_ = RDLCK if table.holds_fd(fdkey) else UNLCK
+            self.state.tidy(ofd.gfid)
+        return F.GfxLkRsp.cls(0, 0, None, _flock(type_, fl.whence, start, length, fl.pid, fl.lk_owner))
+
+    def release_locks_of_fd(self, gfid: bytes, fdkey: Hashable) -> None:
+        """RELEASE (and FLUSH without an owner): ``delete_locks_of_fd``."""
+        st = self.state.peek(gfid)
+        if st is not None:
+            self.state.answer(st.posix.release_fd(fdkey))
+            self.state.tidy(gfid)
+
+    def flush_locks(self, gfid: bytes, fdkey: Hashable, call: Call) -> None:
+        """FLUSH: ``pl_flush`` drops the caller's (client, owner) locks on the inode."""
+        st = self.state.peek(gfid)
+        if st is None:
+            return
+        owner = lk_owner(call)
+        self.state.answer(st.posix.flush_owner(self.client, owner) if owner else st.posix.release_fd(fdkey))
+        self.state.tidy(gfid)
+
+    # ---- INODELK ----------------------------------------------------------------------
+    def op_inodelk(self, a: Any, call: Call) -> Any:
+        self.store.getattr(a.gfid)  # type: ignore[attr-defined]
+        return self._inodelk(a.gfid, a, call)
+
+    def op_finodelk(self, a: Any, call: Call) -> Any:
+        return self._inodelk(self._fd(a.gfid, a.fd).gfid, a, call)  # type: ignore[attr-defined]
+
+    def _inodelk(self, gfid: bytes, a: Any, call: Call) -> Any:
+        fl = a.flock
+        start, length = s64(fl.start), s64(fl.len)
+        if start < 0 or length < 0:
+            raise fs_error(errno.EINVAL)
+        domain = a.volume
+        if start == LLONG_MAX - 1 and length == 0 and not domain.endswith(":metadata"):
+            domain += ":metadata"  # _pl_convert_volume_for_special_range
+        owner = lk_owner(call)
+        if not owner:
+            raise fs_error(errno.EINVAL, "null lk-owner")
+        if a.cmd not in (GF_LK_SETLK, GF_LK_SETLKW):
+            raise fs_error(errno.ENOTSUP)  # F_GETLK and the rest: "not supported for inodelk"
+        type_ = a.type if a.type in (0, 1, 2) else fl.type
+        req = InodeLock(
+            type_,
+            start,
+            lock_end(start, length),
+            self.client,
+            owner,
+            domain,
+            caller_pid(call),
+            (start, length),
+            flock_pid=fl.pid,
+            flock_owner=bytes(fl.lk_owner),
+        )
+        st = self.state.inode(gfid)
+        now = self.state.clock()
+        if type_ == UNLCK:
+            ok, answers, contention = st.inodelk.unlock(req, now)
+            self.state.answer(answers)
+            self.state.contend(gfid, contention)
+            self.state.tidy(gfid)
+            if not ok:
+                raise fs_error(errno.EINVAL, "no such inodelk")
+            return F.GfxCommonRsp.cls(0, 0, None)
+        can_block = a.cmd == GF_LK_SETLKW
+        if can_block:
+            req.waiter = self._defer(call, F.GfxCommonRsp)
+        status, contention = st.inodelk.lock(req, can_block, now)
+        self.state.contend(gfid, contention)
+        if status == BLOCKED:
+            return DEFERRED, b""
+        if status == EAGAIN:
+            raise fs_error(errno.EAGAIN)
+        return F.GfxCommonRsp.cls(0, 0, None)
+
+    def send_contention(self, gfid: bytes, lock: InodeLock) -> None:
+        """GF_CBK_INODELK_CONTENTION to this connection, about ``lock`` it holds."""
+        conn = getattr(self.session, "conn", None)
+        if conn is None or conn.closed:
+            return
+        start, length = lock.flock
+        flock = _flock(lock.type, 0, start, length, lock.flock_pid, lock.flock_owner)
+        args = callback.Gfs4InodelkContentionReq.cls(gfid, flock, lock.pid & 0xFFFFFFFF, lock.domain, b"")
+        conn.send_call(
+            callback.GLUSTER_CBK_PROGRAM,
+            callback.GLUSTER_CBK_VERSION,
+            callback.GfCbkProcnum.GF_CBK_INODELK_CONTENTION,
+            args,
+        )
+
+    # ---- ENTRYLK ----------------------------------------------------------------------
+    def op_entrylk(self, a: Any, call: Call) -> Any:
+        self.store.getattr(a.gfid)  # type: ignore[attr-defined]
+        return self._entrylk(a.gfid, a, call)
+
+    def op_fentrylk(self, a: Any, call: Call) -> Any:
+        return self._entrylk(self._fd(a.gfid, a.fd).gfid, a, call)  # type: ignore[attr-defined]
+
+    def _entrylk(self, gfid: bytes, a: Any, call: Call) -> Any:
+        owner = lk_owner(call)
+        if not owner:
+            raise fs_error(errno.EINVAL, "null lk-owner")
+        name = a.name if a.namelen else None
+        req = EntryLock(a.type, name, self.client, owner, a.volume, caller_pid(call))
+        st = self.state.inode(gfid)
+        if a.cmd == ENTRYLK_UNLOCK:
+            ok, answers = st.entrylk.unlock(req)
+            self.state.answer(answers)
+            self.state.tidy(gfid)
+            if not ok:
+                raise fs_error(errno.EINVAL, "no such entrylk")
+            return F.GfxCommonRsp.cls(0, 0, None)
+        if a.cmd not in (ENTRYLK_LOCK, ENTRYLK_LOCK_NB):
+            return F.GfxCommonRsp.cls(-1, 0, None)  # pl_common_entrylk's default case
+        can_block = a.cmd == ENTRYLK_LOCK
+        if can_block:
+            req.waiter = self._defer(call, F.GfxCommonRsp)
+        status = st.entrylk.lock(req, can_block)
+        if status == BLOCKED:
+            return DEFERRED, b""
+        if status == EAGAIN:
+            raise fs_error(errno.EAGAIN)
+        return F.GfxCommonRsp.cls(0, 0, None)
+
+
+def lock_counts(
+    state: Any, xdata: Any, gfid: bytes | None, parent: bytes | None = None, name: str | None = None
+) -> dict[str, GfxValue]:
+    """``pl_set_xdata_response``: the counts the request's xdata asks for, as int32 values
+    (``gfid``: the inode the answer is about, None when features/locks has none, e.g. a
+    gfid-based XATTROP; ``parent``/``name``: a LOOKUP's entry, for ``parent-entrylk``)."""
+    if not xdata or not any(k in LOCK_KEYS for k in xdata):
+        return {}
+    out: dict[str, GfxValue] = {}
+    if PARENT_ENTRYLK in xdata and parent is not None and name:
+        pst = state.peek(parent)
+        out[PARENT_ENTRYLK] = GfxValue.int(int(bool(pst and pst.entrylk.has_name_lock(name))))
+    if gfid is None:
+        return out
+    st = state.peek(gfid)
+    if ENTRYLK_COUNT in xdata:
+        out[ENTRYLK_COUNT] = GfxValue.int(st.entrylk.count() if st else 0)
+    if INODELK_DOM_COUNT in xdata:
+        dom = xdata[INODELK_DOM_COUNT].value
+        dom = (
+            bytes(dom).rstrip(b"\0").decode("utf-8", "surrogateescape") if isinstance(dom, (bytes, bytearray)) else dom
+        )
+        out[INODELK_COUNT] = GfxValue.int(st.inodelk.count(str(dom)) if st else 0)
+    if INODELK_COUNT in xdata:
+        out[INODELK_COUNT] = GfxValue.int(st.inodelk.count() if st else 0)
+    if POSIXLK_COUNT in xdata:
+        out[POSIXLK_COUNT] = GfxValue.int(len(st.posix) if st else 0)
+    return out

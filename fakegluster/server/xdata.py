@@ -1,0 +1,158 @@
+"""The xdata a brick's reply carries for the keys its request named: what the posix
+translator fills (``posix_xattr_fill``, posix-helpers.c) and the lock counts features/locks
+adds (``pl_set_xdata_response``); read off a 10.3 brick (tests/server/test_brick_semantics.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import stat
+from typing import Any
+
+from ..proto import fops as F
+from ..proto.common import NULL_GFID
+from ..proto.gfdict import GfxValue
+from .lockfops import DEFERRED, lock_counts
+
+__all__ = ["FILLED", "POSIX_FILLED", "fill_reply_xdata", "posix_fill", "mdata_blob", "MDATA_KEY"]
+
+#: FOPs whose replies carry what the request's xdata asks for: the posix translator's
+#: ``posix_xattr_fill`` and features/locks' counts (``PL_LOCAL_GET_REQUESTS``)...
+POSIX_FILLED = frozenset(
+    {F.GfFop.LOOKUP, F.GfFop.STAT, F.GfFop.FSTAT, F.GfFop.SETATTR, F.GfFop.FSETATTR, F.GfFop.XATTROP, F.GfFop.FXATTROP}
+)
+#: ... and the FOPs that only carry the lock counts.
+FILLED = POSIX_FILLED | {
+    F.GfFop.WRITE,
+    F.GfFop.READ,
+    F.GfFop.FLUSH,
+    F.GfFop.FSYNC,
+    F.GfFop.FTRUNCATE,
+    F.GfFop.FALLOCATE,
+    F.GfFop.DISCARD,
+    F.GfFop.ZEROFILL,
+    F.GfFop.FSETXATTR,
+    F.GfFop.FREMOVEXATTR,
+    F.GfFop.MKDIR,
+    F.GfFop.MKNOD,
+    F.GfFop.CREATE,
+    F.GfFop.SYMLINK,
+}
+
+
+def fill_reply_xdata(h: Any, proc: int, a: Any, out: Any) -> Any:
+    """What the posix and locks translators add to a successful reply's xdata for the
+    keys the request's xdata names (``posix_xattr_fill``, ``pl_set_xdata_response``)."""
+    result, payload = out if isinstance(out, tuple) else (out, b"")
+    if result is DEFERRED or result.op_ret < 0:
+        return out
+    xdata = a.xdata
+    posix: dict[str, Any] = {}
+    counts: dict[str, Any] = {}
+    fd_gfid = h._fd(a.gfid, a.fd).gfid if hasattr(a, "fd") else None
+    if proc == F.GfFop.CREATE:
+        fd_gfid = result.stat.ia_gfid  # pl_create counts on the new fd's inode
+    if proc == F.GfFop.LOOKUP:
+        target = result.prestat.ia_gfid
+    else:
+        target = fd_gfid or getattr(a, "gfid", None)
+    if proc in POSIX_FILLED and target is not None:
+        st = h.state.peek(target)
+        posix = posix_fill(h.store, h.store.getattr(target), xdata, st.fd_count if st else 0)
+    if proc == F.GfFop.LOOKUP:
+        counts = lock_counts(h.state, xdata, target, a.pargfid if a.pargfid != NULL_GFID else None, a.bname)
+    elif fd_gfid is not None:
+        counts = lock_counts(h.state, xdata, fd_gfid)
+    elif getattr(a, "pargfid", None) is not None:
+        counts = lock_counts(h.state, xdata, a.pargfid)  # loc.parent of an entry FOP
+    # a glusterfs dict serializes its newest key first: the locks translator adds its
+    # counts to the dict posix filled
+    extra = {**dict(reversed(counts.items())), **dict(reversed(posix.items()))}
+    if not extra and (result.xdata is not None or proc not in POSIX_FILLED):
+        return out
+    merged = {**extra, **(result.xdata or {})}
+    result = dataclasses.replace(result, xdata=merged)
+    return (result, payload) if isinstance(out, tuple) else result
+
+
+#: Request keys ``_posix_xattr_get_set`` skips (``posix_ignore_xattrs``).
+POSIX_IGNORED = frozenset(
+    {
+        "gfid-req",
+        "glusterfs-internal-fop",
+        "glusterfs.entrylk-count",
+        "glusterfs.inodelk-count",
+        "glusterfs.posixlk-count",
+        "glusterfs.parent-entrylk",
+        "gfidless-lookup",
+        "glusterfs.inodelk-dom-count",
+    }
+)
+_NAMESPACES = ("trusted.", "security.", "system.", "user.")
+
+
+MDATA_KEY = "trusted.glusterfs.mdata"
+
+
+def mdata_blob(attr: Any) -> bytes:
+    """``trusted.glusterfs.mdata`` as the ctime feature stores it (57 bytes, big-endian):
+    u8 version 1, u64 flags 0, then ctime, mtime, atime as (u64 sec, u64 nsec).  Seconds
+    before 1970 go as their 64-bit two's complement (``htobe64`` of a signed ``tv_sec`` in
+    ``posix_mdata_to_disk``; seen on a 10.3 brick).  A real 10.3 brick answers a LOOKUP that
+    asks for it (without it the client's utime xlator sends a SETXATTR per inode)."""
+    out = b"\x01" + bytes(8)
+    for ns in (attr.ctime_ns, attr.mtime_ns, attr.atime_ns):
+        sec, nsec = divmod(ns, 1_000_000_000)
+        out += (sec & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "big") + nsec.to_bytes(8, "big")
+    return out
+
+
+def posix_fill(store: Any, attr: Any, xdata: Any, fd_count: int = 0) -> dict[str, GfxValue]:
+    """``posix_xattr_fill``: what a posix brick puts in a reply's xdata for the keys a
+    request's xdata names (LOOKUP, STAT, FSTAT, (F)SETATTR, (F)XATTROP, READDIRP entries).
+
+    ``glusterfs.content`` (a small file's data), ``glusterfs.open-fd-count`` and
+    ``glusterfs.open-active-fd-count`` (the brick's open fds on the inode), ``get-size``,
+    ``gf_request_link_count`` (echoed); any other key is a glob matched against the inode's
+    xattr names (``_posix_xattr_get_set``: how AFR, DHT and EC read their xattrs with a
+    LOOKUP).  (posix-helpers.c)"""
+    out: dict[str, GfxValue] = {}
+    names: list[str] | None = None
+    for key, value in xdata.items():
+        if key in POSIX_IGNORED:
+            continue
+        if key == "glusterfs.content":
+            if stat.S_ISREG(attr.mode) and _as_int(value) >= attr.size:
+                out[key] = GfxValue.ptr(store.read(attr.gfid, 0, attr.size))
+        elif key in ("glusterfs.open-fd-count", "glusterfs.open-active-fd-count"):
+            out[key] = GfxValue.uint(fd_count)
+        elif key == "gf_request_link_count":
+            out[key] = value
+        elif key == "get-size":
+            if stat.S_ISREG(attr.mode):
+                out[key] = GfxValue.uint(attr.size)
+        elif key in ("glusterfs.ancestry.path", "system.posix_acl_access", "system.posix_acl_default"):
+            continue  # (path ancestry and ACLs in xdata: not modelled)
+        else:
+            if names is None:
+                names = [*store.listxattr(attr.gfid), MDATA_KEY]
+            for name in names:
+                if name == MDATA_KEY and fnmatch.fnmatchcase(name, key):
+                    out[name] = GfxValue.ptr(mdata_blob(attr))
+                elif name.startswith(_NAMESPACES) and fnmatch.fnmatchcase(name, key):
+                    try:
+                        out[name] = GfxValue.ptr(store.getxattr(attr.gfid, name))
+                    except OSError:
+                        pass
+    return out
+
+
+def _as_int(value: GfxValue) -> int:
+    v = value.value
+    if isinstance(v, int):
+        return v
+    try:
+        return int(bytes(v).rstrip(b"\0") or b"0")
+    except (TypeError, ValueError):
+        return 0

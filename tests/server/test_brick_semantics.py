@@ -1,0 +1,425 @@
+"""Brick semantics the client translators rely on, at the wire level, on the fake and on a
+real GlusterFS 10.3 brick alike: locks (features/locks), XATTROP (posix), the xdata a
+reply carries for the keys a request names, the virtual xattrs a brick answers itself.
+Every expectation was read off the real brick first (see docs/notes in the modules).
+
+Two raw connections (``a``, ``b``) play two clients; lock owners are the AUTH_GLUSTERFS
+``lk_owner`` of each call.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+import time
+import uuid
+
+import pytest
+
+from fakegluster.proto.common import GfProtoFlock
+from fakegluster.proto.gfdict import GfDataType, GfxValue
+from tests.rawclient import ROOT, Mount, v3
+
+O1, O2, O3 = b"owner-01", b"owner-02", b"owner-03"
+RD, WR, UN = 0, 1, 2
+GETLK, SETLK, SETLKW = 0, 1, 2
+LOCK, UNLOCK, LOCK_NB = 0, 1, 2  # entrylk commands
+LLONG_MAX = (1 << 63) - 1
+U64 = (1 << 64) - 1
+
+
+@pytest.fixture
+def a(target):
+    m = Mount(target.host, target.port, target.volume)
+    yield m
+    m.close()
+
+
+@pytest.fixture
+def b(target):
+    m = Mount(target.host, target.port, target.volume)
+    yield m
+    m.close()
+
+
+@pytest.fixture
+def d(a):
+    return a.mkdir(ROOT, f"s-{uuid.uuid4().hex[:8]}").stat.ia_gfid
+
+
+def cred(owner: bytes, pid: int = 100):
+    return v3(pid, owner=owner)
+
+
+def flock(type_, start=0, length=0, pid=100, owner=b""):
+    return GfProtoFlock.cls(type=type_, whence=0, start=start & U64, len=length & U64, pid=pid, lk_owner=owner)
+
+
+def fl(r):
+    f = r.flock
+    return (f.type, f.start, f.len, f.pid, bytes(f.lk_owner))
+
+
+class File:
+    """A file open on two connections, with helpers for the lock calls."""
+
+    def __init__(self, a, b, d, name="f"):
+        c = a.create(d, name)
+        self.a, self.b, self.d, self.name = a, b, d, name
+        self.gfid, self.fa = c.stat.ia_gfid, c.fd
+        self.fb = b.fop("OPEN", gfid=self.gfid, flags=2).fd
+
+    def lk(self, m, cmd, type_, owner, start=0, length=0, pid=100, fd=None, flock_owner=None):
+        fd = (self.fa if m is self.a else self.fb) if fd is None else fd
+        f = flock(type_, start, length, pid, owner if flock_owner is None else flock_owner)
+        return m.fop("LK", cred=cred(owner, pid), gfid=self.gfid, fd=fd, cmd=cmd, type=type_, flock=f)
+
+    def inodelk(self, m, cmd, type_, owner, start=0, length=0, domain="dom", fd=None):
+        kw = dict(gfid=self.gfid, cmd=cmd, type=type_, flock=flock(type_, start, length, 100, owner), volume=domain)
+        if fd is not None:
+            return m.fop("FINODELK", cred=cred(owner), fd=fd, **kw)
+        return m.fop("INODELK", cred=cred(owner), **kw)
+
+    def counts(self, m, **keys):
+        xdata = {k: (GfxValue.str(v) if isinstance(v, str) else GfxValue.int(v)) for k, v in keys.items()}
+        return m.fop("LOOKUP", pargfid=self.d, bname=self.name, xdata=xdata).xdata
+
+
+def entrylk(m, gfid, cmd, type_, owner, name="x", domain="dom", fd=None):
+    kw = dict(gfid=gfid, cmd=cmd, type=type_, namelen=0 if name is None else len(name), name=name or "", volume=domain)
+    if fd is not None:
+        return m.fop("FENTRYLK", cred=cred(owner), fd=fd, **kw)
+    return m.fop("ENTRYLK", cred=cred(owner), **kw)
+
+
+def res(r):
+    return (r.op_ret, r.op_errno)
+
+
+# ---- LK: fcntl locks ---------------------------------------------------------------------
+
+
+def test_lk_owners_ranges_and_getlk(a, b, d):
+    f = File(a, b, d)
+    r = f.lk(a, SETLK, WR, O1, 0, 100)
+    assert res(r) == (0, 0) and fl(r) == (WR, 0, 100, 100, O1)
+    assert fl(f.lk(a, SETLK, RD, O1, 50, 10)) == (RD, 50, 10, 100, O1)  # splits O1's lock
+    # another owner on the same connection conflicts; GETLK reports the first conflict
+    assert fl(f.lk(a, GETLK, WR, O2, pid=7)) == (WR, 0, 50, 100, O1)
+    assert fl(f.lk(a, GETLK, RD, O2, 50, 5, pid=7)) == (UN, 50, 5, 7, O2)  # no conflict: F_UNLCK
+    assert fl(f.lk(a, GETLK, RD, O2, 60, 5, pid=7)) == (WR, 60, 40, 100, O1)
+    # the same lk-owner on another client is another owner
+    assert fl(f.lk(b, GETLK, WR, O1)) == (WR, 0, 50, 100, O1)
+    assert res(f.lk(b, SETLK, RD, O3, 50, 5)) == (0, 0)
+    r = f.lk(b, SETLK, WR, O3, 50, 5)
+    assert res(r) == (-1, errno.EAGAIN) and fl(r) == (0, 0, 0, 0, b"")
+    # an unlock that leaves locks on the fd answers F_RDLCK; the last one F_UNLCK
+    assert fl(f.lk(a, SETLK, UN, O1, 0, 50)) == (RD, 0, 50, 100, O1)
+    assert fl(f.lk(a, GETLK, WR, O2)) == (RD, 50, 10, 100, O1)
+    assert fl(f.lk(a, SETLK, UN, O1)) == (UN, 0, 0, 100, O1)
+    assert fl(f.lk(a, SETLK, UN, O1)) == (UN, 0, 0, 100, O1)  # nothing left to unlock: fine
+    assert fl(f.lk(b, GETLK, WR, O1)) == (RD, 50, 5, 100, O3)
+
+
+def test_lk_owner_comes_from_the_credentials(a, b, d):
+    f = File(a, b, d)
+    r = f.lk(a, SETLK, WR, O1, 300, 10, pid=55, flock_owner=b"zzz")
+    assert fl(r) == (WR, 300, 10, 55, b"zzz")  # the request's flock, echoed
+    assert fl(f.lk(b, GETLK, WR, O3, 300, 1)) == (WR, 300, 10, 55, O1)  # owned by the caller's lk_owner
+
+
+def test_lk_invalid_requests(a, b, d):
+    f = File(a, b, d)
+    assert res(f.lk(a, SETLK, WR, O1, -5, 0)) == (-1, errno.EINVAL)
+    assert fl(f.lk(a, SETLK, WR, O1, 100, -10)) == (WR, 90, 10, 100, O1)  # a negative length counts back
+    assert res(f.lk(a, SETLK, WR, b"", 0, 10)) == (-1, errno.EINVAL)  # a null lk-owner
+    assert res(f.lk(a, GETLK, WR, b"", 0, 10)) == (-1, errno.EINVAL)
+    assert res(f.lk(a, 9, WR, O1, 0, 10)) == (0, 0)  # an unknown cmd: echoed, nothing done
+    assert res(f.lk(a, SETLK, WR, O1, 0, 10, fd=77)) == (-1, errno.EBADF)
+    assert res(f.lk(a, SETLK, WR, O1, 500, 10, fd=-2)) == (0, 0)  # the anonymous fd locks too
+    assert fl(f.lk(b, GETLK, WR, O3, 500, 1)) == (WR, 500, 10, 100, O1)
+
+
+def test_lk_released_by_flush_release_and_disconnect(target, a, b, d):
+    f = File(a, b, d)
+    fa2 = a.fop("OPEN", gfid=f.gfid, flags=2).fd
+    f.lk(a, SETLK, WR, O1, 0, 10, fd=-2)
+    f.lk(a, SETLK, WR, O1, 300, 10, fd=fa2)
+    assert res(f.lk(a, SETLK, WR, O2, 300, 10, fd=fa2)) == (-1, errno.EAGAIN)
+    assert f.counts(a, **{"glusterfs.posixlk-count": 1}) == {"glusterfs.posixlk-count": GfxValue.int(2)}
+    # FLUSH drops the caller's owner's locks on the inode, whatever fd they came through
+    assert res(a.fop("FLUSH", gfid=f.gfid, fd=fa2, cred=cred(O1))) == (0, 0)
+    assert fl(f.lk(b, GETLK, WR, O3, 0, 0)) == (UN, 0, 0, 100, O3)
+    # RELEASE drops the fd's locks, whatever their owner
+    f.lk(a, SETLK, WR, O2, 400, 10)
+    assert res(a.fop("RELEASE", gfid=f.gfid, fd=f.fa, cred=cred(O1))) == (0, 0)
+    assert fl(f.lk(b, GETLK, WR, O3, 400, 1))[0] == UN
+    # a connection that goes away leaves no lock behind
+    c = Mount(target.host, target.port, target.volume)
+    fc = c.fop("OPEN", gfid=f.gfid, flags=2).fd
+    f.lk(c, SETLK, WR, O2, 500, 10, fd=fc)
+    assert fl(f.lk(b, GETLK, WR, O3, 500, 1))[0] == WR
+    c.close()
+    time.sleep(0.3)
+    assert fl(f.lk(b, GETLK, WR, O3, 500, 1))[0] == UN
+
+
+def test_lk_read_locks_are_not_merged_past_another_owners(a, b, d):
+    """A features/locks quirk: a read lock that first meets another owner's read lock is
+    inserted without merging with its own owner's locks."""
+    f = File(a, b, d)
+    for owner in (O1, O2, O2):
+        f.lk(a, SETLK, RD, owner)
+    count = {"glusterfs.posixlk-count": 1}
+    assert f.counts(a, **count) == {"glusterfs.posixlk-count": GfxValue.int(3)}
+    f.lk(a, SETLK, UN, O2)
+    assert f.counts(a, **count) == {"glusterfs.posixlk-count": GfxValue.int(1)}
+    f.lk(a, SETLK, RD, O2, 1, 0)
+    f.lk(a, SETLK, WR, O1, 0, 1)
+    f.lk(a, SETLK, RD, O1, 0, 0)  # meets O2's read lock first: O1's write lock on byte 0 stays
+    assert fl(f.lk(a, GETLK, RD, O3, 0, 1)) == (WR, 0, 1, 100, O1)
+
+
+# ---- INODELK / ENTRYLK -------------------------------------------------------------------------
+
+
+def test_inodelk_owners_domains_and_unlocks(a, b, d):
+    f = File(a, b, d)
+    assert res(f.inodelk(a, SETLK, WR, O1)) == (0, 0)
+    assert res(f.inodelk(a, SETLK, WR, O1)) == (0, 0)  # the same owner may lock again
+    assert res(f.inodelk(a, SETLK, WR, O2)) == (-1, errno.EAGAIN)
+    assert res(f.inodelk(b, SETLK, WR, O1)) == (-1, errno.EAGAIN)  # same lk-owner, other client
+    assert res(f.inodelk(b, SETLK, WR, O3, domain="dom2")) == (0, 0)
+    assert res(f.inodelk(b, SETLK, RD, O3)) == (-1, errno.EAGAIN)
+    assert res(f.inodelk(a, GETLK, WR, O1)) == (-1, errno.ENOTSUP)
+    assert res(f.inodelk(a, 7, WR, O1)) == (-1, errno.ENOTSUP)
+    assert res(f.inodelk(a, SETLK, WR, b"")) == (-1, errno.EINVAL)
+    assert res(f.inodelk(a, SETLK, WR, O1, 0, -1)) == (-1, errno.EINVAL)
+    assert res(f.inodelk(a, SETLK, UN, O1, 0, 10)) == (-1, errno.EINVAL)  # not a granted range
+    assert res(f.inodelk(a, SETLK, UN, O2)) == (-1, errno.EINVAL)
+    counts = f.counts(a, **{"glusterfs.inodelk-count": 1, "glusterfs.inodelk-dom-count": "dom"})
+    assert counts == {"glusterfs.inodelk-count": GfxValue.int(3)}  # all domains win over one
+    assert f.counts(a, **{"glusterfs.inodelk-dom-count": "dom2"}) == {"glusterfs.inodelk-count": GfxValue.int(1)}
+    assert [res(f.inodelk(a, SETLK, UN, O1)) for _ in range(3)] == [(0, 0), (0, 0), (-1, errno.EINVAL)]
+    assert res(f.inodelk(a, SETLK, WR, O1, 5, 1, fd=77)) == (-1, errno.EBADF)
+    assert res(f.inodelk(a, SETLK, WR, O1, 5, 1, fd=-2)) == (0, 0)
+    assert res(a.fop("INODELK", cred=cred(O1), gfid=uuid.uuid4().bytes, cmd=SETLK, type=WR, flock=flock(WR),
+                     volume="d")) == (-1, errno.ESTALE)  # fmt: skip
+
+
+def test_inodelk_metadata_range_is_its_own_domain(a, b, d):
+    f = File(a, b, d)
+    assert res(f.inodelk(a, SETLK, WR, O1, LLONG_MAX - 1, 0)) == (0, 0)
+    assert res(f.inodelk(b, SETLK, WR, O3)) == (0, 0)  # the whole range of "dom" is free
+    assert res(f.inodelk(b, SETLK, UN, O3)) == (0, 0)
+    assert res(f.inodelk(b, SETLK, WR, O3, LLONG_MAX - 1, 0)) == (-1, errno.EAGAIN)
+    assert res(f.inodelk(b, SETLK, WR, O3, domain="dom:metadata")) == (-1, errno.EAGAIN)
+    assert res(f.inodelk(a, SETLK, UN, O1, LLONG_MAX - 1, 0)) == (0, 0)
+
+
+def test_inodelk_a_waiter_stands_in_front(a, b, d):
+    """(Non-blocking view.)  The lock count includes waiters; the brick refuses a lock that
+    would overtake a conflicting waiter."""
+    f = File(a, b, d)
+    f.inodelk(a, SETLK, WR, O1, 0, 100)
+    assert res(f.inodelk(b, SETLK, WR, O3, 50, 10)) == (-1, errno.EAGAIN)
+    assert res(f.inodelk(b, SETLK, RD, O3, 150, 10)) == (0, 0)
+
+
+def test_entrylk_names_types_and_unlocks(a, b, d):
+    def e(m, cmd, type_, owner, name="x", **kw):
+        return res(entrylk(m, d, cmd, type_, owner, name, **kw))
+
+    assert e(a, LOCK_NB, WR, O1) == (0, 0)
+    assert e(a, LOCK_NB, WR, O1) == (0, 0)
+    assert e(a, LOCK_NB, RD, O2) == (-1, errno.EAGAIN)
+    assert e(b, LOCK_NB, RD, O3, "y") == (0, 0)
+    assert e(b, LOCK_NB, RD, b"O4", "y") == (-1, errno.EAGAIN)  # two read locks on a name conflict
+    assert e(b, LOCK_NB, WR, b"O4", None) == (-1, errno.EAGAIN)  # all names
+    assert e(a, LOCK_NB, RD, O1) == (0, 0)
+    xdata = a.fop("LOOKUP", gfid=d, xdata={"glusterfs.entrylk-count": GfxValue.int(1)}).xdata
+    assert xdata == {"glusterfs.entrylk-count": GfxValue.int(4)}
+    assert e(a, UNLOCK, RD, O1) == (0, 0)
+    assert e(a, UNLOCK, WR, O1, "zz") == (-1, errno.EINVAL)
+    assert [e(a, UNLOCK, WR, O1) for _ in range(3)] == [(0, 0), (0, 0), (-1, errno.EINVAL)]
+    assert e(a, LOCK_NB, WR, b"", "n") == (-1, errno.EINVAL)
+    assert e(a, 5, WR, O1, "n") == (-1, 0)  # an unknown command fails with errno 0
+    assert e(a, LOCK_NB, 7, O1, "n2") == (0, 0)
+    assert e(a, LOCK_NB, WR, O1, "a/b") == (0, 0)  # names are opaque
+    assert e(a, LOCK_NB, WR, O1, "n3", fd=55) == (-1, errno.EBADF)
+    assert e(a, LOCK_NB, WR, O1, "n3", fd=-2) == (0, 0)
+    f = a.create(d, "ff").stat.ia_gfid
+    assert res(entrylk(a, f, LOCK_NB, WR, O1, "n4")) == (0, 0)  # on a file, too
+    assert res(entrylk(a, uuid.uuid4().bytes, LOCK_NB, WR, O1)) == (-1, errno.ESTALE)
+
+
+def test_parent_entrylk_and_counts_on_other_fops(a, b, d):
+    f = File(a, b, d)
+    entrylk(a, d, LOCK_NB, WR, O1, "f")
+    r = a.fop("LOOKUP", pargfid=d, bname="f", xdata={"glusterfs.parent-entrylk": GfxValue.int(1)})
+    assert r.xdata == {"glusterfs.parent-entrylk": GfxValue.int(1)}
+    f.inodelk(a, SETLK, WR, O1)
+    keys = {"glusterfs.inodelk-count": GfxValue.int(1)}
+    zeros = {"trusted.x": GfxValue.ptr(bytes(4))}
+    fx = a.fop("FXATTROP", gfid=f.gfid, fd=f.fa, flags=0, dict=zeros, xdata=keys)
+    assert fx.xdata == {"glusterfs.inodelk-count": GfxValue.int(1)}
+    x = a.fop("XATTROP", gfid=f.gfid, flags=0, dict=zeros, xdata=keys)
+    assert x.xdata == {}  # by gfid, features/locks finds no inode to count on
+    assert a.fop("XATTROP", gfid=f.gfid, flags=0, dict=zeros).xdata is None
+    assert a.fop("STAT", gfid=f.gfid, xdata=keys).xdata == {}
+
+
+# ---- XATTROP (posix do_xattrop) ------------------------------------------------------------------
+
+
+def i32(*xs):
+    return b"".join((x & 0xFFFFFFFF).to_bytes(4, "big") for x in xs)
+
+
+def i64(*xs):
+    return b"".join((x & U64).to_bytes(8, "big") for x in xs)
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        pytest.param([(0, i32(1, 2, 3), i32(1, 2, 3)), (0, i32(-1, 0, 5), i32(0, 2, 8))], id="add-array"),
+        pytest.param([(0, i32(0, 0), i32(0, 0)), ("get", None, errno.ENODATA)], id="zeros-only-read"),
+        pytest.param([(0, i32(1, 2, 3), i32(1, 2, 3)), (0, i32(1, 1), errno.ERANGE)], id="shorter-delta"),
+        pytest.param([(0, i32(1, 2), i32(1, 2)), (0, i32(1, 1, 1), i32(2, 3, 1))], id="longer-delta"),
+        pytest.param([(0, b"\0\0\0\1\7\7", b"\0\0\0\1\0\0")], id="odd-length"),
+        pytest.param([(1, i64(5, -1), i64(5, -1)), (1, i64(1, 1), i64(6, 0))], id="add-array64"),
+        pytest.param([(4, b"abcd", None), (4, b"wxyz", b"abcd"), (4, b"xy", errno.ERANGE)], id="get-and-set"),
+        pytest.param(
+            [
+                (5, i32(1, 2, 10, 20), i32(11, 22)),
+                (5, i32(1, 2, 10, 20), i32(12, 24)),
+                (5, i32(-12, 0, 9, 9), i32(0, 24)),
+                (5, i32(1, 1, 9, 9), i32(10, 25)),
+            ],
+            id="add-array-with-default",
+        ),
+        pytest.param([(6, i64(1, 7), i64(8))], id="add-array64-with-default"),
+        pytest.param([(2, i32(1), errno.EINVAL), (2, i32(0), i32(0)), (9, i32(0, 1), errno.EINVAL)], id="other-ops"),
+    ],
+)
+def test_xattrop(a, b, d, steps):
+    f = File(a, b, d)
+    for i, (flags, delta, expect) in enumerate(steps):
+        if flags == "get":
+            r = a.fop("GETXATTR", gfid=f.gfid, namelen=1, name="trusted.t")
+            assert res(r) == (-1, expect)
+            continue
+        fd = {} if i % 2 else {"fd": f.fa}
+        r = a.fop(
+            "FXATTROP" if fd else "XATTROP", gfid=f.gfid, flags=flags, dict={"trusted.t": GfxValue.ptr(delta)}, **fd
+        )
+        if isinstance(expect, int):
+            assert res(r) == (-1, expect), i
+        else:
+            assert res(r) == (0, 0) and r.xdata is None, i
+            assert r.dict == ({} if expect is None else {"trusted.t": GfxValue.ptr(expect)}), i
+
+
+def test_xattrop_keys_and_failures(a, b, d):
+    f = File(a, b, d)
+    P = GfxValue.ptr
+    r = a.fop("XATTROP", gfid=f.gfid, flags=0, dict={"trusted.k1": P(i32(1)), "trusted.k2": P(i32(2))})
+    assert list(r.dict) == ["trusted.k1", "trusted.k2"]
+    # the last key on the wire goes first; the first failure ends the call
+    r = a.fop("XATTROP", gfid=f.gfid, flags=0, dict={"trusted.q": P(i32(1)), "nonamespace": P(i32(1))})
+    assert res(r) == (-1, errno.EOPNOTSUPP)
+    assert res(a.fop("GETXATTR", gfid=f.gfid, namelen=1, name="trusted.q")) == (-1, errno.ENODATA)
+    r = a.fop("XATTROP", gfid=f.gfid, flags=0, dict={"nonamespace": P(i32(1)), "trusted.h": P(i32(1))})
+    assert res(r) == (-1, errno.EOPNOTSUPP)
+    assert a.fop("GETXATTR", gfid=f.gfid, namelen=1, name="trusted.h").dict == {"trusted.h": P(i32(1))}
+    assert a.fop("XATTROP", gfid=f.gfid, flags=0, dict={"user.u": P(i32(1))}).dict == {"user.u": P(i32(1))}
+    assert res(a.fop("XATTROP", gfid=f.gfid, flags=0, dict={})) == (0, 0)
+    assert res(a.fop("XATTROP", gfid=f.gfid, flags=0, dict=None)) == (-1, errno.ENOMEM)
+    assert res(a.fop("XATTROP", gfid=uuid.uuid4().bytes, flags=0, dict={"trusted.a": P(i32(1))})) == (-1, errno.ESTALE)
+    assert res(a.fop("FXATTROP", gfid=f.gfid, fd=55, flags=0, dict={"trusted.a": P(i32(1))})) == (-1, errno.EBADF)
+    # a C string delta is its bytes and the NUL; an int is its decimal text and the NUL
+    assert a.fop("XATTROP", gfid=f.gfid, flags=0, dict={"trusted.s": GfxValue.str("ab")}).dict == {
+        "trusted.s": P(b"\0\0\0")
+    }
+    assert a.fop("SETXATTR", gfid=f.gfid, dict={"user.int": GfxValue.int(5)}).op_ret == 0
+    assert a.fop("GETXATTR", gfid=f.gfid, namelen=1, name="user.int").dict == {"user.int": P(b"5\0")}
+
+
+# ---- xdata a reply carries for the keys a request names (posix_xattr_fill) ---------------------
+
+
+def test_reply_xdata_fill(a, b, d):
+    f = File(a, b, d)
+    a.fop("WRITE", gfid=f.gfid, fd=f.fa, offset=0, size=5, payload=b"hello")
+    a.fop("SETXATTR", gfid=f.gfid, dict={"trusted.afr.v-client-0": GfxValue.ptr(i32(0, 0, 0))})
+    a.fop("SETXATTR", gfid=f.gfid, dict={"trusted.afr.v-client-1": GfxValue.ptr(i32(1, 0, 0))})
+    asked = {
+        "get-size": GfxValue.int(1),
+        "glusterfs.open-fd-count": GfxValue.int(1),
+        "trusted.afr.*": GfxValue.int(0),
+        "trusted.none": GfxValue.int(0),
+        "gfid-req": GfxValue.uuid(uuid.uuid4().bytes),
+    }
+    r = a.fop("LOOKUP", pargfid=d, bname="f", xdata=asked)
+    assert r.xdata == {
+        "get-size": GfxValue.uint(5),
+        "glusterfs.open-fd-count": GfxValue.uint(2),
+        "trusted.afr.v-client-0": GfxValue.ptr(i32(0, 0, 0)),
+        "trusted.afr.v-client-1": GfxValue.ptr(i32(1, 0, 0)),
+    }
+    small = a.fop("STAT", gfid=f.gfid, xdata={"glusterfs.content": GfxValue.int(100)}).xdata
+    assert small == {"glusterfs.content": GfxValue.ptr(b"hello")}
+    assert a.fop("STAT", gfid=f.gfid, xdata={"glusterfs.content": GfxValue.int(3)}).xdata == {}
+    fx = a.fop("FXATTROP", gfid=f.gfid, fd=f.fa, flags=1, dict={"trusted.ec.size": GfxValue.ptr(i64(0))},
+               xdata={"get-size": GfxValue.int(1)})  # fmt: skip
+    assert fx.xdata == {"get-size": GfxValue.uint(5)}
+    assert a.fop("LOOKUP", gfid=d, xdata={"get-size": GfxValue.int(1)}).xdata == {}  # not a regular file
+
+
+# ---- xattrs a brick answers itself -------------------------------------------------------------------
+
+
+def test_virtual_xattrs(a, b, d):
+    c = a.create(d, "File")
+    g = c.stat.ia_gfid
+    a.fop("LINK", oldgfid=g, newgfid=d, newbname="hard")
+    dname = a.fop("LOOKUP", gfid=d, xdata=None)  # (the directory's own name is below)
+
+    def get(name, gfid=g):
+        r = a.fop("GETXATTR", gfid=gfid, namelen=1, name=name)
+        return r.op_ret, r.op_errno, {k: (v.type, bytes(v.value) if v.type != GfDataType.UINT else v.value)
+                                      for k, v in r.dict.items()}  # fmt: skip
+
+    assert dname.op_ret == 0
+    ret, _, got = get("glusterfs.gfid2path")
+    assert got["glusterfs.gfid2path"][0] == GfDataType.STR
+    path = got["glusterfs.gfid2path"][1]
+    assert re.fullmatch(rb"/s-[0-9a-f]{8}/hard\0", path) and ret == len(path) - 1  # the newest name
+    top = path[: path.index(b"/", 1)]
+    assert get("glusterfs.gfidtopath") == (
+        0,
+        0,
+        {"glusterfs.gfidtopath": (GfDataType.PTR, top + b"/File:" + top + b"/hard")},
+    )
+    ret, _, got = get("trusted.glusterfs.pathinfo")
+    info = got["trusted.glusterfs.pathinfo"][1]
+    m = re.fullmatch(rb"<POSIX\((/[^)]+)\):([^:]+):(/.*)>\0", info)
+    assert m and m.group(3) == m.group(1) + top + b"/hard" and ret == len(info) - 1
+    assert get("glusterfs.p")[2] == {"glusterfs.p": got["trusted.glusterfs.pathinfo"]}  # any prefix of the key
+    assert get("trusted.glusterfs.pathinfo.x")[:2] == (-1, errno.ENODATA)
+    ret, _, got = get("trusted.glusterfs.node-uuid", ROOT)
+    assert ret == 36 and re.fullmatch(rb"[0-9a-f-]{36}\0", got["trusted.glusterfs.node-uuid"][1])
+    root_info = get("trusted.glusterfs.pathinfo", ROOT)[2]["trusted.glusterfs.pathinfo"][1]
+    assert root_info.endswith(m.group(1) + b"/>\0")
+    assert get("glusterfs.gfid2path", d)[2]["glusterfs.gfid2path"][1] == top + b"\0"
+    assert get("glusterfs.open-fd-count") == (0, 0, {"glusterfs.open-fd-count": (GfDataType.UINT, 1)})
+    assert get("glusterfs.get_real_filename:file", d) == (
+        5, 0, {"glusterfs.get_real_filename:file": (GfDataType.STR, b"File\0")}
+    )  # fmt: skip
+    assert get("glusterfs.get_real_filename:nope", d)[:2] == (-1, errno.ENODATA)
+    # FGETXATTR answers none of them
+    r = a.fop("FGETXATTR", gfid=g, fd=c.fd, namelen=1, name="trusted.glusterfs.pathinfo")
+    assert res(r) == (-1, errno.ENODATA)
+    r = a.fop("FGETXATTR", gfid=g, fd=c.fd, namelen=1, name="glusterfs.gfid2path")
+    assert res(r) == (-1, errno.EOPNOTSUPP)
