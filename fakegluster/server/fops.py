@@ -41,7 +41,7 @@ from ..store.base import (
 from .brickstate import BrickState
 from .iatt import ZERO_IATT, d_type, ino_of, to_iatt, to_statfs
 from .lockfops import LockFops
-from .xattrs import XattrFops
+from .xattrs import PreopFailed, XattrFops, entry_xattrs, preop_check
 from .xdata import FILLED, fill_reply_xdata
 
 __all__ = ["OpenFd", "FdTable", "FopHandlers", "ANON_FD"]
@@ -110,6 +110,12 @@ def _gfid_req(xdata: Any) -> bytes:
     raise fs_error(errno.EINVAL, "gfid-req")
 
 
+def _echo(xdata: Any) -> dict[str, Any]:
+    """posix_create answers with its request's xdata: the dict decoded from the wire (newest
+    key first) serialized again, so in reverse order."""
+    return dict(reversed(list(xdata.items())))
+
+
 def _err(schema: Any, exc: OSError) -> Any:
     return schema.cls(op_ret=-1, op_errno=exc.errno or errno.EIO)
 
@@ -122,8 +128,8 @@ def _error_xdata(proc: int, code: int, args: Any) -> Any:
     from server-resolve) echo CREATE's ``gfid-req`` and give UNLINK/RENAME an empty dict."""
     if code in (errno.EPERM, errno.ESTALE, errno.EEXIST) or (proc != F.GfFop.CREATE and code in _RESOLVER_ERRNOS):
         return None
-    if proc == F.GfFop.CREATE and args.xdata and "gfid-req" in args.xdata:
-        return {"gfid-req": args.xdata["gfid-req"]}
+    if proc == F.GfFop.CREATE and args.xdata:
+        return _echo(args.xdata)
     if proc in (F.GfFop.UNLINK, F.GfFop.RENAME):
         return {}
     return None
@@ -162,6 +168,9 @@ class FopHandlers(LockFops, XattrFops):
         except OSError as exc:
             reply = _err(proc.reply, exc)
             xdata = _error_xdata(call.proc, reply.op_errno, call.args)
+            if isinstance(exc, PreopFailed):  # op_errno is dict_set_int8's return value: 0
+                reply = dataclasses.replace(reply, op_errno=0)
+                xdata = {"glusterfs.preop.check.failed": GfxValue.int(1)}
             return (dataclasses.replace(reply, xdata=xdata) if xdata is not None else reply), b""
         return out if isinstance(out, tuple) else (out, b"")
 
@@ -207,6 +216,7 @@ class FopHandlers(LockFops, XattrFops):
         pre = self._parent(pargfid, name, "new")
         attr = make(_gfid_req(xdata))
         self.state.linked(attr.gfid, pargfid, name)
+        entry_xattrs(self.store, attr.gfid, xdata)
         return schema.cls(0, 0, None, to_iatt(attr), pre, self._iatt(pargfid))
 
     # ---- inode operations ---------------------------------------------------------------
@@ -233,8 +243,8 @@ class FopHandlers(LockFops, XattrFops):
             else:
                 attr = self.store.lookup(a.pargfid, a.bname)
         except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                return F.GfxCommon2iattRsp.cls(-1, errno.ENOENT, None, ZERO_IATT, self._iatt(a.pargfid))
+            if exc.errno == errno.ENOENT:  # no stats at all (server4_lookup_cbk skips them on failure)
+                return F.GfxCommon2iattRsp.cls(-1, errno.ENOENT, None, ZERO_IATT, ZERO_IATT)
             raise
         if a.bname not in (".", ".."):
             self.state.linked(attr.gfid, a.pargfid, a.bname)
@@ -305,6 +315,9 @@ class FopHandlers(LockFops, XattrFops):
     # ---- namespace ----------------------------------------------------------------------
     def op_mkdir(self, a, call):
         uid, gid = self._owner(call)
+        if a.xdata and "glusterfs.preop.parent.key" in a.xdata:
+            self._parent(a.pargfid, a.bname, "new")
+            a = dataclasses.replace(a, xdata=preop_check(self.store, a.pargfid, a.xdata))
         return self._entry_reply(
             F.GfxCommon3iattRsp,
             a.pargfid,
@@ -386,12 +399,15 @@ class FopHandlers(LockFops, XattrFops):
             exclusive=bool(a.flags & O_EXCL),
         )
         self.state.linked(attr.gfid, a.pargfid, a.bname)
+        if created:
+            entry_xattrs(self.store, attr.gfid, a.xdata)
         if not created and a.flags & O_TRUNC and attr.size:
             self.store.truncate(attr.gfid, 0)
             attr = self.store.getattr(attr.gfid)
         fd = self.opened_fd(OpenFd(attr.gfid, a.flags))
-        xdata = {"gfid-req": a.xdata["gfid-req"]} if a.xdata and "gfid-req" in a.xdata else None
-        return F.GfxCreateRsp.cls(0, 0, xdata, to_iatt(attr), fd, pre, self._iatt(a.pargfid))
+        return F.GfxCreateRsp.cls(
+            0, 0, _echo(a.xdata) if a.xdata else None, to_iatt(attr), fd, pre, self._iatt(a.pargfid)
+        )
 
     # ---- files --------------------------------------------------------------------------
     def op_open(self, a, call):

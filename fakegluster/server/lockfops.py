@@ -26,6 +26,7 @@ from ..proto.events import Call
 from ..proto.gfdict import GfxValue
 from ..proto.rpc import OpaqueAuth, decode_auth
 from ..store.base import fs_error
+from .handle import DEFERRED
 from .locks import (
     BLOCKED,
     EAGAIN,
@@ -42,10 +43,6 @@ from .locks import (
 
 __all__ = ["LockFops", "DEFERRED", "lock_counts"]
 
-try:  # the lead's push API (server/handle.py)
-    from .handle import DEFERRED
-except ImportError:  # pragma: no cover - until it lands
-    DEFERRED = object()
 
 GF_LK_GETLK, GF_LK_SETLK, GF_LK_SETLKW = 0, 1, 2
 LINUX_F_SETLKW = 7  # a raw cmd server4_0_lk does not map reaches pl_lk as Linux's own value

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..proto import fops as F
 from ..proto.gfdict import GfDataType, GfxValue
-from ..store.base import fs_error
+from ..store.base import XATTR_CREATE, fs_error
 
 __all__ = ["XattrFops", "VIRTUAL_XATTRS"]
 
@@ -204,6 +204,71 @@ def xattrop_one(store: Any, gfid: bytes, name: str, flags: int, delta: bytes) ->
         new[i : i + width] = ((dest + add) & mask).to_bytes(width, "big")
     store.setxattr(gfid, name, bytes(new))
     return bytes(new)
+
+
+#: Keys of a create's xdata posix does not store (``_handle_entry_create_keyvalue_pair``,
+#: ``posix_handle_pair``, ``posix_ignore_xattrs``).
+_NOT_STORED = frozenset(
+    {
+        "trusted.gfid",
+        "gfid-req",
+        "system.posix_acl_default",
+        "system.posix_acl_access",
+        "glusterfs-internal-fop",
+        "glusterfs.entrylk-count",
+        "glusterfs.inodelk-count",
+        "glusterfs.posixlk-count",
+        "glusterfs.parent-entrylk",
+        "gfidless-lookup",
+        "glusterfs.inodelk-dom-count",
+    }
+)
+
+
+def entry_xattrs(store: Any, gfid: bytes, xdata: Any) -> None:
+    """``posix_entry_create_xattr_set``: a new object (CREATE, MKDIR, MKNOD, SYMLINK) gets
+    the xattrs its request's xdata carries (how EC sets trusted.ec.* and DHT a linkto), each
+    with XATTR_CREATE, newest key first; the first key that fails ends it, silently."""
+    if not xdata:
+        return
+    for name, value in reversed(list(xdata.items())):
+        if name in _NOT_STORED or name.startswith(("glusterfs.internal-ctx", "force-replace")):
+            continue
+        if "trusted.glusterfs.mdata".startswith(name):
+            continue  # (rebalance and self-heal carry times this way; the store keeps its own)
+        if _is_pathinfo(name) or name.startswith("trusted.gfid2path."):
+            return
+        if name.startswith(("glusterfs.posix.acl", "glusterfs.posix.default_acl")):
+            continue  # (ACLs in text form: set by the ACL code, not stored as xattrs)
+        try:
+            store.setxattr(gfid, name, _xattr_bytes(value), XATTR_CREATE)
+        except OSError:
+            return
+
+
+def preop_check(store: Any, pargfid: bytes, xdata: Any) -> Any:
+    """``posix_mkdir``'s pre-op check (DHT): ``glusterfs.preop.parent.key`` names a parent
+    xattr whose expected value the xdata carries; a mismatch fails the MKDIR with EIO (and
+    ``glusterfs.preop.check.failed`` in the reply), a match drops both keys."""
+    key = bytes(xdata["glusterfs.preop.parent.key"].value).rstrip(b"\0").decode("utf-8", "surrogateescape")
+    out = dict(xdata)
+    out.pop("glusterfs.preop.parent.key")
+    if key in out:
+        expect = _xattr_bytes(out.pop(key))
+        try:
+            have = store.getxattr(pargfid, key)
+        except OSError as exc:
+            raise fs_error(exc.errno or errno.EIO, key) from None
+        if have != expect:
+            raise PreopFailed(key)
+    return out
+
+
+class PreopFailed(OSError):
+    """EIO with ``glusterfs.preop.check.failed`` in the reply's xdata."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(errno.EIO, f"pre-op check of {key} failed")
 
 
 def _is_pathinfo(name: str) -> bool:

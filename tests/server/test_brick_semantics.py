@@ -423,3 +423,158 @@ def test_virtual_xattrs(a, b, d):
     assert res(r) == (-1, errno.ENODATA)
     r = a.fop("FGETXATTR", gfid=g, fd=c.fd, namelen=1, name="glusterfs.gfid2path")
     assert res(r) == (-1, errno.EOPNOTSUPP)
+
+
+# ---- waiting: blocked requests answered later ------------------------------------------------
+
+
+def test_lk_setlkw_waits_and_is_granted_before_the_unlock_answer(a, b, d):
+    """As locks_two_clients.pcap shows: the blocked SETLKW is answered before the unlock
+    that released it (here both on one connection, where the order is observable)."""
+    f = File(a, b, d)
+    f.lk(a, SETLK, WR, O1, 0, 100)
+    blocked = a.send("LK", cred=cred(O2), gfid=f.gfid, fd=f.fa, cmd=SETLKW, type=WR, flock=flock(WR, 50, 10, 100, O2))
+    other = b.send("LK", cred=cred(O3), gfid=f.gfid, fd=f.fb, cmd=SETLKW, type=RD, flock=flock(RD, 0, 10, 100, O3))
+    assert not a.raw.answered(blocked) and not b.raw.answered(other)
+    assert fl(f.lk(b, GETLK, WR, b"O4", 0, 10)) == (WR, 0, 100, 100, O1)  # waiters are not locks
+    assert fl(f.lk(a, SETLKW, UN, O1, 0, 50)) == (RD, 0, 50, 100, O1)
+    assert fl(b.reply("LK", other, 5)) == (RD, 0, 10, 100, O3)
+    assert not a.raw.answered(blocked)
+    unlock = a.send("LK", cred=cred(O1), gfid=f.gfid, fd=f.fa, cmd=SETLKW, type=UN, flock=flock(UN, 0, 0, 100, O1))
+    assert fl(a.reply("LK", unlock, 5)) == (RD, 0, 0, 100, O1)  # O2's new lock is on the fd
+    assert fl(a.reply("LK", blocked, 5)) == (WR, 50, 10, 100, O2)
+    assert a.raw.arrivals.index(blocked) < a.raw.arrivals.index(unlock)
+
+
+def test_lk_waiters_and_disconnects(target, a, b, d):
+    f = File(a, b, d)
+    f.lk(a, SETLK, WR, O2, 50, 10)
+    waiting = b.send("LK", cred=cred(O3), gfid=f.gfid, fd=f.fb, cmd=SETLKW, type=WR, flock=flock(WR, 50, 1, 100, O3))
+    assert not b.raw.answered(waiting)
+    a.close()  # the holder goes away: its locks go, the waiter gets in
+    assert fl(b.reply("LK", waiting, 5)) == (WR, 50, 1, 100, O3)
+    c = Mount(target.host, target.port, target.volume)
+    fc = c.fop("OPEN", gfid=f.gfid, flags=2).fd
+    c.send("LK", cred=cred(O1), gfid=f.gfid, fd=fc, cmd=SETLKW, type=WR, flock=flock(WR, 50, 1, 100, O1))
+    assert not c.raw.answered(c.raw.xid)
+    c.close()  # a waiter that goes away leaves nothing behind
+    time.sleep(0.3)
+    assert res(f.lk(b, SETLK, UN, O3)) == (0, 0)
+    assert fl(f.lk(b, GETLK, WR, b"O9")) == (UN, 0, 0, 100, b"O9")
+    assert f.counts(b, **{"glusterfs.posixlk-count": 1}) == {"glusterfs.posixlk-count": GfxValue.int(0)}
+
+
+def test_inodelk_waiters_and_contention_upcall(a, b, d):
+    f = File(a, b, d)
+    f.inodelk(a, SETLK, WR, O1, 0, 100)
+    waiting = b.send("INODELK", cred=cred(O3), gfid=f.gfid, cmd=SETLKW, type=WR, flock=flock(WR, 50, 10, 100, O3),
+                     volume="dom")  # fmt: skip
+    assert not b.raw.answered(waiting)
+    # the holder is told someone waits (notify-contention, on by default): INODELK_CONTENTION
+    [cbk] = a.raw.poll_callbacks(1.0)
+    assert (cbk.prog, cbk.vers, cbk.proc, cbk.xid) == (52743234, 1, 10, 1)
+    args = cbk.args
+    assert (args.gfid, args.pid, args.domain, args.xdata) == (f.gfid, 100, "dom", b"")
+    assert fl(args) == (WR, 0, 100, 100, O1)
+    # at most one upcall per lock every notify-contention-delay (5 s)
+    assert res(f.inodelk(b, SETLK, WR, b"O4", 50, 10)) == (-1, errno.EAGAIN)
+    assert a.raw.poll_callbacks(0.3) == []
+    assert f.counts(a, **{"glusterfs.inodelk-count": 1}) == {"glusterfs.inodelk-count": GfxValue.int(2)}
+    assert res(f.inodelk(a, SETLK, UN, O1, 0, 100)) == (0, 0)
+    assert res(b.reply("INODELK", waiting, 5)) == (0, 0)
+    assert res(f.inodelk(b, SETLK, UN, O3, 50, 10)) == (0, 0)
+
+
+def test_inodelk_waiter_of_a_client_that_leaves(target, a, b, d):
+    f = File(a, b, d)
+    f.inodelk(a, SETLK, WR, O1)
+    c = Mount(target.host, target.port, target.volume)
+    c.send("INODELK", cred=cred(O3), gfid=f.gfid, cmd=SETLKW, type=WR, flock=flock(WR), volume="dom")
+    waiting = b.send("INODELK", cred=cred(O3), gfid=f.gfid, cmd=SETLKW, type=WR, flock=flock(WR), volume="dom")
+    assert not c.raw.answered(c.raw.xid) and not b.raw.answered(waiting)
+    c.close()
+    time.sleep(0.3)
+    assert f.counts(a, **{"glusterfs.inodelk-count": 1}) == {"glusterfs.inodelk-count": GfxValue.int(2)}
+    a.close()  # the holder's connection goes: its lock goes and the next waiter gets in
+    assert res(b.reply("INODELK", waiting, 5)) == (0, 0)
+
+
+def test_entrylk_waiters_get_no_contention_upcall(a, b, d):
+    """``new_entrylk_lock`` leaves the lock's contend list head unset, so a 10.3 brick never
+    sends ENTRYLK_CONTENTION."""
+    assert res(entrylk(b, d, LOCK, WR, O3, "q")) == (0, 0)
+    waiting = a.send("ENTRYLK", cred=cred(O1), gfid=d, cmd=LOCK, type=WR, namelen=1, name="q", volume="dom")
+    assert not a.raw.answered(waiting)
+    assert b.raw.poll_callbacks(0.5) == []
+    assert res(entrylk(b, d, UNLOCK, WR, O3, "q")) == (0, 0)
+    assert res(a.reply("ENTRYLK", waiting, 5)) == (0, 0)
+
+
+# ---- new objects: xattrs from the request's xdata, DHT's pre-op check, CREATE's echo -----------
+
+
+def test_new_objects_take_the_xattrs_of_their_xdata(a, b, d):
+    P = GfxValue.ptr
+
+    def get(g, name):
+        r = a.fop("GETXATTR", gfid=g, namelen=1, name=name)
+        return r.dict.get(name) if r.op_ret >= 0 else r.op_errno
+
+    xdata = {
+        "trusted.ec.config": P(b"\0\0\x08\x06\x02\0\x02\0"),
+        "trusted.ec.size": P(bytes(8)),
+        "user.u": GfxValue.str("v"),
+        "glusterfs-internal-fop": GfxValue.str("yes"),
+        "gfid-req": GfxValue.uuid(uuid.uuid4().bytes),
+    }
+    c = a.fop("CREATE", pargfid=d, bname="f", mode=0o644, flags=0o102, xdata=xdata)
+    assert c.op_ret == 0 and c.xdata == xdata and list(c.xdata) == list(reversed(list(xdata)))  # echoed
+    g = c.stat.ia_gfid
+    assert get(g, "trusted.ec.config") == P(b"\0\0\x08\x06\x02\0\x02\0") and get(g, "user.u") == P(b"v\0")
+    assert get(g, "glusterfs-internal-fop") == errno.EOPNOTSUPP
+    again = a.fop("CREATE", pargfid=d, bname="f", mode=0o644, flags=0o102,
+                  xdata={"trusted.ec.size": P(b"\1" * 8), "gfid-req": GfxValue.uuid(uuid.uuid4().bytes)})  # fmt: skip
+    assert again.op_ret == 0 and get(g, "trusted.ec.size") == P(bytes(8))  # not a new file: untouched
+    link = {
+        "trusted.glusterfs.dht.linkto": GfxValue.str("v-client-3"),
+        "force-replace": GfxValue.str("yes"),
+        "glusterfs-internal-fop": GfxValue.str("yes"),
+        "gfid-req": GfxValue.uuid(uuid.uuid4().bytes),
+    }
+    m = a.fop("MKNOD", pargfid=d, bname="lnk", mode=0o101000, dev=0, umask=0, xdata=link)
+    assert m.op_ret == 0 and m.stat.mode == 0o101000  # DHT's linkto file: sticky bit, no permissions
+    assert get(m.stat.ia_gfid, "trusted.glusterfs.dht.linkto") == P(b"v-client-3\0")
+    assert get(m.stat.ia_gfid, "force-replace") == errno.EOPNOTSUPP
+    s = a.fop("SYMLINK", pargfid=d, bname="sl", linkname="t", umask=0,
+              xdata={"trusted.x": P(b"1"), "gfid-req": GfxValue.uuid(uuid.uuid4().bytes)})  # fmt: skip
+    assert get(s.stat.ia_gfid, "trusted.x") == P(b"1")
+
+
+def test_mkdir_preop_parent_check(a, b, d):
+    P = GfxValue.ptr
+    a.fop("SETXATTR", gfid=d, dict={"trusted.glusterfs.dht": P(b"L1")})
+
+    def mkdir(name, **xdata):
+        xdata["gfid-req"] = GfxValue.uuid(uuid.uuid4().bytes)
+        return a.fop("MKDIR", pargfid=d, bname=name, mode=0o755, umask=0, xdata=xdata)
+
+    key = GfxValue.str("trusted.glusterfs.dht")
+    ok = mkdir("sub", **{"glusterfs.preop.parent.key": key, "trusted.glusterfs.dht": P(b"L1"),
+                         "trusted.glusterfs.dht.mds": P(bytes(4))})  # fmt: skip
+    assert res(ok) == (0, 0) and ok.xdata is None
+    layout = a.fop("GETXATTR", gfid=ok.stat.ia_gfid, namelen=1, name="trusted.glusterfs.dht")
+    assert res(layout) == (-1, errno.ENODATA)  # the checked value is not copied to the new directory
+    assert a.fop("GETXATTR", gfid=ok.stat.ia_gfid, namelen=1, name="trusted.glusterfs.dht.mds").op_ret == 4
+    bad = mkdir("sub2", **{"glusterfs.preop.parent.key": key, "trusted.glusterfs.dht": P(b"L2")})
+    assert res(bad) == (-1, 0) and bad.xdata == {"glusterfs.preop.check.failed": GfxValue.int(1)}
+    assert res(a.fop("LOOKUP", pargfid=d, bname="sub2")) == (-1, errno.ENOENT)
+    none = GfxValue.str("trusted.none")
+    assert res(mkdir("sub3", **{"glusterfs.preop.parent.key": none, "trusted.none": P(b"L2")})) == (-1, errno.ENODATA)
+    assert res(mkdir("sub4", **{"glusterfs.preop.parent.key": none})) == (0, 0)
+
+
+def test_negative_lookup_carries_no_stats(a, d):
+    for xdata in (None, {"glusterfs.parent-entrylk": GfxValue.int(1)}, {"gfid-req": GfxValue.uuid(uuid.uuid4().bytes)}):
+        r = a.fop("LOOKUP", pargfid=d, bname="nope", xdata=xdata)
+        assert res(r) == (-1, errno.ENOENT) and r.xdata is None
+        assert r.prestat.ia_gfid == r.poststat.ia_gfid == bytes(16) and r.poststat.mode == 0
