@@ -43,9 +43,14 @@ class Raw:
         self.sock.settimeout(timeout)
         self.conn = RpcConnection(Role.CLIENT)
         self.xid = 1
-        self.replies: dict[int, Any] = {}  # answers that came while waiting for another xid
-        self.callbacks: list[Call] = []  # server-to-client CALLs (GF-CBK), in arrival order
-        self.arrivals: list[int] = []  # the xids of the replies, in the order they came
+        self._queues()
+
+    def _queues(self) -> None:
+        """(Also for a Raw made without ``__init__`` around a socket of the caller's.)"""
+        if not hasattr(self, "replies"):
+            self.replies: dict[int, Any] = {}  # answers that came while waiting for another xid
+            self.callbacks: list[Call] = []  # server-to-client CALLs (GF-CBK), in arrival order
+            self.arrivals: list[int] = []  # the xids of the replies, in the order they came
 
     def call(self, prog: int, vers: int, proc: int, args: Any = None, *, cred: Any = V2, payload: bytes = b"") -> Any:
         return self.wait(self.send(prog, vers, proc, args, cred=cred, payload=payload))
@@ -59,6 +64,7 @@ class Raw:
     def wait(self, xid: int, timeout: float | None = None) -> Any:
         """The reply to ``xid``; replies to other xids and callbacks are kept meanwhile.
         ``timeout`` (seconds) raises TimeoutError when the reply does not come."""
+        self._queues()
         old = self.sock.gettimeout()
         if timeout is not None:
             self.sock.settimeout(timeout)
@@ -86,6 +92,7 @@ class Raw:
 
     def poll_callbacks(self, within: float) -> list[Call]:
         """Read for ``within`` seconds; returns (and clears) the callbacks received."""
+        self._queues()
         import time
 
         deadline = time.monotonic() + within
