@@ -182,6 +182,12 @@ def main() -> int:
             xlators[name] = {"alias": str(so.resolve().relative_to(xldir))[: -len(".so")]}
             continue
         xlators[name] = read_xlator(str(so))
+    for so in sorted((Path(args.libdir) / "rpc-transport").glob("*.so")):
+        # rpc transports export a bare "options" table (xlator_volopt_dynload's XLATORPARENTDIR case)
+        lib = ctypes.CDLL(str(so), mode=RTLD)
+        addr = ctypes.addressof(ctypes.c_char.in_dll(lib, "options"))
+        xlators[f"rpc-transport/{so.stem}"] = {"identifier": so.stem, "op_version": [], "flags": 0,
+                                               "options": read_volume_options(addr)}  # fmt: skip
     version = subprocess.run(["glusterd", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     groups = {}
     for f in sorted(Path(args.groups).iterdir()):

@@ -37,6 +37,7 @@ from .optable import (
     xlator_option,
     xlator_options,
 )
+from .support import refusal
 from .values import OptionValueError, string2boolean, validate
 from .volgen import client_graph, is_shd_compatible, shd_graph
 from .volgen_brick import brick_graph
@@ -210,11 +211,19 @@ def stage_set(vol: Volume, pairs: Sequence[tuple[str, str]], volumes: Sequence[V
     return out
 
 
-def set_options(vol: Volume, pairs: Sequence[tuple[str, str]], volumes: Sequence[Volume] = ()) -> list[tuple[str, str]]:
+def set_options(
+    vol: Volume, pairs: Sequence[tuple[str, str]], volumes: Sequence[Volume] = (), *, strict: bool = False
+) -> list[tuple[str, str]]:
     """``volume set``: stage, then store in order (a new key goes to the head of glusterd's
     dict, a known one keeps its place; a global key goes to every volume of ``volumes``);
-    returns the pairs stored."""
+    returns the pairs stored.  ``strict`` (what a served fake uses) also refuses a key the
+    fake's bricks cannot honour (:func:`.support.refusal`), after glusterd's own checks."""
     staged = stage_set(vol, pairs, volumes)
+    if strict:
+        for key, value in staged:
+            why = refusal(key, value)
+            if why:
+                raise VolumeError(why)
     touched = {id(vol): vol}
     for key, value in staged:
         if key == "config.transport":
