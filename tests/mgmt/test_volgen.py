@@ -92,3 +92,18 @@ def test_brick_volfile_names():
     meta, vol, _ = build("rep3")
     assert volgen_brick.brick_volfile_name(vol, 1) == f"{NAME}.{meta['hostname']}.fg-bricks-b2.vol"
     assert volgen.volfile_id(vol, 1) == f"{NAME}.{meta['hostname']}.fg-bricks-b2"
+
+
+def test_getspec_keys_find_the_files_glusterd_would():
+    meta, vol, _ = build("rep3")
+    vols = {vol.name: vol}
+    trusted = volgen.client_volfile(vol, trusted=True)
+    assert volgen.volfile_for(NAME, vols, trusted=True) == trusted
+    assert volgen.volfile_for(f"/{NAME}", vols, trusted=True) == trusted
+    assert volgen.volfile_for(f"{NAME}.tcp", vols, trusted=False) == volgen.client_volfile(vol, trusted=False)
+    assert volgen.volfile_for(f"{NAME}.rdma", vols, trusted=True) is None
+    assert volgen.volfile_for(f"shd/{NAME}", vols, trusted=True) == volgen.shd_volfile(vol)
+    brick_key = volgen.volfile_id(vol, 2)
+    assert volgen.volfile_for(brick_key, vols, trusted=True) == volgen_brick.brick_volfile(vol, 2)
+    assert volgen.volfile_for("nosuchvol", vols, trusted=True) is None
+    assert volgen.volfile_for(f"rebalance/{NAME}", vols, trusted=True) is None
