@@ -317,16 +317,61 @@ class RealVolume:
         _kill_and_wait(pids)
 
     def start_force(self, timeout: float = 60.0) -> None:
-        """``volume start NAME force``: restart dead bricks; wait until all are online."""
-        gluster_cli("volume", "start", self.name, "force", retry_for=60)
+        """``volume start NAME force``: restart dead bricks; wait until all are online.
+
+        Asked again every 3 s: right after a kill, glusterd may not have noticed the brick is
+        gone yet and then does nothing."""
         deadline = time.monotonic() + timeout
+        again = 0.0
         while time.monotonic() < deadline:
+            if time.monotonic() >= again:
+                gluster_cli("volume", "start", self.name, "force", retry_for=60)
+                again = time.monotonic() + 3
             st = {b["path"]: b for b in self.status()}
             if all(p in st and st[p]["online"] and st[p]["port"] for p in self.brick_paths):
                 self.brick_ports = [st[p]["port"] for p in self.brick_paths]
-                return
+                if all(RealGluster._port_open(port) for port in self.brick_ports):
+                    return
             time.sleep(0.1)
         raise RealGlusterError(f"bricks of {self.name} not online after {timeout}s")
+
+    def heal(self) -> None:
+        """``gluster volume heal NAME``: ask the self-heal daemon to heal what is pending now."""
+        gluster_cli("volume", "heal", self.name, retry_for=30)
+
+    def heal_info(self) -> dict[str, list[str]]:
+        """``gluster volume heal NAME info``: brick -> the entries it lists as pending (a
+        brick that is down lists its status line: nothing is known to be healed there)."""
+        cp = gluster_cli("volume", "heal", self.name, "info", retry_for=30)
+        out: dict[str, list[str]] = {}
+        brick = None
+        for line in cp.stdout.splitlines():
+            line = line.strip()
+            if line.startswith("Brick "):
+                brick = line[len("Brick ") :]
+                out[brick] = []
+            elif brick and line.startswith("Status:") and line != "Status: Connected":
+                out[brick].append(line)
+            elif brick and line and not line.startswith(("Status:", "Number of entries:")):
+                out[brick].append(line)
+        return out
+
+    def wait_healed(self, timeout: float = 120.0, kick_every: float = 10.0) -> None:
+        """Until ``heal info`` lists nothing (``gluster volume heal`` every ``kick_every`` s;
+        right after a brick came back the self-heal daemon may refuse: that is retried)."""
+        deadline = time.monotonic() + timeout
+        kick = 0.0
+        pending: dict[str, list[str]] = {}
+        while time.monotonic() < deadline:
+            if time.monotonic() >= kick:
+                with contextlib.suppress(RealGlusterError):
+                    self.heal()
+                kick = time.monotonic() + kick_every
+            pending = self.heal_info()
+            if not any(pending.values()):
+                return
+            time.sleep(0.5)
+        raise RealGlusterError(f"{self.name} still has entries to heal after {timeout}s: {pending}")
 
     def gluster(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """``gluster --mode=script ARGS`` (e.g. ``vol.gluster("volume", "heal", vol.name, "info")``)."""
