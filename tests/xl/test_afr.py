@@ -8,7 +8,7 @@ import json
 import pathlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fakegluster.xl import afr
@@ -75,6 +75,7 @@ def test_mutual_accusation_is_split_brain_unless_quorum_rescues_data():
     assert afr.find_direction(m3, [0, 0, 0], [True] * 3, afr.Txn.DATA).split_brain
 
 
+@settings(deadline=None)
 @given(st.integers(2, 5), st.data())
 def test_a_brick_nobody_accuses_is_a_source(n, data):
     matrix = data.draw(st.lists(st.lists(st.integers(0, 3), min_size=n, max_size=n), min_size=n, max_size=n))

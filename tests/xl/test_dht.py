@@ -9,7 +9,7 @@ import json
 import pathlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fakegluster.xl import dht
@@ -83,6 +83,7 @@ subvol_names = st.lists(
 )
 
 
+@settings(deadline=None)
 @given(subvol_names, st.text(min_size=1, max_size=40), st.data())
 def test_every_new_layout_covers_the_hash_space_once(subs, path, data):
     down = data.draw(st.sets(st.sampled_from(subs), max_size=len(subs) - 1))
@@ -100,6 +101,7 @@ def test_every_new_layout_covers_the_hash_space_once(subs, path, data):
     assert layout.search(h) in used
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=300))
 def test_hash_is_32_bits_and_munging_keeps_a_substring(name):
     assert 0 <= dht.dm_hash(name) <= 0xFFFFFFFF
