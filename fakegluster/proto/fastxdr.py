@@ -18,7 +18,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from . import gfdict, xdr
+from . import common, gfdict, xdr
 
 __all__ = ["codec_for", "FastDecodeError"]
 
@@ -49,14 +49,71 @@ def _pack_opaque(data: bytes) -> bytes:
     return _U32.pack(n) + data + b"\0" * (-n % 4)
 
 
+_I32 = struct.Struct(">i")
+_I64 = struct.Struct(">q")
+_U64 = struct.Struct(">Q")
+_F64 = struct.Struct(">d")
+
+
 def _gfx_dict(buf: Any, off: int) -> tuple[Any, int]:
+    """``gfx_dict`` as ``gfdict.GFX_DICT`` decodes it, in one loop (a 1M-entry xdata dict in
+    about a second instead of several); a refusal raises FastDecodeError, and the plain
+    decoder then words it."""
     if bytes(buf[off : off + 12]) == _NULL_DICT:
         return None, off + 12
     xdr_size, count, npairs = _HDR.unpack_from(buf, off)
     if count == -1 or count != npairs:
-        # the plain decoder words every refusal; let it do so
         raise FastDecodeError("gfx_dict header")
-    return xdr.plain_decode(gfdict.GFX_DICT, buf, off)
+    start = pos = off + 12
+    n = len(buf)
+    pairs: dict[str, Any] = {}
+    make, types = gfdict.GfxValue, gfdict.GfDataType
+    t_int, t_uint, t_dbl, t_uuid = types.INT, types.UINT, types.DOUBLE, types.GFUUID
+    i_int, i_uint, i_dbl, i_uuid = int(t_int), int(t_uint), int(t_dbl), int(t_uuid)
+    i_strs = {int(types.STR): types.STR, int(types.PTR): types.PTR, int(types.STR_OLD): types.STR_OLD}
+    i_iatt, i_mdata = int(types.IATT), int(types.MDATA)
+    u32, i32, i64, u64, f64 = _U32.unpack_from, _I32.unpack_from, _I64.unpack_from, _U64.unpack_from, _F64.unpack_from
+    for _ in range(npairs):
+        (klen,) = u32(buf, pos)
+        kend = pos + 4 + klen
+        if kend + (-klen % 4) > n or not klen or buf[kend - 1] != 0:
+            raise FastDecodeError("gfx_dict key")
+        raw = buf[pos + 4 : kend - 1]
+        if b"\0" in raw:
+            raise FastDecodeError("gfx_dict key")
+        key = bytes(raw).decode("utf-8", "surrogateescape")
+        if key in pairs:
+            raise FastDecodeError("gfx_dict key repeated")
+        pos = kend + (-klen % 4)
+        (t,) = i32(buf, pos)
+        pos += 4
+        if t == i_int:
+            pairs[key] = make(t_int, i64(buf, pos)[0])
+            pos += 8
+        elif t == i_uint:
+            pairs[key] = make(t_uint, u64(buf, pos)[0])
+            pos += 8
+        elif t == i_dbl:
+            pairs[key] = make(t_dbl, f64(buf, pos)[0])
+            pos += 8
+        elif t in i_strs:
+            value, pos = _opaque(buf, pos, None)
+            pairs[key] = make(i_strs[t], value)
+        elif t == i_uuid:
+            if pos + 16 > n:
+                raise FastDecodeError("gfx_dict uuid")
+            pairs[key] = make(t_uuid, bytes(buf[pos : pos + 16]))
+            pos += 16
+        elif t == i_iatt or t == i_mdata:
+            sub = common.GfxIattx if t == i_iatt else common.GfxMdataIatt
+            v, pos = codec_for(sub.schema)[0](buf, pos)
+            pairs[key] = make(types(t), v)
+        else:
+            raise FastDecodeError("gfx_dict value type")
+    size = pos - start
+    if xdr_size != (size if size > 0 else 0):
+        raise FastDecodeError("gfx_dict xdr_size")
+    return pairs, pos
 
 
 def _encode_gfx_dict(value: Any) -> bytes:
@@ -64,7 +121,39 @@ def _encode_gfx_dict(value: Any) -> bytes:
         return _NULL_DICT
     if not value:
         return b"\0" * 12
-    return xdr.plain_encode(gfdict.GFX_DICT, value)
+    try:
+        return _encode_pairs(value)
+    except (KeyError, TypeError, ValueError, AttributeError, struct.error, OverflowError):
+        return xdr.plain_encode(gfdict.GFX_DICT, value)  # the plain builder words the refusal
+
+
+def _encode_pairs(value: Any) -> bytes:
+    """``gfdict.GFX_DICT``'s encoding of a non-empty dict of INT/UINT/DOUBLE/STR/PTR/GFUUID
+    values, in one loop (other types raise, for the plain builder)."""
+    types = gfdict.GfDataType
+    fixed = {int(types.INT): _I64.pack, int(types.UINT): _U64.pack, int(types.DOUBLE): _F64.pack}
+    strs = (types.STR, types.PTR, types.STR_OLD)
+    out = []
+    for key, v in value.items():
+        if v.__class__ is not gfdict.GfxValue:
+            raise TypeError("not a GfxValue")
+        out.append(_pack_opaque(key.encode("utf-8", "surrogateescape") + b"\0"))
+        t = v.type
+        pack = fixed.get(t)
+        if pack is not None:
+            out.append(_I32.pack(t) + pack(v.value))
+        elif t in strs:
+            if not isinstance(v.value, (bytes, bytearray, memoryview)):
+                raise TypeError("not bytes")
+            out.append(_I32.pack(t) + _pack_opaque(bytes(v.value)))
+        elif t == types.GFUUID:
+            if len(v.value) != 16:
+                raise ValueError("uuid")
+            out.append(_I32.pack(t) + bytes(v.value))
+        else:
+            raise ValueError("for the plain builder")
+    body = b"".join(out)
+    return _HDR.pack(len(body), len(value), len(value)) + body
 
 
 class _Gen:

@@ -29,6 +29,7 @@ from typing import Annotated, Any
 import construct as c
 
 from .common import GfxIattx, GfxMdataIatt
+from .frozen import fast_init
 from .xdr import OpaqueCon, _read
 
 __all__ = [
@@ -61,6 +62,7 @@ class GfDataType(enum.IntEnum):
     MDATA = 9
 
 
+@fast_init
 @dataclasses.dataclass(frozen=True, slots=True)
 class GfxValue:
     """One typed value of a ``gfx_dict`` (``union gfx_value``).
