@@ -19,13 +19,14 @@ from __future__ import annotations
 import collections
 import dataclasses
 import errno as _errno
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 from ..proto.render import proc_name, program_name, to_jsonable
 
-__all__ = ["CallRecord", "CallLog", "Fault", "Faults"]
+__all__ = ["CallRecord", "CallLog", "Dropped", "Fault", "Faults"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,20 +97,107 @@ class CallRecord:
 _MISSING = object()
 
 
-class CallLog:
-    """Thread-safe, bounded (default 100 000 records, oldest dropped).
+def _shrink_record(record: CallRecord | tuple) -> CallRecord | tuple:
+    if isinstance(record, CallRecord):
+        return dataclasses.replace(
+            record, args=_shrink(record.args, FIELD_MAX), result=_shrink(record.result, FIELD_MAX)
+        )
+    fields = list(record)
+    fields[8], fields[9] = _shrink(fields[8], FIELD_MAX), _shrink(fields[9], FIELD_MAX)
+    return tuple(fields)
 
-    The server appends plain tuples (cheap on the hot path: ``deque.append`` is atomic);
-    :class:`CallRecord` objects are made when the log is read.
+
+class Dropped:
+    """Stands in the call log for a field too big to keep: what it was and how big."""
+
+    __slots__ = ("kind", "size")
+
+    def __init__(self, kind: str, size: int) -> None:
+        self.kind, self.size = kind, size
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Dropped) and (self.kind, self.size) == (other.kind, other.size)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.size))
+
+    def __repr__(self) -> str:
+        return f"<dropped {self.kind} of {self.size}>"
+
+
+#: Fields bigger than this (bytes of a string, entries of a dict or list) are dropped from
+#: records that were bigger than it on the wire.
+FIELD_MAX = 4096
+
+
+def _shrink(value: Any, limit: int) -> Any:
+    """``value`` with every field over ``limit`` replaced by a :class:`Dropped`."""
+    if isinstance(value, (bytes, bytearray, memoryview, str)):
+        n = len(value)
+        return Dropped(type(value).__name__, n) if n > limit else value
+    if isinstance(value, dict):
+        if len(value) > limit // 16:
+            return Dropped("dict", len(value))
+        return {k if len(k) <= limit else str(Dropped("key", len(k))): _shrink(v, limit) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        if len(value) > limit // 16:
+            return Dropped(type(value).__name__, len(value))
+        return type(value)(_shrink(v, limit) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {}
+        for f in dataclasses.fields(value):
+            old = getattr(value, f.name)
+            new = _shrink(old, limit)
+            if new is not old:
+                changes[f.name] = new
+        if not changes:
+            return value
+        try:
+            return dataclasses.replace(value, **changes)
+        except (TypeError, ValueError):
+            return Dropped(type(value).__name__, 0)
+    return value
+
+
+class CallLog:
+    """Thread-safe, bounded by records (default 100 000) and by bytes (default 64 MiB, as
+    the calls and replies were on the wire without their READ/WRITE payloads); the oldest
+    records go first.  A record bigger than :data:`FIELD_MAX` keeps its fields up to that
+    size; bigger ones become :class:`Dropped` (a 4 MiB name is logged as
+    ``<dropped str of 4194304>``).  Payloads are never kept.
+
+    The server appends plain tuples (cheap on the hot path); :class:`CallRecord` objects are
+    made when the log is read.  ``sink``: a text file that gets each record as a JSON line
+    (``fakegluster serve --call-log FILE``).
     """
 
-    def __init__(self, maxlen: int = 100_000) -> None:
-        self._records: collections.deque[Any] = collections.deque(maxlen=maxlen)
+    def __init__(self, maxlen: int = 100_000, max_bytes: int = 64 << 20, *, sink: Any = None) -> None:
+        self._records: collections.deque[Any] = collections.deque()
+        self._sizes: collections.deque[int] = collections.deque()
+        self.maxlen, self.max_bytes = maxlen, max_bytes
+        self.bytes = 0
+        self.dropped = 0  # records evicted to stay within the bounds
+        self.sink = sink
         self._lock = threading.Lock()
 
-    def append(self, record: CallRecord | tuple) -> None:
-        """Record a call: a :class:`CallRecord`, or the tuple of its fields."""
-        self._records.append(record)
+    def append(self, record: CallRecord | tuple, size: int = 0) -> None:
+        """Record a call: a :class:`CallRecord`, or the tuple of its fields; ``size``: its
+        bytes on the wire (payloads left out)."""
+        if size > FIELD_MAX:
+            record = _shrink_record(record)
+            size = min(size, 8 * FIELD_MAX)
+        size += 200  # the record itself
+        with self._lock:
+            self._records.append(record)
+            self._sizes.append(size)
+            self.bytes += size
+            while self.bytes > self.max_bytes or len(self._records) > self.maxlen:
+                self._records.popleft()
+                self.bytes -= self._sizes.popleft()
+                self.dropped += 1
+        if self.sink is not None:
+            r = record if isinstance(record, CallRecord) else CallRecord(*record)
+            self.sink.write(json.dumps(r.as_json()) + "\n")
 
     def __iter__(self) -> Iterator[CallRecord]:
         with self._lock:
@@ -122,6 +210,8 @@ class CallLog:
     def clear(self) -> None:
         with self._lock:
             self._records.clear()
+            self._sizes.clear()
+            self.bytes = 0
 
     def find(self, proc: str | None = None, server: str | None = None, **fields: Any) -> list[CallRecord]:
         return [r for r in self if r.matches(proc, server, **fields)]
