@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # The real peers the tests judge us against (installed when running as root).
 DEBS := glusterfs-server glusterfs-client qemu-utils qemu-block-extra fio tshark
 
-.PHONY: run test lint venv debs bench clean
+.PHONY: run test lint venv debs bench bench-resources clean
 
 $(VENV)/.stamp: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv python3-pip; }
@@ -50,6 +50,11 @@ bench: debs venv
 	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) -m compileall -q fakegluster client >/dev/null
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# What one client costs the others (issue #14): idle connections, stalls under misbehaving
+# peers, RSS -> bench/results/resources.{json,md} (~3 min; BENCH_ARGS=--quick: ~1 min)
+bench-resources: venv
+	$(PY) bench/resources.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache

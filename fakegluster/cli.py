@@ -26,14 +26,25 @@ def _serve(args: argparse.Namespace) -> int:
     import trio
 
     from .server import DEFAULT_LISTEN, FakeGluster
+    from .server.net import tune_gc
 
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from .server.calllog import CallLog
+
+    call_log: bool | CallLog = False  # nobody reads it in memory: kept only when asked, as JSON lines
+    if args.call_log:
+        call_log = CallLog(max_bytes=1 << 20, sink=open(args.call_log, "a", buffering=1))  # noqa: SIM115
     try:
-        server = FakeGluster(args.volume or ["testvol"], args.listen or [DEFAULT_LISTEN])
+        server = FakeGluster(
+            args.volume or ["testvol"],
+            args.listen or [DEFAULT_LISTEN],
+            max_connections=args.max_connections,
+            call_log=call_log,
+        )
     except ValueError as exc:
         print(f"fakegluster serve: {exc}", file=sys.stderr)
         return 2
@@ -42,6 +53,8 @@ def _serve(args: argparse.Namespace) -> int:
         async with trio.open_nursery() as nursery:
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 info = await nursery.start(server.serve)
+                tune_gc()  # a process that only serves: no long full collections under load
+                server.connections.collect_when_idle = True
                 for li in info.listeners:
                     print(f"listening {li.url()}")
                 for name in info.volumes:
@@ -87,6 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
         "(repeatable; default tcp://127.0.0.1:24007)",
     )
     srv.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    srv.add_argument(
+        "--max-connections",
+        type=int,
+        metavar="N",
+        help="serve at most N connections at once (glusterd and bricks together); more are closed at once",
+    )
+    srv.add_argument(
+        "--call-log",
+        metavar="FILE",
+        help="append every call answered to FILE as a JSON line (default: no call log)",
+    )
     srv.set_defaults(func=_serve)
     return parser
 

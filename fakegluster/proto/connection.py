@@ -31,16 +31,17 @@ After an answerable error the connection goes on with the next record.
 from __future__ import annotations
 
 import enum
+import struct
 from collections.abc import Iterable
 from typing import Any
 
 from .callback import PROGRAM as CALLBACK_PROGRAM
 from .errors import AcceptStat, ProtocolError, RejectStat
-from .events import NEED_DATA, Call, ConnectionClosed, Denied, Event, NeedData, Reply
+from .events import NEED_DATA, Call, ConnectionClosed, Denied, Event, Expensive, NeedData, Reply
 from .programs import UNDECODABLE, Procedure, Program, all_programs, lookup
 from .record import DEFAULT_MAX_RECORD, RecordReader, frame_header
 from .rpc import CallHeader, build_call_header, build_denied, build_reply_header, decode_auth, parse_header
-from .xdr import DecodeError, Struct, decode, encode
+from .xdr import DecodeError, Encoded, Struct, decode, encode
 
 __all__ = ["Role", "RpcConnection", "encode_call", "encode_reply", "error_reply", "decode_call_body"]
 
@@ -77,13 +78,20 @@ def encode_reply(reply: Reply | Denied) -> list[Any]:
     body = build_reply_header(reply.xid, reply.stat, reply.verf, reply.low, reply.high)
     if reply.result is not None:
         cls = type(reply.result)
-        if not issubclass(cls, Struct):
+        if cls is Encoded:  # a reply the server keeps encoded (DUMP's)
+            body += reply.result.data
+        elif not issubclass(cls, Struct):
             raise TypeError(f"result of type {cls.__name__} is not an XDR struct")
-        body += encode(cls, reply.result)
+        else:
+            body += encode(cls, reply.result)
     return _framed(body, reply.payload)
 
 
-def _framed(body: bytes, payload: bytes | memoryview) -> list[Any]:
+def _framed(body: bytes, payload: Any) -> list[Any]:
+    """``payload``: bytes, a memoryview, or a list of them (a READ answered in pieces)."""
+    if isinstance(payload, list):
+        head = frame_header(len(body) + sum(len(p) for p in payload)) + body
+        return [head, *(p for p in payload if len(p))]
     n = len(payload)
     head = frame_header(len(body) + n) + body
     return [head, payload] if n else [head]
@@ -149,6 +157,29 @@ def decode_call_body(
     return Call(xid, hdr.prog, hdr.vers, hdr.proc, args, cred, verf, payload, hdr.rpcvers)
 
 
+def _payload_size_offset(proc: Procedure) -> int | None:
+    """Where the ``size`` field sits in ``proc``'s arguments when every field before it has a
+    fixed size (gfx_write_req: gfid, fd, offset, size -> 32); None otherwise."""
+    if id(proc) not in _SIZE_OFFSETS:
+        offset: int | None = 0
+        schema = getattr(proc.args, "schema", None)
+        for name, con in getattr(schema, "fields", ()):
+            if name == "size":
+                break
+            try:
+                offset = (offset or 0) + int(con.sizeof())
+            except Exception:  # a variable-size field (construct's SizeofError and kin)
+                offset = None
+                break
+        else:
+            offset = None
+        _SIZE_OFFSETS[id(proc)] = offset
+    return _SIZE_OFFSETS[id(proc)]
+
+
+_SIZE_OFFSETS: dict[int, int | None] = {}
+
+
 def _where(hdr: CallHeader) -> dict[str, Any]:
     """The call an error reply is about (built only when there is an error)."""
     return dict(xid=hdr.xid, prog=hdr.prog, vers=hdr.vers, proc=hdr.proc)
@@ -195,6 +226,8 @@ class RpcConnection:
         self._eof = False
         self._closed_reported = False
         self._poisoned: ProtocolError | None = None
+        #: the length of the last record taken (the call log bounds itself by it)
+        self.last_record_size = 0
 
     # ---- receiving ----------------------------------------------------------------------
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
@@ -204,8 +237,12 @@ class RpcConnection:
         else:
             self._reader.feed(data)
 
-    def next_event(self) -> Event | NeedData:
+    def next_event(self, max_cost: int | None = None) -> Event | NeedData | Expensive:
         """The next event, or ``NEED_DATA``.
+
+        With ``max_cost``, a record whose :meth:`record_cost` exceeds it is not decoded here:
+        it comes back as :class:`Expensive`, for the caller to :meth:`decode_record` where a
+        long decode stalls nobody (a worker thread).
 
         Raises:
             ProtocolError: the message broke the protocol; ``exc.reply`` says what to answer
@@ -223,7 +260,33 @@ class RpcConnection:
                 self._closed_reported = True
                 return ConnectionClosed(self._reader.buffered)
             return NEED_DATA
+        self.last_record_size = len(record)
+        if max_cost is not None and len(record) > max_cost and self.record_cost(record) > max_cost:
+            return Expensive(record)
         return self._decode_record(record)
+
+    def decode_record(self, record: bytes | memoryview) -> Event:
+        """Decode a record :meth:`next_event` handed out as :class:`Expensive` (same errors);
+        touches nothing else of the connection, so it may run in another thread."""
+        return self._decode_record(record)
+
+    def record_cost(self, record: bytes | memoryview) -> int:
+        """How many bytes of ``record`` a decoder would walk: all of it, less the raw payload
+        of a WRITE-like call (``args_payload`` procedures whose arguments start with fixed
+        fields up to ``size``, the payload's length)."""
+        n = len(record)
+        if n < 28 or record[4:8] != b"\0\0\0\0":
+            return n
+        try:
+            hdr = parse_header(record)
+        except ProtocolError:
+            return n
+        proc = _procedure(hdr.prog, hdr.vers, hdr.proc) if isinstance(hdr, CallHeader) else None
+        at = _payload_size_offset(proc) if proc is not None and proc.args_payload else None
+        if at is None or hdr.end + at + 4 > n:
+            return n
+        size: int = struct.unpack_from(">I", record, hdr.end + at)[0]
+        return n - min(size, n - hdr.end)
 
     def _decode_record(self, record: bytes | memoryview) -> Event:
         if self.role is Role.SERVER and (len(record) < 8 or record[4:8] == b"\0\0\0\1"):

@@ -17,7 +17,7 @@ from .errors import AcceptStat, AuthStat, RejectStat
 from .frozen import fast_init
 from .rpc import AUTH_NULL
 
-__all__ = ["Event", "Call", "Reply", "Denied", "ConnectionClosed", "NEED_DATA", "NeedData"]
+__all__ = ["Event", "Call", "Reply", "Denied", "ConnectionClosed", "Expensive", "NEED_DATA", "NeedData"]
 
 
 class NeedData(enum.Enum):
@@ -93,3 +93,11 @@ class ConnectionClosed(Event):
     """The peer closed its side.  ``partial`` counts bytes of an unfinished record dropped."""
 
     partial: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Expensive(Event):
+    """A complete record left undecoded because decoding it costs more than the caller's
+    ``max_cost`` (``RpcConnection.next_event``): decode it with ``decode_record`` elsewhere."""
+
+    record: bytes | memoryview

@@ -17,6 +17,7 @@ from ..proto import dump, fops, handshake
 from ..proto.errors import AuthStat, RejectStat
 from ..proto.events import Call, Denied
 from ..proto.gfdict import old_dict, old_dict_text
+from ..proto.xdr import Encoded, encode
 from ..store.base import Store
 from .auth import LOCAL_PEER, AuthResult, Peer, allows_insecure, authenticate, server_options, string2boolean
 from .brickstate import BrickState
@@ -42,6 +43,9 @@ BRICK_DUMP = (
     dump.GfProgDetail.cls("GF-DUMP", dump.GF_DUMP_PROGRAM, dump.GF_DUMP_VERSION),
     dump.GfProgDetail.cls("GlusterFS Handshake", handshake.GLUSTER_HNDSK_PROGRAM, handshake.GLUSTER_HNDSK_VERSION),
 )
+
+#: The DUMP reply, encoded once (every connection starts with a DUMP).
+_BRICK_DUMP_RSP = Encoded(dump.GfDumpRsp, encode(dump.GfDumpRsp, dump.GfDumpRsp(0, 0, 0, BRICK_DUMP)))
 
 
 @dataclasses.dataclass
@@ -153,7 +157,7 @@ class BrickSession:
             return self.fops.handle(call)
         if call.prog == dump.GF_DUMP_PROGRAM:
             if call.proc == dump.GfDumpProc.GF_DUMP_DUMP:
-                return dump.GfDumpRsp.cls(0, 0, 0, BRICK_DUMP), b""
+                return _BRICK_DUMP_RSP, b""
             if call.proc == dump.GfDumpProc.GF_DUMP_PING:
                 return dump.GfCommonRsp.cls(0, 0, None), b""
             return None, b""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import functools
 import ipaddress
 import logging
 import os
@@ -38,7 +39,7 @@ from .brick import BRICK_PROGRAMS, Brick, BrickSession
 from .calllog import CallLog, Faults
 from .glusterd import GLUSTERD_TCP_PROGRAMS, GLUSTERD_UNIX_PROGRAMS, GlusterdSession, Volume
 from .identity import VolumeIdentity, identity_folder
-from .net import next_connection_id, serve_listener, serve_socket, serve_stream
+from .net import LISTEN_BACKLOG, ConnectionLimit, next_connection_id, serve_listener, serve_socket, serve_stream
 
 __all__ = ["FakeGluster", "ServerInfo", "Listen", "parse_listen", "parse_volume", "DEFAULT_LISTEN"]
 
@@ -159,6 +160,11 @@ class FakeGluster:
         max_record: the RPC record size limit (default 1 GiB).
         options: ``volume set`` options for every volume (``{"auth.allow": "127.0.0.1",
             "server.allow-insecure": "off"}``); change them live with :meth:`set_option`.
+        max_connections: connections served at once, glusterd and bricks together (default:
+            no limit of its own); one more is accepted and closed at once.
+        call_log: keep the decoded record of every call in ``calls`` (True, the default: a
+            :class:`CallLog` bounded to 64 MiB), not at all (False: ``calls`` is None), or
+            in the :class:`CallLog` given.
     """
 
     def __init__(
@@ -168,6 +174,8 @@ class FakeGluster:
         *,
         max_record: int | None = None,
         options: dict[str, str] | None = None,
+        max_connections: int | None = None,
+        call_log: bool | CallLog = True,
     ) -> None:
         self.listen = [parse_listen(x) for x in listen]
         if not self.listen:
@@ -186,7 +194,8 @@ class FakeGluster:
         self.options: dict[str, dict[str, str]] = {n: dict(options or {}) for n in names}
         for name in names:  # refuse what glusterd's volume set would refuse, before binding
             server_options("/", None, None, self.options[name])
-        self.calls = CallLog()
+        self.connections = ConnectionLimit(max_connections)
+        self.calls: CallLog | None = call_log if isinstance(call_log, CallLog) else CallLog() if call_log else None
         self.faults = Faults()
         self.volumes: dict[str, Volume] = {}
         self.identities: dict[str, VolumeIdentity] = {}
@@ -207,7 +216,7 @@ class FakeGluster:
                 self.info = ServerInfo(bound, list(self.volumes), ports)
                 for li, socks in listeners:
                     for lsock in socks:
-                        nursery.start_soon(serve_listener, lsock, self._glusterd_handler(li), nursery)
+                        nursery.start_soon(serve_listener, lsock, self._glusterd_handler(li), nursery, self.connections)
                 withdraw += self._offer_rdma(bound, nursery)
                 task_status.started(self.info)
         finally:
@@ -257,7 +266,9 @@ class FakeGluster:
                     ident.remember_port(brick.path, brick.port)
                 name = f"brick:{volume.name}:{index}"
                 for lsock in socks:
-                    nursery.start_soon(serve_listener, lsock, self._brick_handler(brick, name), nursery)
+                    nursery.start_soon(
+                        serve_listener, lsock, self._brick_handler(brick, name), nursery, self.connections
+                    )
         return ports
 
     def _offer_rdma(self, bound: Sequence[Listen], nursery: trio.Nursery) -> list[Callable[[], None]]:
@@ -430,6 +441,7 @@ class FakeGluster:
         self.stop()
 
 
+@functools.lru_cache(maxsize=4096)  # once per address, not once per connection
 def _unmapped(host: str) -> str:
     try:
         addr = ipaddress.ip_address(host.split("%")[0])
@@ -491,7 +503,7 @@ def _tcp_listeners(host: str, port: int) -> list[socket.socket]:
             if port == 0 and len(socks) > 1:
                 addr = (addr[0], socks[0].getsockname()[1], *addr[2:])
             s.bind(addr)
-            s.listen(128)
+            s.listen(LISTEN_BACKLOG)
     except OSError:
         for s in socks:
             s.close()
@@ -514,7 +526,7 @@ def _unix_listener(path: str) -> socket.socket:
             probe.close()
     raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     raw.bind(path)
-    raw.listen(128)
+    raw.listen(LISTEN_BACKLOG)
     return raw
 
 
@@ -534,7 +546,7 @@ def _bind_same_port(hosts: Sequence[str], attempts: int = 20, prefer: int = 0) -
                 if info[0] == socket.AF_INET6:
                     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 s.bind((host, port) if info[0] == socket.AF_INET else info[4][:2] + (0, 0))
-                s.listen(128)
+                s.listen(LISTEN_BACKLOG)
                 port = s.getsockname()[1]
             return socks
         except OSError as exc:

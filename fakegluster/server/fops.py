@@ -39,6 +39,7 @@ from ..store.base import (
     fs_error,
 )
 from .brickstate import BrickState
+from .handle import Sliced
 from .iatt import ZERO_IATT, d_type, ino_of, to_iatt, to_statfs
 from .lockfops import LockFops
 from .xattrs import PreopFailed, XattrFops, entry_xattrs, preop_check
@@ -56,6 +57,9 @@ SET_ATIME_NOW, SET_MTIME_NOW = 0x80, 0x100
 GF_SEEK_DATA, GF_SEEK_HOLE = 0, 1
 #: Linux's cap on one read/write system call (INT_MAX rounded down to a page)
 MAX_RW_COUNT = 0x7FFFF000
+#: READs and WRITEs bigger than this are done a piece per slice of the connection's work
+#: (net.Dispatcher), so a 64 MiB WRITE does not hold up the other clients
+SLICE_IO = 1 << 20
 
 
 @dataclasses.dataclass
@@ -427,11 +431,32 @@ class FopHandlers(LockFops, XattrFops):
             raise fs_error(errno.EBADF)
         # posix_readv's pread: Linux moves at most MAX_RW_COUNT bytes per call, so a 10.3
         # brick answers a READ of 2 GiB or more with 2147479552 bytes (op_ret stays an int32)
-        data = self.store.read(ofd.gfid, a.offset, min(a.size, MAX_RW_COUNT))
-        post = self.store.getattr(ofd.gfid)
+        size = min(a.size, MAX_RW_COUNT)
+        if size > SLICE_IO:  # many MiB: a piece per slice, the others run in between
+            return Sliced(self._read_sliced(ofd.gfid, a.offset, size)), b""
+        data = self.store.read(ofd.gfid, a.offset, size)
+        return self._read_reply(ofd.gfid, a.offset, len(data)), data
+
+    def _read_reply(self, gfid: bytes, offset: int, n: int) -> Any:
+        post = self.store.getattr(gfid)
         # posix_readv sets op_errno ENOENT when the read reached the end of the file
-        eof = a.offset + len(data) >= post.size
-        return F.GfxReadRsp.cls(len(data), errno.ENOENT if eof else 0, to_iatt(post), len(data), None), data
+        eof = offset + n >= post.size
+        return F.GfxReadRsp.cls(n, errno.ENOENT if eof else 0, to_iatt(post), n, None)
+
+    def _read_sliced(self, gfid: bytes, offset: int, size: int) -> Any:
+        pieces: list[Any] = []
+        n = 0
+        try:
+            while n < size:
+                piece = self.store.read(gfid, offset + n, min(SLICE_IO, size - n))
+                if not piece:
+                    break
+                pieces.append(piece)
+                n += len(piece)
+                yield
+            return self._read_reply(gfid, offset, n), pieces
+        except OSError as exc:  # the file went away under the read
+            return _err(F.GfxReadRsp, exc), b""
 
     def op_write(self, a, call):
         ofd = self._fd(a.gfid, a.fd)
@@ -442,8 +467,22 @@ class FopHandlers(LockFops, XattrFops):
         data = call.payload
         if len(data) != a.size:
             raise fs_error(errno.EINVAL)
+        if len(data) > SLICE_IO:  # many MiB: a piece per slice, the others run in between
+            return Sliced(self._write_sliced(ofd.gfid, offset, data, pre)), b""
         n = self.store.write(ofd.gfid, offset, data)
         return F.GfxCommon2iattRsp.cls(n, 0, None, to_iatt(pre), self._iatt(ofd.gfid))
+
+    def _write_sliced(self, gfid: bytes, offset: int, data: Any, pre: Any) -> Any:
+        view = memoryview(data)
+        n = 0
+        try:
+            while n < len(view):
+                n += self.store.write(gfid, offset + n, view[n : n + SLICE_IO])
+                yield
+        except OSError as exc:
+            if not n:
+                return _err(F.GfxCommon2iattRsp, exc), b""
+        return F.GfxCommon2iattRsp.cls(n, 0, None, to_iatt(pre), self._iatt(gfid)), b""
 
     def op_flush(self, a, call):
         ofd, fdkey = self._fd_key(a.gfid, a.fd)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import functools
 import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -21,7 +22,7 @@ from ..mgmt.volgen import client_volfile
 from ..proto import dump, handshake, portmap
 from ..proto.events import Call
 from ..proto.gfdict import old_dict, old_dict_text
-from ..proto.xdr import encode
+from ..proto.xdr import Encoded, encode
 from .brick import Brick
 from .handle import ConnectionHandle
 
@@ -50,6 +51,10 @@ _DUMP = {
         dump.GfProgDetail.cls("Gluster Handshake (CLI Getspec)", handshake.GLUSTER_HNDSK_PROGRAM, 2),
     ),
 }
+
+
+#: The DUMP replies, encoded once (every connection starts with a DUMP).
+_DUMP_RSP = {t: Encoded(dump.GfDumpRsp, encode(dump.GfDumpRsp, dump.GfDumpRsp(0, 0, 0, p))) for t, p in _DUMP.items()}
 
 
 @dataclasses.dataclass
@@ -83,6 +88,7 @@ class Volume:
         return client_volfile(vol, trusted=trusted, remote_ports=ports)
 
 
+@functools.lru_cache(maxsize=4096)  # once per address, not once per connection
 def is_local(peer_host: str | None) -> bool:
     """glusterd gives the trusted volfile to clients on this machine (loopback or unix)."""
     if not peer_host:
@@ -157,7 +163,7 @@ class GlusterdSession:
         a = call.args
         if call.prog == dump.GF_DUMP_PROGRAM:
             if call.proc == dump.GfDumpProc.GF_DUMP_DUMP:
-                return dump.GfDumpRsp.cls(0, 0, 0, _DUMP[self.transport]), b""
+                return _DUMP_RSP[self.transport], b""
             if call.proc == dump.GfDumpProc.GF_DUMP_PING:
                 return dump.GfCommonRsp.cls(0, 0, None), b""
             return None, b""

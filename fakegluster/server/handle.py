@@ -13,6 +13,11 @@ has that method):
 * ``conn.send_call(prog, vers, proc, args)`` sends a one-way CALL to the peer, with
   AUTH_NULL credentials and xids counting from 1 per connection, as a 10.3 brick and
   glusterd do (``upcall.pcap``, ``graph_switch.pcap``).
+* ``handle(call)`` returns ``(Sliced(generator), b"")`` -> a long piece of work (a READ or
+  WRITE of many MiB) done a step at a time: the shell runs the generator one ``next()`` per
+  slice of the connection's work, lets the other connections run in between, and sends what
+  the generator returns, ``(result, payload)``, as the reply.  The connection takes no other
+  call meanwhile.
 * ``conn.close()`` closes the connection from the server side (a killed brick).
 * ``conn.closed`` says whether the peer is gone; a reply or call to a closed connection is
   dropped silently (a lock granted to a client that left).
@@ -24,10 +29,10 @@ outbox, which its own writer drains in order (:mod:`fakegluster.server.net`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any, Protocol
 
-__all__ = ["DEFERRED", "ConnectionHandle", "Deferred"]
+__all__ = ["DEFERRED", "ConnectionHandle", "Deferred", "Sliced"]
 
 
 class Deferred:
@@ -47,6 +52,16 @@ class Deferred:
 #: ``return DEFERRED, b""`` from ``handle(call)``: the reply comes later through
 #: :meth:`ConnectionHandle.reply`.
 DEFERRED = Deferred()
+
+
+class Sliced:
+    """``return Sliced(gen), b""`` from ``handle(call)``: ``gen`` does the work a step per
+    ``next()`` (each step a few milliseconds at most) and returns ``(result, payload)``."""
+
+    __slots__ = ("steps",)
+
+    def __init__(self, steps: Generator[None, None, tuple[Any, Any]]) -> None:
+        self.steps = steps
 
 
 class ConnectionHandle(Protocol):
