@@ -277,3 +277,15 @@ def test_a_directory_volume_serves_a_file_from_before_1970(tmp_path):
         assert lk.op_ret == 0 and lk.prestat.ia_mtime == when
         assert struct.unpack(">qQ", lk.xdata[MDATA].value[25:41]) == (when, 0)
         m.close()
+
+
+def test_an_xattr_name_ends_at_its_first_nul(mount, d):
+    """Found by tools/fuzz.py (the directory store raised on the NUL): the server copies the
+    name with gf_strdup, so ``user.a\\0b`` is ``user.a`` on a real 10.3 brick."""
+    g = mount.create(d, "x").stat.ia_gfid
+    assert mount.fop("SETXATTR", gfid=g, dict={"user.a": GfxValue.ptr(b"v1")}, flags=0).op_ret == 0
+    for name in ("user.a\0b", "user.a\0"):
+        r = mount.fop("GETXATTR", gfid=g, namelen=len(name), name=name)
+        assert (r.op_ret, {k: bytes(v.value) for k, v in r.dict.items()}) == (2, {"user.a": b"v1"})
+    assert mount.fop("REMOVEXATTR", gfid=g, name="user.a\0zz").op_ret == 0
+    assert mount.fop("GETXATTR", gfid=g, namelen=6, name="user.a").op_errno == errno.ENODATA
