@@ -79,6 +79,8 @@ SLICE_CALLS = 64
 SLICE_BYTES = 4 << 20
 #: how long sliced work (a handler's :class:`~fakegluster.server.handle.Sliced`) runs at once
 SLICE_SECONDS = 0.003
+#: a call that keeps the server busy longer than this is logged (WARNING)
+SLOW_CALL = 0.05
 #: Records that cost more bytes than this to decode are decoded in a worker thread (a 24 MB
 #: message holding a 1M-entry dict takes seconds to decode in Python; the trio thread keeps
 #: serving the others meanwhile, sharing the GIL in its 5 ms slices).
@@ -231,6 +233,7 @@ class Dispatcher:
         in_size = self.conn.last_record_size - len(call.payload)  # what the call log may keep
         if fault is not None and fault.errno is not None:
             return self._fail(call, fault)
+        t0 = time.perf_counter()
         try:
             result, payload = self.session.handle(call)
         except Exception:  # a bug must not take the server down: answer SYSTEM_ERR
@@ -238,6 +241,9 @@ class Dispatcher:
             self.errors += 1
             self._record(call, None, "SYSTEM_ERR", in_size)
             return self._system_err(call)
+        took = time.perf_counter() - t0
+        if took > SLOW_CALL:  # every other client waited as long: say which call it was
+            log.warning("%s: %s took %.0f ms: %.300r", self.name, _proc_name(call), took * 1000, call.args)
         if result is DEFERRED:  # the session answers later, through Connection.reply
             return []
         if result.__class__ is Denied:  # rpcsvc refused the call (MSG_DENIED), e.g. an insecure port
