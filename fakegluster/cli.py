@@ -25,7 +25,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     import trio
 
-    from .server import DEFAULT_LISTEN, FakeGluster
+    from .server import DEFAULT_LISTEN, FakeGluster, load_cluster_file
     from .server.net import tune_gc
 
     logging.basicConfig(
@@ -39,13 +39,23 @@ def _serve(args: argparse.Namespace) -> int:
     if args.call_log:
         call_log = CallLog(max_bytes=1 << 20, sink=open(args.call_log, "a", buffering=1))  # noqa: SIM115
     try:
+        volumes: list = list(args.volume or [])
+        listen = list(args.listen or [])
+        nodes: list[str] | int | None = list(args.node or []) or (args.nodes if args.nodes else None)
+        if args.cluster:
+            cf = load_cluster_file(args.cluster)
+            volumes = [*cf.volumes, *volumes]
+            listen = listen or cf.listen
+            if cf.nodes and nodes is None:
+                nodes = cf.nodes
         server = FakeGluster(
-            args.volume or ["testvol"],
-            args.listen or [DEFAULT_LISTEN],
+            volumes or ["testvol"],
+            listen or [DEFAULT_LISTEN],
+            nodes=nodes,
             max_connections=args.max_connections,
             call_log=call_log,
         )
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         print(f"fakegluster serve: {exc}", file=sys.stderr)
         return 2
 
@@ -57,8 +67,15 @@ def _serve(args: argparse.Namespace) -> int:
                 server.connections.collect_when_idle = True
                 for li in info.listeners:
                     print(f"listening {li.url()}")
+                if len(server.cluster.nodes) > 1:
+                    for node in server.cluster.nodes:
+                        print(f"node {node.host} " + " ".join(li.url() for li in node.bound))
                 for name in info.volumes:
                     print(f"volume {name} " + " ".join(info.uri_prefixes(name)))
+                    bricks = server.cluster.volumes[name].bricks
+                    if len(bricks) > 1:
+                        for b in bricks:
+                            print(f"brick {name} {b.index} {b.host}:{b.path} port {b.port}")
                 print("ready", flush=True)
                 async for signum in signals:
                     print(f"stopping on {signal.Signals(signum).name}", file=sys.stderr, flush=True)
@@ -88,10 +105,26 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument(
         "--volume",
         action="append",
-        metavar="NAME[=DIR]",
-        help="a volume: in memory, or serving the existing directory DIR (repeatable; "
-        "default: one in-memory volume 'testvol')",
+        metavar="NAME[=DIR][;KEY=VALUE...]",
+        help="a volume: in memory, or serving the existing directory DIR; keys: replica, arbiter, disperse, "
+        "disperse-data, redundancy, bricks (a count or HOST:/PATH,...), transport, store, start, and volume "
+        "options (e.g. 'vm=/srv/vm;replica=3;performance.write-behind=off'). Repeatable; default: one "
+        "in-memory volume 'testvol'",
     )
+    srv.add_argument(
+        "--nodes",
+        type=int,
+        metavar="N",
+        help="serve N fake nodes: the first on --listen, the others on 127.0.0.2, 127.0.0.3, ... (bricks go "
+        "round the nodes)",
+    )
+    srv.add_argument(
+        "--node",
+        action="append",
+        metavar="ADDRESS",
+        help="another fake node, with its glusterd and bricks on ADDRESS (repeatable)",
+    )
+    srv.add_argument("--cluster", metavar="FILE", help="a TOML cluster file: listen, nodes, [[volume]] tables")
     srv.add_argument(
         "--listen",
         action="append",

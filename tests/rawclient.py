@@ -134,10 +134,18 @@ class Raw:
 
 
 class Mount:
-    """A brick connection after SETVOLUME, with ``fop(name, **fields)``."""
+    """A brick connection after SETVOLUME, with ``fop(name, **fields)``; ``brick``: which
+    protocol/client of the volfile (a multi-brick volume's)."""
 
     def __init__(
-        self, host: str, port: int, volume: str, *, unix: str | None = None, process_uuid: str | None = None
+        self,
+        host: str,
+        port: int,
+        volume: str,
+        *,
+        unix: str | None = None,
+        process_uuid: str | None = None,
+        brick: int | None = None,
     ) -> None:
         #: the client identity (SETVOLUME's process-uuid): connections sharing it are one client_t
         self.process_uuid = process_uuid or (
@@ -154,7 +162,11 @@ class Mount:
         if spec.result.op_ret < 0:
             raise OSError(spec.result.op_errno, f"GETSPEC {volume}")
         self.volfile = spec.result.spec
-        [client] = parse_volfile(self.volfile).of_type("protocol/client")
+        clients = parse_volfile(self.volfile).of_type("protocol/client")
+        if brick is None:
+            [client] = clients
+        else:
+            client = clients[brick]
         self.options = client.options
         rhost = client.options["remote-host"]
         raw = Raw(rhost, int(client.options.get("remote-port", 24007)))

@@ -1,11 +1,27 @@
 """The fake glusterd + bricks: a thin trio shell around synchronous sessions."""
 
 from .calllog import CallLog, CallRecord, Faults
-from .cluster import DEFAULT_LISTEN, FakeGluster, ServerInfo, parse_listen, parse_volume
+from .cluster import (
+    DEFAULT_LISTEN,
+    BrickControl,
+    ClusterError,
+    FakeGluster,
+    NodeControl,
+    ServerInfo,
+    parse_listen,
+    parse_volume,
+)
+from .volspec import VolumeSpec, load_cluster_file, parse_volume_spec
 
 __all__ = [
     "FakeGluster",
     "ServerInfo",
+    "BrickControl",
+    "NodeControl",
+    "ClusterError",
+    "VolumeSpec",
+    "parse_volume_spec",
+    "load_cluster_file",
     "CallLog",
     "CallRecord",
     "Faults",

@@ -1,17 +1,22 @@
 """A brick: what glusterfsd's protocol/server answers on one brick port.
 
-:class:`Brick` is the volume-side state (store, path, volume id, auth.login credentials);
-:class:`BrickSession` is one client connection: GF-DUMP, the handshake (SETVOLUME checks as
-in ``server_setvolume``, ``xlators/protocol/server/src/server-handshake.c``) and the FOP v400
-program (``fops.FopHandlers``).  Synchronous and IO-free: the trio shell feeds it Calls.
+:class:`Brick` is the volume-side state (store, path, volume id, auth.login credentials) and
+the state of its "process": running, frozen (SIGSTOP: connections are accepted and calls
+queued, never answered until it thaws) or stopped (no port; clients asking glusterd's port
+map get op_ret -1, as for a dead glusterfsd).  The runtime (:mod:`.runtime`) starts and stops
+its listeners; :class:`BrickSession` is one client connection: GF-DUMP, the handshake
+(SETVOLUME checks as in ``server_setvolume``, ``xlators/protocol/server/src/server-handshake.c``)
+and the FOP v400 program (``fops.FopHandlers``).  Synchronous and IO-free: the trio shell
+feeds it Calls.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import errno
+import logging
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..proto import dump, fops, handshake
 from ..proto.errors import AuthStat, RejectStat
@@ -22,7 +27,14 @@ from ..store.base import Store
 from .auth import LOCAL_PEER, AuthResult, Peer, allows_insecure, authenticate, server_options, string2boolean
 from .brickstate import BrickState
 from .fops import FdTable, FopHandlers
-from .handle import ConnectionHandle
+from .handle import DEFERRED, ConnectionHandle
+
+if TYPE_CHECKING:
+    import trio
+
+    from .node import Node
+
+log = logging.getLogger("fakegluster.server")
 
 __all__ = ["Brick", "BrickSession", "BRICK_PROGRAMS", "BRICK_DUMP"]
 
@@ -63,6 +75,10 @@ class Brick:
             :mod:`.auth`); by default what glusterd writes for a volume with no options set.
             Change them with :meth:`reconfigure`.
         state: what the brick keeps across connections (locks, upcalls; ``brickstate.py``).
+        index: the brick's place in the volume (``VOL-client-INDEX``; ``brick:VOL:INDEX`` in
+            the call log).
+        host: the node name of ``host:path``; ``node`` the node serving it.
+        status: ``"running"``, ``"frozen"`` or ``"stopped"``; ``port`` 0 while stopped.
     """
 
     volume: str
@@ -76,6 +92,33 @@ class Brick:
     state: BrickState = dataclasses.field(default_factory=BrickState)
     options: dict[str, str] = dataclasses.field(default_factory=dict)
     sessions: set[BrickSession] = dataclasses.field(default_factory=set, repr=False, compare=False)
+    index: int = 0
+    host: str = ""
+    node: Node | None = dataclasses.field(default=None, repr=False)
+    status: str = "stopped"
+    #: the brick's listeners and connections (cancelled to stop it)
+    scope: trio.CancelScope | None = dataclasses.field(default=None, repr=False)
+    #: calls that reached a frozen brick: answered in order when it thaws
+    held: list[tuple[BrickSession, Any]] = dataclasses.field(default_factory=list, repr=False)
+    #: what glusterd's port map last said (a restarted brick gets a new port)
+    ports_seen: list[int] = dataclasses.field(default_factory=list, repr=False)
+
+    @property
+    def name(self) -> str:
+        """``brick:VOLUME:INDEX``, the brick's name in the call log and in fault rules."""
+        return f"brick:{self.volume}:{self.index}"
+
+    @property
+    def running(self) -> bool:
+        """Running or frozen: a process holds the port (a frozen one just does not answer)."""
+        return self.status != "stopped"
+
+    def thaw(self) -> None:
+        """Answer, in order, what reached the brick while it was frozen."""
+        held, self.held = self.held, []
+        self.status = "running" if self.status == "frozen" else self.status
+        for session, call in held:
+            session.answer_held(call)
 
     def __post_init__(self) -> None:
         self.state.brick_path = self.path
@@ -125,9 +168,21 @@ class BrickSession:
         return authenticate(params, self.brick.options, self.peer, self.ssl_name)
 
     def attach(self, conn: ConnectionHandle) -> None:
-        """The shell hands over the connection (deferred replies, callbacks to the client)."""
+        """The connection handle (:mod:`.handle`): deferred replies, callbacks, close."""
         self.conn = conn
         self.brick.sessions.add(self)
+
+    def answer_held(self, call: Any) -> None:
+        """Answer a call that waited while the brick was frozen."""
+        if self.conn is None or self.conn.closed:
+            return
+        try:
+            result, payload = self.handle(call)
+        except Exception:  # as the dispatcher does: a bug must not take the brick down
+            log.exception("%s: a held %s failed", self.brick.name, call.proc)
+            return
+        if result is not DEFERRED:
+            self.conn.reply(call, result, payload)
 
     def garbage(self, prog: int, proc: int) -> Any:
         """The body sent with GARBAGE_ARGS (handshake actors still submit their reply;
@@ -146,6 +201,9 @@ class BrickSession:
         }.get(proc)
 
     def handle(self, call: Call) -> tuple[Any, Any]:
+        if self.brick.status == "frozen" and self.conn is not None:
+            self.brick.held.append((self, call))  # SIGSTOPped: the kernel queues, nobody answers
+            return DEFERRED, b""
         if self.denied:
             return INSECURE_DENIED, b""
         if call.prog == fops.GLUSTER_FOP_PROGRAM:
@@ -221,6 +279,8 @@ class BrickSession:
         self.fops.close()
         self.brick.state.gone(self)
         self.brick.sessions.discard(self)
+        if self.brick.held:
+            self.brick.held = [(s, c) for s, c in self.brick.held if s is not self]
 
 
 def _rev(items: dict[str, Any]) -> dict[str, bytes]:

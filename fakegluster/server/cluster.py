@@ -1,4 +1,5 @@
-"""A fake GlusterFS cluster: glusterd listeners, one brick port per brick, volumes on stores.
+"""A fake GlusterFS cluster: nodes with a glusterd each, volumes of every type, one listener
+and port per brick, and the controls to change it all while clients run.
 
 Async use (readiness through ``nursery.start``)::
 
@@ -8,104 +9,82 @@ Async use (readiness through ``nursery.start``)::
 
 Sync use (trio runs in a thread)::
 
-    with FakeGluster(listen=["tcp://127.0.0.1:0", "unix:///tmp/g.sock"]) as server:
-        subprocess.run(["qemu-img", "info", server.uri("testvol", "a.img")])
+    with FakeGluster(["vm;replica=3"], ["tcp://127.0.0.1:0"], nodes=3) as server:
+        subprocess.run(["qemu-img", "info", server.uri("vm", "a.img")])
+        server.bricks("vm")[2].stop()          # brick 2's process dies
+        server.set_option("vm", "performance.write-behind", "off")   # clients get FETCHSPEC
+        server.nodes[1].stop()                 # a whole node goes away
+
+Volumes are written as one-line specs (:mod:`.volspec`: ``"vm=/srv/vm;replica=3"``),
+:class:`VolumeSpec` values, dicts of the same keys, or ``(name, Store)`` for a one-brick volume
+on a ready store.  The running state lives in a :class:`~.runtime.Cluster` (the server's trio
+thread only); this class is its thread-safe face.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import errno
-import functools
 import ipaddress
-import logging
-import os
 import socket
-import stat
-import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import trio
 
-from ..inproc import MessageStream, offer_rdma
+from ..mgmt import model
 from ..proto.uri import GlusterURI
-from ..store import Store, open_store
+from ..store import Store
 from ..trio_thread import TrioThread
-from .auth import LOCAL_PEER, Peer, server_options
-from .brick import BRICK_PROGRAMS, Brick, BrickSession
+from .brick import Brick
 from .calllog import CallLog, Faults
-from .glusterd import GLUSTERD_TCP_PROGRAMS, GLUSTERD_UNIX_PROGRAMS, GlusterdSession, Volume
-from .identity import VolumeIdentity, identity_folder
-from .net import LISTEN_BACKLOG, ConnectionLimit, next_connection_id, serve_listener, serve_socket, serve_stream
+from .listen import Listen, bracket, parse_listen, reachable
+from .net import ConnectionLimit
+from .node import Node
+from .runtime import Cluster, ClusterError
+from .volspec import VolumeSpec, parse_volume_spec, volume_spec
 
-__all__ = ["FakeGluster", "ServerInfo", "Listen", "parse_listen", "parse_volume", "DEFAULT_LISTEN"]
+__all__ = [
+    "FakeGluster",
+    "ServerInfo",
+    "BrickControl",
+    "NodeControl",
+    "Listen",
+    "parse_listen",
+    "parse_volume",
+    "DEFAULT_LISTEN",
+    "ClusterError",
+]
 
-log = logging.getLogger("fakegluster.server")
 DEFAULT_LISTEN = "tcp://127.0.0.1:24007"
 
 
-@dataclasses.dataclass(frozen=True)
-class Listen:
-    transport: str  # "tcp" or "unix"
-    host: str | None = None
-    port: int | None = None
-    path: str | None = None
-
-    def url(self) -> str:
-        if self.transport == "unix":
-            return f"unix://{self.path}"
-        return f"tcp://{_bracket(self.host)}:{self.port}"
-
-
-def _bracket(host: str | None) -> str:
-    return f"[{host}]" if host and ":" in host else str(host)
-
-
-def parse_listen(text: str) -> Listen:
-    """``tcp://HOST:PORT`` (IPv6 as ``[::1]``; port 0 picks one) or ``unix:///PATH``."""
-    u = urllib.parse.urlsplit(text)
-    if u.scheme == "unix":
-        path = urllib.parse.unquote(u.path)
-        if u.netloc or not path.startswith("/"):
-            raise ValueError(f"--listen {text!r}: a unix listener is unix:///ABSOLUTE/PATH")
-        if len(os.fsencode(path)) > 107:
-            raise ValueError(f"--listen {text!r}: a unix socket path is at most 107 bytes (AF_UNIX)")
-        return Listen("unix", path=path)
-    if u.scheme != "tcp":
-        raise ValueError(f"--listen {text!r}: the scheme must be tcp:// or unix://")
-    try:
-        port = u.port
-    except ValueError as exc:
-        raise ValueError(f"--listen {text!r}: {exc}") from None
-    if not u.hostname or port is None or u.path not in ("", "/"):
-        raise ValueError(f"--listen {text!r}: a tcp listener is tcp://HOST:PORT")
-    return Listen("tcp", host=u.hostname, port=port)
-
-
 def parse_volume(text: str) -> tuple[str, str | None]:
-    """``NAME`` (in memory) or ``NAME=DIR`` (serve DIR)."""
-    name, _, directory = text.partition("=")
-    if not name or any(c in name for c in "/ .\0") or name.startswith("-"):
-        raise ValueError(
-            f"--volume {text!r}: a volume name is letters, digits, '-' and '_' (libgfapi refuses '.', spaces and '/')"
-        )
-    if _ and not directory:
-        raise ValueError(f"--volume {text!r}: NAME=DIR needs a directory")
-    if directory and not os.path.isdir(directory):
-        raise ValueError(f"--volume {text!r}: {directory} is not a directory")
-    return name, (os.path.abspath(directory) if directory else None)
+    """``NAME`` (in memory) or ``NAME=DIR`` (serve DIR); see :func:`.volspec.parse_volume_spec`
+    for the full one-line spec."""
+    spec = parse_volume_spec(text)
+    return spec.name, spec.directory
 
 
-@dataclasses.dataclass
 class ServerInfo:
-    """What a started server listens on, and how to reach its volumes."""
+    """What a started server listens on, and how to reach its volumes (read live)."""
 
-    listeners: list[Listen]
-    volumes: list[str]
-    brick_ports: dict[str, int]
+    def __init__(self, server: FakeGluster) -> None:
+        self._server = server
+
+    @property
+    def listeners(self) -> list[Listen]:
+        """The first node's glusterd listeners, as bound."""
+        return list(self._server.cluster.nodes[0].bound)
+
+    @property
+    def volumes(self) -> list[str]:
+        return list(self._server.cluster.volumes)
+
+    @property
+    def brick_ports(self) -> dict[str, int]:
+        """brick path -> port, for the bricks running now."""
+        return {b.path: b.port for n in self._server.cluster.nodes for b in n.bricks if b.running}
 
     @property
     def tcp(self) -> list[Listen]:
@@ -118,7 +97,7 @@ class ServerInfo:
     @property
     def port(self) -> int:
         """The first TCP listener's port (what ``gluster://HOST:PORT/...`` needs)."""
-        return self.tcp[0].port if self.tcp else 0
+        return self.tcp[0].port or 0 if self.tcp else 0
 
     def uri(
         self, volume: str | None = None, path: str | None = None, *, transport: str = "tcp", listener: int = 0
@@ -128,7 +107,7 @@ class ServerInfo:
         if transport == "unix":
             return GlusterURI("unix", None, None, self.unix[listener].path, volume, path).to_uri()
         li = self.tcp[listener]
-        host = _reachable(li.host)
+        host = reachable(li.host)
         return GlusterURI("rdma" if transport == "rdma" else "tcp", host, li.port, None, volume, path).to_uri()
 
     def uri_prefixes(self, volume: str) -> list[str]:
@@ -136,30 +115,154 @@ class ServerInfo:
         out = []
         for li in self.listeners:
             if li.transport == "tcp":
-                out.append(f"gluster://{_bracket(_reachable(li.host))}:{li.port}/{volume}/")
+                out.append(f"gluster://{bracket(reachable(li.host))}:{li.port}/{volume}/")
             else:
                 out.append(f"gluster+unix:///{volume}/?socket={li.path}")
         return out
 
+    def volfile_servers(self) -> list[tuple[str, int]]:
+        """(address, glusterd port) of every node, first node first: the server list to give
+        a client that must fail over (QEMU's ``server.N``, FUSE's ``backup-volfile-servers``)."""
+        out = []
+        for node in self._server.cluster.nodes:
+            if node.glusterd_port:
+                out.append((node.address, node.glusterd_port))
+        return out
 
-def _reachable(host: str | None) -> str:
-    if host in ("0.0.0.0", "", None):
-        return "127.0.0.1"
-    if host == "::":
-        return "::1"
-    return str(host)
+
+class BrickControl:
+    """One brick of a served volume, from any thread: its place and state, and its process's
+    life (``stop``, ``start``, ``kill``, ``freeze``, ``thaw``)."""
+
+    def __init__(self, server: FakeGluster, brick: Brick) -> None:
+        self._server, self.brick = server, brick
+
+    def __repr__(self) -> str:
+        b = self.brick
+        return f"<brick {b.index} of {b.volume}: {b.host}:{b.path} {b.status} port {b.port}>"
+
+    index = property(lambda self: self.brick.index)
+    path = property(lambda self: self.brick.path)
+    host = property(lambda self: self.brick.host)
+    name = property(lambda self: self.brick.name, doc="``brick:VOLUME:INDEX`` (call log, fault rules)")
+    port = property(lambda self: self.brick.port, doc="0 while stopped")
+    status = property(lambda self: self.brick.status, doc="running, frozen or stopped")
+    store = property(lambda self: self.brick.store, doc="touch it through ``server.run_sync`` while serving")
+
+    @property
+    def running(self) -> bool:
+        return self.brick.running
+
+    def start(self, port: int = 0) -> int:
+        """Start the brick's process again (``volume start V force``); a new port unless
+        ``port`` is given, found by clients through glusterd's port map.  Returns the port."""
+        return self._server.run_sync(self._server.cluster.start_brick, self.brick, port)
+
+    def stop(self) -> None:
+        """The process exits: connections closed, no port (PORTBYBRICK: op_ret -1)."""
+        self._server.run_sync(self._server.cluster.stop_brick, self.brick)
+
+    def kill(self) -> None:
+        """SIGKILL (for clients, the same as :meth:`stop`)."""
+        self._server.run_sync(self._server.cluster.kill_brick, self.brick)
+
+    def freeze(self) -> None:
+        """SIGSTOP: connections accepted, nothing answered until :meth:`thaw`."""
+        self._server.run_sync(self._server.cluster.freeze_brick, self.brick)
+
+    def thaw(self) -> None:
+        """SIGCONT: what was held is answered, in order."""
+        self._server.run_sync(self._server.cluster.thaw_brick, self.brick)
+
+
+class NodeControl:
+    """One fake node, from any thread: its address and glusterd port, ``stop()`` (the whole
+    machine goes away: glusterd and its bricks) and ``start()``."""
+
+    def __init__(self, server: FakeGluster, node: Node) -> None:
+        self._server, self.node = server, node
+
+    def __repr__(self) -> str:
+        n = self.node
+        return f"<node {n.host} {n.address}:{n.glusterd_port} {'up' if n.up else 'down'}>"
+
+    host = property(lambda self: self.node.host, doc="the name bricks carry (``host:/path``)")
+    address = property(lambda self: self.node.address, doc="where clients reach it")
+    port = property(lambda self: self.node.glusterd_port, doc="its glusterd's TCP port")
+    uuid = property(lambda self: self.node.uuid)
+
+    @property
+    def running(self) -> bool:
+        return self.node.up
+
+    @property
+    def bricks(self) -> list[BrickControl]:
+        return [BrickControl(self._server, b) for b in self.node.bricks]
+
+    def stop(self) -> None:
+        self._server.run_sync(self._server.cluster.stop_node, self.node)
+
+    def start(self) -> None:
+        self._server.run_sync(self._server.cluster.start_node, self.node)
+
+
+VolumeLike = str | VolumeSpec | Mapping[str, Any] | tuple[str, Store]
+
+
+def to_spec(item: VolumeLike) -> VolumeSpec:
+    if isinstance(item, VolumeSpec):
+        return item
+    if isinstance(item, str):
+        return parse_volume_spec(item)
+    if isinstance(item, tuple):
+        name, store = item
+        return VolumeSpec(str(name), store=store)
+    if isinstance(item, Mapping):
+        kw = dict(item)
+        return volume_spec(str(kw.pop("name")), **kw)
+    raise TypeError(f"a volume is a spec string, VolumeSpec, dict or (name, Store), not {item!r}")
+
+
+def _node0_name() -> str:
+    """The first node's name in ``host:/path``: this machine's host name, as a real pool
+    names it (glusterd refuses ``localhost``/``127.0.0.1`` brick hosts)."""
+    name = socket.gethostname()
+    return name if name and name not in ("localhost",) and not name.startswith("127.") else "fakegluster-node0"
+
+
+def _extra_nodes(nodes: int | Sequence[str] | None, listen: list[Listen]) -> list[str]:
+    if nodes is None:
+        return []
+    if not isinstance(nodes, int):
+        return [str(n) for n in nodes]
+    if nodes < 1:
+        raise ValueError(f"nodes={nodes}: at least one")
+    tcp = [li for li in listen if li.transport == "tcp"]
+    base = reachable(tcp[0].host) if tcp else "127.0.0.1"
+    try:
+        addr = ipaddress.ip_address(base)
+    except ValueError:
+        addr = None
+    if addr is None or addr.version != 4 or not addr.is_loopback:
+        raise ValueError(f"nodes={nodes}: give the other nodes' addresses (the first listens on {base})")
+    return [str(addr + i) for i in range(1, nodes)]
 
 
 class FakeGluster:
-    """glusterd + bricks serving ``volumes`` (``"NAME"`` or ``"NAME=DIR"`` or (name, Store)).
+    """glusterd + bricks serving ``volumes``, on one node or several.
 
     Args:
-        volumes: what to serve; default one in-memory volume ``testvol``.
-        listen: glusterd listeners (``tcp://HOST:PORT``, ``unix:///PATH``); bricks listen on
-            every TCP listener's host, on one port each.
+        volumes: what to serve (see the module docstring); default one in-memory volume
+            ``testvol``.
+        listen: the first node's glusterd listeners (``tcp://HOST:PORT``, ``unix:///PATH``);
+            its bricks listen on every TCP listener's host, on one port each.
+        nodes: more nodes: a total count (``3``: the others on 127.0.0.2, 127.0.0.3, with the
+            first node's glusterd port when it is free), or the other nodes' addresses.
+            Bricks without a host go round the nodes.
         max_record: the RPC record size limit (default 1 GiB).
         options: ``volume set`` options for every volume (``{"auth.allow": "127.0.0.1",
-            "server.allow-insecure": "off"}``); change them live with :meth:`set_option`.
+            "server.allow-insecure": "off"}``; a volume spec's own options win); change them
+            live with :meth:`set_option`.
         max_connections: connections served at once, glusterd and bricks together (default:
             no limit of its own); one more is accepted and closed at once.
         call_log: keep the decoded record of every call in ``calls`` (True, the default: a
@@ -169,208 +272,108 @@ class FakeGluster:
 
     def __init__(
         self,
-        volumes: Iterable[str | tuple[str, Store]] = ("testvol",),
+        volumes: Iterable[VolumeLike] = ("testvol",),
         listen: Iterable[str] = (DEFAULT_LISTEN,),
         *,
+        nodes: int | Sequence[str] | None = None,
         max_record: int | None = None,
-        options: dict[str, str] | None = None,
+        options: Mapping[str, str] | None = None,
         max_connections: int | None = None,
         call_log: bool | CallLog = True,
     ) -> None:
         self.listen = [parse_listen(x) for x in listen]
         if not self.listen:
             raise ValueError("at least one --listen is needed")
-        self.volume_specs: list[tuple[str, str | None, Store | None]] = []
-        for spec in volumes:
-            if isinstance(spec, tuple):
-                self.volume_specs.append((spec[0], None, spec[1]))
-            else:
-                name, directory = parse_volume(spec)
-                self.volume_specs.append((name, directory, None))
-        names = [n for n, _, _ in self.volume_specs]
-        if len(set(names)) != len(names):
-            raise ValueError(f"volume names repeat: {names}")
+        self.volume_specs = [to_spec(v) for v in volumes]
+        for spec in self.volume_specs:
+            spec.options = {**(options or {}), **spec.options}
+        node_list = [Node(_node0_name(), self.listen, dynamic_host=True)]
+        for address in _extra_nodes(nodes, self.listen):
+            if ":" in address and not address.startswith("["):
+                raise ValueError(f"node {address!r}: give IPv6 nodes as addresses without a port")
+            node_list.append(Node(address, [Listen("tcp", address, 0)]))
         self.max_record = max_record
-        self.options: dict[str, dict[str, str]] = {n: dict(options or {}) for n in names}
-        for name in names:  # refuse what glusterd's volume set would refuse, before binding
-            server_options("/", None, None, self.options[name])
         self.connections = ConnectionLimit(max_connections)
         self.calls: CallLog | None = call_log if isinstance(call_log, CallLog) else CallLog() if call_log else None
         self.faults = Faults()
-        self.volumes: dict[str, Volume] = {}
-        self.identities: dict[str, VolumeIdentity] = {}
+        self.cluster = Cluster(
+            node_list, calls=self.calls, faults=self.faults, max_record=max_record, connections=self.connections
+        )
+        planned: list[model.Volume] = []
+        for spec in self.volume_specs:  # refuse an impossible spec now, not when serving
+            planned.append(self.cluster.plan(spec, planned))
         self.info: ServerInfo | None = None
         self._thread: TrioThread[ServerInfo] | None = None
+
+    @property
+    def volumes(self) -> dict[str, Any]:
+        """name -> the served :class:`~.volume.Volume` (model and bricks)."""
+        return self.cluster.volumes
 
     # ---- async ----------------------------------------------------------------------
     async def serve(self, *, task_status: trio.TaskStatus[ServerInfo] = trio.TASK_STATUS_IGNORED) -> None:
         """Bind everything, report a :class:`ServerInfo` through ``task_status``, serve until cancelled."""
-        unix_paths: list[str] = []
-        withdraw: list[Callable[[], None]] = []
+        cluster = self.cluster
         try:
-            self._open_volumes()
             async with trio.open_nursery() as nursery:
-                listeners = await self._bind_glusterd(unix_paths)
-                ports = await self._bind_bricks(listeners, nursery)
-                bound = [li for li, _ in listeners]
-                self.info = ServerInfo(bound, list(self.volumes), ports)
-                for li, socks in listeners:
-                    for lsock in socks:
-                        nursery.start_soon(serve_listener, lsock, self._glusterd_handler(li), nursery, self.connections)
-                withdraw += self._offer_rdma(bound, nursery)
+                cluster.nursery = nursery
+                first = cluster.nodes[0]
+                cluster.start_node(first, bricks=False)
+                for node in cluster.nodes[1:]:
+                    _start_extra_node(cluster, node, first.glusterd_port)
+                for spec in self.volume_specs:
+                    cluster.create_volume(spec)
+                self.info = ServerInfo(self)
                 task_status.started(self.info)
         finally:
-            for w in withdraw:
-                w()
-            for volume in self.volumes.values():
-                for brick in volume.bricks:
-                    brick.store.close()
-            for path in unix_paths:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
+            cluster.nursery = None
+            cluster.close()
 
-    def _open_volumes(self) -> None:
-        for name, directory, store in self.volume_specs:
-            store = store if store is not None else open_store(directory)
-            path = directory or f"/fakegluster/{name}/brick0"
-            # a directory volume keeps its volume-id, credentials and ports across restarts
-            ident = VolumeIdentity.load_or_create(identity_folder(store), name)
-            self.identities[name] = ident
-            brick = Brick(name, path, store, ident.volume_id, ident.username, ident.password)
-            brick.reconfigure(server_options(path, brick.username, brick.password, self.options[name]))
-            self.volumes[name] = Volume(name, [brick], brick.volume_id)
+    # ---- the cluster, from any thread ------------------------------------------------
+    @property
+    def nodes(self) -> list[NodeControl]:
+        return [NodeControl(self, n) for n in self.cluster.nodes]
 
-    async def _bind_glusterd(self, unix_paths: list[str]) -> list[tuple[Listen, list[socket.socket]]]:
-        out = []
-        for li in self.listen:
-            if li.transport == "unix":
-                out.append((li, [_unix_listener(li.path)]))
-                unix_paths.append(li.path)
-                continue
-            socks = _tcp_listeners(li.host, li.port)
-            out.append((Listen("tcp", li.host, socks[0].getsockname()[1]), socks))
-        return out
+    def bricks(self, volume: str | None = None) -> list[BrickControl]:
+        """The bricks of ``volume`` (default: the first), in volume order."""
+        return [BrickControl(self, b) for b in self.cluster.volume(self._name(volume)).bricks]
 
-    async def _bind_bricks(self, listeners: Sequence[tuple[Listen, Any]], nursery: trio.Nursery) -> dict[str, int]:
-        hosts = list(dict.fromkeys(li.host for li, _ in listeners if li.transport == "tcp")) or ["127.0.0.1"]
-        ports: dict[str, int] = {}
-        for volume in self.volumes.values():
-            ident = self.identities.get(volume.name)
-            for index, brick in enumerate(volume.bricks):
-                socks = _bind_same_port(hosts, prefer=ident.port_of(brick.path) if ident else 0)
-                brick.port = socks[0].getsockname()[1]
-                ports[brick.path] = brick.port
-                if ident is not None:
-                    ident.remember_port(brick.path, brick.port)
-                name = f"brick:{volume.name}:{index}"
-                for lsock in socks:
-                    nursery.start_soon(
-                        serve_listener, lsock, self._brick_handler(brick, name), nursery, self.connections
-                    )
-        return ports
+    def create_volume(self, spec: VolumeLike, **kw: Any) -> str:
+        """Create (and start, unless ``start=no``) a volume while serving; returns its name.
+        ``create_volume("vm;replica=3")`` or ``create_volume("vm", replica=3, dir=...)``."""
+        s = volume_spec(spec, **kw) if kw and isinstance(spec, str) else to_spec(spec)
+        return self.run_sync(lambda: self.cluster.create_volume(s).name)
 
-    def _offer_rdma(self, bound: Sequence[Listen], nursery: trio.Nursery) -> list[Callable[[], None]]:
-        """Emulated rdma (:mod:`fakegluster.inproc`) on every glusterd TCP address and brick
-        port, for clients in this process."""
-        token = trio.lowlevel.current_trio_token()
-        out = []
+    def start_volume(self, volume: str, force: bool = False) -> None:
+        self.run_sync(self.cluster.start_volume, volume, force)
 
-        def offer(host: str, port: int, handler: Callable[[Any, Any], Any]) -> None:
-            def accept(sock: Any) -> None:
-                token.run_sync_soon(lambda: nursery.start_soon(handler, MessageStream(sock), None))
+    def stop_volume(self, volume: str) -> None:
+        self.run_sync(self.cluster.stop_volume, volume)
 
-            out.append(offer_rdma(host, port, accept))
+    def delete_volume(self, volume: str) -> None:
+        self.run_sync(self.cluster.delete_volume, volume)
 
-        for li in bound:
-            if li.transport == "tcp":
-                host = _reachable(li.host)
-                offer(host, li.port, self._glusterd_handler(li, rdma=True))
-                for volume in self.volumes.values():
-                    for index, brick in enumerate(volume.bricks):
-                        offer(host, brick.port, self._brick_handler(brick, f"brick:{volume.name}:{index}"))
-        return out
-
-    def _glusterd_handler(self, li: Listen, rdma: bool = False) -> Callable[[Any, Any], Any]:
-        async def handler(conn: Any, addr: Any) -> None:
-            cid = next_connection_id()
-            if rdma:
-                peer, local, programs, pmap_port = "rdma", _reachable(li.host), GLUSTERD_TCP_PROGRAMS, li.port
-            elif li.transport == "unix":
-                peer, local, programs = "unix", None, GLUSTERD_UNIX_PROGRAMS
-                tcp = self.info.tcp if self.info else []
-                pmap_port = tcp[0].port if tcp else None
-            else:
-                local_addr = conn.getsockname()
-                peer, local, programs = addr[0], local_addr[0], GLUSTERD_TCP_PROGRAMS
-                pmap_port = local_addr[1]
-            brick_host = _unmapped(local) if local else self._default_brick_host()
-            session = GlusterdSession(
-                self.volumes,
-                "unix" if li.transport == "unix" and not rdma else "tcp",
-                brick_host,
-                None if peer in ("unix", "rdma") else peer,
-                lambda: self.info.brick_ports if self.info else {},
-                pmap_port,
-            )
-            await _serve(
-                conn,
-                session,
-                programs,
-                name="glusterd",
-                peer=peer,
-                connection_id=cid,
-                calls=self.calls,
-                faults=self.faults,
-                max_record=self.max_record,
-            )
-
-        return handler
-
-    def _default_brick_host(self) -> str:
-        for li in self.listen:
-            if li.transport == "tcp":
-                return _reachable(li.host)
-        return "127.0.0.1"
-
-    def _brick_handler(self, brick: Brick, name: str) -> Callable[[Any, Any], Any]:
-        async def handler(conn: Any, addr: Any) -> None:
-            cid = next_connection_id()
-            peer = "rdma" if isinstance(conn, MessageStream) else str(addr[0]) if addr else "?"
-            await _serve(
-                conn,
-                BrickSession(brick, cid, LOCAL_PEER if peer == "rdma" else Peer.from_sockaddr(addr)),
-                BRICK_PROGRAMS,
-                name=name,
-                peer=peer,
-                connection_id=cid,
-                calls=self.calls,
-                faults=self.faults,
-                max_record=self.max_record,
-            )
-
-        return handler
-
-    # ---- volume options ---------------------------------------------------------------
     def set_option(self, key: str, value: str | None, volume: str | None = None) -> None:
-        """``gluster volume set VOLUME KEY VALUE`` (``None``: ``volume reset VOLUME KEY``) on a
-        running or stopped server; access options apply at once, as on a real brick
-        (connected clients that no longer pass are disconnected).  Thread-safe."""
-        name = volume or next(iter(self.options))
-        opts = dict(self.options[name])
-        if value is None:
-            opts.pop(key, None)
-        else:
-            opts[key] = value
-        server_options("/", None, None, opts)  # validate
-        self.options[name] = opts
-        if name in self.volumes:
-            self.run_sync(self._apply_options, name)
+        """``gluster volume set VOLUME KEY VALUE`` (``None``: ``volume reset VOLUME KEY``;
+        default volume: the first), on a running or stopped server: bricks apply access
+        options at once (connected clients that no longer pass are disconnected), and every
+        client is told to fetch the new volfile (FETCHSPEC) and switches graphs."""
+        name = self._name(volume)
+        self.run_sync(self.cluster.set_option, name, key, None if value is None else str(value))
 
-    def _apply_options(self, name: str) -> None:
-        for brick in self.volumes[name].bricks:
-            brick.reconfigure(server_options(brick.path, brick.username, brick.password, self.options[name]))
+    def reset_option(self, key: str, volume: str | None = None) -> None:
+        self.set_option(key, None, volume)
+
+    def volume_model(self, volume: str | None = None) -> model.Volume:
+        """glusterd's model of ``volume`` (type, counts, options, bricks with ports)."""
+        return self.cluster.volume(self._name(volume)).model
+
+    def _name(self, volume: str | None) -> str:
+        if volume is not None:
+            return volume
+        if not self.cluster.volumes:
+            raise ClusterError("no volume is served")
+        return next(iter(self.cluster.volumes))
 
     # ---- conveniences ---------------------------------------------------------------
     def uri(self, volume: str | None = None, path: str | None = None, *, transport: str = "tcp") -> str:
@@ -397,10 +400,18 @@ class FakeGluster:
             return False
         return True
 
-    def store(self, volume: str | None = None) -> Store:
-        """The store behind ``volume`` (its only brick's).  From another thread, go through
-        :meth:`run_sync` to touch it while the server runs."""
-        return self.volumes[volume or next(iter(self.volumes))].bricks[0].store
+    def store(self, volume: str | None = None, brick: int | None = None) -> Store:
+        """The store behind ``volume``'s brick ``brick`` (a one-brick volume's if None).  From
+        another thread, go through :meth:`run_sync` to touch it while the server runs."""
+        vol = self.cluster.volume(self._name(volume))
+        if brick is None:
+            if len(vol.bricks) != 1:
+                raise ClusterError(
+                    f"volume {vol.name} has {len(vol.bricks)} bricks: name one (store(volume, brick=N)); "
+                    "files of a multi-brick volume are written through a client"
+                )
+            brick = 0
+        return vol.bricks[brick].store
 
     # ---- sync (a thread running trio) -----------------------------------------------
     @contextlib.asynccontextmanager
@@ -428,8 +439,9 @@ class FakeGluster:
             thread.stop()
 
     def run_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``fn(*args)`` in the server's thread (safe access to stores while serving)."""
-        if self._thread is None:
+        """Run ``fn(*args)`` in the server's thread (safe access to stores and the cluster
+        while serving); called from that thread (async use), it runs at once."""
+        if self._thread is None or _in_trio(self._thread.token):
             return fn(*args)
         return self._thread.run_sync(fn, *args)
 
@@ -441,15 +453,26 @@ class FakeGluster:
         self.stop()
 
 
-@functools.lru_cache(maxsize=4096)  # once per address, not once per connection
-def _unmapped(host: str) -> str:
+def _in_trio(token: trio.lowlevel.TrioToken | None) -> bool:
+    """Is the caller running in the loop of ``token`` (the server's own thread)?"""
     try:
-        addr = ipaddress.ip_address(host.split("%")[0])
-    except ValueError:
-        return host
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-        return str(addr.ipv4_mapped)
-    return host
+        return trio.lowlevel.current_trio_token() is token
+    except RuntimeError:
+        return False
+
+
+def _start_extra_node(cluster: Cluster, node: Node, port: int | None) -> None:
+    """Another node's glusterd: on the first node's port if that is free on its address
+    (as every glusterd of a real pool is on 24007), else on any port."""
+    if port and all(li.port == 0 for li in node.listen):
+        wanted = [Listen(li.transport, li.host, port, li.path) for li in node.listen]
+        original, node.listen = node.listen, wanted
+        try:
+            cluster.start_node(node, bricks=False)
+            return
+        except OSError:
+            node.listen = original
+    cluster.start_node(node, bricks=False)
 
 
 def _makedirs(store: Store, path: str, mode: int) -> bytes:
@@ -475,82 +498,3 @@ def _write_file(store: Store, path: str, data: bytes, mode: int) -> None:
 def _read_file(store: Store, path: str) -> bytes:
     attr = store.resolve_path(path)
     return store.read(attr.gfid, 0, attr.size)
-
-
-async def _serve(conn: Any, session: Any, programs: Any, **kw: Any) -> None:
-    """A plain socket takes the fast loop, any other stream (emulated rdma) the generic one."""
-    if isinstance(conn, socket.socket):
-        await serve_socket(conn, session, programs, **kw)
-    else:
-        await serve_stream(conn, session, programs, **kw)
-
-
-def _tcp_listeners(host: str, port: int) -> list[socket.socket]:
-    """Listening sockets for every address of ``host`` (one port for all when port is 0)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    socks: list[socket.socket] = []
-    seen = set()
-    try:
-        for family, _type, proto, _name, addr in infos:
-            if (family, addr[0]) in seen:
-                continue
-            seen.add((family, addr[0]))
-            s = socket.socket(family, socket.SOCK_STREAM, proto)
-            socks.append(s)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            if port == 0 and len(socks) > 1:
-                addr = (addr[0], socks[0].getsockname()[1], *addr[2:])
-            s.bind(addr)
-            s.listen(LISTEN_BACKLOG)
-    except OSError:
-        for s in socks:
-            s.close()
-        raise
-    return socks
-
-
-def _unix_listener(path: str) -> socket.socket:
-    if os.path.exists(path):
-        if not stat.S_ISSOCK(os.stat(path).st_mode):
-            raise OSError(errno.EEXIST, f"{path} exists and is not a socket")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(path)
-        except OSError:
-            os.unlink(path)  # a stale socket from a dead server
-        else:
-            raise OSError(errno.EADDRINUSE, f"{path}: another server is listening there")
-        finally:
-            probe.close()
-    raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    raw.bind(path)
-    raw.listen(LISTEN_BACKLOG)
-    return raw
-
-
-def _bind_same_port(hosts: Sequence[str], attempts: int = 20, prefer: int = 0) -> list[socket.socket]:
-    """Listening sockets on every host with one port number (a brick has one port): port
-    ``prefer`` when it is free on all of them, else any."""
-    last: OSError | None = None
-    for attempt in range(attempts + bool(prefer)):
-        socks: list[socket.socket] = []
-        port = prefer if prefer and not attempt else 0
-        try:
-            for host in hosts:
-                info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-                s = socket.socket(info[0], socket.SOCK_STREAM)
-                socks.append(s)
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if info[0] == socket.AF_INET6:
-                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                s.bind((host, port) if info[0] == socket.AF_INET else info[4][:2] + (0, 0))
-                s.listen(LISTEN_BACKLOG)
-                port = s.getsockname()[1]
-            return socks
-        except OSError as exc:
-            last = exc
-            for s in socks:
-                s.close()
-    raise OSError(errno.EADDRINUSE, f"no common free port for a brick on {list(hosts)}: {last}")

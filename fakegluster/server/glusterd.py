@@ -5,28 +5,34 @@ On TCP it serves GF-DUMP, the handshake's GETSPEC / EVENT_NOTIFY / GET_VOLUME_IN
 GET_SNAPSHOT_INFO and the portmap; on the unix socket, like glusterd 10.3, only GF-DUMP and
 GETSPEC.  GETSPEC hands out the *trusted* client volfile (with the bricks' auth.login
 credentials) to local peers and the plain one to others, with ``remote-host`` set to an
-address the client can reach.
+address the client can reach.  The port map is the node's: a brick of another node is not
+known here (op_ret -1), as with a real pool.
+
+Every connection glusterd holds gets the GF-CBK FETCHSPEC callback when a volume's volfile
+changes (``glusterd_fetchspec_notify`` walks all its transports, CLI connections included:
+``cli_mgmt.pcap``, ``graph_switch.pcap``); clients answer with a new GETSPEC.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import functools
 import ipaddress
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from ..mgmt.create import plain_volume
-from ..mgmt.volgen import client_volfile
-from ..proto import dump, handshake, portmap
+from ..proto import callback, dump, handshake, portmap
 from ..proto.events import Call
 from ..proto.gfdict import old_dict, old_dict_text
 from ..proto.xdr import Encoded, encode
 from .brick import Brick
 from .handle import ConnectionHandle
+from .volume import BrickRef, Volume, brick_ref
 
-__all__ = ["Volume", "GlusterdSession", "GLUSTERD_TCP_PROGRAMS", "GLUSTERD_UNIX_PROGRAMS", "is_local"]
+if TYPE_CHECKING:
+    from .node import Node
+
+__all__ = ["GlusterdSession", "GLUSTERD_TCP_PROGRAMS", "GLUSTERD_UNIX_PROGRAMS", "is_local"]
 
 # NULL procedures have no actor in glusterd: PROC_UNAVAIL (seen on 10.3).
 GLUSTERD_TCP_PROGRAMS = (
@@ -57,37 +63,6 @@ _DUMP = {
 _DUMP_RSP = {t: Encoded(dump.GfDumpRsp, encode(dump.GfDumpRsp, dump.GfDumpRsp(0, 0, 0, p))) for t, p in _DUMP.items()}
 
 
-@dataclasses.dataclass
-class Volume:
-    name: str
-    bricks: list[Brick]
-    volume_id: str
-    ping_timeout: int = 42
-
-    def volfile(self, host: str, trusted: bool, port: int | None = None) -> str:
-        """The client volfile; ``port`` is where the client asks for brick ports.
-
-        The protocol/client xlator dials ``remote-host:remote-port`` (default 24007), DUMPs,
-        and follows PORTBYBRICK when the peer lists the portmap program
-        (``client_dump_version_cbk``).  So a glusterd on another port puts its own port in
-        ``remote-port``; with no TCP glusterd at all, the brick's port goes there directly.
-        """
-        options = {"transport.address-family": "inet6" if ":" in host else "inet"}
-        if self.ping_timeout != 42:
-            options["network.ping-timeout"] = str(self.ping_timeout)
-        b0 = self.bricks[0]
-        vol = plain_volume(
-            self.name,
-            [(host, b.path) for b in self.bricks],
-            volume_id=self.volume_id,
-            username=b0.username,
-            password=b0.password,
-            options=options,
-        )
-        ports = None if port == 24007 else [port or b.port for b in self.bricks]
-        return client_volfile(vol, trusted=trusted, remote_ports=ports)
-
-
 @functools.lru_cache(maxsize=4096)  # once per address, not once per connection
 def is_local(peer_host: str | None) -> bool:
     """glusterd gives the trusted volfile to clients on this machine (loopback or unix)."""
@@ -98,10 +73,6 @@ def is_local(peer_host: str | None) -> bool:
     except ValueError:
         return False
 
-
-#: The ``client-op-version`` glusterd 10.3 records for a plain new volume: a client whose
-#: [min-op-version, max-op-version] misses it gets ENOTSUP from GETSPEC.
-CLIENT_OP_VERSION = 2
 
 #: Marker: the real actor never answers (glusterd's BRICKBYPORT with undecodable arguments).
 NO_REPLY = object()
@@ -121,39 +92,61 @@ GLUSTERD_GARBAGE = {
 
 
 class GlusterdSession:
-    """One connection to glusterd.
+    """One connection to a node's glusterd.
 
     Args:
         volumes: name -> Volume (looked up on every call, so volumes can come and go).
         transport: ``"tcp"`` or ``"unix"``.
-        brick_host: what to put in ``remote-host`` (an address of this server the client
-            reached, or can reach).
+        node: the node whose glusterd this is (its port map, its bricks' address).
+        local_host: the address of this server the client reached (``remote-host`` of this
+            node's bricks when the node has no fixed address), or one it can reach.
         peer_host: the client's address (None for unix), to choose the trusted volfile.
-        ports: brick path -> port (``path.rdma`` -> the emulated rdma port).
-        portmap_port: the TCP port of a glusterd (this one) that clients can ask for brick
-            ports, or None if there is none (the volfile then names each brick's port).
+        portmap_port: the TCP port of this glusterd that clients can ask for brick ports
+            (the listener this connection came in on), or None if there is none (the volfile
+            then names each brick's port).
     """
 
     def __init__(
         self,
         volumes: Mapping[str, Volume],
         transport: str,
-        brick_host: str,
+        node: Node,
+        local_host: str,
         peer_host: str | None,
-        ports: Callable[[], Mapping[str, int]],
         portmap_port: int | None = 24007,
     ) -> None:
         self.volumes = volumes
+        self.node = node
         self.portmap_port = portmap_port
         self.transport = transport
-        self.brick_host = brick_host
+        self.local_host = local_host
         self.trusted = is_local(peer_host)
-        self.ports = ports
         self.conn: ConnectionHandle | None = None
+        self.fetchspecs = 0
 
     def attach(self, conn: ConnectionHandle) -> None:
-        """The shell hands over the connection (GF-CBK FETCHSPEC goes out through it)."""
+        """The connection handle: glusterd keeps it to send FETCHSPEC."""
         self.conn = conn
+        self.node.sessions.add(self)
+        conn.on_close(lambda: self.node.sessions.discard(self))
+
+    def fetchspec(self) -> None:
+        """GF-CBK FETCHSPEC: "your volfile changed, ask again" (no arguments, never answered)."""
+        if self.conn is not None and not self.conn.closed:
+            self.fetchspecs += 1
+            self.conn.send_call(callback.GLUSTER_CBK_PROGRAM, 1, callback.GfCbkProcnum.GF_CBK_FETCHSPEC, None)
+
+    def close(self) -> None:
+        self.node.sessions.discard(self)
+
+    def brick_address(self, brick: Brick) -> BrickRef:
+        """Where this client finds ``brick``: through the glusterd it talks to for this node's
+        bricks, through the brick's own node's glusterd for the others."""
+        node = brick.node
+        if node is None or node is self.node:
+            host = self.local_host if node is None or node.dynamic_host else node.address
+            return brick_ref(host, brick, self.portmap_port)
+        return brick_ref(node.address, brick, node.glusterd_port)
 
     def garbage(self, prog: int, proc: int) -> Any:
         """The body sent with GARBAGE_ARGS for this procedure (None: a bare reply)."""
@@ -202,9 +195,11 @@ class GlusterdSession:
         volume = self.volumes.get(name)
         if volume is None:
             return rsp(-1, errno.ENOENT, "", None)
-        if low > CLIENT_OP_VERSION or high < CLIENT_OP_VERSION:
+        cop = volume.model.client_op_version
+        if low > cop or high < cop:
             return rsp(-1, errno.ENOTSUP, "", None)
-        spec = volume.volfile(self.brick_host, self.trusted, self.portmap_port)
+        family = "inet6" if ":" in self.brick_address(volume.bricks[0]).host else "inet"
+        spec = volume.volfile(self.brick_address, self.trusted, family)
         return handshake.GfGetspecRsp.cls(len(spec.encode("utf-8", "surrogateescape")), 0, spec, None)
 
     def get_volume_info(self, params: Any) -> Any:
@@ -223,12 +218,12 @@ class GlusterdSession:
 
     def _portmap(self, proc: int, a: Any) -> Any:
         if proc == portmap.GfPmapProc.GF_PMAP_PORTBYBRICK:
-            port = self.ports().get(a.brick)
+            port = self.node.portmap().get(a.brick)
             if port is None:
                 return portmap.PmapPortByBrickRsp.cls(-1, 0, 0, 0)
             return portmap.PmapPortByBrickRsp.cls(0, 0, 0, port)
         if proc == portmap.GfPmapProc.GF_PMAP_BRICKBYPORT:
-            for path, port in self.ports().items():
+            for path, port in self.node.portmap().items():
                 if port == a.port:
                     return portmap.PmapBrickByPortRsp.cls(0, 0, 0, path)
             return portmap.PmapBrickByPortRsp.cls(-1, 0, 0, "")

@@ -1,0 +1,160 @@
+"""Addresses and listening sockets: ``--listen`` URLs, TCP listeners on every address of a
+host, one port for a brick on several hosts, unix sockets (a stale one is replaced)."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import functools
+import ipaddress
+import os
+import socket
+import stat
+import urllib.parse
+from collections.abc import Sequence
+
+from .net import LISTEN_BACKLOG
+
+__all__ = [
+    "Listen",
+    "parse_listen",
+    "bracket",
+    "reachable",
+    "unmapped",
+    "tcp_listeners",
+    "unix_listener",
+    "bind_same_port",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Listen:
+    transport: str  # "tcp" or "unix"
+    host: str | None = None
+    port: int | None = None
+    path: str | None = None
+
+    def url(self) -> str:
+        if self.transport == "unix":
+            return f"unix://{self.path}"
+        return f"tcp://{bracket(self.host)}:{self.port}"
+
+
+def bracket(host: str | None) -> str:
+    return f"[{host}]" if host and ":" in host else str(host)
+
+
+def parse_listen(text: str) -> Listen:
+    """``tcp://HOST:PORT`` (IPv6 as ``[::1]``; port 0 picks one) or ``unix:///PATH``."""
+    u = urllib.parse.urlsplit(text)
+    if u.scheme == "unix":
+        path = urllib.parse.unquote(u.path)
+        if u.netloc or not path.startswith("/"):
+            raise ValueError(f"--listen {text!r}: a unix listener is unix:///ABSOLUTE/PATH")
+        if len(os.fsencode(path)) > 107:
+            raise ValueError(f"--listen {text!r}: a unix socket path is at most 107 bytes (AF_UNIX)")
+        return Listen("unix", path=path)
+    if u.scheme != "tcp":
+        raise ValueError(f"--listen {text!r}: the scheme must be tcp:// or unix://")
+    try:
+        port = u.port
+    except ValueError as exc:
+        raise ValueError(f"--listen {text!r}: {exc}") from None
+    if not u.hostname or port is None or u.path not in ("", "/"):
+        raise ValueError(f"--listen {text!r}: a tcp listener is tcp://HOST:PORT")
+    return Listen("tcp", host=u.hostname, port=port)
+
+
+def reachable(host: str | None) -> str:
+    """An address a client can dial for a listener bound to ``host`` (wildcards: loopback)."""
+    if host in ("0.0.0.0", "", None):
+        return "127.0.0.1"
+    if host == "::":
+        return "::1"
+    return str(host)
+
+
+@functools.lru_cache(maxsize=4096)  # once per address, not once per connection
+def unmapped(host: str) -> str:
+    """``::ffff:1.2.3.4`` -> ``1.2.3.4``; anything else unchanged."""
+    try:
+        addr = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return host
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        return str(addr.ipv4_mapped)
+    return host
+
+
+def tcp_listeners(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets for every address of ``host`` (one port for all when port is 0)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    socks: list[socket.socket] = []
+    seen = set()
+    try:
+        for family, _type, proto, _name, addr in infos:
+            if (family, addr[0]) in seen:
+                continue
+            seen.add((family, addr[0]))
+            s = socket.socket(family, socket.SOCK_STREAM, proto)
+            socks.append(s)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if port == 0 and len(socks) > 1:
+                addr = (addr[0], socks[0].getsockname()[1], *addr[2:])
+            s.bind(addr)
+            s.listen(LISTEN_BACKLOG)
+    except OSError:
+        for s in socks:
+            s.close()
+        raise
+    return socks
+
+
+def unix_listener(path: str) -> socket.socket:
+    """A listening unix socket at ``path``; a stale socket file (nobody listening) is replaced."""
+    if os.path.exists(path):
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            raise OSError(errno.EEXIST, f"{path} exists and is not a socket")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(path)
+        except OSError:
+            os.unlink(path)  # a stale socket from a dead server
+        else:
+            raise OSError(errno.EADDRINUSE, f"{path}: another server is listening there")
+        finally:
+            probe.close()
+    raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    raw.bind(path)
+    raw.listen(LISTEN_BACKLOG)
+    return raw
+
+
+def bind_same_port(hosts: Sequence[str], port: int = 0, attempts: int = 20) -> list[socket.socket]:
+    """Listening sockets on every host with one port number (a brick has one port).
+
+    ``port`` 0 picks a free one (retried when the first host's pick is taken on another).
+    """
+    last: OSError | None = None
+    for _ in range(attempts if port == 0 else 1):
+        socks: list[socket.socket] = []
+        chosen = port
+        try:
+            for host in hosts:
+                info = socket.getaddrinfo(host, chosen, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+                s = socket.socket(info[0], socket.SOCK_STREAM)
+                socks.append(s)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if info[0] == socket.AF_INET6:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.bind((host, chosen) if info[0] == socket.AF_INET else info[4][:2] + (0, 0))
+                s.listen(LISTEN_BACKLOG)
+                chosen = s.getsockname()[1]
+            return socks
+        except OSError as exc:
+            last = exc
+            for s in socks:
+                s.close()
+    raise OSError(errno.EADDRINUSE, f"no common free port for a brick on {list(hosts)}: {last}")

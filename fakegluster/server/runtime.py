@@ -1,0 +1,476 @@
+"""The running cluster: nodes, their glusterd listeners, volumes and the bricks that serve
+them, and what changes them (create/start/stop/delete a volume, set an option, stop, kill,
+freeze a brick, take a node down).
+
+Everything here runs in the server's trio thread and is synchronous: a brick or glusterd
+starts by binding its sockets at once (so its port is known when the call returns) and
+handing its accept loop to the server's nursery, under a cancel scope of its own that stops
+it (listeners and every connection closed, as when a glusterfsd dies).
+:class:`~fakegluster.server.FakeGluster` is the thread-safe face of this object.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import trio
+
+from ..inproc import MessageStream, offer_rdma
+from ..mgmt import create, model, options
+from ..store import Store, open_store
+from .auth import LOCAL_PEER, Peer, server_options
+from .brick import BRICK_PROGRAMS, Brick, BrickSession
+from .brickstate import BrickOptions
+from .calllog import CallLog, Faults
+from .glusterd import GLUSTERD_TCP_PROGRAMS, GLUSTERD_UNIX_PROGRAMS, GlusterdSession
+from .identity import VolumeIdentity, identity_folder
+from .listen import Listen, bind_same_port, reachable, tcp_listeners, unix_listener, unmapped
+from .net import ConnectionLimit, next_connection_id, serve_listener, serve_socket, serve_stream
+from .node import Node, find_node
+from .volspec import VolumeSpec
+from .volume import Volume
+
+__all__ = ["Cluster", "ClusterError"]
+
+log = logging.getLogger("fakegluster.server")
+
+
+class ClusterError(ValueError):
+    """An impossible request (unknown volume, brick, node; a spec glusterd would refuse)."""
+
+
+class Cluster:
+    """glusterd's state for every node, and the bricks it runs.
+
+    Args:
+        nodes: the nodes (the first is the one ``--listen`` configures).
+        calls, faults: the call log (None: none kept) and fault rules every connection shares.
+        max_record: the RPC record size limit (None: the default).
+    """
+
+    def __init__(
+        self,
+        nodes: list[Node],
+        *,
+        calls: CallLog | None,
+        faults: Faults,
+        max_record: int | None = None,
+        connections: ConnectionLimit | None = None,
+    ) -> None:
+        if not nodes:
+            raise ClusterError("a cluster needs at least one node")
+        self.nodes = nodes
+        self.volumes: dict[str, Volume] = {}
+        self.calls, self.faults, self.max_record = calls, faults, max_record
+        #: every connection of every glusterd and brick counts against one limit
+        self.connections = connections if connections is not None else ConnectionLimit()
+        self.nursery: trio.Nursery | None = None
+        self._rdma: dict[int, list[Callable[[], None]]] = {}
+        #: listening sockets of running bricks and nodes, closed at once when they stop
+        #: (a restart may bind the same port right away)
+        self._listening: dict[int, list[socket.socket]] = {}
+
+    # ---- volumes --------------------------------------------------------------------
+    def plan(self, spec: VolumeSpec, others: Iterable[model.Volume] = ()) -> model.Volume:
+        """The volume ``spec`` describes, checked as ``volume create ... force`` checks it
+        (:mod:`fakegluster.mgmt.create`), without touching anything."""
+        words = []
+        for i, (host, path) in enumerate(spec.brick_words([n.host for n in self.nodes])):
+            node = self.nodes[i % len(self.nodes)] if host is None else find_node(self.nodes, host)
+            if node is None:
+                known = ", ".join(sorted({n for nd in self.nodes for n in nd.names()}))
+                raise ClusterError(f"volume {spec.name}: brick {host}:{path}: no such node (nodes: {known})")
+            words.append(f"{node.host}:{path}")
+        uuids = {n.host: n.uuid for n in self.nodes}
+        try:
+            req = create.cli_create_request(spec.name, words, **spec.create_args())
+            new = create.stage_create(req, others, uuids.get)
+            vol = create.commit_create(req, new)
+        except model.VolumeError as exc:
+            raise ClusterError(f"volume {spec.name}: {exc.message or 'refused by the gluster CLI'}") from None
+        if spec.store is not None and vol.brick_count != 1:
+            raise ClusterError(f"volume {spec.name}: a ready store serves a one-brick volume only")
+        try:
+            if spec.options:  # volume set, as glusterd stages and stores it
+                options.set_options(vol, list(spec.options.items()), [*others, vol])
+            server_options("/", None, None, vol.options)
+        except (model.VolumeError, ValueError) as exc:
+            raise ClusterError(f"volume {spec.name}: {getattr(exc, 'message', exc)}") from None
+        options.update_op_versions(vol)
+        return vol
+
+    def create_volume(self, spec: VolumeSpec) -> Volume:
+        """Create (and, if ``spec.start``, start) a volume; its stores are opened here."""
+        m = self.plan(spec, [v.model for v in self.volumes.values()])
+        stores: list[Store] = []
+        try:
+            for b in m.bricks:
+                if spec.store is not None:
+                    stores.append(spec.store)
+                elif spec.on_disk:
+                    os.makedirs(b.path, exist_ok=True)
+                    stores.append(open_store(b.path))
+                else:
+                    stores.append(open_store(None))
+        except BaseException:
+            for s in stores:
+                if s is not spec.store:
+                    s.close()
+            raise
+        # a directory volume keeps its volume-id, credentials and brick ports across restarts
+        ident = VolumeIdentity.load_or_create(identity_folder(stores[0]), m.name)
+        m.volume_id, m.username, m.password = ident.volume_id, ident.username, ident.password
+        bricks = []
+        for i, (b, store) in enumerate(zip(m.bricks, stores, strict=True)):
+            node = find_node(self.nodes, b.host)
+            assert node is not None
+            brick = Brick(
+                m.name, b.path, store, volume_id=m.volume_id, username=m.username, password=m.password,
+                index=i, host=b.host, node=node,
+            )  # fmt: skip
+            brick.reconfigure(server_options(brick.path, m.username, m.password, m.options))
+            brick.state.options = BrickOptions.from_volume_options(m.options)
+            brick.state.hostname, brick.state.node_uuid = b.host, node.uuid  # pathinfo, node-uuid
+            node.bricks.append(brick)
+            bricks.append(brick)
+        vol = Volume(m, bricks, identity=ident)
+        self.volumes[m.name] = vol
+        self.notify()
+        if spec.start:
+            self.start_volume(m.name)
+        return vol
+
+    def volume(self, name: str) -> Volume:
+        try:
+            return self.volumes[name]
+        except KeyError:
+            raise ClusterError(f"Volume {name} does not exist") from None
+
+    def start_volume(self, name: str, force: bool = False) -> None:
+        """Start every brick that is not running (on nodes that are up)."""
+        vol = self.volume(name)
+        vol.model.status = model.VolumeStatus.STARTED
+        if self.nursery is None:
+            return  # started with the server
+        for brick in vol.bricks:
+            if not brick.running and brick.node is not None and brick.node.up:
+                self.start_brick(brick)
+        self.notify()
+
+    def stop_volume(self, name: str) -> None:
+        vol = self.volume(name)
+        for brick in vol.bricks:
+            self.stop_brick(brick)
+        vol.model.status = model.VolumeStatus.STOPPED
+        self.notify()
+
+    def delete_volume(self, name: str) -> None:
+        vol = self.volume(name)
+        if vol.started:
+            raise ClusterError(f"Volume {name} has been started.Volume needs to be stopped before deletion.")
+        for brick in vol.bricks:
+            self.stop_brick(brick)
+            if brick.node is not None and brick in brick.node.bricks:
+                brick.node.bricks.remove(brick)
+            brick.store.close()
+        del self.volumes[name]
+        self.notify()
+
+    def set_option(self, name: str, key: str, value: str | None) -> None:
+        """``volume set`` (``None``: ``volume reset``): the bricks take their new options at
+        once (access rules: clients that no longer pass are disconnected), and the new
+        volfiles are announced to every client (FETCHSPEC)."""
+        vol = self.volume(name)
+        before = dict(vol.model.options)
+        try:
+            if value is None:
+                options.reset_option(vol.model, key)
+            else:
+                options.set_options(vol.model, [(key, value)], [v.model for v in self.volumes.values()])
+            server_options("/", None, None, vol.model.options)
+        except (model.VolumeError, ValueError) as exc:
+            vol.model.options.clear()
+            vol.model.options.update(before)
+            raise ClusterError(getattr(exc, "message", str(exc))) from None
+        options.update_op_versions(vol.model)
+        vol.model.version += 1
+        opts = vol.model.options
+        for brick in vol.bricks:
+            brick.reconfigure(server_options(brick.path, vol.model.username, vol.model.password, opts))
+            brick.state.options = BrickOptions.from_volume_options(opts)
+        self.notify()
+
+    def reset_option(self, name: str, key: str) -> None:
+        self.set_option(name, key, None)
+
+    def notify(self) -> int:
+        """``glusterd_fetchspec_notify``: FETCHSPEC on every connection of every glusterd
+        that is up; returns how many were sent."""
+        sent = 0
+        for node in self.nodes:
+            for session in list(node.sessions):
+                session.fetchspec()
+                sent += 1
+        return sent
+
+    # ---- bricks ---------------------------------------------------------------------
+    def brick(self, volume: str, which: int | str) -> Brick:
+        """A brick by index, ``host:path`` or path."""
+        vol = self.volume(volume)
+        if isinstance(which, int):
+            try:
+                return vol.bricks[which]
+            except IndexError:
+                raise ClusterError(f"volume {volume} has {len(vol.bricks)} bricks, not {which + 1}") from None
+        for b in vol.bricks:
+            if which in (b.path, f"{b.host}:{b.path}"):
+                return b
+        raise ClusterError(f"volume {volume} has no brick {which}")
+
+    def start_brick(self, brick: Brick, port: int = 0) -> int:
+        """Start a brick's "process": listen on its node's addresses (``port`` 0: a new port,
+        as glusterd's port map hands out) and serve; returns the port."""
+        if brick.running:
+            return brick.port
+        node = brick.node
+        if node is None or not node.up:
+            raise ClusterError(f"{brick.host}:{brick.path}: its node is down")
+        nursery = self._need_nursery()
+        vol = self.volumes.get(brick.volume)
+        ident = vol.identity if vol is not None else None
+        if not port and not brick.ports_seen and ident is not None:
+            port = ident.port_of(brick.path)  # a restarted server: the port clients knew
+            try:
+                socks = bind_same_port(node.brick_hosts, port)
+            except OSError:
+                socks = bind_same_port(node.brick_hosts, 0)
+        else:
+            socks = bind_same_port(node.brick_hosts, port)
+        brick.port = socks[0].getsockname()[1]
+        brick.ports_seen.append(brick.port)
+        if ident is not None:
+            ident.remember_port(brick.path, brick.port)
+        brick.status = "running"
+        brick.scope = trio.CancelScope()
+        handler = self._brick_handler(brick)
+        self._listening[id(brick)] = socks
+        nursery.start_soon(_run_listeners, brick.scope, [(s, handler) for s in socks], self.connections)
+        self._offer(id(brick), [reachable(h) for h in node.brick_hosts], brick.port, handler)
+        self._sync_model(brick)
+        log.info("%s: %s:%s on port %d", brick.name, brick.host, brick.path, brick.port)
+        return brick.port
+
+    def stop_brick(self, brick: Brick) -> None:
+        """The brick's process ends: listeners and connections closed, port map entry gone
+        (clients' PORTBYBRICK gets op_ret -1 until it is started again)."""
+        if not brick.running:
+            return
+        brick.status = "stopped"
+        brick.port = 0
+        brick.held.clear()
+        if brick.scope is not None:
+            brick.scope.cancel()
+            brick.scope = None
+        _close_now(self._listening.pop(id(brick), []))
+        for withdraw in self._rdma.pop(id(brick), []):
+            withdraw()
+        self._sync_model(brick)
+        log.info("%s: stopped", brick.name)
+
+    def kill_brick(self, brick: Brick) -> None:
+        """SIGKILL: as :meth:`stop_brick` for clients (the kernel closes every socket); a
+        killed brick does not sign out, which only glusterd's own log would show."""
+        self.stop_brick(brick)
+
+    def freeze_brick(self, brick: Brick) -> None:
+        """SIGSTOP: connections are accepted, calls are held unanswered (pings too, so clients
+        time out after ``network.ping-timeout``) until :meth:`thaw_brick`."""
+        if brick.status != "running":
+            raise ClusterError(f"{brick.name} is {brick.status}, not running")
+        brick.status = "frozen"
+
+    def thaw_brick(self, brick: Brick) -> None:
+        """SIGCONT: the held calls are answered, in order."""
+        if brick.status == "frozen":
+            brick.thaw()
+
+    def _sync_model(self, brick: Brick) -> None:
+        vol = self.volumes.get(brick.volume)
+        if vol is not None and brick.index < len(vol.model.bricks):
+            mb = vol.model.bricks[brick.index]
+            mb.port, mb.online = brick.port, brick.running
+            mb.pid = os.getpid() if brick.running else -1
+
+    # ---- nodes ----------------------------------------------------------------------
+    def node(self, which: int | str) -> Node:
+        if isinstance(which, int):
+            return self.nodes[which]
+        node = find_node(self.nodes, which)
+        if node is None:
+            raise ClusterError(f"no node {which}")
+        return node
+
+    def start_node(self, node: Node, *, bricks: bool = True) -> None:
+        """Bring a node up: its glusterd listens again (on the ports it had, else new ones)
+        and, like glusterd at boot, starts the bricks of started volumes placed on it."""
+        if node.up:
+            return
+        nursery = self._need_nursery()
+        bound: list[tuple[Listen, list[socket.socket]]] = []
+        try:
+            for i, li in enumerate(node.listen):
+                if li.transport == "unix":
+                    assert li.path is not None
+                    bound.append((li, [unix_listener(li.path)]))
+                    if li.path not in node.unix_paths:
+                        node.unix_paths.append(li.path)
+                    continue
+                assert li.host is not None
+                port = node.bound[i].port if node.bound and node.bound[i].port else li.port
+                socks = tcp_listeners(li.host, port or 0)
+                bound.append((Listen("tcp", li.host, socks[0].getsockname()[1]), socks))
+        except BaseException:
+            for _, socks in bound:
+                for s in socks:
+                    s.close()
+            raise
+        node.bound = [li for li, _ in bound]
+        node.up = True
+        node.scope = trio.CancelScope()
+        pairs = [(s, self._glusterd_handler(node, li)) for li, socks in bound for s in socks]
+        self._listening[id(node)] = [s for s, _ in pairs]
+        nursery.start_soon(_run_listeners, node.scope, pairs, self.connections)
+        for li, _ in bound:
+            if li.transport == "tcp":
+                self._offer(id(node), [reachable(li.host)], li.port or 0, self._glusterd_handler(node, li, rdma=True))
+        if bricks:
+            for brick in node.bricks:
+                vol = self.volumes.get(brick.volume)
+                if vol is not None and vol.started:
+                    self.start_brick(brick)
+
+    def stop_node(self, node: Node) -> None:
+        """The whole node goes away: its bricks die, its glusterd stops listening and drops
+        every connection (clients fall back to their other volfile servers)."""
+        for brick in node.bricks:
+            self.stop_brick(brick)
+        if node.scope is not None:
+            node.scope.cancel()
+            node.scope = None
+        _close_now(self._listening.pop(id(node), []))
+        for withdraw in self._rdma.pop(id(node), []):
+            withdraw()
+        node.sessions.clear()
+        node.up = False
+
+    # ---- serving --------------------------------------------------------------------
+    def _need_nursery(self) -> trio.Nursery:
+        if self.nursery is None:
+            raise ClusterError("the server is not running")
+        return self.nursery
+
+    def _offer(self, key: int, hosts: list[str], port: int, handler: Callable[[Any, Any], Any]) -> None:
+        """Emulated rdma (:mod:`fakegluster.inproc`) on ``hosts:port`` for clients in this
+        process."""
+        nursery = self._need_nursery()
+        token = trio.lowlevel.current_trio_token()
+
+        def accept(sock: Any) -> None:
+            token.run_sync_soon(lambda: nursery.start_soon(handler, MessageStream(sock), None))
+
+        for host in dict.fromkeys(hosts):
+            self._rdma.setdefault(key, []).append(offer_rdma(host, port, accept))
+
+    def _glusterd_handler(self, node: Node, li: Listen, rdma: bool = False) -> Callable[[Any, Any], Any]:
+        async def handler(conn: Any, addr: Any) -> None:
+            cid = next_connection_id()
+            if rdma:
+                peer, local, programs, pmap_port = "rdma", reachable(li.host), GLUSTERD_TCP_PROGRAMS, li.port
+            elif li.transport == "unix":
+                peer, local, programs, pmap_port = "unix", None, GLUSTERD_UNIX_PROGRAMS, node.glusterd_port
+            else:
+                local_addr = conn.getsockname()
+                peer, local, programs, pmap_port = addr[0], local_addr[0], GLUSTERD_TCP_PROGRAMS, local_addr[1]
+            session = GlusterdSession(
+                self.volumes,
+                "unix" if li.transport == "unix" and not rdma else "tcp",
+                node,
+                unmapped(local) if local else node.address,
+                None if peer in ("unix", "rdma") else peer,
+                pmap_port,
+            )
+            await self._serve(conn, session, programs, "glusterd", peer, cid)
+
+        return handler
+
+    def _brick_handler(self, brick: Brick) -> Callable[[Any, Any], Any]:
+        async def handler(conn: Any, addr: Any) -> None:
+            cid = next_connection_id()
+            rdma = isinstance(conn, MessageStream)
+            peer = "rdma" if rdma else str(addr[0]) if addr else "?"
+            session = BrickSession(brick, cid, LOCAL_PEER if rdma or not addr else Peer.from_sockaddr(addr))
+            await self._serve(conn, session, BRICK_PROGRAMS, brick.name, peer, cid)
+
+        return handler
+
+    async def _serve(self, conn: Any, session: Any, programs: Any, name: str, peer: str, cid: int) -> None:
+        """A plain socket takes the fast loop, any other stream (emulated rdma) the generic one."""
+        kw = dict(name=name, peer=peer, connection_id=cid, calls=self.calls, faults=self.faults)
+        if isinstance(conn, socket.socket):
+            await serve_socket(conn, session, programs, max_record=self.max_record, **kw)
+        else:
+            await serve_stream(conn, session, programs, max_record=self.max_record, **kw)
+
+    def close(self) -> None:
+        """The server ends: rdma offers withdrawn, stores closed, unix socket files removed."""
+        for withdraws in self._rdma.values():
+            for withdraw in withdraws:
+                withdraw()
+        self._rdma.clear()
+        for vol in self.volumes.values():
+            for brick in vol.bricks:
+                brick.status, brick.port, brick.scope = "stopped", 0, None
+                brick.store.close()
+        for node in self.nodes:
+            node.up, node.scope = False, None
+            node.sessions.clear()
+            for path in node.unix_paths:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
+
+async def _run_listeners(
+    scope: trio.CancelScope, listeners: list[tuple[socket.socket, Any]], limit: ConnectionLimit
+) -> None:
+    """Accept on each (socket, handler) (connections served in a nursery of their own) until
+    ``scope`` is cancelled, which closes the listeners and every connection."""
+    try:
+        with scope:
+            async with trio.open_nursery() as nursery:
+                for s, handler in listeners:
+                    nursery.start_soon(_accept, s, handler, nursery, limit)
+    finally:
+        for s, _ in listeners:
+            s.close()
+
+
+async def _accept(sock: socket.socket, handler: Any, nursery: trio.Nursery, limit: ConnectionLimit) -> None:
+    try:
+        await serve_listener(sock, handler, nursery, limit)
+    except (trio.ClosedResourceError, OSError):
+        if sock.fileno() != -1:
+            raise  # not closed by a stop: a real error
+
+
+def _close_now(socks: list[socket.socket]) -> None:
+    """Close listening sockets at once (their accept loops see ClosedResourceError)."""
+    for s in socks:
+        if s.fileno() != -1:
+            trio.lowlevel.notify_closing(s)
+            s.close()
