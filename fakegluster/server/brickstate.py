@@ -15,7 +15,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from ..proto import callback
+from ..proto.gfdict import serialize_old_dict
 from .locks import Answer, Contention, EntryLocks, InodeLocks, PosixLocks
+from .upcall import Notice, Upcalls, gf_iatt
 
 __all__ = ["BrickState", "BrickOptions", "InodeState"]
 
@@ -31,6 +34,10 @@ class BrickOptions:
     notify_contention_delay: float = 5.0
     #: ``locks.mandatory-locking``: off, file, forced or optimal
     mandatory_locking: str = "off"
+    #: ``features.cache-invalidation``: CACHE_INVALIDATION upcalls to clients
+    cache_invalidation: bool = False
+    #: ``features.cache-invalidation-timeout`` (seconds)
+    cache_invalidation_timeout: int = 60
 
     @classmethod
     def from_volume_options(cls, options: dict[str, str]) -> BrickOptions:
@@ -43,6 +50,10 @@ class BrickOptions:
             out.notify_contention_delay = float(options["features.locks-notify-contention-delay"])
         if "locks.mandatory-locking" in options:
             out.mandatory_locking = options["locks.mandatory-locking"]
+        if "features.cache-invalidation" in options:
+            out.cache_invalidation = options["features.cache-invalidation"].lower() in on
+        if "features.cache-invalidation-timeout" in options:
+            out.cache_invalidation_timeout = int(options["features.cache-invalidation-timeout"])
         return out
 
 
@@ -66,10 +77,12 @@ class BrickState:
     with ``client_uid``, ``conn`` and ``fops``)."""
 
     def __init__(self, options: BrickOptions | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.options = options or BrickOptions()
         self.clock = clock
         self.inodes: dict[bytes, InodeState] = {}
-        self.sessions: set[Any] = set()
+        self.sessions: dict[Any, None] = {}  # bound sessions, oldest first
+        self.upcalls = Upcalls()
+        self._options = BrickOptions()
+        self.configure(options or BrickOptions())
         #: the brick's directory and host as ``trusted.glusterfs.pathinfo`` reports them,
         #: and its node's glusterd uuid (``trusted.glusterfs.node-uuid``); the cluster sets them
         self.brick_path = "/"
@@ -78,6 +91,8 @@ class BrickState:
         #: the names the brick has seen for each inode, newest first (its inode table's
         #: dentries: what ``inode_path`` walks for gfid2path and pathinfo)
         self.dentries: dict[bytes, list[tuple[bytes, str]]] = {}
+        #: unlinked inodes still open: forgotten at their last release
+        self.forget_on_release: set[bytes] = set()
 
     # ---- names (the inode table's dentries) -------------------------------------------
     def linked(self, gfid: bytes, pargfid: bytes, name: str, *, newest: bool = True) -> None:
@@ -115,6 +130,22 @@ class BrickState:
                 out.append(parent.rstrip("/") + "/" + name)
         return out
 
+    @property
+    def options(self) -> BrickOptions:
+        return self._options
+
+    @options.setter
+    def options(self, options: BrickOptions) -> None:
+        self.configure(options)
+
+    def configure(self, options: BrickOptions | dict[str, str]) -> None:
+        """New options (``volume set``): a dict of volume option keys or a BrickOptions."""
+        if isinstance(options, dict):
+            options = BrickOptions.from_volume_options(options)
+        self._options = options
+        self.upcalls.enabled = options.cache_invalidation
+        self.upcalls.timeout = options.cache_invalidation_timeout
+
     def inode(self, gfid: bytes) -> InodeState:
         st = self.inodes.get(gfid)
         if st is None:
@@ -132,7 +163,7 @@ class BrickState:
 
     # ---- sessions ---------------------------------------------------------------------
     def bound(self, session: Any) -> None:
-        self.sessions.add(session)
+        self.sessions[session] = None
 
     def sessions_of(self, client: Any) -> list[Any]:
         return [s for s in self.sessions if s.client_uid == client]
@@ -141,11 +172,13 @@ class BrickState:
         """A connection ended: its fds were released by the caller; when it was the
         client's last connection, the client's inode and entry locks go too
         (``pl_client_disconnect_cbk``), and its blocked requests fail with EAGAIN."""
-        self.sessions.discard(session)
+        self.sessions.pop(session, None)
         client = session.client_uid
         if client is None:
             return
         last = not self.sessions_of(client)
+        if last:
+            self.upcalls.gone(client)
         now = self.clock()
         for gfid, st in list(self.inodes.items()):
             if last:
@@ -166,10 +199,55 @@ class BrickState:
             a.waiter.deliver(a)
 
     def contend(self, gfid: bytes, contention: list[Contention]) -> None:
-        """INODELK_CONTENTION to every connection of each contended lock's client."""
+        """INODELK_CONTENTION to each contended lock's client (``server_process_event_upcall``
+        sends an upcall on the first connection of the client it finds)."""
         for c in contention:
-            for s in self.sessions_of(c.lock.client):
+            for s in self.sessions_of(c.lock.client)[:1]:
                 s.fops.send_contention(gfid, c.lock)
+
+    def notify(self, notices: list[Notice]) -> None:
+        """GF_CBK_CACHE_INVALIDATION for each notice, on its client's first connection."""
+        for n in notices:
+            for s in self.sessions_of(n.client)[:1]:
+                conn = s.conn
+                if conn is None or conn.closed:
+                    continue
+                args = callback.Gfs3CbkCacheInvalidationReq(
+                    str(uuid.UUID(bytes=bytes(n.gfid))),
+                    1,  # GF_UPCALL_CACHE_INVALIDATION
+                    n.flags,
+                    n.expire,
+                    gf_iatt(n.stat),
+                    gf_iatt(n.parent_stat),
+                    gf_iatt(n.oldparent_stat),
+                    serialize_old_dict(n.xattrs) if n.xattrs else b"",
+                )
+                conn.send_call(
+                    callback.GLUSTER_CBK_PROGRAM,
+                    callback.GLUSTER_CBK_VERSION,
+                    callback.GfCbkProcnum.GF_CBK_CACHE_INVALIDATION,
+                    args,
+                )
+
+    # ---- forgetting inodes ----------------------------------------------------------------
+    def maybe_forget(self, gfid: bytes | None, alive: bool) -> list[Notice]:
+        """An inode lost a name (``alive``: it still has one): once it has no name and no
+        open fd, the brick forgets it (``inode_forget``), and upcall tells every client that
+        knew it (UP_FORGET)."""
+        if gfid is None or not self.upcalls.enabled or alive:
+            return []
+        st = self.inodes.get(gfid)
+        if st is not None and st.fd_count:
+            self.forget_on_release.add(gfid)
+            return []
+        return self.upcalls.forget(gfid, self.clock())
+
+    def released(self, gfid: bytes) -> None:
+        """An fd of ``gfid`` closed: an unlinked inode is forgotten with its last fd."""
+        st = self.inodes.get(gfid)
+        if gfid in self.forget_on_release and not (st and st.fd_count):
+            self.forget_on_release.discard(gfid)
+            self.notify(self.upcalls.forget(gfid, self.clock()))
 
 
 def _waiters(st: InodeState) -> list[Any]:

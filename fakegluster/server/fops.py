@@ -39,9 +39,10 @@ from ..store.base import (
     fs_error,
 )
 from .brickstate import BrickState
-from .handle import Sliced
+from .handle import DEFERRED, Sliced
 from .iatt import ZERO_IATT, d_type, ino_of, to_iatt, to_statfs
 from .lockfops import LockFops
+from .upcall import after_fop, before_fop
 from .xattrs import PreopFailed, XattrFops, entry_xattrs, preop_check
 from .xdata import FILLED, fill_reply_xdata
 
@@ -165,10 +166,16 @@ class FopHandlers(LockFops, XattrFops):
         method = self._table.get(call.proc)
         if method is None:
             return proc.reply.cls(op_ret=-1, op_errno=errno.ENOSYS), b""
+        upcalls = self.state.upcalls.enabled
         try:
+            victim = before_fop(self, proc.name, call.args) if upcalls else None
             out = method(call.args, call)
             if call.args.xdata and call.proc in FILLED:
                 out = fill_reply_xdata(self, call.proc, call.args, out)
+            if upcalls:
+                result = out[0] if isinstance(out, tuple) else out
+                if result is not DEFERRED and result.op_ret >= 0:
+                    self.state.notify(after_fop(self, proc.name, call.args, result, victim))
         except OSError as exc:
             reply = _err(proc.reply, exc)
             xdata = _error_xdata(call.proc, reply.op_errno, call.args)
@@ -570,6 +577,7 @@ class FopHandlers(LockFops, XattrFops):
         if st is not None:
             st.fd_count = max(0, st.fd_count - 1)
         self.release_locks_of_fd(ofd.gfid, ofd)
+        self.state.released(ofd.gfid)
 
     def close(self) -> None:
         """The connection ended: every fd is released (``server_connection_cleanup``)."""
