@@ -38,6 +38,12 @@ class BrickOptions:
     cache_invalidation: bool = False
     #: ``features.cache-invalidation-timeout`` (seconds)
     cache_invalidation_timeout: int = 60
+    #: ``server.root-squash`` / ``server.all-squash``: callers' uid/gid 0 (or all) become
+    #: ``server.anonuid`` / ``server.anongid``
+    root_squash: bool = False
+    all_squash: bool = False
+    anonuid: int = 65534
+    anongid: int = 65534
 
     @classmethod
     def from_volume_options(cls, options: dict[str, str]) -> BrickOptions:
@@ -52,6 +58,13 @@ class BrickOptions:
             out.mandatory_locking = options["locks.mandatory-locking"]
         if "features.cache-invalidation" in options:
             out.cache_invalidation = options["features.cache-invalidation"].lower() in on
+        for key in ("root_squash", "all_squash"):
+            opt = "server." + key.replace("_", "-")
+            if opt in options:
+                setattr(out, key, options[opt].lower() in on)
+        for key in ("anonuid", "anongid"):
+            if "server." + key in options:
+                setattr(out, key, int(options["server." + key]))
         if "features.cache-invalidation-timeout" in options:
             out.cache_invalidation_timeout = int(options["features.cache-invalidation-timeout"])
         return out

@@ -38,6 +38,8 @@ from ..store.base import (
     Store,
     fs_error,
 )
+from .access import CHECKED, caller_of, check_access, new_owner, parent_default_acl
+from .acl import Caller, apply_acl, inherit
 from .brickstate import BrickState
 from .handle import DEFERRED, Sliced
 from .iatt import ZERO_IATT, d_type, ino_of, to_iatt, to_statfs
@@ -168,6 +170,8 @@ class FopHandlers(LockFops, XattrFops):
             return proc.reply.cls(op_ret=-1, op_errno=errno.ENOSYS), b""
         upcalls = self.state.upcalls.enabled
         try:
+            if proc.name in CHECKED:
+                check_access(self, proc.name, call.args, self.caller(call))
             victim = before_fop(self, proc.name, call.args) if upcalls else None
             out = method(call.args, call)
             if call.args.xdata and call.proc in FILLED:
@@ -198,15 +202,35 @@ class FopHandlers(LockFops, XattrFops):
             return OpenFd(gfid, O_RDWR)
         return self.fds.get(fd)
 
-    @staticmethod
-    def _owner(call: Call) -> tuple[int, int]:
+    def caller(self, call: Call) -> Caller:
+        """Who the call runs as (AUTH_GLUSTERFS, squashed by the brick's options)."""
         cred = call.cred
         if isinstance(cred, OpaqueAuth.cls):  # the server keeps credentials raw until needed
             try:
                 cred = decode_auth(cred)
             except ValueError:
-                return 0, 0
-        return getattr(cred, "uid", 0), getattr(cred, "gid", 0)
+                cred = None
+        return caller_of(cred, self.state.options)
+
+    def _new_object(self, call: Call, pargfid: bytes, mode: int, umask: int, is_dir: bool) -> tuple[Any, ...]:
+        """(uid, gid, mode, access ACL, default ACL) of a new object: the caller's (a
+        set-group-id parent's group), and the parent's default ACL inherited instead of the
+        umask (``posix_acl_inherit``)."""
+        caller = self.caller(call)
+        default = parent_default_acl(self.store, pargfid)
+        access = None
+        if default:
+            access, mode = inherit(default, mode)
+        else:
+            mode = (mode & ~0o7777) | (mode & ~umask & 0o7777)
+        uid, gid, mode = new_owner(self.store, pargfid, caller, mode, is_dir)
+        return uid, gid, mode, access, (default if is_dir else None)
+
+    def _set_acls(self, gfid: bytes, access: Any, default: Any) -> None:
+        if access:
+            apply_acl(self.store, gfid, False, access)
+        if default:
+            apply_acl(self.store, gfid, True, default)
 
     def _parent(self, pargfid: bytes, name: str, need: str) -> Any:
         """server-resolve.c's entry resolution, before posix runs (checked on a 10.3 brick).
@@ -318,45 +342,67 @@ class FopHandlers(LockFops, XattrFops):
         return F.GfxCommon2iattRsp.cls(0, 0, None, pre, to_iatt(attr))
 
     def op_setattr(self, a, call):
-        return self._setattr(a.gfid, a.stbuf, a.valid)
+        return self._setattr(a.gfid, self._sgid(a.gfid, a.stbuf, a.valid, call), a.valid)
 
     def op_fsetattr(self, a, call):
-        return self._setattr(self._fd(a.gfid, a.fd).gfid, a.stbuf, a.valid)
+        gfid = self._fd(a.gfid, a.fd).gfid
+        return self._setattr(gfid, self._sgid(gfid, a.stbuf, a.valid, call), a.valid)
+
+    def _sgid(self, gfid: bytes, st: Any, valid: int, call: Call) -> Any:
+        """A chmod by someone outside the file's group drops S_ISGID (``setattr_scrutiny``)."""
+        if valid & SET_MODE and st.mode & stat.S_ISGID:
+            caller = self.caller(call)
+            if not caller.superuser and not caller.in_group(self.store.getattr(gfid).gid):
+                return dataclasses.replace(st, mode=st.mode & ~stat.S_ISGID)
+        return st
 
     # ---- namespace ----------------------------------------------------------------------
     def op_mkdir(self, a, call):
-        uid, gid = self._owner(call)
         if a.xdata and "glusterfs.preop.parent.key" in a.xdata:
             self._parent(a.pargfid, a.bname, "new")
             a = dataclasses.replace(a, xdata=preop_check(self.store, a.pargfid, a.xdata))
-        return self._entry_reply(
-            F.GfxCommon3iattRsp,
-            a.pargfid,
-            a.bname,
-            lambda g: self.store.mkdir(a.pargfid, a.bname, a.mode & ~a.umask & 0o7777, uid=uid, gid=gid, gfid=g),
-            a.xdata,
+        return self._new_entry(
+            a,
+            call,
+            True,
+            lambda g, uid, gid, mode: self.store.mkdir(a.pargfid, a.bname, mode, uid=uid, gid=gid, gfid=g),
         )
 
     def op_mknod(self, a, call):
-        uid, gid = self._owner(call)
-        mode = stat.S_IFMT(a.mode) | (a.mode & ~a.umask & 0o7777)
-        return self._entry_reply(
-            F.GfxCommon3iattRsp,
-            a.pargfid,
-            a.bname,
-            lambda g: self.store.mknod(a.pargfid, a.bname, mode, a.dev, uid=uid, gid=gid, gfid=g),
-            a.xdata,
+        return self._new_entry(
+            a,
+            call,
+            False,
+            lambda g, uid, gid, mode: self.store.mknod(a.pargfid, a.bname, mode, a.dev, uid=uid, gid=gid, gfid=g),
         )
 
     def op_symlink(self, a, call):
-        uid, gid = self._owner(call)
+        caller = self.caller(call)
         return self._entry_reply(
             F.GfxCommon3iattRsp,
             a.pargfid,
             a.bname,
-            lambda g: self.store.symlink(a.pargfid, a.bname, a.linkname, uid=uid, gid=gid, gfid=g),
+            lambda g: self.store.symlink(
+                a.pargfid, a.bname, a.linkname, gfid=g, **dict(zip(("uid", "gid"), self._symlink_owner(a, caller)))
+            ),
             a.xdata,
         )
+
+    def _symlink_owner(self, a: Any, caller: Caller) -> tuple[int, int]:
+        uid, gid, _ = new_owner(self.store, a.pargfid, caller, 0, False)
+        return uid, gid
+
+    def _new_entry(self, a: Any, call: Call, is_dir: bool, make: Callable[..., Any]) -> Any:
+        """MKDIR/MKNOD: owner, mode and ACLs as posix and the access-control translator set
+        them (see :meth:`_new_object`)."""
+        pre = self._parent(a.pargfid, a.bname, "new")
+        mode = a.mode if is_dir else a.mode
+        uid, gid, mode, access, default = self._new_object(call, a.pargfid, mode, a.umask, is_dir)
+        attr = make(_gfid_req(a.xdata), uid, gid, mode if not is_dir else mode & 0o7777)
+        self.state.linked(attr.gfid, a.pargfid, a.bname)
+        entry_xattrs(self.store, attr.gfid, a.xdata)
+        self._set_acls(attr.gfid, access, default)
+        return F.GfxCommon3iattRsp.cls(0, 0, None, self._iatt(attr.gfid), pre, self._iatt(a.pargfid))
 
     def op_link(self, a, call):
         self.store.getattr(a.oldgfid)
@@ -398,12 +444,12 @@ class FopHandlers(LockFops, XattrFops):
         )
 
     def op_create(self, a, call):
-        uid, gid = self._owner(call)
         pre = self._parent(a.pargfid, a.bname, "create")
+        uid, gid, mode, access, _ = self._new_object(call, a.pargfid, a.mode & 0o7777, a.umask, False)
         attr, created = self.store.create(
             a.pargfid,
             a.bname,
-            a.mode & ~a.umask & 0o7777,
+            mode & 0o7777,
             uid=uid,
             gid=gid,
             gfid=_gfid_req(a.xdata),
@@ -412,6 +458,8 @@ class FopHandlers(LockFops, XattrFops):
         self.state.linked(attr.gfid, a.pargfid, a.bname)
         if created:
             entry_xattrs(self.store, attr.gfid, a.xdata)
+            self._set_acls(attr.gfid, access, None)
+            attr = self.store.getattr(attr.gfid)
         if not created and a.flags & O_TRUNC and attr.size:
             self.store.truncate(attr.gfid, 0)
             attr = self.store.getattr(attr.gfid)

@@ -14,6 +14,20 @@ from typing import Any
 from ..proto import fops as F
 from ..proto.gfdict import GfDataType, GfxValue
 from ..store.base import XATTR_CREATE, fs_error
+from .acl import (
+    ACCESS_TEXT,
+    ACL_KEYS,
+    DEFAULT_TEXT,
+    DEFAULT_XATTR,
+    SHOWN,
+    STORED,
+    apply_acl,
+    from_mode,
+    get_acl,
+    parse_text,
+    parse_xattr,
+    to_text,
+)
 
 __all__ = ["XattrFops", "VIRTUAL_XATTRS"]
 
@@ -41,6 +55,8 @@ class XattrFops:
 
     def _getxattr_ok(self, gfid: bytes, name: str, namelen: int) -> Any:
         if namelen and name:
+            if name in (ACCESS_TEXT, DEFAULT_TEXT) or name.startswith((ACCESS_TEXT, DEFAULT_TEXT)):
+                return self._acl_text(gfid, name)
             if name == "trusted.gfid":  # a 10.3 brick gives its size, filters it from the dict
                 self.store.getattr(gfid)
                 return F.GfxCommonDictRsp.cls(16, 0, None, {})
@@ -50,15 +66,38 @@ class XattrFops:
             namespace = name.split(".", 1)[0] if "." in name else ""
             if namespace not in ("user", "trusted", "security", "system") or name.startswith("glusterfs."):
                 raise fs_error(errno.EOPNOTSUPP, name)  # client-side virtual keys, no namespace
-            if name.startswith("system.posix_acl_"):
-                self.store.getattr(gfid)
-                raise fs_error(errno.ENODATA, name)
-            value = self.store.getxattr(gfid, name)
+            value = self.store.getxattr(gfid, STORED.get(name, name))
             return F.GfxCommonDictRsp.cls(len(value), 0, None, {name: GfxValue.ptr(value)})
         names = [n for n in self.store.listxattr(gfid) if _listed(n)]
-        values = {n: GfxValue.ptr(self.store.getxattr(gfid, n)) for n in names}
+        values = {SHOWN.get(n, n): GfxValue.ptr(self.store.getxattr(gfid, n)) for n in names}
         # a list-all on a 10.3 brick: op_ret 16 whatever the names (op_errno varies; 0 here)
         return F.GfxCommonDictRsp.cls(16, 0, None, values)
+
+    def _acl_text(self, gfid: bytes, name: str) -> Any:
+        """``posix_pacl_get``: an ACL in libacl's text form (op_ret 0; the access ACL of an
+        object without one is its mode's; a default ACL exists only on directories)."""
+        attr = self.store.getattr(gfid)
+        default = name.startswith(DEFAULT_TEXT)
+        if default and not stat.S_ISDIR(attr.mode):
+            raise fs_error(errno.EACCES, name)
+        entries = get_acl(self.store, gfid, default)
+        if entries is None:
+            entries = [] if default else from_mode(attr.mode)
+        return F.GfxCommonDictRsp.cls(0, 0, None, {name: GfxValue.str(to_text(entries))})
+
+    def _set_acl(self, gfid: bytes, name: str, value: GfxValue) -> None:
+        """The ACL keys of a SETXATTR: text (``posix_pacl_set``: unparsable text is EPERM,
+        an invalid ACL EINVAL) or Linux's binary xattr; the mode follows the access ACL."""
+        raw = _xattr_bytes(value)
+        default = name in (DEFAULT_TEXT, DEFAULT_XATTR)
+        if name in (ACCESS_TEXT, DEFAULT_TEXT):
+            try:
+                entries = parse_text(raw.rstrip(b"\0").decode("utf-8", "surrogateescape"))
+            except OSError:
+                raise fs_error(errno.EPERM, name) from None
+        else:
+            entries = parse_xattr(raw)
+        apply_acl(self.store, gfid, default, entries)
 
     def _virtual_getxattr(self, gfid: bytes, name: str) -> Any:
         """The keys ``posix_getxattr`` answers itself (by gfid only: FGETXATTR does not)."""
@@ -116,6 +155,9 @@ class XattrFops:
             if name in VIRTUAL_XATTRS:
                 self.store.getattr(gfid)
                 continue
+            if name in ACL_KEYS:
+                self._set_acl(gfid, name, value)
+                continue
             self.store.setxattr(gfid, name, _xattr_bytes(value), flags)
         return F.GfxCommonRsp.cls(0, 0, self._stat_xdata(pre, gfid))
 
@@ -136,7 +178,7 @@ class XattrFops:
 
     def _removexattr(self, gfid: bytes, name: str) -> Any:
         pre = self._iatt(gfid)
-        self.store.removexattr(gfid, name)
+        self.store.removexattr(gfid, STORED.get(name, name))
         # the stats in xdata, like posix (its op_errno on success varies; 0 here)
         return F.GfxCommonRsp.cls(0, 0, self._stat_xdata(pre, gfid))
 
@@ -289,10 +331,14 @@ def _c_string(name: str) -> str:
 
 
 def _listed(name: str) -> bool:
-    """Names a list-all shows: user.* and trusted.* except gluster's own."""
-    if name.startswith("user."):
+    """Names a list-all shows: user.*, the ACLs, and trusted.* except gluster's own."""
+    if name.startswith("user.") or name in SHOWN:
         return True
-    return name.startswith("trusted.") and name != "trusted.gfid" and not name.startswith("trusted.glusterfs.")
+    return (
+        name.startswith("trusted.")
+        and name != "trusted.gfid"
+        and not name.startswith(("trusted.glusterfs.", "trusted.fakegluster."))
+    )
 
 
 def _xattr_bytes(value: GfxValue) -> bytes:

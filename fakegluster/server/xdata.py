@@ -13,6 +13,7 @@ from typing import Any
 from ..proto import fops as F
 from ..proto.common import NULL_GFID
 from ..proto.gfdict import GfxValue
+from .acl import ACCESS_TEXT, DEFAULT_TEXT, SHOWN, STORED, from_mode, get_acl, to_text
 from .lockfops import DEFERRED, lock_counts
 
 __all__ = ["FILLED", "POSIX_FILLED", "fill_reply_xdata", "posix_fill", "mdata_blob", "MDATA_KEY"]
@@ -132,17 +133,26 @@ def posix_fill(store: Any, attr: Any, xdata: Any, fd_count: int = 0) -> dict[str
         elif key == "get-size":
             if stat.S_ISREG(attr.mode):
                 out[key] = GfxValue.uint(attr.size)
-        elif key in ("glusterfs.ancestry.path", "system.posix_acl_access", "system.posix_acl_default"):
-            continue  # (path ancestry and ACLs in xdata: not modelled)
+        elif key.startswith((ACCESS_TEXT, DEFAULT_TEXT)):
+            default = key.startswith(DEFAULT_TEXT)
+            if stat.S_ISLNK(attr.mode) or (default and not stat.S_ISDIR(attr.mode)):
+                continue
+            entries = get_acl(store, attr.gfid, default)
+            entries = ([] if default else from_mode(attr.mode)) if entries is None else entries
+            out[key] = GfxValue.str(to_text(entries))
+        elif key == "glusterfs.ancestry.path":
+            continue  # (path ancestry: not modelled)
         else:
             if names is None:
-                names = [*store.listxattr(attr.gfid), MDATA_KEY]
+                stored = store.listxattr(attr.gfid)
+                names = [SHOWN.get(n, n) for n in stored if n in SHOWN or not n.startswith("trusted.fakegluster.")]
+                names.append(MDATA_KEY)
             for name in names:
                 if name == MDATA_KEY and fnmatch.fnmatchcase(name, key):
                     out[name] = GfxValue.ptr(mdata_blob(attr))
                 elif name.startswith(_NAMESPACES) and fnmatch.fnmatchcase(name, key):
                     try:
-                        out[name] = GfxValue.ptr(store.getxattr(attr.gfid, name))
+                        out[name] = GfxValue.ptr(store.getxattr(attr.gfid, STORED.get(name, name)))
                     except OSError:
                         pass
     return out
