@@ -46,6 +46,14 @@ HONOURED: dict[str, str] = {
     "server.allow-insecure": "server/auth.py",
     "server.ssl": "server/auth.py",
     "server.dynamic-auth": "server/auth.py",
+    "features.cache-invalidation": "server/upcall.py",
+    "features.cache-invalidation-timeout": "server/upcall.py",
+    "features.locks-notify-contention": "server/locks.py",
+    "features.locks-notify-contention-delay": "server/locks.py",
+    "server.root-squash": "server/access.py",
+    "server.all-squash": "server/access.py",
+    "server.anonuid": "server/access.py",
+    "server.anongid": "server/access.py",
 }
 
 #: brick-side keys that change nothing a client of the fake can observe
