@@ -168,26 +168,43 @@ class FopHandlers(LockFops, XattrFops):
         method = self._table.get(call.proc)
         if method is None:
             return proc.reply.cls(op_ret=-1, op_errno=errno.ENOSYS), b""
-        upcalls = self.state.upcalls.enabled
         try:
             if proc.name in CHECKED:
                 check_access(self, proc.name, call.args, self.caller(call))
-            victim = before_fop(self, proc.name, call.args) if upcalls else None
+            victim = before_fop(self, proc.name, call.args) if self.state.upcalls.enabled else None
             out = method(call.args, call)
-            if call.args.xdata and call.proc in FILLED:
-                out = fill_reply_xdata(self, call.proc, call.args, out)
-            if upcalls:
-                result = out[0] if isinstance(out, tuple) else out
-                if result is not DEFERRED and result.op_ret >= 0:
-                    self.state.notify(after_fop(self, proc.name, call.args, result, victim))
+            if isinstance(out, tuple) and isinstance(out[0], Sliced):  # (finished when its steps end)
+                out[0].steps = self._finish_sliced(out[0].steps, proc, call, victim)
+                return out
+            return self._finish(proc, call, out, victim)
         except OSError as exc:
-            reply = _err(proc.reply, exc)
-            xdata = _error_xdata(call.proc, reply.op_errno, call.args)
-            if isinstance(exc, PreopFailed):  # op_errno is dict_set_int8's return value: 0
-                reply = dataclasses.replace(reply, op_errno=0)
-                xdata = {"glusterfs.preop.check.failed": GfxValue.int(1)}
-            return (dataclasses.replace(reply, xdata=xdata) if xdata is not None else reply), b""
-        return out if isinstance(out, tuple) else (out, b"")
+            return self._error(proc, call, exc)
+
+    def _finish(self, proc: Any, call: Call, out: Any, victim: Any) -> tuple[Any, Any]:
+        """What the translators above posix add to a successful reply: the xdata the request
+        asked for, and upcalls to other clients."""
+        if call.args.xdata and call.proc in FILLED:
+            out = fill_reply_xdata(self, call.proc, call.args, out)
+        out = out if isinstance(out, tuple) else (out, b"")
+        if self.state.upcalls.enabled and out[0] is not DEFERRED and out[0].op_ret >= 0:
+            self.state.notify(after_fop(self, proc.name, call.args, out[0], victim))
+        return out
+
+    def _finish_sliced(self, steps: Any, proc: Any, call: Call, victim: Any) -> Any:
+        out = yield from steps
+        try:
+            return self._finish(proc, call, out, victim)
+        except OSError as exc:
+            return self._error(proc, call, exc)
+
+    @staticmethod
+    def _error(proc: Any, call: Call, exc: OSError) -> tuple[Any, bytes]:
+        reply = _err(proc.reply, exc)
+        xdata = _error_xdata(call.proc, reply.op_errno, call.args)
+        if isinstance(exc, PreopFailed):  # op_errno is dict_set_int8's return value: 0
+            reply = dataclasses.replace(reply, op_errno=0)
+            xdata = {"glusterfs.preop.check.failed": GfxValue.int(1)}
+        return (dataclasses.replace(reply, xdata=xdata) if xdata is not None else reply), b""
 
     # ---- helpers ------------------------------------------------------------------------
     def _iatt(self, gfid: bytes) -> Any:

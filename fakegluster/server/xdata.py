@@ -46,7 +46,7 @@ def fill_reply_xdata(h: Any, proc: int, a: Any, out: Any) -> Any:
     """What the posix and locks translators add to a successful reply's xdata for the
     keys the request's xdata names (``posix_xattr_fill``, ``pl_set_xdata_response``)."""
     result, payload = out if isinstance(out, tuple) else (out, b"")
-    if result is DEFERRED or result.op_ret < 0:
+    if result is DEFERRED or not hasattr(result, "op_ret") or result.op_ret < 0:
         return out
     xdata = a.xdata
     posix: dict[str, Any] = {}

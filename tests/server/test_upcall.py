@@ -175,3 +175,14 @@ def test_the_registry_alone():
     assert [n.client for n in up.forget(b"g", 30)] == ["A"] and b"g" not in up.inodes
     off = Upcalls(enabled=False)
     assert off.touch(b"g", "A", 0) == [] and off.inodes == {}
+
+
+def test_a_write_of_many_mebibytes_is_told_too(a, b):
+    """(The fake does such a WRITE a slice at a time: the upcall comes when it is done.)"""
+    d = a.mkdir(ROOT, f"u-{uuid.uuid4().hex[:8]}").stat.ia_gfid
+    c = a.create(d, "big")
+    b.fop("LOOKUP", pargfid=d, bname="big")
+    size = 3 << 20
+    w = a.fop("WRITE", gfid=c.stat.ia_gfid, fd=c.fd, offset=0, size=size, payload=b"z" * size)
+    assert w.op_ret == size
+    assert [t[:2] for t in told(b)] == [(c.stat.ia_gfid, SIZE | TIMES)]
