@@ -184,5 +184,5 @@ def test_a_write_of_many_mebibytes_is_told_too(a, b):
     b.fop("LOOKUP", pargfid=d, bname="big")
     size = 3 << 20
     w = a.fop("WRITE", gfid=c.stat.ia_gfid, fd=c.fd, offset=0, size=size, payload=b"z" * size)
-    assert w.op_ret == size
+    assert w.result.op_ret == size
     assert [t[:2] for t in told(b)] == [(c.stat.ia_gfid, SIZE | TIMES)]
