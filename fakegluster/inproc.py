@@ -11,6 +11,7 @@ most :data:`MESSAGE` bytes; the RPC records inside are split and joined by recor
 
 from __future__ import annotations
 
+import operator
 import socket
 import threading
 from collections.abc import Callable
@@ -59,53 +60,106 @@ def rdma_connect(host: str, port: int) -> socket.socket | None:
 
 class MessageStream(trio.abc.HalfCloseableStream):
     """A trio stream over a SOCK_SEQPACKET socket: sends are cut into messages of at most
-    :data:`MESSAGE` bytes, each receive returns (part of) one message."""
+    :data:`MESSAGE` bytes, each receive returns (part of) one message.
+
+    It passes trio's own stream conformance checks (``trio.testing.check_half_closeable_stream``,
+    tests/server/test_rdma.py): one sender and one receiver at a time (``BusyResourceError``),
+    ``ClosedResourceError`` after :meth:`aclose` (also for a task blocked in it), every call a
+    checkpoint, ``send_eof`` idempotent.
+    """
 
     def __init__(self, sock: socket.socket) -> None:
         sock.setblocking(False)
         self._sock = trio.socket.from_stdlib_socket(sock)
         self._sending = False
+        self._receiving = False
+        self._eof_sent = False
+        self._closed = False
         self._pending = b""  # the rest of a message a short receive_some did not take
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise trio.ClosedResourceError("the stream is closed")
+
+    def _broken(self, exc: OSError) -> trio.BrokenResourceError | trio.ClosedResourceError:
+        if self._closed:
+            return trio.ClosedResourceError("the stream is closed")
+        return trio.BrokenResourceError(str(exc))
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         if self._sending:
             raise trio.BusyResourceError("another task is sending")
         self._sending = True
         try:
+            self._check_open()
+            if self._eof_sent:
+                raise trio.ClosedResourceError("cannot send after send_eof")
             view = memoryview(data).cast("B")
+            if not view:
+                await trio.lowlevel.checkpoint()
             for start in range(0, len(view), MESSAGE):
                 try:
                     await self._sock.send(view[start : start + MESSAGE])
                 except OSError as exc:
-                    raise trio.BrokenResourceError(str(exc)) from exc
+                    raise self._broken(exc) from exc
         finally:
             self._sending = False
 
     async def wait_send_all_might_not_block(self) -> None:
-        await self._sock.wait_writable()
+        if self._sending:
+            raise trio.BusyResourceError("another task is sending")
+        self._sending = True
+        try:
+            self._check_open()
+            await self._sock.wait_writable()
+        finally:
+            self._sending = False
 
     async def send_eof(self) -> None:
+        if self._sending:
+            raise trio.BusyResourceError("another task is sending")
+        self._sending = True
         try:
-            self._sock.shutdown(socket.SHUT_WR)
-        except OSError as exc:
-            raise trio.BrokenResourceError(str(exc)) from exc
+            self._check_open()
+            await trio.lowlevel.checkpoint()
+            if self._eof_sent:
+                return
+            self._eof_sent = True
+            try:
+                self._sock.shutdown(socket.SHUT_WR)
+            except OSError as exc:
+                raise self._broken(exc) from exc
+        finally:
+            self._sending = False
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        if not self._pending:
-            try:
-                # always take a whole message: a shorter recv would drop its tail
-                self._pending = await self._sock.recv(MESSAGE)
-            except OSError as exc:
-                if self._sock.fileno() == -1:
-                    raise trio.ClosedResourceError("the stream is closed") from exc
-                raise trio.BrokenResourceError(str(exc)) from exc
-            if not self._pending:
-                return b""
-        n = max_bytes or len(self._pending)
-        out, self._pending = self._pending[:n], self._pending[n:]
-        return out
+        if max_bytes is not None:
+            max_bytes = operator.index(max_bytes)  # TypeError for 1.5, as trio's streams
+            if max_bytes < 1:
+                raise ValueError("max_bytes must be at least 1")
+        if self._receiving:
+            raise trio.BusyResourceError("another task is receiving")
+        self._receiving = True
+        try:
+            self._check_open()
+            if self._pending:
+                await trio.lowlevel.checkpoint()
+            else:
+                try:
+                    # always take a whole message: a shorter recv would drop its tail
+                    self._pending = await self._sock.recv(MESSAGE)
+                except OSError as exc:
+                    raise self._broken(exc) from exc
+                if not self._pending:
+                    return b""
+            n = max_bytes or len(self._pending)
+            out, self._pending = self._pending[:n], self._pending[n:]
+            return out
+        finally:
+            self._receiving = False
 
     async def aclose(self) -> None:
+        self._closed = True
         self._sock.close()
         await trio.lowlevel.checkpoint()
 

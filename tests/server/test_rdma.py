@@ -3,10 +3,12 @@ process offers it, otherwise tcp with QEMU 7.2's warning."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import warnings
 
 import trio
+from trio.testing import check_half_closeable_stream
 
 import gfclient
 from fakegluster.inproc import MESSAGE, MessageStream, rdma_connect
@@ -58,3 +60,26 @@ async def test_message_stream_keeps_boundaries_and_loses_nothing():
     assert await right.receive_some() == b""
     await left.aclose()
     await right.aclose()
+
+
+def _seqpacket_pair(clogged: bool = False) -> tuple[MessageStream, MessageStream]:
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    if clogged:  # both directions full: send_all blocks until the peer receives
+        for s in (a, b):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1)
+            s.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                while True:
+                    s.send(b"x" * 1000)
+    return MessageStream(a), MessageStream(b)
+
+
+async def test_message_stream_passes_trios_stream_conformance_checks():
+    async def make():
+        return _seqpacket_pair()
+
+    async def make_clogged():
+        return _seqpacket_pair(clogged=True)
+
+    with trio.fail_after(30):
+        await check_half_closeable_stream(make, make_clogged)
