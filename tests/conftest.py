@@ -6,6 +6,9 @@ import os
 
 import pytest
 
+from tests.helpers import unavailable
+from tests.targets import TARGETS, Target, parametrize_targets
+
 # The generated fast XDR codec must never fall back to construct silently: under the tests a
 # fallback raises (here and in every `fakegluster serve` the tests start, which inherit this).
 os.environ["FAKEGLUSTER_STRICT_XDR"] = "1"
@@ -20,13 +23,6 @@ def _no_fast_codec_fallback():
     before = len(xdr.FALLBACKS)
     yield
     assert xdr.FALLBACKS[before:] == [], "the fast XDR codec fell back to construct"
-
-
-def unavailable(reason: str) -> None:
-    """A missing real peer is a FAILURE under CI=true, a skip elsewhere."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true requires the real peer: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 # ---------------------------------------------------------------------------
@@ -56,3 +52,18 @@ def real_volume(real_gluster):
     vol = real_gluster.create_volume()
     yield vol
     vol.delete()
+
+
+# ---------------------------------------------------------------------------
+# The conformance target (tests/targets.py): real, fake, fake-subprocess
+# ---------------------------------------------------------------------------
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_targets(metafunc)
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest) -> Target:
+    """A served volume of kind ``request.param`` (see tests/targets.py)."""
+    return TARGETS[request.param](request)

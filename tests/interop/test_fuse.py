@@ -11,8 +11,7 @@ import uuid
 import pytest
 
 import gfclient
-from tests.conftest import unavailable
-from tests.helpers import require_tool
+from tests.helpers import require_tool, unavailable
 
 pytestmark = pytest.mark.real
 

@@ -25,7 +25,7 @@ from fakegluster.testing.realgluster import (
     gluster_cli,
     run_gfapi,
 )
-from tests.conftest import unavailable
+from tests.helpers import unavailable
 
 pytestmark = pytest.mark.real
 

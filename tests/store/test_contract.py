@@ -59,7 +59,7 @@ from fakegluster.store.base import (
     Store,
 )
 from fakegluster.store.memory import MemoryStore
-from tests.conftest import unavailable
+from tests.helpers import require_root, unavailable
 
 from .conftest import fake_clock
 
@@ -253,12 +253,15 @@ def test_mknod(store):
     assert a.mode == stat.S_IFREG | 0o644
     a = store.mknod(R, "sock", stat.S_IFSOCK | 0o644, 0, uid=UID, gid=GID, gfid=gf())
     assert stat.S_ISSOCK(a.mode)
-    if os.geteuid() == 0:
-        a = store.mknod(R, "null", stat.S_IFCHR | 0o666, os.makedev(1, 3), uid=UID, gid=GID, gfid=gf())
-        assert stat.S_ISCHR(a.mode) and a.rdev == os.makedev(1, 3) and a.size == 0
     err(errno.EPERM, store.mknod, R, "d", stat.S_IFDIR | 0o755, 0, uid=UID, gid=GID, gfid=gf())
     err(errno.EINVAL, store.mknod, R, "l", stat.S_IFLNK | 0o777, 0, uid=UID, gid=GID, gfid=gf())
     err(errno.EEXIST, store.mknod, R, "fifo", stat.S_IFIFO | 0o644, 0, uid=UID, gid=GID, gfid=gf())
+
+
+def test_mknod_device(store):
+    require_root("a device node")
+    a = store.mknod(R, "null", stat.S_IFCHR | 0o666, os.makedev(1, 3), uid=UID, gid=GID, gfid=gf())
+    assert stat.S_ISCHR(a.mode) and a.rdev == os.makedev(1, 3) and a.size == 0
 
 
 def test_symlink(store):
@@ -764,10 +767,15 @@ class TestXattrs:
             err(errno.EPERM, store.setxattr, g, "user.a", b"1")
             err(errno.ENODATA, store.getxattr, g, "user.a")
             err(errno.EPERM, store.removexattr, g, "user.a")
-            if os.geteuid() == 0:
-                store.setxattr(g, "trusted.t", b"1")
-                assert store.getxattr(g, "trusted.t") == b"1"
-                assert "trusted.t" in store.listxattr(g)
+
+    def test_trusted_on_other_kinds(self, store):
+        require_root("a trusted.* xattr")
+        s = store.symlink(R, "s", "t", uid=UID, gid=GID, gfid=gf()).gfid
+        p = store.mknod(R, "p", stat.S_IFIFO | 0o644, 0, uid=UID, gid=GID, gfid=gf()).gfid
+        for g in (s, p):  # unlike user.*, allowed on any kind
+            store.setxattr(g, "trusted.t", b"1")
+            assert store.getxattr(g, "trusted.t") == b"1"
+            assert "trusted.t" in store.listxattr(g)
 
     def test_follow_hard_links(self, store):
         g = mkfile(store, "f")
@@ -786,14 +794,17 @@ class TestSetattr:
         a = store.setattr(g, atime_ns=1_000_000_123, mtime_ns=2_000_000_456)
         assert (a.atime_ns, a.mtime_ns) == (1_000_000_123, 2_000_000_456)
         assert store.getattr(g).mtime_ns == 2_000_000_456
-        if os.geteuid() == 0:
-            a = store.setattr(g, uid=1234, gid=5678)
-            assert (a.uid, a.gid) == (1234, 5678)
-            a = store.setattr(g, gid=42)
-            assert (a.uid, a.gid) == (1234, 42)
 
-    @pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+    def test_owner(self, store):
+        require_root("chown")
+        g = mkfile(store, "f")
+        a = store.setattr(g, uid=1234, gid=5678)
+        assert (a.uid, a.gid) == (1234, 5678)
+        a = store.setattr(g, gid=42)
+        assert (a.uid, a.gid) == (1234, 42)
+
     def test_chown_drops_setid_bits(self, store):
+        require_root("chown")
         g = mkfile(store, "f")
         store.setattr(g, mode=0o6755)
         assert store.setattr(g, uid=UID).mode == stat.S_IFREG | 0o755

@@ -1,0 +1,122 @@
+"""The one ``target`` of the conformance tests: a served GlusterFS volume, real or fake.
+
+A test that takes ``target`` runs once per kind in :data:`TARGETS` (the session starts each
+at most once): ``real`` (a real GlusterFS 10.3 volume; marked ``real``, so it FAILS under
+``CI=true`` without one), ``fake`` (fakegluster in this process, memory store) and
+``fake-subprocess`` (``fakegluster serve`` as a process, directory store).  The same
+assertions hold on each: a test passing on ``real`` and failing on another kind has found a
+difference of that kind (fix it, or record it in fakegluster/differences.py and mark the
+test with :func:`tests.helpers.known_difference`).
+
+A module restricts the kinds with ``pytestmark = pytest.mark.targets("fake", "real")``.
+Add a kind by adding a factory (it gets the fixture's request, to reach session fixtures)::
+
+    TARGETS["fake-replica3"] = make_replica3_target
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import pytest
+
+import gfclient
+from gfclient.uri import GlusterURI
+
+__all__ = ["Target", "TARGETS", "TARGET_MARKS", "GLUSTERD_SOCKET"]
+
+#: Where the real glusterd's unix socket is (it serves GETSPEC there).
+GLUSTERD_SOCKET = "/var/run/glusterd.socket"
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """One served volume: glusterd at ``host``:``port`` (and its unix ``socket``, or None)."""
+
+    kind: str
+    volume: str
+    host: str
+    port: int
+    socket: str | None = None
+
+    @property
+    def tcp(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+    @property
+    def unix(self) -> str | None:
+        return self.socket
+
+    @property
+    def real(self) -> bool:
+        return self.kind == "real"
+
+    def tcp_uri(self, path: str | None = None) -> str:
+        """``gluster://HOST:PORT/VOLUME[/PATH]``."""
+        return GlusterURI("tcp", self.host, self.port, None, self.volume, path or None).to_uri()
+
+    def unix_uri(self, path: str | None = None) -> str | None:
+        """``gluster+unix:///VOLUME[/PATH]?socket=SOCKET``, or None without a unix socket."""
+        if self.socket is None:
+            return None
+        return GlusterURI("unix", None, None, self.socket, self.volume, path or None).to_uri()
+
+    def connect(self, path: str | None = None) -> gfclient.Volume:
+        return gfclient.connect(self.tcp_uri(path))
+
+
+def make_real_target(request: pytest.FixtureRequest) -> Target:
+    """A real GlusterFS 10.3 volume (one brick), shared by the session."""
+    vol = request.getfixturevalue("real_volume")
+    return Target("real", vol.name, vol.host, vol.port, GLUSTERD_SOCKET)
+
+
+def make_fake_target(request: pytest.FixtureRequest) -> Target:
+    """fakegluster in this process (a thread), in-memory store."""
+    from fakegluster.server import FakeGluster
+
+    sock = request.getfixturevalue("tmp_path_factory").mktemp("target-fake") / "glusterd.sock"
+    server = FakeGluster(["confvol"], ["tcp://127.0.0.1:0", f"unix://{sock}"])
+    info = server.start()
+    request.session.config.add_cleanup(server.stop)
+    return Target("fake", "confvol", "127.0.0.1", info.port, info.unix[0].path)
+
+
+def make_fake_subprocess_target(request: pytest.FixtureRequest) -> Target:
+    """``fakegluster serve`` as a process, serving a directory (the directory store)."""
+    from fakegluster.testing.serve import serve_process
+
+    tmp = request.getfixturevalue("tmp_path_factory").mktemp("target-fake-proc")
+    (tmp / "data").mkdir()
+    sock = tmp / "glusterd.sock"
+    served = serve_process(volumes=[f"confdir={tmp / 'data'}"], listen=["tcp://127.0.0.1:0", f"unix://{sock}"])
+    request.session.config.add_cleanup(served.stop)
+    return Target("fake-subprocess", "confdir", "127.0.0.1", served.port(), str(sock))
+
+
+#: kind -> factory.
+TARGETS: dict[str, Callable[[pytest.FixtureRequest], Target]] = {
+    "real": make_real_target,
+    "fake": make_fake_target,
+    "fake-subprocess": make_fake_subprocess_target,
+}
+#: kind -> marks of its tests (``real``: needs the real peer, required under CI=true).
+TARGET_MARKS: dict[str, list[pytest.MarkDecorator]] = {"real": [pytest.mark.real]}
+
+
+def parametrize_targets(metafunc: pytest.Metafunc) -> None:
+    """``pytest_generate_tests`` for ``target`` (tests/conftest.py calls it)."""
+    if "target" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("targets")
+    kinds = list(marker.args) if marker else list(TARGETS)
+    unknown = set(kinds) - set(TARGETS)
+    if unknown:
+        raise ValueError(f"unknown target kinds {sorted(unknown)}; known: {list(TARGETS)}")
+    metafunc.parametrize(
+        "target",
+        [pytest.param(kind, marks=TARGET_MARKS.get(kind, []), id=kind) for kind in kinds],
+        indirect=True,
+        scope="session",
+    )
