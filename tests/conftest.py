@@ -67,3 +67,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def target(request: pytest.FixtureRequest) -> Target:
     """A served volume of kind ``request.param`` (see tests/targets.py)."""
     return TARGETS[request.param](request)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``known_difference(code)`` (tests/helpers.py) becomes a strict xfail where the fake runs."""
+    from fakegluster import differences
+
+    for item in items:
+        kind = getattr(item, "callspec", None) and item.callspec.params.get("target")
+        for mark in item.iter_markers("known_difference"):
+            if kind == "real":
+                continue
+            diff = differences.get(mark.args[0])
+            item.add_marker(
+                pytest.mark.xfail(strict=True, reason=f"known difference {diff.code}: the fake {diff.fake}")
+            )

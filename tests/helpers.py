@@ -33,3 +33,14 @@ def require_root(what: str) -> None:
     """``what`` needs root (:func:`unavailable` otherwise)."""
     if os.geteuid() != 0:
         unavailable(f"{what} needs root")
+
+
+def known_difference(code: str) -> pytest.MarkDecorator:
+    """Mark a test that asserts what a real GlusterFS does where the fake is known to differ
+    (``code`` in fakegluster/differences.py; an unknown code fails at import).  On the fake
+    targets (every kind but ``real``, or always for a test without ``target``) it is a strict
+    xfail: when the fake gets it right, the test fails until the registry entry goes."""
+    from fakegluster import differences
+
+    differences.get(code)
+    return pytest.mark.known_difference(code)

@@ -106,6 +106,8 @@ def _qcow2_scenario(via: Via) -> list[list[str]]:
 
 
 def _map_scenario(uri: str) -> list[list[str]]:
+    # compared with a real volume's map: nothing zeroes a range and reads it back before the map,
+    # which a real brick's page cache would then report as data (SEEK_DATA_PAGE_CACHE)
     return [
         [QI, "create", "-f", "raw", uri, "4M"],
         [QIO, "-f", "raw", "-c", "write -P 0x11 1M 64k", "-c", "write -P 0x22 3M 4k", uri],

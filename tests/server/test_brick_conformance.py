@@ -39,6 +39,7 @@ def gr():
 
 
 def err(r) -> int:
+    """op_errno of a failed reply (on success it is not compared: SUCCESS_OP_ERRNO)."""
     assert r.op_ret == -1, r
     return r.op_errno
 
