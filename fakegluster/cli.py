@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 __all__ = ["main"]
 
@@ -39,7 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.call_log:
         call_log = CallLog(max_bytes=1 << 20, sink=open(args.call_log, "a", buffering=1))  # noqa: SIM115
     try:
-        volumes: list = list(args.volume or [])
+        volumes: list[Any] = list(args.volume or [])
         listen = list(args.listen or [])
         nodes: list[str] | int | None = list(args.node or []) or (args.nodes if args.nodes else None)
         if args.cluster:
@@ -150,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    status: int = args.func(args)
+    return status
 
 
 if __name__ == "__main__":

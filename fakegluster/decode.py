@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from .pcapio import iter_segments
 from .proto.connection import Role, RpcConnection, encode_call, encode_reply
 from .proto.errors import ProtocolError
-from .proto.events import NEED_DATA, Call, ConnectionClosed
+from .proto.events import NEED_DATA, Call, ConnectionClosed, Denied, Reply
 from .proto.record import RecordReader, frame
 from .proto.render import describe
 
@@ -100,6 +100,7 @@ def decode_capture(path: str) -> Iterator[Message]:
                 other.conn.expect_reply(event.xid, event.prog, event.vers, event.proc)
                 buffers = encode_call(event)
             else:
+                assert isinstance(event, (Reply, Denied))
                 buffers = encode_reply(event)
             msg.reencoded = b"".join(bytes(b) for b in buffers)[4:]
             yield msg

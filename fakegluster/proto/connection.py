@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .callback import PROGRAM as CALLBACK_PROGRAM
-from .errors import AcceptStat, ProtocolError, RejectStat
+from .errors import AcceptStat, AuthStat, ProtocolError, RejectStat
 from .events import NEED_DATA, Call, ConnectionClosed, Denied, Event, Expensive, NeedData, Reply
 from .programs import UNDECODABLE, Procedure, Program, all_programs, lookup
 from .record import DEFAULT_MAX_RECORD, RecordReader, frame_header
@@ -301,7 +301,8 @@ class RpcConnection:
             raise ProtocolError(f"reply xid {hdr.xid} matches no outstanding call", reply="CLOSE", xid=hdr.xid)
         prog, vers, proc_num = call
         if hdr.reject_stat is not None:
-            return Denied(hdr.xid, hdr.reject_stat, hdr.low, hdr.high, hdr.auth_stat or 0, prog, vers, proc_num)
+            auth_stat = hdr.auth_stat if hdr.auth_stat is not None else AuthStat.AUTH_OK  # (RPC_MISMATCH)
+            return Denied(hdr.xid, hdr.reject_stat, hdr.low, hdr.high, auth_stat, prog, vers, proc_num)
         assert hdr.stat is not None  # accepted, as it was not denied
         result, end = None, hdr.end
         proc = _procedure(prog, vers, proc_num)

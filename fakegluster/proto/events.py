@@ -81,7 +81,7 @@ class Denied(Event):
     reject_stat: RejectStat
     low: int = 2
     high: int = 2
-    auth_stat: AuthStat | int = AuthStat.AUTH_BADCRED  # 0 for RPC_MISMATCH (not on the wire)
+    auth_stat: AuthStat = AuthStat.AUTH_BADCRED  # AUTH_OK (0) for RPC_MISMATCH: not on the wire
     prog: int | None = None
     vers: int | None = None
     proc: int | None = None

@@ -122,7 +122,7 @@ def describe(event: Call | Reply | Denied) -> dict[str, Any]:
             reject_stat=event.reject_stat.name,
             low=event.low,
             high=event.high,
-            auth_stat=event.auth_stat.name if hasattr(event.auth_stat, "name") else event.auth_stat,
+            auth_stat=event.auth_stat.name,
         )
         return common
     common["stat"] = event.stat.name

@@ -290,7 +290,7 @@ def build_reply_header(
 
 
 def build_denied(
-    xid: int, reject_stat: RejectStat, low: int = 2, high: int = 2, auth_stat: AuthStat | int = AuthStat.AUTH_BADCRED
+    xid: int, reject_stat: RejectStat, low: int = 2, high: int = 2, auth_stat: AuthStat = AuthStat.AUTH_BADCRED
 ) -> bytes:
     head = struct.pack(">IIII", xid, MsgType.REPLY, ReplyStat.MSG_DENIED, reject_stat)
     if reject_stat == RejectStat.RPC_MISMATCH:

@@ -11,7 +11,7 @@ from ..store.base import Attr, StatVfs
 
 __all__ = ["to_iatt", "to_statfs", "d_type", "ZERO_IATT", "ino_of"]
 
-ZERO_IATT = GfxIattx.cls()
+ZERO_IATT = GfxIattx()
 #: st_dev reported for stores without a real device (the capture's brick had 0xfe00).
 FAKE_DEV = 0xFE00
 
@@ -59,7 +59,7 @@ def to_iatt(a: Attr) -> Encoded:
 
 
 def to_statfs(s: StatVfs) -> GfStatfs:
-    return GfStatfs.cls(
+    return GfStatfs(
         s.bsize, s.frsize, s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.favail, s.fsid, s.flag, s.namemax
     )
 

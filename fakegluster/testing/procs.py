@@ -17,7 +17,15 @@ import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["RealGlusterError", "available", "run_gfapi", "run_gfapi_parallel", "filter_gfapi_log", "VOLUME_PREFIX"]
+__all__ = [
+    "RealGlusterError",
+    "available",
+    "GfapiRun",
+    "run_gfapi",
+    "run_gfapi_parallel",
+    "filter_gfapi_log",
+    "VOLUME_PREFIX",
+]
 
 log = logging.getLogger("fakegluster.testing.realgluster")
 
@@ -155,9 +163,20 @@ def filter_gfapi_log(text: str) -> str:
     return "".join(line for line in text.splitlines(keepends=True) if not _GFAPI_LOG_RE.match(line))
 
 
+class GfapiRun(subprocess.CompletedProcess[str]):
+    """What :func:`run_gfapi` returns: a CompletedProcess (text) plus ``elapsed`` (s),
+    ``qemu_stderr`` (stderr without libgfapi's log lines) and ``crashes`` (see there)."""
+
+    def __init__(self, cp: subprocess.CompletedProcess[str], elapsed: float) -> None:
+        super().__init__(cp.args, cp.returncode, cp.stdout, cp.stderr)
+        self.elapsed = elapsed
+        self.qemu_stderr = filter_gfapi_log(cp.stderr)
+        self.crashes: list[str] = []
+
+
 def run_gfapi(
     cmd: Sequence[str], timeout: float = 60, check: bool = False, input: str | None = None, crash_retries: int = 1
-) -> subprocess.CompletedProcess:
+) -> GfapiRun:
     """Run a libgfapi tool (qemu-img, qemu-io, fio --ioengine=gfapi, ...).
 
     Runs with ``LC_ALL=C`` and returns the CompletedProcess (text mode) with
@@ -174,7 +193,7 @@ def run_gfapi(
     crashes: list[str] = []
     while True:
         t0 = time.monotonic()
-        cp = subprocess.run(
+        ran = subprocess.run(
             list(cmd),
             capture_output=True,
             text=True,
@@ -183,8 +202,7 @@ def run_gfapi(
             input=input,
             stdin=None if input is not None else subprocess.DEVNULL,
         )
-        cp.elapsed = time.monotonic() - t0  # type: ignore[attr-defined]
-        cp.qemu_stderr = filter_gfapi_log(cp.stderr)  # type: ignore[attr-defined]
+        cp = GfapiRun(ran, time.monotonic() - t0)
         if cp.returncode not in (-signal.SIGABRT, -signal.SIGSEGV) or len(crashes) >= crash_retries:
             break
         crashes.append(cp.qemu_stderr)
@@ -195,15 +213,13 @@ def run_gfapi(
             cp.elapsed,
             cp.qemu_stderr.strip()[-120:],
         )
-    cp.crashes = crashes  # type: ignore[attr-defined]
+    cp.crashes = crashes
     if check and cp.returncode != 0:
         raise RealGlusterError(f"{' '.join(cmd)} failed (rc={cp.returncode}):\n{cp.qemu_stderr}{cp.stdout}")
     return cp
 
 
-def run_gfapi_parallel(
-    cmds: Sequence[Sequence[str]], timeout: float = 60, check: bool = False
-) -> list[subprocess.CompletedProcess]:
+def run_gfapi_parallel(cmds: Sequence[Sequence[str]], timeout: float = 60, check: bool = False) -> list[GfapiRun]:
     """Run independent libgfapi tools concurrently; results in input order."""
     if not cmds:
         return []

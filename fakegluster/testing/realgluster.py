@@ -50,8 +50,9 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from .procs import (
     VOLUME_PREFIX,
@@ -114,7 +115,7 @@ _TRANSIENT_RE = re.compile(
 
 def gluster_cli(
     *args: str, timeout: float = 120, check: bool = True, retry_for: float = 30.0
-) -> subprocess.CompletedProcess:
+) -> subprocess.CompletedProcess[str]:
     """``gluster --mode=script ARGS`` with retries on transient failures."""
     cmd = [_which("gluster") or "gluster", "--mode=script", *args]
     deadline = time.monotonic() + retry_for
@@ -130,7 +131,7 @@ def gluster_cli(
         raise RealGlusterError(f"gluster {' '.join(args)} failed (rc={cp.returncode}): {msg}")
 
 
-def _xml(*args: str, **kw) -> ET.Element:
+def _xml(*args: str, **kw: Any) -> ET.Element:
     cp = gluster_cli(*args, "--xml", **kw)
     try:
         root = ET.fromstring(cp.stdout)
@@ -160,7 +161,7 @@ def _volume_brick_paths(name: str) -> list[str]:
     return paths
 
 
-def _brick_status(name: str) -> list[dict]:
+def _brick_status(name: str) -> list[dict[str, Any]]:
     """[{path, hostname, online, port, pid}] from ``volume status NAME --xml``."""
     cp = gluster_cli("volume", "status", name, "--xml", check=False)
     try:
@@ -259,7 +260,7 @@ def _live_sessions() -> set[tuple[int, str]]:
 
 
 @contextlib.contextmanager
-def _state_lock():
+def _state_lock() -> Iterator[None]:
     os.makedirs(STATE_DIR, exist_ok=True)
     with open(os.path.join(STATE_DIR, "lock"), "a+") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
@@ -305,7 +306,7 @@ class RealVolume:
         """Where ``path`` lives on brick ``brick`` (a plain file for a posix brick)."""
         return os.path.join(self.brick_paths[brick], path.lstrip("/"))
 
-    def status(self) -> list[dict]:
+    def status(self) -> list[dict[str, Any]]:
         return _brick_status(self.name)
 
     def kill_brick(self, brick: int) -> None:
@@ -373,7 +374,7 @@ class RealVolume:
             time.sleep(0.5)
         raise RealGlusterError(f"{self.name} still has entries to heal after {timeout}s: {pending}")
 
-    def gluster(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def gluster(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """``gluster --mode=script ARGS`` (e.g. ``vol.gluster("volume", "heal", vol.name, "info")``)."""
         return gluster_cli(*args, check=check)
 
@@ -419,7 +420,7 @@ class RealGluster:
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     @property
@@ -638,7 +639,7 @@ class RealGluster:
 
     def _wait_bricks(self, name: str, paths: list[str]) -> list[int]:
         deadline = time.monotonic() + self.brick_timeout
-        st: list[dict] = []
+        st: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
             st = _brick_status(name)
             by_path = {b["path"]: b for b in st}
