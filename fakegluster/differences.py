@@ -67,12 +67,6 @@ def markdown(width: int = 100) -> str:
 
 # ---- the registry -------------------------------------------------------------------------
 known(
-    "ONE_BRICK_PER_VOLUME",
-    real="serves distributed, replicated and dispersed volumes of many bricks (DHT, AFR, EC)",
-    fake="serves one brick per volume",
-    why="Multi-brick volumes are the clusters stream's work in progress (issue #9).",
-)
-known(
     "FOP_V330",
     real=(
         "brick also serves the old FOP program 'GlusterFS 3.3' (1298437 v330): its DUMP lists it, a NULL call"

@@ -17,7 +17,6 @@ from fakegluster import differences
 from fakegluster.proto import AcceptStat, dump, fops
 from fakegluster.proto.gfdict import GfxValue
 from fakegluster.proto.rpc import AuthGlusterfsParamsV3, lk_owner_for_pid
-from fakegluster.server import FakeGluster
 from tests.helpers import known_difference
 from tests.rawclient import ROOT, Mount
 
@@ -54,10 +53,3 @@ def test_namelink_is_answered_instead_of_crashing_the_brick(mount):
     differences.get("NAMELINK_CRASH")
     r = mount.fop("NAMELINK", pargfid=ROOT, bname=f"n-{uuid.uuid4().hex[:8]}")
     assert (r.op_ret, r.op_errno) == (-1, errno.ENOSYS)
-
-
-def test_a_fake_volume_has_one_brick():
-    """ONE_BRICK_PER_VOLUME: what the fake serves today (an explicit exception)."""
-    differences.get("ONE_BRICK_PER_VOLUME")
-    with FakeGluster(["v"], ["tcp://127.0.0.1:0"]) as server:
-        assert len(server.volumes["v"].bricks) == 1
