@@ -76,15 +76,6 @@ known(
     why="No 10.x client speaks v330 (libgfapi and FUSE negotiate v400).",
 )
 known(
-    "NO_PERMISSION_CHECKS",
-    real=(
-        "brick checks the caller's uid/gid/groups against the mode bits and ACLs (posix-acl): uid 1000 creating"
-        " a file in a root-owned 0755 directory gets EACCES"
-    ),
-    fake="does what any caller asks, as if it were root",
-    why="The test clients run as root; permission checks are issue #10's work.",
-)
-known(
     "READDIR_ORDER",
     real="brick lists a directory in ext4's hash order, with ext4's cookies as d_off",
     fake="lists in its store's order (creation order for the memory store), with its own cookies",

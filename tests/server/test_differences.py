@@ -36,8 +36,8 @@ def test_the_brick_serves_fop_v330(mount):
     assert mount.raw.call(fops.GLUSTER_FOP_PROGRAM, 330, fops.GfFop.STAT).stat == AcceptStat.GARBAGE_ARGS
 
 
-@known_difference("NO_PERMISSION_CHECKS")
 def test_a_non_root_caller_cannot_create_in_a_root_owned_directory(mount):
+    """Was NO_PERMISSION_CHECKS until bricksem's posix-acl checks (server/acl.py)."""
     d = mount.mkdir(ROOT, f"perm-{uuid.uuid4().hex[:8]}", 0o755).stat.ia_gfid
     user = AuthGlusterfsParamsV3(pid=4242, uid=1000, gid=1000, lk_owner=lk_owner_for_pid(4242))
     req = fops.GfxCreateReq(
