@@ -34,22 +34,22 @@ def _setup() -> tuple[Dispatcher, bytes, bytes, object]:
     dispatcher = Dispatcher(
         session, [fops.BRICK_PROGRAM], name="b", peer="p", connection_id=1, calls=None, faults=None, max_record=None
     )
-    cred = rpc.AuthGlusterfsParamsV3.cls(pid=1, lk_owner=rpc.lk_owner_for_pid(1))
+    cred = rpc.AuthGlusterfsParamsV3(pid=1, lk_owner=rpc.lk_owner_for_pid(1))
     client = RpcConnection(Role.CLIENT)
     opened = dispatcher.feed(
-        client.send(Call(1, fops.GLUSTER_FOP_PROGRAM, 400, fops.GfFop.OPEN, fops.GfxOpenReq.cls(attr.gfid, 2), cred))
+        client.send(Call(1, fops.GLUSTER_FOP_PROGRAM, 400, fops.GfFop.OPEN, fops.GfxOpenReq(attr.gfid, 2), cred))
     )
     client.receive_data(b"".join(bytes(b) for b in opened))
     fd = client.next_event().result.fd
-    read = fops.GfxReadReq.cls(attr.gfid, fd, 8192, 4096, 0, None)
+    read = fops.GfxReadReq(attr.gfid, fd, 8192, 4096, 0, None)
     record = client.send(Call(2, fops.GLUSTER_FOP_PROGRAM, 400, fops.GfFop.READ, read, cred))
-    reply = fops.GfxReadRsp.cls(4096, 0, common.GfxIattx.cls(ia_gfid=attr.gfid, ia_size=1 << 20), 4096, None)
+    reply = fops.GfxReadRsp(4096, 0, common.GfxIattx(ia_gfid=attr.gfid, ia_size=1 << 20), 4096, None)
     return dispatcher, record, xdr.encode(fops.GfxReadRsp, reply), reply
 
 
 def main() -> None:
     dispatcher, record, reply_bytes, reply = _setup()
-    args = xdr.encode(fops.GfxReadReq, fops.GfxReadReq.cls(bytes(16), 1, 8192, 4096, 0, None))
+    args = xdr.encode(fops.GfxReadReq, fops.GfxReadReq(bytes(16), 1, 8192, 4096, 0, None))
     cases = {
         "read 4k (Dispatcher.feed)": lambda: dispatcher.feed(record),
         "decode gfx_read_req": lambda: xdr.decode(fops.GfxReadReq, args),

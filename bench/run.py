@@ -219,7 +219,7 @@ def _getspec_ok(port: int, volume: str) -> bool:
             handshake.GLUSTER_HNDSK_PROGRAM,
             2,
             2,
-            handshake.GfGetspecReq.cls(1, volume, old_dict({"min-op-version": "1", "max-op-version": "100000"})),
+            handshake.GfGetspecReq(1, volume, old_dict({"min-op-version": "1", "max-op-version": "100000"})),
         )
         return r.result.op_ret > 0
     except OSError:

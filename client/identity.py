@@ -32,10 +32,8 @@ class Identity:
         owner = self.lk_owner if self.lk_owner is not None else lk_owner_for_pid(self.pid)
         if v3:
             sec, nsec = divmod(self.ctime_ns, 1_000_000_000)
-            return AuthGlusterfsParamsV3.cls(
-                self.pid, self.uid, self.gid, self.flags, nsec, sec, tuple(self.groups), owner
-            )
-        return AuthGlusterfsParmsV2.cls(self.pid, self.uid, self.gid, tuple(self.groups), owner)
+            return AuthGlusterfsParamsV3(self.pid, self.uid, self.gid, self.flags, nsec, sec, tuple(self.groups), owner)
+        return AuthGlusterfsParmsV2(self.pid, self.uid, self.gid, tuple(self.groups), owner)
 
     def opaque_auth(self, v3: bool) -> Any:
         """:meth:`credential` already encoded (the ``OpaqueAuth`` a call header carries).
@@ -66,7 +64,7 @@ def _glue(cached: tuple[Any, Any, Any], ctime_ns: int) -> Any:
     if head is None:
         return flavor  # v2: the whole OpaqueAuth, nothing varies
     sec, nsec = divmod(ctime_ns, 1_000_000_000)
-    return OpaqueAuth.cls(flavor, head + _CTIME.pack(nsec, sec) + tail)
+    return OpaqueAuth(flavor, head + _CTIME.pack(nsec, sec) + tail)
 
 
 #: Frames the client makes itself (DUMP, PING, SETVOLUME, RELEASE...): pid/uid/gid 0.

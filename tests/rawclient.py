@@ -15,14 +15,14 @@ from fakegluster.proto.gfdict import GfxValue, old_dict
 from fakegluster.proto.rpc import AuthGlusterfsParamsV3, AuthGlusterfsParmsV2, lk_owner_for_pid
 from fakegluster.proto.volfile import parse_volfile
 
-V2 = AuthGlusterfsParmsV2.cls(pid=0, lk_owner=lk_owner_for_pid(0))
+V2 = AuthGlusterfsParmsV2(pid=0, lk_owner=lk_owner_for_pid(0))
 
 
 def v3(
     pid: int = os.getpid(), *, owner: bytes | None = None, uid: int = 0, gid: int = 0, groups: tuple[int, ...] = ()
 ) -> Any:
     """AUTH_GLUSTERFS v3 credentials: ``owner`` is the lock owner (default: from the pid)."""
-    return AuthGlusterfsParamsV3.cls(
+    return AuthGlusterfsParamsV3(
         pid=pid,
         uid=uid,
         gid=gid,
@@ -156,7 +156,7 @@ class Mount:
             handshake.GLUSTER_HNDSK_PROGRAM,
             2,
             handshake.GfHndskProc.GF_HNDSK_GETSPEC,
-            handshake.GfGetspecReq.cls(1, volume, old_dict({"max-op-version": "100000", "min-op-version": "1"})),
+            handshake.GfGetspecReq(1, volume, old_dict({"max-op-version": "100000", "min-op-version": "1"})),
         )
         mgmt.close()
         if spec.result.op_ret < 0:
@@ -170,15 +170,15 @@ class Mount:
         self.options = client.options
         rhost = client.options["remote-host"]
         raw = Raw(rhost, int(client.options.get("remote-port", 24007)))
-        progs = raw.call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq.cls(dump.GFS_ID)).result.prog
+        progs = raw.call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq(dump.GFS_ID)).result.prog
         if any(p.prognum == portmap.GLUSTER_PMAP_PROGRAM for p in progs):
             r = raw.call(
-                portmap.GLUSTER_PMAP_PROGRAM, 1, 1, portmap.PmapPortByBrickReq.cls(client.options["remote-subvolume"])
+                portmap.GLUSTER_PMAP_PROGRAM, 1, 1, portmap.PmapPortByBrickReq(client.options["remote-subvolume"])
             )
             raw.close()
             self.brick_port = r.result.port
             raw = Raw(rhost, r.result.port)
-            raw.call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq.cls(dump.GFS_ID))
+            raw.call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq(dump.GFS_ID))
         else:
             self.brick_port = int(client.options["remote-port"])
         self.raw = raw
@@ -202,7 +202,7 @@ class Mount:
             handshake.GLUSTER_HNDSK_PROGRAM,
             2,
             handshake.GfHndskProc.GF_HNDSK_SETVOLUME,
-            handshake.GfSetvolumeReq.cls(old_dict(keys)),
+            handshake.GfSetvolumeReq(old_dict(keys)),
             cred=v3(0),
         ).result
 
@@ -218,7 +218,7 @@ class Mount:
             fops.GLUSTER_FOP_PROGRAM,
             400,
             proc.num,
-            proc.args.cls(**fields),
+            proc.args(**fields),
             cred=v3() if cred is None else cred,
             payload=payload,
         )

@@ -305,7 +305,7 @@ class Dispatcher:
         if proc.reply is None or "op_ret" not in proc.reply.field_names:
             self._record(call, None, "fault: SYSTEM_ERR")
             return self.conn.send_buffers(Reply(call.xid, stat=AcceptStat.SYSTEM_ERR))
-        result = proc.reply.cls(op_ret=-1, op_errno=fault.errno)
+        result = proc.reply(op_ret=-1, op_errno=fault.errno)
         self._record(call, result, f"fault: errno {fault.errno}")
         return self.conn.send_buffers(Reply(call.xid, result))
 

@@ -30,7 +30,7 @@ async def start(
 
 
 async def dump(chan: RpcChannel):
-    return await chan.call(DUMP, 1, 1, GfDumpReq.cls(0xCAED))
+    return await chan.call(DUMP, 1, 1, GfDumpReq(0xCAED))
 
 
 def spawn_dump(nursery: trio.Nursery, chan: RpcChannel) -> trio.Event:
@@ -80,7 +80,7 @@ async def test_pipelined_calls_are_matched_out_of_order():
         results = {}
 
         async def caller(i):
-            reply = await chan.call(DUMP, 1, 1, GfDumpReq.cls(i))
+            reply = await chan.call(DUMP, 1, 1, GfDumpReq(i))
             results[i] = reply.result.op_errno
 
         for i in range(5):
@@ -102,8 +102,8 @@ async def test_ping_is_sent_while_calls_are_outstanding_only(autojump_clock):
         done = spawn_dump(nursery, chan)
         first, second = await peer.call(), await peer.call()
         assert (first.proc, second.proc) == (1, PING)  # DUMP, then PING right away
-        assert isinstance(second.cred, AuthGlusterfsParmsV2.cls) and second.cred.pid == 0
-        await peer.reply(second, GfCommonRsp.cls(0, 0, None))
+        assert isinstance(second.cred, AuthGlusterfsParmsV2) and second.cred.pid == 0
+        await peer.reply(second, GfCommonRsp(0, 0, None))
         await peer.reply(first, dump_rsp(()))
         await done.wait()
         await trio.sleep(200)  # nothing outstanding: no more pings
@@ -111,12 +111,12 @@ async def test_ping_is_sent_while_calls_are_outstanding_only(autojump_clock):
         chan.use_v3 = True
         done = spawn_dump(nursery, chan)
         call, ping = await peer.call(), await peer.call()
-        assert ping.proc == PING and isinstance(ping.cred, AuthGlusterfsParamsV3.cls)  # the rpc's flavour now
-        await peer.reply(ping, GfCommonRsp.cls(0, 0, None))
+        assert ping.proc == PING and isinstance(ping.cred, AuthGlusterfsParamsV3)  # the rpc's flavour now
+        await peer.reply(ping, GfCommonRsp(0, 0, None))
         t0 = trio.current_time()
         again = await peer.call()  # the call is still outstanding: the next ping 42 s later
         assert again.proc == PING and trio.current_time() - t0 == pytest.approx(42)
-        await peer.reply(again, GfCommonRsp.cls(0, 0, None))
+        await peer.reply(again, GfCommonRsp(0, 0, None))
         await peer.reply(call, dump_rsp(()))
         await done.wait()
         assert chan.pings_sent == 3
@@ -154,7 +154,7 @@ async def test_ping_answers_keep_a_slow_call_alive(autojump_clock):
             while True:
                 call = await peer.call()
                 if call.proc == PING:
-                    await peer.reply(call, GfCommonRsp.cls(0, 0, None))
+                    await peer.reply(call, GfCommonRsp(0, 0, None))
                 else:
                     slow.append(call)
 
@@ -168,7 +168,7 @@ async def test_ping_answers_keep_a_slow_call_alive(autojump_clock):
 
 
 async def test_rpc_refusals_are_errors():
-    stat_req = F.GfxStatReq.cls(bytes(15) + b"\x01", None)
+    stat_req = F.GfxStatReq(bytes(15) + b"\x01", None)
     async with trio.open_nursery() as nursery:
         chan, peer = await start(nursery)
 
@@ -239,7 +239,7 @@ async def test_frame_timeout_bails_out_a_call(autojump_clock):
         chan, peer = await start(nursery)
         nursery.start_soon(peer.call)
         with pytest.raises(GlusterConnectionError) as ei:
-            await chan.call(DUMP, 1, 1, GfDumpReq.cls(1), timeout=1800)
+            await chan.call(DUMP, 1, 1, GfDumpReq(1), timeout=1800)
         assert ei.value.errno == errno.ENOTCONN and "frame-timeout" in str(ei.value)
         await chan.aclose()
 

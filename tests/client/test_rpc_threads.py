@@ -43,7 +43,7 @@ def answer(call) -> object:
 
 def blocking_dump(chan: RpcChannel, tag: int, **kw):
     """A DUMP from this (non-trio) thread; returns the tag the reply carries."""
-    return run_inline(chan.call(DUMP, 1, 1, GfDumpReq.cls(tag), **kw)).result.op_errno
+    return run_inline(chan.call(DUMP, 1, 1, GfDumpReq(tag), **kw)).result.op_errno
 
 
 async def in_thread(fn, *args, **kw):
@@ -97,7 +97,7 @@ async def test_threads_and_tasks_share_one_xid_sequence_and_get_their_own_replie
             if threaded:
                 results[i] = await in_thread(blocking_dump, chan, i)
             else:
-                results[i] = (await chan.call(DUMP, 1, 1, GfDumpReq.cls(i))).result.op_errno
+                results[i] = (await chan.call(DUMP, 1, 1, GfDumpReq(i))).result.op_errno
 
         for i in range(6):
             nursery.start_soon(task, i, i % 2 == 0)
@@ -122,7 +122,7 @@ async def test_a_thread_reads_its_own_reply_once_the_trio_task_stands_by():
         # read by the calling thread itself (unless the stand-by ran out in between)
         assert len(spy.readers) >= 10
         # a trio call takes the reading back
-        assert (await chan.call(DUMP, 1, 1, GfDumpReq.cls(99))).result.op_errno == 99
+        assert (await chan.call(DUMP, 1, 1, GfDumpReq(99))).result.op_errno == 99
         await chan.aclose()
 
 
@@ -132,7 +132,7 @@ async def test_a_thread_waits_for_the_trio_task_to_hand_its_reply_over():
         got = {}
 
         async def trio_call():
-            got["trio"] = (await chan.call(DUMP, 1, 1, GfDumpReq.cls(1))).result.op_errno
+            got["trio"] = (await chan.call(DUMP, 1, 1, GfDumpReq(1))).result.op_errno
 
         nursery.start_soon(trio_call)
         first = await peer.call()  # outstanding: the trio task keeps reading
@@ -186,7 +186,7 @@ async def test_a_reading_thread_hands_trio_replies_to_the_trio_thread():
             got["thread"] = await in_thread(blocking_dump, chan, 1)
 
         async def trio_call():
-            got["trio"] = (await chan.call(DUMP, 1, 1, GfDumpReq.cls(2))).result.op_errno
+            got["trio"] = (await chan.call(DUMP, 1, 1, GfDumpReq(2))).result.op_errno
 
         nursery.start_soon(thread_call)
         c1 = await peer.call()
@@ -217,7 +217,7 @@ async def test_a_thread_call_starts_the_ping():
         await done.wait()
         ping = await peer.call()  # ...the ping goes out all the same, as rpc-clnt's
         assert ping.proc == PING and chan.pings_sent == 1
-        await peer.reply(ping, GfCommonRsp.cls(0, 0, None))
+        await peer.reply(ping, GfCommonRsp(0, 0, None))
         await chan.aclose()
 
 
@@ -266,7 +266,7 @@ async def test_frame_timeout_bails_out_a_thread_call_and_the_channel_goes_on(rea
 
         async def server():  # answers the next call, after a late reply to the bailed one
             call = await peer.call()
-            await peer.reply(call.__class__(first, DUMP, 1, 1, GfDumpReq.cls(1)), dump_rsp(()))
+            await peer.reply(call.__class__(first, DUMP, 1, 1, GfDumpReq(1)), dump_rsp(()))
             await peer.reply(call, answer(call))
 
         nursery.start_soon(server)
@@ -285,7 +285,7 @@ async def test_a_lost_connection_fails_thread_calls(reading):
 
             async def trio_call():
                 with pytest.raises(GlusterConnectionError):
-                    await chan.call(DUMP, 1, 1, GfDumpReq.cls(0))
+                    await chan.call(DUMP, 1, 1, GfDumpReq(0))
 
             nursery.start_soon(trio_call)
             await peer.call()
@@ -332,7 +332,7 @@ async def test_big_writes_from_a_thread_go_out_whole_and_in_order():
         chan = RpcChannel(stream, peer="p")
         await nursery.start(chan.run)
         data = bytes(range(256)) * 16384  # 4 MiB: far more than the socket takes at once
-        req = F.GfxWriteReq.cls(bytes(16), 3, 0, len(data), 0, None)
+        req = F.GfxWriteReq(bytes(16), 3, 0, len(data), 0, None)
         got = []
 
         async def write_in_thread():
@@ -342,12 +342,12 @@ async def test_big_writes_from_a_thread_go_out_whole_and_in_order():
 
         nursery.start_soon(write_in_thread)
         await trio.sleep(0.05)
-        nursery.start_soon(chan.call, DUMP, 1, 1, GfDumpReq.cls(5))  # queued behind the write
+        nursery.start_soon(chan.call, DUMP, 1, 1, GfDumpReq(5))  # queued behind the write
         write = await peer.call()
         assert write.proc == 13 and bytes(write.payload) == data
         dump = await peer.call()
         assert dump.args.gfs_id == 5
-        await peer.reply(write, F.GfxCommon2iattRsp.cls(op_ret=len(data)))
+        await peer.reply(write, F.GfxCommon2iattRsp(op_ret=len(data)))
         await peer.reply(dump, answer(dump))
         await wait_until(lambda: got)
         assert got[0].result.op_ret == len(data)
@@ -388,7 +388,7 @@ async def test_a_cancelled_trio_call_whose_reply_a_thread_took_still_gets_it():
         async def trio_call():
             with trio.CancelScope() as scope:
                 result["scope"] = scope
-                result["reply"] = await chan.call(DUMP, 1, 1, GfDumpReq.cls(2))
+                result["reply"] = await chan.call(DUMP, 1, 1, GfDumpReq(2))
             result["cancelled"] = scope.cancelled_caught
 
         nursery.start_soon(trio_call)
@@ -424,7 +424,7 @@ async def test_many_threads_and_tasks_at_once_all_get_their_replies(tasks):
                     rnd.shuffle(pending)
                     for call in pending:
                         if call.proc == PING:
-                            await peer.reply(call, GfCommonRsp.cls(0, 0, None))
+                            await peer.reply(call, GfCommonRsp(0, 0, None))
                         else:
                             await peer.reply(call, answer(call))
                     pending.clear()
@@ -441,7 +441,7 @@ async def test_many_threads_and_tasks_at_once_all_get_their_replies(tasks):
 
         async def task_worker(base: int) -> None:
             for i in range(150):
-                results[base + i] = (await chan.call(DUMP, 1, 1, GfDumpReq.cls(base + i))).result.op_errno
+                results[base + i] = (await chan.call(DUMP, 1, 1, GfDumpReq(base + i))).result.op_errno
 
         with trio.fail_after(60):
             async with trio.open_nursery() as workers:

@@ -12,7 +12,7 @@ from gfclient.stat import GF_O, dtype_to_mode, gf_flags, mode_flags, stat_result
 
 
 def test_stat_result_from_iattx():
-    ia = GfxIattx.cls(
+    ia = GfxIattx(
         ia_gfid=bytes(8) + (0x9C9CD97CBB8CB002).to_bytes(8, "big"),
         ia_ino=0x9C9CD97CBB8CB002,
         ia_dev=0xFE00,
@@ -40,7 +40,7 @@ def test_stat_result_from_iattx():
 
 
 def test_statvfs_result():
-    sv = statvfs_result(GfStatfs.cls(4096, 4096, 100, 50, 40, 10, 5, 4, 0xC37380A78521DE7C, 4096, 255))
+    sv = statvfs_result(GfStatfs(4096, 4096, 100, 50, 40, 10, 5, 4, 0xC37380A78521DE7C, 4096, 255))
     assert (sv.f_bsize, sv.f_blocks, sv.f_bfree, sv.f_bavail, sv.f_files, sv.f_ffree, sv.f_favail) == (
         4096,
         100,

@@ -139,20 +139,18 @@ def test_credentials_are_not_checked(target):
 
 def test_getspec_of_an_unknown_volume(target):
     r = Raw(target.host, target.port).call(
-        handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq.cls(1, "no-such-volume", None)
+        handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq(1, "no-such-volume", None)
     )
     assert (r.result.op_ret, r.result.op_errno, r.result.spec) == (-1, errno.ENOENT, "")
 
 
 def test_unix_socket_serves_only_getspec(target):
     raw = Raw("", unix=target.unix)
-    assert raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 6, handshake.GfGetVolumeInfoReq.cls(None)).stat == 3
-    names = [p.progname for p in raw.call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq.cls(dump.GFS_ID)).result.prog]
+    assert raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 6, handshake.GfGetVolumeInfoReq(None)).stat == 3
+    names = [p.progname for p in raw.call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq(dump.GFS_ID)).result.prog]
     assert "Gluster Handshake (CLI Getspec)" in names and "Gluster Portmap" not in names
     versions = old_dict({"min-op-version": "1", "max-op-version": "100000"})
-    spec = raw.call(
-        handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq.cls(1, target.volume, versions)
-    ).result
+    spec = raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq(1, target.volume, versions)).result
     assert spec.op_ret == len(spec.spec.encode()) > 0 and "type protocol/client" in spec.spec
 
 
@@ -170,7 +168,7 @@ def test_getspec_op_version_checks(target, xdata, ret, code):
         handshake.GLUSTER_HNDSK_PROGRAM,
         2,
         2,
-        handshake.GfGetspecReq.cls(1, target.volume, old_dict(xdata) if xdata else None),
+        handshake.GfGetspecReq(1, target.volume, old_dict(xdata) if xdata else None),
     ).result
     assert (r.op_ret, r.op_errno) == (ret, code)
 
@@ -215,7 +213,7 @@ def test_setvolume_without_credentials_is_accepted_from_a_local_client(target):
 
 
 def test_brick_getspec_and_null_procedures(mount):
-    r = mount.raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq.cls(1, "x", None)).result
+    r = mount.raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq(1, "x", None)).result
     assert (r.op_ret, r.op_errno, r.spec) == (-1, errno.ENOSYS, "<this method is not in use, use glusterd for getspec>")
     assert mount.raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 0).stat == 0  # server_null
     assert mount.raw.call(dump.GF_DUMP_PROGRAM, 1, 0).stat == 3  # no actor

@@ -68,7 +68,7 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
 def _streamed_read(m: Mount, gfid: bytes, fd: int, size: int) -> tuple[int, int, int]:
     """One READ whose reply is counted, not kept: (record length, op_ret, op_errno)."""
     conn = RpcConnection(Role.CLIENT)
-    req = fops.GfxReadReq.cls(gfid, fd, 0, size, 0, None)
+    req = fops.GfxReadReq(gfid, fd, 0, size, 0, None)
     m.raw.sock.sendall(conn.send(Call(7777, fops.GLUSTER_FOP_PROGRAM, 400, fops.GfFop.READ, req, cred=v3())))
     m.raw.sock.settimeout(120)
     (mark,) = struct.unpack(">I", _recv_exact(m.raw.sock, 4))
@@ -117,7 +117,7 @@ TIME_MAX, TIME_MIN = 2**31 - 1 + (3 << 32), -(2**31)  # ext4 s_time_max / s_time
 def test_setattr_times_as_utimensat_takes_them(mount, d, sec, nsec, valid, expect):
     f = mount.create(d, "t").stat.ia_gfid
     before = mount.fop("STAT", gfid=f).stat
-    r = mount.fop("SETATTR", gfid=f, stbuf=GfxIattx.cls(ia_mtime=sec, ia_mtime_nsec=nsec), valid=valid)
+    r = mount.fop("SETATTR", gfid=f, stbuf=GfxIattx(ia_mtime=sec, ia_mtime_nsec=nsec), valid=valid)
     after = mount.fop("STAT", gfid=f).stat
     if expect == errno.EINVAL:
         assert (r.op_ret, r.op_errno) == (-1, errno.EINVAL)
@@ -131,7 +131,7 @@ def test_setattr_times_as_utimensat_takes_them(mount, d, sec, nsec, valid, expec
 def test_an_invalid_time_fails_after_the_mode_changed(mount, d):
     """posix_setattr: chown, chmod, then utimes -- each applied as it goes."""
     f = mount.create(d, "m").stat.ia_gfid
-    r = mount.fop("SETATTR", gfid=f, stbuf=GfxIattx.cls(mode=0o600, ia_mtime=1, ia_mtime_nsec=10**9), valid=0x21)
+    r = mount.fop("SETATTR", gfid=f, stbuf=GfxIattx(mode=0o600, ia_mtime=1, ia_mtime_nsec=10**9), valid=0x21)
     assert (r.op_ret, r.op_errno) == (-1, errno.EINVAL)
     assert mount.fop("STAT", gfid=f).stat.mode & 0o7777 == 0o600
 
@@ -140,7 +140,7 @@ def test_an_invalid_time_on_the_root_changes_nothing_and_breaks_nothing(target, 
     """Defect 2: afterwards every reply carrying the root's attributes still encodes, and a
     new client still mounts."""
     before = mount.fop("STAT", gfid=ROOT).stat
-    bad = GfxIattx.cls(ia_mtime=2**63 - 1, ia_mtime_nsec=10**9)
+    bad = GfxIattx(ia_mtime=2**63 - 1, ia_mtime_nsec=10**9)
     r = mount.fop("SETATTR", gfid=ROOT, stbuf=bad, valid=0x20)
     assert (r.op_ret, r.op_errno) == (-1, errno.EINVAL)
     assert mount.fop("STAT", gfid=ROOT).stat.ia_mtime == before.ia_mtime
@@ -153,17 +153,17 @@ def test_an_invalid_time_on_the_root_changes_nothing_and_breaks_nothing(target, 
 def _utime_cred():
     """The credential of a client with the utime xlator (flags 31 and a ctime): the brick then
     keeps trusted.glusterfs.mdata for the new file."""
-    return AuthGlusterfsParamsV3.cls(pid=1, lk_owner=lk_owner_for_pid(1), flags=31, ctime_sec=1700000000, ctime_nsec=5)
+    return AuthGlusterfsParamsV3(pid=1, lk_owner=lk_owner_for_pid(1), flags=31, ctime_sec=1700000000, ctime_nsec=5)
 
 
 def test_pre_1970_times_in_mdata(mount, d):
     """Defect 3: the mdata blob's seconds are htobe64 of a signed tv_sec."""
     proc = fops.PROGRAM["CREATE"]
-    args = proc.args.cls(
+    args = proc.args(
         pargfid=d, bname="old.img", mode=0o644, flags=0o102, xdata={"gfid-req": GfxValue.uuid(uuid.uuid4().bytes)}
     )
     f = mount.raw.call(fops.GLUSTER_FOP_PROGRAM, 400, proc.num, args, cred=_utime_cred()).result.stat.ia_gfid
-    st = GfxIattx.cls(ia_mtime=-315619201, ia_mtime_nsec=500_000_000, ia_atime=-315619200)
+    st = GfxIattx(ia_mtime=-315619201, ia_mtime_nsec=500_000_000, ia_atime=-315619200)
     assert mount.fop("SETATTR", gfid=f, stbuf=st, valid=0x30).op_ret == 0
     lk = mount.fop("LOOKUP", gfid=bytes(16), pargfid=d, bname="old.img", xdata={MDATA: GfxValue.int(1)})
     assert lk.op_ret == 0 and (lk.prestat.ia_mtime, lk.prestat.ia_mtime_nsec) == (-315619201, 500_000_000)
@@ -182,7 +182,7 @@ def test_getspec_of_a_name_that_is_not_utf8(target, name, via):
     string); NAME_MAX bytes or more: EINVAL, op_ret the decoded length of the arguments."""
     raw = Raw(target.host, target.port) if via == "tcp" else Raw("", unix=target.unix)
     versions = old_dict({"max-op-version": "100000", "min-op-version": "1"})
-    args = handshake.GfGetspecReq.cls(1, name.format(volume=target.volume), versions)
+    args = handshake.GfGetspecReq(1, name.format(volume=target.volume), versions)
     r = raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, args)
     raw.close()
     assert r.stat == 0
@@ -199,7 +199,7 @@ def test_4000_pipelined_reads_are_all_answered(mount, d):
     c = mount.create(d, "p.raw")
     mount.fop("WRITE", gfid=c.stat.ia_gfid, fd=c.fd, offset=0, size=4096, payload=b"\x5a" * 4096)
     conn = RpcConnection(Role.CLIENT)
-    req = fops.GfxReadReq.cls(c.stat.ia_gfid, c.fd, 0, 4096, 0, None)
+    req = fops.GfxReadReq(c.stat.ia_gfid, c.fd, 0, 4096, 0, None)
     n = 4000
     data = b"".join(
         conn.send(Call(100_000 + i, fops.GLUSTER_FOP_PROGRAM, 400, fops.GfFop.READ, req, cred=v3())) for i in range(n)
@@ -226,8 +226,8 @@ class _Unencodable:
 
     def handle(self, call):
         if call.proc == fops.GfFop.READ:
-            return fops.GfxReadRsp.cls(2**31, 0, GfxIattx.cls(), 0, None), b""
-        return fops.GfxCommonRsp.cls(0, 0, None), b""
+            return fops.GfxReadRsp(2**31, 0, GfxIattx(), 0, None), b""
+        return fops.GfxCommonRsp(0, 0, None), b""
 
 
 def test_a_reply_that_cannot_be_encoded_is_answered_system_err_and_the_connection_goes_on(caplog):
@@ -245,8 +245,8 @@ def test_a_reply_that_cannot_be_encoded_is_answered_system_err_and_the_connectio
         max_record=None,
     )
     client = RpcConnection(Role.CLIENT)
-    read = Call(1, fops.GLUSTER_FOP_PROGRAM, 400, fops.GfFop.READ, fops.GfxReadReq.cls(ROOT, 0, 0, 1, 0, None))
-    flush = Call(2, fops.GLUSTER_FOP_PROGRAM, 400, fops.GfFop.FLUSH, fops.GfxFlushReq.cls(ROOT, 0, None))
+    read = Call(1, fops.GLUSTER_FOP_PROGRAM, 400, fops.GfFop.READ, fops.GfxReadReq(ROOT, 0, 0, 1, 0, None))
+    flush = Call(2, fops.GLUSTER_FOP_PROGRAM, 400, fops.GfFop.FLUSH, fops.GfxFlushReq(ROOT, 0, None))
     out = d.feed(client.send(read) + client.send(flush))
     assert not d.closing and d.errors == 1
     client.receive_data(b"".join(bytes(b) for b in out))

@@ -42,10 +42,10 @@ class LateSession:
             self.waiting.append(call)
             return DEFERRED, b""
         for late in self.waiting:
-            self.conn.reply(late, dump.GfCommonRsp.cls(0, 0, None))
+            self.conn.reply(late, dump.GfCommonRsp(0, 0, None))
         self.waiting.clear()
         self.conn.send_call(callback.GLUSTER_CBK_PROGRAM, 1, FETCHSPEC)
-        return dump.GfDumpRsp.cls(0, 0, 0, ()), b""
+        return dump.GfDumpRsp(0, 0, 0, ()), b""
 
 
 def _events(client: RpcConnection, data: bytes) -> list:
@@ -68,7 +68,7 @@ EXPECTED = [("reply", 1, PING), ("call", 1, callback.GLUSTER_CBK_PROGRAM, FETCHS
 async def _exchange(send, receive) -> list:
     client = RpcConnection(Role.CLIENT)
     await send(client.send(Call(1, dump.GF_DUMP_PROGRAM, 1, PING)))
-    await send(client.send(Call(2, dump.GF_DUMP_PROGRAM, 1, DUMP, dump.GfDumpReq.cls(dump.GFS_ID))))
+    await send(client.send(Call(2, dump.GF_DUMP_PROGRAM, 1, DUMP, dump.GfDumpReq(dump.GFS_ID))))
     events: list = []
     with trio.fail_after(5):
         while len(events) < 3:
@@ -143,7 +143,7 @@ def test_more_pipelined_reads_than_iov_max_are_all_answered(count):
                     fops.GLUSTER_FOP_PROGRAM,
                     400,
                     read.num,
-                    read.args.cls(gfid=f.stat.ia_gfid, fd=f.fd, offset=i % 8, size=1),
+                    read.args(gfid=f.stat.ia_gfid, fd=f.fd, offset=i % 8, size=1),
                     cred=v3(),
                 )
             )  # fmt: skip

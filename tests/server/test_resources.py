@@ -23,7 +23,7 @@ from fakegluster.server.calllog import CallLog, Dropped
 from fakegluster.server.net import SLICE_CALLS, Dispatcher
 from tests.rawclient import ROOT, Mount, v3
 
-DUMP = RpcConnection(Role.CLIENT).send(Call(1, dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq.cls(dump.GFS_ID)))
+DUMP = RpcConnection(Role.CLIENT).send(Call(1, dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq(dump.GFS_ID)))
 
 
 def _answered(sock: socket.socket) -> bool:
@@ -96,7 +96,7 @@ def test_serve_keeps_no_call_log_unless_asked(tmp_path):
 
 class _Echo:
     def handle(self, call):
-        return fops.GfxCommonRsp.cls(0, 0, None), b""
+        return fops.GfxCommonRsp(0, 0, None), b""
 
 
 def test_a_receive_full_of_calls_is_answered_one_slice_at_a_time():
@@ -106,7 +106,7 @@ def test_a_receive_full_of_calls_is_answered_one_slice_at_a_time():
     client = RpcConnection(Role.CLIENT)
     n = 3 * SLICE_CALLS + 5
     data = b"".join(
-        client.send(Call(i, fops.GLUSTER_FOP_PROGRAM, 400, fops.GfFop.FLUSH, fops.GfxFlushReq.cls(ROOT, 0, None)))
+        client.send(Call(i, fops.GLUSTER_FOP_PROGRAM, 400, fops.GfFop.FLUSH, fops.GfxFlushReq(ROOT, 0, None)))
         for i in range(n)
     )
     slices = [d.feed(data)]
@@ -123,8 +123,8 @@ def test_a_receive_full_of_calls_is_answered_one_slice_at_a_time():
 def test_a_record_costly_to_decode_is_handed_out_undecoded():
     client, server = RpcConnection(Role.CLIENT), RpcConnection(Role.SERVER, [fops.BRICK_PROGRAM])
     big = {f"k{i}": GfxValue.int(i) for i in range(20_000)}
-    lookup = fops.GfxLookupReq.cls(bytes(16), ROOT, 0, "x", big)
-    write = fops.GfxWriteReq.cls(ROOT, 0, 0, 1 << 20, 0, None)
+    lookup = fops.GfxLookupReq(bytes(16), ROOT, 0, "x", big)
+    write = fops.GfxWriteReq(ROOT, 0, 0, 1 << 20, 0, None)
     server.receive_data(client.send(Call(1, fops.GLUSTER_FOP_PROGRAM, 400, fops.GfFop.LOOKUP, lookup)))
     server.receive_data(client.send(Call(2, fops.GLUSTER_FOP_PROGRAM, 400, 13, write, payload=bytes(1 << 20))))
     ev = server.next_event(max_cost=64 * 1024)
@@ -140,7 +140,7 @@ def test_a_client_that_never_reads_its_replies_is_not_read_either():
         c = m.create(ROOT, "big")
         m.fop("TRUNCATE", gfid=c.stat.ia_gfid, offset=1 << 20)
         greedy = RpcConnection(Role.CLIENT)
-        req = fops.GfxReadReq.cls(c.stat.ia_gfid, c.fd, 0, 1 << 20, 0, None)
+        req = fops.GfxReadReq(c.stat.ia_gfid, c.fd, 0, 1 << 20, 0, None)
         calls = b"".join(greedy.send(Call(i, fops.GLUSTER_FOP_PROGRAM, 400, 12, req, cred=v3())) for i in range(50_000))
         m.raw.sock.settimeout(2)
         sent = 0
@@ -163,7 +163,7 @@ def test_a_costly_decode_does_not_hold_up_the_other_clients():
         conn = RpcConnection(Role.CLIENT)
         xdata = {f"k{i}": GfxValue.int(i) for i in range(1_000_000)}
         wire = conn.send(
-            Call(9, fops.GLUSTER_FOP_PROGRAM, 400, 27, fops.GfxLookupReq.cls(bytes(16), ROOT, 0, "x", xdata), cred=v3())
+            Call(9, fops.GLUSTER_FOP_PROGRAM, 400, 27, fops.GfxLookupReq(bytes(16), ROOT, 0, "x", xdata), cred=v3())
         )
         order = []
 

@@ -48,7 +48,7 @@ async def test_serve_reports_readiness_through_nursery_start(tmp_path):
             reply = await _trio_call(
                 "127.0.0.1",
                 info.port,
-                Call(2, handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq.cls(1, "vol1", None), cred=V2),
+                Call(2, handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq(1, "vol1", None), cred=V2),
             )
             assert reply.result.op_ret == -1 and reply.result.op_errno == errno.ENOTSUP  # no op-version range
             nursery.cancel_scope.cancel()
@@ -204,5 +204,5 @@ def test_a_write_acknowledged_by_fsync_survives_kill_9(tmp_path):
 def test_raw_client_probe_types():
     # keep the raw helpers honest: a DUMP through Raw decodes
     with FakeGluster(["v"], ["tcp://127.0.0.1:0"]) as server:
-        r = Raw("127.0.0.1", server.info.port).call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq.cls(dump.GFS_ID))
+        r = Raw("127.0.0.1", server.info.port).call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq(dump.GFS_ID))
         assert [p.progname for p in r.result.prog] == ["GF-DUMP", "Gluster Portmap", "Gluster Handshake"]
