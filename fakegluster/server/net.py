@@ -138,7 +138,7 @@ class Dispatcher:
         #: sliced work under way: (call, steps, its size for the call log)
         self.work: tuple[Call, Any, int] | None = None
 
-    def feed(self, data: bytes | memoryview) -> list[Any]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Any]:
         """Take bytes received (``b""``: the peer closed) and answer what they complete, as
         far as one slice of work goes (see :meth:`resume`)."""
         self.conn.receive_data(data)
@@ -301,7 +301,9 @@ class Dispatcher:
         return self.conn.send_buffers(call)
 
     def _fail(self, call: Call, fault: Any) -> list[Any]:
-        proc = lookup(call.prog, call.vers).procs[call.proc]
+        program = lookup(call.prog, call.vers)
+        assert program is not None  # the call was decoded, so its program is known
+        proc = program.procs[call.proc]
         if proc.reply is None or "op_ret" not in proc.reply.field_names:
             self._record(call, None, "fault: SYSTEM_ERR")
             return self.conn.send_buffers(Reply(call.xid, stat=AcceptStat.SYSTEM_ERR))
@@ -620,7 +622,7 @@ async def serve_stream(
     conn = Connection(d, stream=stream)
     _attach(session, conn)
 
-    async def receive() -> bytes:
+    async def receive() -> bytes | bytearray:
         try:
             return await stream.receive_some(RECEIVE_SIZE)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
