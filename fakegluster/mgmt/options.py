@@ -150,10 +150,21 @@ def _deprecated_commands(key: str, value: str) -> None:
         )
 
 
-def stage_set(vol: Volume, pairs: Sequence[tuple[str, str]], volumes: Sequence[Volume] = ()) -> list[tuple[str, str]]:
+#: a connected client as glusterd keeps it: (identifier "host:port", min-op-version, max-op-version)
+ClientPeer = tuple[str, int, int]
+
+
+def stage_set(
+    vol: Volume,
+    pairs: Sequence[tuple[str, str]],
+    volumes: Sequence[Volume] = (),
+    clients: Sequence[ClientPeer] = (),
+) -> list[tuple[str, str]]:
     """glusterd's checks of ``volume set VOL K1 V1 [K2 V2 ...]``: the pairs to store (keys
     completed), or :class:`VolumeError`.  ``volumes`` is every volume of the cluster: a global
-    key (``client.strict-locks``, ``server.outstanding-rpc-limit``) is checked against each."""
+    key (``client.strict-locks``, ``server.outstanding-rpc-limit``) is checked against each.
+    ``clients`` are the volume's connected clients (from their GETSPEC): a client option newer
+    than one of them can run is refused (``glusterd_check_client_op_version_support``)."""
     if not pairs:
         raise VolumeError("Options not specified")
     out: list[tuple[str, str]] = []
@@ -208,17 +219,30 @@ def stage_set(vol: Volume, pairs: Sequence[tuple[str, str]], volumes: Sequence[V
         else:
             _validate_with(vol, key, value)
         out.append((key, value))
+    needed = max([vol.client_op_version] + [v.op_version for k, _ in out if (v := volopt(k)) and v.is_client])
+    for ident, min_op, max_op in clients:
+        if needed > max_op or needed < min_op:
+            raise VolumeError(
+                f"One of the client {ident} is running with op-version {max_op} and doesn't support the required "
+                f"op-version {needed}. This client needs to be upgraded or disconnected before running this "
+                "command again"
+            )
     return out
 
 
 def set_options(
-    vol: Volume, pairs: Sequence[tuple[str, str]], volumes: Sequence[Volume] = (), *, strict: bool = False
+    vol: Volume,
+    pairs: Sequence[tuple[str, str]],
+    volumes: Sequence[Volume] = (),
+    *,
+    strict: bool = False,
+    clients: Sequence[ClientPeer] = (),
 ) -> list[tuple[str, str]]:
     """``volume set``: stage, then store in order (a new key goes to the head of glusterd's
     dict, a known one keeps its place; a global key goes to every volume of ``volumes``);
     returns the pairs stored.  ``strict`` (what a served fake uses) also refuses a key the
     fake's bricks cannot honour (:func:`.support.refusal`), after glusterd's own checks."""
-    staged = stage_set(vol, pairs, volumes)
+    staged = stage_set(vol, pairs, volumes, clients)
     if strict:
         for key, value in staged:
             why = refusal(key, value)

@@ -122,3 +122,18 @@ def test_readme_lists_the_options_the_fake_refuses():
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert support.readme_lists() in readme
+
+
+def test_a_client_too_old_for_the_option_blocks_it():
+    from fakegluster.mgmt.optable import volopt
+
+    vol = new_volume("dist1")
+    need = volopt("performance.nl-cache").op_version  # 31100, a client option
+    old = ("127.0.0.1:49151", 1, need - 1)
+    with pytest.raises(VolumeError) as e:
+        options.set_options(vol, [("performance.nl-cache", "on")], clients=[old])
+    assert str(e.value) == (
+        f"One of the client 127.0.0.1:49151 is running with op-version {need - 1} and doesn't support the required "
+        f"op-version {need}. This client needs to be upgraded or disconnected before running this command again"
+    )
+    options.set_options(vol, [("performance.nl-cache", "on")], clients=[("127.0.0.1:49151", 1, 100000)])
