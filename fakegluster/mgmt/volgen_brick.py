@@ -248,3 +248,21 @@ def brick_volfile_name(vol: Volume, brick: Brick | int) -> str:
     """``get_brick_filepath``'s file name, also the volfile-id the brick asks for (minus .vol)."""
     b = vol.bricks[brick] if isinstance(brick, int) else brick
     return f"{vol.name}.{b.host}.{b.volfile_id_path}.vol"
+
+
+def brick_option(graph: Graph, xltype: str, key: str) -> str | None:
+    """The value a brick translator runs with: the volfile's (under any of the option's names),
+    else the translator's default (None: no such translator in the graph, or no default).
+
+    ``brick_option(brick_graph(vol, 0), "features/upcall", "cache-invalidation")`` -> "off"."""
+    from .optable import xlator_option
+
+    xls = graph.of_type(xltype)
+    if not xls:
+        return None
+    opt = xlator_option(xltype, key)
+    names = opt.keys if opt else (key,)
+    for name in names:
+        if name in xls[0].options:
+            return xls[0].options[name]
+    return opt.default if opt else None

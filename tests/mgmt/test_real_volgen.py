@@ -58,3 +58,31 @@ def test_live_replica3_volfiles_and_sets(real_gluster):
         assert cp.returncode == 1 and cp.stderr == f"volume set: failed: {e.value}\n"
     finally:
         real.delete()
+
+
+def test_live_old_client_blocks_a_newer_client_option(real_gluster):
+    """A client that said max-op-version 30800 in its GETSPEC keeps volume set from loading
+    nl-cache (op-version 31100) while it stays connected: same refusal on both."""
+    from fakegluster.proto import handshake
+    from fakegluster.proto.gfdict import old_dict
+    from tests.rawclient import Raw
+
+    real = real_gluster.create_volume()
+    raw = Raw("127.0.0.1", 24007)
+    try:
+        spec = raw.call(
+            handshake.GLUSTER_HNDSK_PROGRAM,
+            2,
+            handshake.GfHndskProc.GF_HNDSK_GETSPEC,
+            handshake.GfGetspecReq.cls(1, real.name, old_dict({"max-op-version": "30800", "min-op-version": "1"})),
+        )
+        assert spec.result.op_ret > 0
+        ident = f"127.0.0.1:{raw.sock.getsockname()[1]}"
+        cp = real.gluster("volume", "set", real.name, "performance.nl-cache", "on", check=False)
+        vol = create_volume("fgvol", ["vm:/b"], force=True)
+        with pytest.raises(VolumeError) as e:
+            options.set_options(vol, [("performance.nl-cache", "on")], clients=[(ident, 1, 30800)])
+        assert cp.returncode == 1 and cp.stderr == f"volume set: failed: {e.value}\n"
+    finally:
+        raw.close()
+        real.delete()

@@ -107,3 +107,15 @@ def test_getspec_keys_find_the_files_glusterd_would():
     assert volgen.volfile_for(brick_key, vols, trusted=True) == volgen_brick.brick_volfile(vol, 2)
     assert volgen.volfile_for("nosuchvol", vols, trusted=True) is None
     assert volgen.volfile_for(f"rebalance/{NAME}", vols, trusted=True) is None
+
+
+def test_brick_option_reads_the_volfile_then_the_default():
+    _meta, vol, _ = build("cache-inval")
+    g = volgen_brick.brick_graph(vol, 0)
+    assert volgen_brick.brick_option(g, "features/upcall", "cache-invalidation") == "on"
+    assert volgen_brick.brick_option(g, "features/upcall", "cache-invalidation-timeout") == "600"
+    assert volgen_brick.brick_option(g, "features/locks", "mandatory-locking") == "off"  # locks' default
+    _meta, vol, _ = build("owner")
+    g = volgen_brick.brick_graph(vol, 0)
+    assert volgen_brick.brick_option(g, "storage/posix", "brick-uid") == "36"
+    assert volgen_brick.brick_option(g, "features/sdfs", "pass-through") is None  # not in the stack
