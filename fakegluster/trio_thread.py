@@ -84,12 +84,22 @@ class TrioThread(Generic[T]):
             raise RuntimeError(f"{self.name}: the trio thread is not running")
         return self.token
 
+    @property
+    def in_loop(self) -> bool:
+        """Is the caller running in this loop (its own thread)?"""
+        return self._thread is not None and threading.current_thread() is self._thread
+
     def run(self, fn: Callable[..., Awaitable[R]], *args: Any, **kwargs: Any) -> R:
         """``await fn(*args, **kwargs)`` in the loop, from another thread; its result."""
+        if self.in_loop:
+            raise RuntimeError(f"{self.name}: run() blocks, and this is the loop's own thread: await it instead")
         return trio.from_thread.run(functools.partial(fn, *args, **kwargs), trio_token=self._token())
 
     def run_sync(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        """``fn(*args, **kwargs)`` in the loop's thread, from another thread; its result."""
+        """``fn(*args, **kwargs)`` in the loop's thread; its result (called from that thread,
+        e.g. by async code running in the loop, it is just called)."""
+        if self.in_loop:
+            return fn(*args, **kwargs)
         return trio.from_thread.run_sync(functools.partial(fn, *args, **kwargs), trio_token=self._token())
 
     def stop(self) -> None:

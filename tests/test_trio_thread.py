@@ -37,6 +37,17 @@ def test_start_run_stop():
         return a + b
 
     assert loop.run(add, 2, b=3) == 5
+
+    def nested() -> tuple[bool, str]:  # run_sync from the loop's own thread: just called
+        return loop.in_loop, loop.run_sync(lambda: threading.current_thread().name)
+
+    assert loop.run_sync(nested) == (True, "probe") and not loop.in_loop
+
+    async def blocking_from_the_loop() -> None:
+        with pytest.raises(RuntimeError, match="await it instead"):
+            loop.run(add, 1, 1)
+
+    loop.run(blocking_from_the_loop)
     loop.stop()
     assert log[-1] == "exited" and not loop.alive
     loop.stop()  # idempotent

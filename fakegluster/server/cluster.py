@@ -441,7 +441,7 @@ class FakeGluster:
     def run_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` in the server's thread (safe access to stores and the cluster
         while serving); called from that thread (async use), it runs at once."""
-        if self._thread is None or _in_trio(self._thread.token):
+        if self._thread is None:
             return fn(*args)
         return self._thread.run_sync(fn, *args)
 
@@ -451,14 +451,6 @@ class FakeGluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _in_trio(token: trio.lowlevel.TrioToken | None) -> bool:
-    """Is the caller running in the loop of ``token`` (the server's own thread)?"""
-    try:
-        return trio.lowlevel.current_trio_token() is token
-    except RuntimeError:
-        return False
 
 
 def _start_extra_node(cluster: Cluster, node: Node, port: int | None) -> None:
