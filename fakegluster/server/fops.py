@@ -65,7 +65,7 @@ MAX_RW_COUNT = 0x7FFFF000
 SLICE_IO = 1 << 20
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)  # an fd is itself: two opens of one file are two fds
 class OpenFd:
     gfid: bytes
     flags: int

@@ -578,3 +578,14 @@ def test_negative_lookup_carries_no_stats(a, d):
         r = a.fop("LOOKUP", pargfid=d, bname="nope", xdata=xdata)
         assert res(r) == (-1, errno.ENOENT) and r.xdata is None
         assert r.prestat.ia_gfid == r.poststat.ia_gfid == bytes(16) and r.poststat.mode == 0
+
+
+def test_two_opens_of_a_file_are_two_fds_for_locks(a, b, d):
+    """Closing one fd of a file leaves the locks taken through another one alone."""
+    f = File(a, b, d)
+    second = a.fop("OPEN", gfid=f.gfid, flags=2).fd
+    f.lk(a, SETLK, WR, O1, 0, 10)  # through f.fa
+    assert res(a.fop("RELEASE", gfid=f.gfid, fd=second)) == (0, 0)
+    assert fl(f.lk(b, GETLK, WR, O3, 0, 1)) == (WR, 0, 10, 100, O1)
+    f.lk(a, SETLK, WR, O2, 20, 10, fd=a.fop("OPEN", gfid=f.gfid, flags=2).fd)
+    assert fl(f.lk(a, SETLK, UN, O1, 0, 10)) == (UN, 0, 0 + 10, 100, O1)  # f.fa holds nothing now
