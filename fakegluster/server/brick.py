@@ -206,6 +206,10 @@ class BrickSession:
             return DEFERRED, b""
         if self.denied:
             return INSECURE_DENIED, b""
+        faults = self.brick.state.faults  # (bricksem's data faults: a partition cuts every call)
+        if self.bound and faults.partitioned and faults.cuts(self) and self.conn is not None:
+            self.conn.close()
+            return DEFERRED, b""
         if call.prog == fops.GLUSTER_FOP_PROGRAM:
             if call.proc == fops.GfFop.NULL:
                 return None, b""

@@ -15,8 +15,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import trio
+
 from ..proto import callback
 from ..proto.gfdict import serialize_old_dict
+from .datafaults import DataFaults
 from .locks import Answer, Contention, EntryLocks, InodeLocks, PosixLocks
 from .upcall import Notice, Upcalls, gf_iatt
 
@@ -94,6 +97,9 @@ class BrickState:
         self.inodes: dict[bytes, InodeState] = {}
         self.sessions: dict[Any, None] = {}  # bound sessions, oldest first
         self.upcalls = Upcalls()
+        self.faults = DataFaults()
+        self.faults.on_partition = self._partitioned
+        self._token: Any = None  # the server thread's trio token (a partition set from elsewhere)
         self._options = BrickOptions()
         self.configure(options or BrickOptions())
         #: the brick's directory and host as ``trusted.glusterfs.pathinfo`` reports them,
@@ -177,6 +183,29 @@ class BrickState:
     # ---- sessions ---------------------------------------------------------------------
     def bound(self, session: Any) -> None:
         self.sessions[session] = None
+        try:
+            self._token = trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            pass
+
+    def _partitioned(self) -> None:
+        """A partition starts: close the connections of the clients it cuts off (in the
+        server's thread; the call may come from any thread)."""
+
+        def cut() -> None:
+            for s in list(self.sessions):
+                if self.faults.cuts(s) and s.conn is not None:
+                    s.conn.close()
+
+        if self._token is None:
+            return
+        try:
+            if trio.lowlevel.current_trio_token() is self._token:
+                cut()
+                return
+        except RuntimeError:
+            pass
+        self._token.run_sync_soon(cut)
 
     def sessions_of(self, client: Any) -> list[Any]:
         return [s for s in self.sessions if s.client_uid == client]

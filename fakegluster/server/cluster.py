@@ -148,6 +148,9 @@ class BrickControl:
     port = property(lambda self: self.brick.port, doc="0 while stopped")
     status = property(lambda self: self.brick.status, doc="running, frozen or stopped")
     store = property(lambda self: self.brick.store, doc="touch it through ``server.run_sync`` while serving")
+    faults = property(
+        lambda self: self.brick.state.faults, doc="data faults: disk full, slow, partition, stale (datafaults.py)"
+    )
 
     @property
     def running(self) -> bool:

@@ -24,6 +24,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+import trio
+
 from ..proto import fops as F
 from ..proto.common import NULL_GFID
 from ..proto.events import Call
@@ -45,7 +47,7 @@ from .handle import DEFERRED, Sliced
 from .iatt import ZERO_IATT, d_type, ino_of, to_iatt, to_statfs
 from .lockfops import LockFops
 from .upcall import after_fop, before_fop
-from .xattrs import PreopFailed, XattrFops, entry_xattrs, preop_check
+from .xattrs import PreopFailed, XattrFops, entry_xattrs, layout_stale, preop_check
 from .xdata import FILLED, fill_reply_xdata
 
 __all__ = ["OpenFd", "FdTable", "FopHandlers", "ANON_FD"]
@@ -168,6 +170,15 @@ class FopHandlers(LockFops, XattrFops):
         method = self._table.get(call.proc)
         if method is None:
             return proc.reply.cls(op_ret=-1, op_errno=errno.ENOSYS), b""
+        faults = self.state.faults
+        if faults.active and (faults.cuts(self.session) or faults.delay_for(proc.name)):
+            return self._faulted(call, proc.name)
+        return self.handle_now(call)
+
+    def handle_now(self, call: Call) -> tuple[Any, Any]:
+        """``handle`` without the brick's data faults (partition, slowness)."""
+        proc = F.PROGRAM.procs[call.proc]
+        method = self._table[call.proc]
         try:
             if proc.name in CHECKED:
                 check_access(self, proc.name, call.args, self.caller(call))
@@ -179,6 +190,31 @@ class FopHandlers(LockFops, XattrFops):
             return self._finish(proc, call, out, victim)
         except OSError as exc:
             return self._error(proc, call, exc)
+
+    def _faulted(self, call: Call, name: str) -> tuple[Any, Any]:
+        """A partitioned client's connection is closed; a slow brick answers later."""
+        conn = getattr(self.session, "conn", None)
+        if conn is None:  # (handlers driven without a connection: no faults)
+            return self.handle_now(call)
+        if self.state.faults.cuts(self.session):
+            conn.close()
+            return DEFERRED, b""
+        trio.lowlevel.spawn_system_task(self._later, call, self.state.faults.delay_for(name))
+        return DEFERRED, b""
+
+    async def _later(self, call: Call, delay: float) -> None:
+        await trio.sleep(delay)
+        result, payload = self.handle_now(call)
+        if isinstance(result, Sliced):
+            try:
+                while True:
+                    next(result.steps)
+                    await trio.lowlevel.checkpoint()
+            except StopIteration as done:
+                result, payload = done.value
+        conn = self.session.conn
+        if result is not DEFERRED and not conn.closed:
+            conn.reply(call, result, payload)
 
     def _finish(self, proc: Any, call: Call, out: Any, victim: Any) -> tuple[Any, Any]:
         """What the translators above posix add to a successful reply: the xdata the request
@@ -201,9 +237,13 @@ class FopHandlers(LockFops, XattrFops):
     def _error(proc: Any, call: Call, exc: OSError) -> tuple[Any, bytes]:
         reply = _err(proc.reply, exc)
         xdata = _error_xdata(call.proc, reply.op_errno, call.args)
-        if isinstance(exc, PreopFailed):  # op_errno is dict_set_int8's return value: 0
-            reply = dataclasses.replace(reply, op_errno=0)
+        if isinstance(exc, PreopFailed):
+            reply = dataclasses.replace(reply, op_errno=exc.reply_errno)
             xdata = {"glusterfs.preop.check.failed": GfxValue.int(1)}
+            if call.proc == F.GfFop.CREATE:  # posix_create answers with its xdata, the keys checked gone
+                rest = {k: v for k, v in call.args.xdata.items() if k != "glusterfs.preop.parent.key"}
+                rest.pop(str(exc.filename or ""), None)
+                xdata.update(_echo(rest))
         return (dataclasses.replace(reply, xdata=xdata) if xdata is not None else reply), b""
 
     # ---- helpers ------------------------------------------------------------------------
@@ -317,7 +357,11 @@ class FopHandlers(LockFops, XattrFops):
         if a.gfid == NULL_GFID:
             raise fs_error(errno.EINVAL)
         self.store.getattr(a.gfid)
-        return F.GfxStatfsRsp.cls(0, 0, None, to_statfs(self.store.statfs()))
+        vfs = self.store.statfs()
+        if self.state.faults.space is not None:  # a disk filled by a fault
+            free = self.state.faults.space // max(vfs.frsize, 1)
+            vfs = dataclasses.replace(vfs, bfree=free, bavail=free)
+        return F.GfxStatfsRsp.cls(0, 0, None, to_statfs(vfs))
 
     def op_readlink(self, a, call):
         if a.size == 0:
@@ -462,6 +506,11 @@ class FopHandlers(LockFops, XattrFops):
 
     def op_create(self, a, call):
         pre = self._parent(a.pargfid, a.bname, "create")
+        if a.xdata and "glusterfs.preop.parent.key" in a.xdata:
+            try:
+                self.store.lookup(a.pargfid, a.bname)
+            except OSError:  # only for a new name (posix_create's was_present)
+                a = dataclasses.replace(a, xdata=layout_stale(self.store, a.pargfid, a.xdata))
         uid, gid, mode, access, _ = self._new_object(call, a.pargfid, a.mode & 0o7777, a.umask, False)
         attr, created = self.store.create(
             a.pargfid,
@@ -539,6 +588,11 @@ class FopHandlers(LockFops, XattrFops):
         data = call.payload
         if len(data) != a.size:
             raise fs_error(errno.EINVAL)
+        faults = self.state.faults
+        if faults.active:
+            if faults.stale_writes:  # acknowledged, not stored
+                return F.GfxCommon2iattRsp.cls(len(data), 0, None, to_iatt(pre), to_iatt(pre))
+            data = data[: faults.take(len(data))]
         if len(data) > SLICE_IO:  # many MiB: a piece per slice, the others run in between
             return Sliced(self._write_sliced(ofd.gfid, offset, data, pre)), b""
         n = self.store.write(ofd.gfid, offset, data)
@@ -573,7 +627,8 @@ class FopHandlers(LockFops, XattrFops):
 
     def _truncate(self, gfid: bytes, size: int) -> Any:
         pre = self._iatt(gfid)
-        self.store.truncate(gfid, size)
+        if not self.state.faults.stale_writes:
+            self.store.truncate(gfid, size)
         return F.GfxCommon2iattRsp.cls(0, 0, None, pre, self._iatt(gfid))
 
     def op_truncate(self, a, call):
@@ -587,7 +642,11 @@ class FopHandlers(LockFops, XattrFops):
 
     def _fallocate(self, gfid: bytes, mode: int, offset: int, size: int) -> Any:
         pre = self._iatt(gfid)
-        self.store.fallocate(gfid, mode, offset, size)
+        faults = self.state.faults
+        if faults.active and not mode & FALLOC_FL_PUNCH_HOLE and faults.take(size) < size:
+            raise fs_error(errno.ENOSPC)
+        if not faults.stale_writes:
+            self.store.fallocate(gfid, mode, offset, size)
         return F.GfxCommon2iattRsp.cls(0, 0, None, pre, self._iatt(gfid))
 
     def op_fallocate(self, a, call):

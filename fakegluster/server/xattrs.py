@@ -307,10 +307,30 @@ def preop_check(store: Any, pargfid: bytes, xdata: Any) -> Any:
 
 
 class PreopFailed(OSError):
-    """EIO with ``glusterfs.preop.check.failed`` in the reply's xdata."""
+    """A failed pre-op check: ``glusterfs.preop.check.failed`` in the reply's xdata, and
+    ``reply_errno`` (MKDIR: 0, dict_set_int8's return value; CREATE: EIO)."""
 
-    def __init__(self, key: str) -> None:
-        super().__init__(errno.EIO, f"pre-op check of {key} failed")
+    def __init__(self, key: str, reply_errno: int = 0) -> None:
+        super().__init__(errno.EIO, "pre-op check failed", key)
+        self.reply_errno = reply_errno
+
+
+def layout_stale(store: Any, pargfid: bytes, xdata: Any) -> Any:
+    """``posix_is_layout_stale`` (CREATE of a new name): like MKDIR's pre-op check, but a
+    parent without the xattr counts as stale too (EIO); both keys leave the xdata."""
+    key = bytes(xdata["glusterfs.preop.parent.key"].value).rstrip(b"\0").decode("utf-8", "surrogateescape")
+    out = dict(xdata)
+    out.pop("glusterfs.preop.parent.key")
+    if key not in out:
+        return out
+    expect = _xattr_bytes(out.pop(key))
+    try:
+        have = store.getxattr(pargfid, key)
+    except OSError:
+        have = None
+    if have != expect:
+        raise PreopFailed(key, errno.EIO)
+    return out
 
 
 def _is_pathinfo(name: str) -> bool:

@@ -589,3 +589,27 @@ def test_two_opens_of_a_file_are_two_fds_for_locks(a, b, d):
     assert fl(f.lk(b, GETLK, WR, O3, 0, 1)) == (WR, 0, 10, 100, O1)
     f.lk(a, SETLK, WR, O2, 20, 10, fd=a.fop("OPEN", gfid=f.gfid, flags=2).fd)
     assert fl(f.lk(a, SETLK, UN, O1, 0, 10)) == (UN, 0, 0 + 10, 100, O1)  # f.fa holds nothing now
+
+
+def test_create_layout_staleness_check(a, b, d):
+    """``posix_is_layout_stale``: DHT's CREATE carries the parent layout it used."""
+    P = GfxValue.ptr
+    a.fop("SETXATTR", gfid=d, dict={"trusted.glusterfs.dht": P(b"L1")})
+
+    def create(name, value):
+        key = {"glusterfs.preop.parent.key": GfxValue.str("trusted.glusterfs.dht"), "trusted.glusterfs.dht": P(value)}
+        return a.fop("CREATE", pargfid=d, bname=name, mode=0o644, flags=0o102,
+                     xdata={**key, "gfid-req": GfxValue.uuid(uuid.uuid4().bytes)})  # fmt: skip
+
+    ok = create("f", b"L1")
+    assert res(ok) == (0, 0) and set(ok.xdata) == {"gfid-req"}  # both keys consumed
+    assert res(a.fop("GETXATTR", gfid=ok.stat.ia_gfid, namelen=1, name="trusted.glusterfs.dht")) == (-1, errno.ENODATA)
+    bad = create("g", b"L2")
+    assert res(bad) == (-1, errno.EIO) and set(bad.xdata) == {"glusterfs.preop.check.failed", "gfid-req"}
+    assert bad.xdata["glusterfs.preop.check.failed"] == GfxValue.int(1)
+    assert res(create("f", b"L2")) == (0, 0)  # an existing name is not checked
+    sub = a.mkdir(d, "nolayout").stat.ia_gfid
+    key = {"glusterfs.preop.parent.key": GfxValue.str("trusted.glusterfs.dht"), "trusted.glusterfs.dht": P(b"L1")}
+    r = a.fop("CREATE", pargfid=sub, bname="h", mode=0o644, flags=0o102,
+              xdata={**key, "gfid-req": GfxValue.uuid(uuid.uuid4().bytes)})  # fmt: skip
+    assert res(r) == (-1, errno.EIO)  # a parent without the xattr is stale too
