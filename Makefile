@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # The real peers the tests judge us against (installed when running as root).
 DEBS := glusterfs-server glusterfs-client qemu-utils qemu-block-extra fio tshark
 
-.PHONY: run test lint venv debs bench bench-resources clean
+.PHONY: run test lint venv debs bench bench-resources fuzz soak clean
 
 $(VENV)/.stamp: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv python3-pip; }
@@ -55,6 +55,18 @@ bench: debs venv
 # peers, RSS -> bench/results/resources.{json,md} (~3 min; BENCH_ARGS=--quick: ~1 min)
 bench-resources: venv
 	$(PY) bench/resources.py $(BENCH_ARGS)
+
+# Hostile and malformed messages to glusterd and the bricks, a well-behaved client alongside
+# (issue #14): time-boxed, seeded, replayable (tools/fuzz.py --replay SEED:CASE)
+FUZZ_ARGS ?= --seed 1 --messages 1000000 --seconds 1800
+fuzz: venv
+	$(PY) tools/fuzz.py $(FUZZ_ARGS) --out bench/results/fuzz.json
+
+# 64 clients of mixed IO on a directory volume while the server is killed -9 and restarted,
+# every fsync'd byte checked (issue #14): bench/results/soak.json
+SOAK_ARGS ?= --clients 64 --seconds 300 --interval 10
+soak: venv
+	$(PY) bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache

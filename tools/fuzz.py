@@ -1,0 +1,621 @@
+"""Fuzz ``fakegluster serve``: malformed and hostile messages to glusterd and the bricks,
+with a well-behaved client checking its data alongside (``make fuzz``; issue #14).
+
+What is sent (every case comes from ``random.Random(f"{seed}:{case}")``; the sessions after
+which the server logged a traceback or died are saved, bytes and all, to ``OUT.cases.json``,
+and ``--replay OUT.cases.json`` plays them again against a fresh server):
+
+* the **real captures** (fixtures/pcaps/*.pcap: qemu-img, qemu-io, FUSE, the gluster CLI):
+  their calls, mutated -- bytes flipped or replaced, 32-bit words set to edge values,
+  records cut short or extended, spliced with other records, split into odd fragments;
+* the **schemas**: the calls of every program and procedure the servers serve (GF-DUMP,
+  the handshake, portmap, FOP v400, GLUSTER-CLI, plus unknown programs), with fields set to
+  hostile values -- edge integers, long and odd names (``..``, ``/``, NULs, invalid UTF-8,
+  ``../../outside``), gfids of the root, of nothing, and ones seen in replies, dicts with
+  odd keys and types -- encoded correctly, so they reach the handlers;
+* on brick connections, most sessions first handshake properly (SETVOLUME with the trusted
+  volfile's credentials), so FOPs are answered, not refused.
+
+The server runs as a separate process, as the user ``nobody``, with three volumes: an
+in-memory one, a directory one (inside a sandbox whose sibling folder ``outside/`` must never
+change: an escape), and one the fuzzer never names, where a gfclient process writes, fsyncs
+and reads back its data the whole time (lost bytes) and times every call (stalls).
+
+Reported (JSON, ``--json``; a table otherwise): cases, malformed messages, crashes (the
+server died), unhandled exceptions (tracebacks in its log), lost bytes, escapes, the
+well-behaved client's max stall and p99, and the server's RSS at the start and at the end
+(after the fuzzing connections are gone).  Exit status 1 if any of crashes, unhandled
+exceptions, lost bytes or escapes is not zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import multiprocessing
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fakegluster.decode import decode_capture  # noqa: E402
+from fakegluster.proto import Call, Role, RpcConnection, fops, handshake, portmap  # noqa: E402
+from fakegluster.proto.common import NULL_GFID, ROOT_GFID  # noqa: E402
+from fakegluster.proto.gfdict import GfDataType, GfxValue, old_dict  # noqa: E402
+from fakegluster.proto.programs import all_programs  # noqa: E402
+from fakegluster.proto.record import RecordReader, frame_header  # noqa: E402
+from fakegluster.proto.rpc import AuthGlusterfsParamsV3, lk_owner_for_pid  # noqa: E402
+from fakegluster.proto.volfile import parse_volfile  # noqa: E402
+
+INTERESTING32 = [0, 1, 2, 3, 4, 7, 8, 16, 255, 256, 4095, 4096, 65535, 65536, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF]
+INTERESTING64 = [0, 1, -1, 2**31, 2**32, 2**63 - 1, -(2**63), 2**62, 1 << 40, 1 << 44]
+NAMES = ["", ".", "..", "/", "a/b", "../../outside/x", "../outside", "x\0y", "\udcff\udcfe", "a" * 255, "a" * 256,
+         ".fakegluster", "..\\..", "~", "\n", "con", "outside"]  # fmt: skip
+KEYS = ["gfid-req", "trusted.glusterfs.mdata", "glusterfs.content", "trusted.gfid", "security.capability",
+        "user.x", "trusted.glusterfs.dht", "glusterfs.open-fd-count", "get-link-count", "", "k" * 300]  # fmt: skip
+
+
+# ---- the corpus: calls of the real captures ------------------------------------------------
+def load_corpus(paths: list[Path]) -> list[tuple[bytes, Call]]:
+    out = []
+    for path in paths:
+        for msg in decode_capture(str(path)):
+            if msg.direction == 0 and isinstance(msg.event, Call):
+                out.append((msg.record, msg.event))
+    return out
+
+
+# ---- values from schemas ----------------------------------------------------------------------
+class Gen:
+    """Random hostile values for any XDR struct (fields by their construct type)."""
+
+    def __init__(self, rng: random.Random, gfids: list[bytes]) -> None:
+        self.rng, self.gfids = rng, gfids
+
+    def value(self, con: Any, name: str = "", depth: int = 0) -> Any:
+        from fakegluster.proto import xdr
+        from fakegluster.proto.gfdict import GFX_DICT, OLD_DICT
+
+        r = self.rng
+        if con is GFX_DICT:
+            return self.gfx_dict()
+        if con is OLD_DICT:
+            return r.choice([None, old_dict({r.choice(KEYS) or "k": r.choice(NAMES)}), r.randbytes(r.randrange(0, 64))])
+        if isinstance(con, xdr.StructSchema):
+            return self.struct(con.cls, depth + 1)
+        if isinstance(con, xdr.FixedOpaqueCon):
+            if con.n == 16:
+                return self.gfid()
+            return r.randbytes(con.n)
+        if isinstance(con, xdr.StringCon):
+            n = self.name()
+            return n if con.maximum is None or len(n.encode("utf-8", "surrogateescape")) <= con.maximum else n[:8]
+        if isinstance(con, xdr.OpaqueCon):
+            n = r.choice([0, 1, 4, 16, 100, 4096])
+            return r.randbytes(n if con.maximum is None else min(n, con.maximum))
+        if isinstance(con, (xdr.Array, xdr.LinkedList)):
+            if depth > 3:
+                return ()
+            n = r.choice([0, 1, 2, 5])
+            if getattr(con, "maximum", None) is not None:
+                n = min(n, con.maximum)
+            return tuple(self.value(con.subcon, name, depth + 1) for _ in range(n))
+        if isinstance(con, xdr.FixedArray):
+            return tuple(self.value(con.subcon, name, depth + 1) for _ in range(con.n))
+        if isinstance(con, xdr.Optional):
+            return None if r.random() < 0.3 or depth > 3 else self.value(con.subcon, name, depth + 1)
+        fmt = getattr(con, "fmtstr", "")
+        if fmt.endswith("d"):
+            return r.choice([0.0, -1.0, 1e308, float("nan"), float("inf")])
+        if fmt.endswith(("q", "Q")):
+            v = r.choice(INTERESTING64 + [r.randrange(0, 1 << 20)])
+            return v % (1 << 64) if fmt.endswith("Q") else ((v + (1 << 63)) % (1 << 64)) - (1 << 63)
+        v = r.choice(INTERESTING32 + [r.randrange(0, 1 << 16)])
+        return v if fmt.endswith("I") else ((v + (1 << 31)) % (1 << 32)) - (1 << 31)
+
+    def struct(self, cls: Any, depth: int = 0) -> Any:
+        return cls(*[self.value(con, name, depth) for name, con in cls.schema.fields])
+
+    def gfid(self) -> bytes:
+        r = self.rng
+        return r.choice([ROOT_GFID, NULL_GFID, r.randbytes(16), *(self.gfids[-20:] or [ROOT_GFID])])
+
+    def name(self) -> str:
+        r = self.rng
+        if r.random() < 0.5:
+            return r.choice(NAMES)
+        return "".join(r.choice("ab./\\\0é") for _ in range(r.randrange(1, 12)))
+
+    def gfx_dict(self) -> Any:
+        r = self.rng
+        if r.random() < 0.3:
+            return None
+        out = {}
+        for _ in range(r.randrange(0, 4)):
+            key = r.choice(KEYS) or "k"
+            t = r.choice(list(GfDataType))
+            if t in (GfDataType.INT, GfDataType.UINT):
+                v: Any = GfxValue(t, r.choice([0, 1, 2**31, 2**63 - 1]) % (1 << 63))
+            elif t == GfDataType.DOUBLE:
+                v = GfxValue.double(r.choice([0.0, 1.5, -1.0]))
+            elif t == GfDataType.GFUUID:
+                v = GfxValue.uuid(self.gfid())
+            elif t in (GfDataType.STR, GfDataType.PTR, GfDataType.STR_OLD):
+                v = GfxValue(t, r.randbytes(r.choice([0, 1, 8, 57, 300])))
+            else:
+                continue
+            out[key] = v
+        return out
+
+
+# ---- mutations -------------------------------------------------------------------------------
+def mutate(rng: random.Random, record: bytes, corpus: list[tuple[bytes, Call]]) -> bytes:
+    data = bytearray(record)
+    op = rng.randrange(7)
+    if op == 0:  # flip/replace a few bytes
+        for _ in range(rng.randint(1, 8)):
+            if data:
+                data[rng.randrange(len(data))] = rng.randrange(256)
+    elif op == 1:  # a 32-bit word set to an edge value
+        if len(data) >= 4:
+            at = rng.randrange(len(data) // 4) * 4
+            data[at : at + 4] = rng.choice(INTERESTING32).to_bytes(4, "big")
+    elif op == 2:  # cut short
+        del data[rng.randrange(len(data) + 1) :]
+    elif op == 3:  # extended
+        data += rng.randbytes(rng.choice([1, 3, 4, 64, 1000]))
+    elif op == 4:  # spliced: this record's start, another's end
+        other = rng.choice(corpus)[0]
+        data = data[: rng.randrange(len(data) + 1)] + other[rng.randrange(len(other) + 1) :]
+    elif op == 5:  # a length word inside the body doubled or zeroed
+        for _ in range(3):
+            if len(data) >= 8:
+                at = rng.randrange(2, len(data) // 4) * 4
+                n = int.from_bytes(data[at : at + 4], "big")
+                if 0 < n < 1 << 20:
+                    data[at : at + 4] = rng.choice([0, n * 2, n + 1, n - 1, 0xFFFFFFFF]).to_bytes(4, "big")
+                    break
+    else:  # random bytes after the first word
+        data = data[:4] + rng.randbytes(rng.randrange(0, 200))
+    return bytes(data)
+
+
+def frame(rng: random.Random, record: bytes) -> bytes:
+    """Record marking, usually right, sometimes in odd fragments or with a lying length."""
+    r = rng.random()
+    if r < 0.85 or not record:
+        return frame_header(len(record)) + record
+    if r < 0.95:  # several fragments
+        out, pos = b"", 0
+        while pos < len(record):
+            n = rng.randrange(0, len(record) - pos + 1)
+            last = pos + n >= len(record)
+            out += ((0x80000000 if last else 0) | n).to_bytes(4, "big") + record[pos : pos + n]
+            pos += n
+        return out + (b"" if pos else frame_header(0))
+    return (0x80000000 | rng.choice([0, 1, len(record) + 1, 0x7FFFFFFF])).to_bytes(4, "big") + record
+
+
+def _cred() -> Any:
+    return AuthGlusterfsParamsV3(pid=os.getpid(), lk_owner=lk_owner_for_pid(os.getpid()))
+
+
+def generated_call(rng: random.Random, gen: Gen, brick: bool, xid: int) -> bytes:
+    """A well-formed call of a served (or unknown) procedure with hostile field values."""
+    progs = [p for p in all_programs() if (p.prog == fops.GLUSTER_FOP_PROGRAM) == brick or rng.random() < 0.1]
+    if rng.random() < 0.03:  # a program nobody serves
+        unknown = Call(xid, rng.randrange(1 << 32), rng.randrange(8), rng.randrange(64))
+        return RpcConnection(Role.CLIENT).send(unknown)[4:]
+    prog = rng.choice(progs)
+    proc = rng.choice(list(prog.procs.values()))
+    args = None
+    if isinstance(proc.args, type):
+        args = gen.struct(proc.args)
+    payload = rng.randbytes(rng.choice([0, 0, 1, 4096])) if proc.args_payload else b""
+    if proc.args_payload and args is not None and hasattr(args, "size"):
+        import dataclasses
+
+        args = dataclasses.replace(args, size=len(payload) if rng.random() < 0.8 else rng.choice(INTERESTING32))
+    try:
+        conn = RpcConnection(Role.CLIENT)
+        return conn.send(Call(xid, prog.prog, prog.vers, proc.num, args, cred=_cred(), payload=payload))[4:]
+    except (ValueError, TypeError, OverflowError):
+        return b""
+
+
+# ---- sessions --------------------------------------------------------------------------------
+class Target:
+    def __init__(self, port: int, volumes: list[str]) -> None:
+        self.port = port
+        self.bricks: dict[str, tuple[int, dict[str, str]]] = {}
+        for v in volumes:
+            spec = _getspec(port, v)
+            [client] = parse_volfile(spec).of_type("protocol/client")
+            opts = dict(client.options)
+            self.bricks[v] = (_portbybrick(port, opts["remote-subvolume"]), opts)
+
+
+def _rpc(port: int, call: Call) -> Any:
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    conn = RpcConnection(Role.CLIENT)
+    s.sendall(conn.send(call))
+    while True:
+        ev = conn.next_event()
+        if ev.__class__.__name__ != "NeedData":
+            s.close()
+            return ev
+        conn.receive_data(s.recv(1 << 20))
+
+
+def _getspec(port: int, volume: str) -> str:
+    xdata = old_dict({"max-op-version": "100000", "min-op-version": "1"})
+    return _rpc(
+        port, Call(2, handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq(1, volume, xdata))
+    ).result.spec
+
+
+def _portbybrick(port: int, brick: str) -> int:
+    return _rpc(port, Call(2, portmap.GLUSTER_PMAP_PROGRAM, 1, 1, portmap.PmapPortByBrickReq(brick))).result.port
+
+
+def _setvolume(opts: dict[str, str], xid: int) -> bytes:
+    keys = {
+        "process-uuid": f"CTX_ID:{uuid.uuid4()}-GRAPH_ID:0-PID:1-HOST:fuzz-PC_NAME:x-RECON_NO:-0",
+        "fops-version": str(fops.GLUSTER_FOP_PROGRAM),
+        **{k: v for k, v in opts.items() if k in ("remote-subvolume", "username", "password")},
+    }
+    req = handshake.GfSetvolumeReq(old_dict(keys))
+    return RpcConnection(Role.CLIENT).send(Call(xid, handshake.GLUSTER_HNDSK_PROGRAM, 2, 1, req, cred=_cred()))
+
+
+class Session:
+    """One fuzzing connection: to a brick (after a proper handshake, mostly) or to glusterd."""
+
+    def __init__(self, brick: bool, volume: str, handshake: bool, cases: bytes) -> None:
+        self.brick, self.volume, self.handshake, self.cases = brick, volume, handshake, cases
+
+    def as_json(self, seed: str, case0: int, n: int) -> dict[str, Any]:
+        return {"id": f"{seed}:{case0}:{n}", "brick": self.brick, "volume": self.volume,
+                "handshake": self.handshake, "bytes": self.cases.hex()}  # fmt: skip
+
+    def play(self, target: Target, gfids: list[bytes]) -> None:
+        port, opts = target.bricks[self.volume] if self.brick else (target.port, {})
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        except OSError:
+            return
+        s.setblocking(False)
+        try:
+            _exchange(s, (_setvolume(opts, 1) if self.handshake else b"") + self.cases, RecordReader(), gfids)
+        finally:
+            s.close()
+
+
+def make_session(target: Target, seed: str, case0: int, ncases: int, corpus: list[tuple[bytes, Call]],
+                 gfids: list[bytes]) -> Session:  # fmt: skip
+    """The cases ``case0 .. case0 + ncases - 1``, on one connection."""
+    rng = random.Random(f"{seed}:session:{case0}")
+    brick = rng.random() < 0.7
+    volume = rng.choice(sorted(target.bricks))
+    handshake = brick and rng.random() < 0.8
+    cases = b"".join(build_case(seed, case, brick, corpus, gfids) for case in range(case0, case0 + ncases))
+    return Session(brick, volume, handshake, cases)
+
+
+def build_case(seed: str, case: int, brick: bool, corpus: list[tuple[bytes, Call]], gfids: list[bytes]) -> bytes:
+    rng = random.Random(f"{seed}:{case}")
+    gen = Gen(rng, gfids)
+    xid = case & 0x7FFFFFFF
+    if rng.random() < 0.5:
+        record = generated_call(rng, gen, brick, xid)
+    else:
+        record = mutate(rng, rng.choice(corpus)[0], corpus)
+    return frame(rng, record)
+
+
+def _exchange(s: socket.socket, out: bytes, reader: RecordReader, gfids: list[bytes]) -> None:
+    """Send everything while reading what comes back; give up when the server stops."""
+    view = memoryview(out)
+    deadline = time.monotonic() + 10
+    quiet = None
+    while time.monotonic() < deadline:
+        progress = False
+        if view:
+            try:
+                n = s.send(view[: 1 << 16])
+                view = view[n:]
+                progress = True
+            except BlockingIOError:
+                pass
+            except OSError:
+                return
+        try:
+            data = s.recv(1 << 20)
+            if not data:
+                return
+            reader.feed(data)
+            progress = True
+            _harvest(reader, gfids)
+        except BlockingIOError:
+            pass
+        except OSError:
+            return
+        except Exception:  # noqa: BLE001 (a reply we cannot frame: the next session)
+            return
+        if not view:
+            quiet = quiet or time.monotonic()
+            if time.monotonic() - quiet > 0.05:
+                return
+        if not progress:
+            time.sleep(0.0005)
+
+
+def _harvest(reader: RecordReader, gfids: list[bytes]) -> None:
+    """Keep gfids seen in replies (16 bytes after a zero op_ret...) to reuse them: cheaply,
+    any 16 bytes at iatt positions of successful FOP replies."""
+    while (rec := reader.next_record()) is not None:
+        if len(rec) >= 60 and rec[24:28] == b"\0\0\0\0" and len(gfids) < 10_000:
+            gfids.append(bytes(rec[44:60]))
+
+
+# ---- the server and the well-behaved client ---------------------------------------------------
+#: As root, the server runs in a mount namespace of its own where everything but the
+#: sandbox is read-only: a path escape the fuzzer finds cannot damage this machine.
+_CONFINE = 'mount -o remount,bind,ro / && mount --bind "$0" "$0" && mount -o remount,bind,rw "$0" && exec "$@"'
+
+
+def start_server(sandbox: Path, log: Path) -> tuple[subprocess.Popen, int, str]:
+    vol = sandbox / "vol"
+    probe = f"probe{uuid.uuid4().hex[:12]}"
+    cmd = [sys.executable, "-m", "fakegluster", "serve", "--volume", "testvol", "--volume", f"dirvol={vol}",
+           "--volume", probe, "--listen", "tcp://127.0.0.1:0", "--log-level", "warning"]  # fmt: skip
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", _CONFINE, str(sandbox), *cmd]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=open(log, "w"),
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    port = 0
+    for line in proc.stdout:  # type: ignore[union-attr]
+        m = re.search(r"listening tcp://127\.0\.0\.1:(\d+)", line)
+        if m:
+            port = int(m.group(1))
+        if line.strip() == "ready":
+            return proc, port, probe
+    raise RuntimeError(f"fakegluster serve did not start: {log.read_text()[-2000:]}")
+
+
+def well_behaved(uri: str, stop: Any, result: Any) -> None:
+    """Write, fsync and read back files in a loop; count lost bytes; time every call (open,
+    write, fsync, close, read: one or two RPCs each)."""
+    import gfclient
+
+    lat: list[float] = []
+    lost = errors = 0
+    kept: dict[str, bytes] = {}
+    rng = random.Random(7)
+
+    def timed(fn: Any, *args: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            lat.append((time.perf_counter() - t0) * 1000)
+
+    try:
+        with gfclient.connect(uri) as vol:
+            i = 0
+            while not stop.is_set():
+                name = f"f{i % 20}"
+                data = rng.randbytes(rng.choice([1, 512, 4096, 65536]))
+                try:
+                    f = timed(vol.fopen, name, "w")
+                    timed(f.write, data)
+                    timed(f.fsync)
+                    timed(f.close)
+                    kept[name] = data
+                    check = rng.choice(sorted(kept))
+                    f = timed(vol.fopen, check, "r")
+                    back = timed(f.read)
+                    timed(f.close)
+                    if back != kept[check]:
+                        lost += sum(a != b for a, b in zip(back, kept[check], strict=False)) + abs(
+                            len(back) - len(kept[check])
+                        )
+                except OSError:
+                    errors += 1
+                i += 1
+    except Exception as exc:  # noqa: BLE001 (reported)
+        errors += 1
+        result["error"] = repr(exc)
+    lat.sort()
+    result.update(
+        client_calls=len(lat),
+        lost_bytes=lost,
+        client_errors=errors,
+        max_stall_ms=round(lat[-1], 1) if lat else None,
+        p99_ms=round(lat[int(len(lat) * 0.99)], 1) if lat else None,
+        p50_ms=round(statistics.median(lat), 2) if lat else None,
+    )
+
+
+def _empty(uri: str) -> None:
+    """Remove what the fuzzing left in a volume (so the RSS at the end says what the server
+    itself kept)."""
+    import gfclient
+
+    try:
+        with gfclient.connect(uri) as vol:
+            for name in vol.listdir("/"):
+                try:
+                    vol.rmtree(name) if vol.isdir(name) else vol.unlink(name)
+                except OSError:
+                    pass
+    except OSError:
+        pass
+
+
+def rss_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def _tree_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(path.rglob("*")):
+        st = p.lstat()
+        h.update(f"{p.relative_to(path)}:{st.st_mode}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    corpus = load_corpus(sorted((ROOT / "fixtures" / "pcaps").glob("*.pcap")))
+    sandbox = Path(tempfile.mkdtemp(prefix="fg-fuzz-"))
+    (sandbox / "vol").mkdir()
+    (sandbox / "outside").mkdir()
+    (sandbox / "outside" / "x").write_text("must not change\n")
+    before_outside = _tree_digest(sandbox / "outside")
+    log = sandbox / "server.log"
+    proc, port, probe = start_server(sandbox, log)
+    report: dict[str, Any] = {"seed": args.seed, "corpus_records": len(corpus)}
+    mp = multiprocessing.get_context("fork")
+    stop, result = mp.Event(), mp.Manager().dict()
+    client = mp.Process(target=well_behaved, args=(f"gluster://127.0.0.1:{port}/{probe}", stop, result))
+    try:
+        target = Target(port, ["testvol", "dirvol"])
+        time.sleep(0.5)
+        report["rss_start_mib"] = rss_mib(proc.pid)
+        client.start()
+        gfids: list[bytes] = []
+        failing: list[dict[str, Any]] = []
+        t0 = time.monotonic()
+        case = sessions = 0
+        seen = 0
+        while case < args.messages and time.monotonic() - t0 < args.seconds and proc.poll() is None:
+            n = random.Random(f"{args.seed}:n:{case}").choice([1, 5, 50, 200])
+            session = make_session(target, args.seed, case, n, corpus, gfids)
+            session.play(target, gfids)
+            if log.stat().st_size != seen or proc.poll() is not None:  # what did that session do?
+                with open(log, "rb") as f:
+                    f.seek(seen)
+                    new = f.read()
+                if b"Traceback" in new or proc.poll() is not None:
+                    failing.append(session.as_json(args.seed, case, n))
+                seen += len(new)
+            case += n
+            sessions += 1
+        report.update(cases=case, malformed_messages=case, sessions=sessions, seconds=round(time.monotonic() - t0, 1))
+        report["failing_sessions"] = [f["id"] for f in failing]
+        if failing and args.out:
+            args.out.with_suffix(".cases.json").write_text(json.dumps(failing[:20], indent=1) + "\n")
+        stop.set()
+        client.join(60)
+        report.update(dict(result))
+        report["rss_before_cleanup_mib"] = rss_mib(proc.pid)
+        _empty(f"gluster://127.0.0.1:{port}/testvol")  # the in-memory volume's files held memory
+        time.sleep(2)  # idle: the server collects what the fuzzing left
+        report["rss_end_mib"] = rss_mib(proc.pid)
+        report["crashes"] = 0 if proc.poll() is None else 1
+    finally:
+        stop.set()
+        if client.is_alive():
+            client.kill()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    text = log.read_text(errors="replace")
+    report["unhandled_exceptions"] = text.count("Traceback")
+    report["escapes"] = int(_tree_digest(sandbox / "outside") != before_outside) + sum(
+        1 for p in sandbox.iterdir() if p.name not in ("vol", "outside", "server.log")
+    )
+    if report["unhandled_exceptions"] or report["crashes"]:
+        report["log_tail"] = text[-4000:]
+    if not args.keep:
+        shutil.rmtree(sandbox, ignore_errors=True)
+    else:
+        report["sandbox"] = str(sandbox)
+    return report
+
+
+def replay(path: Path) -> int:
+    """Play saved sessions (after a fresh handshake) against a fresh server; 1 if any fails."""
+    sandbox = Path(tempfile.mkdtemp(prefix="fg-fuzz-replay-"))
+    (sandbox / "vol").mkdir()
+    (sandbox / "outside").mkdir()
+    log = sandbox / "server.log"
+    proc, port, _ = start_server(sandbox, log)
+    bad = 0
+    try:
+        target = Target(port, ["testvol", "dirvol"])
+        for item in json.loads(path.read_text()):
+            seen = log.stat().st_size
+            Session(item["brick"], item["volume"], item["handshake"], bytes.fromhex(item["bytes"])).play(target, [])
+            time.sleep(0.2)
+            new = log.read_bytes()[seen:].decode(errors="replace")
+            failed = "Traceback" in new or proc.poll() is not None
+            bad += failed
+            print(f"{item['id']}: {'FAILS' if failed else 'ok'}\n{new[-3000:] if failed else ''}")
+            if proc.poll() is not None:
+                break
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(20)
+        shutil.rmtree(sandbox, ignore_errors=True)
+    return 1 if bad else 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", default="1")
+    ap.add_argument("--messages", type=int, default=1_000_000, help="stop after this many malformed messages")
+    ap.add_argument("--seconds", type=float, default=1800, help="... or after this long")
+    ap.add_argument("--json", action="store_true", help="print the report as JSON")
+    ap.add_argument("--keep", action="store_true", help="keep the sandbox (volume, server log)")
+    ap.add_argument(
+        "--replay",
+        metavar="CASES.json",
+        help="play the failing sessions a run saved (OUT.cases.json) against a fresh server, report what happens",
+    )
+    ap.add_argument("--out", type=Path, help="also write the report there (make fuzz: bench/results/fuzz.json)")
+    args = ap.parse_args()
+    if args.replay:
+        return replay(Path(args.replay))
+    report = run(args)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report, indent=1) if args.json else "\n".join(f"{k}: {v}" for k, v in report.items()))
+    bad = report["crashes"] or report["unhandled_exceptions"] or report.get("lost_bytes") or report["escapes"]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
