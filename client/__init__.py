@@ -18,6 +18,7 @@ trio::
 from . import aio
 from .errors import GlusterConnectionError, RpcError, UnsupportedVolumeError
 from .sync import File, Volume, connect
+from .tls import ClientTLS, TLSSettings
 from .uri import GlusterURI, URIError, parse_uri
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "Volume",
     "File",
     "aio",
+    "ClientTLS",
+    "TLSSettings",
     "GlusterConnectionError",
     "RpcError",
     "UnsupportedVolumeError",

@@ -41,6 +41,7 @@ from .file import File
 from .fops import SETATTR, XATTR_CREATE, XATTR_REPLACE, Fops
 from .mgmt import MgmtClient
 from .stat import gf_flags, is_dir, is_symlink, mode_flags, stat_result, statvfs_result
+from .tls import ClientTLS
 from .uri import GlusterURI, parse_uri
 
 __all__ = ["connect", "Volume", "File", "DirEntry"]
@@ -100,8 +101,10 @@ class Volume:
         process_name: str | None = None,
         uid: int | None = None,
         gid: int | None = None,
+        tls: ClientTLS | None = None,
     ) -> None:
         self.uri = uri
+        self._tls = tls if tls is not None else ClientTLS.from_machine()
         self.volname = uri.volume
         self.image_path = uri.path
         self._nursery = nursery
@@ -109,7 +112,7 @@ class Volume:
         self._process_name = process_name or f"gfapi.{posixpath.basename(argv0) or 'python'}"
         self._uid = os.getuid() if uid is None else uid
         self._gid = os.getgid() if gid is None else gid
-        self._mgmt = MgmtClient(uri)
+        self._mgmt = MgmtClient(uri, self._tls)
         self._brick: BrickClient | None = None
         self._fops: Fops | None = None
         self._dcache: dict[tuple[bytes, str], tuple[bytes, Any]] = {}
@@ -130,7 +133,9 @@ class Volume:
                     errno.EINVAL, f"the volfile of {u.volume!r} does not parse: {exc}"
                 ) from exc
             info = inspect_graph(graph, u.volume, u.host)
-            self._brick = BrickClient(info, volfile_key=u.volume, process_name=self._process_name, pid=os.getpid())
+            self._brick = BrickClient(
+                info, volfile_key=u.volume, process_name=self._process_name, pid=os.getpid(), tls=self._tls
+            )
             self._fops = Fops(self._brick, info, pid=os.getpid(), uid=self._uid, gid=self._gid)
             await self._brick.start(self._nursery)
             root = await self._fops.lookup_gfid(ROOT_GFID, "/")
@@ -560,9 +565,19 @@ def _to_ns(t: float) -> int:
 
 @contextlib.asynccontextmanager
 async def connect(
-    uri: str | GlusterURI, *, process_name: str | None = None, uid: int | None = None, gid: int | None = None
+    uri: str | GlusterURI,
+    *,
+    process_name: str | None = None,
+    uid: int | None = None,
+    gid: int | None = None,
+    tls: ClientTLS | None = None,
 ) -> AsyncIterator[Volume]:
     """Mount the volume of ``uri`` for the duration of an ``async with`` block.
+
+    TLS follows the volfile (``client.ssl``: its protocol/client has
+    ``transport.socket.ssl-enabled`` and the certificate options) and management encryption
+    the machine's ``/var/lib/glusterd/secure-access``, as libgfapi does; ``tls`` overrides
+    the latter (:class:`gfclient.ClientTLS`: on or off, and the management certificate files).
 
     ``uri`` may name an image path or only a volume (``gluster://host/vol``).  Raises
     :class:`~gfclient.errors.GlusterConnectionError` (naming the server that failed) or
@@ -571,7 +586,7 @@ async def connect(
     parsed = uri if isinstance(uri, GlusterURI) else parse_uri(uri, require_path=False)
     with unwrap_groups():
         async with trio.open_nursery() as nursery:
-            vol = Volume(parsed, nursery, process_name=process_name, uid=uid, gid=gid)
+            vol = Volume(parsed, nursery, process_name=process_name, uid=uid, gid=gid, tls=tls)
             await vol._mount()
             try:
                 yield vol

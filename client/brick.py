@@ -51,6 +51,7 @@ from fakegluster.proto.volfile import Graph, Xlator
 from .errors import GlusterConnectionError, RpcError, UnsupportedVolumeError, where
 from .mgmt import GD_OP_VERSION_MAX
 from .rpc import INTERNAL, Identity, RpcChannel, XidCounter
+from .tls import ClientTLS
 from .transport import open_stream
 
 __all__ = [
@@ -184,8 +185,11 @@ class _OptionsDict:
 class BrickClient:
     """The connection to the one brick of a volume (see the module docstring)."""
 
-    def __init__(self, info: GraphInfo, *, volfile_key: str, process_name: str, pid: int) -> None:
+    def __init__(
+        self, info: GraphInfo, *, volfile_key: str, process_name: str, pid: int, tls: ClientTLS | None = None
+    ) -> None:
         self.info = info
+        self.tls = tls if tls is not None else ClientTLS.from_machine()
         self.config = info.brick
         self.volfile_key = volfile_key
         self.process_name = process_name
@@ -257,7 +261,10 @@ class BrickClient:
     async def _open(self, host: str, port: int) -> RpcChannel:
         assert self._nursery is not None
         transport = "rdma" if self.config.transport == "rdma" else "tcp"
-        stream = await open_stream(transport, host, port)
+        # socket_fix_ssl_opts: port 24007 follows secure-access, a brick port client.ssl
+        settings = self.tls.settings(port, dict(self.config.options)) if transport == "tcp" else None
+        ctx = settings.context(server=False) if settings is not None else None
+        stream = await open_stream(transport, host, port, tls=ctx)
         chan = RpcChannel(
             stream,
             peer=where(host, port),

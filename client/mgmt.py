@@ -30,6 +30,7 @@ from fakegluster.proto.handshake import (
 from ._util import unwrap_groups
 from .errors import GlusterConnectionError, RpcError, where
 from .rpc import INTERNAL, RpcChannel, XidCounter
+from .tls import ClientTLS
 from .transport import open_stream
 from .uri import GlusterURI
 
@@ -48,8 +49,9 @@ class MgmtClient:
     ``server`` is the QEMU-style hint for errors (``host H and port N`` / ``socket S``).
     """
 
-    def __init__(self, uri: GlusterURI) -> None:
+    def __init__(self, uri: GlusterURI, tls: ClientTLS | None = None) -> None:
         self.uri = uri
+        self.tls = tls if tls is not None else ClientTLS.from_machine()
         self.server = where(uri.host, uri.port, uri.socket)
         self.channel: RpcChannel | None = None
         self.volfile: str | None = None
@@ -58,7 +60,9 @@ class MgmtClient:
 
     async def _open(self) -> RpcChannel:
         u = self.uri
-        stream = await open_stream(u.transport, u.host, u.port, u.socket)
+        settings = self.tls.settings(u.port) if u.transport != "unix" else None
+        ctx = settings.context(server=False) if settings is not None else None
+        stream = await open_stream(u.transport, u.host, u.port, u.socket, tls=ctx)
         return RpcChannel(stream, peer=self.server, xids=self.xids, ping_timeout=0)
 
     async def _getspec(self, channel: RpcChannel) -> str:

@@ -35,6 +35,7 @@ import trio
 from . import aio
 from .aio import DirEntry
 from .file import CHUNK
+from .tls import ClientTLS
 from .uri import GlusterURI
 
 __all__ = ["connect", "Volume", "File", "run_inline"]
@@ -254,9 +255,15 @@ class Volume:
     context manager) to unmount."""
 
     def __init__(
-        self, uri: str | GlusterURI, *, process_name: str | None = None, uid: int | None = None, gid: int | None = None
+        self,
+        uri: str | GlusterURI,
+        *,
+        process_name: str | None = None,
+        uid: int | None = None,
+        gid: int | None = None,
+        tls: ClientTLS | None = None,
     ) -> None:
-        self._loop = _Loop(uri, {"process_name": process_name, "uid": uid, "gid": gid})
+        self._loop = _Loop(uri, {"process_name": process_name, "uid": uid, "gid": gid, "tls": tls})
         assert self._loop.avol is not None
         self._avol: aio.Volume = self._loop.avol
         self.uri = self._avol.uri
@@ -426,7 +433,13 @@ class _Scandir:
 
 
 def connect(
-    uri: str | GlusterURI, *, process_name: str | None = None, uid: int | None = None, gid: int | None = None
+    uri: str | GlusterURI,
+    *,
+    process_name: str | None = None,
+    uid: int | None = None,
+    gid: int | None = None,
+    tls: ClientTLS | None = None,
 ) -> Volume:
-    """Mount the volume of ``uri`` (with or without an image path): ``with connect(uri) as vol:``."""
-    return Volume(uri, process_name=process_name, uid=uid, gid=gid)
+    """Mount the volume of ``uri`` (with or without an image path): ``with connect(uri) as vol:``.
+    ``tls``: see :func:`gfclient.aio.connect`."""
+    return Volume(uri, process_name=process_name, uid=uid, gid=gid, tls=tls)

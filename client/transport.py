@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import ssl
 import warnings
 
 import trio
@@ -24,6 +25,7 @@ __all__ = [
     "open_tcp_stream",
     "open_unix_stream",
     "open_rdma_stream",
+    "start_tls",
     "RDMA_FALLBACK_WARNING",
     "CONNECT_TIMEOUT",
 ]
@@ -67,6 +69,24 @@ async def open_tcp_stream(host: str, port: int, *, timeout: float = CONNECT_TIME
         raise _failed(cause, server) from exc
 
 
+async def start_tls(
+    stream: trio.abc.Stream, ctx: ssl.SSLContext, host: str, port: int
+) -> trio.SSLStream[trio.abc.Stream]:
+    """TLS over a connected stream (``ssl_handle_client_connection_attempt``: the handshake
+    right after connect, before any RPC); a failed handshake is a connection failure."""
+    tls = trio.SSLStream(stream, ctx, server_hostname=None)
+    try:
+        with trio.fail_after(CONNECT_TIMEOUT):
+            await tls.do_handshake()
+    except (trio.BrokenResourceError, trio.TooSlowError) as exc:
+        await trio.aclose_forcefully(stream)
+        reason = exc.__cause__ or exc
+        raise GlusterConnectionError(
+            errno.ECONNRESET, f"connection failed on {where(host, port)}: TLS handshake failed ({reason})"
+        ) from exc
+    return tls
+
+
 async def open_unix_stream(path: str, *, timeout: float = CONNECT_TIMEOUT) -> trio.SocketStream:
     """A stream over the unix socket at ``path`` (glusterd's is /var/run/glusterd.socket)."""
     server = where(None, None, path)
@@ -93,10 +113,16 @@ async def open_rdma_stream(host: str, port: int) -> trio.abc.Stream | None:
 
 
 async def open_stream(
-    transport: str, host: str | None = None, port: int | None = None, socket: str | None = None
+    transport: str,
+    host: str | None = None,
+    port: int | None = None,
+    socket: str | None = None,
+    *,
+    tls: ssl.SSLContext | None = None,
 ) -> trio.abc.Stream:
     """Open a stream for a URI/volfile transport: ``"tcp"`` (or ``"socket"``), ``"unix"``
-    or ``"rdma"`` (falls back to tcp with a warning when :func:`open_rdma_stream` gives None)."""
+    or ``"rdma"`` (falls back to tcp with a warning when :func:`open_rdma_stream` gives None).
+    ``tls``: a client context to do TLS with over tcp (unix sockets never use TLS)."""
     if transport == "unix":
         if socket is None:
             raise ValueError("unix transport needs a socket path")
@@ -111,4 +137,5 @@ async def open_stream(
         return await open_tcp_stream(host, port)
     if transport not in ("tcp", "socket"):
         raise ValueError(f"unknown transport {transport!r}")
-    return await open_tcp_stream(host, port)
+    stream = await open_tcp_stream(host, port)
+    return stream if tls is None else await start_tls(stream, tls, host, port)

@@ -39,6 +39,18 @@ def _serve(args: argparse.Namespace) -> int:
     call_log: bool | CallLog = False  # nobody reads it in memory: kept only when asked, as JSON lines
     if args.call_log:
         call_log = CallLog(max_bytes=1 << 20, sink=open(args.call_log, "a", buffering=1))  # noqa: SIM115
+    options = {}
+    for item in args.set or []:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            print(f"fakegluster serve: --set {item!r}: expected KEY=VALUE", file=sys.stderr)
+            return 2
+        options[key] = value
+    management_tls = None
+    if args.secure_access:
+        from .tls import TLSSettings, secure_access
+
+        management_tls = TLSSettings(cert_depth=secure_access()[1])
     try:
         volumes: list[Any] = list(args.volume or [])
         listen = list(args.listen or [])
@@ -55,6 +67,8 @@ def _serve(args: argparse.Namespace) -> int:
             nodes=nodes,
             max_connections=args.max_connections,
             call_log=call_log,
+            options=options,
+            management_tls=management_tls,
         )
     except (ValueError, OSError) as exc:
         print(f"fakegluster serve: {exc}", file=sys.stderr)
@@ -132,6 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="tcp://HOST:PORT (port 0 picks one; IPv6 as tcp://[::1]:PORT) or unix:///PATH "
         "(repeatable; default tcp://127.0.0.1:24007)",
+    )
+    srv.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a volume option for every volume, as 'gluster volume set' takes it (repeatable): "
+        "auth.allow, auth.reject, server.allow-insecure, server.ssl, client.ssl, ssl.own-cert, "
+        "ssl.private-key, ssl.ca-list, ssl.certificate-depth, ssl.cipher-list, auth.ssl-allow",
+    )
+    srv.add_argument(
+        "--secure-access",
+        action="store_true",
+        help="management encryption, as /var/lib/glusterd/secure-access does to glusterd: every TCP "
+        "connection to glusterd is TLS with OPENSSLDIR/glusterfs.{pem,key,ca} (/usr/lib/ssl on Debian)",
     )
     srv.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     srv.add_argument(

@@ -65,7 +65,29 @@ def _build_client(graph: Graph, vol: Volume, host: str | None, port: str | None,
             xl.set("password", vol.password)
     if "client.ssl" in d and string2boolean(d["client.ssl"]):
         xl.set("transport.socket.ssl-enabled", "true")
+    rpc_set_ssl_options(xl, d)
     return xl
+
+
+#: ``RPC_SET_OPT`` in glusterd-volgen.c: volume-set key -> ``transport.socket.`` option, in order
+RPC_SSL_OPTIONS = (
+    ("ssl.own-cert", "ssl-own-cert"),
+    ("ssl.private-key", "ssl-private-key"),
+    ("ssl.ca-list", "ssl-ca-list"),
+    ("ssl.crl-path", "ssl-crl-path"),
+    ("ssl.certificate-depth", "ssl-cert-depth"),
+    ("ssl.cipher-list", "ssl-cipher-list"),
+    ("ssl.dh-param", "ssl-dh-param"),
+    ("ssl.ec-curve", "ssl-ec-curve"),
+)
+
+
+def rpc_set_ssl_options(xl, d: Mapping[str, str]) -> None:
+    """The ``RPC_SET_OPT`` lines of ``volgen_graph_build_client`` / ``brick_graph_add_server``:
+    the TLS files and knobs of the transport (checked on a real 10.3 volfile)."""
+    for key, opt in RPC_SSL_OPTIONS:
+        if key in d:
+            xl.set(f"transport.socket.{opt}", d[key])
 
 
 def build_clients(

@@ -29,6 +29,7 @@ from .graph import (
 from .model import Brick, ClusterType, Volume
 from .optable import VolOpt
 from .values import string2boolean
+from .volgen import rpc_set_ssl_options
 
 __all__ = ["brick_graph", "brick_volfile", "brick_volfile_name", "shared_brick_count", "SERVER_POSITIONS"]
 
@@ -44,6 +45,7 @@ def shared_brick_count(vol: Volume, brick: Brick) -> int:
 def _server(g: Graph, vol: Volume, d: SetDict, b: Brick) -> None:
     xl = g.add("protocol/server", vol.name)
     xl.set("transport-type", vol.transport.text)
+    rpc_set_ssl_options(xl, d)
     if "transport.address-family" in vol.options:
         xl.set("transport.address-family", vol.options["transport.address-family"])
     if vol.username:

@@ -35,6 +35,7 @@ import trio
 from ..mgmt import model
 from ..proto.uri import GlusterURI
 from ..store import Store
+from ..tls import TLSSettings
 from ..trio_thread import TrioThread
 from .brick import Brick
 from .calllog import CallLog, Faults
@@ -271,6 +272,14 @@ class FakeGluster:
         call_log: keep the decoded record of every call in ``calls`` (True, the default: a
             :class:`CallLog` bounded to 64 MiB), not at all (False: ``calls`` is None), or
             in the :class:`CallLog` given.
+        management_tls: management encryption (what ``/var/lib/glusterd/secure-access``
+            does to a real glusterd): every TCP connection to glusterd is TLS with these
+            files (:class:`~fakegluster.tls.TLSSettings`; its defaults are the real ones,
+            ``OPENSSLDIR/glusterfs.{pem,key,ca}``, /usr/lib/ssl on Debian).  libgfapi uses it
+            only on port 24007.  ``server.ssl``/``client.ssl``, ``ssl.*`` and
+            ``auth.ssl-allow`` in ``options`` put the bricks and their clients on TLS.
+        glusterd_options: glusterd.vol options; ``{"rpc-auth-allow-insecure": "off"}`` denies
+            every call to glusterd from a source port >= 1024.
     """
 
     def __init__(
@@ -283,6 +292,8 @@ class FakeGluster:
         options: Mapping[str, str] | None = None,
         max_connections: int | None = None,
         call_log: bool | CallLog = True,
+        management_tls: TLSSettings | None = None,
+        glusterd_options: Mapping[str, str] | None = None,
     ) -> None:
         self.listen = [parse_listen(x) for x in listen]
         if not self.listen:
@@ -300,7 +311,13 @@ class FakeGluster:
         self.calls: CallLog | None = call_log if isinstance(call_log, CallLog) else CallLog() if call_log else None
         self.faults = Faults()
         self.cluster = Cluster(
-            node_list, calls=self.calls, faults=self.faults, max_record=max_record, connections=self.connections
+            node_list,
+            calls=self.calls,
+            faults=self.faults,
+            max_record=max_record,
+            connections=self.connections,
+            management_tls=management_tls,
+            glusterd_options=dict(glusterd_options or {}),
         )
         planned: list[model.Volume] = []
         for spec in self.volume_specs:  # refuse an impossible spec now, not when serving

@@ -15,6 +15,7 @@ changes (``glusterd_fetchspec_notify`` walks all its transports, CLI connections
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import functools
 import ipaddress
@@ -25,7 +26,8 @@ from ..proto import callback, dump, handshake, portmap
 from ..proto.events import Call
 from ..proto.gfdict import old_dict, old_dict_text
 from ..proto.xdr import Encoded, encode
-from .brick import Brick
+from .auth import string2boolean
+from .brick import INSECURE_DENIED, Brick
 from .handle import ConnectionHandle
 from .volume import BrickRef, Volume, brick_ref
 
@@ -123,6 +125,9 @@ class GlusterdSession:
         self.trusted = is_local(peer_host)
         self.conn: ConnectionHandle | None = None
         self.fetchspecs = 0
+        #: rpcsvc denies every call: an unprivileged port and ``rpc-auth-allow-insecure off``
+        #: in glusterd.vol (FakeGluster's ``glusterd_options``)
+        self.denied = False
 
     def attach(self, conn: ConnectionHandle) -> None:
         """The connection handle: glusterd keeps it to send FETCHSPEC."""
@@ -145,14 +150,27 @@ class GlusterdSession:
         node = brick.node
         if node is None or node is self.node:
             host = self.local_host if node is None or node.dynamic_host else node.address
-            return brick_ref(host, brick, self.portmap_port)
-        return brick_ref(node.address, brick, node.glusterd_port)
+            ref = brick_ref(host, brick, self.portmap_port)
+        else:
+            ref = brick_ref(node.address, brick, node.glusterd_port)
+        # A client.ssl client does TLS on every port but 24007 (socket_fix_ssl_opts), also for
+        # PORTBYBRICK, and this glusterd speaks TLS only with management encryption: a volfile
+        # that sends it to a glusterd on another port names the brick's port instead.
+        vol = self.volumes.get(brick.volume)
+        if ref.port is not None and brick.port and vol is not None:
+            if string2boolean(vol.model.options.get("client.ssl", "off")):
+                ref = dataclasses.replace(ref, port=brick.port)
+        return ref
 
     def garbage(self, prog: int, proc: int) -> Any:
         """The body sent with GARBAGE_ARGS for this procedure (None: a bare reply)."""
+        if self.denied:
+            return INSECURE_DENIED
         return GLUSTERD_GARBAGE.get((prog, proc))
 
     def handle(self, call: Call) -> tuple[Any, Any]:
+        if self.denied:
+            return INSECURE_DENIED, b""
         a = call.args
         if call.prog == dump.GF_DUMP_PROGRAM:
             if call.proc == dump.GfDumpProc.GF_DUMP_DUMP:

@@ -22,7 +22,7 @@ import trio
 from ..inproc import MessageStream, offer_rdma
 from ..mgmt import create, model, options
 from ..store import Store, open_store
-from .auth import LOCAL_PEER, Peer, server_options
+from .auth import LOCAL_PEER, Peer, allows_insecure, server_options
 from .brick import BRICK_PROGRAMS, Brick, BrickSession
 from .brickstate import BrickOptions
 from .calllog import CallLog, Faults
@@ -31,6 +31,7 @@ from .identity import VolumeIdentity, identity_folder
 from .listen import Listen, bind_same_port, reachable, tcp_listeners, unix_listener, unmapped
 from .net import ConnectionLimit, next_connection_id, serve_listener, serve_socket, serve_stream
 from .node import Node, find_node
+from .tls import ContextCache, TLSSettings, ssl_enabled, tls_accept
 from .volspec import VolumeSpec
 from .volume import Volume
 
@@ -50,6 +51,8 @@ class Cluster:
         nodes: the nodes (the first is the one ``--listen`` configures).
         calls, faults: the call log (None: none kept) and fault rules every connection shares.
         max_record: the RPC record size limit (None: the default).
+        management_tls: management encryption (every TCP connection to glusterd is TLS).
+        glusterd_options: glusterd.vol options (``rpc-auth-allow-insecure``).
     """
 
     def __init__(
@@ -60,6 +63,8 @@ class Cluster:
         faults: Faults,
         max_record: int | None = None,
         connections: ConnectionLimit | None = None,
+        management_tls: TLSSettings | None = None,
+        glusterd_options: dict[str, str] | None = None,
     ) -> None:
         if not nodes:
             raise ClusterError("a cluster needs at least one node")
@@ -69,6 +74,9 @@ class Cluster:
         #: every connection of every glusterd and brick counts against one limit
         self.connections = connections if connections is not None else ConnectionLimit()
         self.nursery: trio.Nursery | None = None
+        self.management_tls = management_tls
+        self.glusterd_options = dict(glusterd_options or {})
+        self.tls = ContextCache()
         self._rdma: dict[int, list[Callable[[], None]]] = {}
         #: listening sockets of running bricks and nodes, closed at once when they stop
         #: (a restart may bind the same port right away)
@@ -133,6 +141,8 @@ class Cluster:
                 index=i, host=b.host, node=node,
             )  # fmt: skip
             brick.reconfigure(server_options(brick.path, m.username, m.password, m.options))
+            if ssl_enabled(brick.options):  # a real brick does not start without its TLS files
+                self.tls.get(TLSSettings.from_options(brick.options), server=True)
             brick.state.options = BrickOptions.from_volume_options(m.options)
             brick.state.hostname, brick.state.node_uuid = b.host, node.uuid  # pathinfo, node-uuid
             node.bricks.append(brick)
@@ -395,6 +405,11 @@ class Cluster:
             else:
                 local_addr = conn.getsockname()
                 peer, local, programs, pmap_port = addr[0], local_addr[0], GLUSTERD_TCP_PROGRAMS, local_addr[1]
+                if self.management_tls is not None:  # secure-access: every TCP connection is TLS
+                    accepted = await tls_accept(conn, self.tls.get(self.management_tls, server=True))
+                    if accepted is None:
+                        return
+                    conn = accepted[0]
             session = GlusterdSession(
                 self.volumes,
                 "unix" if li.transport == "unix" and not rdma else "tcp",
@@ -403,6 +418,8 @@ class Cluster:
                 None if peer in ("unix", "rdma") else peer,
                 pmap_port,
             )
+            if li.transport == "tcp" and not rdma:  # rpcsvc: glusterd.vol's rpc-auth-allow-insecure
+                session.denied = not Peer.from_sockaddr(addr).privileged and not allows_insecure(self.glusterd_options)
             await self._serve(conn, session, programs, "glusterd", peer, cid)
 
         return handler
@@ -412,7 +429,13 @@ class Cluster:
             cid = next_connection_id()
             rdma = isinstance(conn, MessageStream)
             peer = "rdma" if rdma else str(addr[0]) if addr else "?"
-            session = BrickSession(brick, cid, LOCAL_PEER if rdma or not addr else Peer.from_sockaddr(addr))
+            ssl_name = None
+            if isinstance(conn, socket.socket) and ssl_enabled(brick.options):  # server.ssl
+                accepted = await tls_accept(conn, self.tls.get(TLSSettings.from_options(brick.options), server=True))
+                if accepted is None:
+                    return
+                conn, ssl_name = accepted
+            session = BrickSession(brick, cid, LOCAL_PEER if rdma or not addr else Peer.from_sockaddr(addr), ssl_name)
             await self._serve(conn, session, BRICK_PROGRAMS, brick.name, peer, cid)
 
         return handler

@@ -147,7 +147,13 @@ class ScriptedCluster:
 
     # the patched transport
     async def open_stream(
-        self, transport: str, host: str | None = None, port: int | None = None, socket: str | None = None
+        self,
+        transport: str,
+        host: str | None = None,
+        port: int | None = None,
+        socket: str | None = None,
+        *,
+        tls: object = None,
     ) -> trio.abc.Stream:
         from gfclient.errors import GlusterConnectionError
 

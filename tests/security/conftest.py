@@ -26,6 +26,7 @@ class Access:
     brick_port: int
     client_options: dict[str, str]  # the trusted volfile's protocol/client options
     set_option: Any  # (key, value) -> None, live
+    glusterd_port: int = 24007
 
     def connect(self, src: str = "127.0.0.1", sport: int = 0) -> Raw:
         """A raw connection to the brick from ``src`` (and source port ``sport``; 0: any
@@ -48,7 +49,7 @@ class Access:
             handshake.GLUSTER_HNDSK_PROGRAM,
             2,
             handshake.GfHndskProc.GF_HNDSK_SETVOLUME,
-            handshake.GfSetvolumeReq.cls(old_dict(keys)),
+            handshake.GfSetvolumeReq(old_dict(keys)),
             cred=v3(0),
         ).result
 
@@ -97,7 +98,7 @@ def _ports(sport: int | str) -> list[int]:
 
 
 def dump_call(conn: Raw) -> Any:
-    return conn.call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq.cls(dump.GFS_ID))
+    return conn.call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq(dump.GFS_ID))
 
 
 def trusted_client_options(host: str, port: int, volume: str) -> dict[str, str]:
@@ -106,7 +107,7 @@ def trusted_client_options(host: str, port: int, volume: str) -> dict[str, str]:
         handshake.GLUSTER_HNDSK_PROGRAM,
         2,
         handshake.GfHndskProc.GF_HNDSK_GETSPEC,
-        handshake.GfGetspecReq.cls(1, volume, old_dict({"max-op-version": "100000", "min-op-version": "1"})),
+        handshake.GfGetspecReq(1, volume, old_dict({"max-op-version": "100000", "min-op-version": "1"})),
     )
     mgmt.close()
     [client] = parse_volfile(spec.result.spec).of_type("protocol/client")
@@ -134,6 +135,7 @@ def access_volumes(request):
                 info.brick_ports[next(iter(info.brick_ports))],
                 trusted_client_options("127.0.0.1", info.port, "secvol"),
                 lambda k, v, s=server: s.set_option(k, v),
+                info.port,
             )
         else:
             rg = request.getfixturevalue("real_gluster")
@@ -155,3 +157,29 @@ def access_volumes(request):
     yield get
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory):
+    """A CA and the brick/volfile identity CN=server1 (trustme), shared by the session."""
+    from fakegluster.testing.tls import make_tls_files
+
+    return make_tls_files(tmp_path_factory.mktemp("tls"), "server1")
+
+
+def connect_tls(port: int, ca_list: str, identity=None, *, src: str = "127.0.0.1") -> Raw:
+    """A raw RPC connection over TLS (``identity``: the client certificate, None for none)."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.load_verify_locations(ca_list)
+    if identity is not None:
+        ctx.load_cert_chain(identity.cert, identity.key)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((src, 0))
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
+    raw = Raw.__new__(Raw)
+    raw.sock, raw.conn, raw.xid = ctx.wrap_socket(sock), RpcConnection(Role.CLIENT), 1
+    return raw

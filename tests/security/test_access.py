@@ -154,3 +154,13 @@ def test_dynamic_auth_disconnects_clients_that_no_longer_pass(access_volumes, ki
     finally:
         for c in (plain, trusted, privileged):
             c.close()
+
+
+def test_volume_set_refuses_what_is_no_address_list(access_volumes, kind):
+    """``xlator_option_validate_addr_list``: a '!' entry cannot be set (glusterd's text)."""
+    vol = access_volumes(kind, {})
+    with pytest.raises(Exception) as ei:  # the fake: ValueError; the real CLI: RealGlusterError
+        vol.set_option("auth.reject", "!127.0.0.2")
+    message = str(ei.value).split("volume set: failed: ")[-1].strip()
+    path = vol.client_options["remote-subvolume"]
+    assert message == f"option auth.addr.{path}.reject !127.0.0.2: '!127.0.0.2' is not a valid internet-address-list"
