@@ -199,7 +199,7 @@ def permits(caller: Caller, attr: Any, acl: list[Ace] | None, want: int) -> bool
     (mode, uid, gid) and access ACL ``acl`` (None: the mode alone)."""
     if caller.superuser:
         return True
-    mode = attr.mode
+    mode: int = attr.mode
     entries = acl if acl and len(acl) > 3 else None
     if entries is None:
         entries = from_mode(mode)
@@ -209,7 +209,7 @@ def permits(caller: Caller, attr: Any, acl: list[Ace] | None, want: int) -> bool
     for ace in _sorted(entries):
         if ace.tag == USER_OBJ:
             if caller.uid == attr.uid:
-                return (((mode >> 6) & 7) & want) == want
+                return bool((((mode >> 6) & 7) & want) == want)
         elif ace.tag == USER:
             if caller.uid == ace.id:
                 return _masked(entries, ace.perm, want)

@@ -169,7 +169,7 @@ class FopHandlers(LockFops, XattrFops):
         proc = F.PROGRAM.procs[call.proc]
         method = self._table.get(call.proc)
         if method is None:
-            return proc.reply.cls(op_ret=-1, op_errno=errno.ENOSYS), b""
+            return _err(proc.reply, OSError(errno.ENOSYS, "no such FOP")), b""
         faults = self.state.faults
         if faults.active and (faults.cuts(self.session) or faults.delay_for(proc.name)):
             return self._faulted(call, proc.name)
@@ -221,10 +221,10 @@ class FopHandlers(LockFops, XattrFops):
         asked for, and upcalls to other clients."""
         if call.args.xdata and call.proc in FILLED:
             out = fill_reply_xdata(self, call.proc, call.args, out)
-        out = out if isinstance(out, tuple) else (out, b"")
-        if self.state.upcalls.enabled and out[0] is not DEFERRED and out[0].op_ret >= 0:
-            self.state.notify(after_fop(self, proc.name, call.args, out[0], victim))
-        return out
+        pair: tuple[Any, Any] = out if isinstance(out, tuple) else (out, b"")
+        if self.state.upcalls.enabled and pair[0] is not DEFERRED and pair[0].op_ret >= 0:
+            self.state.notify(after_fop(self, proc.name, call.args, pair[0], victim))
+        return pair
 
     def _finish_sliced(self, steps: Any, proc: Any, call: Call, victim: Any) -> Any:
         out = yield from steps
@@ -255,7 +255,7 @@ class FopHandlers(LockFops, XattrFops):
             try:
                 self.store.getattr(gfid)
             except OSError as exc:  # resolving an anonymous fd is a nameless lookup: ENOENT
-                raise fs_error(errno.ENOENT if exc.errno == errno.ESTALE else exc.errno) from None
+                raise fs_error(errno.ENOENT if exc.errno == errno.ESTALE else exc.errno or errno.EIO) from None
             return OpenFd(gfid, O_RDWR)
         return self.fds.get(fd)
 
@@ -303,25 +303,25 @@ class FopHandlers(LockFops, XattrFops):
         return to_iatt(attr)
 
     def _entry_reply(
-        self, schema: Any, pargfid: bytes, name: str, make: Callable[[bytes], Any], xdata: Any = None
-    ) -> Any:
+        self, pargfid: bytes, name: str, make: Callable[[bytes], Any], xdata: Any = None
+    ) -> F.GfxCommon3iattRsp:
         pre = self._parent(pargfid, name, "new")
         attr = make(_gfid_req(xdata))
         self.state.linked(attr.gfid, pargfid, name)
         entry_xattrs(self.store, attr.gfid, xdata)
-        return schema.cls(0, 0, None, to_iatt(attr), pre, self._iatt(pargfid))
+        return F.GfxCommon3iattRsp(0, 0, None, to_iatt(attr), pre, self._iatt(pargfid))
 
     # ---- inode operations ---------------------------------------------------------------
-    def op_lookup(self, a, call):
+    def op_lookup(self, a: F.GfxLookupReq, call: Call) -> F.GfxCommon2iattRsp:
         if a.pargfid == NULL_GFID:
             try:
                 attr = self.store.getattr(a.gfid)
             except OSError as exc:  # a nameless lookup of an unknown gfid is ENOENT, not ESTALE
-                raise fs_error(errno.ENOENT if exc.errno == errno.ESTALE else exc.errno) from None
+                raise fs_error(errno.ENOENT if exc.errno == errno.ESTALE else exc.errno or errno.EIO) from None
             post = ZERO_IATT
             if attr.gfid != self.store.root_gfid and stat.S_ISDIR(attr.mode):
                 post = self._iatt(self.store.parent(attr.gfid))
-            return F.GfxCommon2iattRsp.cls(0, 0, {}, to_iatt(attr), post)
+            return F.GfxCommon2iattRsp(0, 0, {}, to_iatt(attr), post)
         parent = self.store.getattr(a.pargfid)
         if not stat.S_ISDIR(parent.mode) or "/" in a.bname or "\0" in a.bname:
             raise fs_error(errno.EPERM, a.bname)
@@ -336,24 +336,24 @@ class FopHandlers(LockFops, XattrFops):
                 attr = self.store.lookup(a.pargfid, a.bname)
         except OSError as exc:
             if exc.errno == errno.ENOENT:  # no stats at all (server4_lookup_cbk skips them on failure)
-                return F.GfxCommon2iattRsp.cls(-1, errno.ENOENT, None, ZERO_IATT, ZERO_IATT)
+                return F.GfxCommon2iattRsp(-1, errno.ENOENT, None, ZERO_IATT, ZERO_IATT)
             raise
         if a.bname not in (".", ".."):
             self.state.linked(attr.gfid, a.pargfid, a.bname)
-        return F.GfxCommon2iattRsp.cls(0, 0, {}, to_iatt(attr), self._iatt(a.pargfid))
+        return F.GfxCommon2iattRsp(0, 0, {}, to_iatt(attr), self._iatt(a.pargfid))
 
-    def op_stat(self, a, call):
-        return F.GfxCommonIattRsp.cls(0, 0, None, self._iatt(a.gfid))
+    def op_stat(self, a: F.GfxStatReq, call: Call) -> F.GfxCommonIattRsp:
+        return F.GfxCommonIattRsp(0, 0, None, self._iatt(a.gfid))
 
-    def op_fstat(self, a, call):
+    def op_fstat(self, a: F.GfxFstatReq, call: Call) -> F.GfxCommonIattRsp:
         ofd = self._fd(a.gfid, a.fd)
-        return F.GfxCommonIattRsp.cls(0, 0, None, self._iatt(ofd.gfid))
+        return F.GfxCommonIattRsp(0, 0, None, self._iatt(ofd.gfid))
 
-    def op_access(self, a, call):
+    def op_access(self, a: F.GfxAccessReq, call: Call) -> F.GfxCommonRsp:
         self.store.getattr(a.gfid)
-        return F.GfxCommonRsp.cls(0, 0, None)
+        return F.GfxCommonRsp(0, 0, None)
 
-    def op_statfs(self, a, call):
+    def op_statfs(self, a: F.GfxStatfsReq, call: Call) -> F.GfxStatfsRsp:
         if a.gfid == NULL_GFID:
             raise fs_error(errno.EINVAL)
         self.store.getattr(a.gfid)
@@ -361,17 +361,17 @@ class FopHandlers(LockFops, XattrFops):
         if self.state.faults.space is not None:  # a disk filled by a fault
             free = self.state.faults.space // max(vfs.frsize, 1)
             vfs = dataclasses.replace(vfs, bfree=free, bavail=free)
-        return F.GfxStatfsRsp.cls(0, 0, None, to_statfs(vfs))
+        return F.GfxStatfsRsp(0, 0, None, to_statfs(vfs))
 
-    def op_readlink(self, a, call):
+    def op_readlink(self, a: F.GfxReadlinkReq, call: Call) -> F.GfxReadlinkRsp:
         if a.size == 0:
             raise fs_error(errno.EINVAL)
         target = self.store.readlink(a.gfid)
-        return F.GfxReadlinkRsp.cls(
+        return F.GfxReadlinkRsp(
             len(target.encode("utf-8", "surrogateescape")), errno.EINVAL, None, self._iatt(a.gfid), target
         )
 
-    def _setattr(self, gfid: bytes, st: Any, valid: int) -> Any:
+    def _setattr(self, gfid: bytes, st: Any, valid: int) -> F.GfxCommon2iattRsp:
         """``posix_setattr``: chown, then chmod, then ``posix_do_utimes`` (utimensat), each
         applied as it comes, so an invalid time fails with EINVAL after the mode changed
         (both seen on a 10.3 brick)."""
@@ -400,12 +400,12 @@ class FopHandlers(LockFops, XattrFops):
         kw.update((k, t) for k, t in times.items() if t is not _OMIT)
         # GF_SET_ATTR_SIZE is ignored by a 10.3 brick: sizes change through (F)TRUNCATE only
         attr = self.store.setattr(gfid, **kw) if kw else self.store.getattr(gfid)
-        return F.GfxCommon2iattRsp.cls(0, 0, None, pre, to_iatt(attr))
+        return F.GfxCommon2iattRsp(0, 0, None, pre, to_iatt(attr))
 
-    def op_setattr(self, a, call):
+    def op_setattr(self, a: F.GfxSetattrReq, call: Call) -> F.GfxCommon2iattRsp:
         return self._setattr(a.gfid, self._sgid(a.gfid, a.stbuf, a.valid, call), a.valid)
 
-    def op_fsetattr(self, a, call):
+    def op_fsetattr(self, a: F.GfxFsetattrReq, call: Call) -> F.GfxCommon2iattRsp:
         gfid = self._fd(a.gfid, a.fd).gfid
         return self._setattr(gfid, self._sgid(gfid, a.stbuf, a.valid, call), a.valid)
 
@@ -418,7 +418,7 @@ class FopHandlers(LockFops, XattrFops):
         return st
 
     # ---- namespace ----------------------------------------------------------------------
-    def op_mkdir(self, a, call):
+    def op_mkdir(self, a: F.GfxMkdirReq, call: Call) -> F.GfxCommon3iattRsp:
         if a.xdata and "glusterfs.preop.parent.key" in a.xdata:
             self._parent(a.pargfid, a.bname, "new")
             a = dataclasses.replace(a, xdata=preop_check(self.store, a.pargfid, a.xdata))
@@ -429,7 +429,7 @@ class FopHandlers(LockFops, XattrFops):
             lambda g, uid, gid, mode: self.store.mkdir(a.pargfid, a.bname, mode, uid=uid, gid=gid, gfid=g),
         )
 
-    def op_mknod(self, a, call):
+    def op_mknod(self, a: F.GfxMknodReq, call: Call) -> F.GfxCommon3iattRsp:
         return self._new_entry(
             a,
             call,
@@ -437,10 +437,9 @@ class FopHandlers(LockFops, XattrFops):
             lambda g, uid, gid, mode: self.store.mknod(a.pargfid, a.bname, mode, a.dev, uid=uid, gid=gid, gfid=g),
         )
 
-    def op_symlink(self, a, call):
+    def op_symlink(self, a: F.GfxSymlinkReq, call: Call) -> F.GfxCommon3iattRsp:
         caller = self.caller(call)
         return self._entry_reply(
-            F.GfxCommon3iattRsp,
             a.pargfid,
             a.bname,
             lambda g: self.store.symlink(
@@ -453,7 +452,7 @@ class FopHandlers(LockFops, XattrFops):
         uid, gid, _ = new_owner(self.store, a.pargfid, caller, 0, False)
         return uid, gid
 
-    def _new_entry(self, a: Any, call: Call, is_dir: bool, make: Callable[..., Any]) -> Any:
+    def _new_entry(self, a: Any, call: Call, is_dir: bool, make: Callable[..., Any]) -> F.GfxCommon3iattRsp:
         """MKDIR/MKNOD: owner, mode and ACLs as posix and the access-control translator set
         them (see :meth:`_new_object`)."""
         pre = self._parent(a.pargfid, a.bname, "new")
@@ -463,36 +462,34 @@ class FopHandlers(LockFops, XattrFops):
         self.state.linked(attr.gfid, a.pargfid, a.bname)
         entry_xattrs(self.store, attr.gfid, a.xdata)
         self._set_acls(attr.gfid, access, default)
-        return F.GfxCommon3iattRsp.cls(0, 0, None, self._iatt(attr.gfid), pre, self._iatt(a.pargfid))
+        return F.GfxCommon3iattRsp(0, 0, None, self._iatt(attr.gfid), pre, self._iatt(a.pargfid))
 
-    def op_link(self, a, call):
+    def op_link(self, a: F.GfxLinkReq, call: Call) -> F.GfxCommon3iattRsp:
         self.store.getattr(a.oldgfid)
         pre = self._parent(a.newgfid, a.newbname, "new")
         if stat.S_ISDIR(self.store.getattr(a.oldgfid).mode):
             raise fs_error(errno.EPERM)
         attr = self.store.link(a.oldgfid, a.newgfid, a.newbname)
         self.state.linked(attr.gfid, a.newgfid, a.newbname)
-        return F.GfxCommon3iattRsp.cls(0, 0, None, to_iatt(attr), pre, self._iatt(a.newgfid))
+        return F.GfxCommon3iattRsp(0, 0, None, to_iatt(attr), pre, self._iatt(a.newgfid))
 
-    def op_unlink(self, a, call):
+    def op_unlink(self, a: F.GfxUnlinkReq, call: Call) -> F.GfxCommon2iattRsp:
         pre = self._parent(a.pargfid, a.bname, "exist")
         victim = self.store.lookup(a.pargfid, a.bname)
         self.store.unlink(a.pargfid, a.bname)
         self.state.unlinked(a.pargfid, a.bname)
         left = victim.nlink - 1
         # posix answers the link count left (dht asks for it; a 10.3 brick always sends it)
-        return F.GfxCommon2iattRsp.cls(
-            0, 0, {"get-link-count": GfxValue.uint(max(left, 0))}, pre, self._iatt(a.pargfid)
-        )
+        return F.GfxCommon2iattRsp(0, 0, {"get-link-count": GfxValue.uint(max(left, 0))}, pre, self._iatt(a.pargfid))
 
-    def op_rmdir(self, a, call):
+    def op_rmdir(self, a: F.GfxRmdirReq, call: Call) -> F.GfxCommon2iattRsp:
         pre = self._parent(a.pargfid, a.bname, "exist")
         self.store.rmdir(a.pargfid, a.bname)
         self.state.unlinked(a.pargfid, a.bname)
         # (a real brick leaves whatever errno posix last saw in op_errno here; it varies)
-        return F.GfxCommon2iattRsp.cls(0, 0, None, pre, self._iatt(a.pargfid))
+        return F.GfxCommon2iattRsp(0, 0, None, pre, self._iatt(a.pargfid))
 
-    def op_rename(self, a, call):
+    def op_rename(self, a: F.GfxRenameReq, call: Call) -> F.GfxRenameRsp:
         pre_old = self._parent(a.oldgfid, a.oldbname, "exist")
         moved = self.store.lookup(a.oldgfid, a.oldbname).gfid
         pre_new = self._parent(a.newgfid, a.newbname, "new")
@@ -500,11 +497,11 @@ class FopHandlers(LockFops, XattrFops):
         self.state.unlinked(a.newgfid, a.newbname)
         self.state.unlinked(a.oldgfid, a.oldbname)
         self.state.linked(moved, a.newgfid, a.newbname)
-        return F.GfxRenameRsp.cls(
+        return F.GfxRenameRsp(
             0, 0, {}, self._iatt(moved), pre_old, self._iatt(a.oldgfid), pre_new, self._iatt(a.newgfid)
         )
 
-    def op_create(self, a, call):
+    def op_create(self, a: F.GfxCreateReq, call: Call) -> F.GfxCreateRsp:
         pre = self._parent(a.pargfid, a.bname, "create")
         if a.xdata and "glusterfs.preop.parent.key" in a.xdata:
             try:
@@ -530,12 +527,10 @@ class FopHandlers(LockFops, XattrFops):
             self.store.truncate(attr.gfid, 0)
             attr = self.store.getattr(attr.gfid)
         fd = self.opened_fd(OpenFd(attr.gfid, a.flags))
-        return F.GfxCreateRsp.cls(
-            0, 0, _echo(a.xdata) if a.xdata else None, to_iatt(attr), fd, pre, self._iatt(a.pargfid)
-        )
+        return F.GfxCreateRsp(0, 0, _echo(a.xdata) if a.xdata else None, to_iatt(attr), fd, pre, self._iatt(a.pargfid))
 
     # ---- files --------------------------------------------------------------------------
-    def op_open(self, a, call):
+    def op_open(self, a: F.GfxOpenReq, call: Call) -> F.GfxOpenRsp:
         attr = self.store.getattr(a.gfid)
         if stat.S_ISDIR(attr.mode) and a.flags & O_ACCMODE:
             raise fs_error(errno.EISDIR)
@@ -544,9 +539,9 @@ class FopHandlers(LockFops, XattrFops):
         if a.flags & O_TRUNC and a.flags & O_ACCMODE and stat.S_ISREG(attr.mode):
             self.store.truncate(a.gfid, 0)
         fd = self.opened_fd(OpenFd(a.gfid, a.flags, is_dir=stat.S_ISDIR(attr.mode)))
-        return F.GfxOpenRsp.cls(0, 0, None, fd)
+        return F.GfxOpenRsp(0, 0, None, fd)
 
-    def op_read(self, a, call):
+    def op_read(self, a: F.GfxReadReq, call: Call) -> tuple[F.GfxReadRsp | Sliced, Any]:
         ofd = self._fd(a.gfid, a.fd)
         if ofd.flags & O_ACCMODE == O_WRONLY:
             raise fs_error(errno.EBADF)
@@ -562,7 +557,7 @@ class FopHandlers(LockFops, XattrFops):
         post = self.store.getattr(gfid)
         # posix_readv sets op_errno ENOENT when the read reached the end of the file
         eof = offset + n >= post.size
-        return F.GfxReadRsp.cls(n, errno.ENOENT if eof else 0, to_iatt(post), n, None)
+        return F.GfxReadRsp(n, errno.ENOENT if eof else 0, to_iatt(post), n, None)
 
     def _read_sliced(self, gfid: bytes, offset: int, size: int) -> Any:
         pieces: list[Any] = []
@@ -579,7 +574,7 @@ class FopHandlers(LockFops, XattrFops):
         except OSError as exc:  # the file went away under the read
             return _err(F.GfxReadRsp, exc), b""
 
-    def op_write(self, a, call):
+    def op_write(self, a: F.GfxWriteReq, call: Call) -> F.GfxCommon2iattRsp | tuple[Sliced, bytes]:
         ofd = self._fd(a.gfid, a.fd)
         if ofd.flags & O_ACCMODE == 0 or ofd.is_dir:
             raise fs_error(errno.EBADF)
@@ -591,12 +586,12 @@ class FopHandlers(LockFops, XattrFops):
         faults = self.state.faults
         if faults.active:
             if faults.stale_writes:  # acknowledged, not stored
-                return F.GfxCommon2iattRsp.cls(len(data), 0, None, to_iatt(pre), to_iatt(pre))
+                return F.GfxCommon2iattRsp(len(data), 0, None, to_iatt(pre), to_iatt(pre))
             data = data[: faults.take(len(data))]
         if len(data) > SLICE_IO:  # many MiB: a piece per slice, the others run in between
             return Sliced(self._write_sliced(ofd.gfid, offset, data, pre)), b""
         n = self.store.write(ofd.gfid, offset, data)
-        return F.GfxCommon2iattRsp.cls(n, 0, None, to_iatt(pre), self._iatt(ofd.gfid))
+        return F.GfxCommon2iattRsp(n, 0, None, to_iatt(pre), self._iatt(ofd.gfid))
 
     def _write_sliced(self, gfid: bytes, offset: int, data: Any, pre: Any) -> Any:
         view = memoryview(data)
@@ -608,87 +603,87 @@ class FopHandlers(LockFops, XattrFops):
         except OSError as exc:
             if not n:
                 return _err(F.GfxCommon2iattRsp, exc), b""
-        return F.GfxCommon2iattRsp.cls(n, 0, None, to_iatt(pre), self._iatt(gfid)), b""
+        return F.GfxCommon2iattRsp(n, 0, None, to_iatt(pre), self._iatt(gfid)), b""
 
-    def op_flush(self, a, call):
+    def op_flush(self, a: F.GfxFlushReq, call: Call) -> F.GfxCommonRsp:
         ofd, fdkey = self._fd_key(a.gfid, a.fd)
         self.flush_locks(ofd.gfid, fdkey, call)
-        return F.GfxCommonRsp.cls(0, 0, None)
+        return F.GfxCommonRsp(0, 0, None)
 
-    def op_fsync(self, a, call):
+    def op_fsync(self, a: F.GfxFsyncReq, call: Call) -> F.GfxCommon2iattRsp:
         ofd = self._fd(a.gfid, a.fd)
         pre = self._iatt(ofd.gfid)
         self.store.fsync(ofd.gfid, datasync=bool(a.data))
-        return F.GfxCommon2iattRsp.cls(0, 0, None, pre, self._iatt(ofd.gfid))
+        return F.GfxCommon2iattRsp(0, 0, None, pre, self._iatt(ofd.gfid))
 
-    def op_fsyncdir(self, a, call):
+    def op_fsyncdir(self, a: F.GfxFsyncdirReq, call: Call) -> F.GfxCommonRsp:
         self.store.fsync(self._fd(a.gfid, a.fd).gfid)
-        return F.GfxCommonRsp.cls(0, 0, None)
+        return F.GfxCommonRsp(0, 0, None)
 
-    def _truncate(self, gfid: bytes, size: int) -> Any:
+    def _truncate(self, gfid: bytes, size: int) -> F.GfxCommon2iattRsp:
         pre = self._iatt(gfid)
         if not self.state.faults.stale_writes:
             self.store.truncate(gfid, size)
-        return F.GfxCommon2iattRsp.cls(0, 0, None, pre, self._iatt(gfid))
+        return F.GfxCommon2iattRsp(0, 0, None, pre, self._iatt(gfid))
 
-    def op_truncate(self, a, call):
+    def op_truncate(self, a: F.GfxTruncateReq, call: Call) -> F.GfxCommon2iattRsp:
         return self._truncate(a.gfid, a.offset)
 
-    def op_ftruncate(self, a, call):
+    def op_ftruncate(self, a: F.GfxFtruncateReq, call: Call) -> F.GfxCommon2iattRsp:
         ofd = self._fd(a.gfid, a.fd)
         if ofd.flags & O_ACCMODE == 0:
             raise fs_error(errno.EINVAL)
         return self._truncate(ofd.gfid, a.offset)
 
-    def _fallocate(self, gfid: bytes, mode: int, offset: int, size: int) -> Any:
+    def _fallocate(self, gfid: bytes, mode: int, offset: int, size: int) -> F.GfxCommon2iattRsp:
         pre = self._iatt(gfid)
         faults = self.state.faults
         if faults.active and not mode & FALLOC_FL_PUNCH_HOLE and faults.take(size) < size:
             raise fs_error(errno.ENOSPC)
         if not faults.stale_writes:
             self.store.fallocate(gfid, mode, offset, size)
-        return F.GfxCommon2iattRsp.cls(0, 0, None, pre, self._iatt(gfid))
+        return F.GfxCommon2iattRsp(0, 0, None, pre, self._iatt(gfid))
 
-    def op_fallocate(self, a, call):
+    def op_fallocate(self, a: F.GfxFallocateReq, call: Call) -> F.GfxCommon2iattRsp:
         # posix_glfallocate only looks at keep_size: PUNCH_HOLE/ZERO_RANGE bits are ignored
         return self._fallocate(self._fd(a.gfid, a.fd).gfid, a.flags & FALLOC_FL_KEEP_SIZE, a.offset, a.size)
 
-    def op_discard(self, a, call):
+    def op_discard(self, a: F.GfxDiscardReq, call: Call) -> F.GfxCommon2iattRsp:
         return self._fallocate(
             self._fd(a.gfid, a.fd).gfid, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, a.offset, a.size
         )
 
-    def op_zerofill(self, a, call):
+    def op_zerofill(self, a: F.GfxZerofillReq, call: Call) -> F.GfxCommon2iattRsp:
         return self._fallocate(self._fd(a.gfid, a.fd).gfid, FALLOC_FL_ZERO_RANGE, a.offset, a.size)
 
-    def op_seek(self, a, call):
+    def op_seek(self, a: F.GfxSeekReq, call: Call) -> F.GfxSeekRsp:
         ofd = self._fd(a.gfid, a.fd)
         whence = {GF_SEEK_DATA: SEEK_DATA, GF_SEEK_HOLE: SEEK_HOLE}.get(a.what)
         if whence is None:
             raise fs_error(errno.EINVAL)
-        return F.GfxSeekRsp.cls(0, 0, None, self.store.seek(ofd.gfid, a.offset, whence))
+        return F.GfxSeekRsp(0, 0, None, self.store.seek(ofd.gfid, a.offset, whence))
 
-    def op_rchecksum(self, a, call):
+    def op_rchecksum(self, a: F.GfxRchecksumReq, call: Call) -> F.GfxRchecksumRsp:
         data = self.store.read(self._fd(a.gfid, a.fd).gfid, a.offset, a.len)
-        return F.GfxRchecksumRsp.cls(
+        return F.GfxRchecksumRsp(
             0, 0, {"fips-mode-rchecksum": GfxValue.int(1)}, 0, zlib.adler32(data), hashlib.sha256(data).digest()
         )
 
-    def op_copy_file_range(self, a, call):
+    def op_copy_file_range(self, a: F.GfxCopyFileRangeReq, call: Call) -> F.GfxCommon3iattRsp:
         src, dst = self._fd(a.gfid1, a.fd_in), self._fd(a.gfid2, a.fd_out)
         pre = self._iatt(dst.gfid)
         data = self.store.read(src.gfid, a.off_in, a.size)
         n = self.store.write(dst.gfid, a.off_out, data) if data else 0
-        return F.GfxCommon3iattRsp.cls(n, 0, None, self._iatt(src.gfid), pre, self._iatt(dst.gfid))
+        return F.GfxCommon3iattRsp(n, 0, None, self._iatt(src.gfid), pre, self._iatt(dst.gfid))
 
-    def op_release(self, a, call):
+    def op_release(self, a: F.GfxReleaseReq, call: Call) -> F.GfxCommonRsp:
         try:
             ofd = self.fds.pop(a.fd)
         except OSError:
             pass  # a 10.3 brick answers success for an fd it does not know
         else:
             self.closed_fd(ofd)
-        return F.GfxCommonRsp.cls(0, 0, {})
+        return F.GfxCommonRsp(0, 0, {})
 
     def opened_fd(self, ofd: OpenFd) -> int:
         """Register a new fd: its number, and the brick-wide open-fd count of its inode."""
@@ -711,12 +706,12 @@ class FopHandlers(LockFops, XattrFops):
     op_releasedir = op_release
 
     # ---- directories --------------------------------------------------------------------
-    def op_opendir(self, a, call):
+    def op_opendir(self, a: F.GfxOpendirReq, call: Call) -> F.GfxOpenRsp:
         attr = self.store.getattr(a.gfid)
         if not stat.S_ISDIR(attr.mode):
             raise fs_error(errno.ENOTDIR)
         # op_errno EINVAL on success, as posix_opendir leaves it (harmless: op_ret is 0)
-        return F.GfxOpenRsp.cls(0, errno.EINVAL, None, self.opened_fd(OpenFd(a.gfid, 0, is_dir=True)))
+        return F.GfxOpenRsp(0, errno.EINVAL, None, self.opened_fd(OpenFd(a.gfid, 0, is_dir=True)))
 
     def _listing(self, a: Any) -> tuple[list[tuple[str, Any]], int]:
         ofd = self._fd(a.gfid, a.fd)
@@ -729,7 +724,9 @@ class FopHandlers(LockFops, XattrFops):
             ofd.entries = [(".", me), ("..", up), *self.store.readdir(ofd.gfid)]
         return ofd.entries, a.offset
 
-    def _entries(self, a: Any, per_entry: int, make: Callable[[int, int, str, Any, list], Any]) -> tuple[list, int]:
+    def _entries(
+        self, a: Any, per_entry: int, make: Callable[[int, int, str, Any, list[Any]], Any]
+    ) -> tuple[list[Any], int]:
         """Entries from ``a.offset`` while their XDR size fits ``a.size`` (nothing that fits:
         op_ret 0 with op_errno 0, not the end); returns (entries, op_errno)."""
         entries, start = self._listing(a)
@@ -745,48 +742,48 @@ class FopHandlers(LockFops, XattrFops):
             out.append(make(i, raw, name, attr, entries))
         return out, _eof_errno(start, out, entries)
 
-    def op_readdir(self, a, call):
+    def op_readdir(self, a: F.GfxReaddirReq, call: Call) -> F.GfxReaddirRsp:
         out, code = self._entries(
             a,
             0,
-            lambda i, raw, name, attr, entries: F.GfxDirlist.cls(
+            lambda i, raw, name, attr, entries: F.GfxDirlist(
                 ino_of(attr.gfid), _cookie(i, entries), raw, d_type(attr.mode), name
             ),
         )
-        return F.GfxReaddirRsp.cls(len(out), code, None, tuple(out))
+        return F.GfxReaddirRsp(len(out), code, None, tuple(out))
 
-    def op_readdirp(self, a, call):
+    def op_readdirp(self, a: F.GfxReaddirpReq, call: Call) -> F.GfxReaddirpRsp:
         out, code = self._entries(
             a,
             148 + 12,
-            lambda i, raw, name, attr, entries: F.GfxDirplist.cls(
+            lambda i, raw, name, attr, entries: F.GfxDirplist(
                 ino_of(attr.gfid), _cookie(i, entries), raw, d_type(attr.mode), name, to_iatt(attr), {}
             ),
         )
-        return F.GfxReaddirpRsp.cls(len(out), code, None, tuple(out))
+        return F.GfxReaddirpRsp(len(out), code, None, tuple(out))
 
     # ---- the rest ----------------------------------------------------------------------
-    def op_icreate(self, a, call):
+    def op_icreate(self, a: F.GfxIcreateReq, call: Call) -> F.GfxCommonIattRsp:
         # a 10.3 brick answers ESTALE (no namespace-less inodes without RIO)
         raise fs_error(errno.ESTALE)
 
-    def op_namelink(self, a, call):
+    def op_namelink(self, a: F.GfxNamelinkReq, call: Call) -> F.GfxCommon2iattRsp:
         # a 10.3 brick crashes on NAMELINK (seen: glusterfsd dies); we answer instead
         raise fs_error(errno.ENOSYS)
 
-    def op_ipc(self, a, call):
+    def op_ipc(self, a: F.GfxIpcReq, call: Call) -> F.GfxCommonRsp:
         # a 10.3 brick's xlator stack accepts IPC ops 0 and 2 and refuses the rest
         if a.op in (0, 2):
-            return F.GfxCommonRsp.cls(0, 0, None)
-        return F.GfxCommonRsp.cls(-1, errno.EOPNOTSUPP, None)
+            return F.GfxCommonRsp(0, 0, None)
+        return F.GfxCommonRsp(-1, errno.EOPNOTSUPP, None)
 
-    def op_getactivelk(self, a, call):
+    def op_getactivelk(self, a: F.GfxGetactivelkReq, call: Call) -> F.GfxGetactivelkRsp:
         self.store.getattr(a.gfid)
-        return F.GfxGetactivelkRsp.cls(0, 0, None, ())
+        return F.GfxGetactivelkRsp(0, 0, None, ())
 
-    def op_setactivelk(self, a, call):
+    def op_setactivelk(self, a: F.GfxSetactivelkReq, call: Call) -> F.GfxCommonRsp:
         self.store.getattr(a.gfid)
-        return F.GfxCommonRsp.cls(0, 0, None)
+        return F.GfxCommonRsp(0, 0, None)
 
 
 #: utimensat's special tv_nsec values (linux/stat.h)
@@ -816,10 +813,10 @@ def _utimens(sec: int, nsec: int, now: int) -> Any:
 EOF_COOKIE = (1 << 63) - 1
 
 
-def _cookie(i: int, entries: list) -> int:
+def _cookie(i: int, entries: list[Any]) -> int:
     return EOF_COOKIE if i == len(entries) - 1 else i + 1
 
 
-def _eof_errno(start: int, out: list, entries: list) -> int:
+def _eof_errno(start: int, out: list[Any], entries: list[Any]) -> int:
     """posix_do_readdir leaves ENOENT in op_errno once the end of the directory was read."""
     return errno.ENOENT if start + len(out) >= len(entries) else 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import struct
+from typing import cast
 
 from ..proto.common import IA_FLAGS_ALL, GfStatfs, GfxIattx
 from ..proto.xdr import Encoded
@@ -25,35 +26,38 @@ _IATTX = struct.Struct(">16s8Q4q9I")  # gfx_iattx: gfid, 8 u64, 4 i64 times, 9 u
 assert _IATTX.size == 148
 
 
-def to_iatt(a: Attr) -> Encoded:
+def to_iatt(a: Attr) -> GfxIattx:
     """The ``gfx_iattx`` of ``a``, already encoded (one ``struct.pack``); attribute access
-    still works on it (it decodes lazily)."""
+    still works on it (it decodes lazily), so it is typed as the struct it stands for."""
     at, mt, ct = divmod(a.atime_ns, 1_000_000_000), divmod(a.mtime_ns, 1_000_000_000), divmod(a.ctime_ns, 1_000_000_000)
-    return Encoded(
+    return cast(
         GfxIattx,
-        _IATTX.pack(
-            a.gfid,
-            IA_FLAGS_ALL,
-            int.from_bytes(a.gfid[8:], "big"),
-            a.dev or FAKE_DEV,
-            a.rdev,
-            a.size,
-            a.blocks,
-            0,
-            0,
-            at[0],
-            mt[0],
-            ct[0],
-            0,
-            at[1],
-            mt[1],
-            ct[1],
-            0,
-            a.nlink,
-            a.uid,
-            a.gid,
-            a.blksize,
-            a.mode,
+        Encoded(
+            GfxIattx,
+            _IATTX.pack(
+                a.gfid,
+                IA_FLAGS_ALL,
+                int.from_bytes(a.gfid[8:], "big"),
+                a.dev or FAKE_DEV,
+                a.rdev,
+                a.size,
+                a.blocks,
+                0,
+                0,
+                at[0],
+                mt[0],
+                ct[0],
+                0,
+                at[1],
+                mt[1],
+                ct[1],
+                0,
+                a.nlink,
+                a.uid,
+                a.gid,
+                a.blksize,
+                a.mode,
+            ),
         ),
     )
 

@@ -26,7 +26,7 @@ from ..proto.events import Call
 from ..proto.gfdict import GfxValue
 from ..proto.rpc import OpaqueAuth, decode_auth
 from ..store.base import fs_error
-from .handle import DEFERRED
+from .handle import DEFERRED, Deferred
 from .locks import (
     BLOCKED,
     EAGAIN,
@@ -70,17 +70,18 @@ class Waiter:
         conn = getattr(self.session, "conn", None) if self.session is not None else None
         if conn is None or conn.closed:
             return
+        result: F.GfxLkRsp | F.GfxCommonRsp
         if self.reply is F.GfxLkRsp:
             lk = answer.lock
             flock = _flock(lk.type, 0, lk.start, lk.length, lk.pid, lk.owner) if answer.op_ret == 0 else _flock()
-            result = F.GfxLkRsp.cls(answer.op_ret, answer.op_errno, None, flock)
+            result = F.GfxLkRsp(answer.op_ret, answer.op_errno, None, flock)
         else:
-            result = F.GfxCommonRsp.cls(answer.op_ret, answer.op_errno, None)
+            result = F.GfxCommonRsp(answer.op_ret, answer.op_errno, None)
         conn.reply(self.call, result)
 
 
 def _flock(type_: int = 0, whence: int = 0, start: int = 0, length: int = 0, pid: int = 0, owner: bytes = b"") -> Any:
-    return GfProtoFlock.cls(type_, whence, start & (1 << 64) - 1, length & (1 << 64) - 1, pid & 0xFFFFFFFF, owner)
+    return GfProtoFlock(type_, whence, start & (1 << 64) - 1, length & (1 << 64) - 1, pid & 0xFFFFFFFF, owner)
 
 
 def _cred(call: Call) -> Any:
@@ -125,7 +126,7 @@ class LockFops:
         return Waiter(self.session, call, reply)
 
     # ---- LK ---------------------------------------------------------------------------
-    def op_lk(self, a: Any, call: Call) -> Any:
+    def op_lk(self, a: F.GfxLkReq, call: Call) -> F.GfxLkRsp | tuple[Deferred, bytes]:
         ofd, fdkey = self._fd_key(a.gfid, a.fd)
         if a.type not in (0, 1, 2):
             raise fs_error(errno.EINVAL, "lock type")  # a 10.3 brick dereferences NULL here
@@ -140,14 +141,12 @@ class LockFops:
             raise fs_error(errno.EINVAL, "null lk-owner")
         cmd = a.cmd
         if cmd not in (GF_LK_GETLK, GF_LK_SETLK, GF_LK_SETLKW, LINUX_F_SETLKW):
-            return F.GfxLkRsp.cls(0, 0, None, fl)  # pl_lk's switch has no case for it
+            return F.GfxLkRsp(0, 0, None, fl)  # pl_lk's switch has no case for it
         req = PosixLock(a.type, start, lock_end(start, length), self.client, owner, fl.pid, fdkey)
         table = self.state.inode(ofd.gfid).posix
         if cmd == GF_LK_GETLK:
             conf = table.getlk(req)
-            return F.GfxLkRsp.cls(
-                0, 0, None, _flock(conf.type, fl.whence, conf.start, conf.length, conf.pid, conf.owner)
-            )
+            return F.GfxLkRsp(0, 0, None, _flock(conf.type, fl.whence, conf.start, conf.length, conf.pid, conf.owner))
         can_block = cmd in (GF_LK_SETLKW, LINUX_F_SETLKW)
         if can_block and a.type != UNLCK:
             req.waiter = self._defer(call, F.GfxLkRsp)
@@ -161,7 +160,7 @@ class LockFops:
         if type_ == UNLCK:
             type_ = RDLCK if table.holds_fd(fdkey) else UNLCK
             self.state.tidy(ofd.gfid)
-        return F.GfxLkRsp.cls(0, 0, None, _flock(type_, fl.whence, start, length, fl.pid, fl.lk_owner))
+        return F.GfxLkRsp(0, 0, None, _flock(type_, fl.whence, start, length, fl.pid, fl.lk_owner))
 
     def release_locks_of_fd(self, gfid: bytes, fdkey: Hashable) -> None:
         """RELEASE (and FLUSH without an owner): ``delete_locks_of_fd``."""
@@ -180,14 +179,14 @@ class LockFops:
         self.state.tidy(gfid)
 
     # ---- INODELK ----------------------------------------------------------------------
-    def op_inodelk(self, a: Any, call: Call) -> Any:
+    def op_inodelk(self, a: F.GfxInodelkReq, call: Call) -> F.GfxCommonRsp | tuple[Deferred, bytes]:
         self.store.getattr(a.gfid)  # type: ignore[attr-defined]
         return self._inodelk(a.gfid, a, call)
 
-    def op_finodelk(self, a: Any, call: Call) -> Any:
+    def op_finodelk(self, a: F.GfxFinodelkReq, call: Call) -> F.GfxCommonRsp | tuple[Deferred, bytes]:
         return self._inodelk(self._fd(a.gfid, a.fd).gfid, a, call)  # type: ignore[attr-defined]
 
-    def _inodelk(self, gfid: bytes, a: Any, call: Call) -> Any:
+    def _inodelk(self, gfid: bytes, a: Any, call: Call) -> F.GfxCommonRsp | tuple[Deferred, bytes]:
         fl = a.flock
         start, length = s64(fl.start), s64(fl.len)
         if start < 0 or length < 0:
@@ -222,7 +221,7 @@ class LockFops:
             self.state.tidy(gfid)
             if not ok:
                 raise fs_error(errno.EINVAL, "no such inodelk")
-            return F.GfxCommonRsp.cls(0, 0, None)
+            return F.GfxCommonRsp(0, 0, None)
         can_block = a.cmd == GF_LK_SETLKW
         if can_block:
             req.waiter = self._defer(call, F.GfxCommonRsp)
@@ -232,7 +231,7 @@ class LockFops:
             return DEFERRED, b""
         if status == EAGAIN:
             raise fs_error(errno.EAGAIN)
-        return F.GfxCommonRsp.cls(0, 0, None)
+        return F.GfxCommonRsp(0, 0, None)
 
     def send_contention(self, gfid: bytes, lock: InodeLock) -> None:
         """GF_CBK_INODELK_CONTENTION to this connection, about ``lock`` it holds."""
@@ -241,7 +240,7 @@ class LockFops:
             return
         start, length = lock.flock
         flock = _flock(lock.type, 0, start, length, lock.flock_pid, lock.flock_owner)
-        args = callback.Gfs4InodelkContentionReq.cls(gfid, flock, lock.pid & 0xFFFFFFFF, lock.domain, b"")
+        args = callback.Gfs4InodelkContentionReq(gfid, flock, lock.pid & 0xFFFFFFFF, lock.domain, b"")
         conn.send_call(
             callback.GLUSTER_CBK_PROGRAM,
             callback.GLUSTER_CBK_VERSION,
@@ -250,14 +249,14 @@ class LockFops:
         )
 
     # ---- ENTRYLK ----------------------------------------------------------------------
-    def op_entrylk(self, a: Any, call: Call) -> Any:
+    def op_entrylk(self, a: F.GfxEntrylkReq, call: Call) -> F.GfxCommonRsp | tuple[Deferred, bytes]:
         self.store.getattr(a.gfid)  # type: ignore[attr-defined]
         return self._entrylk(a.gfid, a, call)
 
-    def op_fentrylk(self, a: Any, call: Call) -> Any:
+    def op_fentrylk(self, a: F.GfxFentrylkReq, call: Call) -> F.GfxCommonRsp | tuple[Deferred, bytes]:
         return self._entrylk(self._fd(a.gfid, a.fd).gfid, a, call)  # type: ignore[attr-defined]
 
-    def _entrylk(self, gfid: bytes, a: Any, call: Call) -> Any:
+    def _entrylk(self, gfid: bytes, a: Any, call: Call) -> F.GfxCommonRsp | tuple[Deferred, bytes]:
         owner = lk_owner(call)
         if not owner:
             raise fs_error(errno.EINVAL, "null lk-owner")
@@ -270,9 +269,9 @@ class LockFops:
             self.state.tidy(gfid)
             if not ok:
                 raise fs_error(errno.EINVAL, "no such entrylk")
-            return F.GfxCommonRsp.cls(0, 0, None)
+            return F.GfxCommonRsp(0, 0, None)
         if a.cmd not in (ENTRYLK_LOCK, ENTRYLK_LOCK_NB):
-            return F.GfxCommonRsp.cls(-1, 0, None)  # pl_common_entrylk's default case
+            return F.GfxCommonRsp(-1, 0, None)  # pl_common_entrylk's default case
         can_block = a.cmd == ENTRYLK_LOCK
         if can_block:
             req.waiter = self._defer(call, F.GfxCommonRsp)
@@ -281,7 +280,7 @@ class LockFops:
             return DEFERRED, b""
         if status == EAGAIN:
             raise fs_error(errno.EAGAIN)
-        return F.GfxCommonRsp.cls(0, 0, None)
+        return F.GfxCommonRsp(0, 0, None)
 
 
 def lock_counts(

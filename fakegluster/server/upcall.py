@@ -215,7 +215,7 @@ def after_fop(h: Any, name: str, a: Any, result: Any, victim: Any) -> list[Notic
     up: Upcalls = h.state.upcalls
     client = getattr(h.session, "client_uid", None)
     now = h.state.clock()
-    gfid = getattr(a, "gfid", None)
+    gfid: bytes = getattr(a, "gfid", b"")
     if hasattr(a, "fd") and name not in ("RELEASE", "RELEASEDIR"):
         try:
             gfid = h._fd(a.gfid, a.fd).gfid

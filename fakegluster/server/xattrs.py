@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import errno
 import stat
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..proto import fops as F
+from ..proto.common import GfxIattx
+from ..proto.events import Call
 from ..proto.gfdict import GfDataType, GfxValue
-from ..store.base import XATTR_CREATE, fs_error
+from ..store.base import XATTR_CREATE, Store, fs_error
 from .acl import (
     ACCESS_TEXT,
     ACL_KEYS,
@@ -28,6 +30,10 @@ from .acl import (
     parse_xattr,
     to_text,
 )
+
+if TYPE_CHECKING:
+    from .brickstate import BrickState
+    from .fops import OpenFd
 
 __all__ = ["XattrFops", "VIRTUAL_XATTRS"]
 
@@ -45,21 +51,31 @@ _WIDTH = {
 
 
 class XattrFops:
-    """xattr handlers; the host class provides ``store``, ``_iatt`` and ``_fd``."""
+    """xattr handlers; the host class provides ``store``, ``state``, ``_iatt`` and ``_fd``."""
 
-    def _getxattr(self, gfid: bytes, name: str, namelen: int) -> Any:
+    store: Store
+    state: BrickState
+    _fgetxattr: bool = False
+
+    if TYPE_CHECKING:
+
+        def _iatt(self, gfid: bytes) -> GfxIattx: ...
+
+        def _fd(self, gfid: bytes, fd: int) -> OpenFd: ...
+
+    def _getxattr(self, gfid: bytes, name: str, namelen: int) -> F.GfxCommonDictRsp:
         try:
             return self._getxattr_ok(gfid, name, namelen)
         except OSError as exc:  # a failed GETXATTR carries an empty dict, not a NULL one
-            return F.GfxCommonDictRsp.cls(-1, exc.errno or errno.EIO, None, {})
+            return F.GfxCommonDictRsp(-1, exc.errno or errno.EIO, None, {})
 
-    def _getxattr_ok(self, gfid: bytes, name: str, namelen: int) -> Any:
+    def _getxattr_ok(self, gfid: bytes, name: str, namelen: int) -> F.GfxCommonDictRsp:
         if namelen and name:
             if name in (ACCESS_TEXT, DEFAULT_TEXT) or name.startswith((ACCESS_TEXT, DEFAULT_TEXT)):
                 return self._acl_text(gfid, name)
             if name == "trusted.gfid":  # a 10.3 brick gives its size, filters it from the dict
                 self.store.getattr(gfid)
-                return F.GfxCommonDictRsp.cls(16, 0, None, {})
+                return F.GfxCommonDictRsp(16, 0, None, {})
             virtual = self._virtual_getxattr(gfid, name)
             if virtual is not None:
                 return virtual
@@ -67,13 +83,13 @@ class XattrFops:
             if namespace not in ("user", "trusted", "security", "system") or name.startswith("glusterfs."):
                 raise fs_error(errno.EOPNOTSUPP, name)  # client-side virtual keys, no namespace
             value = self.store.getxattr(gfid, STORED.get(name, name))
-            return F.GfxCommonDictRsp.cls(len(value), 0, None, {name: GfxValue.ptr(value)})
+            return F.GfxCommonDictRsp(len(value), 0, None, {name: GfxValue.ptr(value)})
         names = [n for n in self.store.listxattr(gfid) if _listed(n)]
         values = {SHOWN.get(n, n): GfxValue.ptr(self.store.getxattr(gfid, n)) for n in names}
         # a list-all on a 10.3 brick: op_ret 16 whatever the names (op_errno varies; 0 here)
-        return F.GfxCommonDictRsp.cls(16, 0, None, values)
+        return F.GfxCommonDictRsp(16, 0, None, values)
 
-    def _acl_text(self, gfid: bytes, name: str) -> Any:
+    def _acl_text(self, gfid: bytes, name: str) -> F.GfxCommonDictRsp:
         """``posix_pacl_get``: an ACL in libacl's text form (op_ret 0; the access ACL of an
         object without one is its mode's; a default ACL exists only on directories)."""
         attr = self.store.getattr(gfid)
@@ -83,7 +99,7 @@ class XattrFops:
         entries = get_acl(self.store, gfid, default)
         if entries is None:
             entries = [] if default else from_mode(attr.mode)
-        return F.GfxCommonDictRsp.cls(0, 0, None, {name: GfxValue.str(to_text(entries))})
+        return F.GfxCommonDictRsp(0, 0, None, {name: GfxValue.str(to_text(entries))})
 
     def _set_acl(self, gfid: bytes, name: str, value: GfxValue) -> None:
         """The ACL keys of a SETXATTR: text (``posix_pacl_set``: unparsable text is EPERM,
@@ -99,7 +115,7 @@ class XattrFops:
             entries = parse_xattr(raw)
         apply_acl(self.store, gfid, default, entries)
 
-    def _virtual_getxattr(self, gfid: bytes, name: str) -> Any:
+    def _virtual_getxattr(self, gfid: bytes, name: str) -> F.GfxCommonDictRsp | None:
         """The keys ``posix_getxattr`` answers itself (by gfid only: FGETXATTR does not)."""
         if getattr(self, "_fgetxattr", False):
             return None
@@ -121,23 +137,23 @@ class XattrFops:
             return _text_reply(name, path)
         if name == "glusterfs.gfidtopath":
             paths = ["/"] if gfid == root else state.paths(gfid, root)
-            return F.GfxCommonDictRsp.cls(0, 0, None, {name: GfxValue.ptr(":".join(paths).encode())})
+            return F.GfxCommonDictRsp(0, 0, None, {name: GfxValue.ptr(":".join(paths).encode())})
         if name == "glusterfs.open-fd-count":
             st = state.peek(gfid)
-            return F.GfxCommonDictRsp.cls(0, 0, None, {name: GfxValue.uint(int(bool(st and st.fd_count)))})
+            return F.GfxCommonDictRsp(0, 0, None, {name: GfxValue.uint(int(bool(st and st.fd_count)))})
         if name.startswith("glusterfs.get_real_filename:") and stat.S_ISDIR(attr.mode):
             wanted = name.split(":", 1)[1].casefold()
             for entry, _ in self.store.readdir(gfid):
                 if entry.casefold() == wanted:
                     value = GfxValue.str(entry)
-                    return F.GfxCommonDictRsp.cls(len(value.value), 0, None, {name: value})
+                    return F.GfxCommonDictRsp(len(value.value), 0, None, {name: value})
             raise fs_error(errno.ENODATA, name)
         return None
 
-    def op_getxattr(self, a, call):
+    def op_getxattr(self, a: F.GfxGetxattrReq, call: Call) -> F.GfxCommonDictRsp:
         return self._getxattr(a.gfid, _c_string(a.name), a.namelen)
 
-    def op_fgetxattr(self, a, call):
+    def op_fgetxattr(self, a: F.GfxFgetxattrReq, call: Call) -> F.GfxCommonDictRsp:
         gfid = self._fd(a.gfid, a.fd).gfid
         self._fgetxattr = True
         try:
@@ -145,7 +161,7 @@ class XattrFops:
         finally:
             self._fgetxattr = False
 
-    def _setxattr(self, gfid: bytes, pairs: Any, flags: int) -> Any:
+    def _setxattr(self, gfid: bytes, pairs: Any, flags: int) -> F.GfxCommonRsp:
         pre = self._iatt(gfid)
         if pairs is None:
             raise fs_error(errno.EINVAL)
@@ -159,7 +175,7 @@ class XattrFops:
                 self._set_acl(gfid, name, value)
                 continue
             self.store.setxattr(gfid, name, _xattr_bytes(value), flags)
-        return F.GfxCommonRsp.cls(0, 0, self._stat_xdata(pre, gfid))
+        return F.GfxCommonRsp(0, 0, self._stat_xdata(pre, gfid))
 
     def _stat_xdata(self, pre: Any, gfid: bytes) -> dict[str, GfxValue]:
         """posix's xattr fops hand the stats back in xdata (md-cache uses them)."""
@@ -170,25 +186,25 @@ class XattrFops:
             "dht-get-iatt-in-xattr": GfxValue(GfDataType.IATT, post),
         }
 
-    def op_setxattr(self, a, call):
+    def op_setxattr(self, a: F.GfxSetxattrReq, call: Call) -> F.GfxCommonRsp:
         return self._setxattr(a.gfid, a.dict, a.flags)
 
-    def op_fsetxattr(self, a, call):
+    def op_fsetxattr(self, a: F.GfxFsetxattrReq, call: Call) -> F.GfxCommonRsp:
         return self._setxattr(self._fd(a.gfid, a.fd).gfid, a.dict, a.flags)
 
-    def _removexattr(self, gfid: bytes, name: str) -> Any:
+    def _removexattr(self, gfid: bytes, name: str) -> F.GfxCommonRsp:
         pre = self._iatt(gfid)
         self.store.removexattr(gfid, STORED.get(name, name))
         # the stats in xdata, like posix (its op_errno on success varies; 0 here)
-        return F.GfxCommonRsp.cls(0, 0, self._stat_xdata(pre, gfid))
+        return F.GfxCommonRsp(0, 0, self._stat_xdata(pre, gfid))
 
-    def op_removexattr(self, a, call):
+    def op_removexattr(self, a: F.GfxRemovexattrReq, call: Call) -> F.GfxCommonRsp:
         return self._removexattr(a.gfid, _c_string(a.name))
 
-    def op_fremovexattr(self, a, call):
+    def op_fremovexattr(self, a: F.GfxFremovexattrReq, call: Call) -> F.GfxCommonRsp:
         return self._removexattr(self._fd(a.gfid, a.fd).gfid, _c_string(a.name))
 
-    def _xattrop(self, gfid: bytes, flags: int, pairs: Any) -> Any:
+    def _xattrop(self, gfid: bytes, flags: int, pairs: Any) -> F.GfxCommonDictRsp:
         """``do_xattrop``: each key (newest first, as ``dict_foreach`` walks a dict decoded
         from the wire) read as a buffer of the delta's length, combined, written back; the
         first failing key ends the call (what was written stays).  A delta of zeros only
@@ -203,12 +219,12 @@ class XattrFops:
             result = xattrop_one(self.store, gfid, name, flags, delta)
             if result is not None:
                 out[name] = GfxValue.ptr(result)
-        return F.GfxCommonDictRsp.cls(0, 0, None, dict(reversed(out.items())))
+        return F.GfxCommonDictRsp(0, 0, None, dict(reversed(out.items())))
 
-    def op_xattrop(self, a, call):
+    def op_xattrop(self, a: F.GfxXattropReq, call: Call) -> F.GfxCommonDictRsp:
         return self._xattrop(a.gfid, a.flags, a.dict)
 
-    def op_fxattrop(self, a, call):
+    def op_fxattrop(self, a: F.GfxFxattropReq, call: Call) -> F.GfxCommonDictRsp:
         return self._xattrop(self._fd(a.gfid, a.fd).gfid, a.flags, a.dict)
 
 
@@ -337,10 +353,10 @@ def _is_pathinfo(name: str) -> bool:
     return "trusted.glusterfs.pathinfo".startswith(name) or "glusterfs.pathinfo".startswith(name)
 
 
-def _text_reply(name: str, text: str) -> Any:
+def _text_reply(name: str, text: str) -> F.GfxCommonDictRsp:
     """A virtual key's C string: op_ret is its length, the value carries the NUL."""
     raw = text.encode("utf-8", "surrogateescape")
-    return F.GfxCommonDictRsp.cls(len(raw), 0, None, {name: GfxValue.str(raw)})
+    return F.GfxCommonDictRsp(len(raw), 0, None, {name: GfxValue.str(raw)})
 
 
 def _c_string(name: str) -> str:
