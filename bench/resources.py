@@ -84,7 +84,7 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-DUMP = RpcConnection(Role.CLIENT).send(Call(1, dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq.cls(dump.GFS_ID)))
+DUMP = RpcConnection(Role.CLIENT).send(Call(1, dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq(dump.GFS_ID)))
 
 
 def idle_connections(pid: int, port: int, n: int) -> dict[str, Any]:
@@ -159,19 +159,19 @@ def _fop(proc: str, xid: int, args: Any, payload: bytes = b"") -> bytes:
 def peer_big_dict(port: int) -> None:
     m = _mount(port)
     xdata = {f"k{i}": GfxValue.int(i) for i in range(1_000_000)}
-    _loop_replies(m, _fop("LOOKUP", 5, fops.GfxLookupReq.cls(bytes(16), ROOT_GFID, 0, "x", xdata)))
+    _loop_replies(m, _fop("LOOKUP", 5, fops.GfxLookupReq(bytes(16), ROOT_GFID, 0, "x", xdata)))
 
 
 def peer_huge_names(port: int) -> None:
     m = _mount(port)
-    _loop_replies(m, _fop("LOOKUP", 5, fops.GfxLookupReq.cls(bytes(16), ROOT_GFID, 0, "n" * (4 << 20), None)))
+    _loop_replies(m, _fop("LOOKUP", 5, fops.GfxLookupReq(bytes(16), ROOT_GFID, 0, "n" * (4 << 20), None)))
 
 
 def peer_never_reads(port: int) -> None:
     m = _mount(port)
     c = m.create(ROOT_GFID, f"nr-{os.getpid()}")
     m.fop("TRUNCATE", gfid=c.stat.ia_gfid, offset=1 << 20)
-    req = fops.GfxReadReq.cls(c.stat.ia_gfid, c.fd, 0, 1 << 20, 0, None)
+    req = fops.GfxReadReq(c.stat.ia_gfid, c.fd, 0, 1 << 20, 0, None)
     wire = b"".join(_fop("READ", 10 + i, req) for i in range(1000))
     while True:
         m.raw.sock.sendall(wire)  # blocks for good once the server stops reading
@@ -181,7 +181,7 @@ def peer_big_reads(port: int) -> None:
     m = _mount(port)
     c = m.create(ROOT_GFID, f"br-{os.getpid()}")
     m.fop("TRUNCATE", gfid=c.stat.ia_gfid, offset=3 << 30)
-    wire = _fop("READ", 7, fops.GfxReadReq.cls(c.stat.ia_gfid, c.fd, 0, 2**31, 0, None))
+    wire = _fop("READ", 7, fops.GfxReadReq(c.stat.ia_gfid, c.fd, 0, 2**31, 0, None))
     sock = m.raw.sock
     while True:
         sock.sendall(wire)
@@ -194,7 +194,7 @@ def peer_big_writes(port: int) -> None:
     m = _mount(port)
     c = m.create(ROOT_GFID, f"bw-{os.getpid()}")
     size = 64 << 20
-    _loop_replies(m, _fop("WRITE", 8, fops.GfxWriteReq.cls(c.stat.ia_gfid, c.fd, 0, size, 0, None), bytes(size)))
+    _loop_replies(m, _fop("WRITE", 8, fops.GfxWriteReq(c.stat.ia_gfid, c.fd, 0, size, 0, None), bytes(size)))
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
@@ -213,7 +213,7 @@ def peer_garbage(port: int) -> None:
     m = _mount(port)
     brick = m.brick_port
     rng = random.Random(1)
-    seeds = [DUMP, _fop("STAT", 3, fops.GfxStatReq.cls(ROOT_GFID, None))]
+    seeds = [DUMP, _fop("STAT", 3, fops.GfxStatReq(ROOT_GFID, None))]
     while True:
         data = bytearray(rng.choice(seeds))
         for _ in range(rng.randint(1, 8)):

@@ -126,7 +126,7 @@ def _echo(xdata: Any) -> dict[str, Any]:
 
 
 def _err(schema: Any, exc: OSError) -> Any:
-    return schema.cls(op_ret=-1, op_errno=exc.errno or errno.EIO)
+    return schema(op_ret=-1, op_errno=exc.errno or errno.EIO)
 
 
 _RESOLVER_ERRNOS = (errno.EPERM, errno.ESTALE, errno.ENOENT)
@@ -262,7 +262,7 @@ class FopHandlers(LockFops, XattrFops):
     def caller(self, call: Call) -> Caller:
         """Who the call runs as (AUTH_GLUSTERFS, squashed by the brick's options)."""
         cred = call.cred
-        if isinstance(cred, OpaqueAuth.cls):  # the server keeps credentials raw until needed
+        if isinstance(cred, OpaqueAuth):  # the server keeps credentials raw until needed
             try:
                 cred = decode_auth(cred)
             except ValueError:

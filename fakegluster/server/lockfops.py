@@ -86,7 +86,7 @@ def _flock(type_: int = 0, whence: int = 0, start: int = 0, length: int = 0, pid
 
 def _cred(call: Call) -> Any:
     cred = call.cred
-    if isinstance(cred, OpaqueAuth.cls):
+    if isinstance(cred, OpaqueAuth):
         try:
             cred = decode_auth(cred)
         except ValueError:

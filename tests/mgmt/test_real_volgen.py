@@ -74,7 +74,7 @@ def test_live_old_client_blocks_a_newer_client_option(real_gluster):
             handshake.GLUSTER_HNDSK_PROGRAM,
             2,
             handshake.GfHndskProc.GF_HNDSK_GETSPEC,
-            handshake.GfGetspecReq.cls(1, real.name, old_dict({"max-op-version": "30800", "min-op-version": "1"})),
+            handshake.GfGetspecReq(1, real.name, old_dict({"max-op-version": "30800", "min-op-version": "1"})),
         )
         assert spec.result.op_ret > 0
         ident = f"127.0.0.1:{raw.sock.getsockname()[1]}"

@@ -52,7 +52,7 @@ def cred(owner: bytes, pid: int = 100):
 
 
 def flock(type_, start=0, length=0, pid=100, owner=b""):
-    return GfProtoFlock.cls(type=type_, whence=0, start=start & U64, len=length & U64, pid=pid, lk_owner=owner)
+    return GfProtoFlock(type=type_, whence=0, start=start & U64, len=length & U64, pid=pid, lk_owner=owner)
 
 
 def fl(r):

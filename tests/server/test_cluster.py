@@ -21,7 +21,7 @@ from tests.rawclient import ROOT, Mount, Raw
 def _portbybrick(host: str, port: int, path: str) -> int:
     raw = Raw(host, port)
     try:
-        r = raw.call(portmap.GLUSTER_PMAP_PROGRAM, 1, 1, portmap.PmapPortByBrickReq.cls(path)).result
+        r = raw.call(portmap.GLUSTER_PMAP_PROGRAM, 1, 1, portmap.PmapPortByBrickReq(path)).result
     finally:
         raw.close()
     return r.port if r.op_ret == 0 else -1
@@ -190,7 +190,7 @@ def test_volumes_created_set_and_deleted_while_serving():
         server.stop_volume("late")
         server.delete_volume("late")
         assert server.info.volumes == ["testvol"]
-        r = Raw("127.0.0.1", server.info.port).call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq.cls(dump.GFS_ID))
+        r = Raw("127.0.0.1", server.info.port).call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq(dump.GFS_ID))
         assert r.result.op_ret == 0
 
 
@@ -278,7 +278,7 @@ def test_a_frozen_brick_accepts_and_holds_every_call_until_it_thaws():
         # a new connection is accepted (the kernel does it) but DUMP is not answered either
         late = Raw("127.0.0.1", b1.port, timeout=0.3)
         with pytest.raises(TimeoutError):
-            late.call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq.cls(dump.GFS_ID))
+            late.call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq(dump.GFS_ID))
         assert _portbybrick("127.0.0.1", server.info.port, b1.path) == b1.port  # glusterd still lists it
         b1.thaw()
         m.raw.sock.settimeout(10)
@@ -294,7 +294,7 @@ def test_glusterd_sends_fetchspec_to_every_connection_when_a_volume_changes():
     with FakeGluster(["vm;replica=3"], ["tcp://127.0.0.1:0"], nodes=2) as server:
         watchers = [Raw("127.0.0.1", server.info.port), Raw("127.0.0.2", server.nodes[1].port)]
         for w in watchers:  # a client's management connection: GETSPEC, then it stays open
-            assert w.call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq.cls(dump.GFS_ID)).result.op_ret == 0
+            assert w.call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq(dump.GFS_ID)).result.op_ret == 0
         server.set_option("performance.write-behind", "off", "vm")
         for w in watchers:
             ev = w.event()
