@@ -50,6 +50,8 @@ HONOURED: dict[str, str] = {
     "features.cache-invalidation-timeout": "server/upcall.py",
     "features.locks-notify-contention": "server/locks.py",
     "features.locks-notify-contention-delay": "server/locks.py",
+    "features.leases": "server/leases.py",
+    "features.lease-lock-recall-timeout": "server/leases.py",
     "server.root-squash": "server/access.py",
     "server.all-squash": "server/access.py",
     "server.anonuid": "server/access.py",

@@ -20,6 +20,7 @@ import trio
 from ..proto import callback
 from ..proto.gfdict import serialize_old_dict
 from .datafaults import DataFaults
+from .leases import LeaseState
 from .locks import Answer, Contention, EntryLocks, InodeLocks, PosixLocks
 from .upcall import Notice, Upcalls, gf_iatt
 
@@ -41,6 +42,9 @@ class BrickOptions:
     cache_invalidation: bool = False
     #: ``features.cache-invalidation-timeout`` (seconds)
     cache_invalidation_timeout: int = 60
+    #: ``features.leases`` and ``features.lease-lock-recall-timeout`` (seconds)
+    leases: bool = False
+    lease_recall_timeout: float = 60.0
     #: ``server.root-squash`` / ``server.all-squash``: callers' uid/gid 0 (or all) become
     #: ``server.anonuid`` / ``server.anongid``
     root_squash: bool = False
@@ -68,6 +72,10 @@ class BrickOptions:
         for key in ("anonuid", "anongid"):
             if "server." + key in options:
                 setattr(out, key, int(options["server." + key]))
+        if "features.leases" in options:
+            out.leases = options["features.leases"].lower() in on
+        if "features.lease-lock-recall-timeout" in options:
+            out.lease_recall_timeout = float(options["features.lease-lock-recall-timeout"])
         if "features.cache-invalidation-timeout" in options:
             out.cache_invalidation_timeout = int(options["features.cache-invalidation-timeout"])
         return out
@@ -76,16 +84,28 @@ class BrickOptions:
 class InodeState:
     """A brick's per-inode state (``pl_inode_t`` and friends)."""
 
-    __slots__ = ("posix", "inodelk", "entrylk", "fd_count")
+    __slots__ = ("posix", "inodelk", "entrylk", "open_fds", "leases")
 
     def __init__(self, notify_delay: float | None) -> None:
         self.posix = PosixLocks()
         self.inodelk = InodeLocks(notify_delay)
         self.entrylk = EntryLocks()
-        self.fd_count = 0
+        self.open_fds: list[Any] = []  # the brick's open fds on the inode (every connection)
+        self.leases = LeaseState()
+
+    @property
+    def fd_count(self) -> int:
+        return len(self.open_fds)
 
     def idle(self) -> bool:
-        return not (len(self.posix) or self.inodelk.count() or self.entrylk.count() or self.fd_count)
+        return not (
+            len(self.posix)
+            or self.inodelk.count()
+            or self.entrylk.count()
+            or self.open_fds
+            or self.leases.entries
+            or self.leases.blocked
+        )
 
 
 class BrickState:
@@ -221,6 +241,10 @@ class BrickState:
         last = not self.sessions_of(client)
         if last:
             self.upcalls.gone(client)
+            for st in self.inodes.values():
+                if st.leases.entries:
+                    st.leases.drop_client(client)
+                    session.fops.resume_blocked(st.leases)
         now = self.clock()
         for gfid, st in list(self.inodes.items()):
             if last:

@@ -45,6 +45,8 @@ from .acl import Caller, apply_acl, inherit
 from .brickstate import BrickState
 from .handle import DEFERRED, Sliced
 from .iatt import ZERO_IATT, d_type, ino_of, to_iatt, to_statfs
+from .leasefops import LeaseFops, lease_id_of
+from .leases import NULL_ID
 from .lockfops import LockFops
 from .upcall import after_fop, before_fop
 from .xattrs import PreopFailed, XattrFops, entry_xattrs, layout_stale, preop_check
@@ -72,6 +74,8 @@ class OpenFd:
     gfid: bytes
     flags: int
     is_dir: bool = False
+    #: the lease id features/leases gave it (None: opened while leases were off)
+    lease_id: bytes | None = None
     entries: list[tuple[str, Any]] | None = None  # directory listing being read
 
 
@@ -144,7 +148,7 @@ def _error_xdata(proc: int, code: int, args: Any) -> Any:
     return None
 
 
-class FopHandlers(LockFops, XattrFops):
+class FopHandlers(LockFops, LeaseFops, XattrFops):
     """Handlers for one connection.  ``handle(call)`` -> (reply dataclass, payload), or
     ``(DEFERRED, b"")`` for a request answered later (a lock that must wait).
 
@@ -180,6 +184,10 @@ class FopHandlers(LockFops, XattrFops):
         proc = F.PROGRAM.procs[call.proc]
         method = self._table[call.proc]
         try:
+            if self.state.options.leases:
+                held = self.lease_check(proc.name, call.args, call, self.caller(call).pid)
+                if held is not None:
+                    return held
             if proc.name in CHECKED:
                 check_access(self, proc.name, call.args, self.caller(call))
             victim = before_fop(self, proc.name, call.args) if self.state.upcalls.enabled else None
@@ -526,7 +534,7 @@ class FopHandlers(LockFops, XattrFops):
         if not created and a.flags & O_TRUNC and attr.size:
             self.store.truncate(attr.gfid, 0)
             attr = self.store.getattr(attr.gfid)
-        fd = self.opened_fd(OpenFd(attr.gfid, a.flags))
+        fd = self.opened_fd(OpenFd(attr.gfid, a.flags, lease_id=self._fd_lease_id(a.xdata)))
         return F.GfxCreateRsp(0, 0, _echo(a.xdata) if a.xdata else None, to_iatt(attr), fd, pre, self._iatt(a.pargfid))
 
     # ---- files --------------------------------------------------------------------------
@@ -538,7 +546,9 @@ class FopHandlers(LockFops, XattrFops):
             raise fs_error(errno.ELOOP)
         if a.flags & O_TRUNC and a.flags & O_ACCMODE and stat.S_ISREG(attr.mode):
             self.store.truncate(a.gfid, 0)
-        fd = self.opened_fd(OpenFd(a.gfid, a.flags, is_dir=stat.S_ISDIR(attr.mode)))
+        fd = self.opened_fd(
+            OpenFd(a.gfid, a.flags, is_dir=stat.S_ISDIR(attr.mode), lease_id=self._fd_lease_id(a.xdata))
+        )
         return F.GfxOpenRsp(0, 0, None, fd)
 
     def op_read(self, a: F.GfxReadReq, call: Call) -> tuple[F.GfxReadRsp | Sliced, Any]:
@@ -685,16 +695,20 @@ class FopHandlers(LockFops, XattrFops):
             self.closed_fd(ofd)
         return F.GfxCommonRsp(0, 0, {})
 
+    def _fd_lease_id(self, xdata: Any) -> bytes | None:
+        """leases_open/create's fd context: the request's lease id (zeros without one)."""
+        return (lease_id_of(xdata) or NULL_ID) if self.state.options.leases else None
+
     def opened_fd(self, ofd: OpenFd) -> int:
         """Register a new fd: its number, and the brick-wide open-fd count of its inode."""
-        self.state.inode(ofd.gfid).fd_count += 1
+        self.state.inode(ofd.gfid).open_fds.append(ofd)
         return self.fds.add(ofd)
 
     def closed_fd(self, ofd: OpenFd) -> None:
         """An fd is gone (RELEASE or disconnect): its posix locks go with it."""
         st = self.state.peek(ofd.gfid)
-        if st is not None:
-            st.fd_count = max(0, st.fd_count - 1)
+        if st is not None and ofd in st.open_fds:
+            st.open_fds.remove(ofd)
         self.release_locks_of_fd(ofd.gfid, ofd)
         self.state.released(ofd.gfid)
 
