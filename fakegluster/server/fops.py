@@ -50,7 +50,7 @@ from .leases import NULL_ID
 from .lockfops import LockFops
 from .upcall import after_fop, before_fop
 from .xattrs import PreopFailed, XattrFops, entry_xattrs, layout_stale, preop_check
-from .xdata import FILLED, fill_reply_xdata
+from .xdata import FILLED, entry_xdata, fill_reply_xdata
 
 __all__ = ["OpenFd", "FdTable", "FopHandlers", "ANON_FD"]
 
@@ -771,7 +771,13 @@ class FopHandlers(LockFops, LeaseFops, XattrFops):
             a,
             148 + 12,
             lambda i, raw, name, attr, entries: F.GfxDirplist(
-                ino_of(attr.gfid), _cookie(i, entries), raw, d_type(attr.mode), name, to_iatt(attr), {}
+                ino_of(attr.gfid),
+                _cookie(i, entries),
+                raw,
+                d_type(attr.mode),
+                name,
+                to_iatt(attr),
+                entry_xdata(self, attr, name, a.xdata) if a.xdata else {},
             ),
         )
         return F.GfxReaddirpRsp(len(out), code, None, tuple(out))

@@ -16,7 +16,7 @@ from ..proto.gfdict import GfxValue
 from .acl import ACCESS_TEXT, DEFAULT_TEXT, SHOWN, STORED, from_mode, get_acl, to_text
 from .lockfops import DEFERRED, lock_counts
 
-__all__ = ["FILLED", "POSIX_FILLED", "fill_reply_xdata", "posix_fill", "mdata_blob", "MDATA_KEY"]
+__all__ = ["FILLED", "POSIX_FILLED", "fill_reply_xdata", "entry_xdata", "posix_fill", "mdata_blob", "MDATA_KEY"]
 
 #: FOPs whose replies carry what the request's xdata asks for: the posix translator's
 #: ``posix_xattr_fill`` and features/locks' counts (``PL_LOCAL_GET_REQUESTS``)...
@@ -39,6 +39,7 @@ FILLED = POSIX_FILLED | {
     F.GfFop.MKNOD,
     F.GfFop.CREATE,
     F.GfFop.SYMLINK,
+    F.GfFop.READDIRP,
 }
 
 
@@ -107,6 +108,17 @@ def mdata_blob(attr: Any) -> bytes:
         sec, nsec = divmod(ns, 1_000_000_000)
         out += (sec & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "big") + nsec.to_bytes(8, "big")
     return out
+
+
+def entry_xdata(h: Any, attr: Any, name: str, xdata: Any) -> dict[str, Any]:
+    """A READDIRP entry's dict: what ``posix_readdirp_fill`` fills for its xattrs (not for
+    "." and "..") and the lock counts features/locks adds for each entry."""
+    counts = lock_counts(h.state, xdata, attr.gfid)
+    posix: dict[str, Any] = {}
+    if name not in (".", ".."):
+        st = h.state.peek(attr.gfid)
+        posix = posix_fill(h.store, attr, xdata, st.fd_count if st else 0)
+    return {**dict(reversed(counts.items())), **posix}
 
 
 def posix_fill(store: Any, attr: Any, xdata: Any, fd_count: int = 0) -> dict[str, GfxValue]:

@@ -613,3 +613,31 @@ def test_create_layout_staleness_check(a, b, d):
     r = a.fop("CREATE", pargfid=sub, bname="h", mode=0o644, flags=0o102,
               xdata={**key, "gfid-req": GfxValue.uuid(uuid.uuid4().bytes)})  # fmt: skip
     assert res(r) == (-1, errno.EIO)  # a parent without the xattr is stale too
+
+
+def test_readdirp_entries_carry_what_the_xdata_asks(a, b, d):
+    """DHT filters its linkto files out of a listing by the xattr each entry carries."""
+    f = File(a, b, d)
+    a.fop("SETXATTR", gfid=f.gfid, dict={"trusted.afr.v-client-1": GfxValue.ptr(bytes(12))})
+    link = {"trusted.glusterfs.dht.linkto": GfxValue.str("v-client-3"), "gfid-req": GfxValue.uuid(uuid.uuid4().bytes)}
+    a.fop("MKNOD", pargfid=d, bname="lnk", mode=0o101000, dev=0, umask=0, xdata=link)
+    a.mkdir(d, "sub")
+    o = a.fop("OPENDIR", gfid=d)
+    asked = {
+        "trusted.glusterfs.dht.linkto": GfxValue.int(0),
+        "trusted.afr.*": GfxValue.int(0),
+        "glusterfs.inodelk-count": GfxValue.int(0),
+        "get-size": GfxValue.int(1),
+    }
+    r = a.fop("READDIRP", gfid=d, fd=o.fd, offset=0, size=65536, xdata=asked)
+    count = {"glusterfs.inodelk-count": GfxValue.int(0)}
+    assert r.op_ret == 5 and r.xdata == count
+    by = {e.name: e.dict for e in r.reply}
+    assert by["."] == by[".."] == by["sub"] == count  # no posix keys for . and .., none match sub
+    assert by["f"] == {**count, "trusted.afr.v-client-1": GfxValue.ptr(bytes(12)), "get-size": GfxValue.uint(0)}
+    assert by["lnk"] == {
+        **count,
+        "trusted.glusterfs.dht.linkto": GfxValue.ptr(b"v-client-3\0"),
+        "get-size": GfxValue.uint(0),
+    }
+    assert list(by["lnk"]) == ["glusterfs.inodelk-count", "trusted.glusterfs.dht.linkto", "get-size"]
