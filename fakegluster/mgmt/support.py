@@ -52,6 +52,7 @@ HONOURED: dict[str, str] = {
     "features.locks-notify-contention-delay": "server/locks.py",
     "features.leases": "server/leases.py",
     "features.lease-lock-recall-timeout": "server/leases.py",
+    "locks.mandatory-locking": "server/lockfops.py",
     "server.root-squash": "server/access.py",
     "server.all-squash": "server/access.py",
     "server.anonuid": "server/access.py",

@@ -84,7 +84,7 @@ class BrickOptions:
 class InodeState:
     """A brick's per-inode state (``pl_inode_t`` and friends)."""
 
-    __slots__ = ("posix", "inodelk", "entrylk", "open_fds", "leases")
+    __slots__ = ("posix", "inodelk", "entrylk", "open_fds", "leases", "rw_waiters")
 
     def __init__(self, notify_delay: float | None) -> None:
         self.posix = PosixLocks()
@@ -92,6 +92,7 @@ class InodeState:
         self.entrylk = EntryLocks()
         self.open_fds: list[Any] = []  # the brick's open fds on the inode (every connection)
         self.leases = LeaseState()
+        self.rw_waiters: list[Any] = []  # reads/writes held by mandatory locks
 
     @property
     def fd_count(self) -> int:
@@ -105,6 +106,7 @@ class InodeState:
             or self.open_fds
             or self.leases.entries
             or self.leases.blocked
+            or self.rw_waiters
         )
 
 

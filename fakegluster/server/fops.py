@@ -123,6 +123,10 @@ def _gfid_req(xdata: Any) -> bytes:
     raise fs_error(errno.EINVAL, "gfid-req")
 
 
+#: the FOPs mandatory locking looks at (pl_readv, pl_writev, truncate_stat_cbk, pl_open)
+_MANDATORY = frozenset({"READ", "WRITE", "TRUNCATE", "FTRUNCATE", "OPEN"})
+
+
 def _echo(xdata: Any) -> dict[str, Any]:
     """posix_create answers with its request's xdata: the dict decoded from the wire (newest
     key first) serialized again, so in reverse order."""
@@ -186,6 +190,10 @@ class FopHandlers(LockFops, LeaseFops, XattrFops):
         try:
             if self.state.options.leases:
                 held = self.lease_check(proc.name, call.args, call, self.caller(call).pid)
+                if held is not None:
+                    return held
+            if proc.name in _MANDATORY and self.state.options.mandatory_locking != "off":
+                held = self.mandatory_check(proc.name, call.args, call)
                 if held is not None:
                     return held
             if proc.name in CHECKED:

@@ -18,8 +18,9 @@ from ..proto import fops as F
 from ..proto.common import GfProtoLease
 from ..proto.events import Call
 from ..store.base import Store, fs_error
-from .handle import DEFERRED, Deferred, Sliced
+from .handle import DEFERRED, Deferred
 from .leases import NULL_ID, LeaseState, lease_flags
+from .lockfops import rerun
 
 if TYPE_CHECKING:
     from .brickstate import BrickState
@@ -149,18 +150,7 @@ class LeaseFops:
     def resume_blocked(self, leases: LeaseState) -> None:
         """``do_blocked_fops``: the FOPs held by leases run now, in order, and are answered."""
         for session, call in leases.take_blocked():
-            conn = getattr(session, "conn", None)
-            if conn is None or conn.closed:
-                continue
-            result, payload = session.fops.handle_now(call)
-            if isinstance(result, Sliced):
-                try:
-                    while True:
-                        next(result.steps)
-                except StopIteration as done:
-                    result, payload = done.value
-            if result is not DEFERRED:
-                conn.reply(call, result, payload)
+            rerun(session, call)
 
 
 __all__ += ["lease_id_of", "NULL_ID"]

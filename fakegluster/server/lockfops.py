@@ -26,13 +26,14 @@ from ..proto.events import Call
 from ..proto.gfdict import GfxValue
 from ..proto.rpc import OpaqueAuth, decode_auth
 from ..store.base import fs_error
-from .handle import DEFERRED, Deferred
+from .handle import DEFERRED, Deferred, Sliced
 from .locks import (
     BLOCKED,
     EAGAIN,
     LLONG_MAX,
     RDLCK,
     UNLCK,
+    WRLCK,
     Answer,
     EntryLock,
     InodeLock,
@@ -142,7 +143,8 @@ class LockFops:
         cmd = a.cmd
         if cmd not in (GF_LK_GETLK, GF_LK_SETLK, GF_LK_SETLKW, LINUX_F_SETLKW):
             return F.GfxLkRsp(0, 0, None, fl)  # pl_lk's switch has no case for it
-        req = PosixLock(a.type, start, lock_end(start, length), self.client, owner, fl.pid, fdkey)
+        lk_flags = _uint(a.xdata, "glusterfs.lk.lkmode")  # GF_LOCK_MODE: GF_LK_MANDATORY 1
+        req = PosixLock(a.type, start, lock_end(start, length), self.client, owner, fl.pid, fdkey, lk_flags)
         table = self.state.inode(ofd.gfid).posix
         if cmd == GF_LK_GETLK:
             conf = table.getlk(req)
@@ -152,6 +154,7 @@ class LockFops:
             req.waiter = self._defer(call, F.GfxLkRsp)
         status, answers = table.setlk(req, can_block)
         self.state.answer(answers)
+        self.retry_rw(ofd.gfid)
         if status == BLOCKED:
             return DEFERRED, b""
         if status == EAGAIN:
@@ -167,7 +170,55 @@ class LockFops:
         st = self.state.peek(gfid)
         if st is not None:
             self.state.answer(st.posix.release_fd(fdkey))
+            self.retry_rw(gfid)
             self.state.tidy(gfid)
+
+    # ---- mandatory locking (locks.mandatory-locking forced/optimal) ---------------------
+    def mandatory_check(self, name: str, a: Any, call: Call) -> tuple[Deferred, bytes] | None:
+        """``pl_is_fop_allowed`` before READ, WRITE, (F)TRUNCATE and an OPEN with O_TRUNC:
+        None to go on; (DEFERRED, b"") when the FOP waits for the locks in its way (it runs
+        when they change); EAGAIN when it may not wait (no fd, or O_NONBLOCK)."""
+        mode = self.state.options.mandatory_locking
+        if mode not in ("forced", "optimal") or caller_pid(call) < 0:
+            return None  # ("file" needs pl_inode->mandatory, which a 10.3 brick never sets)
+        optimal = mode == "optimal"
+        if name == "OPEN":
+            st = self.state.peek(a.gfid)
+            if a.flags & 0o1000 and st is not None:  # O_TRUNC
+                if any(not optimal or lk.lk_flags & 1 for lk in st.posix.locks):
+                    raise fs_error(errno.EAGAIN, "mandatory lock")
+            return None
+        if name == "TRUNCATE":
+            gfid, start, end, fd_flags, fdkey = a.gfid, a.offset, LLONG_MAX, None, None
+        else:
+            try:
+                ofd, fdkey = self._fd_key(a.gfid, a.fd)
+            except OSError:
+                return None
+            gfid, fd_flags = ofd.gfid, ofd.flags
+            if name == "FTRUNCATE":
+                start, end = a.offset, LLONG_MAX
+            else:
+                start, end = a.offset, a.offset + a.size - 1
+        st = self.state.peek(gfid)
+        if st is None or not len(st.posix):
+            return None
+        region = PosixLock(WRLCK, start, end, self.client, lk_owner(call), 0, fdkey)
+        if st.posix.rw_allowed(region, name == "READ", optimal):
+            return None
+        if fd_flags is None or fd_flags & 0o4000:  # no fd, or O_NONBLOCK
+            raise fs_error(errno.EAGAIN, "mandatory lock")
+        st.rw_waiters.append((self.session, call))
+        return DEFERRED, b""
+
+    def retry_rw(self, gfid: bytes) -> None:
+        """``do_blocked_rw``: the reads and writes waiting for locks try again, in order."""
+        st = self.state.peek(gfid)
+        if st is None or not st.rw_waiters:
+            return
+        waiting, st.rw_waiters = st.rw_waiters, []
+        for session, call in waiting:
+            rerun(session, call)
 
     def flush_locks(self, gfid: bytes, fdkey: Hashable, call: Call) -> None:
         """FLUSH: ``pl_flush`` drops the caller's (client, owner) locks on the inode."""
@@ -176,6 +227,7 @@ class LockFops:
             return
         owner = lk_owner(call)
         self.state.answer(st.posix.flush_owner(self.client, owner) if owner else st.posix.release_fd(fdkey))
+        self.retry_rw(gfid)
         self.state.tidy(gfid)
 
     # ---- INODELK ----------------------------------------------------------------------
@@ -281,6 +333,30 @@ class LockFops:
         if status == EAGAIN:
             raise fs_error(errno.EAGAIN)
         return F.GfxCommonRsp(0, 0, None)
+
+
+def rerun(session: Any, call: Call) -> None:
+    """Run a held FOP again now (to its end, if it is done in slices) and answer it, unless
+    it is held again or its client has gone."""
+    conn = getattr(session, "conn", None)
+    if conn is None or conn.closed:
+        return
+    result, payload = session.fops.handle_now(call)
+    if isinstance(result, Sliced):
+        try:
+            while True:
+                next(result.steps)
+        except StopIteration as done:
+            result, payload = done.value
+    if result is not DEFERRED:
+        conn.reply(call, result, payload)
+
+
+def _uint(xdata: Any, key: str) -> int:
+    if not xdata or key not in xdata:
+        return 0
+    value = xdata[key].value
+    return value if isinstance(value, int) else 0
 
 
 def lock_counts(

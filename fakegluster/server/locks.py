@@ -164,6 +164,20 @@ class PosixLocks:
         answers += self._grant_blocked()
         return status, answers
 
+    def rw_allowed(self, region: PosixLock, read: bool, optimal: bool) -> bool:
+        """``__rw_allowable`` (mandatory locking, not enforced): no granted lock of another
+        owner overlaps the region (for a read, only write locks count; in "optimal" mode,
+        only mandatory ones)."""
+        for lk in self.locks:
+            if lk.blocked or not lk.overlaps(region) or lk.same_owner(region):
+                continue
+            if read and lk.type != WRLCK:
+                continue
+            if optimal and not lk.lk_flags & 1:  # GF_LK_MANDATORY
+                continue
+            return False
+        return True
+
     def holds_fd(self, fd: Hashable) -> bool:
         """``pl_locks_by_fd``: whether any lock (granted or blocked) came through ``fd``."""
         return any(lk.fd == fd for lk in self.locks)
