@@ -3,6 +3,7 @@ pytest, through the entry point)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -54,3 +55,120 @@ def test_entry_point_is_registered():
         text=True,
     ).stdout
     assert "fakegluster.testing.plugin" in out
+
+
+def test_shared_server_is_reset_between_tests(pytester):
+    """fakegluster_shared: one server (same port) for the session, wiped before every test:
+    files, volumes a test added, options it set, call log and faults."""
+    pytester.makepyfile("""
+        import errno
+        import gfclient
+        import fakegluster  # the package: the fixtures' new names do not hide it
+        PORTS = []
+
+        def test_dirty(fakegluster_shared):
+            PORTS.append(fakegluster_shared.info.port)
+            fakegluster_shared.write_file("left.img", b"x")
+            fakegluster_shared.create_volume("added")
+            fakegluster_shared.set_option("performance.write-behind", "off")
+            fakegluster_shared.faults.inject("CREATE", errno=errno.EDQUOT, times=None)
+            assert fakegluster.__name__ == "fakegluster"
+
+        def test_clean(fakegluster_shared, fakegluster_session):
+            assert fakegluster_shared is fakegluster_session
+            PORTS.append(fakegluster_shared.info.port)
+            assert PORTS[0] == PORTS[1]
+            assert not fakegluster_shared.exists("left.img")
+            assert fakegluster_shared.info.volumes == ["testvol"]
+            assert "performance.write-behind" not in fakegluster_shared.volume_model().options
+            assert len(fakegluster_shared.calls) == 0 and not fakegluster_shared.faults.active
+            with gfclient.connect(fakegluster_shared.uri("testvol")) as vol:
+                vol.fopen("new", "w").write(b"fine")   # no EDQUOT any more
+            fakegluster_shared.calls.assert_called("CREATE", path="/new")
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_options_and_ini_pick_the_volumes(pytester):
+    """--fakegluster-volume wins over the ini key, which wins over the default."""
+    pytester.makeini("""
+        [pytest]
+        fakegluster_volumes =
+            fromini
+            other;performance.write-behind=off
+    """)
+    pytester.makepyfile("""
+        def test_volumes(fakegluster_server, pytestconfig):
+            want = pytestconfig.getoption("fakegluster_volume") or ["fromini", "other"]
+            assert fakegluster_server.info.volumes == [v.split(";")[0] for v in want]
+    """)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--fakegluster-volume", "cli").assert_outcomes(passed=1)
+
+
+def test_fixtures_are_documented_and_arguments_checked(pytester):
+    pytester.makepyfile("""
+        import pytest
+
+        def test_bad_fault(fakegluster_server):
+            with pytest.raises(ValueError, match="did you mean WRITE"):
+                fakegluster_server.faults.inject("WRTIE")
+            with pytest.raises(TypeError, match="errno.EIO"):
+                fakegluster_server.faults.inject("WRITE", errno="EIO")
+            with pytest.raises(ValueError, match="nth=0"):
+                fakegluster_server.faults.inject("WRITE", nth=0)
+            with pytest.raises(ValueError, match="delay=-1"):
+                fakegluster_server.faults.inject("WRITE", delay=-1)
+
+        def test_failing_assertion(fakegluster_server):
+            fakegluster_server.calls.assert_called("WRITE", path="/never")
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    # __tracebackhide__: the failure points at the test's line, not into the call log
+    result.stdout.fnmatch_lines(["*expected WRITE {'path': '/never'} to be called at least once, found 0*"])
+    assert "def assert_called" not in result.stdout.str()
+    fixtures = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--fixtures")
+    text = fixtures.stdout.str()
+    for name in ("fakegluster_server", "fakegluster_shared", "fakegluster_session", "fakegluster_factory"):
+        assert re.search(rf"^{name} .*\n\s+\S", text, re.M), f"{name} has no docstring in pytest --fixtures"
+    help_text = pytester.runpytest_subprocess("--help").stdout.str()
+    assert "--fakegluster-target" in help_text and "--fakegluster-pcap" in help_text
+
+
+def test_real_target_runs_the_same_tests(pytester):
+    """--fakegluster-target gluster://HOST:PORT/VOL points the same fixtures at a volume
+    somewhere else (here: a fake served by another process, standing in for a real cluster
+    in a nightly job): files seeded and read through gfclient, erased between tests,
+    fake-only tests skipped, the call log refused with a clear message."""
+    from fakegluster.testing.serve import serve_process
+
+    pytester.makepyfile("""
+        import pytest
+        import gfclient
+
+        def test_seed(fakegluster_server):
+            assert fakegluster_server.is_real
+            fakegluster_server.write_file("d/a.img", b"seeded")
+            with gfclient.connect(fakegluster_server.uri("testvol")) as vol:
+                assert vol.fopen("d/a.img").read() == b"seeded"
+
+        def test_erased(fakegluster_shared):
+            assert not fakegluster_shared.exists("d")
+
+        @pytest.mark.fakegluster_only
+        def test_fake_only(fakegluster_server):
+            fakegluster_server.calls
+
+        def test_factory(fakegluster_factory):
+            pass
+
+        def test_calls_refused(fakegluster_server):
+            with pytest.raises(Exception, match="fake only.*fakegluster_only"):
+                fakegluster_server.calls
+    """)
+    with serve_process(volumes=["nightly"], listen=["tcp://127.0.0.1:0"]) as served:
+        target = f"gluster://127.0.0.1:{served.port()}/nightly"
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--fakegluster-target", target)
+    result.assert_outcomes(passed=3, skipped=2)

@@ -5,6 +5,7 @@ dataclass, never bytes), with pytest-httpserver-style assertions::
 
     server.calls.assert_called("WRITE", count=4)
     server.calls.assert_called("LOOKUP", bname="a.img")
+    server.calls.assert_called("WRITE", path="/dir/a.img")   # by path, whatever the gfids
 
 ``Faults`` holds rules the server consults before answering a call::
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import errno as _errno
+import functools
 import json
 import threading
 from collections.abc import Iterator
@@ -66,6 +68,9 @@ class CallRecord:
         return getattr(self.result, "op_errno", None)
 
     def matches(self, proc: str | None = None, server: str | None = None, **fields: Any) -> bool:
+        """Whether this call is ``proc`` (any case) on a server whose name starts with
+        ``server``, with argument fields equal to ``fields`` (``op_ret``/``op_errno``: the
+        reply's).  ``path``/``newpath`` need the log's context: use :meth:`CallLog.find`."""
         if proc is not None and self.proc != proc.upper():
             return False
         if server is not None and not self.server.startswith(server):
@@ -214,7 +219,40 @@ class CallLog:
             self.bytes = 0
 
     def find(self, proc: str | None = None, server: str | None = None, **fields: Any) -> list[CallRecord]:
-        return [r for r in self if r.matches(proc, server, **fields)]
+        """The calls of ``proc`` (None: any) on ``server`` (a name prefix: ``"glusterd"``,
+        ``"brick"``, ``"brick:vol:0"``) whose argument fields equal ``fields``.
+
+        ``path="/dir/a.img"`` matches the calls on that file or directory, and
+        ``newpath=`` a RENAME's or LINK's target: each call's path is worked out from the
+        log itself (the entries LOOKUP, CREATE, MKDIR, MKNOD, SYMLINK, LINK and RENAME
+        answered tie gfids to names), as it was when the call was made."""
+        want_path, want_new = fields.pop("path", _MISSING), fields.pop("newpath", _MISSING)
+        if want_path is _MISSING and want_new is _MISSING:
+            return [r for r in self if r.matches(proc, server, **fields)]
+        found = []
+        for r, path, newpath in self.with_paths():
+            if want_path is not _MISSING and path != _norm(want_path):
+                continue
+            if want_new is not _MISSING and newpath != _norm(want_new):
+                continue
+            if r.matches(proc, server, **fields):
+                found.append(r)
+        return found
+
+    def with_paths(self) -> list[tuple[CallRecord, str | None, str | None]]:
+        """Every call with the path it acted on and, for RENAME/LINK, the new path (None
+        where the log never named the gfid: a client that did not LOOKUP it here)."""
+        names = _Names()
+        out = []
+        for r in self:
+            path, newpath = names.paths_of(r)
+            out.append((r, path, newpath))
+            names.learn(r)
+        return out
+
+    def paths(self, server: str | None = None) -> list[tuple[str, str | None]]:
+        """(procedure, path) in call order: ``[("LOOKUP", "/a.img"), ("OPEN", "/a.img"), ...]``."""
+        return [(r.proc, p) for r, p, _ in self.with_paths() if server is None or r.server.startswith(server)]
 
     def procs(self, server: str | None = None) -> list[str]:
         """The procedure names in call order (handy for sequence assertions)."""
@@ -225,12 +263,16 @@ class CallLog:
     ) -> list[CallRecord]:
         """Assert that ``proc`` was called (exactly ``count`` times if given) with ``fields``.
 
-        The failure message lists the calls that were similar (same procedure) to help.
+        ``fields`` as for :meth:`find` (``path=``, ``newpath=``, ``op_errno=``, any argument
+        field).  The failure message lists the calls that were similar (same procedure),
+        with their paths.
         """
-        found = self.find(proc, server, **fields)
+        __tracebackhide__ = True
+        _check_proc(proc)
+        found = self.find(proc, server, **dict(fields))
         if (count is None and found) or (count is not None and len(found) == count):
             return found
-        similar = self.find(proc, server)
+        similar = [(r, p) for r, p, _ in self.with_paths() if r.matches(proc, server)]
         lines = [
             f"expected {proc} {fields or ''} to be called "
             f"{'at least once' if count is None else f'{count} time(s)'}, found {len(found)}"
@@ -241,18 +283,145 @@ class CallLog:
             else f"no {proc} call at all; calls seen: " + ", ".join(self.procs()[-30:])
         )
         lines += [
-            f"  {r.server} xid {r.xid}: {to_jsonable(r.args)} -> op_ret {r.op_ret} op_errno {r.op_errno}"
-            for r in similar[:10]
+            f"  {r.server} xid {r.xid} path {p}: {to_jsonable(r.args)} -> op_ret {r.op_ret} op_errno {r.op_errno}"
+            for r, p in similar[:10]
         ]
         raise AssertionError("\n".join(lines))
 
     def assert_not_called(self, proc: str, server: str | None = None, **fields: Any) -> None:
+        """Assert that no call of ``proc`` matches ``fields`` (as for :meth:`find`)."""
+        __tracebackhide__ = True
+        _check_proc(proc)
         found = self.find(proc, server, **fields)
         if found:
             raise AssertionError(
                 f"expected no {proc} call, found {len(found)}: "
                 + "; ".join(str(to_jsonable(r.args)) for r in found[:5])
             )
+
+
+def _norm(path: str) -> str:
+    return "/" + "/".join(p for p in str(path).split("/") if p and p != ".")
+
+
+_ROOT_GFID = b"\0" * 15 + b"\1"
+_NULL_GFID = b"\0" * 16
+_ENTRY_OPS = frozenset({"LOOKUP", "CREATE", "MKDIR", "MKNOD", "SYMLINK", "UNLINK", "RMDIR", "NAMELINK"})
+_NAMING_OPS = frozenset({"LOOKUP", "CREATE", "MKDIR", "MKNOD", "SYMLINK", "LINK", "RENAME"})
+
+
+class _Names:
+    """gfid -> (parent gfid, name), learnt from the answered calls in log order (a
+    directory's rename moves its children's paths with it)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[bytes, tuple[bytes, str]] = {}
+
+    def path(self, gfid: Any) -> str | None:
+        parts: list[str] = []
+        for _ in range(4096):  # a cycle (a confused log) ends somewhere
+            if gfid == _ROOT_GFID:
+                return "/" + "/".join(reversed(parts))
+            entry = self.entries.get(gfid) if isinstance(gfid, bytes) else None
+            if entry is None:
+                return None
+            gfid, name = entry
+            parts.append(name)
+        return None
+
+    def _join(self, pargfid: Any, name: Any) -> str | None:
+        parent = self.path(pargfid)
+        if parent is None or not isinstance(name, str):
+            return None
+        return parent.rstrip("/") + "/" + name
+
+    def paths_of(self, r: CallRecord) -> tuple[str | None, str | None]:
+        a, proc = r.args, r.proc
+        if proc == "RENAME":
+            return self._join(getattr(a, "oldgfid", None), getattr(a, "oldbname", None)), self._join(
+                getattr(a, "newgfid", None), getattr(a, "newbname", None)
+            )
+        if proc == "LINK":
+            return self.path(getattr(a, "oldgfid", None)), self._join(
+                getattr(a, "newgfid", None), getattr(a, "newbname", None)
+            )
+        pargfid = getattr(a, "pargfid", None)
+        if proc in _ENTRY_OPS and pargfid not in (None, _NULL_GFID):
+            return self._join(pargfid, getattr(a, "bname", None)), None
+        return self.path(getattr(a, "gfid", None)), None
+
+    def learn(self, r: CallRecord) -> None:
+        proc = r.proc
+        if proc not in _NAMING_OPS or r.direction != "in" or (r.op_ret is None or r.op_ret < 0):
+            return
+        gfid = getattr(getattr(r.result, "stat", None), "ia_gfid", None)
+        if not isinstance(gfid, bytes) or gfid in (_NULL_GFID, _ROOT_GFID):
+            return
+        a = r.args
+        if proc == "RENAME":
+            where = (getattr(a, "newgfid", None), getattr(a, "newbname", None))
+        elif proc == "LINK":
+            if gfid in self.entries:
+                return  # a hard link: the first name stays the file's path
+            where = (getattr(a, "newgfid", None), getattr(a, "newbname", None))
+        else:
+            where = (getattr(a, "pargfid", None), getattr(a, "bname", None))
+        if isinstance(where[0], bytes) and where[0] != _NULL_GFID and isinstance(where[1], str) and where[1]:
+            self.entries[gfid] = (where[0], where[1])
+
+
+@functools.cache
+def proc_names() -> tuple[str, ...]:
+    """Every procedure name of every program fakegluster knows (what fault rules and call-log
+    assertions take), sorted."""
+    from ..proto.programs import all_programs
+
+    return tuple(sorted({p.name for prog in all_programs() for p in prog.procs.values()}))
+
+
+def _check_proc(proc: Any) -> None:
+    __tracebackhide__ = True
+    if not isinstance(proc, str):
+        raise TypeError(f"a procedure name is a str such as 'WRITE', not {proc!r}")
+    names = proc_names()
+    if proc.upper() not in names:
+        import difflib
+
+        close = difflib.get_close_matches(proc.upper(), names, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ValueError(f"unknown procedure {proc!r}{hint}; valid names: {', '.join(names)}")
+
+
+_ACTIONS = ("drop", "hang")
+
+
+def _check_fault(errno: Any, delay: Any, action: Any, server: Any, nth: Any, times: Any) -> None:
+    __tracebackhide__ = True
+    if errno is not None:
+        if isinstance(errno, bool) or not isinstance(errno, int):
+            named = (
+                f" (errno.{errno} = {getattr(_errno, errno)})"
+                if isinstance(errno, str) and hasattr(_errno, errno)
+                else ""
+            )
+            raise TypeError(f"errno={errno!r}: give the number, e.g. errno.EIO{named}")
+        if errno not in _errno.errorcode:
+            raise ValueError(
+                f"errno={errno}: not an errno of this system; valid: "
+                + ", ".join(f"{n}={c}" for c, n in sorted(_errno.errorcode.items()))
+            )
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not delay >= 0:
+        raise ValueError(f"delay={delay!r}: seconds, a number >= 0")
+    if action is not None and action not in _ACTIONS:
+        raise ValueError(f"unknown fault action {action!r}; valid actions: {', '.join(_ACTIONS)}")
+    if server is not None and (
+        not isinstance(server, str) or not (server.startswith("brick") or server.startswith("glusterd"))
+    ):
+        raise ValueError(f"server={server!r}: a server name prefix: 'glusterd', 'brick', 'brick:VOLUME:INDEX'")
+    if isinstance(nth, bool) or not isinstance(nth, int) or nth < 1:
+        raise ValueError(f"nth={nth!r}: the matching call that triggers first, counted from 1")
+    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+        raise ValueError(f"times={times!r}: how many calls trigger (>= 1), or None for every one")
 
 
 @dataclasses.dataclass
@@ -305,8 +474,16 @@ class Faults:
         nth: int = 1,
         times: int | None = 1,
     ) -> _Injection:
-        if action not in (None, "drop", "hang"):
-            raise ValueError(f"unknown fault action {action!r} (drop, hang)")
+        """Add a rule: the ``nth`` call of ``proc`` (and the ``times - 1`` after it; None:
+        every one from there) on ``server`` (a name prefix; None: any) fails with ``errno``
+        (default EIO unless ``delay`` or ``action`` is given), waits ``delay`` seconds
+        first, or gets ``action`` (``"drop"``: the connection is closed unanswered;
+        ``"hang"``: never answered).  Every argument is checked: a misspelt procedure,
+        ``errno="EIO"``, ``nth=0`` or ``delay=-1`` raise at once, naming what is valid.
+        Returns a handle usable as a context manager that removes the rule."""
+        __tracebackhide__ = True
+        _check_proc(proc)
+        _check_fault(errno, delay, action, server, nth, times)
         if errno is None and not delay and action is None:
             errno = _errno.EIO
         rule = Fault(proc.upper(), server, errno, delay, action, nth, times)

@@ -384,6 +384,33 @@ class FakeGluster:
     def reset_option(self, key: str, volume: str | None = None) -> None:
         self.set_option(key, None, volume)
 
+    def reset(self) -> None:
+        """Back to how it started, for the next test on a shared server (the pytest plugin's
+        ``fakegluster_shared``): nodes up again, every volume deleted and created again from
+        the specs it was started with (in-memory volumes empty, their options, bricks and
+        data faults as new; a directory volume keeps its files; volumes created since are
+        gone), the call log and the fault rules cleared.  Clients still connected are told
+        their volfile changed (FETCHSPEC), and their brick connections are closed."""
+
+        def reset_cluster() -> None:
+            cluster = self.cluster
+            for node in cluster.nodes:
+                cluster.start_node(node, bricks=False)
+            for name in list(cluster.volumes):
+                cluster.stop_volume(name)
+                cluster.delete_volume(name)
+            for spec in self.volume_specs:
+                cluster.create_volume(spec)
+
+        if self._thread is not None or self.cluster.nursery is not None:
+            self.run_sync(reset_cluster)
+        if self.calls is not None:
+            self.calls.clear()
+        self.faults.clear()
+
+    #: the plugin's fixtures give this or a real target (:mod:`fakegluster.testing.target`)
+    is_real = False
+
     def volume_model(self, volume: str | None = None) -> model.Volume:
         """glusterd's model of ``volume`` (type, counts, options, bricks with ports)."""
         return self.cluster.volume(self._name(volume)).model
