@@ -69,6 +69,7 @@ def _serve(args: argparse.Namespace) -> int:
             call_log=call_log,
             options=options,
             management_tls=management_tls,
+            pcap=args.pcap,
         )
     except (ValueError, OSError) as exc:
         print(f"fakegluster serve: {exc}", file=sys.stderr)
@@ -172,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--call-log",
         metavar="FILE",
         help="append every call answered to FILE as a JSON line (default: no call log)",
+    )
+    srv.add_argument(
+        "--pcap",
+        metavar="FILE",
+        help="write every connection's traffic to FILE as a pcap capture (Wireshark's GlusterFS dissectors and "
+        "'fakegluster decode' read it; unix-socket clients appear as TCP from 127.255.255.253)",
     )
     srv.set_defaults(func=_serve)
     return parser

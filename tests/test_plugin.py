@@ -172,3 +172,21 @@ def test_real_target_runs_the_same_tests(pytester):
         target = f"gluster://127.0.0.1:{served.port()}/nightly"
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--fakegluster-target", target)
     result.assert_outcomes(passed=3, skipped=2)
+
+
+def test_pcap_option_writes_one_capture_per_server(pytester):
+    pytester.makepyfile("""
+        import gfclient
+
+        def test_one(fakegluster_server):
+            with gfclient.connect(fakegluster_server.uri("testvol")) as vol:
+                vol.listdir("/")
+    """)
+    out = pytester.path / "caps"
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--fakegluster-pcap={out}").assert_outcomes(passed=1)
+    (cap,) = out.iterdir()
+    assert cap.name.endswith("test_one.pcap") and cap.stat().st_size > 1000
+    from fakegluster.decode import decode_capture
+
+    msgs = list(decode_capture(str(cap)))
+    assert len(msgs) > 10 and all(m.error is None for m in msgs)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -42,6 +43,7 @@ from .calllog import CallLog, Faults
 from .listen import Listen, bracket, parse_listen, reachable
 from .net import ConnectionLimit
 from .node import Node
+from .pcap import PcapWriter
 from .runtime import Cluster, ClusterError
 from .volspec import VolumeSpec, parse_volume_spec, volume_spec
 
@@ -280,6 +282,9 @@ class FakeGluster:
             ``auth.ssl-allow`` in ``options`` put the bricks and their clients on TLS.
         glusterd_options: glusterd.vol options; ``{"rpc-auth-allow-insecure": "off"}`` denies
             every call to glusterd from a source port >= 1024.
+        pcap: write every connection's traffic to this pcap file (a path, truncated when the
+            server starts, or a :class:`~fakegluster.server.pcap.PcapWriter`): Wireshark's
+            GlusterFS dissectors and ``fakegluster decode`` read it (:mod:`.pcap`).
     """
 
     def __init__(
@@ -294,6 +299,7 @@ class FakeGluster:
         call_log: bool | CallLog = True,
         management_tls: TLSSettings | None = None,
         glusterd_options: Mapping[str, str] | None = None,
+        pcap: str | Any = None,
     ) -> None:
         self.listen = [parse_listen(x) for x in listen]
         if not self.listen:
@@ -319,6 +325,7 @@ class FakeGluster:
             management_tls=management_tls,
             glusterd_options=dict(glusterd_options or {}),
         )
+        self.pcap = pcap
         planned: list[model.Volume] = []
         for spec in self.volume_specs:  # refuse an impossible spec now, not when serving
             planned.append(self.cluster.plan(spec, planned))
@@ -334,6 +341,10 @@ class FakeGluster:
     async def serve(self, *, task_status: trio.TaskStatus[ServerInfo] = trio.TASK_STATUS_IGNORED) -> None:
         """Bind everything, report a :class:`ServerInfo` through ``task_status``, serve until cancelled."""
         cluster = self.cluster
+        pcap = self.pcap
+        if isinstance(pcap, (str, os.PathLike)):
+            pcap = PcapWriter(os.fspath(pcap))
+        cluster.pcap = pcap
         try:
             async with trio.open_nursery() as nursery:
                 cluster.nursery = nursery
@@ -348,6 +359,11 @@ class FakeGluster:
         finally:
             cluster.nursery = None
             cluster.close()
+            if pcap is not None and pcap is not self.pcap:
+                pcap.close()  # a file of our own
+            elif pcap is not None:
+                pcap.flush()
+            cluster.pcap = None
 
     # ---- the cluster, from any thread ------------------------------------------------
     @property

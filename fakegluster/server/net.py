@@ -389,6 +389,8 @@ class Connection:
         self._on_close: list[Callable[[], None]] = []
         self.cancel_scope: trio.CancelScope | None = None
         self.nursery: trio.Nursery | None = None
+        #: a :class:`~fakegluster.server.pcap.Tap` that gets every byte both ways (or None)
+        self.tap: Any = None
 
     # ---- ConnectionHandle -----------------------------------------------------------------
     @property
@@ -428,6 +430,8 @@ class Connection:
     def post(self, buffers: list[Any]) -> None:
         if self._closed or not buffers:
             return
+        if self.tap is not None:
+            self.tap.sent(buffers)
         if self._sock is not None and not self._queue:
             buffers = self._send_now(buffers)
             if not buffers:
@@ -505,6 +509,8 @@ class Connection:
         self._queue.clear()
         self._set_drained()
         callbacks, self._on_close = self._on_close, []
+        if self.tap is not None:
+            self.tap.closed()
         for cb in callbacks:
             try:
                 cb()
@@ -564,6 +570,8 @@ async def _serve(
                 else:
                     data = await receive()
                     got += len(data)
+                    if conn.tap is not None:
+                        conn.tap.received(data)
                     out = d.feed(data)
                 _start_delayed(d, conn, nursery)
                 conn.post(out)
@@ -607,8 +615,10 @@ async def serve_stream(
     calls: CallLog | None = None,
     faults: Faults | None = None,
     max_record: int | None = None,
+    tap: Any = None,
 ) -> None:
-    """Serve one connection over any trio stream until the peer closes it."""
+    """Serve one connection over any trio stream until the peer closes it (``tap``: a
+    :class:`~fakegluster.server.pcap.Tap` that gets its bytes both ways)."""
     d = Dispatcher(
         session,
         programs,
@@ -620,6 +630,7 @@ async def serve_stream(
         max_record=max_record,
     )
     conn = Connection(d, stream=stream)
+    conn.tap = tap
     _attach(session, conn)
 
     async def receive() -> bytes | bytearray:
@@ -649,8 +660,10 @@ async def serve_socket(
     calls: CallLog | None = None,
     faults: Faults | None = None,
     max_record: int | None = None,
+    tap: Any = None,
 ) -> None:
-    """Serve one connected non-blocking socket until the peer closes it (the hot path)."""
+    """Serve one connected non-blocking socket until the peer closes it (the hot path;
+    ``tap`` as for :func:`serve_stream`)."""
     d = Dispatcher(
         session,
         programs,
@@ -662,6 +675,7 @@ async def serve_socket(
         max_record=max_record,
     )
     conn = Connection(d, sock=sock)
+    conn.tap = tap
     _attach(session, conn)
 
     async def receive() -> memoryview | bytes:

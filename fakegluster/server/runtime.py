@@ -11,6 +11,7 @@ it (listeners and every connection closed, as when a glusterfsd dies).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -65,6 +66,7 @@ class Cluster:
         connections: ConnectionLimit | None = None,
         management_tls: TLSSettings | None = None,
         glusterd_options: dict[str, str] | None = None,
+        pcap: Any = None,
     ) -> None:
         if not nodes:
             raise ClusterError("a cluster needs at least one node")
@@ -76,6 +78,8 @@ class Cluster:
         self.nursery: trio.Nursery | None = None
         self.management_tls = management_tls
         self.glusterd_options = dict(glusterd_options or {})
+        #: a :class:`~fakegluster.server.pcap.PcapWriter` every connection writes to (or None)
+        self.pcap = pcap
         self.tls = ContextCache()
         self._rdma: dict[int, list[Callable[[], None]]] = {}
         #: listening sockets of running bricks and nodes, closed at once when they stop
@@ -442,7 +446,9 @@ class Cluster:
 
     async def _serve(self, conn: Any, session: Any, programs: Any, name: str, peer: str, cid: int) -> None:
         """A plain socket takes the fast loop, any other stream (emulated rdma) the generic one."""
-        kw = dict(name=name, peer=peer, connection_id=cid, calls=self.calls, faults=self.faults)
+        kw: dict[str, Any] = dict(name=name, peer=peer, connection_id=cid, calls=self.calls, faults=self.faults)
+        if self.pcap is not None:
+            kw["tap"] = _tap(self.pcap, conn, name, self)
         if isinstance(conn, socket.socket):
             await serve_socket(conn, session, programs, max_record=self.max_record, **kw)
         else:
@@ -466,6 +472,22 @@ class Cluster:
                     os.unlink(path)
                 except OSError:
                     pass
+
+
+def _tap(pcap: Any, conn: Any, name: str, cluster: Cluster) -> Any:
+    """A pcap stream for a new connection: its TCP addresses, or none (unix, rdma)."""
+    sock = conn if isinstance(conn, socket.socket) else getattr(getattr(conn, "transport_stream", None), "socket", None)
+    try:
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            return pcap.open(sock.getsockname()[:2], sock.getpeername()[:2])
+    except OSError:
+        pass
+    port = 24007
+    if name.startswith("brick:"):
+        _, volume, index = name.split(":", 2)
+        with contextlib.suppress(KeyError, ValueError, IndexError, ClusterError):
+            port = cluster.volume(volume).bricks[int(index)].port or port
+    return pcap.open(None, None, server_port=port)
 
 
 async def _run_listeners(
