@@ -20,13 +20,10 @@ import json
 import multiprocessing
 import os
 import random
-import re
 import resource
 import selectors
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -40,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from fakegluster.proto import Call, Role, RpcConnection, dump, fops  # noqa: E402
 from fakegluster.proto.gfdict import GfxValue  # noqa: E402
 from fakegluster.proto.record import RecordReader, frame_header  # noqa: E402
+from fakegluster.testing.serve import ServeProcess, serve_process  # noqa: E402
 from tests.rawclient import ROOT as ROOT_GFID  # noqa: E402
 from tests.rawclient import Mount, v3  # noqa: E402
 
@@ -47,26 +45,11 @@ STALL_TARGET_MS = 50.0
 
 
 # ---- the server ------------------------------------------------------------------------------
-def start_serve(nofile: int) -> tuple[subprocess.Popen, int]:
+def start_serve(nofile: int) -> ServeProcess:
     def limits() -> None:
         _nofile(nofile)
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fakegluster", "serve", "--listen", "tcp://127.0.0.1:0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-        preexec_fn=limits,
-    )
-    port = 0
-    for line in proc.stdout:
-        m = re.search(r"listening tcp://127\.0\.0\.1:(\d+)", line)
-        if m:
-            port = int(m.group(1))
-        if line.strip() == "ready":
-            return proc, port
-    raise RuntimeError("fakegluster serve did not start")
+    return serve_process(listen=["tcp://127.0.0.1:0"], cwd=ROOT, preexec_fn=limits)
 
 
 def _nofile(n: int) -> None:
@@ -328,7 +311,8 @@ def main() -> int:
     seconds = 3.0 if args.quick else args.seconds
     n = min(args.connections, 2000) if args.quick else args.connections
     _nofile(n + 4096)
-    server, port = start_serve(n + 30_000)
+    server = start_serve(n + 30_000)
+    port = server.port()
     results: dict[str, Any] = {"rss_start_mib": round(rss_mib(server.pid), 1)}
     try:
         results["idle"] = idle_connections(server.pid, port, n)
@@ -345,8 +329,7 @@ def main() -> int:
         time.sleep(2)
         results["rss_end_mib"] = round(rss_mib(server.pid), 1)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait()
+        server.stop()
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / "resources.json").write_text(json.dumps(results, indent=1) + "\n")

@@ -129,17 +129,20 @@ def serve_process(
     volumes: Iterable[str] = (),
     listen: Iterable[str] = (),
     netns: str | None = None,
+    prefix: Sequence[str] = (),
     timeout: float = 20,
     **popen: Any,
 ) -> ServeProcess:
-    """Start ``python -m fakegluster serve --volume V... --listen L... ARGS...`` (inside the
-    network namespace ``netns`` if given) and wait until it is ready.  ``popen`` goes to
-    :class:`subprocess.Popen` (``env``, ``cwd``...)."""
+    """Start ``python -m fakegluster serve --volume V... --listen L... ARGS...`` and wait until
+    it is ready: inside the network namespace ``netns`` if given, after the command ``prefix``
+    if given (e.g. ``nsenter -t PID -n -m``).  ``popen`` goes to :class:`subprocess.Popen`
+    (``env``, ``cwd``, ``preexec_fn``...)."""
     argv = [sys.executable, "-m", "fakegluster", "serve"]
     argv += [a for v in volumes for a in ("--volume", v)] + [a for li in listen for a in ("--listen", li)]
     argv += list(args)
     if netns is not None:
         argv = ["ip", "netns", "exec", netns, *argv]
+    argv = [*prefix, *argv]
     stderr = tempfile.TemporaryFile("w+", prefix="fakegluster-serve-", suffix=".stderr")
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, **popen)
     served = ServeProcess(proc, stderr, argv)

@@ -15,7 +15,7 @@ import pytest
 
 from fakegluster.server import FakeGluster
 from fakegluster.testing.procs import run_gfapi_parallel
-from tests.conftest import unavailable
+from tests.helpers import unavailable
 
 pytestmark = pytest.mark.real
 PROGRAM = str(Path(__file__).with_name("gfapi_semantics.py"))

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import unavailable
-from tests.helpers import require_tool
+from fakegluster.testing.serve import serve_process
+from tests.helpers import require_root, require_tool
 from tests.interop.conftest import run_gfapi
 from tests.security.privns import PrivateNamespace
 
@@ -47,8 +46,7 @@ def _qemu(ns: PrivateNamespace) -> list:
 def _needs_root():
     for tool in ("unshare", "nsenter", "glusterd", "qemu-img", "qemu-io"):
         require_tool(tool)
-    if os.geteuid() != 0:
-        unavailable("private namespaces need root")
+    require_root("a private namespace")
 
 
 @pytest.fixture(scope="module")
@@ -61,15 +59,7 @@ def secure(tls_files):
     with real, fake:
         real.start_glusterd()
         real.create_volume(VOLUME)
-        serve = fake.popen(
-            [sys.executable, "-m", "fakegluster", "serve", "--secure-access", "--volume", VOLUME],
-            cwd=REPO,
-            stdout=__import__("subprocess").PIPE,
-            text=True,
-        )
-        try:
-            while serve.stdout.readline().strip() not in ("ready", ""):
-                pass
+        with serve_process(["--secure-access"], volumes=[VOLUME], prefix=fake.nsenter(REPO)):
             with concurrent.futures.ThreadPoolExecutor(4) as pool:
                 futures = {
                     "real_qemu": pool.submit(_qemu, real),
@@ -77,9 +67,6 @@ def secure(tls_files):
                     "real": pool.submit(_probe, real),
                 }
                 results = {k: f.result() for k, f in futures.items()}
-        finally:
-            serve.terminate()
-            serve.wait(timeout=20)
         results["fake"] = _probe(fake, "--fake")
         yield results
 

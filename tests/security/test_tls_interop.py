@@ -11,14 +11,13 @@ import json
 import os
 import re
 import subprocess
-import sys
 import uuid
 
 import pytest
 
 from fakegluster.server import FakeGluster
-from tests.conftest import unavailable
-from tests.helpers import require_tool
+from fakegluster.testing.serve import serve_process
+from tests.helpers import require_root, require_tool, unavailable
 from tests.interop.conftest import run
 
 pytestmark = pytest.mark.real
@@ -29,16 +28,8 @@ QI, QIO = "qemu-img", "qemu-io"
 def _fio(ns: str, tls_options: dict[str, str]) -> tuple[int, str, dict | None]:
     """fio's gfapi engine always asks 127.0.0.1:24007: the fake serves there in a namespace."""
     sets = [x for k, v in tls_options.items() for x in ("--set", f"{k}={v}")]
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", ns, sys.executable, "-m", "fakegluster", "serve", *sets],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout.readline().startswith("listening tcp://127.0.0.1:24007")
-        while proc.stdout.readline().strip() != "ready":
-            pass
+    with serve_process(sets, netns=ns) as served:
+        assert served.port() == 24007
         r = run(
             [
                 "fio",
@@ -61,17 +52,13 @@ def _fio(ns: str, tls_options: dict[str, str]) -> tuple[int, str, dict | None]:
         )
         job = json.loads(r.stdout[r.stdout.index("{") :])["jobs"][0] if "{" in r.stdout else None
         return r.returncode, r.stdout + r.stderr, job
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
 def runs(request, tls_files):
     for tool in (QI, QIO, "fio"):
         require_tool(tool)
-    if os.geteuid() != 0:
-        unavailable("network namespaces need root")
+    require_root("a network namespace")
     tls = tls_files.volume_options()
     server_only = tls_files.volume_options(client=False)
     real_plain = request.getfixturevalue("access_volumes")("real", server_only)

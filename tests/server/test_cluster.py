@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 
 import pytest
 
@@ -15,6 +13,7 @@ from fakegluster.proto import callback, dump, portmap
 from fakegluster.proto.volfile import parse_volfile
 from fakegluster.server import ClusterError, FakeGluster, parse_volume_spec
 from fakegluster.server.volspec import cluster_from_mapping
+from fakegluster.testing.serve import serve_process
 from tests.rawclient import ROOT, Mount, Raw
 
 
@@ -233,19 +232,9 @@ def test_cluster_file(tmp_path):
     path.write_text(
         'listen = ["tcp://127.0.0.1:0"]\nnodes = ["127.0.0.2"]\n[[volume]]\nname = "ec"\ndisperse = 3\nredundancy = 1\n'
     )
-    p = subprocess.Popen(
-        [sys.executable, "-m", "fakegluster", "serve", "--cluster", str(path)], stdout=subprocess.PIPE, text=True
-    )
-    lines = []
-    try:
-        for line in p.stdout:
-            lines.append(line.rstrip())
-            if line.startswith("ready"):
-                break
-    finally:
-        p.terminate()
-        p.wait(timeout=20)
-    port = int(lines[0].rsplit(":", 1)[1])
+    with serve_process(["--cluster", str(path)]) as served:
+        lines = served.lines
+        port = served.port()
     assert lines[1:3] == [
         f"node {socket.gethostname()} tcp://127.0.0.1:{port}",
         f"node 127.0.0.2 tcp://127.0.0.2:{port}",

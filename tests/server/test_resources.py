@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import subprocess
-import sys
 import threading
 import time
 
@@ -21,6 +19,7 @@ from fakegluster.proto.gfdict import GfxValue
 from fakegluster.server import FakeGluster
 from fakegluster.server.calllog import CallLog, Dropped
 from fakegluster.server.net import SLICE_CALLS, Dispatcher
+from fakegluster.testing.serve import serve_process
 from tests.rawclient import ROOT, Mount, v3
 
 DUMP = RpcConnection(Role.CLIENT).send(Call(1, dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq(dump.GFS_ID)))
@@ -74,22 +73,10 @@ def test_the_call_log_is_bounded_by_bytes_and_drops_oversized_fields():
 def test_serve_keeps_no_call_log_unless_asked(tmp_path):
     assert FakeGluster(["v"], ["tcp://127.0.0.1:0"], call_log=False).calls is None
     path = tmp_path / "calls.jsonl"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fakegluster", "serve", "--listen", "tcp://127.0.0.1:0", "--call-log", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        port = int(proc.stdout.readline().rsplit(":", 1)[1])
-        while proc.stdout.readline().strip() != "ready":
-            pass
-        m = Mount("127.0.0.1", port, "testvol")
+    with serve_process(["--call-log", str(path)], listen=["tcp://127.0.0.1:0"]) as served:
+        m = Mount("127.0.0.1", served.port(), "testvol")
         m.fop("STAT", gfid=ROOT)
         m.close()
-    finally:
-        proc.terminate()
-        proc.wait()
     procs = [json.loads(line)["proc"] for line in path.read_text().splitlines()]
     assert procs[:3] == ["GETSPEC", "DUMP", "PORTBYBRICK"] and procs[-1] == "STAT"
 
