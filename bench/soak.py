@@ -47,6 +47,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from fakegluster.testing.serve import ServeError, serve_process  # noqa: E402
+
 _CONFINE = 'mount -o remount,bind,ro / && mount --bind "$0" "$0" && mount -o remount,bind,rw "$0" && exec "$@"'
 FILE_SIZE = 8 << 20
 
@@ -78,19 +80,22 @@ class Server:
             time.sleep(0.2)
 
     def _spawn(self) -> None:
-        cmd = [sys.executable, "-m", "fakegluster", "serve", "--volume", f"soak={self.sandbox / 'vol'}",
-               "--listen", f"tcp://127.0.0.1:{self.port}", "--log-level", "warning"]  # fmt: skip
+        cmd: dict[str, Any] = dict(
+            args=["--log-level", "warning"],
+            volumes=[f"soak={self.sandbox / 'vol'}"],
+            listen=[f"tcp://127.0.0.1:{self.port}"],
+        )
+        prefix: list[str] = []
         if os.geteuid() == 0 and shutil.which("unshare"):
-            cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", _CONFINE, str(self.sandbox), *cmd]
+            prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c", _CONFINE, str(self.sandbox)]
         self.lives += 1
-        log = open(self.sandbox / f"server-{self.lives}.log", "w")  # noqa: SIM115
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT)
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.strip() == "ready":
-                self.proc = proc
-                return
-        proc.wait()  # it could not bind (the old sockets linger): try again
+        try:
+            served = serve_process(
+                prefix=prefix, stderr_path=self.sandbox / f"server-{self.lives}.log", cwd=ROOT, **cmd
+            )
+        except ServeError:
+            return  # it could not bind (the old sockets linger): try again
+        self.proc = served.proc
 
     def kill(self) -> None:
         if self.proc is not None:

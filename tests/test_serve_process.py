@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+import re
 import signal
 
 import pytest
@@ -33,3 +35,21 @@ def test_started_parsed_used_and_stopped(tmp_path):
 def test_a_server_that_cannot_start_is_reported_with_its_stderr():
     with pytest.raises(ServeError, match="exited with 2(.|\n)*scheme must be tcp:// or unix://"):
         serve_process(listen=["http://x:1"])
+
+
+def test_nobody_waits_for_ready_by_hand():
+    """One helper starts `fakegluster serve` and waits for it (it was written six times, then
+    five more): whatever reads "ready" off its stdout outside serve.py is another copy."""
+    root = pathlib.Path(__file__).resolve().parent.parent
+    here = pathlib.Path(__file__).resolve()
+    copies = [
+        str(p.relative_to(root))
+        for d in ("tests", "bench", "tools", "fakegluster", "client")
+        for p in (root / d).rglob("*.py")
+        if p.resolve() != here
+        and p.name != "serve.py"
+        and "fakegluster" in (text := p.read_text())
+        and re.search(r"""(!=|==|in) \(?["']ready["']""", text)
+        and '"serve"' in text
+    ]
+    assert copies == [], "use fakegluster.testing.serve.serve_process"

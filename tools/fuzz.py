@@ -36,7 +36,6 @@ import json
 import multiprocessing
 import os
 import random
-import re
 import shutil
 import signal
 import socket
@@ -60,6 +59,7 @@ from fakegluster.proto.programs import all_programs  # noqa: E402
 from fakegluster.proto.record import RecordReader, frame_header  # noqa: E402
 from fakegluster.proto.rpc import AuthGlusterfsParamsV3, lk_owner_for_pid  # noqa: E402
 from fakegluster.proto.volfile import parse_volfile  # noqa: E402
+from fakegluster.testing.serve import serve_process  # noqa: E402
 
 INTERESTING32 = [0, 1, 2, 3, 4, 7, 8, 16, 255, 256, 4095, 4096, 65535, 65536, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF]
 INTERESTING64 = [0, 1, -1, 2**31, 2**32, 2**63 - 1, -(2**63), 2**62, 1 << 40, 1 << 44]
@@ -381,26 +381,19 @@ _CONFINE = 'mount -o remount,bind,ro / && mount --bind "$0" "$0" && mount -o rem
 def start_server(sandbox: Path, log: Path) -> tuple[subprocess.Popen, int, str]:
     vol = sandbox / "vol"
     probe = f"probe{uuid.uuid4().hex[:12]}"
-    cmd = [sys.executable, "-m", "fakegluster", "serve", "--volume", "testvol", "--volume", f"dirvol={vol}",
-           "--volume", probe, "--listen", "tcp://127.0.0.1:0", "--log-level", "warning"]  # fmt: skip
+    prefix: list[str] = []
     if os.geteuid() == 0 and shutil.which("unshare"):
-        cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", _CONFINE, str(sandbox), *cmd]
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=open(log, "w"),
-        text=True,
+        prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c", _CONFINE, str(sandbox)]
+    served = serve_process(
+        ["--log-level", "warning"],
+        volumes=["testvol", f"dirvol={vol}", probe],
+        listen=["tcp://127.0.0.1:0"],
+        prefix=prefix,
+        stderr_path=log,
         cwd=ROOT,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
-    port = 0
-    for line in proc.stdout:  # type: ignore[union-attr]
-        m = re.search(r"listening tcp://127\.0\.0\.1:(\d+)", line)
-        if m:
-            port = int(m.group(1))
-        if line.strip() == "ready":
-            return proc, port, probe
-    raise RuntimeError(f"fakegluster serve did not start: {log.read_text()[-2000:]}")
+    return served.proc, served.port(), probe
 
 
 def well_behaved(uri: str, stop: Any, result: Any) -> None:

@@ -16,6 +16,7 @@ on a full pipe, however long it runs.
 
 from __future__ import annotations
 
+import os
 import queue
 import re
 import signal
@@ -130,20 +131,25 @@ def serve_process(
     listen: Iterable[str] = (),
     netns: str | None = None,
     prefix: Sequence[str] = (),
+    stderr_path: str | os.PathLike[str] | None = None,
     timeout: float = 20,
     **popen: Any,
 ) -> ServeProcess:
     """Start ``python -m fakegluster serve --volume V... --listen L... ARGS...`` and wait until
     it is ready: inside the network namespace ``netns`` if given, after the command ``prefix``
-    if given (e.g. ``nsenter -t PID -n -m``).  ``popen`` goes to :class:`subprocess.Popen`
-    (``env``, ``cwd``, ``preexec_fn``...)."""
+    if given (e.g. ``nsenter -t PID -n -m``); its stderr into ``stderr_path`` if given (else a
+    temporary file).  ``popen`` goes to :class:`subprocess.Popen` (``env``, ``cwd``,
+    ``preexec_fn``...)."""
     argv = [sys.executable, "-m", "fakegluster", "serve"]
     argv += [a for v in volumes for a in ("--volume", v)] + [a for li in listen for a in ("--listen", li)]
     argv += list(args)
     if netns is not None:
         argv = ["ip", "netns", "exec", netns, *argv]
     argv = [*prefix, *argv]
-    stderr = tempfile.TemporaryFile("w+", prefix="fakegluster-serve-", suffix=".stderr")
+    if stderr_path is None:
+        stderr: IO[str] = tempfile.TemporaryFile("w+", prefix="fakegluster-serve-", suffix=".stderr")
+    else:
+        stderr = open(stderr_path, "w+")  # noqa: SIM115 (the ServeProcess owns it)
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, **popen)
     served = ServeProcess(proc, stderr, argv)
     served._wait_ready(timeout)
