@@ -32,6 +32,7 @@ import itertools
 import logging
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable, Sequence
 from time import time as now
@@ -63,11 +64,23 @@ log = logging.getLogger("fakegluster.server")
 RECEIVE_SIZE = 256 * 1024
 #: listen() backlog: GLUSTERFS_SOCKET_LISTEN_BACKLOG (glusterd and bricks, transport.listen-backlog)
 LISTEN_BACKLOG = 1024
-#: One receive buffer for every socket of the server (they all run in one trio thread, and
-#: what is received is fed to the connection before the next await): an idle connection
-#: holds no receive buffer of its own.
-_RECEIVE_BUFFER = bytearray(RECEIVE_SIZE)
-_RECEIVE_VIEW = memoryview(_RECEIVE_BUFFER)
+#: One receive buffer for every socket served by one thread (a server's sockets all run in
+#: its trio thread, and what is received is fed to the connection before the next await): an
+#: idle connection holds no receive buffer of its own.  Per thread, not per process: several
+#: servers in one process (each FakeGluster has its own trio thread) must not share one.
+_RECEIVE_BUFFERS = threading.local()
+
+
+def _receive_buffer() -> tuple[bytearray, memoryview]:
+    """This thread's receive buffer and a view of it."""
+    try:
+        return _RECEIVE_BUFFERS.pair  # type: ignore[no-any-return]
+    except AttributeError:
+        buf = bytearray(RECEIVE_SIZE)
+        _RECEIVE_BUFFERS.pair = (buf, memoryview(buf))
+        return _RECEIVE_BUFFERS.pair  # type: ignore[no-any-return]
+
+
 #: serve_socket yields to the scheduler at least once per this many receives, or this many
 #: bytes received (a peer streaming a 64 MiB WRITE lets the others in every MiB).
 FAIRNESS = 32
@@ -678,17 +691,19 @@ async def serve_socket(
     conn.tap = tap
     _attach(session, conn)
 
+    buffer, view = _receive_buffer()  # this connection's trio thread's
+
     async def receive() -> memoryview | bytes:
         # the shared buffer: its bytes are fed to ``d`` before anything awaits (see _serve)
         while True:
             try:
-                n = sock.recv_into(_RECEIVE_BUFFER)
+                n = sock.recv_into(buffer)
             except BlockingIOError:
                 await trio.lowlevel.wait_readable(sock)
                 continue
             except OSError:
                 n = 0
-            return _RECEIVE_VIEW[:n] if n else b""
+            return view[:n] if n else b""
 
     log.debug("%s: connection %d from %s", name, connection_id, peer)
     try:
