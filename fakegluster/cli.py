@@ -14,7 +14,7 @@ def _decode(args: argparse.Namespace) -> int:
     from .pcapio import CaptureError
 
     try:
-        return run(args.files, check=args.check, out=sys.stdout)
+        return run(args.files, check=args.check, out=sys.stdout, ports=args.port or ())
     except (OSError, CaptureError) as exc:
         print(f"fakegluster decode: {exc}", file=sys.stderr)
         return 2
@@ -38,7 +38,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     call_log: bool | CallLog = False  # nobody reads it in memory: kept only when asked, as JSON lines
     if args.call_log:
-        call_log = CallLog(max_bytes=1 << 20, sink=open(args.call_log, "a", buffering=1))  # noqa: SIM115
+        try:
+            sink = open(args.call_log, "a", buffering=1)  # noqa: SIM115 - open while serving
+        except OSError as exc:
+            return _fail(f"--call-log {args.call_log}: {exc.strerror or exc}")
+        call_log = CallLog(max_bytes=1 << 20, sink=sink)
     options = {}
     for item in args.set or []:
         key, eq, value = item.partition("=")
@@ -72,12 +76,11 @@ def _serve(args: argparse.Namespace) -> int:
             pcap=args.pcap,
         )
     except (ValueError, OSError) as exc:
-        print(f"fakegluster serve: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
-            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
                 info = await nursery.start(server.serve)
                 tune_gc()  # a process that only serves: no long full collections under load
                 server.connections.collect_when_idle = True
@@ -100,21 +103,66 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         trio.run(main)
-    except OSError as exc:
-        print(f"fakegluster serve: {exc}", file=sys.stderr)
-        return 1
+    except BaseException as exc:  # an expected failure is one line, not a traceback
+        message = _expected(exc)
+        if message is None:
+            raise
+        return _fail(message)
     return 0
 
 
+def _fail(message: str) -> int:
+    print(f"fakegluster serve: {message}", file=sys.stderr)
+    return 2
+
+
+def _expected(exc: BaseException) -> str | None:
+    """The one-line message of an expected failure (an address in use or not available, a
+    socket or store directory missing or not writable...: OSErrors, which trio may wrap in
+    exception groups), or None for anything else."""
+    leaves: list[BaseException] = []
+
+    def walk(e: BaseException) -> None:
+        if isinstance(e, BaseExceptionGroup):
+            for sub in e.exceptions:
+                walk(sub)
+        else:
+            leaves.append(e)
+
+    walk(exc)
+    if not leaves or not all(isinstance(e, OSError) for e in leaves):
+        return None
+    first = leaves[0]
+    assert isinstance(first, OSError)
+    text = first.strerror or str(first)
+    if first.filename is not None and str(first.filename) not in text:
+        text = f"{first.filename}: {text}"
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="fakegluster", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"fakegluster {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    dec = sub.add_parser("decode", help="print every GlusterFS RPC message of pcap/pcapng captures as JSON lines")
+    dec = sub.add_parser(
+        "decode",
+        help="print every GlusterFS RPC message of pcap/pcapng captures as JSON lines "
+        "(a warning on stderr when a capture is truncated)",
+    )
     dec.add_argument("files", nargs="+", metavar="FILE")
     dec.add_argument(
         "--check",
         action="store_true",
         help="re-encode every message, report those whose bytes differ; last line: 'decoded N messages, F failed'",
+    )
+    dec.add_argument(
+        "--port",
+        type=int,
+        action="append",
+        metavar="PORT",
+        help="only the TCP streams with an end on PORT (repeatable: glusterd's 24007, a brick's port...)",
     )
     dec.set_defaults(func=_decode)
     srv = sub.add_parser("serve", help="serve volumes to real GlusterFS clients (qemu, fio, FUSE, libgfapi)")

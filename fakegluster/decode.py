@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from .pcapio import iter_segments
+from .pcapio import Truncation, iter_segments
 from .proto.connection import Role, RpcConnection, encode_call, encode_reply
 from .proto.errors import ProtocolError
 from .proto.events import NEED_DATA, Call, ConnectionClosed, Denied, Reply
@@ -67,10 +67,15 @@ class _Direction:
         self.broken = False
 
 
-def decode_capture(path: str) -> Iterator[Message]:
-    """Every RPC record of the capture at ``path``, in capture order, decoded."""
+def decode_capture(path: str, *, ports: Iterable[int] = (), truncation: Truncation | None = None) -> Iterator[Message]:
+    """Every RPC record of the capture at ``path``, in capture order, decoded; with
+    ``ports``, only the TCP streams with an end on one of them.  ``truncation`` is filled
+    in with what the capture was missing (:class:`~fakegluster.pcapio.Truncation`)."""
     dirs: dict[tuple[int, int], _Direction] = {}
-    for seg in iter_segments(path):
+    wanted = set(ports)
+    for seg in iter_segments(path, truncation):
+        if wanted and seg.src[1] not in wanted and seg.dst[1] not in wanted:
+            continue
         d = dirs.setdefault((seg.stream, seg.direction), _Direction())
         if d.broken:
             continue
@@ -106,10 +111,14 @@ def decode_capture(path: str) -> Iterator[Message]:
             yield msg
 
 
-def run(paths: Iterable[str], *, check: bool, out: TextIO) -> int:
+def run(paths: Iterable[str], *, check: bool, out: TextIO, ports: Iterable[int] = ()) -> int:
+    """``fakegluster decode``: JSON lines to ``out``, a warning on stderr per capture that is
+    truncated (cut inside a packet, packets cut to the snap length, gaps never filled)."""
     total = failed = 0
+    ports = list(ports)
     for path in paths:
-        for msg in decode_capture(path):
+        trunc = Truncation()
+        for msg in decode_capture(path, ports=ports, truncation=trunc):
             total += 1
             line = msg.as_json()
             bad = msg.error is not None or (check and not msg.roundtrips)
@@ -119,6 +128,8 @@ def run(paths: Iterable[str], *, check: bool, out: TextIO) -> int:
                 failed += 1
             if not check or bad:
                 out.write(json.dumps(line) + "\n")
+        if trunc:
+            print(f"fakegluster decode: warning: {path} is truncated: {trunc.describe()}", file=sys.stderr)
     if check:
         out.write(f"decoded {total} messages, {failed} failed\n")
     else:

@@ -26,22 +26,13 @@ from dataclasses import dataclass
 from os import PathLike
 from typing import BinaryIO, Union
 
-import dpkt
-
-__all__ = ["CaptureError", "Segment", "TcpStream", "iter_segments", "read_streams"]
+__all__ = ["CaptureError", "Segment", "TcpStream", "Truncation", "iter_segments", "read_streams"]
 
 Endpoint = tuple[str, int]
 PathArg = Union[str, "PathLike[str]"]
 _M = 0xFFFFFFFF
-_PCAP_MAGICS = {
-    b"\xd4\xc3\xb2\xa1",
-    b"\xa1\xb2\xc3\xd4",
-    b"\x4d\x3c\xb2\xa1",
-    b"\xa1\xb2\x3c\x4d",
-    b"\x34\xcd\xb2\xa1",
-    b"\xa1\xb2\xcd\x34",
-}
 _SHB, _IDB, _PB, _SPB, _EPB = 0x0A0D0D0A, 1, 2, 3, 6
+_IF_TSRESOL, _IF_TSOFFSET = 9, 14  # pcapng interface options
 _ETHERTYPE_IP = {0x0800, 0x86DD}
 _VLAN = {0x8100, 0x88A8, 0x9100}
 _RAW_LINKTYPES = {101, 228, 229, 12, 14}  # LINKTYPE_RAW / IPV4 / IPV6, and the DLT_RAW aliases
@@ -77,19 +68,70 @@ def _lt(a: int, b: int) -> bool:  # sequence-space a < b, wraparound aware
 # ---------------------------------------------------------------- capture file readers
 
 
-def _pcap_packets(f: BinaryIO, path: str) -> Iterator[tuple[float, int, bytes]]:
-    try:
-        reader = dpkt.pcap.Reader(f)
-    except (ValueError, dpkt.UnpackError) as e:
-        raise CaptureError(f"{path}: bad or truncated pcap header: {e}") from None
-    linktype = reader.datalink() & 0xFFFF  # high bits may carry FCS information
+class Truncation:
+    """What a capture was missing (``iter_segments(..., truncation=...)`` fills it in):
+    ``file`` the file ends inside a packet or its header (at byte ``at``); ``snapped``
+    packets cut to the capture's snap length; ``gap_bytes`` payload held after a hole in a
+    TCP stream that the capture never filled (dropped)."""
+
+    def __init__(self) -> None:
+        self.file = False
+        self.at = 0
+        self.snapped = 0
+        self.gap_bytes = 0
+
+    def __bool__(self) -> bool:
+        return self.file or bool(self.snapped) or bool(self.gap_bytes)
+
+    def describe(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(f"the file ends inside a packet (byte {self.at})")
+        if self.snapped:
+            parts.append(f"{self.snapped} packet(s) cut to the snap length")
+        if self.gap_bytes:
+            parts.append(f"{self.gap_bytes} byte(s) after gaps in TCP streams never filled (not decoded)")
+        return "; ".join(parts)
+
+
+# pcap magic (as read little-endian) -> (byte order, timestamp divisor, extra record header bytes)
+_PCAP_FORMATS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1e6, 0),
+    b"\xa1\xb2\xc3\xd4": (">", 1e6, 0),
+    b"\x4d\x3c\xb2\xa1": ("<", 1e9, 0),  # nanosecond pcap
+    b"\xa1\xb2\x3c\x4d": (">", 1e9, 0),
+    b"\x34\xcd\xb2\xa1": ("<", 1e6, 8),  # Kuznetzov's modified pcap: ifindex, protocol, type
+    b"\xa1\xb2\xcd\x34": (">", 1e6, 8),
+}
+
+
+def _pcap_packets(f: BinaryIO, path: str, trunc: Truncation) -> Iterator[tuple[float, int, bytes]]:
+    head = f.read(24)
+    if len(head) < 24:
+        raise CaptureError(f"{path}: bad or truncated pcap header")
+    endian, divisor, extra = _PCAP_FORMATS[head[:4]]
+    linktype = struct.unpack(endian + "I", head[20:24])[0] & 0xFFFF  # high bits may carry FCS information
+    rec = struct.Struct(endian + "IIII")
 
     def gen() -> Iterator[tuple[float, int, bytes]]:
-        try:
-            for ts, buf in reader:
-                yield float(ts), linktype, buf
-        except dpkt.UnpackError:  # a truncated last record header
-            return
+        offset = 24
+        while True:
+            hdr = f.read(rec.size + extra)
+            if not hdr:
+                return
+            if len(hdr) < rec.size + extra:  # a truncated last record header
+                trunc.file, trunc.at = True, offset + len(hdr)
+                return
+            sec, frac, caplen, origlen = rec.unpack(hdr[: rec.size])
+            data = f.read(caplen)
+            offset += len(hdr) + len(data)
+            if len(data) < caplen:
+                trunc.file, trunc.at = True, offset
+            if caplen < origlen:
+                trunc.snapped += 1
+            yield sec + frac / divisor, linktype, data
+            if trunc.file:
+                return
 
     return gen()
 
@@ -106,7 +148,7 @@ def _pcapng_shb(f: BinaryIO, path: str) -> str:
     return endian
 
 
-def _pcapng_packets(f: BinaryIO, path: str) -> Iterator[tuple[float, int, bytes]]:
+def _pcapng_packets(f: BinaryIO, path: str, trunc: Truncation) -> Iterator[tuple[float, int, bytes]]:
     f.read(4)
     endian = _pcapng_shb(f, path)
 
@@ -128,27 +170,33 @@ def _pcapng_packets(f: BinaryIO, path: str) -> Iterator[tuple[float, int, bytes]
             if length < 12:
                 return  # corrupt: stop, keeping what we have
             body = f.read(length - 8)
+            if len(body) < length - 8:
+                trunc.file = True  # the file ends inside this block
             if btype == _IDB:
-                cls = (
-                    dpkt.pcapng.InterfaceDescriptionBlockLE if endian == "<" else dpkt.pcapng.InterfaceDescriptionBlock
-                )
-                try:
-                    idb = cls(head + body)
-                except dpkt.UnpackError:
+                if len(body) < length - 8 or len(body) < 12:
                     return  # truncated last block
+                linktype, _reserved, snaplen = struct.unpack(endian + "HHI", body[:8])
                 divisor, offset = 1e6, 0
-                for opt in idb.opts:
-                    if opt.code == dpkt.pcapng.PCAPNG_OPT_IF_TSRESOL and opt.data:
-                        r = opt.data[0]
+                pos, end = 8, length - 12  # options, up to the trailing length
+                while pos + 4 <= end:
+                    code, olen = struct.unpack(endian + "HH", body[pos : pos + 4])
+                    value = body[pos + 4 : pos + 4 + olen]
+                    if code == 0:  # opt_endofopt
+                        break
+                    if code == _IF_TSRESOL and value:
+                        r = value[0]
                         divisor = float(2 ** (r & 0x7F) if r & 0x80 else 10**r)
-                    elif opt.code == dpkt.pcapng.PCAPNG_OPT_IF_TSOFFSET and len(opt.data) >= 8:
-                        (offset,) = struct.unpack(endian + "q", opt.data[:8])
-                ifaces.append((idb.linktype, idb.snaplen, divisor, offset))
+                    elif code == _IF_TSOFFSET and len(value) >= 8:
+                        (offset,) = struct.unpack(endian + "q", value[:8])
+                    pos += 4 + ((olen + 3) & ~3)
+                ifaces.append((linktype, snaplen, divisor, offset))
                 continue
             if btype in (_EPB, _PB) and len(body) >= 20:  # enhanced / obsolete packet block
-                fmt = "IIII" if btype == _EPB else "HxxIII"
-                iface, hi, lo, caplen = struct.unpack(endian + fmt, body[:16])
+                fmt = "IIIII" if btype == _EPB else "HxxIIII"
+                iface, hi, lo, caplen, origlen = struct.unpack(endian + fmt, body[:20])
                 data = body[20 : 20 + caplen]
+                if caplen < origlen:
+                    trunc.snapped += 1
             elif btype == _SPB and len(body) >= 4 and ifaces:  # no timestamp, interface 0
                 iface, hi, lo, (orig,) = 0, 0, 0, struct.unpack(endian + "I", body[:4])
                 data = body[4 : 4 + min(orig, ifaces[0][1] or orig)]
@@ -161,14 +209,17 @@ def _pcapng_packets(f: BinaryIO, path: str) -> Iterator[tuple[float, int, bytes]
     return gen(endian)
 
 
-def _open_packets(path: PathArg) -> tuple[BinaryIO, Iterator[tuple[float, int, bytes]]]:
+def _open_packets(
+    path: PathArg, trunc: Truncation | None = None
+) -> tuple[BinaryIO, Iterator[tuple[float, int, bytes]]]:
+    trunc = Truncation() if trunc is None else trunc
     f = open(path, "rb")
     try:
         magic, _ = f.read(4), f.seek(0)
         if magic == b"\x0a\x0d\x0d\x0a":
-            return f, _pcapng_packets(f, str(path))
-        if magic in _PCAP_MAGICS:
-            return f, _pcap_packets(f, str(path))
+            return f, _pcapng_packets(f, str(path), trunc)
+        if magic in _PCAP_FORMATS:
+            return f, _pcap_packets(f, str(path), trunc)
         raise CaptureError(f"{path}: neither a pcap nor a pcapng file")
     except BaseException:
         f.close()
@@ -273,7 +324,9 @@ class _Stream:
 
 
 def _segments(
-    packets: Iterator[tuple[float, int, bytes]], found: dict[int, tuple[Endpoint, Endpoint]]
+    packets: Iterator[tuple[float, int, bytes]],
+    found: dict[int, tuple[Endpoint, Endpoint]],
+    trunc: Truncation | None = None,
 ) -> Iterator[Segment]:
     """Reassemble; record every stream's (client, server) in ``found``, data or not."""
     conns: dict[tuple[Endpoint, Endpoint], _Stream] = {}
@@ -308,18 +361,22 @@ def _segments(
         data = st.feed(d, rel, tcplen - hlen, tcp[hlen:])
         if data:
             yield Segment(st.index, d, ts, data, src, dst)
+    if trunc is not None:
+        trunc.gap_bytes += sum(len(v) for st in conns.values() for frags in st.frags for v in frags.values())
 
 
-def iter_segments(path: PathArg) -> Iterator[Segment]:
+def iter_segments(path: PathArg, truncation: Truncation | None = None) -> Iterator[Segment]:
     """The TCP payload of the capture at ``path``, in the order it becomes available in-order.
 
     Raises :class:`CaptureError` at once if the file is not a (complete-headed) capture.
+    ``truncation``: filled in with what the capture was missing, once iterated to the end.
     """
-    f, packets = _open_packets(path)
+    trunc = Truncation() if truncation is None else truncation
+    f, packets = _open_packets(path, trunc)
 
     def gen() -> Iterator[Segment]:
         with f:
-            yield from _segments(packets, {})
+            yield from _segments(packets, {}, trunc)
 
     return gen()
 

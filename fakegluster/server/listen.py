@@ -86,9 +86,18 @@ def unmapped(host: str) -> str:
     return host
 
 
+def _cannot(url: str, exc: OSError) -> OSError:
+    """The OSError of a failed bind, saying which address (a one-line error for the CLI)."""
+    return OSError(exc.errno, f"cannot listen on {url}: {exc.strerror or exc}")
+
+
 def tcp_listeners(host: str, port: int) -> list[socket.socket]:
-    """Listening sockets for every address of ``host`` (one port for all when port is 0)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    """Listening sockets for every address of ``host`` (one port for all when port is 0);
+    an OSError names the address it could not listen on."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise _cannot(f"tcp://{bracket(host)}:{port}", exc) from None
     socks: list[socket.socket] = []
     seen = set()
     try:
@@ -103,7 +112,10 @@ def tcp_listeners(host: str, port: int) -> list[socket.socket]:
                 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             if port == 0 and len(socks) > 1:
                 addr = (addr[0], socks[0].getsockname()[1], *addr[2:])
-            s.bind(addr)
+            try:
+                s.bind(addr)
+            except OSError as exc:
+                raise _cannot(f"tcp://{bracket(str(addr[0]))}:{addr[1]!s}", exc) from None
             s.listen(LISTEN_BACKLOG)
     except OSError:
         for s in socks:
@@ -127,7 +139,11 @@ def unix_listener(path: str) -> socket.socket:
         finally:
             probe.close()
     raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    raw.bind(path)
+    try:
+        raw.bind(path)
+    except OSError as exc:
+        raw.close()
+        raise _cannot(f"unix://{path}", exc) from None
     raw.listen(LISTEN_BACKLOG)
     return raw
 

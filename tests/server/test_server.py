@@ -167,21 +167,6 @@ def test_cli_refuses_bad_arguments_clearly(args, message):
     assert p.returncode == 2 and message in p.stderr
 
 
-def test_cli_reports_a_port_in_use():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen()
-    port = s.getsockname()[1]
-    p = subprocess.run(
-        [sys.executable, "-m", "fakegluster", "serve", "--listen", f"tcp://127.0.0.1:{port}"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    s.close()
-    assert p.returncode == 1 and "Address already in use" in p.stderr
-
-
 def test_a_write_acknowledged_by_fsync_survives_kill_9(tmp_path):
     served = serve_process(volumes=[f"d={tmp_path}"], listen=["tcp://127.0.0.1:0"])
     m = Mount("127.0.0.1", served.port(), "d")
