@@ -35,7 +35,7 @@ import trio
 
 from ..mgmt import model
 from ..proto.uri import GlusterURI
-from ..store import Store
+from ..store import Store, open_store
 from ..tls import TLSSettings
 from ..trio_thread import TrioThread
 from .brick import Brick
@@ -331,6 +331,7 @@ class FakeGluster:
             planned.append(self.cluster.plan(spec, planned))
         self.info: ServerInfo | None = None
         self._thread: TrioThread[ServerInfo] | None = None
+        self._same_port = False
 
     @property
     def volumes(self) -> dict[str, Any]:
@@ -349,11 +350,18 @@ class FakeGluster:
             async with trio.open_nursery() as nursery:
                 cluster.nursery = nursery
                 first = cluster.nodes[0]
+                restarting = bool(cluster.volumes)  # started before: its volumes come back
+                if restarting and not self._same_port:
+                    for node in cluster.nodes:
+                        node.bound = []  # the listeners as configured (port 0: a new one)
                 cluster.start_node(first, bricks=False)
                 for node in cluster.nodes[1:]:
                     _start_extra_node(cluster, node, first.glusterd_port)
-                for spec in self.volume_specs:
-                    cluster.create_volume(spec)
+                if restarting:
+                    _restart_volumes(cluster, self._same_port)
+                else:
+                    for spec in self.volume_specs:
+                        cluster.create_volume(spec)
                 self.info = ServerInfo(self)
                 task_status.started(self.info)
         finally:
@@ -483,20 +491,34 @@ class FakeGluster:
             yield await nursery.start(self.serve)
             nursery.cancel_scope.cancel()
 
-    def start(self) -> ServerInfo:
-        """Start serving in a background thread; returns when ready."""
+    def start(self, *, same_port: bool = False) -> ServerInfo:
+        """Start serving in a background thread; returns when ready.
+
+        After :meth:`stop`, the server comes back with its volumes as they were (in-memory
+        ones keep their files, volume ids and options; volumes created or deleted while it
+        ran stay so); ``same_port``: glusterd and every brick listen on the ports they had
+        (an OSError if one is taken), so clients that held fds reconnect and carry on."""
         if self._thread is not None:
             raise RuntimeError("already started")
+        self._same_port = same_port
         self._thread = TrioThread("fakegluster")
         try:
             return self._thread.start(self._serving)
-        except BaseException:
+        except BaseException as exc:
             self._thread = None
+            leaf = _only_error(exc)
+            if leaf is not None and leaf is not exc:
+                raise leaf from None  # what went wrong, not trio's nursery groups around it
             raise
 
+    def restart(self, *, same_port: bool = True) -> ServerInfo:
+        """:meth:`stop`, then :meth:`start` (on the same ports unless ``same_port=False``)."""
+        self.stop()
+        return self.start(same_port=same_port)
+
     def stop(self) -> None:
-        """Stop serving (closes every connection and store); raises what the server raised
-        while serving, if anything."""
+        """Stop serving (closes every connection and store; the volumes are kept for a
+        later :meth:`start`); raises what the server raised while serving, if anything."""
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.stop()
@@ -514,6 +536,31 @@ class FakeGluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _only_error(exc: BaseException) -> BaseException | None:
+    """The one exception inside (nested) exception groups, or None if there are several."""
+    while isinstance(exc, BaseExceptionGroup):
+        if len(exc.exceptions) != 1:
+            return None
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _restart_volumes(cluster: Cluster, same_port: bool) -> None:
+    """The volumes of a server that stopped, served again: stores closed by the stop
+    (directory ones) opened again, the bricks of started volumes started (on their last
+    ports with ``same_port``)."""
+    for vol in cluster.volumes.values():
+        for brick in vol.bricks:
+            root = getattr(brick.store, "root", None)
+            if getattr(brick.store, "_closed", False) and root is not None:
+                brick.store = open_store(root)
+        if vol.started:
+            for brick in vol.bricks:
+                if brick.node is not None and brick.node.up:
+                    port = brick.ports_seen[-1] if same_port and brick.ports_seen else 0
+                    cluster.start_brick(brick, port)
 
 
 def _start_extra_node(cluster: Cluster, node: Node, port: int | None) -> None:

@@ -124,8 +124,11 @@ class Cluster:
                 if spec.store is not None:
                     stores.append(spec.store)
                 elif spec.on_disk:
-                    os.makedirs(b.path, exist_ok=True)
-                    stores.append(open_store(b.path))
+                    try:
+                        os.makedirs(b.path, exist_ok=True)
+                        stores.append(open_store(b.path))
+                    except OSError as exc:  # one line for the CLI, naming the directory
+                        raise OSError(exc.errno, f"cannot serve {b.path}: {exc.strerror or exc}") from None
                 else:
                     stores.append(open_store(None))
         except BaseException:
