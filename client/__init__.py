@@ -15,6 +15,8 @@ trio::
             data = await f.read()
 """
 
+import logging as _logging
+
 from . import aio
 from .errors import GlusterConnectionError, RpcError, UnsupportedVolumeError
 from .sync import File, Volume, connect
@@ -35,3 +37,7 @@ __all__ = [
     "RpcError",
     "UnsupportedVolumeError",
 ]
+
+# A library: its records go where the application's logging config sends them, and nowhere
+# (not to stderr through logging's last resort) when the application configured nothing.
+_logging.getLogger("gfclient").addHandler(_logging.NullHandler())

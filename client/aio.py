@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import math
 import os
 import posixpath
@@ -593,3 +594,41 @@ async def connect(
             finally:
                 await vol.close()
                 nursery.cancel_scope.cancel()
+
+
+_connect_trio = connect
+
+
+def connect(uri: str | GlusterURI, **options: Any) -> contextlib.AbstractAsyncContextManager[Any]:  # type: ignore[no-redef]
+    """Mount the volume of ``uri`` for an ``async with`` block (see :func:`_connect_trio`
+    for the arguments): under trio as is, under asyncio through a trio thread of its own
+    (:mod:`gfclient.aio_asyncio`), picked by the running loop (sniffio)."""
+    return _Connect(uri, options)
+
+
+class _Connect:
+    def __init__(self, uri: Any, options: dict[str, Any]) -> None:
+        self.uri, self.options = uri, options
+        self._cm: contextlib.AbstractAsyncContextManager[Any] | None = None
+
+    async def __aenter__(self) -> Any:
+        import sniffio
+
+        if sniffio.current_async_library() == "asyncio":
+            from .aio_asyncio import connect as connect_asyncio
+
+            self._cm = connect_asyncio(self.uri, **self.options)
+        else:
+            self._cm = _connect_trio(self.uri, **self.options)
+        _log.debug("mounting %s", self.uri)
+        vol = await self._cm.__aenter__()
+        _log.debug("mounted %s", self.uri)
+        return vol
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        assert self._cm is not None
+        _log.debug("unmounting %s", self.uri)
+        return await self._cm.__aexit__(*exc)
+
+
+_log = logging.getLogger("gfclient.mount")

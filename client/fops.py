@@ -18,6 +18,8 @@ Named LOOKUPs and CREATE/MKDIR/MKNOD/SYMLINK carry a fresh ``gfid-req`` (GFUUID)
 
 from __future__ import annotations
 
+import errno
+import logging
 import time
 import uuid
 from typing import Any
@@ -30,6 +32,8 @@ from fakegluster.proto.gfdict import GfxValue
 from .brick import BrickClient, GraphInfo
 from .errors import fop_error
 from .rpc import INTERNAL, Identity
+
+log = logging.getLogger("gfclient.fops")
 
 __all__ = ["Fops", "SETATTR", "XATTR_CREATE", "XATTR_REPLACE", "SEEK_DATA", "SEEK_HOLE", "READDIR_SIZE"]
 
@@ -120,11 +124,16 @@ class Fops:
         internal: bool = False,
         ident: Identity | None = None,
     ) -> Any:
-        """Send ``proc``; return the result, or raise OSError(op_errno) when op_ret < 0."""
+        """Send ``proc``; return the result, or raise OSError(op_errno) when op_ret < 0.
+        Every FOP is logged at DEBUG (``gfclient.fops``: name, path, outcome)."""
         reply = await self.brick.fop(proc, args, ident=ident or self.identity(proc, internal=internal), payload=payload)
         rsp = reply.result
         if rsp.op_ret < 0:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s %s: %s", proc.name, path or "", errno.errorcode.get(rsp.op_errno, rsp.op_errno))
             raise fop_error(rsp.op_errno, path)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s: %d", proc.name, path or "", rsp.op_ret)
         return reply if proc == GfFop.READ else rsp
 
     # ---- namespace ---------------------------------------------------------------------
