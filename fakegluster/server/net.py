@@ -25,6 +25,7 @@ A misbehaving peer costs nothing to the others: its task ends, its fds are relea
 from __future__ import annotations
 
 import collections
+import ctypes
 import dataclasses
 import errno
 import gc
@@ -321,8 +322,13 @@ class Dispatcher:
             self._record(call, None, "fault: SYSTEM_ERR")
             return self.conn.send_buffers(Reply(call.xid, stat=AcceptStat.SYSTEM_ERR))
         result = proc.reply(op_ret=-1, op_errno=fault.errno)
+        try:
+            buffers = self.conn.send_buffers(Reply(call.xid, result))
+        except (ValueError, TypeError, OverflowError, struct.error) as exc:  # an errno no int32 holds
+            self._record(call, None, f"fault: SYSTEM_ERR: reply not encodable: {exc}")
+            return self._system_err(call)
         self._record(call, result, f"fault: errno {fault.errno}")
-        return self.conn.send_buffers(Reply(call.xid, result))
+        return buffers
 
     def _error_reply(self, exc: ProtocolError) -> bytes | None:
         """rpcsvc's error reply, with the body some actors still attach to GARBAGE_ARGS."""
@@ -737,11 +743,27 @@ class ConnectionLimit:
         self.current -= 1
         if not self.current and self.collect_when_idle and time.monotonic() - self._collected > 1.0:
             gc.collect()
+            _trim()  # and give the freed memory back to the system
             self._collected = time.monotonic()
 
     @property
     def full(self) -> bool:
         return self.maximum is not None and self.current >= self.maximum
+
+
+def _trim() -> None:
+    """glibc keeps freed memory for reuse; ``malloc_trim`` returns what it can (elsewhere: nothing)."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None
 
 
 def tune_gc() -> None:
@@ -760,6 +782,8 @@ async def _counted(handler: Callable[[socket.socket, Any], Any], conn: socket.so
                    limit: ConnectionLimit) -> None:  # fmt: skip
     try:
         await handler(conn, addr)
+    except Exception:  # a bug in one connection's task must end that connection, not the server
+        log.exception("a connection's task failed")
     finally:
         limit.closed_one()
 

@@ -170,3 +170,46 @@ def test_a_costly_decode_does_not_hold_up_the_other_clients():
         assert order == [("other", True), ("big", True)]
         big.close()
         other.close()
+
+
+def test_a_fault_errno_no_int32_holds_is_answered_system_err():
+    with FakeGluster(["v"], ["tcp://127.0.0.1:0"], call_log=False) as server:
+        m = Mount("127.0.0.1", server.info.port, "v")
+        with server.faults.inject("STAT", errno=2**40):
+            assert m.fop("STAT", gfid=ROOT).stat == 5  # SYSTEM_ERR, and the connection goes on
+        assert m.fop("STAT", gfid=ROOT).op_ret == 0
+        m.close()
+
+
+async def test_a_failing_connection_task_ends_that_connection_only(caplog):
+    """Whatever escapes a connection's task is logged and ends that connection, never the
+    listener (nor the server)."""
+    import logging
+
+    import trio
+
+    from fakegluster.server.net import serve_listener
+
+    caplog.set_level(logging.CRITICAL, logger="fakegluster")
+    served = []
+
+    async def handler(sock, addr):
+        served.append(addr)
+        if len(served) == 1:
+            raise RuntimeError("a bug in one connection")
+        sock.close()
+
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen()
+    port = lsock.getsockname()[1]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_listener, lsock, handler, nursery)
+        for _ in range(2):
+            s = await trio.open_tcp_stream("127.0.0.1", port)
+            with trio.fail_after(10):
+                while len(served) < _ + 1:
+                    await trio.sleep(0.01)
+            await s.aclose()
+        nursery.cancel_scope.cancel()
+    assert len(served) == 2
