@@ -175,15 +175,15 @@ async def _client(uri: str, index: int, deadline: float, stats: dict[str, Any], 
         return out
 
     async def reconcile(f: Any, op: tuple[Any, ...]) -> None:
-        """A write or truncate failed with the server gone: it may or may not have happened.
-        The file must be the model before it or after it; adopt the one it is."""
+        """A write or truncate failed with the server gone: it may have happened, or not, or
+        -- a write -- in part (a SIGKILL stops a pwrite between pages, on a real brick too).
+        Each byte must be what it was or what the op wrote; adopt what the file holds."""
         size = (await retry(f.fstat)).st_size
         back = await retry(f.pread, size, 0) if size else b""
-        after = applied(op)
-        if back not in (bytes(model), bytes(after)):
-            bad = sum(a != b for a, b in zip(back, after, strict=False)) + abs(len(back) - len(after))
+        bad = _unexplained(bytes(model), back, op)
+        if bad:
             stats["lost_bytes_read"] = stats.get("lost_bytes_read", 0) + bad
-            stats.setdefault("lost_examples", []).append((index, op[0], op[1], len(back), len(after)))
+            stats.setdefault("lost_examples", []).append((index, op[0], op[1], len(back), len(model)))
         model[:] = back
 
     async with aio.connect(uri) as vol:
@@ -251,6 +251,27 @@ async def _client(uri: str, index: int, deadline: float, stats: dict[str, Any], 
             except OSError:
                 pass
     models[index] = bytes(durable)
+
+
+def _unexplained(before: bytes, back: bytes, op: tuple[Any, ...]) -> int:
+    """How many bytes of ``back`` neither ``before`` nor (part of) ``op`` explains."""
+    if op[0] == "truncate":
+        size = op[1]
+        after = before[:size] + bytes(max(0, size - len(before)))
+        if back in (before, after):
+            return 0
+        return sum(a != b for a, b in zip(back, after, strict=False)) + abs(len(back) - len(after))
+    _, off, data = op
+    end = off + len(data)
+    if not len(before) <= len(back) <= max(len(before), end):
+        return abs(len(back) - max(len(before), end))
+    old = before + bytes(len(back) - len(before))
+    bad = sum(a != b for a, b in zip(back[:off], old[:off], strict=False))
+    bad += sum(a != b for a, b in zip(back[end:], old[end:], strict=False))
+    mid_back, mid_old, mid_new = back[off:end], old[off:end], data[: max(0, len(back) - off)]
+    if mid_back not in (mid_old, mid_new):
+        bad += sum(x != o and x != n for x, o, n in zip(mid_back, mid_old, mid_new, strict=False))
+    return bad
 
 
 class _Reopen(Exception):
