@@ -12,6 +12,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 
@@ -79,6 +80,33 @@ def _serve(directory: str, port: int) -> ServeProcess:
     return serve_process(volumes=[f"v={directory}"], listen=[f"tcp://127.0.0.1:{port}"])
 
 
+class _QemuIo:
+    """An interactive qemu-io (commands on its stdin, one at a time): the test says when each
+    IO happens, instead of a ``sleep`` in a ``-c`` script racing the restart under load."""
+
+    def __init__(self, qemu_io: str, image: str) -> None:
+        self.proc = subprocess.Popen(
+            [qemu_io, "-f", "raw", image], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, bufsize=1,
+        )  # fmt: skip
+        self.transcript: list[str] = []
+        self.watchdog = threading.Timer(120, self.proc.kill)  # a hung call ends the test, not CI
+        self.watchdog.start()
+
+    def command(self, line: str) -> str:
+        """Run one command; its first output line ('wrote/read N/N ...' or the error)."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        while True:
+            out = self.proc.stdout.readline()
+            assert out, f"qemu-io exited: {self.transcript} {filter_gfapi_log(self.proc.stderr.read())}"
+            self.transcript.append(out)
+            out = out.removeprefix("qemu-io> ")
+            if out.startswith(("wrote ", "read ", "Pattern verification")) or "failed" in out:
+                return out.strip()
+
+
 def test_a_restarted_serve_lets_held_fds_carry_on(tmp_path):
     """gfclient holds 3 fds and qemu-io (libgfapi) one; serve is killed and started again."""
     qemu_img, qemu_io = require_tool("qemu-img"), require_tool("qemu-io")
@@ -87,29 +115,31 @@ def test_a_restarted_serve_lets_held_fds_carry_on(tmp_path):
     first = VolumeIdentity.load_or_create(str(tmp_path / ".fakegluster"), "v")
     image = f"gluster://127.0.0.1:{port}/v/q.raw"
     subprocess.run([qemu_img, "create", "-f", "raw", image, "1M"], check=True, capture_output=True, timeout=60)
-    qio = subprocess.Popen(
-        [qemu_io, "-f", "raw", "-c", "write -P 0x11 0 64k", "-c", "sleep 8000", "-c", "read -P 0x11 0 64k",
-         "-c", "write -P 0x22 64k 64k", "-c", "read -P 0x22 64k 64k", image],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    qio = _QemuIo(qemu_io, image)
 
     def restart() -> None:
-        deadline = time.monotonic() + 30
-        while (tmp_path / "q.raw").read_bytes()[:65536] != b"\x11" * 65536:  # qemu-io holds its fd
-            assert time.monotonic() < deadline and qio.poll() is None, "qemu-io did not write"
-            time.sleep(0.1)
         procs[-1].stop(signal.SIGKILL)
         procs.append(_serve(str(tmp_path), port))
 
     try:
+        assert qio.command("write -P 0x11 0 64k") == "wrote 65536/65536 bytes at offset 0"
         assert _carry_on(f"gluster://127.0.0.1:{port}/v", restart) == [b"before-%d;after-%d" % (i, i) for i in range(3)]
-        out, err = qio.communicate(timeout=120)
+        # libgfapi's fd: a call fails ENOTCONN until its client reconnects (every 3 s,
+        # rpc_clnt_reconnect) and reopens the fd (client_post_handshake); then it works again
+        deadline = time.monotonic() + 30
+        while (out := qio.command("read -P 0x11 0 64k")) != "read 65536/65536 bytes at offset 0":
+            assert out == "read failed: Transport endpoint is not connected", qio.transcript
+            assert time.monotonic() < deadline, "qemu-io's fd did not carry on within 30 s"
+            time.sleep(0.5)
+        assert qio.command("write -P 0x22 64k 64k") == "wrote 65536/65536 bytes at offset 65536"
+        assert qio.command("read -P 0x22 64k 64k") == "read 65536/65536 bytes at offset 65536"
     finally:
-        qio.kill()
+        qio.watchdog.cancel()
+        qio.proc.kill()  # no need to wait for glfs_fini (~10 s)
+        qio.proc.communicate()
         for p in procs:
             p.stop(signal.SIGKILL)
-    assert "failed" not in out and out.count("read 65536/65536") == 2, out + filter_gfapi_log(err)
-    assert (tmp_path / "q.raw").read_bytes()[65536:131072] == b"\x22" * 65536
+    assert (tmp_path / "q.raw").read_bytes()[:131072] == b"\x11" * 65536 + b"\x22" * 65536
     again = VolumeIdentity.load_or_create(str(tmp_path / ".fakegluster"), "v")
     assert again == first  # the same volume-id, credentials and brick port
     assert (tmp_path / "held-2").read_bytes() == b"before-2;after-2"
