@@ -175,7 +175,10 @@ def test_a_costly_decode_does_not_hold_up_the_other_clients():
 def test_a_fault_errno_no_int32_holds_is_answered_system_err():
     with FakeGluster(["v"], ["tcp://127.0.0.1:0"], call_log=False) as server:
         m = Mount("127.0.0.1", server.info.port, "v")
-        with server.faults.inject("STAT", errno=2**40):
+        with pytest.raises(ValueError, match="not an errno"):
+            server.faults.inject("STAT", errno=2**40)  # refused at once (Faults.inject checks)
+        with server.faults.inject("STAT") as rule:
+            rule.errno = 2**40  # a rule holding one anyway: the reply cannot be encoded
             assert m.fop("STAT", gfid=ROOT).stat == 5  # SYSTEM_ERR, and the connection goes on
         assert m.fop("STAT", gfid=ROOT).op_ret == 0
         m.close()
