@@ -42,6 +42,7 @@ from typing import Any, Protocol
 import trio
 
 from ..proto import AcceptStat, Call, ConnectionClosed, ProtocolError, Reply, Role, RpcConnection, error_reply
+from ..proto.cli import GLUSTER_CLI_PROGRAM
 from ..proto.events import NEED_DATA, Denied, Expensive
 from ..proto.programs import Program, lookup
 from .calllog import CallLog, CallRecord, Faults
@@ -93,7 +94,9 @@ SLICE_CALLS = 64
 SLICE_BYTES = 4 << 20
 #: how long sliced work (a handler's :class:`~fakegluster.server.handle.Sliced`) runs at once
 SLICE_SECONDS = 0.003
-#: a call that keeps the server busy longer than this is logged (WARNING)
+#: a call that keeps the server busy longer than this is logged (WARNING; DEBUG for the
+#: gluster CLI's program: a volume create or delete makes or removes directory stores, and a
+#: real glusterd takes seconds for those)
 SLOW_CALL = 0.05
 #: Records that cost more bytes than this to decode are decoded in a worker thread (a 24 MB
 #: message holding a 1M-entry dict takes seconds to decode in Python; the trio thread keeps
@@ -257,7 +260,8 @@ class Dispatcher:
             return self._system_err(call)
         took = time.perf_counter() - t0
         if took > SLOW_CALL:  # every other client waited as long: say which call it was
-            log.warning("%s: %s took %.0f ms: %.300r", self.name, _proc_name(call), took * 1000, call.args)
+            level = logging.DEBUG if call.prog == GLUSTER_CLI_PROGRAM else logging.WARNING
+            log.log(level, "%s: %s took %.0f ms: %.300r", self.name, _proc_name(call), took * 1000, call.args)
         if result is DEFERRED:  # the session answers later, through Connection.reply
             return []
         if result.__class__ is Denied:  # rpcsvc refused the call (MSG_DENIED), e.g. an insecure port

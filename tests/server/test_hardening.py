@@ -21,7 +21,7 @@ import uuid
 
 import pytest
 
-from fakegluster.proto import Call, Role, RpcConnection, fops, handshake
+from fakegluster.proto import Call, Role, RpcConnection, cli, fops, handshake
 from fakegluster.proto.common import GfxIattx
 from fakegluster.proto.events import NEED_DATA
 from fakegluster.proto.gfdict import GfxValue, old_dict
@@ -289,3 +289,37 @@ def test_an_xattr_name_ends_at_its_first_nul(mount, d):
         assert (r.op_ret, {k: bytes(v.value) for k, v in r.dict.items()}) == (2, {"user.a": b"v1"})
     assert mount.fop("REMOVEXATTR", gfid=g, name="user.a\0zz").op_ret == 0
     assert mount.fop("GETXATTR", gfid=g, namelen=6, name="user.a").op_errno == errno.ENODATA
+
+
+class _Slow:
+    """A session whose every call keeps the server busy 60 ms (> net.SLOW_CALL)."""
+
+    def handle(self, call):
+        import time
+
+        time.sleep(0.06)
+        if call.prog == cli.GLUSTER_CLI_PROGRAM:
+            return cli.Gf1CliGetwdRsp(0, 0, "/var/lib/glusterd"), b""
+        return fops.GfxCommonRsp(0, 0, None), b""
+
+
+def test_a_slow_call_is_logged_as_a_warning_but_not_a_cli_command(caplog):
+    """Every other client waits while a call runs: a slow FOP is a WARNING naming it; a gluster
+    CLI command (a volume create or delete makes or removes stores; seconds on a real glusterd)
+    only a DEBUG line."""
+    from fakegluster.server.net import Dispatcher
+
+    caplog.set_level(logging.DEBUG, logger="fakegluster")
+    d = Dispatcher(_Slow(), [fops.BRICK_PROGRAM, cli.PROGRAM], name="brick", peer="test", connection_id=1,
+                   calls=None, faults=None, max_record=None)  # fmt: skip
+    client = RpcConnection(Role.CLIENT)
+    getwd = Call(1, cli.GLUSTER_CLI_PROGRAM, cli.GLUSTER_CLI_VERSION, cli.GlusterCliProcnum.GLUSTER_CLI_GETWD,
+                 cli.Gf1CliGetwdReq(0))  # fmt: skip
+    flush = Call(2, fops.GLUSTER_FOP_PROGRAM, 400, fops.GfFop.FLUSH, fops.GfxFlushReq(ROOT, 0, None))
+    client.receive_data(b"".join(bytes(b) for b in d.feed(client.send(getwd) + client.send(flush))))
+    assert [client.next_event().xid, client.next_event().xid] == [1, 2]
+    slow = [(r.levelno, r.getMessage()) for r in caplog.records if " took " in r.getMessage()]
+    assert [(level, "GETWD" in text, "FLUSH" in text) for level, text in slow] == [
+        (logging.DEBUG, True, False),
+        (logging.WARNING, False, True),
+    ]
