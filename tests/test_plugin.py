@@ -7,6 +7,10 @@ import re
 import subprocess
 import sys
 
+import pytest
+
+from fakegluster.testing.realgluster import VOLUME_PREFIX, gluster_cli
+
 pytest_plugins = ["pytester"]
 
 
@@ -174,6 +178,52 @@ def test_real_target_runs_the_same_tests(pytester):
     result.assert_outcomes(passed=3, skipped=2)
 
 
+@pytest.mark.real
+def test_real_harness_target_runs_the_same_tests(pytester, real_gluster):
+    """--fakegluster-target real: the fixtures give throw-away volumes of this machine's real
+    GlusterFS 10.3 (made by the RealGluster harness from the --fakegluster-volume specs, their
+    options set), the same tests seed, read and find them erased between tests, and the
+    volume is gone when the session ends.  (A one-brick volume: the fixtures erase volumes
+    through gfclient, which mounts multi-brick volumes only from the gfclient stream's
+    landing on.)"""
+    pytester.makepyfile("""
+        import pytest
+        import gfclient
+        from fakegluster.testing.realgluster import gluster_cli
+
+        def test_seed(fakegluster_server):
+            assert fakegluster_server.is_real and fakegluster_server.volumes == ["vm"]
+            name = fakegluster_server.real_name("vm")
+            print("REAL-VOLUME", name)
+            info = gluster_cli("volume", "info", name).stdout
+            assert "performance.write-behind: off" in info and "Number of Bricks: 1" in info
+            fakegluster_server.write_file("d/a.img", b"seeded", volume="vm")
+            with gfclient.connect(fakegluster_server.uri("vm")) as vol:
+                assert vol.fopen("d/a.img").read() == b"seeded"
+            assert fakegluster_server.read_file("d/a.img", volume="vm") == b"seeded"
+
+        def test_erased(fakegluster_shared):
+            assert not fakegluster_shared.exists("d", volume="vm")
+
+        @pytest.mark.fakegluster_only
+        def test_fake_only(fakegluster_server):
+            fakegluster_server.calls
+
+        def test_faults_refused(fakegluster_server):
+            with pytest.raises(Exception, match="fake only.*fakegluster_only"):
+                fakegluster_server.faults
+    """)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-s", "--fakegluster-target=real",
+        "--fakegluster-volume=vm;performance.write-behind=off",
+    )  # fmt: skip
+    result.assert_outcomes(passed=3, skipped=1)
+    (line,) = [x for x in result.outlines if "REAL-VOLUME " in x]
+    name = line.split("REAL-VOLUME ", 1)[1].strip()
+    assert name.startswith(VOLUME_PREFIX)
+    assert name not in gluster_cli("volume", "list").stdout.split(), "the harness left its volume behind"
+
+
 def test_pcap_option_writes_one_capture_per_server(pytester):
     pytester.makepyfile("""
         import gfclient
@@ -190,3 +240,18 @@ def test_pcap_option_writes_one_capture_per_server(pytester):
 
     msgs = list(decode_capture(str(cap)))
     assert len(msgs) > 10 and all(m.error is None for m in msgs)
+
+
+def test_the_libgfapi_exit_delay_is_documented_with_its_helper():
+    """Where the plugin is documented (its module docstring, the long description pip users
+    read), the ~10 s libgfapi exit (gluster/glusterfs#4329) and the public helper that runs
+    such tools in parallel are named, and the helper is where they say."""
+    import importlib
+    import pathlib
+
+    from fakegluster.testing import plugin
+
+    readme = (pathlib.Path(__file__).parents[1] / "README-pypi.md").read_text()
+    for text in (plugin.__doc__, readme):
+        assert "gluster/glusterfs#4329" in text and "fakegluster.testing.procs.run_gfapi_parallel" in text
+    assert callable(importlib.import_module("fakegluster.testing.procs").run_gfapi_parallel)
