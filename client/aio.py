@@ -6,9 +6,10 @@ mounted :class:`Volume` whose methods are the sync API's (:class:`gfclient.Volum
 coroutines; ``await vol.fopen(path, "w")`` gives a :class:`File` (an async context manager).
 
 What connect does (libgfapi's ``glfs_init``): GETSPEC over tcp or the unix socket (the
-connection stays open), parse the volfile, check it has exactly one brick, connect the
-protocol/client (DUMP, PORTBYBRICK via glusterd, DUMP, SETVOLUME), the DHT STATFS, and
-LOOKUP of the root.
+connection stays open), parse the volfile, build the client graph (:mod:`gfclient.graph`:
+distribute, replicate, disperse over protocol/client), connect every brick (DUMP,
+PORTBYBRICK via glusterd, DUMP, SETVOLUME, the DHT STATFS) concurrently, and LOOKUP the
+root.
 
 Paths are resolved from the root by a named LOOKUP per component (symlinks followed like
 ``glfs_resolve``: always in the middle, at the end unless it is an ``l*`` call).  Directory
@@ -32,18 +33,20 @@ from typing import Any
 
 import trio
 
-from fakegluster.proto.common import ROOT_GFID
+from fakegluster.proto.common import NULL_GFID, ROOT_GFID
 from fakegluster.proto.volfile import VolfileError, parse_volfile
 
 from ._util import unwrap_groups
-from .brick import BrickClient, RemoteFd, inspect_graph
+from .brick import BrickClient
 from .errors import GlusterConnectionError, RpcError, UnsupportedVolumeError, fop_error, where
 from .file import File
 from .fops import SETATTR, XATTR_CREATE, XATTR_REPLACE, Fops
+from .graph import ClientGraph, build_graph
 from .mgmt import MgmtClient
 from .stat import gf_flags, is_dir, is_symlink, mode_flags, stat_result, statvfs_result
 from .tls import ClientTLS
 from .uri import GlusterURI, parse_uri
+from .xl.base import Fd
 
 __all__ = ["connect", "Volume", "File", "DirEntry"]
 
@@ -114,7 +117,7 @@ class Volume:
         self._uid = os.getuid() if uid is None else uid
         self._gid = os.getgid() if gid is None else gid
         self._mgmt = MgmtClient(uri, self._tls)
-        self._brick: BrickClient | None = None
+        self._graph: ClientGraph | None = None
         self._fops: Fops | None = None
         self._dcache: dict[tuple[bytes, str], tuple[bytes, Any]] = {}
         self._root: Any = None
@@ -133,12 +136,16 @@ class Volume:
                 raise GlusterConnectionError(
                     errno.EINVAL, f"the volfile of {u.volume!r} does not parse: {exc}"
                 ) from exc
-            info = inspect_graph(graph, u.volume, u.host)
-            self._brick = BrickClient(
-                info, volfile_key=u.volume, process_name=self._process_name, pid=os.getpid(), tls=self._tls
+            self._graph = build_graph(
+                graph,
+                u.volume,
+                volfile_server=u.host,
+                process_name=self._process_name,
+                pid=os.getpid(),
+                tls=self._tls,
             )
-            self._fops = Fops(self._brick, info, pid=os.getpid(), uid=self._uid, gid=self._gid)
-            await self._brick.start(self._nursery)
+            self._fops = Fops(self._graph, pid=os.getpid(), uid=self._uid, gid=self._gid)
+            await self._start_bricks(self._graph.bricks)
             root = await self._fops.lookup_gfid(ROOT_GFID, "/")
             if not is_dir(root.prestat):
                 raise GlusterConnectionError(errno.ENOTDIR, f"the root of {u.volume!r} is not a directory")
@@ -154,10 +161,32 @@ class Volume:
             ) from exc
         self.mounted = True
 
+    async def _start_bricks(self, bricks: list[BrickClient]) -> None:
+        """Connect every brick at once (like the graph's CHILD_UP wait in ``glfs_init``): a
+        volume with one brick needs it; a cluster volume mounts when each brick answered,
+        up or not, and fails only when none came up (the xlators above decide what a down
+        brick means)."""
+        errors: list[BaseException] = []
+
+        async def one(brick: BrickClient) -> None:
+            try:
+                await brick.start(self._nursery)
+            except (GlusterConnectionError, RpcError, OSError) as exc:
+                errors.append(exc)
+                brick.start_retrying(self._nursery)
+
+        with unwrap_groups():
+            async with trio.open_nursery() as nursery:
+                for b in bricks:
+                    nursery.start_soon(one, b)
+        if errors and (len(bricks) == 1 or not any(b.up for b in bricks)):
+            raise errors[0]
+
     async def _close_connections(self) -> None:
         with trio.CancelScope(shield=True), trio.move_on_after(5):
-            if self._brick is not None:
-                await self._brick.aclose()
+            if self._graph is not None:
+                for b in self._graph.bricks:
+                    await b.aclose()
             await self._mgmt.aclose()
 
     async def close(self) -> None:
@@ -329,19 +358,20 @@ class Volume:
         return out
 
     async def _readdir(self, gfid: bytes, path: str) -> list[Any]:
-        fd = await self.fops.opendir(gfid, path)
+        fd = Fd(gfid, 0, is_dir=True)
+        await self.fops.opendir(fd, path)
         entries: list[Any] = []
         try:
             offset = 0
             while True:
-                batch = await self.fops.readdirp(gfid, fd, offset, path)
+                batch = await self.fops.readdirp(fd, offset, path)
                 if not batch:
                     break
                 entries.extend(batch)
                 offset = batch[-1].d_off
         finally:
             with trio.CancelScope(shield=True), contextlib.suppress(OSError):
-                await self.fops.release(gfid, fd, is_dir=True)
+                await self.fops.release(fd)
         return entries
 
     async def listdir(self, path: Any = "/") -> list[str]:
@@ -515,8 +545,9 @@ class Volume:
             if not flags & os.O_CREAT:
                 raise
             pgfid, name, _ = await self._parent(p)
-            rsp = await self.fops.create(pgfid, name, gf, mode & 0o7777, p)
-            return self._adopt(RemoteFd(rsp.stat.ia_gfid, gf, False, rsp.fd), p, flags)
+            fd = Fd(NULL_GFID, gf)
+            await self.fops.create(pgfid, name, fd, mode & 0o7777, p)
+            return self._adopt(fd, p, flags)
         if flags & os.O_CREAT and flags & os.O_EXCL:
             raise fop_error(errno.EEXIST, p)
         if is_dir(iatt):
@@ -527,8 +558,9 @@ class Volume:
         elif not _stat.S_ISREG(iatt.mode):
             raise fop_error(errno.EINVAL, p)
         open_flags = gf & ~(0o100 | 0o200)  # O_CREAT | O_EXCL mean nothing for an existing inode
-        fd = await self.fops.open(gfid, open_flags, p)
-        return self._adopt(RemoteFd(gfid, gf, False, fd), p, flags)
+        fd = Fd(gfid, open_flags)
+        await self.fops.open(fd, p)
+        return self._adopt(fd, p, flags)
 
     async def fopen(self, path: Any, mode: str = "r") -> File:
         """Open with a Python mode string ("r", "rb", "r+", "w", "w+", "a", "a+", "x")."""
@@ -536,23 +568,25 @@ class Volume:
         f.mode = mode
         return f
 
-    def _adopt(self, rfd: RemoteFd, path: str, flags: int) -> File:
-        assert self._brick is not None
-        self._brick.register_fd(rfd)
-        f = File(self, rfd, path, flags)
+    def _adopt(self, fd: Fd, path: str, flags: int) -> File:
+        f = File(self, fd, path, flags)
         self._files.add(f)
         return f
 
     def _dropped(self, f: File) -> None:
         self._files.discard(f)
-        if self._brick is not None:
-            self._brick.forget_fd(f._rfd)
 
     # ---- diagnostics -------------------------------------------------------------------
     @property
+    def graph(self) -> ClientGraph:
+        """The client graph (its ``top`` node and its ``bricks``)."""
+        assert self._graph is not None
+        return self._graph
+
+    @property
     def brick(self) -> BrickClient:
-        assert self._brick is not None
-        return self._brick
+        """The first brick's connection (the only one of a one-brick volume)."""
+        return self.graph.bricks[0]
 
     def __repr__(self) -> str:
         return f"<gfclient.aio.Volume {self.volname!r} on {where(self.uri.host, self.uri.port, self.uri.socket)}>"

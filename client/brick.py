@@ -46,7 +46,7 @@ from fakegluster.proto.fops import (
 from fakegluster.proto.gfdict import old_dict_text
 from fakegluster.proto.handshake import GLUSTER_HNDSK_PROGRAM, GLUSTER_HNDSK_VERSION, GfHndskProc, GfSetvolumeReq
 from fakegluster.proto.portmap import GLUSTER_PMAP_PROGRAM, GLUSTER_PMAP_VERSION, GfPmapProc, PmapPortByBrickReq
-from fakegluster.proto.volfile import Graph, Xlator
+from fakegluster.proto.volfile import Xlator
 
 from .errors import GlusterConnectionError, RpcError, UnsupportedVolumeError, where
 from .mgmt import GD_OP_VERSION_MAX
@@ -58,8 +58,6 @@ __all__ = [
     "BrickConfig",
     "BrickClient",
     "RemoteFd",
-    "GraphInfo",
-    "inspect_graph",
     "GF_DEFAULT_BASE_PORT",
     "CLIENT_VERSION",
 ]
@@ -115,44 +113,6 @@ class BrickConfig:
         )
 
 
-@dataclasses.dataclass(frozen=True)
-class GraphInfo:
-    """The client graph as far as gfclient cares: the one brick and the xlators that change
-    what goes on the wire (DHT's STATFS on CHILD_UP, utime's credential flags)."""
-
-    brick: BrickConfig
-    dht: bool
-    utime: bool
-    noatime: bool
-
-
-def inspect_graph(graph: Graph, volume: str, volfile_server: str | None = None) -> GraphInfo:
-    """Check the graph is one gfclient supports (exactly one protocol/client) and describe it.
-
-    Raises :class:`UnsupportedVolumeError` for several bricks ("not supported yet").
-    """
-    used = graph.reachable()
-    clients = [x for x in used if x.type == "protocol/client"]
-    if not clients:
-        raise UnsupportedVolumeError(f"the volfile of volume {volume!r} has no protocol/client xlator")
-    if len(clients) > 1:
-        parents = [x for x in used if len(x.subvolumes) > 1]
-        above = f" under {parents[0].type} {parents[0].name!r}" if parents else ""
-        names = ", ".join(sorted(x.name for x in clients))
-        raise UnsupportedVolumeError(
-            f"volume {volume!r} has {len(clients)} bricks ({names}){above}: "
-            "volumes with more than one brick are not supported yet by gfclient"
-        )
-    utime = [x for x in used if x.type == "features/utime"]
-    noatime = bool(utime) and utime[0].options.get("noatime", "on").lower() in ("on", "yes", "true", "1", "enable")
-    return GraphInfo(
-        BrickConfig.from_xlator(clients[0], volfile_server),
-        any(x.type == "cluster/distribute" for x in used),
-        bool(utime),
-        noatime,
-    )
-
-
 @dataclasses.dataclass(eq=False)
 class RemoteFd:
     """A brick fd: ``fd`` is the server's number, -1 while bad (after a disconnect, until
@@ -183,14 +143,24 @@ class _OptionsDict:
 
 
 class BrickClient:
-    """The connection to the one brick of a volume (see the module docstring)."""
+    """The connection to one brick (see the module docstring).  ``dht``: the graph has
+    cluster/distribute, whose CHILD_UP handling sends a STATFS (step 5)."""
 
     def __init__(
-        self, info: GraphInfo, *, volfile_key: str, process_name: str, pid: int, tls: ClientTLS | None = None
+        self,
+        config: BrickConfig,
+        *,
+        dht: bool,
+        volfile_key: str,
+        process_name: str,
+        pid: int,
+        ctx_uuid: str | None = None,
+        graph_id: int = 0,
+        tls: ClientTLS | None = None,
     ) -> None:
-        self.info = info
+        self.config = config
+        self.dht = dht
         self.tls = tls if tls is not None else ClientTLS.from_machine()
-        self.config = info.brick
         self.volfile_key = volfile_key
         self.process_name = process_name
         self.pid = pid
@@ -200,7 +170,8 @@ class BrickClient:
         self.setvolume_reply: dict[str, str] = {}
         self.connected_to: tuple[str, int] | None = None
         self.handshakes = 0
-        self._ctx_uuid = str(uuid.uuid4())
+        self._ctx_uuid = ctx_uuid or str(uuid.uuid4())  # one per mount (glusterfs_ctx_t), shared by its bricks
+        self.graph_id = graph_id
         self._setvol_count = 0
         self._options = _OptionsDict()
         for key, value in self.config.options:
@@ -216,6 +187,14 @@ class BrickClient:
         self._nursery = nursery
         self.channel = await self._connect()
         self.up = True
+        nursery.start_soon(self._keep_connected)
+
+    def start_retrying(self, nursery: trio.Nursery) -> None:
+        """The first connect failed: try again every 3 s in ``nursery`` (a brick of a cluster
+        volume that is down at mount time), like rpc-clnt's reconnect timer."""
+        self._nursery = nursery
+        self.channel = None
+        self.up = False
         nursery.start_soon(self._keep_connected)
 
     async def aclose(self) -> None:
@@ -252,10 +231,6 @@ class BrickClient:
 
     def forget_fd(self, rfd: RemoteFd) -> None:
         self._fds.discard(rfd)
-
-    @property
-    def open_fds(self) -> list[RemoteFd]:
-        return list(self._fds)
 
     # ---- connecting --------------------------------------------------------------------
     async def _open(self, host: str, port: int) -> RpcChannel:
@@ -311,7 +286,7 @@ class BrickClient:
                 await self._setvolume(chan, host, port)
                 self.connected_to = (host, port)
                 await self._reopen(chan)
-                if self.info.dht:
+                if self.dht:
                     await self._dht_statfs(chan)
                 self.handshakes += 1
                 return chan
@@ -345,7 +320,7 @@ class BrickClient:
         host = _socket.gethostname()
         opts.set(
             "process-uuid",
-            f"CTX_ID:{self._ctx_uuid}-GRAPH_ID:0-PID:{self.pid}-HOST:{host}"
+            f"CTX_ID:{self._ctx_uuid}-GRAPH_ID:{self.graph_id}-PID:{self.pid}-HOST:{host}"
             f"-PC_NAME:{self.config.name}-RECON_NO:-{self._setvol_count}",
         )
         self._setvol_count += 1
@@ -430,12 +405,12 @@ class BrickClient:
     async def _keep_connected(self) -> None:
         while not self._closing:
             chan = self.channel
-            assert chan is not None
-            await chan.closed.wait()
-            if self._closing:
-                return
-            self._lost(chan)
-            log.warning("%s: disconnected from %s: %s", self.config.name, chan.peer, chan.close_reason)
+            if chan is not None:
+                await chan.closed.wait()
+                if self._closing:
+                    return
+                self._lost(chan)
+                log.warning("%s: disconnected from %s: %s", self.config.name, chan.peer, chan.close_reason)
             while not self._closing:
                 await trio.sleep(RECONNECT_INTERVAL)
                 if self._closing:

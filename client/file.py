@@ -23,6 +23,7 @@ from .brick import RemoteFd
 from .errors import fop_error
 from .fops import SEEK_DATA, SEEK_HOLE, SETATTR
 from .stat import stat_result
+from .xl.base import Fd
 
 if TYPE_CHECKING:
     from .aio import Volume
@@ -38,9 +39,9 @@ MAX_INFLIGHT = 8
 class File:
     """An open file; use as ``async with await vol.fopen(path, "w") as f: ...``."""
 
-    def __init__(self, vol: Volume, rfd: RemoteFd, path: str, flags: int) -> None:
+    def __init__(self, vol: Volume, fd: Fd, path: str, flags: int) -> None:
         self._vol = vol
-        self._rfd = rfd
+        self._gfd = fd
         self.path = path
         self.name = path
         self.flags = flags
@@ -50,21 +51,27 @@ class File:
         self._lock = trio.Lock()
 
     # ---- plumbing ----------------------------------------------------------------------
-    def _fd(self) -> int:
+    def _fd(self) -> Fd:
         if self.closed:
             raise ValueError("I/O operation on closed file")
-        if self._rfd.fd == -1:
-            raise fop_error(errno.EBADF, self.path, "the fd was lost with the connection and not reopened")
-        return self._rfd.fd
+        return self._gfd
 
     @property
     def gfid(self) -> bytes:
-        return self._rfd.gfid
+        return self._gfd.gfid
 
     @property
     def fd(self) -> int:
-        """The brick's fd number (-1 while lost after a disconnect)."""
-        return self._rfd.fd
+        """The first brick's fd number (-1 while lost after a disconnect, or closed)."""
+        for ctx in self._gfd.ctx.values():
+            if isinstance(ctx, RemoteFd):
+                return ctx.fd
+        return -1
+
+    @property
+    def graph_fd(self) -> Fd:
+        """The client graph's fd of this file (each xlator's state for it)."""
+        return self._gfd
 
     async def __aenter__(self) -> File:
         return self
@@ -77,10 +84,10 @@ class File:
         if self.closed:
             return
         error: OSError | None = None
-        if self._rfd.fd != -1:
-            try:
-                await self._vol.fops.flush(self.gfid, self._rfd.fd, self.path)
-            except OSError as exc:
+        try:
+            await self._vol.fops.flush(self._gfd, self.path)
+        except OSError as exc:
+            if exc.errno != errno.EBADF:  # EBADF: the brick lost the fd with its connection
                 error = exc
         await self._release()
         if error is not None:
@@ -90,14 +97,12 @@ class File:
         if self.closed:
             return
         self.closed = True
-        fd, self._rfd.fd = self._rfd.fd, -1
         self._vol._dropped(self)
-        if fd != -1:
-            with trio.CancelScope(shield=True), trio.move_on_after(10):
-                try:
-                    await self._vol.fops.release(self.gfid, fd)
-                except OSError:
-                    pass
+        with trio.CancelScope(shield=True), trio.move_on_after(10):
+            try:
+                await self._vol.fops.release(self._gfd)
+            except OSError:
+                pass
 
     # ---- positional IO -----------------------------------------------------------------
     async def pread(self, size: int, offset: int) -> bytes:
@@ -107,14 +112,14 @@ class File:
         fd = self._fd()
         fops = self._vol.fops
         if size <= CHUNK:
-            return await fops.read(self.gfid, fd, offset, size, self.path) if size else b""
+            return await fops.read(fd, offset, size, self.path) if size else b""
         pieces = [(off, min(CHUNK, offset + size - off)) for off in range(offset, offset + size, CHUNK)]
         results: list[bytes] = [b""] * len(pieces)
         limiter = trio.CapacityLimiter(MAX_INFLIGHT)
 
         async def one(i: int, off: int, n: int) -> None:
             async with limiter:
-                results[i] = await fops.read(self.gfid, fd, off, n, self.path)
+                results[i] = await fops.read(fd, off, n, self.path)
 
         with unwrap_groups():
             async with trio.open_nursery() as nursery:
@@ -142,14 +147,14 @@ class File:
         if total == 0:
             return 0, -1
         if total <= CHUNK:
-            rsp = await fops.write(self.gfid, fd, offset, view, self.path)
+            rsp = await fops.write(fd, offset, view, self.path)
             return rsp.op_ret, rsp.poststat.ia_size
         pieces = [(off, min(CHUNK, total - off)) for off in range(0, total, CHUNK)]
         written = [0] * len(pieces)
         sizes = [-1] * len(pieces)
 
         async def one(i: int, start: int, n: int) -> None:
-            rsp = await fops.write(self.gfid, fd, offset + start, view[start : start + n], self.path)
+            rsp = await fops.write(fd, offset + start, view[start : start + n], self.path)
             written[i] = rsp.op_ret
             sizes[i] = rsp.poststat.ia_size
 
@@ -236,7 +241,7 @@ class File:
             new = (await self.fstat()).st_size + offset
         elif whence in (getattr(os, "SEEK_DATA", 3), getattr(os, "SEEK_HOLE", 4)):
             what = SEEK_DATA if whence == getattr(os, "SEEK_DATA", 3) else SEEK_HOLE
-            new = await self._vol.fops.seek(self.gfid, self._fd(), offset, what, self.path)
+            new = await self._vol.fops.seek(self._fd(), offset, what, self.path)
         else:
             raise fop_error(errno.EINVAL, self.path)
         if new < 0:
@@ -251,7 +256,7 @@ class File:
 
     # ---- metadata ----------------------------------------------------------------------
     async def fstat(self) -> os.stat_result:
-        return stat_result(await self._vol.fops.fstat(self.gfid, self._fd(), self.path))
+        return stat_result(await self._vol.fops.fstat(self._fd(), self.path))
 
     async def fgetsize(self) -> int:
         return (await self.fstat()).st_size
@@ -259,40 +264,38 @@ class File:
     async def truncate(self, size: int | None = None) -> int:
         """FTRUNCATE to ``size`` (default: the file offset); returns the new size."""
         size = self.offset if size is None else size
-        await self._vol.fops.ftruncate(self.gfid, self._fd(), size, self.path)
+        await self._vol.fops.ftruncate(self._fd(), size, self.path)
         return size
 
     ftruncate = truncate
 
     async def fsync(self) -> None:
-        await self._vol.fops.fsync(self.gfid, self._fd(), False, self.path)
+        await self._vol.fops.fsync(self._fd(), False, self.path)
 
     async def fdatasync(self) -> None:
-        await self._vol.fops.fsync(self.gfid, self._fd(), True, self.path)
+        await self._vol.fops.fsync(self._fd(), True, self.path)
 
     async def discard(self, offset: int, length: int) -> None:
         """Punch a hole (DISCARD); the size does not change."""
-        await self._vol.fops.discard(self.gfid, self._fd(), offset, length, self.path)
+        await self._vol.fops.discard(self._fd(), offset, length, self.path)
 
     async def zerofill(self, offset: int, length: int) -> None:
         """Write zeros (ZEROFILL); may extend the file."""
-        await self._vol.fops.zerofill(self.gfid, self._fd(), offset, length, self.path)
+        await self._vol.fops.zerofill(self._fd(), offset, length, self.path)
 
     async def fallocate(self, mode: int, offset: int, length: int) -> None:
-        await self._vol.fops.fallocate(self.gfid, self._fd(), mode, offset, length, self.path)
+        await self._vol.fops.fallocate(self._fd(), mode, offset, length, self.path)
 
     async def fchmod(self, mode: int) -> None:
-        await self._vol.fops.fsetattr(self.gfid, self._fd(), SETATTR["MODE"], path=self.path, mode=mode & 0o7777)
+        await self._vol.fops.fsetattr(self._fd(), SETATTR["MODE"], path=self.path, mode=mode & 0o7777)
 
     async def fchown(self, uid: int, gid: int) -> None:
         valid = (SETATTR["UID"] if uid != -1 else 0) | (SETATTR["GID"] if gid != -1 else 0)
         if valid:
-            await self._vol.fops.fsetattr(
-                self.gfid, self._fd(), valid, path=self.path, ia_uid=max(uid, 0), ia_gid=max(gid, 0)
-            )
+            await self._vol.fops.fsetattr(self._fd(), valid, path=self.path, ia_uid=max(uid, 0), ia_gid=max(gid, 0))
 
     async def fgetxattr(self, key: str, size: int = 0) -> bytes:
-        values = await self._vol.fops.fgetxattr(self.gfid, self._fd(), key, self.path)
+        values = await self._vol.fops.fgetxattr(self._fd(), key, self.path)
         if key not in values:
             raise fop_error(errno.ENODATA, self.path)
         if size and len(values[key]) > size:
@@ -300,15 +303,15 @@ class File:
         return values[key]
 
     async def flistxattr(self, size: int = 0) -> list[str]:
-        return list(await self._vol.fops.fgetxattr(self.gfid, self._fd(), None, self.path))
+        return list(await self._vol.fops.fgetxattr(self._fd(), None, self.path))
 
     async def fsetxattr(self, key: str, value: bytes | str, flags: int = 0) -> None:
         data = value.encode() if isinstance(value, str) else bytes(value)
-        await self._vol.fops.fsetxattr(self.gfid, self._fd(), key, data, flags, self.path)
+        await self._vol.fops.fsetxattr(self._fd(), key, data, flags, self.path)
 
     async def fremovexattr(self, key: str) -> None:
-        await self._vol.fops.fremovexattr(self.gfid, self._fd(), key, self.path)
+        await self._vol.fops.fremovexattr(self._fd(), key, self.path)
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else f"fd {self._rfd.fd}"
+        state = "closed" if self.closed else f"fd {self.fd}"
         return f"<gfclient File {self.path!r} {state}>"

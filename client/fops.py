@@ -1,8 +1,9 @@
 """Typed FOP calls (program 1298437 version 400) with the credentials libgfapi would send.
 
-:class:`Fops` builds each request from the schemas of :mod:`fakegluster.proto.fops`, sends
-it through the :class:`~gfclient.brick.BrickClient` and turns ``op_ret < 0`` into
-``OSError(op_errno, strerror, path)``.
+:class:`Fops` builds each request from the schemas of :mod:`fakegluster.proto.fops` and
+sends it into the top of the client graph (:mod:`gfclient.graph`); a failure comes back as
+``OSError(op_errno, strerror, path)``.  fd-based calls take the graph's
+:class:`~gfclient.xl.base.Fd` (each brick puts in its own fd number).
 
 Credentials: application FOPs carry the process's pid/uid/gid and the pid as lk_owner;
 RELEASE/RELEASEDIR carry pid 0 (they come from the fd's destruction, not a caller).  When
@@ -29,9 +30,10 @@ from fakegluster.proto.common import NULL_GFID, GfxIattx
 from fakegluster.proto.fops import GfFop
 from fakegluster.proto.gfdict import GfxValue
 
-from .brick import BrickClient, GraphInfo
-from .errors import fop_error
+from .errors import GlusterConnectionError, RpcError
+from .graph import ClientGraph
 from .rpc import INTERNAL, Identity
+from .xl.base import Fd
 
 log = logging.getLogger("gfclient.fops")
 
@@ -84,17 +86,15 @@ def _gfid_req() -> dict[str, GfxValue]:
 class Fops:
     """FOP calls for one mounted volume (see the module docstring)."""
 
-    def __init__(
-        self, brick: BrickClient, info: GraphInfo, *, pid: int, uid: int, gid: int, groups: tuple[int, ...] = ()
-    ) -> None:
-        self.brick = brick
-        self.info = info
+    def __init__(self, graph: ClientGraph, *, pid: int, uid: int, gid: int, groups: tuple[int, ...] = ()) -> None:
+        self.graph = graph
+        self.top = graph.top
         self.app = Identity(pid=pid, uid=uid, gid=gid, groups=tuple(groups))
 
     # ---- plumbing ----------------------------------------------------------------------
     def identity(self, proc: GfFop, *, internal: bool = False, valid: int = 0, stbuf: Any = None) -> Identity:
         base = INTERNAL if internal else self.app
-        if not self.info.utime:
+        if not self.graph.utime:
             return base
         now = time.time_ns()
         if proc in (GfFop.SETATTR, GfFop.FSETATTR):
@@ -110,7 +110,7 @@ class Fops:
         flags = _UTIME_FLAGS.get(proc)
         if flags is None:
             return base
-        if proc in _ATIME_ONLY and self.info.noatime:
+        if proc in _ATIME_ONLY and self.graph.noatime:
             flags = 0
         return _with(base, flags, now)
 
@@ -123,18 +123,27 @@ class Fops:
         payload: bytes | memoryview = b"",
         internal: bool = False,
         ident: Identity | None = None,
+        fd: Fd | None = None,
     ) -> Any:
-        """Send ``proc``; return the result, or raise OSError(op_errno) when op_ret < 0.
-        Every FOP is logged at DEBUG (``gfclient.fops``: name, path, outcome)."""
-        reply = await self.brick.fop(proc, args, ident=ident or self.identity(proc, internal=internal), payload=payload)
-        rsp = reply.result
-        if rsp.op_ret < 0:
+        """Send ``proc`` down the graph; return the result (READ: ``(rsp, data)``), or raise
+        OSError (with ``path`` as its filename).  Every FOP is logged at DEBUG
+        (``gfclient.fops``: name, path, outcome)."""
+        try:
+            result = await self.top.call(
+                proc, args, ident or self.identity(proc, internal=internal), fd=fd, payload=payload
+            )
+        except (GlusterConnectionError, RpcError):
+            raise
+        except OSError as exc:
             if log.isEnabledFor(logging.DEBUG):
-                log.debug("%s %s: %s", proc.name, path or "", errno.errorcode.get(rsp.op_errno, rsp.op_errno))
-            raise fop_error(rsp.op_errno, path)
+                log.debug("%s %s: %s", proc.name, path or "", errno.errorcode.get(exc.errno or 0, exc.errno))
+            if path is None or exc.filename is not None:
+                raise
+            raise OSError(exc.errno, exc.strerror, path) from None
         if log.isEnabledFor(logging.DEBUG):
+            rsp = result[0] if proc == GfFop.READ else result
             log.debug("%s %s: %d", proc.name, path or "", rsp.op_ret)
-        return reply if proc == GfFop.READ else rsp
+        return result
 
     # ---- namespace ---------------------------------------------------------------------
     async def lookup(self, pargfid: bytes, name: str, path: str | None = None) -> Any:
@@ -147,9 +156,6 @@ class Fops:
 
     async def stat(self, gfid: bytes, path: str | None = None) -> Any:
         return (await self.call(GfFop.STAT, F.GfxStatReq.cls(gfid, None), path=path)).stat
-
-    async def create(self, pargfid: bytes, name: str, flags: int, mode: int, path: str | None = None) -> Any:
-        return await self.call(GfFop.CREATE, F.GfxCreateReq.cls(pargfid, flags, mode, 0, name, _gfid_req()), path=path)
 
     async def mkdir(self, pargfid: bytes, name: str, mode: int, path: str | None = None) -> Any:
         return (await self.call(GfFop.MKDIR, F.GfxMkdirReq.cls(pargfid, mode, 0, name, _gfid_req()), path=path)).stat
@@ -189,13 +195,6 @@ class Fops:
             await self.call(GfFop.SETATTR, F.GfxSetattrReq.cls(gfid, stbuf, valid, None), path=path, ident=ident)
         ).poststat
 
-    async def fsetattr(self, gfid: bytes, fd: int, valid: int, *, path: str | None = None, **fields: int) -> Any:
-        stbuf = GfxIattx.cls(**fields)
-        ident = self.identity(GfFop.FSETATTR, valid=valid, stbuf=stbuf)
-        return (
-            await self.call(GfFop.FSETATTR, F.GfxFsetattrReq.cls(gfid, fd, stbuf, valid, None), path=path, ident=ident)
-        ).poststat
-
     async def statfs(self, gfid: bytes, path: str | None = None) -> Any:
         return (await self.call(GfFop.STATFS, F.GfxStatfsReq.cls(gfid, None), path=path)).statfs
 
@@ -211,71 +210,85 @@ class Fops:
     async def removexattr(self, gfid: bytes, name: str, path: str | None = None) -> None:
         await self.call(GfFop.REMOVEXATTR, F.GfxRemovexattrReq.cls(gfid, name, None), path=path)
 
-    async def fgetxattr(self, gfid: bytes, fd: int, name: str | None, path: str | None = None) -> dict[str, bytes]:
-        req = F.GfxFgetxattrReq.cls(gfid, fd, 1 if name else 0, name or "", None)
-        rsp = await self.call(GfFop.FGETXATTR, req, path=path)
+    async def fgetxattr(self, fd: Fd, name: str | None, path: str | None = None) -> dict[str, bytes]:
+        req = F.GfxFgetxattrReq.cls(fd.gfid, -1, 1 if name else 0, name or "", None)
+        rsp = await self.call(GfFop.FGETXATTR, req, path=path, fd=fd)
         return {k: _xattr_bytes(v) for k, v in (rsp.dict or {}).items()}
 
-    async def fsetxattr(
-        self, gfid: bytes, fd: int, name: str, value: bytes, flags: int, path: str | None = None
-    ) -> None:
-        req = F.GfxFsetxattrReq.cls(gfid, fd, flags, {name: GfxValue.ptr(value)}, None)
-        await self.call(GfFop.FSETXATTR, req, path=path)
+    async def fsetxattr(self, fd: Fd, name: str, value: bytes, flags: int, path: str | None = None) -> None:
+        req = F.GfxFsetxattrReq.cls(fd.gfid, -1, flags, {name: GfxValue.ptr(value)}, None)
+        await self.call(GfFop.FSETXATTR, req, path=path, fd=fd)
 
-    async def fremovexattr(self, gfid: bytes, fd: int, name: str, path: str | None = None) -> None:
-        await self.call(GfFop.FREMOVEXATTR, F.GfxFremovexattrReq.cls(gfid, fd, name, None), path=path)
+    async def fremovexattr(self, fd: Fd, name: str, path: str | None = None) -> None:
+        await self.call(GfFop.FREMOVEXATTR, F.GfxFremovexattrReq.cls(fd.gfid, -1, name, None), path=path, fd=fd)
 
     # ---- fds ---------------------------------------------------------------------------
-    async def open(self, gfid: bytes, flags: int, path: str | None = None) -> int:
-        return (await self.call(GfFop.OPEN, F.GfxOpenReq.cls(gfid, flags, None), path=path)).fd
+    async def open(self, fd: Fd, path: str | None = None) -> None:
+        """OPEN ``fd.gfid`` with ``fd.flags``; every brick keeps its fd in ``fd``."""
+        await self.call(GfFop.OPEN, F.GfxOpenReq.cls(fd.gfid, fd.flags, None), path=path, fd=fd)
 
-    async def opendir(self, gfid: bytes, path: str | None = None) -> int:
-        return (await self.call(GfFop.OPENDIR, F.GfxOpendirReq.cls(gfid, None), path=path)).fd
+    async def create(self, pargfid: bytes, name: str, fd: Fd, mode: int, path: str | None = None) -> Any:
+        """CREATE ``name`` with ``fd.flags``; sets ``fd.gfid``; returns the reply."""
+        req = F.GfxCreateReq.cls(pargfid, fd.flags, mode, 0, name, _gfid_req())
+        rsp = await self.call(GfFop.CREATE, req, path=path, fd=fd)
+        fd.gfid = rsp.stat.ia_gfid
+        return rsp
 
-    async def readdirp(self, gfid: bytes, fd: int, offset: int, path: str | None = None) -> tuple[Any, ...]:
-        req = F.GfxReaddirpReq.cls(gfid, fd, offset, READDIR_SIZE, None)
-        return (await self.call(GfFop.READDIRP, req, path=path)).reply
+    async def opendir(self, fd: Fd, path: str | None = None) -> None:
+        await self.call(GfFop.OPENDIR, F.GfxOpendirReq.cls(fd.gfid, None), path=path, fd=fd)
 
-    async def read(self, gfid: bytes, fd: int, offset: int, size: int, path: str | None = None) -> bytes:
-        reply = await self.call(GfFop.READ, F.GfxReadReq.cls(gfid, fd, offset, size, 0, None), path=path)
-        n = reply.result.op_ret
-        return bytes(reply.payload[:n])
+    async def readdirp(self, fd: Fd, offset: int, path: str | None = None) -> tuple[Any, ...]:
+        req = F.GfxReaddirpReq.cls(fd.gfid, -1, offset, READDIR_SIZE, None)
+        return (await self.call(GfFop.READDIRP, req, path=path, fd=fd)).reply
 
-    async def write(self, gfid: bytes, fd: int, offset: int, data: bytes | memoryview, path: str | None = None) -> Any:
+    async def read(self, fd: Fd, offset: int, size: int, path: str | None = None) -> bytes:
+        _, data = await self.call(GfFop.READ, F.GfxReadReq.cls(fd.gfid, -1, offset, size, 0, None), path=path, fd=fd)
+        return bytes(data)
+
+    async def write(self, fd: Fd, offset: int, data: bytes | memoryview, path: str | None = None) -> Any:
         """WRITE; returns the reply (``op_ret`` = bytes written, ``poststat``)."""
         return await self.call(
-            GfFop.WRITE, F.GfxWriteReq.cls(gfid, fd, offset, len(data), 0, None), path=path, payload=data
+            GfFop.WRITE, F.GfxWriteReq.cls(fd.gfid, -1, offset, len(data), 0, None), path=path, payload=data, fd=fd
         )
 
-    async def fstat(self, gfid: bytes, fd: int, path: str | None = None) -> Any:
-        return (await self.call(GfFop.FSTAT, F.GfxFstatReq.cls(gfid, fd, None), path=path)).stat
+    async def fstat(self, fd: Fd, path: str | None = None) -> Any:
+        return (await self.call(GfFop.FSTAT, F.GfxFstatReq.cls(fd.gfid, -1, None), path=path, fd=fd)).stat
 
-    async def ftruncate(self, gfid: bytes, fd: int, size: int, path: str | None = None) -> Any:
-        return (await self.call(GfFop.FTRUNCATE, F.GfxFtruncateReq.cls(gfid, fd, size, None), path=path)).poststat
+    async def ftruncate(self, fd: Fd, size: int, path: str | None = None) -> Any:
+        req = F.GfxFtruncateReq.cls(fd.gfid, -1, size, None)
+        return (await self.call(GfFop.FTRUNCATE, req, path=path, fd=fd)).poststat
 
-    async def fsync(self, gfid: bytes, fd: int, datasync: bool = False, path: str | None = None) -> None:
-        await self.call(GfFop.FSYNC, F.GfxFsyncReq.cls(gfid, fd, 1 if datasync else 0, None), path=path)
+    async def fsync(self, fd: Fd, datasync: bool = False, path: str | None = None) -> None:
+        await self.call(GfFop.FSYNC, F.GfxFsyncReq.cls(fd.gfid, -1, 1 if datasync else 0, None), path=path, fd=fd)
 
-    async def flush(self, gfid: bytes, fd: int, path: str | None = None) -> None:
-        await self.call(GfFop.FLUSH, F.GfxFlushReq.cls(gfid, fd, None), path=path)
+    async def flush(self, fd: Fd, path: str | None = None) -> None:
+        await self.call(GfFop.FLUSH, F.GfxFlushReq.cls(fd.gfid, -1, None), path=path, fd=fd)
 
-    async def release(self, gfid: bytes, fd: int, is_dir: bool = False) -> None:
-        if is_dir:
-            await self.call(GfFop.RELEASEDIR, F.GfxReleasedirReq.cls(gfid, fd, {}), internal=True)
+    async def release(self, fd: Fd) -> None:
+        if fd.is_dir:
+            await self.call(GfFop.RELEASEDIR, F.GfxReleasedirReq.cls(fd.gfid, -1, {}), internal=True, fd=fd)
         else:
-            await self.call(GfFop.RELEASE, F.GfxReleaseReq.cls(gfid, fd, {}), internal=True)
+            await self.call(GfFop.RELEASE, F.GfxReleaseReq.cls(fd.gfid, -1, {}), internal=True, fd=fd)
 
-    async def discard(self, gfid: bytes, fd: int, offset: int, size: int, path: str | None = None) -> None:
-        await self.call(GfFop.DISCARD, F.GfxDiscardReq.cls(gfid, fd, offset, size, None), path=path)
+    async def fsetattr(self, fd: Fd, valid: int, *, path: str | None = None, **fields: int) -> Any:
+        stbuf = GfxIattx.cls(**fields)
+        ident = self.identity(GfFop.FSETATTR, valid=valid, stbuf=stbuf)
+        req = F.GfxFsetattrReq.cls(fd.gfid, -1, stbuf, valid, None)
+        return (await self.call(GfFop.FSETATTR, req, path=path, ident=ident, fd=fd)).poststat
 
-    async def zerofill(self, gfid: bytes, fd: int, offset: int, size: int, path: str | None = None) -> None:
-        await self.call(GfFop.ZEROFILL, F.GfxZerofillReq.cls(gfid, fd, offset, size, None), path=path)
+    async def discard(self, fd: Fd, offset: int, size: int, path: str | None = None) -> None:
+        await self.call(GfFop.DISCARD, F.GfxDiscardReq.cls(fd.gfid, -1, offset, size, None), path=path, fd=fd)
 
-    async def fallocate(self, gfid: bytes, fd: int, mode: int, offset: int, size: int, path: str | None = None) -> None:
-        await self.call(GfFop.FALLOCATE, F.GfxFallocateReq.cls(gfid, fd, mode, offset, size, None), path=path)
+    async def zerofill(self, fd: Fd, offset: int, size: int, path: str | None = None) -> None:
+        await self.call(GfFop.ZEROFILL, F.GfxZerofillReq.cls(fd.gfid, -1, offset, size, None), path=path, fd=fd)
 
-    async def seek(self, gfid: bytes, fd: int, offset: int, what: int, path: str | None = None) -> int:
-        return (await self.call(GfFop.SEEK, F.GfxSeekReq.cls(gfid, fd, offset, what, None), path=path)).offset
+    async def fallocate(self, fd: Fd, mode: int, offset: int, size: int, path: str | None = None) -> None:
+        req = F.GfxFallocateReq.cls(fd.gfid, -1, mode, offset, size, None)
+        await self.call(GfFop.FALLOCATE, req, path=path, fd=fd)
+
+    async def seek(self, fd: Fd, offset: int, what: int, path: str | None = None) -> int:
+        req = F.GfxSeekReq.cls(fd.gfid, -1, offset, what, None)
+        return (await self.call(GfFop.SEEK, req, path=path, fd=fd)).offset
 
 
 def _with(base: Identity, flags: int, ctime_ns: int) -> Identity:

@@ -125,6 +125,8 @@ class File:
         self._loop = loop
         self._f = afile
         self._offset_lock = threading.Lock()
+        # a cluster translator that fans out (replicate, disperse) needs the trio thread
+        self._inline_ok = afile._vol.graph.top.inline_io
 
     def __enter__(self) -> File:
         return self
@@ -137,7 +139,10 @@ class File:
         return self._loop.run(getattr(self._f, name), *args, **kwargs)
 
     def _inline(self, name: str, *args: Any) -> Any:
-        """In this thread (a single-FOP method, see the module docstring)."""
+        """In this thread (a single-FOP method, see the module docstring) when the graph
+        allows it, else in the trio thread."""
+        if not self._inline_ok:
+            return self._run(name, *args)
         return self._loop.inline(getattr(self._f, name)(*args))
 
     @property

@@ -44,6 +44,9 @@ __all__ = [
     "Direction",
     "find_direction",
     "quorum_count",
+    "has_quorum",
+    "super_fast_hash",
+    "read_child",
 ]
 
 AFR_PREFIX = "trusted.afr."
@@ -264,3 +267,81 @@ def find_direction(
     for i in range(n):
         witness[i] += dirty[i]
     return Direction(tuple(sources), tuple(sinks), tuple(witness))
+
+
+def has_quorum(up: Sequence[bool], quorum: int | None) -> bool:
+    """``afr_has_quorum``: ``quorum`` None/0 is no quorum, -1 is ``auto`` (a majority; with
+    exactly half up, only if the first child is among them), else a count."""
+    n = len(up)
+    count = sum(1 for u in up if u)
+    if not quorum:
+        return True
+    if quorum == -1:
+        if count * 2 == n:
+            return bool(up[0])
+        return count >= n // 2 + 1
+    return count >= quorum
+
+
+def _signed(b: int) -> int:
+    return b - 256 if b & 0x80 else b
+
+
+def super_fast_hash(data: bytes) -> int:
+    """``SuperFastHash`` of ``libglusterfs/src/hashfn.c`` (Paul Hsieh's), which AFR's
+    ``read-hash-mode 1`` applies to a gfid to spread reads; bytes are signed ``char``."""
+    m = 0xFFFFFFFF
+    n = len(data)
+    if n <= 1:
+        return 1
+    h = n
+    rem = n & 3
+    pos = 0
+    for _ in range(n >> 2):
+        h = (h + (data[pos] | data[pos + 1] << 8)) & m
+        tmp = (((data[pos + 2] | data[pos + 3] << 8) << 11) ^ h) & m
+        h = ((h << 16) ^ tmp) & m
+        pos += 4
+        h = (h + (h >> 11)) & m
+    if rem == 3:
+        h = (h + (data[pos] | data[pos + 1] << 8)) & m
+        h ^= (h << 16) & m
+        h ^= (_signed(data[pos + 2]) << 18) & m
+        h = (h + (h >> 11)) & m
+    elif rem == 2:
+        h = (h + (data[pos] | data[pos + 1] << 8)) & m
+        h ^= (h << 11) & m
+        h = (h + (h >> 17)) & m
+    elif rem == 1:
+        h = (h + _signed(data[pos])) & m
+        h ^= (h << 10) & m
+        h = (h + (h >> 1)) & m
+    h ^= (h << 3) & m
+    h = (h + (h >> 5)) & m
+    h ^= (h << 4) & m
+    h = (h + (h >> 17)) & m
+    h ^= (h << 25) & m
+    h = (h + (h >> 6)) & m
+    return h
+
+
+def read_child(gfid: bytes, readable: Sequence[bool], hash_mode: int = 1, pid: int = 0, is_dir: bool = False) -> int:
+    """The child to read from (``afr_read_subvol_select_by_policy`` without a preferred
+    child): mode 1 hashes the gfid, 2 the gfid with the pid (files), else the first readable;
+    -1 when nothing is readable (split brain, or all down)."""
+    n = len(readable)
+    child = -1
+    if hash_mode == 1:
+        child = super_fast_hash(gfid) % n
+    elif hash_mode == 2:
+        g = gfid
+        if not is_dir:
+            first = (int.from_bytes(gfid[:4], "little") ^ (pid & 0xFFFFFFFF)).to_bytes(4, "little")
+            g = first + gfid[4:]
+        child = super_fast_hash(g) % n
+    if 0 <= child < n and readable[child]:
+        return child
+    for i, ok in enumerate(readable):
+        if ok:
+            return i
+    return -1

@@ -1,5 +1,5 @@
 """Mounting against a scripted glusterd + brick (tests/client/scripted.py): the call sequence
-of a 10.3 libgfapi client, SETVOLUME's dict, credentials, the multi-brick refusal, failures
+of a 10.3 libgfapi client, SETVOLUME's dict, credentials, translators refused by name, failures
 naming the server, and the reconnect after a ping-timeout (re-SETVOLUME, fd reopen)."""
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from fakegluster.proto.events import Call
 from fakegluster.proto.gfdict import old_dict_text
 from fakegluster.proto.rpc import AuthGlusterfsParamsV3, AuthGlusterfsParmsV2, lk_owner_for_pid
 from fakegluster.proto.volfile import parse_volfile
-from gfclient.brick import BrickClient, inspect_graph
 from gfclient.errors import GlusterConnectionError, UnsupportedVolumeError
+from gfclient.graph import build_graph
 
 from .scripted import DUMP, FOP, HNDSK, PMAP, ScriptedCluster
 
@@ -83,10 +83,8 @@ def test_setvolume_dict_matches_a_real_client():
     )
     real = next(e for e in events if isinstance(e, Call) and e.prog == HNDSK and e.proc == 1)
     real_dict = old_dict_text(real.args.dict)
-    info = inspect_graph(parse_volfile(volfile), "testvol")
-    ours = old_dict_text(
-        BrickClient(info, volfile_key="testvol", process_name=real_dict["process-name"], pid=3574).setvolume_dict()
-    )
+    graph = build_graph(parse_volfile(volfile), "testvol", process_name=real_dict["process-name"], pid=3574)
+    ours = old_dict_text(graph.bricks[0].setvolume_dict())
     assert list(ours) == list(real_dict)
     differ = {k for k in ours if ours[k] != real_dict[k]}
     assert differ == {"process-uuid"}  # CTX_ID and HOST are ours
@@ -114,24 +112,27 @@ async def test_fop_credentials_carry_utime_flags(cluster):
         assert open_.args.flags == 0
 
 
-async def test_multi_brick_volume_is_not_supported_yet(cluster):
-    cluster.volfile = client_volfile(plain_volume("testvol", ["vm:/b0", "vm:/b1"]), trusted=False)
+def test_translators_that_change_the_data_are_refused_by_name():
+    volfile = client_volfile(plain_volume("testvol", ["vm:/b0", "vm:/b1"]), trusted=False)
+    graph = parse_volfile(volfile)
+    assert build_graph(graph, "testvol", process_name="p", pid=1).top.type == "cluster/distribute"
+    shard = volfile + ("\nvolume testvol-shard\n    type features/shard\n    subvolumes testvol\nend-volume\n")
     with pytest.raises(UnsupportedVolumeError) as ei:
-        async with gfclient.aio.connect(URI):
-            pass
+        build_graph(parse_volfile(shard), "testvol", process_name="p", pid=1)
     assert ei.value.errno == errno.EOPNOTSUPP
-    assert "not supported yet" in str(ei.value)
-    assert "testvol-client-0, testvol-client-1" in str(ei.value) and "cluster/distribute" in str(ei.value)
+    assert "'testvol-shard' of type features/shard" in str(ei.value)
 
 
-def test_inspect_graph_single_brick_without_dht():
+def test_graph_of_a_single_brick_without_dht():
     text = (
         "volume v-client-0\n type protocol/client\n option remote-host h\n option remote-subvolume /b\n"
         " option remote-port 5000\n option ping-timeout 10\nend-volume\n"
     )
-    info = inspect_graph(parse_volfile(text), "v")
-    assert (info.brick.host, info.brick.port, info.brick.subvolume, info.brick.ping_timeout) == ("h", 5000, "/b", 10)
-    assert not info.dht and not info.utime
+    graph = build_graph(parse_volfile(text), "v", process_name="p", pid=1)
+    (brick,) = graph.bricks
+    c = brick.config
+    assert (c.host, c.port, c.subvolume, c.ping_timeout) == ("h", 5000, "/b", 10)
+    assert not graph.dht and not graph.utime and graph.top.type == "protocol/client"
 
 
 async def test_unknown_volume_and_refused_brick_name_the_server(cluster):
