@@ -8,7 +8,10 @@ assertions hold on each: a test passing on ``real`` and failing on another kind 
 difference of that kind (fix it, or record it in fakegluster/differences.py and mark the
 test with :func:`tests.helpers.known_difference`).
 
-A module restricts the kinds with ``pytestmark = pytest.mark.targets("fake", "real")``.
+A module restricts the kinds with ``pytestmark = pytest.mark.targets("fake", "real")``, or
+asks for more: the real volumes of other types (``real-replica3``... :data:`REAL_CLUSTER_KINDS`,
+the session's ``real_cluster`` volumes) run only where a module names them (gfclient's
+conformance module does); a module without the mark gets :data:`DEFAULT_KINDS`.
 Add a kind by adding a factory (it gets the fixture's request, to reach session fixtures)::
 
     TARGETS["fake-replica3"] = make_replica3_target
@@ -24,7 +27,7 @@ import pytest
 import gfclient
 from gfclient.uri import GlusterURI
 
-__all__ = ["Target", "TARGETS", "TARGET_MARKS", "GLUSTERD_SOCKET"]
+__all__ = ["Target", "TARGETS", "TARGET_MARKS", "GLUSTERD_SOCKET", "DEFAULT_KINDS", "REAL_CLUSTER_KINDS"]
 
 #: Where the real glusterd's unix socket is (it serves GETSPEC there).
 GLUSTERD_SOCKET = "/var/run/glusterd.socket"
@@ -50,7 +53,7 @@ class Target:
 
     @property
     def real(self) -> bool:
-        return self.kind == "real"
+        return self.kind.startswith("real")
 
     def tcp_uri(self, path: str | None = None) -> str:
         """``gluster://HOST:PORT/VOLUME[/PATH]``."""
@@ -95,14 +98,34 @@ def make_fake_subprocess_target(request: pytest.FixtureRequest) -> Target:
     return Target("fake-subprocess", "confdir", "127.0.0.1", served.port(), str(sock))
 
 
+def _real_cluster(kind: str) -> Callable[[pytest.FixtureRequest], Target]:
+    """A factory for the session's real volume of another type (tests/conftest.py
+    ``REAL_CLUSTERS``: distribute 2, replica 3, arbiter, 2 x 3, disperse 4+2)."""
+
+    def make(request: pytest.FixtureRequest) -> Target:
+        vol = request.getfixturevalue("real_cluster")(kind)
+        return Target(f"real-{kind}", vol.name, vol.host, vol.port, GLUSTERD_SOCKET)
+
+    return make
+
+
+#: The real volume types beyond one brick (opt-in kinds, see the module docstring).
+REAL_CLUSTER_KINDS = [f"real-{k}" for k in ("distribute2", "replica3", "arbiter", "2x3", "disperse")]
+#: The kinds of a module without a ``targets`` mark.
+DEFAULT_KINDS = ["real", "fake", "fake-subprocess"]
+
 #: kind -> factory.
 TARGETS: dict[str, Callable[[pytest.FixtureRequest], Target]] = {
     "real": make_real_target,
+    **{kind: _real_cluster(kind.removeprefix("real-")) for kind in REAL_CLUSTER_KINDS},
     "fake": make_fake_target,
     "fake-subprocess": make_fake_subprocess_target,
 }
 #: kind -> marks of its tests (``real``: needs the real peer, required under CI=true).
-TARGET_MARKS: dict[str, list[pytest.MarkDecorator]] = {"real": [pytest.mark.real]}
+TARGET_MARKS: dict[str, list[pytest.MarkDecorator]] = {
+    "real": [pytest.mark.real],
+    **{kind: [pytest.mark.real] for kind in REAL_CLUSTER_KINDS},
+}
 
 
 def parametrize_targets(metafunc: pytest.Metafunc) -> None:
@@ -110,7 +133,7 @@ def parametrize_targets(metafunc: pytest.Metafunc) -> None:
     if "target" not in metafunc.fixturenames:
         return
     marker = metafunc.definition.get_closest_marker("targets")
-    kinds = list(marker.args) if marker else list(TARGETS)
+    kinds = list(marker.args) if marker else list(DEFAULT_KINDS)
     unknown = set(kinds) - set(TARGETS)
     if unknown:
         raise ValueError(f"unknown target kinds {sorted(unknown)}; known: {list(TARGETS)}")

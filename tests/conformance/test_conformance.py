@@ -1,5 +1,6 @@
-"""gfclient against every target (tests/conformance/conftest.py): the same assertions must
-hold on a real GlusterFS 10.3 and on any fake.  A test that passes on "real" and fails on
+"""gfclient against every target (tests/targets.py): the same assertions must hold on a real
+GlusterFS 10.3 -- a one-brick volume and one of each cluster type (distribute 2, replica 3,
+arbiter, 2 x 3, disperse 4+2) -- and on any fake.  A test that passes on "real" and fails on
 another target has found a difference in that target.
 
 Each test works in its own directory (``workdir``) of the shared volume.  The interop tests
@@ -22,6 +23,9 @@ import trio
 import gfclient
 from fakegluster.testing.realgluster import run_gfapi
 from tests.helpers import require_tool
+from tests.targets import DEFAULT_KINDS, REAL_CLUSTER_KINDS
+
+pytestmark = pytest.mark.targets(*DEFAULT_KINDS, *REAL_CLUSTER_KINDS)
 
 MiB = 1 << 20
 
