@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
-__all__ = ["unwrap_groups"]
+__all__ = ["unwrap_groups", "unsent_part"]
 
 
 def _leaves(exc: BaseException) -> Iterator[BaseException]:
@@ -35,3 +36,16 @@ def unwrap_groups() -> Iterator[None]:
         if errors and all(isinstance(e, Exception) for e in leaves):
             raise errors[0] from group
         raise
+
+
+def unsent_part(buffers: list[Any], sent: int) -> list[Any]:
+    """What is left of ``buffers`` after ``sent`` bytes went out."""
+    for i, buf in enumerate(buffers):
+        n = len(buf)
+        if sent < n:
+            rest = buffers[i:]
+            if sent:
+                rest[0] = memoryview(buf)[sent:]
+            return rest
+        sent -= n
+    return []

@@ -15,7 +15,19 @@ from __future__ import annotations
 import errno as _errno
 import os
 
-__all__ = ["GlusterConnectionError", "RpcError", "UnsupportedVolumeError", "fop_error", "where"]
+from fakegluster.proto.errors import AcceptStat, RejectStat
+from fakegluster.proto.events import Denied, Reply
+from fakegluster.proto.programs import lookup
+
+__all__ = [
+    "GlusterConnectionError",
+    "RpcError",
+    "UnsupportedVolumeError",
+    "fop_error",
+    "where",
+    "rpc_refusal",
+    "describe_call",
+]
 
 
 def where(host: str | None, port: int | None, socket: str | None = None) -> str:
@@ -70,3 +82,25 @@ class UnsupportedVolumeError(OSError):
 
     def __init__(self, message: str) -> None:
         super().__init__(_errno.EOPNOTSUPP, message)
+
+
+def rpc_refusal(ev: Reply | Denied, what: str) -> RpcError:
+    """The :class:`RpcError` for a reply that refused a call (denied, or not SUCCESS)."""
+    if isinstance(ev, Denied):
+        if ev.reject_stat == RejectStat.AUTH_ERROR:
+            return RpcError(_errno.EACCES, f"{what}: call denied, AUTH_ERROR ({ev.auth_stat.name})", "AUTH_ERROR")
+        return RpcError(_errno.EPROTO, f"{what}: call denied, RPC_MISMATCH ({ev.low}..{ev.high})", "RPC_MISMATCH")
+    stat = ev.stat
+    if stat in (AcceptStat.PROG_UNAVAIL, AcceptStat.PROC_UNAVAIL, AcceptStat.PROG_MISMATCH):
+        extra = f" (server has versions {ev.low}..{ev.high})" if stat == AcceptStat.PROG_MISMATCH else ""
+        return RpcError(_errno.EOPNOTSUPP, f"{what}: {stat.name}{extra}", stat.name)
+    return RpcError(_errno.EPROTO, f"{what}: {stat.name}", stat.name)
+
+
+def describe_call(prog: int, vers: int, proc: int) -> str:
+    """A call's program and procedure by name, for messages ("GlusterFS 4.x v1 READ")."""
+    program = lookup(prog, vers)
+    if program is None:
+        return f"program {prog} v{vers} procedure {proc}"
+    p = program.procs.get(proc)
+    return f"{program.name} {p.name if p else f'procedure {proc}'}"

@@ -69,6 +69,12 @@ class File:
         return -1
 
     @property
+    def inline_io(self) -> bool:
+        """Can a single-chunk READ/WRITE of this file run in a thread of its own?  (The
+        graph's translators await one RPC at a time: see :func:`gfclient.sync.run_inline`.)"""
+        return self._vol.graph.top.inline_io
+
+    @property
     def graph_fd(self) -> Fd:
         """The client graph's fd of this file (each xlator's state for it)."""
         return self._gfd
@@ -185,10 +191,11 @@ class File:
     async def read(self, size: int = -1) -> bytes:
         """Read ``size`` bytes (all up to EOF when negative) from the file offset."""
         async with self._lock:
-            return await self._read(size)
+            return await self.read_unlocked(size)
 
-    async def _read(self, size: int | None) -> bytes:
-        """:meth:`read` without the offset lock (the blocking API holds its own)."""
+    async def read_unlocked(self, size: int | None) -> bytes:
+        """:meth:`read` without the offset lock, for a caller that serializes the offset
+        itself (the blocking API holds a thread lock of its own)."""
         if size is None or size < 0:
             st = await self.fstat()
             chunks = [await self.pread(max(st.st_size - self.offset, 0), self.offset)]
@@ -215,10 +222,10 @@ class File:
     async def write(self, data: bytes | bytearray | memoryview) -> int:
         """Write at the file offset (at the end with O_APPEND); returns bytes written."""
         async with self._lock:
-            return await self._write(data)
+            return await self.write_unlocked(data)
 
-    async def _write(self, data: bytes | bytearray | memoryview) -> int:
-        """:meth:`write` without the offset lock (the blocking API holds its own)."""
+    async def write_unlocked(self, data: bytes | bytearray | memoryview) -> int:
+        """:meth:`write` without the offset lock (see :meth:`read_unlocked`)."""
         n, size = await self._pwrite(memoryview(data).cast("B"), self.offset)
         if self.flags & os.O_APPEND and size >= 0:
             self.offset = size
@@ -229,10 +236,10 @@ class File:
     async def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         """Move the file offset; also SEEK_DATA / SEEK_HOLE (the SEEK fop)."""
         async with self._lock:
-            return await self._seek(offset, whence)
+            return await self.seek_unlocked(offset, whence)
 
-    async def _seek(self, offset: int, whence: int) -> int:
-        """:meth:`seek` without the offset lock (the blocking API holds its own)."""
+    async def seek_unlocked(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        """:meth:`seek` without the offset lock (see :meth:`read_unlocked`)."""
         if whence == os.SEEK_SET:
             new = offset
         elif whence == os.SEEK_CUR:

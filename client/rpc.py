@@ -70,14 +70,14 @@ import trio
 
 from fakegluster.proto.connection import Role, RpcConnection
 from fakegluster.proto.dump import GF_DUMP_PROGRAM, GfDumpProc
-from fakegluster.proto.errors import AcceptStat, ProtocolError, RejectStat
+from fakegluster.proto.errors import AcceptStat, ProtocolError
 from fakegluster.proto.events import NEED_DATA, Call, ConnectionClosed, Denied, Reply
-from fakegluster.proto.programs import lookup
 
-from .errors import GlusterConnectionError, RpcError
+from ._util import unsent_part
+from .errors import GlusterConnectionError, RpcError, describe_call, rpc_refusal
 from .identity import INTERNAL, Identity, XidCounter
 from .ping import Pinger
-from .rpc_threads import ThreadCallers, _Waiter
+from .rpc_threads import ThreadCalls, _Waiter
 
 __all__ = ["Identity", "INTERNAL", "XidCounter", "RpcChannel", "RECEIVE_SIZE"]
 
@@ -93,45 +93,12 @@ _IOV_MAX = 512
 _get_ident = threading.get_ident
 
 
-#: ``RpcChannel._reader`` when the trio receive task reads the socket.
+#: ``RpcChannel.reader`` when the trio receive task reads the socket.
 _TRIO = "trio"
 _OK, _CLOSED, _STEP_BACK = 0, 1, 2
 
 
-def _rpc_refusal(ev: Reply | Denied, what: str) -> RpcError:
-    if isinstance(ev, Denied):
-        if ev.reject_stat == RejectStat.AUTH_ERROR:
-            return RpcError(errno.EACCES, f"{what}: call denied, AUTH_ERROR ({ev.auth_stat.name})", "AUTH_ERROR")
-        return RpcError(errno.EPROTO, f"{what}: call denied, RPC_MISMATCH ({ev.low}..{ev.high})", "RPC_MISMATCH")
-    stat = ev.stat
-    if stat in (AcceptStat.PROG_UNAVAIL, AcceptStat.PROC_UNAVAIL, AcceptStat.PROG_MISMATCH):
-        extra = f" (server has versions {ev.low}..{ev.high})" if stat == AcceptStat.PROG_MISMATCH else ""
-        return RpcError(errno.EOPNOTSUPP, f"{what}: {stat.name}{extra}", stat.name)
-    return RpcError(errno.EPROTO, f"{what}: {stat.name}", stat.name)
-
-
-def _describe(prog: int, vers: int, proc: int) -> str:
-    program = lookup(prog, vers)
-    if program is None:
-        return f"program {prog} v{vers} procedure {proc}"
-    p = program.procs.get(proc)
-    return f"{program.name} {p.name if p else f'procedure {proc}'}"
-
-
-def _unsent(buffers: list[Any], sent: int) -> list[Any]:
-    """What is left of ``buffers`` after ``sent`` bytes went out."""
-    for i, buf in enumerate(buffers):
-        n = len(buf)
-        if sent < n:
-            rest = buffers[i:]
-            if sent:
-                rest[0] = memoryview(buf)[sent:]
-            return rest
-        sent -= n
-    return []
-
-
-class RpcChannel(ThreadCallers, Pinger):
+class RpcChannel:
     """One client connection (see the module docstring).
 
     Args:
@@ -145,6 +112,10 @@ class RpcChannel(ThreadCallers, Pinger):
             before any pending call sees its error -- like rpc-clnt's DISCONNECT notify.
 
     Start :meth:`run` in a nursery (``await nursery.start(channel.run)``) before calling.
+
+    Two objects of its own do part of the work: :attr:`pinger` (:class:`~gfclient.ping.Pinger`,
+    the keep-alive) and :attr:`threads` (:class:`~gfclient.rpc_threads.ThreadCalls`, calls
+    from other threads).
     """
 
     def __init__(
@@ -166,34 +137,33 @@ class RpcChannel(ThreadCallers, Pinger):
         self.close_reason: GlusterConnectionError | None = None
         self.last_sent = -math.inf
         self.last_received = -math.inf
-        self.pings_sent = 0
         self._on_callback = on_callback
         self._on_close = on_close
-        self._conn = RpcConnection(Role.CLIENT)
-        self._waiters: dict[int, _Waiter] = {}
-        # _lock guards what the trio thread and calling threads share: _conn, _waiters,
-        # close_reason, _outq, _reader, _eof, the waiters' signal state, and every use of
-        # _sock outside the trio thread
-        self._lock = threading.Lock()
-        self._sock: socket.socket | None = None
-        self._poller: Any = None
-        self._tbuf: bytearray | None = None
+        self.conn = RpcConnection(Role.CLIENT)
+        self.waiters: dict[int, _Waiter] = {}
+        # `lock` guards what the trio thread and calling threads (self.threads) share:
+        # conn, waiters, close_reason, _outq, reader, eof, close_pending, the waiters' signal
+        # state, and every use of sock outside the trio thread
+        self.lock = threading.Lock()
+        self.sock: socket.socket | None = None
+        self.poller: Any = None
+        self.thread_buffer: bytearray | None = None
         if isinstance(stream, trio.SocketStream):
-            self._sock = socket.socket(fileno=stream.socket.detach())
-            self._sock.setblocking(False)
-            self._poller = select.poll()
-            self._poller.register(self._sock, select.POLLIN)
-            self._tbuf = bytearray(RECEIVE_SIZE)
-        self._reader: Any = _TRIO  # who reads the socket: _TRIO, None, or a thread's _Waiter
-        self._eof = False  # a thread saw the end; the trio thread's _shutdown is on its way
-        self._close_pending = False  # close the socket when the thread reading it leaves
-        self._reader_wake = trio.Event()
-        self._finished_threads = 0  # threads' calls answered (the receive task's step-back cue)
+            self.sock = socket.socket(fileno=stream.socket.detach())
+            self.sock.setblocking(False)
+            self.poller = select.poll()
+            self.poller.register(self.sock, select.POLLIN)
+            self.thread_buffer = bytearray(RECEIVE_SIZE)
+        self.reader: Any = _TRIO  # who reads the socket: _TRIO, None, or a thread's _Waiter
+        self.eof = False  # a thread saw the end; the trio thread's _shutdown is on its way
+        self.close_pending = False  # close the socket when the thread reading it leaves
+        self.reader_wake = trio.Event()
+        self.finished_threads = 0  # threads' calls answered (the receive task's step-back cue)
         self._outq: list[Any] = []
         self._writer_wake = trio.Event()
-        self._nursery: trio.Nursery | None = None
-        self._timer: trio.CancelScope | None = None
-        self._ping_started = False
+        self.nursery: trio.Nursery | None = None
+        self.pinger = Pinger(self)
+        self.threads = ThreadCalls(self)
         self._bail_at = math.inf
         self._bail_scope: trio.CancelScope | None = None
         self._loop_thread: int | None = None
@@ -209,30 +179,30 @@ class RpcChannel(ThreadCallers, Pinger):
         self._clock = trio.lowlevel.current_clock()
         try:
             async with trio.open_nursery() as nursery:
-                self._nursery = nursery
+                self.nursery = nursery
                 now = trio.current_time()
                 self.last_sent = self.last_received = now
-                nursery.start_soon(self._receive_socket if self._sock is not None else self._receive_stream)
+                nursery.start_soon(self._receive_socket if self.sock is not None else self._receive_stream)
                 nursery.start_soon(self._writer)
                 nursery.start_soon(self._bail_loop)
                 task_status.started()
                 await self.closed.wait()
                 nursery.cancel_scope.cancel()
         finally:
-            self._nursery = None
-            self._shutdown(GlusterConnectionError(errno.ENOTCONN, f"connection to {self.peer} closed"))
+            self.nursery = None
+            self.shutdown(GlusterConnectionError(errno.ENOTCONN, f"connection to {self.peer} closed"))
             with trio.CancelScope(shield=True):
                 await self._close_transport()
             self._finished.set()
 
     async def aclose(self) -> None:
         """Close the connection; pending calls fail with ENOTCONN."""
-        self._shutdown(GlusterConnectionError(errno.ENOTCONN, f"connection to {self.peer} closed by the client"))
+        self.shutdown(GlusterConnectionError(errno.ENOTCONN, f"connection to {self.peer} closed by the client"))
         with trio.CancelScope(shield=True):
             await self._close_transport()
 
     async def _close_transport(self) -> None:
-        sock = self._sock
+        sock = self.sock
         if sock is None:
             await trio.aclose_forcefully(self.stream)
             return
@@ -240,26 +210,26 @@ class RpcChannel(ThreadCallers, Pinger):
         # close_reason under _lock); a thread still reading closes the socket when it leaves,
         # so that its fd number cannot be reused under it
         assert self.close_reason is not None
-        with self._lock:
+        with self.lock:
             if sock.fileno() != -1:
                 trio.lowlevel.notify_closing(sock)
-                if isinstance(self._reader, _Waiter):
-                    self._close_pending = True
+                if isinstance(self.reader, _Waiter):
+                    self.close_pending = True
                 else:
                     sock.close()
         await trio.lowlevel.checkpoint()
 
-    def _shutdown(self, reason: GlusterConnectionError) -> None:
+    def shutdown(self, reason: GlusterConnectionError) -> None:
         """Tear down (the trio thread only): fail every pending call with ``reason``."""
-        with self._lock:
+        with self.lock:
             if self.close_reason is not None:
                 return
             self.close_reason = reason
-            waiters, self._waiters = self._waiters, {}
+            waiters, self.waiters = self.waiters, {}
             self._outq.clear()
-            if isinstance(self._reader, _Waiter):
+            if isinstance(self.reader, _Waiter):
                 try:  # wake the thread polling the socket
-                    self._sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+                    self.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
                 except OSError:
                     pass
             trio_waiters = []
@@ -268,32 +238,36 @@ class RpcChannel(ThreadCallers, Pinger):
                     trio_waiters.append(w)
         self.closed.set()
         self._writer_wake.set()
-        self._reader_wake.set()
-        self._disarm()
-        self._ping_started = False
+        self.reader_wake.set()
+        self.pinger.stop()
         if self._on_close is not None:
             self._on_close(reason)
-        with self._lock:  # after on_close, like rpc-clnt's DISCONNECT notify
+        with self.lock:  # after on_close, like rpc-clnt's DISCONNECT notify
             for w in waiters.values():
                 if w.lock is not None:
-                    self._finish(w, None, reason)
+                    self.finish(w, None, reason)
         for w in trio_waiters:
-            self._resume(w, None, reason)
+            self.resume(w, None, reason)
 
     def disconnect(self, reason: GlusterConnectionError) -> None:
         """Tear the connection down now (the receive task closes the stream)."""
         log.warning("%s", reason)
-        self._shutdown(reason)
+        self.shutdown(reason)
+
+    @property
+    def pings_sent(self) -> int:
+        """PINGs sent so far (the :class:`~gfclient.ping.Pinger`'s count)."""
+        return self.pinger.sent
 
     @property
     def outstanding(self) -> int:
         """Calls sent and not yet answered (pings included)."""
-        return len(self._waiters)
+        return len(self.waiters)
 
-    def _now(self) -> float:
+    def now(self) -> float:
         return self._clock.current_time() if self._clock is not None else trio.current_time()
 
-    def _in_trio(self, fn: Callable[..., Any], *args: Any) -> None:
+    def to_trio(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn`` in the trio thread soon (from another thread)."""
         if self._token is None:
             return
@@ -325,12 +299,12 @@ class RpcChannel(ThreadCallers, Pinger):
         never suspends (see the module docstring).
         """
         if self._loop_thread is not None and _get_ident() != self._loop_thread:
-            return self._call_blocking(prog, vers, proc, args, ident, payload, timeout)
+            return self.threads.call_blocking(prog, vers, proc, args, ident, payload, timeout)
         w = _Waiter(prog, vers, proc)
         w.task = trio.lowlevel.current_task()
-        xid = self._submit(w, args, ident, payload, True)
-        if self._reader is None:
-            self._reader_wake.set()  # nobody reads the socket: the receive task takes over
+        xid = self.submit(w, args, ident, payload, True)
+        if self.reader is None:
+            self.reader_wake.set()  # nobody reads the socket: the receive task takes over
         if timeout is not None:
             w.timeout = timeout
             w.deadline = deadline = trio.current_time() + timeout
@@ -338,43 +312,42 @@ class RpcChannel(ThreadCallers, Pinger):
                 self._bail_at = deadline
                 if self._bail_scope is not None:
                     self._bail_scope.deadline = deadline
-        if not self._ping_started and not (prog == GF_DUMP_PROGRAM and proc == GfDumpProc.GF_DUMP_PING):
-            self._start_ping()
+        self.pinger.submitted(prog == GF_DUMP_PROGRAM and proc == GfDumpProc.GF_DUMP_PING)
 
         def abort(_: Any) -> trio.lowlevel.Abort:
             # cancelled: drop the waiter (a late reply is then ignored) -- unless a thread
             # reading the socket took the reply already: it is on its way, wait for it
-            with self._lock:
-                if self._waiters.pop(xid, None) is None:
+            with self.lock:
+                if self.waiters.pop(xid, None) is None:
                     return trio.lowlevel.Abort.FAILED
             return trio.lowlevel.Abort.SUCCEEDED
 
         return await trio.lowlevel.wait_task_rescheduled(abort)
 
-    def _submit(self, w: _Waiter, args: Any, ident: Identity, payload: bytes | memoryview, in_trio: bool) -> int:
+    def submit(self, w: _Waiter, args: Any, ident: Identity, payload: bytes | memoryview, in_trio: bool) -> int:
         """Register ``w`` and send its CALL (or queue it behind unsent bytes); returns the xid."""
         failed: OSError | None = None
         kick = False
-        with self._lock:
+        with self.lock:
             if self.close_reason is not None:
                 raise self.close_reason
             xid = self.xids.next()
             event = Call(xid, w.prog, w.vers, w.proc, args, ident.opaque_auth(self.use_v3), payload=payload)
-            buffers = self._conn.send_buffers(event)
-            self._waiters[xid] = w
-            sock = self._sock
+            buffers = self.conn.send_buffers(event)
+            self.waiters[xid] = w
+            sock = self.sock
             if sock is not None and not self._outq:
                 try:
                     sent = sock.sendmsg(buffers)
                 except BlockingIOError:
                     sent = 0
                 except OSError as exc:
-                    self._waiters.pop(xid, None)
+                    self.waiters.pop(xid, None)
                     failed = exc
                     sent = 0
                 if failed is None:
-                    self.last_sent = self._now()
-                    rest = _unsent(buffers, sent)
+                    self.last_sent = self.now()
+                    rest = unsent_part(buffers, sent)
                     if rest:
                         self._outq.extend(rest)
                         kick = True
@@ -384,52 +357,52 @@ class RpcChannel(ThreadCallers, Pinger):
         if failed is not None:
             reason = GlusterConnectionError(errno.ENOTCONN, f"connection to {self.peer} failed while sending: {failed}")
             if in_trio:
-                self._shutdown(reason)
+                self.shutdown(reason)
             else:
-                self._in_trio(self._shutdown, reason)
+                self.to_trio(self.shutdown, reason)
             raise reason from failed
         if kick:
             if in_trio:
                 self._writer_wake.set()
             else:
-                self._in_trio(self._kick_writer)
+                self.to_trio(self._kick_writer)
         return xid
 
     def _kick_writer(self) -> None:
         self._writer_wake.set()
 
     # ---- handing replies over ----------------------------------------------------------
-    def _finish(self, w: _Waiter, reply: Reply | None, error: BaseException | None) -> None:
+    def finish(self, w: _Waiter, reply: Reply | None, error: BaseException | None) -> None:
         """Complete a thread's waiter (under _lock; ``w`` is already out of ``_waiters``)."""
         w.reply, w.error, w.done = reply, error, True
-        self._signal(w)
+        self.signal(w)
 
     @staticmethod
-    def _signal(w: _Waiter) -> None:
+    def signal(w: _Waiter) -> None:
         """Wake the thread of ``w`` to look at its state (under _lock)."""
         if not w.signalled:
             w.signalled = True
             w.lock.release()  # type: ignore[union-attr]
 
     @staticmethod
-    def _resume(w: _Waiter, reply: Reply | None, error: BaseException | None) -> None:
+    def resume(w: _Waiter, reply: Reply | None, error: BaseException | None) -> None:
         """Complete a trio task's waiter (in the trio thread; ``w`` is out of ``_waiters``)."""
         trio.lowlevel.reschedule(w.task, outcome.Error(error) if error is not None else outcome.Value(reply))
 
-    def _resume_all(self, done: list[tuple[_Waiter, Reply | None, BaseException | None]]) -> None:
+    def resume_all(self, done: list[tuple[_Waiter, Reply | None, BaseException | None]]) -> None:
         for w, reply, error in done:
-            self._resume(w, reply, error)
+            self.resume(w, reply, error)
 
-    def _run_callbacks(self, callbacks: list[Call]) -> None:
+    def run_callbacks(self, callbacks: list[Call]) -> None:
         for ev in callbacks:
             log.debug("callback from %s: program %d proc %d (ignored)", self.peer, ev.prog, ev.proc)
             if self._on_callback is not None:
                 self._on_callback(ev)
 
-    def _bailed(self, w: _Waiter, xid: int) -> GlusterConnectionError:
+    def bailed(self, w: _Waiter, xid: int) -> GlusterConnectionError:
         return GlusterConnectionError(
             errno.ENOTCONN,
-            f"{_describe(w.prog, w.vers, w.proc)} (xid {xid}) to {self.peer} bailed out after "
+            f"{describe_call(w.prog, w.vers, w.proc)} (xid {xid}) to {self.peer} bailed out after "
             f"{w.timeout:g} s (frame-timeout)",
         )
 
@@ -443,28 +416,28 @@ class RpcChannel(ThreadCallers, Pinger):
             now = trio.current_time()
             expired: list[tuple[int, _Waiter]] = []
             nxt = math.inf
-            with self._lock:
-                for xid, w in list(self._waiters.items()):
+            with self.lock:
+                for xid, w in list(self.waiters.items()):
                     if w.deadline <= now:
                         expired.append((xid, w))
-                        del self._waiters[xid]
+                        del self.waiters[xid]
                     elif w.deadline < nxt:
                         nxt = w.deadline
             self._bail_at = nxt
             for xid, w in expired:
-                self._resume(w, None, self._bailed(w, xid))
+                self.resume(w, None, self.bailed(w, xid))
 
     # ---- sending -----------------------------------------------------------------------
     async def _writer(self) -> None:
         """Send what the calls left in the output queue, in order."""
-        sock = self._sock
+        sock = self.sock
         while True:
             await self._writer_wake.wait()
             self._writer_wake = trio.Event()
             while True:
                 failed: BaseException | None = None
                 blocked = False
-                with self._lock:
+                with self.lock:
                     if self.close_reason is not None:
                         return
                     queued = self._outq
@@ -478,8 +451,8 @@ class RpcChannel(ThreadCallers, Pinger):
                         except OSError as exc:
                             failed = exc
                         else:
-                            self._outq = _unsent(queued, sent)
-                            self.last_sent = self._now()
+                            self._outq = unsent_part(queued, sent)
+                            self.last_sent = self.now()
                     else:
                         data = b"".join(queued)
                         self._outq = []
@@ -495,7 +468,7 @@ class RpcChannel(ThreadCallers, Pinger):
                     except (trio.ClosedResourceError, OSError) as exc:
                         failed = exc
                 if failed is not None:
-                    self._shutdown(
+                    self.shutdown(
                         GlusterConnectionError(
                             errno.ENOTCONN, f"connection to {self.peer} failed while sending: {failed}"
                         )
@@ -506,7 +479,7 @@ class RpcChannel(ThreadCallers, Pinger):
     async def _receive_socket(self) -> None:
         """Read the socket while the reader role is the trio task's; hand the role over
         (stand by) once the calls it served were all threads' and none is left."""
-        sock = self._sock
+        sock = self.sock
         assert sock is not None
         buf = bytearray(RECEIVE_SIZE)
         view = memoryview(buf)
@@ -527,7 +500,7 @@ class RpcChannel(ThreadCallers, Pinger):
                         return
                     if status == _STEP_BACK:
                         break
-                    if not self._waiters:  # nothing more is expected: skip a read that would fail
+                    if not self.waiters:  # nothing more is expected: skip a read that would fail
                         streak = 0
                         await trio.lowlevel.wait_readable(sock)
                         continue
@@ -539,16 +512,16 @@ class RpcChannel(ThreadCallers, Pinger):
                 # reply, or after a while (to notice an idle connection's end)
                 while True:
                     with trio.move_on_after(STANDBY):
-                        await self._reader_wake.wait()
-                    self._reader_wake = trio.Event()
-                    with self._lock:
+                        await self.reader_wake.wait()
+                    self.reader_wake = trio.Event()
+                    with self.lock:
                         if self.close_reason is not None:
                             return
-                        if self._reader is None:
-                            self._reader = _TRIO
+                        if self.reader is None:
+                            self.reader = _TRIO
                             break
         except (trio.ClosedResourceError, OSError) as exc:
-            self._shutdown(GlusterConnectionError(errno.ENOTCONN, f"connection to {self.peer} lost: {exc}"))
+            self.shutdown(GlusterConnectionError(errno.ENOTCONN, f"connection to {self.peer} lost: {exc}"))
 
     async def _receive_stream(self) -> None:
         try:
@@ -559,34 +532,34 @@ class RpcChannel(ThreadCallers, Pinger):
                 if self._feed(data, False) == _CLOSED:
                     return
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            self._shutdown(GlusterConnectionError(errno.ENOTCONN, f"connection to {self.peer} lost: {exc}"))
+            self.shutdown(GlusterConnectionError(errno.ENOTCONN, f"connection to {self.peer} lost: {exc}"))
 
     def _feed(self, data: bytes | memoryview, may_step_back: bool) -> int:
         """Take received bytes in the trio thread and hand every complete reply over."""
         done: list[tuple[_Waiter, Reply | None, BaseException | None]] = []
         callbacks: list[Call] = []
-        with self._lock:
+        with self.lock:
             if self.close_reason is not None:
                 return _CLOSED
-            threads = self._finished_threads
-            self._conn.receive_data(data)
-            reason = self._drain(done, callbacks)
-            step_back = may_step_back and reason is None and not self._waiters and self._finished_threads != threads
+            threads = self.finished_threads
+            self.conn.receive_data(data)
+            reason = self.drain(done, callbacks)
+            step_back = may_step_back and reason is None and not self.waiters and self.finished_threads != threads
             if step_back:
-                self._reader = None
+                self.reader = None
         for w, reply, error in done:
-            self._resume(w, reply, error)
+            self.resume(w, reply, error)
         if callbacks:
-            self._run_callbacks(callbacks)
+            self.run_callbacks(callbacks)
         if reason is not None:
-            self._shutdown(reason)
+            self.shutdown(reason)
             return _CLOSED
         return _STEP_BACK if step_back else _OK
 
-    def _drain(self, trio_done: list[Any], callbacks: list[Call]) -> GlusterConnectionError | None:
+    def drain(self, trio_done: list[Any], callbacks: list[Call]) -> GlusterConnectionError | None:
         """Decode every buffered event (under _lock): threads' replies are handed over at
         once, trio tasks' are collected in ``trio_done``; returns the reason to close, if any."""
-        conn, waiters = self._conn, self._waiters
+        conn, waiters = self.conn, self.waiters
         while True:
             try:
                 ev = conn.next_event()
@@ -594,7 +567,7 @@ class RpcChannel(ThreadCallers, Pinger):
                 if exc.reply == "IGNORE":
                     w = waiters.pop(exc.xid, None) if exc.xid is not None else None
                     if w is not None:
-                        self._hand(
+                        self.hand(
                             w,
                             None,
                             RpcError(errno.EPROTO, f"undecodable reply from {self.peer}: {exc}", "UNDECODABLE"),
@@ -611,7 +584,7 @@ class RpcChannel(ThreadCallers, Pinger):
             if type(ev) is Reply and ev.stat == AcceptStat.SUCCESS:
                 w = waiters.pop(ev.xid, None)
                 if w is not None:  # else the caller gave up (cancelled / bailed out)
-                    self._hand(w, ev, None, trio_done)
+                    self.hand(w, ev, None, trio_done)
                 continue
             if isinstance(ev, ConnectionClosed):
                 return GlusterConnectionError(errno.ENOTCONN, f"connection closed by {self.peer}")
@@ -621,16 +594,18 @@ class RpcChannel(ThreadCallers, Pinger):
             assert isinstance(ev, (Reply, Denied))
             w = waiters.pop(ev.xid, None)
             if w is not None:
-                self._hand(
+                self.hand(
                     w,
                     None,
-                    _rpc_refusal(ev, f"{_describe(ev.prog or 0, ev.vers or 0, ev.proc or 0)} refused by {self.peer}"),
+                    rpc_refusal(
+                        ev, f"{describe_call(ev.prog or 0, ev.vers or 0, ev.proc or 0)} refused by {self.peer}"
+                    ),
                     trio_done,
                 )
 
-    def _hand(self, w: _Waiter, reply: Reply | None, error: BaseException | None, trio_done: list[Any]) -> None:
+    def hand(self, w: _Waiter, reply: Reply | None, error: BaseException | None, trio_done: list[Any]) -> None:
         if w.lock is None:
             trio_done.append((w, reply, error))
         else:
-            self._finished_threads += 1
-            self._finish(w, reply, error)
+            self.finished_threads += 1
+            self.finish(w, reply, error)

@@ -1,7 +1,15 @@
 """The blocking API's fast path of :class:`~gfclient.rpc.RpcChannel`: calls made from
 threads other than the channel's trio thread (see the "Calls from other threads" and "Who
-reads the socket" parts of :mod:`gfclient.rpc`'s docstring).  A mixin: it works on the
-channel's state under the channel's lock."""
+reads the socket" parts of :mod:`gfclient.rpc`'s docstring), as an object the channel owns
+(:attr:`RpcChannel.threads`).
+
+It works on the state the channel shares between its trio thread and calling threads,
+always under ``channel.lock``: the sans-IO ``conn`` and its ``drain``, the pending
+``waiters``, the socket (``sock``, ``poller``, ``thread_buffer``), who reads it
+(``reader``, ``eof``, ``close_pending``, ``reader_wake``), and hands results to the trio
+thread with ``to_trio`` (``resume_all``, ``run_callbacks``, ``shutdown``).  Those are the
+channel's interface for this class, and nothing else touches them from other threads.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +17,17 @@ import errno
 import math
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fakegluster.proto.events import Call, Reply
 
 from .errors import GlusterConnectionError
 from .identity import Identity
 
-__all__ = ["ThreadCallers"]
+if TYPE_CHECKING:
+    from .rpc import RpcChannel
+
+__all__ = ["ThreadCalls"]
 
 
 class _Waiter:
@@ -56,10 +67,13 @@ class _Waiter:
         self.timeout = 0.0
 
 
-class ThreadCallers:
-    """Methods of :class:`~gfclient.rpc.RpcChannel` for calls from other threads."""
+class ThreadCalls:
+    """Calls of one :class:`~gfclient.rpc.RpcChannel` from other threads."""
 
-    def _call_blocking(
+    def __init__(self, channel: RpcChannel) -> None:
+        self.ch = channel
+
+    def call_blocking(
         self,
         prog: int,
         vers: int,
@@ -80,27 +94,24 @@ class ThreadCallers:
         w.lock = lock = threading.Lock()
         w.timeout = 0.0 if timeout is None else timeout
         lock.acquire()
-        xid = self._submit(w, args, ident, payload, False)
-        if not self._ping_started and self.ping_timeout > 0:
-            # rpc_clnt_check_and_start_ping: the call was outstanding at submit time, so the
-            # ping goes out even if its reply is already in when the trio thread gets to it
-            self._ping_started = True
-            self._in_trio(self._start_ping, True)
+        xid = self.ch.submit(w, args, ident, payload, False)
+        if self.ch.pinger.submitted_elsewhere():
+            self.ch.to_trio(self.ch.pinger.start_soon)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while True:
-                with self._lock:
+                with self.ch.lock:
                     if w.done:
                         break
-                    if w.promoted or (self._reader is None and not self._eof and self.close_reason is None):
+                    if w.promoted or (self.ch.reader is None and not self.ch.eof and self.ch.close_reason is None):
                         w.promoted = False
-                        self._reader = w
+                        self.ch.reader = w
                         reading = True
                     else:
                         reading = False
                 if reading:
                     self._read_for(w, deadline)
-                    with self._lock:
+                    with self.ch.lock:
                         if w.done:
                             break
                 if deadline is None:
@@ -108,7 +119,7 @@ class ThreadCallers:
                 else:
                     remaining = deadline - time.monotonic()
                     got = lock.acquire(True, remaining) if remaining > 0 else False
-                with self._lock:
+                with self.ch.lock:
                     if got:
                         w.signalled = False
                     elif w.signalled:  # released under _lock, which we hold: no wait
@@ -117,11 +128,11 @@ class ThreadCallers:
                     if w.done or w.promoted:
                         continue
                     if deadline is not None and time.monotonic() >= deadline:
-                        self._waiters.pop(xid, None)
-                        raise self._bailed(w, xid)
+                        self.ch.waiters.pop(xid, None)
+                        raise self.ch.bailed(w, xid)
         except BaseException:  # bailed out, KeyboardInterrupt...: forget the call
-            with self._lock:
-                self._waiters.pop(xid, None)
+            with self.ch.lock:
+                self.ch.waiters.pop(xid, None)
             self._leave_reader(w)  # if it was promoted meanwhile
             raise
         if w.error is not None:
@@ -132,7 +143,7 @@ class ThreadCallers:
     def _read_for(self, w: _Waiter, deadline: float | None) -> None:
         """Read the socket in this thread until ``w`` is done, the deadline passes or the
         connection ends; then leave the reader role."""
-        sock, poller, buf = self._sock, self._poller, self._tbuf
+        sock, poller, buf = self.ch.sock, self.ch.poller, self.ch.thread_buffer
         assert sock is not None and buf is not None
         view = memoryview(buf)
         # the reply cannot be in yet (the call was just sent, and whoever read before us
@@ -143,8 +154,8 @@ class ThreadCallers:
                 trio_done: list[tuple[_Waiter, Reply | None, BaseException | None]] = []
                 callbacks: list[Call] = []
                 reason: GlusterConnectionError | None = None
-                with self._lock:
-                    if w.done or self.close_reason is not None:
+                with self.ch.lock:
+                    if w.done or self.ch.close_reason is not None:
                         return
                     try:
                         if not ready:
@@ -154,21 +165,21 @@ class ThreadCallers:
                         n = -1
                     except OSError as exc:
                         n = -1
-                        reason = GlusterConnectionError(errno.ENOTCONN, f"connection to {self.peer} lost: {exc}")
+                        reason = GlusterConnectionError(errno.ENOTCONN, f"connection to {self.ch.peer} lost: {exc}")
                     else:
                         if n:
-                            self.last_received = self._now()
-                        self._conn.receive_data(view[:n])
-                        reason = self._drain(trio_done, callbacks)
+                            self.ch.last_received = self.ch.now()
+                        self.ch.conn.receive_data(view[:n])
+                        reason = self.ch.drain(trio_done, callbacks)
                     if reason is not None:
-                        self._eof = True
+                        self.ch.eof = True
                     finished = w.done
                 if trio_done:
-                    self._in_trio(self._resume_all, trio_done)
+                    self.ch.to_trio(self.ch.resume_all, trio_done)
                 if callbacks:
-                    self._in_trio(self._run_callbacks, callbacks)
+                    self.ch.to_trio(self.ch.run_callbacks, callbacks)
                 if reason is not None:
-                    self._in_trio(self._shutdown, reason)
+                    self.ch.to_trio(self.ch.shutdown, reason)
                     return
                 if finished:
                     return
@@ -186,24 +197,24 @@ class ThreadCallers:
         """``w``'s thread stops reading: pass the role on (another waiting thread first,
         else the trio receive task if trio calls wait; else nobody until the next call)."""
         wake_trio = False
-        with self._lock:
-            if self._reader is not w:
+        with self.ch.lock:
+            if self.ch.reader is not w:
                 return
-            self._reader = None
-            if self._close_pending:
-                self._close_pending = False
-                self._sock.close()  # type: ignore[union-attr]
-            elif self.close_reason is None and not self._eof:
-                for other in self._waiters.values():
+            self.ch.reader = None
+            if self.ch.close_pending:
+                self.ch.close_pending = False
+                self.ch.sock.close()  # type: ignore[union-attr]
+            elif self.ch.close_reason is None and not self.ch.eof:
+                for other in self.ch.waiters.values():
                     if other.lock is not None and other is not w:
-                        self._reader = other
+                        self.ch.reader = other
                         other.promoted = True
-                        self._signal(other)
+                        self.ch.signal(other)
                         break
                 else:
-                    wake_trio = bool(self._waiters)
+                    wake_trio = bool(self.ch.waiters)
         if wake_trio:
-            self._in_trio(self._wake_reader)
+            self.ch.to_trio(self._wake_reader)
 
     def _wake_reader(self) -> None:
-        self._reader_wake.set()
+        self.ch.reader_wake.set()

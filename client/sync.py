@@ -1,8 +1,9 @@
 """The blocking API, shaped like libgfapi-python's ``gluster.gfapi.Volume`` / ``File``.
 
 ``with gfclient.connect(uri) as vol:`` mounts the volume: a trio loop runs the async API
-(:mod:`gfclient.aio`) in a daemon thread.  Leaving the ``with`` block (or
-:meth:`Volume.close`) releases open fds, closes the connections and stops the thread.
+(:mod:`gfclient.aio`) in a thread of its own (:class:`fakegluster.trio_thread.TrioThread`).
+Leaving the ``with`` block (or :meth:`Volume.close`) releases open fds, closes the
+connections and stops the thread.
 
 How a call gets to the async API:
 
@@ -13,7 +14,9 @@ How a call gets to the async API:
   is not its trio thread, sends from that thread and blocks it until the reply is in --
   usually reading the socket itself (see :mod:`gfclient.rpc`), so a call costs no thread
   handoff at all instead of the two of ``trio.from_thread.run`` (~125 µs here).  Same code,
-  same state (xids, pending calls, fds, pings, reconnects) as the async API.
+  same state (xids, pending calls, fds, pings, reconnects) as the async API.  Only when
+  the client graph allows it (:attr:`gfclient.file.File.inline_io`: no translator that
+  fans out to several bricks at once -- replicate and disperse do).
 * Everything else (path walks, open, close, larger IO split into concurrent calls) runs in
   the trio thread through ``trio.from_thread.run``.
 
@@ -23,14 +26,12 @@ distinct ranges from :meth:`File.read` / :meth:`File.write`, as with an OS file.
 
 from __future__ import annotations
 
-import functools
 import os
-import posixpath
 import threading
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from typing import Any, TypeVar
 
-import trio
+from fakegluster.trio_thread import TrioThread
 
 from . import aio
 from .aio import DirEntry
@@ -39,6 +40,8 @@ from .tls import ClientTLS
 from .uri import GlusterURI
 
 __all__ = ["connect", "Volume", "File", "run_inline"]
+
+R = TypeVar("R")
 
 
 def run_inline(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -57,61 +60,33 @@ def run_inline(coro: Coroutine[Any, Any, Any]) -> Any:
 
 
 class _Loop:
-    """One trio loop in a daemon thread, holding the mounted async volume."""
+    """The mounted async volume in a trio loop of its own thread
+    (:class:`fakegluster.trio_thread.TrioThread`)."""
 
     def __init__(self, uri: str | GlusterURI, options: dict[str, Any]) -> None:
-        self.avol: aio.Volume | None = None
-        self.token: trio.lowlevel.TrioToken | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._stop: trio.Event | None = None
-        self._thread = threading.Thread(target=trio.run, args=(self._main, uri, options), name="gfclient", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            self._thread.join()
-            raise self._error
-
-    async def _main(self, uri: str | GlusterURI, options: dict[str, Any]) -> None:
-        self.token = trio.lowlevel.current_trio_token()
-        self._stop = trio.Event()
-        try:
-            async with aio.connect(uri, **options) as vol:
-                self.avol = vol
-                self._ready.set()
-                await self._stop.wait()
-        except BaseException as exc:  # handed to the thread that waits in __init__ / close
-            if not self._ready.is_set():
-                self._error = exc
-                self._ready.set()
-                return
-            raise
+        self.thread: TrioThread[aio.Volume] = TrioThread("gfclient")
+        self.avol = self.thread.start(lambda: aio.connect(uri, **options))
 
     def _check(self) -> None:
-        if self.token is None or self.avol is None or not self._thread.is_alive():
+        if not self.thread.alive:
             raise ValueError("the volume is closed")
 
-    def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """``fn(*args, **kwargs)`` (a coroutine function) in the trio thread."""
+    def run(self, fn: Callable[..., Awaitable[R]], *args: Any, **kwargs: Any) -> R:
+        """``await fn(*args, **kwargs)`` in the trio thread."""
         self._check()
-        return trio.from_thread.run(functools.partial(fn, *args, **kwargs), trio_token=self.token)
+        return self.thread.run(fn, *args, **kwargs)
 
-    def inline(self, coro: Coroutine[Any, Any, Any]) -> Any:
+    def inline(self, coro: Coroutine[Any, Any, R]) -> R:
         """:func:`run_inline` once the volume is known to be mounted."""
         try:
             self._check()
         except ValueError:
             coro.close()
             raise
-        return run_inline(coro)
+        return run_inline(coro)  # type: ignore[no-any-return]
 
     def stop(self) -> None:
-        if self._thread.is_alive() and self.token is not None and self._stop is not None:
-            try:
-                trio.from_thread.run_sync(self._stop.set, trio_token=self.token)
-            except trio.RunFinishedError:
-                pass
-            self._thread.join()
+        self.thread.stop()
 
 
 def _nbytes(data: Any) -> int:
@@ -126,7 +101,7 @@ class File:
         self._f = afile
         self._offset_lock = threading.Lock()
         # a cluster translator that fans out (replicate, disperse) needs the trio thread
-        self._inline_ok = afile._vol.graph.top.inline_io
+        self._inline_ok = afile.inline_io
 
     def __enter__(self) -> File:
         return self
@@ -134,16 +109,16 @@ class File:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    def _run(self, fn: Callable[..., Awaitable[R]], *args: Any) -> R:
         """In the trio thread."""
-        return self._loop.run(getattr(self._f, name), *args, **kwargs)
+        return self._loop.run(fn, *args)
 
-    def _inline(self, name: str, *args: Any) -> Any:
+    def _inline(self, fn: Callable[..., Coroutine[Any, Any, R]], *args: Any) -> R:
         """In this thread (a single-FOP method, see the module docstring) when the graph
         allows it, else in the trio thread."""
         if not self._inline_ok:
-            return self._run(name, *args)
-        return self._loop.inline(getattr(self._f, name)(*args))
+            return self._loop.run(fn, *args)
+        return self._loop.inline(fn(*args))
 
     @property
     def closed(self) -> bool:
@@ -163,14 +138,14 @@ class File:
 
     def close(self) -> None:
         if not self._f.closed:
-            self._run("close")
+            self._run(self._f.close)
 
     # offset IO: the aio methods without their trio lock, under this file's thread lock
     def read(self, size: int = -1) -> bytes:
         with self._offset_lock:
             if size is not None and 0 <= size <= CHUNK:
-                return self._inline("_read", size)
-            return self._run("_read", size)
+                return self._inline(self._f.read_unlocked, size)
+            return self._run(self._f.read_unlocked, size)
 
     readall = read
 
@@ -183,12 +158,12 @@ class File:
     def write(self, data: bytes | bytearray | memoryview) -> int:
         with self._offset_lock:
             if _nbytes(data) <= CHUNK:
-                return self._inline("_write", data)
-            return self._run("_write", data)
+                return self._inline(self._f.write_unlocked, data)
+            return self._run(self._f.write_unlocked, data)
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         with self._offset_lock:
-            return self._inline("_seek", offset, whence)
+            return self._inline(self._f.seek_unlocked, offset, whence)
 
     lseek = seek
 
@@ -198,58 +173,58 @@ class File:
     # positional IO
     def pread(self, size: int, offset: int) -> bytes:
         if size <= CHUNK:
-            return self._inline("pread", size, offset)
-        return self._run("pread", size, offset)
+            return self._inline(self._f.pread, size, offset)
+        return self._run(self._f.pread, size, offset)
 
     def pwrite(self, data: bytes | bytearray | memoryview, offset: int) -> int:
         if _nbytes(data) <= CHUNK:
-            return self._inline("pwrite", data, offset)
-        return self._run("pwrite", data, offset)
+            return self._inline(self._f.pwrite, data, offset)
+        return self._run(self._f.pwrite, data, offset)
 
     # single FOPs
     def fstat(self) -> os.stat_result:
-        return self._inline("fstat")
+        return self._inline(self._f.fstat)
 
     def fgetsize(self) -> int:
-        return self._inline("fgetsize")
+        return self._inline(self._f.fgetsize)
 
     def truncate(self, size: int | None = None) -> int:
-        return self._inline("truncate", size)
+        return self._inline(self._f.truncate, size)
 
     ftruncate = truncate
 
     def fsync(self) -> None:
-        self._inline("fsync")
+        self._inline(self._f.fsync)
 
     def fdatasync(self) -> None:
-        self._inline("fdatasync")
+        self._inline(self._f.fdatasync)
 
     def discard(self, offset: int, length: int) -> None:
-        self._inline("discard", offset, length)
+        self._inline(self._f.discard, offset, length)
 
     def zerofill(self, offset: int, length: int) -> None:
-        self._inline("zerofill", offset, length)
+        self._inline(self._f.zerofill, offset, length)
 
     def fallocate(self, mode: int, offset: int, length: int) -> None:
-        self._inline("fallocate", mode, offset, length)
+        self._inline(self._f.fallocate, mode, offset, length)
 
     def fchmod(self, mode: int) -> None:
-        self._inline("fchmod", mode)
+        self._inline(self._f.fchmod, mode)
 
     def fchown(self, uid: int, gid: int) -> None:
-        self._inline("fchown", uid, gid)
+        self._inline(self._f.fchown, uid, gid)
 
     def fgetxattr(self, key: str, size: int = 0) -> bytes:
-        return self._inline("fgetxattr", key, size)
+        return self._inline(self._f.fgetxattr, key, size)
 
     def flistxattr(self, size: int = 0) -> list[str]:
-        return self._inline("flistxattr", size)
+        return self._inline(self._f.flistxattr, size)
 
     def fsetxattr(self, key: str, value: bytes | str, flags: int = 0) -> None:
-        self._inline("fsetxattr", key, value, flags)
+        self._inline(self._f.fsetxattr, key, value, flags)
 
     def fremovexattr(self, key: str) -> None:
-        self._inline("fremovexattr", key)
+        self._inline(self._f.fremovexattr, key)
 
     def __repr__(self) -> str:
         return repr(self._f)
@@ -291,125 +266,120 @@ class Volume:
 
     umount = close
 
-    def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        return self._loop.run(getattr(self._avol, name), *args, **kwargs)
-
     # files
     def open(self, path: Any, flags: int = os.O_RDONLY, mode: int = 0o777) -> File:
-        return File(self._loop, self._run("open", path, flags, mode))
+        return File(self._loop, self._loop.run(self._avol.open, path, flags, mode))
 
     def fopen(self, path: Any, mode: str = "r") -> File:
-        return File(self._loop, self._run("fopen", path, mode))
+        return File(self._loop, self._loop.run(self._avol.fopen, path, mode))
 
     # stat family
     def stat(self, path: Any) -> os.stat_result:
-        return self._run("stat", path)
+        return self._loop.run(self._avol.stat, path)
 
     def lstat(self, path: Any) -> os.stat_result:
-        return self._run("lstat", path)
+        return self._loop.run(self._avol.lstat, path)
 
     def exists(self, path: Any) -> bool:
-        return self._run("exists", path)
+        return self._loop.run(self._avol.exists, path)
 
     def isdir(self, path: Any) -> bool:
-        return self._run("isdir", path)
+        return self._loop.run(self._avol.isdir, path)
 
     def isfile(self, path: Any) -> bool:
-        return self._run("isfile", path)
+        return self._loop.run(self._avol.isfile, path)
 
     def islink(self, path: Any) -> bool:
-        return self._run("islink", path)
+        return self._loop.run(self._avol.islink, path)
 
     def getsize(self, path: Any) -> int:
-        return self._run("getsize", path)
+        return self._loop.run(self._avol.getsize, path)
 
     def statvfs(self, path: Any = "/") -> os.statvfs_result:
-        return self._run("statvfs", path)
+        return self._loop.run(self._avol.statvfs, path)
 
     # directories
     def mkdir(self, path: Any, mode: int = 0o777) -> None:
-        self._run("mkdir", path, mode)
+        self._loop.run(self._avol.mkdir, path, mode)
 
     def makedirs(self, path: Any, mode: int = 0o777, exist_ok: bool = False) -> None:
-        self._run("makedirs", path, mode, exist_ok)
+        self._loop.run(self._avol.makedirs, path, mode, exist_ok)
 
     def rmdir(self, path: Any) -> None:
-        self._run("rmdir", path)
+        self._loop.run(self._avol.rmdir, path)
 
     def rmtree(self, path: Any, ignore_errors: bool = False, onerror: Any = None) -> None:
-        self._run("rmtree", path, ignore_errors, onerror)
+        self._loop.run(self._avol.rmtree, path, ignore_errors, onerror)
 
     def listdir(self, path: Any = "/") -> list[str]:
-        return self._run("listdir", path)
+        return self._loop.run(self._avol.listdir, path)
 
     def scandir(self, path: Any = "/") -> _Scandir:
-        return _Scandir(self._run("scandir", path))
+        return _Scandir(self._loop.run(self._avol.scandir, path))
 
     def walk(
         self, top: Any, topdown: bool = True, onerror: Any = None, followlinks: bool = False
     ) -> Iterator[tuple[str, list[str], list[str]]]:
-        """Like :func:`os.walk` (entries from READDIRP)."""
-        top = os.fsdecode(os.fspath(top))
+        """Like :func:`os.walk` (entries from READDIRP): :meth:`gfclient.aio.Volume.walk` driven
+        one step at a time in the trio thread, so that pruning ``dirs`` in place works."""
+        agen = self._avol.walk(top, topdown, onerror, followlinks)
+
+        async def step() -> tuple[str, list[str], list[str]] | None:
+            try:
+                return await agen.__anext__()
+            except StopAsyncIteration:
+                return None
+
         try:
-            entries = list(self.scandir(top))
-        except OSError as exc:
-            if onerror is not None:
-                onerror(exc)
-            return
-        dirs = [e.name for e in entries if e.is_dir()]
-        files = [e.name for e in entries if not e.is_dir()]
-        links = {e.name for e in entries if e.is_symlink()}
-        if topdown:
-            yield top, dirs, files
-        for d in dirs:
-            if followlinks or d not in links:
-                yield from self.walk(posixpath.join(top, d), topdown, onerror, followlinks)
-        if not topdown:
-            yield top, dirs, files
+            while (item := self._loop.run(step)) is not None:
+                yield item
+        finally:
+            if self._loop.thread.alive:
+                self._loop.run(agen.aclose)
 
     # names
     def unlink(self, path: Any) -> None:
-        self._run("unlink", path)
+        self._loop.run(self._avol.unlink, path)
 
     remove = unlink
 
     def rename(self, src: Any, dst: Any) -> None:
-        self._run("rename", src, dst)
+        self._loop.run(self._avol.rename, src, dst)
 
     def link(self, source: Any, link_name: Any) -> None:
-        self._run("link", source, link_name)
+        self._loop.run(self._avol.link, source, link_name)
 
     def symlink(self, source: Any, link_name: Any) -> None:
-        self._run("symlink", source, link_name)
+        self._loop.run(self._avol.symlink, source, link_name)
 
     def readlink(self, path: Any) -> str:
-        return self._run("readlink", path)
+        return self._loop.run(self._avol.readlink, path)
 
     # attributes
     def chmod(self, path: Any, mode: int) -> None:
-        self._run("chmod", path, mode)
+        self._loop.run(self._avol.chmod, path, mode)
 
     def chown(self, path: Any, uid: int, gid: int) -> None:
-        self._run("chown", path, uid, gid)
+        self._loop.run(self._avol.chown, path, uid, gid)
 
     def utime(self, path: Any, times: tuple[float, float] | None = None, *, ns: tuple[int, int] | None = None) -> None:
-        self._run("utime", path, times, ns=ns)
+        self._loop.run(self._avol.utime, path, times, ns=ns)
 
     def truncate(self, path: Any, length: int) -> None:
-        self._run("truncate", path, length)
+        self._loop.run(self._avol.truncate, path, length)
 
     # xattrs
     def getxattr(self, path: Any, key: str, size: int = 0) -> bytes:
-        return self._run("getxattr", path, key, size)
+        return self._loop.run(self._avol.getxattr, path, key, size)
 
     def listxattr(self, path: Any, size: int = 0) -> list[str]:
-        return self._run("listxattr", path, size)
+        return self._loop.run(self._avol.listxattr, path, size)
 
     def setxattr(self, path: Any, key: str, value: bytes | str, flags: int = 0) -> None:
-        self._run("setxattr", path, key, value, flags)
+        self._loop.run(self._avol.setxattr, path, key, value, flags)
 
     def removexattr(self, path: Any, key: str) -> None:
-        self._run("removexattr", path, key)
+        self._loop.run(self._avol.removexattr, path, key)
 
     def __repr__(self) -> str:
         return repr(self._avol).replace("gfclient.aio.", "gfclient.")

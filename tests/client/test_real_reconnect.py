@@ -18,6 +18,21 @@ from gfclient.errors import GlusterConnectionError
 pytestmark = pytest.mark.real
 
 
+def _wait_stopped(pid: int) -> None:
+    """Until the kernel says every thread of ``pid`` is stopped: SIGSTOP's group stop is
+    asynchronous, and on a busy machine a brick thread can still answer a call meanwhile."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        states = []
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        if all(st in ("T", "t") for st in states):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} did not stop")
+
+
 def test_reconnect_to_a_real_brick_after_ping_timeout(real_gluster):
     vol = real_gluster.create_volume(options={"network.ping-timeout": "2"})
     try:
@@ -28,6 +43,7 @@ def test_reconnect_to_a_real_brick_after_ping_timeout(real_gluster):
             f.write(b"before")
             handshakes = v._avol.brick.handshakes
             os.kill(brick["pid"], signal.SIGSTOP)
+            _wait_stopped(brick["pid"])  # else a busy machine lets it answer one more call
             try:
                 t0 = time.monotonic()
                 with pytest.raises(GlusterConnectionError) as ei:

@@ -65,13 +65,13 @@ class Spy:
 
     def __init__(self, chan: RpcChannel) -> None:
         self.readers: list[int] = []
-        inner = chan._read_for
+        inner = chan.threads._read_for
 
         def read_for(w, deadline):
             self.readers.append(threading.get_ident())
             return inner(w, deadline)
 
-        chan._read_for = read_for  # type: ignore[method-assign]
+        chan.threads._read_for = read_for  # type: ignore[method-assign]
 
 
 async def trio_stands_by(nursery: trio.Nursery, chan: RpcChannel, peer: Peer) -> None:
@@ -79,7 +79,7 @@ async def trio_stands_by(nursery: trio.Nursery, chan: RpcChannel, peer: Peer) ->
     nursery.start_soon(in_thread, blocking_dump, chan, 0)
     call = await peer.call()
     await peer.reply(call, answer(call))
-    await wait_until(lambda: chan._reader is None)
+    await wait_until(lambda: chan.reader is None)
 
 
 async def wait_until(predicate, timeout: float = 5.0) -> None:
@@ -262,7 +262,7 @@ async def test_frame_timeout_bails_out_a_thread_call_and_the_channel_goes_on(rea
             await in_thread(blocking_dump, chan, 1, timeout=0.2)
         assert ei.value.errno == errno.ENOTCONN and "frame-timeout" in str(ei.value)
         assert f"GF-DUMP DUMP (xid {first})" in str(ei.value)
-        assert chan.outstanding == 0 and chan._reader in (None, "trio")  # nobody dead holds the role
+        assert chan.outstanding == 0 and chan.reader in (None, "trio")  # nobody dead holds the role
 
         async def server():  # answers the next call, after a late reply to the bailed one
             call = await peer.call()
@@ -321,7 +321,7 @@ async def test_closing_wakes_a_thread_reading_the_socket():
         await chan.aclose()
         await wait_until(lambda: failed)
         assert "closed by the client" in str(failed[0])
-        await wait_until(lambda: chan._sock.fileno() == -1)  # the reading thread closed it
+        await wait_until(lambda: chan.sock.fileno() == -1)  # the reading thread closed it
         nursery.cancel_scope.cancel()
 
 
@@ -395,7 +395,7 @@ async def test_a_cancelled_trio_call_whose_reply_a_thread_took_still_gets_it():
         c2 = await peer.call()
         await peer.reply(c2, answer(c2))
         deadline = time.monotonic() + 5
-        while c2.xid in chan._waiters:  # the thread takes the reply; trio has not run since
+        while c2.xid in chan.waiters:  # the thread takes the reply; trio has not run since
             time.sleep(0.001)
             assert time.monotonic() < deadline
         result["scope"].cancel()  # too late: the reply is on its way to the task

@@ -179,7 +179,7 @@ def test_blocking_api_over_a_stream_that_is_not_a_socket(fake, monkeypatch):
     monkeypatch.setattr(brick, "open_stream", open_stream)
     _, port = fake
     with gfclient.connect(f"gluster://127.0.0.1:{port}/thrvol") as v:
-        assert v._avol.brick.channel._sock is None
+        assert v._avol.brick.channel.sock is None
         name = f"stream-{os.getpid()}"
         with v.fopen(name, "w+") as f:
             for i in range(5):
