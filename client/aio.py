@@ -28,21 +28,21 @@ import posixpath
 import stat as _stat
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import trio
 
 from fakegluster.proto.common import NULL_GFID, ROOT_GFID
-from fakegluster.proto.volfile import VolfileError, parse_volfile
 
 from ._util import unwrap_groups
 from .brick import BrickClient
 from .errors import GlusterConnectionError, RpcError, UnsupportedVolumeError, fop_error, where
 from .file import File
 from .fops import SETATTR, XATTR_CREATE, XATTR_REPLACE, Fops
-from .graph import ClientGraph, build_graph
-from .mgmt import MgmtClient
+from .graph import ClientGraph, Timeouts
+from .mgmt import MgmtClient, VolfileServer
+from .mount import Mount
 from .stat import gf_flags, is_dir, is_symlink, mode_flags, stat_result, statvfs_result
 from .tls import ClientTLS
 from .uri import GlusterURI, parse_uri
@@ -105,109 +105,75 @@ class Volume:
         process_name: str | None = None,
         uid: int | None = None,
         gid: int | None = None,
+        servers: Sequence[str | VolfileServer] = (),
+        timeouts: Timeouts | None = None,
         tls: ClientTLS | None = None,
     ) -> None:
         self.uri = uri
-        self._tls = tls if tls is not None else ClientTLS.from_machine()
         self.volname = uri.volume
         self.image_path = uri.path
         self._nursery = nursery
         argv0 = (getattr(sys, "orig_argv", None) or sys.argv or ["python"])[0]
-        self._process_name = process_name or f"gfapi.{posixpath.basename(argv0) or 'python'}"
-        self._uid = os.getuid() if uid is None else uid
-        self._gid = os.getgid() if gid is None else gid
-        self._mgmt = MgmtClient(uri, self._tls)
-        self._graph: ClientGraph | None = None
-        self._fops: Fops | None = None
+        primary = VolfileServer(uri.transport, uri.host, uri.port, uri.socket)
+        extra = [s if isinstance(s, VolfileServer) else VolfileServer.parse(s) for s in servers]
+        self._mount = Mount(
+            uri.volume,
+            [primary, *extra],
+            nursery,
+            process_name=process_name or f"gfapi.{posixpath.basename(argv0) or 'python'}",
+            pid=os.getpid(),
+            uid=os.getuid() if uid is None else uid,
+            gid=os.getgid() if gid is None else gid,
+            timeouts=timeouts or Timeouts(),
+            open_files=lambda: self._files,
+            tls=tls,
+        )
         self._dcache: dict[tuple[bytes, str], tuple[bytes, Any]] = {}
         self._root: Any = None
         self._files: set[File] = set()
         self.mounted = False
 
     # ---- mount / unmount ---------------------------------------------------------------
-    async def _mount(self) -> None:
+    async def mount(self) -> None:
+        """Fetch the volfile, connect the bricks, look up the root (``glfs_init``)."""
         u = self.uri
         try:
-            volfile = await self._mgmt.fetch(self._nursery)
-            self._nursery.start_soon(self._mgmt.run)
-            try:
-                graph = parse_volfile(volfile)
-            except VolfileError as exc:
-                raise GlusterConnectionError(
-                    errno.EINVAL, f"the volfile of {u.volume!r} does not parse: {exc}"
-                ) from exc
-            self._graph = build_graph(
-                graph,
-                u.volume,
-                volfile_server=u.host,
-                process_name=self._process_name,
-                pid=os.getpid(),
-                tls=self._tls,
-            )
-            self._fops = Fops(self._graph, pid=os.getpid(), uid=self._uid, gid=self._gid)
-            await self._start_bricks(self._graph.bricks)
-            root = await self._fops.lookup_gfid(ROOT_GFID, "/")
+            fops = await self._mount.mount()
+            root = await fops.lookup_gfid(ROOT_GFID, "/")
             if not is_dir(root.prestat):
                 raise GlusterConnectionError(errno.ENOTDIR, f"the root of {u.volume!r} is not a directory")
             self._root = root.prestat
         except (GlusterConnectionError, RpcError, OSError) as exc:
-            await self._close_connections()
+            await self._mount.close()
             if isinstance(exc, UnsupportedVolumeError):
                 raise
             raise GlusterConnectionError(
                 exc.errno or errno.ENOTCONN,
                 f"Gluster connection for volume {u.volume}, path {u.path or '/'} failed to connect: "
-                f"{exc.strerror or exc}; hint: failed on {self._mgmt.server}",
+                f"{exc.strerror or exc}; hint: failed on {self._mount.mgmt.server}",
             ) from exc
         self.mounted = True
-
-    async def _start_bricks(self, bricks: list[BrickClient]) -> None:
-        """Connect every brick at once (like the graph's CHILD_UP wait in ``glfs_init``): a
-        volume with one brick needs it; a cluster volume mounts when each brick answered,
-        up or not, and fails only when none came up (the xlators above decide what a down
-        brick means)."""
-        errors: list[BaseException] = []
-
-        async def one(brick: BrickClient) -> None:
-            try:
-                await brick.start(self._nursery)
-            except (GlusterConnectionError, RpcError, OSError) as exc:
-                errors.append(exc)
-                brick.start_retrying(self._nursery)
-
-        with unwrap_groups():
-            async with trio.open_nursery() as nursery:
-                for b in bricks:
-                    nursery.start_soon(one, b)
-        if errors and (len(bricks) == 1 or not any(b.up for b in bricks)):
-            raise errors[0]
-
-    async def _close_connections(self) -> None:
-        with trio.CancelScope(shield=True), trio.move_on_after(5):
-            if self._graph is not None:
-                for b in self._graph.bricks:
-                    await b.aclose()
-            await self._mgmt.aclose()
 
     async def close(self) -> None:
         """Release the fds still open and close the connections (like ``glfs_fini``)."""
         if not self.mounted:
             return
         with trio.CancelScope(shield=True), trio.move_on_after(5):
-            await self._mgmt.aclose()  # glfs_fini drops the volfile connection first
+            await self._mount.mgmt.aclose()  # glfs_fini drops the volfile connection first
             for f in list(self._files):
                 await f._release()
         self.mounted = False
-        await self._close_connections()
+        await self._mount.close()
 
     umount = close
 
     # ---- internals ---------------------------------------------------------------------
     @property
     def fops(self) -> Fops:
-        if self._fops is None or not self.mounted:
+        fops = self._mount.fops
+        if fops is None or not self.mounted:
             raise GlusterConnectionError(errno.ENOTCONN, f"volume {self.volname!r} is not mounted")
-        return self._fops
+        return fops
 
     @staticmethod
     def _path(path: Any) -> str:
@@ -579,9 +545,19 @@ class Volume:
     # ---- diagnostics -------------------------------------------------------------------
     @property
     def graph(self) -> ClientGraph:
-        """The client graph (its ``top`` node and its ``bricks``)."""
-        assert self._graph is not None
-        return self._graph
+        """The current client graph (its ``top`` node and its ``bricks``)."""
+        assert self._mount.graph is not None
+        return self._mount.graph
+
+    @property
+    def mgmt(self) -> MgmtClient:
+        """The volfile server connection."""
+        return self._mount.mgmt
+
+    @property
+    def graph_switches(self) -> int:
+        """How many times the volume moved to a new graph (FETCHSPEC with a new volfile)."""
+        return self._mount.switches
 
     @property
     def brick(self) -> BrickClient:
@@ -605,24 +581,44 @@ async def connect(
     process_name: str | None = None,
     uid: int | None = None,
     gid: int | None = None,
+    servers: Sequence[str | VolfileServer] = (),
+    connect_timeout: float | None = None,
+    ping_timeout: float | None = None,
+    frame_timeout: float | None = None,
     tls: ClientTLS | None = None,
 ) -> AsyncIterator[Volume]:
     """Mount the volume of ``uri`` for the duration of an ``async with`` block.
+
+    ``uri`` may name an image path or only a volume (``gluster://host/vol``).  ``servers``:
+    more volfile servers to try, in order, when the URI's cannot be reached (``"host"``,
+    ``"host:port"``, ``"unix:///path"``: like ``glfs_set_volfile_server`` called again, or
+    QEMU's ``server.1``...).  Timeouts in seconds: ``connect_timeout`` for one connection
+    attempt (default 30), ``ping_timeout`` and ``frame_timeout`` over the volfile's (42 and
+    1800 by default; the volfile server connection is pinged with ``ping_timeout`` too), so
+    that a frozen server fails calls with ENOTCONN in bounded time.  Raises
+    :class:`~gfclient.errors.GlusterConnectionError` (naming the servers that failed) or
+    :class:`~gfclient.errors.UnsupportedVolumeError` (a translator gfclient cannot drive).
 
     TLS follows the volfile (``client.ssl``: its protocol/client has
     ``transport.socket.ssl-enabled`` and the certificate options) and management encryption
     the machine's ``/var/lib/glusterd/secure-access``, as libgfapi does; ``tls`` overrides
     the latter (:class:`gfclient.ClientTLS`: on or off, and the management certificate files).
-
-    ``uri`` may name an image path or only a volume (``gluster://host/vol``).  Raises
-    :class:`~gfclient.errors.GlusterConnectionError` (naming the server that failed) or
-    :class:`~gfclient.errors.UnsupportedVolumeError` (several bricks).
     """
     parsed = uri if isinstance(uri, GlusterURI) else parse_uri(uri, require_path=False)
+    timeouts = Timeouts(ping=ping_timeout, frame=frame_timeout, connect=connect_timeout)
     with unwrap_groups():
         async with trio.open_nursery() as nursery:
-            vol = Volume(parsed, nursery, process_name=process_name, uid=uid, gid=gid, tls=tls)
-            await vol._mount()
+            vol = Volume(
+                parsed,
+                nursery,
+                process_name=process_name,
+                uid=uid,
+                gid=gid,
+                servers=servers,
+                timeouts=timeouts,
+                tls=tls,
+            )
+            await vol.mount()
             try:
                 yield vol
             finally:

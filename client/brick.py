@@ -84,6 +84,7 @@ class BrickConfig:
     ping_timeout: float
     frame_timeout: float
     options: tuple[tuple[str, str], ...]
+    connect_timeout: float = 30.0
 
     @classmethod
     def from_xlator(cls, xl: Xlator, volfile_server: str | None = None) -> BrickConfig:
@@ -239,7 +240,7 @@ class BrickClient:
         # socket_fix_ssl_opts: port 24007 follows secure-access, a brick port client.ssl
         settings = self.tls.settings(port, dict(self.config.options)) if transport == "tcp" else None
         ctx = settings.context(server=False) if settings is not None else None
-        stream = await open_stream(transport, host, port, tls=ctx)
+        stream = await open_stream(transport, host, port, timeout=self.config.connect_timeout, tls=ctx)
         chan = RpcChannel(
             stream,
             peer=where(host, port),

@@ -76,8 +76,13 @@ class File:
 
     @property
     def graph_fd(self) -> Fd:
-        """The client graph's fd of this file (each xlator's state for it)."""
+        """The client graph's fd of this file (each xlator's state for it); a graph switch
+        replaces it with one opened on the new graph (:mod:`gfclient.mount`)."""
         return self._gfd
+
+    @graph_fd.setter
+    def graph_fd(self, fd: Fd) -> None:
+        self._gfd = fd
 
     async def __aenter__(self) -> File:
         return self

@@ -128,10 +128,9 @@ class Fops:
         """Send ``proc`` down the graph; return the result (READ: ``(rsp, data)``), or raise
         OSError (with ``path`` as its filename).  Every FOP is logged at DEBUG
         (``gfclient.fops``: name, path, outcome)."""
+        top = self.top if fd is None or fd.top is None else fd.top  # an fd stays in its graph
         try:
-            result = await self.top.call(
-                proc, args, ident or self.identity(proc, internal=internal), fd=fd, payload=payload
-            )
+            result = await top.call(proc, args, ident or self.identity(proc, internal=internal), fd=fd, payload=payload)
         except (GlusterConnectionError, RpcError):
             raise
         except OSError as exc:
@@ -223,18 +222,25 @@ class Fops:
         await self.call(GfFop.FREMOVEXATTR, F.GfxFremovexattrReq.cls(fd.gfid, -1, name, None), path=path, fd=fd)
 
     # ---- fds ---------------------------------------------------------------------------
+    def use(self, graph: ClientGraph) -> None:
+        """From now on, FOPs without an fd go to ``graph`` (a graph switch)."""
+        self.graph, self.top = graph, graph.top
+
     async def open(self, fd: Fd, path: str | None = None) -> None:
         """OPEN ``fd.gfid`` with ``fd.flags``; every brick keeps its fd in ``fd``."""
+        fd.top = self.top
         await self.call(GfFop.OPEN, F.GfxOpenReq.cls(fd.gfid, fd.flags, None), path=path, fd=fd)
 
     async def create(self, pargfid: bytes, name: str, fd: Fd, mode: int, path: str | None = None) -> Any:
         """CREATE ``name`` with ``fd.flags``; sets ``fd.gfid``; returns the reply."""
         req = F.GfxCreateReq.cls(pargfid, fd.flags, mode, 0, name, _gfid_req())
+        fd.top = self.top
         rsp = await self.call(GfFop.CREATE, req, path=path, fd=fd)
         fd.gfid = rsp.stat.ia_gfid
         return rsp
 
     async def opendir(self, fd: Fd, path: str | None = None) -> None:
+        fd.top = self.top
         await self.call(GfFop.OPENDIR, F.GfxOpendirReq.cls(fd.gfid, None), path=path, fd=fd)
 
     async def readdirp(self, fd: Fd, offset: int, path: str | None = None) -> tuple[Any, ...]:

@@ -29,7 +29,7 @@ from .tls import ClientTLS
 from .xl.base import Subvolume, truthy
 from .xl.protocol import ProtocolClient
 
-__all__ = ["ClientGraph", "build_graph", "PASSTHROUGH", "truthy"]
+__all__ = ["ClientGraph", "Timeouts", "build_graph", "PASSTHROUGH"]
 
 #: Translators gfclient passes through: they do not change the FOPs' meaning or the bytes.
 PASSTHROUGH = frozenset(
@@ -54,6 +54,27 @@ PASSTHROUGH = frozenset(
 )
 
 
+@dataclasses.dataclass(frozen=True)
+class Timeouts:
+    """What the user sets over the volfile (None: the volfile's value, else the default):
+    ``ping-timeout`` and ``frame-timeout`` of every protocol/client, and how long one
+    connection attempt may take."""
+
+    ping: float | None = None
+    frame: float | None = None
+    connect: float | None = None
+
+    def apply(self, config: BrickConfig) -> BrickConfig:
+        changes: dict[str, float] = {}
+        if self.ping is not None:
+            changes["ping_timeout"] = self.ping
+        if self.frame is not None:
+            changes["frame_timeout"] = self.frame
+        if self.connect is not None:
+            changes["connect_timeout"] = self.connect
+        return dataclasses.replace(config, **changes) if changes else config
+
+
 @dataclasses.dataclass
 class ClientGraph:
     """A built graph: its ``top`` node, every brick connection, and what the skipped
@@ -64,6 +85,7 @@ class ClientGraph:
     utime: bool
     noatime: bool
     volfile: Graph
+    graph_id: int = 0
 
     @property
     def dht(self) -> bool:
@@ -88,6 +110,7 @@ def build_graph(
     volfile_key: str | None = None,
     ctx_uuid: str | None = None,
     graph_id: int = 0,
+    timeouts: Timeouts | None = None,
     tls: ClientTLS | None = None,
 ) -> ClientGraph:
     """Build the nodes of ``graph`` (not connected yet: start each of ``bricks``).
@@ -107,7 +130,7 @@ def build_graph(
         if xl.name in built:
             return built[xl.name]
         if xl.type == "protocol/client":
-            config = BrickConfig.from_xlator(xl, volfile_server)
+            config = (timeouts or Timeouts()).apply(BrickConfig.from_xlator(xl, volfile_server))
             brick = BrickClient(
                 config,
                 dht=dht,
@@ -142,4 +165,4 @@ def build_graph(
     top = node(graph.top)
     utime = [x for x in used if x.type == "features/utime"]
     noatime = bool(utime) and truthy(utime[0].options.get("noatime"), True)
-    return ClientGraph(top, bricks, bool(utime), noatime, graph)
+    return ClientGraph(top, bricks, bool(utime), noatime, graph, graph_id)

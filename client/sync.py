@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 
 from fakegluster.trio_thread import TrioThread
@@ -234,16 +234,8 @@ class Volume:
     """A mounted volume (blocking).  ``Volume(uri)`` mounts at once; close it (or use it as a
     context manager) to unmount."""
 
-    def __init__(
-        self,
-        uri: str | GlusterURI,
-        *,
-        process_name: str | None = None,
-        uid: int | None = None,
-        gid: int | None = None,
-        tls: ClientTLS | None = None,
-    ) -> None:
-        self._loop = _Loop(uri, {"process_name": process_name, "uid": uid, "gid": gid, "tls": tls})
+    def __init__(self, uri: str | GlusterURI, **options: Any) -> None:
+        self._loop = _Loop(uri, options)
         assert self._loop.avol is not None
         self._avol: aio.Volume = self._loop.avol
         self.uri = self._avol.uri
@@ -413,8 +405,24 @@ def connect(
     process_name: str | None = None,
     uid: int | None = None,
     gid: int | None = None,
+    servers: Sequence[str] = (),
+    connect_timeout: float | None = None,
+    ping_timeout: float | None = None,
+    frame_timeout: float | None = None,
     tls: ClientTLS | None = None,
 ) -> Volume:
     """Mount the volume of ``uri`` (with or without an image path): ``with connect(uri) as vol:``.
-    ``tls``: see :func:`gfclient.aio.connect`."""
-    return Volume(uri, process_name=process_name, uid=uid, gid=gid, tls=tls)
+
+    The options are :func:`gfclient.aio.connect`'s: other volfile ``servers`` to fall back
+    to, timeouts over the volfile's, ``tls``."""
+    return Volume(
+        uri,
+        process_name=process_name,
+        uid=uid,
+        gid=gid,
+        servers=servers,
+        connect_timeout=connect_timeout,
+        ping_timeout=ping_timeout,
+        frame_timeout=frame_timeout,
+        tls=tls,
+    )

@@ -70,13 +70,13 @@ async def open_tcp_stream(host: str, port: int, *, timeout: float = CONNECT_TIME
 
 
 async def start_tls(
-    stream: trio.abc.Stream, ctx: ssl.SSLContext, host: str, port: int
+    stream: trio.abc.Stream, ctx: ssl.SSLContext, host: str, port: int, *, timeout: float = CONNECT_TIMEOUT
 ) -> trio.SSLStream[trio.abc.Stream]:
     """TLS over a connected stream (``ssl_handle_client_connection_attempt``: the handshake
     right after connect, before any RPC); a failed handshake is a connection failure."""
     tls = trio.SSLStream(stream, ctx, server_hostname=None)
     try:
-        with trio.fail_after(CONNECT_TIMEOUT):
+        with trio.fail_after(timeout):
             await tls.do_handshake()
     except (trio.BrokenResourceError, trio.TooSlowError) as exc:
         await trio.aclose_forcefully(stream)
@@ -118,15 +118,17 @@ async def open_stream(
     port: int | None = None,
     socket: str | None = None,
     *,
+    timeout: float = CONNECT_TIMEOUT,
     tls: ssl.SSLContext | None = None,
 ) -> trio.abc.Stream:
     """Open a stream for a URI/volfile transport: ``"tcp"`` (or ``"socket"``), ``"unix"``
-    or ``"rdma"`` (falls back to tcp with a warning when :func:`open_rdma_stream` gives None).
-    ``tls``: a client context to do TLS with over tcp (unix sockets never use TLS)."""
+    or ``"rdma"`` (falls back to tcp with a warning when :func:`open_rdma_stream` gives None);
+    ETIMEDOUT after ``timeout`` seconds.  ``tls``: a client context to do TLS with over tcp
+    (unix sockets never use TLS)."""
     if transport == "unix":
         if socket is None:
             raise ValueError("unix transport needs a socket path")
-        return await open_unix_stream(socket)
+        return await open_unix_stream(socket, timeout=timeout)
     if host is None or port is None:
         raise ValueError(f"{transport} transport needs a host and a port")
     if transport == "rdma":
@@ -134,8 +136,8 @@ async def open_stream(
         if stream is not None:
             return stream
         warnings.warn(RDMA_FALLBACK_WARNING, RuntimeWarning, stacklevel=2)
-        return await open_tcp_stream(host, port)
+        return await open_tcp_stream(host, port, timeout=timeout)
     if transport not in ("tcp", "socket"):
         raise ValueError(f"unknown transport {transport!r}")
-    stream = await open_tcp_stream(host, port)
-    return stream if tls is None else await start_tls(stream, tls, host, port)
+    stream = await open_tcp_stream(host, port, timeout=timeout)
+    return stream if tls is None else await start_tls(stream, tls, host, port, timeout=timeout)

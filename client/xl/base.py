@@ -90,11 +90,11 @@ class Fd:
     """An open file or directory of the graph (``fd_t``).
 
     ``gfid``/``flags``/``is_dir`` say what was opened; ``ctx`` holds each xlator's state
-    for it (keyed by the xlator).  ``lk_owner`` is the owner FLUSH carries (libgfapi gives
-    each glfd its own).
+    for it (keyed by the xlator); ``top`` is the graph it was opened in.  ``lk_owner`` is
+    the owner FLUSH carries (libgfapi gives each glfd its own).
     """
 
-    __slots__ = ("gfid", "flags", "is_dir", "ctx", "lk_owner", "number", "anonymous")
+    __slots__ = ("gfid", "flags", "is_dir", "ctx", "lk_owner", "number", "anonymous", "top")
 
     def __init__(self, gfid: bytes, flags: int, is_dir: bool = False, *, anonymous: bool = False) -> None:
         self.gfid = gfid
@@ -104,6 +104,8 @@ class Fd:
         self.lk_owner = os.urandom(8)
         self.number = next(_fd_numbers)
         self.anonymous = anonymous
+        #: the graph's top node the fd was opened through (its FOPs go there after a graph switch)
+        self.top: Subvolume | None = None
 
     @classmethod
     def anon(cls, gfid: bytes) -> Fd:

@@ -120,7 +120,9 @@ class ScriptedCluster:
     """glusterd (``glusterd_port``) + one brick (``brick_port``) on host ``vm``.
 
     ``volfile``: what GETSPEC returns (default: glusterd 10.3's volfile for one brick).
-    ``silent``: when set, the brick reads calls and never answers (the ping-timeout case).
+    ``silent``: when set, the brick reads calls and never answers (the ping-timeout case);
+    ``silent_glusterd`` the same for glusterd; ``frozen_calls``: (prog, proc) the brick never
+    answers while the rest is answered (the frame-timeout case).
     ``refuse``: ports whose connection attempts fail with ECONNREFUSED.
     """
 
@@ -139,7 +141,10 @@ class ScriptedCluster:
         self.volfile = volfile or client_volfile(plain_volume(volume, [("vm", brick_path)]), trusted=False)
         self.conns: list[Conn] = []
         self.silent = False
+        self.silent_glusterd = False
+        self.frozen_calls: set[tuple[int, int]] = set()
         self.refuse: set[int] = set()
+        self.connect_timeouts: list[float] = []
         self.files: dict[str, tuple[bytes, bytearray]] = {}
         self.gfids: dict[bytes, str] = {}
         self.next_fd = 0
@@ -153,10 +158,12 @@ class ScriptedCluster:
         port: int | None = None,
         socket: str | None = None,
         *,
+        timeout: float = 30.0,
         tls: object = None,
     ) -> trio.abc.Stream:
         from gfclient.errors import GlusterConnectionError
 
+        self.connect_timeouts.append(timeout)
         if port in self.refuse:
             raise GlusterConnectionError(
                 errno.ECONNREFUSED, f"connection failed on host {host} and port {port}: Connection refused"
@@ -178,7 +185,9 @@ class ScriptedCluster:
                 conn.calls.append(call)
                 if self.on_call is not None:
                     self.on_call(conn, call)
-                if conn.port == self.brick_port and self.silent:
+                if conn.port == self.brick_port and (self.silent or (call.prog, call.proc) in self.frozen_calls):
+                    continue
+                if conn.port == self.glusterd_port and self.silent_glusterd:
                     continue
                 await self._answer(conn, call)
         except (EOFError, trio.BrokenResourceError, trio.ClosedResourceError):

@@ -47,9 +47,11 @@ async def test_mount_sends_what_libgfapi_sends(cluster):
         assert (await vol.stat("/")).st_ino == 1
         mgmt, portmap, brick = cluster.conns
         assert (mgmt.port, portmap.port, portmap.host, brick.port, brick.host) == (24007, 24007, "vm", 49152, "vm")
-        # gfapi mgmt: its own rpc client, GETSPEC is xid 2
-        (getspec,) = mgmt.calls
+        # gfapi mgmt: its own rpc client, GETSPEC is xid 2; then (unlike libgfapi, whose
+        # volfile connection is never pinged) the keep-alive PING that notices a frozen glusterd
+        getspec, ping = mgmt.calls
         assert (getspec.xid, getspec.prog, getspec.proc) == (2, HNDSK, 2)
+        assert (ping.xid, ping.prog, ping.proc) == (3, DUMP, 2)
         assert (getspec.args.flags, getspec.args.key) == (1, "testvol")
         assert list(old_dict_text(getspec.args.xdata).items()) == [
             ("max-op-version", "100000"),
@@ -202,5 +204,5 @@ async def test_volfile_connection_is_kept_and_reconnected(cluster, autojump_cloc
         await mgmt.peer.aclose()  # glusterd drops it
         await trio.sleep(3.5)  # gfapi's mgmt rpc reconnects after 3 s and fetches again
         again = cluster.conns[3]
-        assert (again.port, [(c.xid, c.prog, c.proc) for c in again.calls]) == (24007, [(3, HNDSK, 2)])
+        assert (again.port, [(c.xid, c.prog, c.proc) for c in again.calls]) == (24007, [(4, HNDSK, 2), (5, DUMP, 2)])
         assert (await vol.stat("/")).st_ino == 1  # the brick connection was not disturbed

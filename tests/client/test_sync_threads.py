@@ -173,8 +173,8 @@ def test_blocking_api_over_a_stream_that_is_not_a_socket(fake, monkeypatch):
 
     real_open = brick.open_stream
 
-    async def open_stream(*args, **kw):
-        return _NotASocket(await real_open(*args, **kw))
+    async def open_stream(*args, **kwargs):
+        return _NotASocket(await real_open(*args, **kwargs))
 
     monkeypatch.setattr(brick, "open_stream", open_stream)
     _, port = fake
