@@ -43,7 +43,7 @@ from .fops import SETATTR, XATTR_CREATE, XATTR_REPLACE, Fops
 from .graph import ClientGraph, Timeouts
 from .mgmt import MgmtClient, VolfileServer
 from .mount import Mount
-from .stat import gf_flags, is_dir, is_symlink, mode_flags, stat_result, statvfs_result
+from .stat import DirEntry, gf_flags, is_dir, is_symlink, mode_flags, stat_result, statvfs_result
 from .tls import ClientTLS
 from .uri import GlusterURI, parse_uri
 from .xl.base import Fd
@@ -52,46 +52,6 @@ __all__ = ["connect", "Volume", "File", "DirEntry"]
 
 _MAXSYMLINKS = 40
 _RETRY_ERRNOS = (errno.ESTALE, errno.ENOENT)
-
-
-class DirEntry:
-    """One directory entry, like :class:`os.DirEntry`; stats come from READDIRP (and, for a
-    symlink, from following it once during the scan)."""
-
-    __slots__ = ("name", "path", "_lstat", "_target")
-
-    def __init__(self, name: str, path: str, lstat: os.stat_result, target: os.stat_result | None) -> None:
-        self.name = name
-        self.path = path
-        self._lstat = lstat
-        self._target = target
-
-    def inode(self) -> int:
-        return self._lstat.st_ino
-
-    def is_symlink(self) -> bool:
-        return _stat.S_ISLNK(self._lstat.st_mode)
-
-    def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
-        if follow_symlinks and self.is_symlink():
-            if self._target is None:
-                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), self.path)
-            return self._target
-        return self._lstat
-
-    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
-        st = self._target if follow_symlinks and self.is_symlink() else self._lstat
-        return st is not None and _stat.S_ISDIR(st.st_mode)
-
-    def is_file(self, *, follow_symlinks: bool = True) -> bool:
-        st = self._target if follow_symlinks and self.is_symlink() else self._lstat
-        return st is not None and _stat.S_ISREG(st.st_mode)
-
-    def __fspath__(self) -> str:
-        return self.path
-
-    def __repr__(self) -> str:
-        return f"<DirEntry {self.name!r}>"
 
 
 class Volume:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat as _stat
 from typing import Any
@@ -27,6 +28,7 @@ __all__ = [
     "dtype_to_mode",
     "is_dir",
     "is_symlink",
+    "DirEntry",
 ]
 
 #: GF_O_* on the wire (Linux x86 octal values).
@@ -159,3 +161,43 @@ def is_dir(iatt: Any) -> bool:
 
 def is_symlink(iatt: Any) -> bool:
     return _stat.S_ISLNK(iatt.mode)
+
+
+class DirEntry:
+    """One directory entry, like :class:`os.DirEntry`; stats come from READDIRP (and, for a
+    symlink, from following it once during the scan)."""
+
+    __slots__ = ("name", "path", "_lstat", "_target")
+
+    def __init__(self, name: str, path: str, lstat: os.stat_result, target: os.stat_result | None) -> None:
+        self.name = name
+        self.path = path
+        self._lstat = lstat
+        self._target = target
+
+    def inode(self) -> int:
+        return self._lstat.st_ino
+
+    def is_symlink(self) -> bool:
+        return _stat.S_ISLNK(self._lstat.st_mode)
+
+    def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
+        if follow_symlinks and self.is_symlink():
+            if self._target is None:
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), self.path)
+            return self._target
+        return self._lstat
+
+    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
+        st = self._target if follow_symlinks and self.is_symlink() else self._lstat
+        return st is not None and _stat.S_ISDIR(st.st_mode)
+
+    def is_file(self, *, follow_symlinks: bool = True) -> bool:
+        st = self._target if follow_symlinks and self.is_symlink() else self._lstat
+        return st is not None and _stat.S_ISREG(st.st_mode)
+
+    def __fspath__(self) -> str:
+        return self.path
+
+    def __repr__(self) -> str:
+        return f"<DirEntry {self.name!r}>"
