@@ -28,7 +28,7 @@ import posixpath
 import stat as _stat
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 import trio
@@ -305,7 +305,7 @@ class Volume:
 
     async def walk(
         self, top: Any, topdown: bool = True, onerror: Any = None, followlinks: bool = False
-    ) -> AsyncIterator[tuple[str, list[str], list[str]]]:
+    ) -> AsyncGenerator[tuple[str, list[str], list[str]], None]:
         """Like :func:`os.walk`, as an async generator."""
         top = self._path(top)
         try:

@@ -65,14 +65,12 @@ class Timeouts:
     connect: float | None = None
 
     def apply(self, config: BrickConfig) -> BrickConfig:
-        changes: dict[str, float] = {}
-        if self.ping is not None:
-            changes["ping_timeout"] = self.ping
-        if self.frame is not None:
-            changes["frame_timeout"] = self.frame
-        if self.connect is not None:
-            changes["connect_timeout"] = self.connect
-        return dataclasses.replace(config, **changes) if changes else config
+        return dataclasses.replace(
+            config,
+            ping_timeout=config.ping_timeout if self.ping is None else self.ping,
+            frame_timeout=config.frame_timeout if self.frame is None else self.frame,
+            connect_timeout=config.connect_timeout if self.connect is None else self.connect,
+        )
 
 
 @dataclasses.dataclass

@@ -191,7 +191,14 @@ class Mount:
             brick = by_name.get(xl.name)
             if brick is None:
                 continue
-            fresh = self.timeouts.apply(dataclasses.replace(brick.config, **_timeouts_of(xl.options, brick.config)))
+            opts = xl.options
+            fresh = self.timeouts.apply(
+                dataclasses.replace(
+                    brick.config,
+                    ping_timeout=float(opts.get("ping-timeout", brick.config.ping_timeout)),
+                    frame_timeout=float(opts.get("frame-timeout", brick.config.frame_timeout)),
+                )
+            )
             brick.config = fresh
             if brick.channel is not None:
                 brick.channel.ping_timeout = fresh.ping_timeout
@@ -235,12 +242,3 @@ class Mount:
                     pass
             for b in graph.bricks:
                 await b.aclose()
-
-
-def _timeouts_of(options: Any, config: Any) -> dict[str, float]:
-    out = {}
-    if "ping-timeout" in options:
-        out["ping_timeout"] = float(options["ping-timeout"])
-    if "frame-timeout" in options:
-        out["frame_timeout"] = float(options["frame-timeout"])
-    return out

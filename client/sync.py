@@ -83,7 +83,7 @@ class _Loop:
         except ValueError:
             coro.close()
             raise
-        return run_inline(coro)  # type: ignore[no-any-return]
+        return run_inline(coro)
 
     def stop(self) -> None:
         self.thread.stop()

@@ -228,7 +228,7 @@ class Replicate(Subvolume):
         return chosen.value
 
     async def _inode(self, gfid: bytes, ident: Identity) -> _Inode:
-        ctx = self._inodes.get(gfid)
+        ctx: _Inode | None = self._inodes.get(gfid)
         if ctx is None or ctx.generation != self._generation():
             await self._lookup(F.GfxLookupReq.cls(gfid, NULL_GFID, 0, "", None), ident)
             ctx = self._inodes.get(gfid)

@@ -124,7 +124,7 @@ class Distribute(Subvolume):
 
     async def _by_fd(self, proc: GfFop, req: Any, ident: Identity, fd: Fd | None, payload: Any) -> Any:
         ctx = fd.ctx.get(self) if fd is not None else None
-        if ctx is None:
+        if fd is None or ctx is None:
             raise fop_error(errno.EBADF, None, f"{self.name}: fd not open here")
         if isinstance(ctx, dht_dirs.DirCursor):
             if proc == GfFop.READDIRP or proc == GfFop.READDIR:

@@ -347,7 +347,9 @@ class Disperse(Subvolume):
             await locks.unlock_all(self.children, proc, lreq, lk, None, locked)
 
     # ---- data -------------------------------------------------------------------------------
-    async def _read_stripes(self, state: TxnState, fd: Fd, gfid: bytes, start: int, end: int, lk: Identity) -> bytes:
+    async def _read_stripes(
+        self, state: TxnState, fd: Fd | None, gfid: bytes, start: int, end: int, lk: Identity
+    ) -> bytes:
         """Decoded data of whole stripes [start, end) (zeros past the fragments' end), read
         through an anonymous fd: the file may be open write-only (``ec_writev_start``)."""
         if end <= start:
