@@ -219,7 +219,7 @@ class Volume:
 
     async def _mode_or_zero(self, path: Any, follow: bool = True) -> int:
         try:
-            return (await self._resolve(path, follow))[1].mode
+            return int((await self._resolve(path, follow))[1].mode)
         except OSError:
             return 0
 

@@ -107,12 +107,12 @@ class Fops:
                 elif valid & SETATTR["MTIME_NOW"]:
                     now = stbuf.ia_mtime * 1_000_000_000 + stbuf.ia_mtime_nsec
             return _with(base, flags, now)
-        flags = _UTIME_FLAGS.get(proc)
-        if flags is None:
+        known = _UTIME_FLAGS.get(proc)
+        if known is None:
             return base
         if proc in _ATIME_ONLY and self.graph.noatime:
-            flags = 0
-        return _with(base, flags, now)
+            known = 0
+        return _with(base, known, now)
 
     async def call(
         self,
@@ -170,7 +170,7 @@ class Fops:
         ).stat
 
     async def readlink(self, gfid: bytes, path: str | None = None) -> str:
-        return (await self.call(GfFop.READLINK, F.GfxReadlinkReq.cls(gfid, 4096, None), path=path)).path
+        return str((await self.call(GfFop.READLINK, F.GfxReadlinkReq.cls(gfid, 4096, None), path=path)).path)
 
     async def unlink(self, pargfid: bytes, name: str, path: str | None = None) -> None:
         await self.call(GfFop.UNLINK, F.GfxUnlinkReq.cls(pargfid, name, 0, None), path=path)
@@ -245,7 +245,7 @@ class Fops:
 
     async def readdirp(self, fd: Fd, offset: int, path: str | None = None) -> tuple[Any, ...]:
         req = F.GfxReaddirpReq.cls(fd.gfid, -1, offset, READDIR_SIZE, None)
-        return (await self.call(GfFop.READDIRP, req, path=path, fd=fd)).reply
+        return tuple((await self.call(GfFop.READDIRP, req, path=path, fd=fd)).reply)
 
     async def read(self, fd: Fd, offset: int, size: int, path: str | None = None) -> bytes:
         _, data = await self.call(GfFop.READ, F.GfxReadReq.cls(fd.gfid, -1, offset, size, 0, None), path=path, fd=fd)
@@ -294,7 +294,7 @@ class Fops:
 
     async def seek(self, fd: Fd, offset: int, what: int, path: str | None = None) -> int:
         req = F.GfxSeekReq.cls(fd.gfid, -1, offset, what, None)
-        return (await self.call(GfFop.SEEK, req, path=path, fd=fd)).offset
+        return int((await self.call(GfFop.SEEK, req, path=path, fd=fd)).offset)
 
 
 def _with(base: Identity, flags: int, ctime_ns: int) -> Identity:

@@ -196,7 +196,7 @@ class MgmtClient:
         if rsp.op_ret != len(spec):
             log.warning("GETSPEC op_ret %d != volfile length %d; using op_ret bytes", rsp.op_ret, len(spec))
             spec = spec[: rsp.op_ret]
-        return spec.decode("utf-8", "surrogateescape")
+        return str(spec.decode("utf-8", "surrogateescape"))
 
     async def fetch(self, nursery: trio.Nursery) -> str:
         """Connect (to the first server that answers), start the channel in ``nursery`` and

@@ -322,7 +322,8 @@ class RpcChannel:
                     return trio.lowlevel.Abort.FAILED
             return trio.lowlevel.Abort.SUCCEEDED
 
-        return await trio.lowlevel.wait_task_rescheduled(abort)
+        reply: Reply = await trio.lowlevel.wait_task_rescheduled(abort)
+        return reply
 
     def submit(self, w: _Waiter, args: Any, ident: Identity, payload: bytes | memoryview, in_trio: bool) -> int:
         """Register ``w`` and send its CALL (or queue it behind unsent bytes); returns the xid."""
@@ -463,6 +464,7 @@ class RpcChannel:
                     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                         failed = exc
                 elif blocked:
+                    assert sock is not None
                     try:
                         await trio.lowlevel.wait_writable(sock)
                     except (trio.ClosedResourceError, OSError) as exc:
@@ -534,7 +536,7 @@ class RpcChannel:
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             self.shutdown(GlusterConnectionError(errno.ENOTCONN, f"connection to {self.peer} lost: {exc}"))
 
-    def _feed(self, data: bytes | memoryview, may_step_back: bool) -> int:
+    def _feed(self, data: bytes | bytearray | memoryview, may_step_back: bool) -> int:
         """Take received bytes in the trio thread and hand every complete reply over."""
         done: list[tuple[_Waiter, Reply | None, BaseException | None]] = []
         callbacks: list[Call] = []

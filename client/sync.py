@@ -44,7 +44,7 @@ __all__ = ["connect", "Volume", "File", "run_inline"]
 R = TypeVar("R")
 
 
-def run_inline(coro: Coroutine[Any, Any, Any]) -> Any:
+def run_inline(coro: Coroutine[Any, Any, R]) -> R:
     """Run an async-API coroutine to its end in this thread, without trio.
 
     Only for coroutines that await nothing but :meth:`RpcChannel.call` (which blocks instead
@@ -54,7 +54,8 @@ def run_inline(coro: Coroutine[Any, Any, Any]) -> Any:
     try:
         coro.send(None)
     except StopIteration as done:
-        return done.value
+        value: R = done.value
+        return value
     coro.close()
     raise RuntimeError(f"{coro!r} tried to suspend outside the trio thread")
 

@@ -113,7 +113,7 @@ def dm_hash(data: bytes) -> int:
             word = ((word << 8) & _M) | byte
             left -= 1
         words.append(word)
-    h0, h1 = _dm_round(10, *words, h0, h1)
+    h0, h1 = _dm_round(10, words[0], words[1], words[2], words[3], h0, h1)
     return h0 ^ h1
 
 

@@ -240,7 +240,7 @@ def encode_u64(v: int) -> bytes:
 def decode_u64(raw: bytes) -> int:
     if len(raw) != 8:
         raise ValueError(f"expected 8 bytes, got {len(raw)}")
-    return _U64.unpack(raw)[0]
+    return int(_U64.unpack(raw)[0])
 
 
 def encode_pair(data: int, metadata: int) -> bytes:
