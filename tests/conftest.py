@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tests.helpers import unavailable
-from tests.targets import TARGETS, Target, parametrize_targets
+from tests.targets import FAKE_CLUSTERS, TARGETS, Target, parametrize_targets
 
 # The generated fast XDR codec must never fall back to construct silently: under the tests a
 # fallback raises (here and in every `fakegluster serve` the tests start, which inherit this).
@@ -106,3 +106,17 @@ def real_cluster(real_gluster):
         return made[kind]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def fake_cluster(tmp_path_factory):
+    """One fakegluster (in this process, memory stores) serving a volume of every
+    FAKE_CLUSTERS type (tests/targets.py), each brick on its own port; ``fake_cluster.info`` has glusterd's
+    port and unix socket, the volume of a type is ``FAKE_CLUSTERS[kind]``'s name."""
+    from fakegluster.server import FakeGluster
+
+    sock = tmp_path_factory.mktemp("fake-cluster") / "glusterd.sock"
+    server = FakeGluster(list(FAKE_CLUSTERS.values()), ["tcp://127.0.0.1:0", f"unix://{sock}"])
+    server.start()
+    yield server
+    server.stop()

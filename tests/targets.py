@@ -9,8 +9,9 @@ difference of that kind (fix it, or record it in fakegluster/differences.py and 
 test with :func:`tests.helpers.known_difference`).
 
 A module restricts the kinds with ``pytestmark = pytest.mark.targets("fake", "real")``, or
-asks for more: the real volumes of other types (``real-replica3``... :data:`REAL_CLUSTER_KINDS`,
-the session's ``real_cluster`` volumes) run only where a module names them (gfclient's
+asks for more: the volumes of other types, real (``real-replica3``... :data:`REAL_CLUSTER_KINDS`,
+the session's ``real_cluster`` volumes) and fake (``fake-replica3``... :data:`FAKE_CLUSTER_KINDS`,
+served by the session's ``fake_cluster``), run only where a module names them (gfclient's
 conformance module does); a module without the mark gets :data:`DEFAULT_KINDS`.
 Add a kind by adding a factory (it gets the fixture's request, to reach session fixtures)::
 
@@ -27,7 +28,16 @@ import pytest
 import gfclient
 from gfclient.uri import GlusterURI
 
-__all__ = ["Target", "TARGETS", "TARGET_MARKS", "GLUSTERD_SOCKET", "DEFAULT_KINDS", "REAL_CLUSTER_KINDS"]
+__all__ = [
+    "Target",
+    "TARGETS",
+    "TARGET_MARKS",
+    "GLUSTERD_SOCKET",
+    "DEFAULT_KINDS",
+    "REAL_CLUSTER_KINDS",
+    "FAKE_CLUSTER_KINDS",
+    "FAKE_CLUSTERS",
+]
 
 #: Where the real glusterd's unix socket is (it serves GETSPEC there).
 GLUSTERD_SOCKET = "/var/run/glusterd.socket"
@@ -109,8 +119,32 @@ def _real_cluster(kind: str) -> Callable[[pytest.FixtureRequest], Target]:
     return make
 
 
+def _fake_cluster(kind: str) -> Callable[[pytest.FixtureRequest], Target]:
+    """A factory for the session's fake volume of another type (tests/conftest.py
+    ``FAKE_CLUSTERS``, all served by one fakegluster: ``fake_cluster``)."""
+
+    def make(request: pytest.FixtureRequest) -> Target:
+        server = request.getfixturevalue("fake_cluster")
+        return Target(
+            f"fake-{kind}", FAKE_CLUSTERS[kind].split(";")[0], "127.0.0.1", server.info.port, server.info.unix[0].path
+        )
+
+    return make
+
+
+#: The fake volumes of the real cluster types, as one-line specs (fakegluster.server.volspec).
+FAKE_CLUSTERS: dict[str, str] = {
+    "distribute2": "fdist2;bricks=2",
+    "replica3": "frep3;replica=3",
+    "arbiter": "farb;replica=3;arbiter=1",
+    "2x3": "f2x3;replica=3;bricks=6",
+    "disperse": "fec;disperse=6;redundancy=2",
+}
+_CLUSTER_TYPES = tuple(FAKE_CLUSTERS)
 #: The real volume types beyond one brick (opt-in kinds, see the module docstring).
-REAL_CLUSTER_KINDS = [f"real-{k}" for k in ("distribute2", "replica3", "arbiter", "2x3", "disperse")]
+REAL_CLUSTER_KINDS = [f"real-{k}" for k in _CLUSTER_TYPES]
+#: The same types served by fakegluster (opt-in too).
+FAKE_CLUSTER_KINDS = [f"fake-{k}" for k in _CLUSTER_TYPES]
 #: The kinds of a module without a ``targets`` mark.
 DEFAULT_KINDS = ["real", "fake", "fake-subprocess"]
 
@@ -120,6 +154,7 @@ TARGETS: dict[str, Callable[[pytest.FixtureRequest], Target]] = {
     **{kind: _real_cluster(kind.removeprefix("real-")) for kind in REAL_CLUSTER_KINDS},
     "fake": make_fake_target,
     "fake-subprocess": make_fake_subprocess_target,
+    **{kind: _fake_cluster(kind.removeprefix("fake-")) for kind in FAKE_CLUSTER_KINDS},
 }
 #: kind -> marks of its tests (``real``: needs the real peer, required under CI=true).
 TARGET_MARKS: dict[str, list[pytest.MarkDecorator]] = {

@@ -23,9 +23,9 @@ import trio
 import gfclient
 from fakegluster.testing.realgluster import run_gfapi
 from tests.helpers import require_tool
-from tests.targets import DEFAULT_KINDS, REAL_CLUSTER_KINDS
+from tests.targets import DEFAULT_KINDS, FAKE_CLUSTER_KINDS, REAL_CLUSTER_KINDS
 
-pytestmark = pytest.mark.targets(*DEFAULT_KINDS, *REAL_CLUSTER_KINDS)
+pytestmark = pytest.mark.targets(*DEFAULT_KINDS, *FAKE_CLUSTER_KINDS, *REAL_CLUSTER_KINDS)
 
 MiB = 1 << 20
 
