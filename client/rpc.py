@@ -50,8 +50,9 @@ threads' and none is left, it stands by and lets the next calling thread read (`
 thread that leaves the role passes it to another waiting thread, or back to the receive
 task when trio tasks wait for replies (their replies read by a thread go to the trio thread
 through ``run_sync_soon``); a trio call made while nobody reads wakes the receive task, and
-so does :data:`STANDBY` seconds without a reader, so that the end of a connection that went
-idle is noticed within that time.  Only sockets get a reader role; other streams are always read by the task.
+so does ``standby`` seconds (:data:`STANDBY` by default) without a reader, so that the end of
+a connection that went idle is noticed within that time.  Only sockets get a reader role;
+other streams are always read by the task.
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ class RpcChannel:
         on_callback: called with each server-to-client CALL (no reply is ever sent).
         on_close: called once, synchronously, when the connection ends (with the reason),
             before any pending call sees its error -- like rpc-clnt's DISCONNECT notify.
+        standby: seconds the receive task lets threads read the socket before it takes the
+            reading back by itself (``math.inf``: only a trio call or the end takes it back).
 
     Start :meth:`run` in a nursery (``await nursery.start(channel.run)``) before calling.
 
@@ -127,8 +130,10 @@ class RpcChannel:
         ping_timeout: float = 0.0,
         on_callback: Callable[[Call], None] | None = None,
         on_close: Callable[[GlusterConnectionError], None] | None = None,
+        standby: float = STANDBY,
     ) -> None:
         self.stream = stream
+        self.standby = standby
         self.peer = peer
         self.xids = xids if xids is not None else XidCounter()
         self.ping_timeout = float(ping_timeout)
@@ -513,7 +518,7 @@ class RpcChannel:
                 # standing by: threads read; take the role back when a trio call wants a
                 # reply, or after a while (to notice an idle connection's end)
                 while True:
-                    with trio.move_on_after(STANDBY):
+                    with trio.move_on_after(self.standby):
                         await self.reader_wake.wait()
                     self.reader_wake = trio.Event()
                     with self.lock:

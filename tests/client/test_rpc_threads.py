@@ -6,6 +6,7 @@ the trio task), pings, frame-timeout, a lost or closed connection, partial sends
 from __future__ import annotations
 
 import errno
+import math
 import socket
 import threading
 import time
@@ -29,9 +30,15 @@ def socket_pair() -> tuple[trio.SocketStream, Peer]:
     return trio.SocketStream(a), Peer(trio.SocketStream(b))
 
 
-async def start(nursery: trio.Nursery, *, ping_timeout: float = 0.0, memory: bool = False) -> tuple[RpcChannel, Peer]:
+async def start(
+    nursery: trio.Nursery, *, ping_timeout: float = 0.0, memory: bool = False, standby: float = math.inf
+) -> tuple[RpcChannel, Peer]:
+    """A channel over a socket pair (or memory streams) and the scripted server's end.
+
+    The receive task stands by for ever unless a test says otherwise: which thread reads is then
+    decided by the calls alone, never by how late a loaded machine starts a thread."""
     stream, peer = pair() if memory else socket_pair()
-    chan = RpcChannel(stream, peer="host h and port 1", ping_timeout=ping_timeout)
+    chan = RpcChannel(stream, peer="host h and port 1", ping_timeout=ping_timeout, standby=standby)
     await nursery.start(chan.run)
     return chan, peer
 
@@ -118,12 +125,23 @@ async def test_a_thread_reads_its_own_reply_once_the_trio_task_stands_by():
         nursery.start_soon(echo_server, peer)
         tags = await in_thread(lambda: [blocking_dump(chan, i) for i in range(20)])
         assert tags == list(range(20))
-        # the first reply came through the trio task, which then stood by: later calls were
-        # read by the calling thread itself (unless the stand-by ran out in between)
-        assert len(spy.readers) >= 10
+        # the first reply came through the trio task, which then stood by: every later call
+        # was read by the calling thread itself
+        assert len(spy.readers) == 19
         # a trio call takes the reading back
         assert (await chan.call(DUMP, 1, 1, GfDumpReq(99))).result.op_errno == 99
         await chan.aclose()
+
+
+async def test_the_trio_task_takes_the_reading_back_after_standing_by_a_while():
+    async with trio.open_nursery() as nursery:
+        chan, peer = await start(nursery, standby=0.05)
+        await trio_stands_by(nursery, chan, peer)
+        await wait_until(lambda: chan.reader == "trio")  # nobody read for 0.05 s
+        await peer.aclose()  # so the end of the idle connection is noticed
+        await wait_until(chan.closed.is_set)
+        assert "closed by host h and port 1" in str(chan.close_reason)
+        nursery.cancel_scope.cancel()
 
 
 async def test_a_thread_waits_for_the_trio_task_to_hand_its_reply_over():
