@@ -22,7 +22,7 @@ import pytest
 
 import gfclient
 from fakegluster.testing.realgluster import run_gfapi_parallel
-from fakegluster.xl import afr, ec
+from fakegluster.xl import afr, dht, ec
 from tests.conftest import REAL_CLUSTERS, unavailable
 from tests.helpers import require_tool
 
@@ -119,6 +119,47 @@ def test_gfclient_reads_what_qemu_io_wrote(mixed, kind):
     with gfclient.connect(f"gluster://127.0.0.1/{m['vol'].name}") as v:
         with v.fopen(f"{m['dir']}/for-qemu") as f:
             assert f.read() == bytes(expected)
+
+
+@pytest.mark.parametrize("kind", ["distribute2", "2x3"])
+def test_files_land_where_the_other_client_would_put_them(real_cluster, kind):
+    """Distribute: in a directory gfclient made and in one the FUSE client made, both clients
+    create files; every file is on exactly the bricks whose range of that directory's layout
+    (read off the bricks) holds the name's hash, and no brick has a linkto file: each client
+    placed its names where the other one looks for them first."""
+    vol = real_cluster(kind)
+    top = f"place-{secrets.token_hex(3)}"
+    names = [f"{who}-{i}{suffix}" for who in ("gf", "fuse") for i in range(12) for suffix in ("", ".img", "-\u00e9")]
+    with gfclient.connect(f"gluster://127.0.0.1/{vol.name}") as v, fuse(vol.name) as mnt:
+        v.mkdir(top)
+        v.mkdir(f"{top}/by-gf")
+        os.mkdir(f"{mnt}/{top}/by-fuse")
+        for d in ("by-gf", "by-fuse"):
+            for name in names:
+                if name.startswith("gf"):
+                    with v.fopen(f"{top}/{d}/{name}", "w") as f:
+                        f.write(name.encode())
+                else:
+                    with open(f"{mnt}/{top}/{d}/{name}", "wb") as fh:
+                        fh.write(name.encode())
+    for d in ("by-gf", "by-fuse"):
+        where = f"{top}/{d}"
+        ranges = [dht.Range.decode(os.getxattr(os.path.join(b, where), dht.DHT_XATTR)) for b in vol.brick_paths]
+        placements = set()
+        for name in names:
+            h = dht.hash_name(name)
+            expected = [h in r for r in ranges]
+            found = []
+            for b in vol.brick_paths:
+                p = os.path.join(b, where, name)
+                present = os.path.lexists(p)
+                if present:  # a linkto file would be a sticky-bit empty file with the linkto xattr
+                    assert dht.LINKTO_XATTR not in os.listxattr(p), (d, name, b)
+                found.append(present)
+            assert found == expected, (d, name)
+            assert expected.count(True) == len(vol.brick_paths) // 2
+            placements.add(tuple(found))
+        assert len(placements) == 2  # the names went to both subvolumes
 
 
 def _changelogs(vol, path: str) -> list[dict[str, bytes]]:
