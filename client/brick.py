@@ -266,7 +266,7 @@ class BrickClient:
             chan = await self._open(host, port)
             try:
                 dump = (
-                    await chan.call(GF_DUMP_PROGRAM, GF_DUMP_VERSION, GfDumpProc.GF_DUMP_DUMP, GfDumpReq.cls(GFS_ID))
+                    await chan.call(GF_DUMP_PROGRAM, GF_DUMP_VERSION, GfDumpProc.GF_DUMP_DUMP, GfDumpReq(GFS_ID))
                 ).result
                 if dump.op_ret < 0:
                     raise GlusterConnectionError(
@@ -303,7 +303,7 @@ class BrickClient:
                 GLUSTER_PMAP_PROGRAM,
                 GLUSTER_PMAP_VERSION,
                 GfPmapProc.GF_PMAP_PORTBYBRICK,
-                PmapPortByBrickReq.cls(brick),
+                PmapPortByBrickReq(brick),
             )
         ).result
         if rsp.op_ret < 0 or not 0 < rsp.port < 65536:
@@ -342,7 +342,7 @@ class BrickClient:
                 GLUSTER_HNDSK_PROGRAM,
                 GLUSTER_HNDSK_VERSION,
                 GfHndskProc.GF_HNDSK_SETVOLUME,
-                GfSetvolumeReq.cls(self.setvolume_dict()),
+                GfSetvolumeReq(self.setvolume_dict()),
             )
         ).result
         reply = old_dict_text(rsp.dict)
@@ -373,10 +373,10 @@ class BrickClient:
         async def one(rfd: RemoteFd) -> None:
             try:
                 if rfd.is_dir:
-                    req: Any = GfxOpendirReq.cls(rfd.gfid, None)
+                    req: Any = GfxOpendirReq(rfd.gfid, None)
                     proc = GfFop.OPENDIR
                 else:
-                    req = GfxOpenReq.cls(rfd.gfid, rfd.flags & ~_NO_REOPEN, None)
+                    req = GfxOpenReq(rfd.gfid, rfd.flags & ~_NO_REOPEN, None)
                     proc = GfFop.OPEN
                 rsp = (await chan.call(GLUSTER_FOP_PROGRAM, GLUSTER_FOP_VERSION_v2, proc, req, ident=INTERNAL)).result
             except (GlusterConnectionError, RpcError) as exc:
@@ -397,7 +397,7 @@ class BrickClient:
                 GLUSTER_FOP_PROGRAM,
                 GLUSTER_FOP_VERSION_v2,
                 GfFop.STATFS,
-                GfxStatfsReq.cls(ROOT_GFID, None),
+                GfxStatfsReq(ROOT_GFID, None),
                 ident=INTERNAL,
             )
         except (GlusterConnectionError, RpcError) as exc:  # harmless, like DHT's

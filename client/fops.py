@@ -147,79 +147,75 @@ class Fops:
     # ---- namespace ---------------------------------------------------------------------
     async def lookup(self, pargfid: bytes, name: str, path: str | None = None) -> Any:
         """Named LOOKUP; returns the reply (``prestat`` = the entry, ``poststat`` = parent)."""
-        return await self.call(GfFop.LOOKUP, F.GfxLookupReq.cls(NULL_GFID, pargfid, 0, name, _gfid_req()), path=path)
+        return await self.call(GfFop.LOOKUP, F.GfxLookupReq(NULL_GFID, pargfid, 0, name, _gfid_req()), path=path)
 
     async def lookup_gfid(self, gfid: bytes, path: str | None = None) -> Any:
         """Nameless LOOKUP by gfid (the root, or revalidation)."""
-        return await self.call(GfFop.LOOKUP, F.GfxLookupReq.cls(gfid, NULL_GFID, 0, "", None), path=path)
+        return await self.call(GfFop.LOOKUP, F.GfxLookupReq(gfid, NULL_GFID, 0, "", None), path=path)
 
     async def stat(self, gfid: bytes, path: str | None = None) -> Any:
-        return (await self.call(GfFop.STAT, F.GfxStatReq.cls(gfid, None), path=path)).stat
+        return (await self.call(GfFop.STAT, F.GfxStatReq(gfid, None), path=path)).stat
 
     async def mkdir(self, pargfid: bytes, name: str, mode: int, path: str | None = None) -> Any:
-        return (await self.call(GfFop.MKDIR, F.GfxMkdirReq.cls(pargfid, mode, 0, name, _gfid_req()), path=path)).stat
+        return (await self.call(GfFop.MKDIR, F.GfxMkdirReq(pargfid, mode, 0, name, _gfid_req()), path=path)).stat
 
     async def mknod(self, pargfid: bytes, name: str, mode: int, dev: int, path: str | None = None) -> Any:
-        return (
-            await self.call(GfFop.MKNOD, F.GfxMknodReq.cls(pargfid, dev, mode, 0, name, _gfid_req()), path=path)
-        ).stat
+        return (await self.call(GfFop.MKNOD, F.GfxMknodReq(pargfid, dev, mode, 0, name, _gfid_req()), path=path)).stat
 
     async def symlink(self, pargfid: bytes, name: str, target: str, path: str | None = None) -> Any:
-        return (
-            await self.call(GfFop.SYMLINK, F.GfxSymlinkReq.cls(pargfid, name, 0, target, _gfid_req()), path=path)
-        ).stat
+        return (await self.call(GfFop.SYMLINK, F.GfxSymlinkReq(pargfid, name, 0, target, _gfid_req()), path=path)).stat
 
     async def readlink(self, gfid: bytes, path: str | None = None) -> str:
-        return str((await self.call(GfFop.READLINK, F.GfxReadlinkReq.cls(gfid, 4096, None), path=path)).path)
+        return str((await self.call(GfFop.READLINK, F.GfxReadlinkReq(gfid, 4096, None), path=path)).path)
 
     async def unlink(self, pargfid: bytes, name: str, path: str | None = None) -> None:
-        await self.call(GfFop.UNLINK, F.GfxUnlinkReq.cls(pargfid, name, 0, None), path=path)
+        await self.call(GfFop.UNLINK, F.GfxUnlinkReq(pargfid, name, 0, None), path=path)
 
     async def rmdir(self, pargfid: bytes, name: str, path: str | None = None) -> None:
-        await self.call(GfFop.RMDIR, F.GfxRmdirReq.cls(pargfid, 0, name, None), path=path)
+        await self.call(GfFop.RMDIR, F.GfxRmdirReq(pargfid, 0, name, None), path=path)
 
     async def rename(self, oldpar: bytes, oldname: str, newpar: bytes, newname: str, path: str | None = None) -> Any:
-        return await self.call(GfFop.RENAME, F.GfxRenameReq.cls(oldpar, newpar, oldname, newname, None), path=path)
+        return await self.call(GfFop.RENAME, F.GfxRenameReq(oldpar, newpar, oldname, newname, None), path=path)
 
     async def link(self, gfid: bytes, newpar: bytes, newname: str, path: str | None = None) -> Any:
-        return (await self.call(GfFop.LINK, F.GfxLinkReq.cls(gfid, newpar, newname, None), path=path)).stat
+        return (await self.call(GfFop.LINK, F.GfxLinkReq(gfid, newpar, newname, None), path=path)).stat
 
     async def truncate(self, gfid: bytes, size: int, path: str | None = None) -> Any:
-        return (await self.call(GfFop.TRUNCATE, F.GfxTruncateReq.cls(gfid, size, None), path=path)).poststat
+        return (await self.call(GfFop.TRUNCATE, F.GfxTruncateReq(gfid, size, None), path=path)).poststat
 
-    async def setattr(self, gfid: bytes, valid: int, *, path: str | None = None, **fields: int) -> Any:
-        stbuf = GfxIattx.cls(**fields)
+    async def setattr(self, gfid: bytes, valid: int, *, path: str | None = None, **fields: Any) -> Any:
+        stbuf = GfxIattx(**fields)
         ident = self.identity(GfFop.SETATTR, valid=valid, stbuf=stbuf)
         return (
-            await self.call(GfFop.SETATTR, F.GfxSetattrReq.cls(gfid, stbuf, valid, None), path=path, ident=ident)
+            await self.call(GfFop.SETATTR, F.GfxSetattrReq(gfid, stbuf, valid, None), path=path, ident=ident)
         ).poststat
 
     async def statfs(self, gfid: bytes, path: str | None = None) -> Any:
-        return (await self.call(GfFop.STATFS, F.GfxStatfsReq.cls(gfid, None), path=path)).statfs
+        return (await self.call(GfFop.STATFS, F.GfxStatfsReq(gfid, None), path=path)).statfs
 
     # ---- xattrs ------------------------------------------------------------------------
     async def getxattr(self, gfid: bytes, name: str | None, path: str | None = None) -> dict[str, bytes]:
-        req = F.GfxGetxattrReq.cls(gfid, 1 if name else 0, name or "", None)
+        req = F.GfxGetxattrReq(gfid, 1 if name else 0, name or "", None)
         rsp = await self.call(GfFop.GETXATTR, req, path=path)
         return {k: _xattr_bytes(v) for k, v in (rsp.dict or {}).items()}
 
     async def setxattr(self, gfid: bytes, name: str, value: bytes, flags: int, path: str | None = None) -> None:
-        await self.call(GfFop.SETXATTR, F.GfxSetxattrReq.cls(gfid, flags, {name: GfxValue.ptr(value)}, None), path=path)
+        await self.call(GfFop.SETXATTR, F.GfxSetxattrReq(gfid, flags, {name: GfxValue.ptr(value)}, None), path=path)
 
     async def removexattr(self, gfid: bytes, name: str, path: str | None = None) -> None:
-        await self.call(GfFop.REMOVEXATTR, F.GfxRemovexattrReq.cls(gfid, name, None), path=path)
+        await self.call(GfFop.REMOVEXATTR, F.GfxRemovexattrReq(gfid, name, None), path=path)
 
     async def fgetxattr(self, fd: Fd, name: str | None, path: str | None = None) -> dict[str, bytes]:
-        req = F.GfxFgetxattrReq.cls(fd.gfid, -1, 1 if name else 0, name or "", None)
+        req = F.GfxFgetxattrReq(fd.gfid, -1, 1 if name else 0, name or "", None)
         rsp = await self.call(GfFop.FGETXATTR, req, path=path, fd=fd)
         return {k: _xattr_bytes(v) for k, v in (rsp.dict or {}).items()}
 
     async def fsetxattr(self, fd: Fd, name: str, value: bytes, flags: int, path: str | None = None) -> None:
-        req = F.GfxFsetxattrReq.cls(fd.gfid, -1, flags, {name: GfxValue.ptr(value)}, None)
+        req = F.GfxFsetxattrReq(fd.gfid, -1, flags, {name: GfxValue.ptr(value)}, None)
         await self.call(GfFop.FSETXATTR, req, path=path, fd=fd)
 
     async def fremovexattr(self, fd: Fd, name: str, path: str | None = None) -> None:
-        await self.call(GfFop.FREMOVEXATTR, F.GfxFremovexattrReq.cls(fd.gfid, -1, name, None), path=path, fd=fd)
+        await self.call(GfFop.FREMOVEXATTR, F.GfxFremovexattrReq(fd.gfid, -1, name, None), path=path, fd=fd)
 
     # ---- fds ---------------------------------------------------------------------------
     def use(self, graph: ClientGraph) -> None:
@@ -229,11 +225,11 @@ class Fops:
     async def open(self, fd: Fd, path: str | None = None) -> None:
         """OPEN ``fd.gfid`` with ``fd.flags``; every brick keeps its fd in ``fd``."""
         fd.top = self.top
-        await self.call(GfFop.OPEN, F.GfxOpenReq.cls(fd.gfid, fd.flags, None), path=path, fd=fd)
+        await self.call(GfFop.OPEN, F.GfxOpenReq(fd.gfid, fd.flags, None), path=path, fd=fd)
 
     async def create(self, pargfid: bytes, name: str, fd: Fd, mode: int, path: str | None = None) -> Any:
         """CREATE ``name`` with ``fd.flags``; sets ``fd.gfid``; returns the reply."""
-        req = F.GfxCreateReq.cls(pargfid, fd.flags, mode, 0, name, _gfid_req())
+        req = F.GfxCreateReq(pargfid, fd.flags, mode, 0, name, _gfid_req())
         fd.top = self.top
         rsp = await self.call(GfFop.CREATE, req, path=path, fd=fd)
         fd.gfid = rsp.stat.ia_gfid
@@ -241,59 +237,59 @@ class Fops:
 
     async def opendir(self, fd: Fd, path: str | None = None) -> None:
         fd.top = self.top
-        await self.call(GfFop.OPENDIR, F.GfxOpendirReq.cls(fd.gfid, None), path=path, fd=fd)
+        await self.call(GfFop.OPENDIR, F.GfxOpendirReq(fd.gfid, None), path=path, fd=fd)
 
     async def readdirp(self, fd: Fd, offset: int, path: str | None = None) -> tuple[Any, ...]:
-        req = F.GfxReaddirpReq.cls(fd.gfid, -1, offset, READDIR_SIZE, None)
+        req = F.GfxReaddirpReq(fd.gfid, -1, offset, READDIR_SIZE, None)
         return tuple((await self.call(GfFop.READDIRP, req, path=path, fd=fd)).reply)
 
     async def read(self, fd: Fd, offset: int, size: int, path: str | None = None) -> bytes:
-        _, data = await self.call(GfFop.READ, F.GfxReadReq.cls(fd.gfid, -1, offset, size, 0, None), path=path, fd=fd)
+        _, data = await self.call(GfFop.READ, F.GfxReadReq(fd.gfid, -1, offset, size, 0, None), path=path, fd=fd)
         return bytes(data)
 
     async def write(self, fd: Fd, offset: int, data: bytes | memoryview, path: str | None = None) -> Any:
         """WRITE; returns the reply (``op_ret`` = bytes written, ``poststat``)."""
         return await self.call(
-            GfFop.WRITE, F.GfxWriteReq.cls(fd.gfid, -1, offset, len(data), 0, None), path=path, payload=data, fd=fd
+            GfFop.WRITE, F.GfxWriteReq(fd.gfid, -1, offset, len(data), 0, None), path=path, payload=data, fd=fd
         )
 
     async def fstat(self, fd: Fd, path: str | None = None) -> Any:
-        return (await self.call(GfFop.FSTAT, F.GfxFstatReq.cls(fd.gfid, -1, None), path=path, fd=fd)).stat
+        return (await self.call(GfFop.FSTAT, F.GfxFstatReq(fd.gfid, -1, None), path=path, fd=fd)).stat
 
     async def ftruncate(self, fd: Fd, size: int, path: str | None = None) -> Any:
-        req = F.GfxFtruncateReq.cls(fd.gfid, -1, size, None)
+        req = F.GfxFtruncateReq(fd.gfid, -1, size, None)
         return (await self.call(GfFop.FTRUNCATE, req, path=path, fd=fd)).poststat
 
     async def fsync(self, fd: Fd, datasync: bool = False, path: str | None = None) -> None:
-        await self.call(GfFop.FSYNC, F.GfxFsyncReq.cls(fd.gfid, -1, 1 if datasync else 0, None), path=path, fd=fd)
+        await self.call(GfFop.FSYNC, F.GfxFsyncReq(fd.gfid, -1, 1 if datasync else 0, None), path=path, fd=fd)
 
     async def flush(self, fd: Fd, path: str | None = None) -> None:
-        await self.call(GfFop.FLUSH, F.GfxFlushReq.cls(fd.gfid, -1, None), path=path, fd=fd)
+        await self.call(GfFop.FLUSH, F.GfxFlushReq(fd.gfid, -1, None), path=path, fd=fd)
 
     async def release(self, fd: Fd) -> None:
         if fd.is_dir:
-            await self.call(GfFop.RELEASEDIR, F.GfxReleasedirReq.cls(fd.gfid, -1, {}), internal=True, fd=fd)
+            await self.call(GfFop.RELEASEDIR, F.GfxReleasedirReq(fd.gfid, -1, {}), internal=True, fd=fd)
         else:
-            await self.call(GfFop.RELEASE, F.GfxReleaseReq.cls(fd.gfid, -1, {}), internal=True, fd=fd)
+            await self.call(GfFop.RELEASE, F.GfxReleaseReq(fd.gfid, -1, {}), internal=True, fd=fd)
 
-    async def fsetattr(self, fd: Fd, valid: int, *, path: str | None = None, **fields: int) -> Any:
-        stbuf = GfxIattx.cls(**fields)
+    async def fsetattr(self, fd: Fd, valid: int, *, path: str | None = None, **fields: Any) -> Any:
+        stbuf = GfxIattx(**fields)
         ident = self.identity(GfFop.FSETATTR, valid=valid, stbuf=stbuf)
-        req = F.GfxFsetattrReq.cls(fd.gfid, -1, stbuf, valid, None)
+        req = F.GfxFsetattrReq(fd.gfid, -1, stbuf, valid, None)
         return (await self.call(GfFop.FSETATTR, req, path=path, ident=ident, fd=fd)).poststat
 
     async def discard(self, fd: Fd, offset: int, size: int, path: str | None = None) -> None:
-        await self.call(GfFop.DISCARD, F.GfxDiscardReq.cls(fd.gfid, -1, offset, size, None), path=path, fd=fd)
+        await self.call(GfFop.DISCARD, F.GfxDiscardReq(fd.gfid, -1, offset, size, None), path=path, fd=fd)
 
     async def zerofill(self, fd: Fd, offset: int, size: int, path: str | None = None) -> None:
-        await self.call(GfFop.ZEROFILL, F.GfxZerofillReq.cls(fd.gfid, -1, offset, size, None), path=path, fd=fd)
+        await self.call(GfFop.ZEROFILL, F.GfxZerofillReq(fd.gfid, -1, offset, size, None), path=path, fd=fd)
 
     async def fallocate(self, fd: Fd, mode: int, offset: int, size: int, path: str | None = None) -> None:
-        req = F.GfxFallocateReq.cls(fd.gfid, -1, mode, offset, size, None)
+        req = F.GfxFallocateReq(fd.gfid, -1, mode, offset, size, None)
         await self.call(GfFop.FALLOCATE, req, path=path, fd=fd)
 
     async def seek(self, fd: Fd, offset: int, what: int, path: str | None = None) -> int:
-        req = F.GfxSeekReq.cls(fd.gfid, -1, offset, what, None)
+        req = F.GfxSeekReq(fd.gfid, -1, offset, what, None)
         return int((await self.call(GfFop.SEEK, req, path=path, fd=fd)).offset)
 
 

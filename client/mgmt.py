@@ -175,7 +175,7 @@ class MgmtClient:
 
     async def _getspec(self, channel: RpcChannel, server: VolfileServer) -> str:
         xdata = old_dict({"max-op-version": GD_OP_VERSION_MAX, "min-op-version": GD_OP_VERSION_MIN})
-        req = GfGetspecReq.cls(GF_GETSPEC_FLAG_SERVERS_LIST, self.volume, xdata)
+        req = GfGetspecReq(GF_GETSPEC_FLAG_SERVERS_LIST, self.volume, xdata)
         reply = await channel.call(
             GLUSTER_HNDSK_PROGRAM,
             GLUSTER_HNDSK_VERSION,

@@ -168,7 +168,7 @@ class Replicate(Subvolume):
             return await self._statfs(req, ident)
         if proc == GfFop.OPEN and req.flags & _O_TRUNC:
             rsp = await self._wind_up(proc, dataclasses.replace(req, flags=req.flags & ~_O_TRUNC), ident, fd)
-            trunc = F.GfxFtruncateReq.cls(req.gfid, -1, 0, None)
+            trunc = F.GfxFtruncateReq(req.gfid, -1, 0, None)
             await self._transaction(algo.Txn.DATA, GfFop.FTRUNCATE, trunc, ident, fd, b"")
             return rsp
         return await self._wind_up(proc, req, ident, fd)
@@ -230,7 +230,7 @@ class Replicate(Subvolume):
     async def _inode(self, gfid: bytes, ident: Identity) -> _Inode:
         ctx: _Inode | None = self._inodes.get(gfid)
         if ctx is None or ctx.generation != self._generation():
-            await self._lookup(F.GfxLookupReq.cls(gfid, NULL_GFID, 0, "", None), ident)
+            await self._lookup(F.GfxLookupReq(gfid, NULL_GFID, 0, "", None), ident)
             ctx = self._inodes.get(gfid)
             assert ctx is not None
         return ctx
@@ -338,11 +338,9 @@ class Replicate(Subvolume):
         """Where pre-/post-ops go: the inode (data, metadata), the parent(s) (entry)."""
         if kind != algo.Txn.ENTRY:
             if fd is not None:
-                return [(GfFop.FXATTROP, F.GfxFxattropReq.cls(req.gfid, -1, XATTROP_ADD_ARRAY, {}, None))]
-            return [(GfFop.XATTROP, F.GfxXattropReq.cls(req.gfid, XATTROP_ADD_ARRAY, {}, None))]
-        return [
-            (GfFop.XATTROP, F.GfxXattropReq.cls(p, XATTROP_ADD_ARRAY, {}, None)) for p, _ in _entry_names(proc, req)
-        ]
+                return [(GfFop.FXATTROP, F.GfxFxattropReq(req.gfid, -1, XATTROP_ADD_ARRAY, {}, None))]
+            return [(GfFop.XATTROP, F.GfxXattropReq(req.gfid, XATTROP_ADD_ARRAY, {}, None))]
+        return [(GfFop.XATTROP, F.GfxXattropReq(p, XATTROP_ADD_ARRAY, {}, None)) for p, _ in _entry_names(proc, req)]
 
     async def _pre_op(self, txn: _Txn, proc: GfFop, req: Any, lk: Identity, fd: Fd | None) -> None:
         optimistic = self.optimistic and all(txn.locked)
@@ -446,7 +444,7 @@ class Replicate(Subvolume):
             entry = 1 if _stat.S_ISDIR(st.mode) else 0
             marks.append(algo.Changelog(data, 1, entry))
         d = {k: GfxValue.ptr(m.encode()) for k, m in zip(self.keys, marks)}
-        req = F.GfxXattropReq.cls(st.ia_gfid, XATTROP_ADD_ARRAY, d, None)
+        req = F.GfxXattropReq(st.ia_gfid, XATTROP_ADD_ARRAY, d, None)
         todo = [i for i in range(self.n) if not txn.failed[i]]
         await gather((i, bind(self.children[i], GfFop.XATTROP, req, ident)) for i in todo)
 

@@ -185,7 +185,7 @@ class Distribute(Subvolume):
     async def _locate(self, gfid: bytes, ident: Identity) -> Subvolume:
         """Where the inode ``gfid`` lives (a nameless LOOKUP everywhere); ``self`` for a
         directory (its layout is cached as a side effect)."""
-        req = self._lookup_req(F.GfxLookupReq.cls(gfid, NULL_GFID, 0, "", None))
+        req = self._lookup_req(F.GfxLookupReq(gfid, NULL_GFID, 0, "", None))
         outs = await gather((i, bind(c, GfFop.LOOKUP, req, ident)) for i, c in enumerate(self.children))
         good = [o for o in outs if o.ok]
         if not good:
@@ -231,7 +231,7 @@ class Distribute(Subvolume):
     async def entry(self, pargfid: bytes, name: str, ident: Identity, req: Any, path: str | None) -> Entry:
         """A named lookup (``dht_lookup``): hashed subvolume, linkto, directory, everywhere."""
         if req is None:
-            req = F.GfxLookupReq.cls(NULL_GFID, pargfid, 0, name, None)
+            req = F.GfxLookupReq(NULL_GFID, pargfid, 0, name, None)
         lreq = self._lookup_req(req)
         layout = await self._layout(pargfid, ident)
         hashed = self._hashed(layout, name)
@@ -293,7 +293,7 @@ class Distribute(Subvolume):
     async def _layout(self, gfid: bytes, ident: Identity) -> algo.Layout:
         layout = self.layouts.get(gfid)
         if layout is None:
-            await self._lookup_dir_gfid(F.GfxLookupReq.cls(gfid, NULL_GFID, 0, "", None), ident, None)
+            await self._lookup_dir_gfid(F.GfxLookupReq(gfid, NULL_GFID, 0, "", None), ident, None)
             layout = self.layouts.get(gfid)
             if layout is None:
                 raise fop_error(errno.ENOTDIR)
@@ -313,7 +313,7 @@ class Distribute(Subvolume):
         missing = [self.children[o.index] for o in outs if not o.ok and o.errno in (errno.ENOENT, errno.ESTALE)]
         if named is not None and missing:
             pargfid, name, st = named
-            req = F.GfxMkdirReq.cls(pargfid, st.mode & 0o7777, 0, name, {"gfid-req": GfxValue.uuid(gfid)})
+            req = F.GfxMkdirReq(pargfid, st.mode & 0o7777, 0, name, {"gfid-req": GfxValue.uuid(gfid)})
             owner = locks.new_owner()
             heal = locks.owned(ident, owner, pid=INTERNAL_PID)
             await gather((i, bind(c, GfFop.MKDIR, req, heal)) for i, c in enumerate(missing))
@@ -415,7 +415,7 @@ class Distribute(Subvolume):
             "force-replace": GfxValue.str("yes"),
             "glusterfs-internal-fop": GfxValue.str("yes"),
         }
-        req = F.GfxMknodReq.cls(pargfid, 0, _LINKTO_MODE, 0, name, xd)
+        req = F.GfxMknodReq(pargfid, 0, _LINKTO_MODE, 0, name, xd)
         return await on.call(GfFop.MKNOD, req, dataclasses.replace(ident, pid=INTERNAL_PID))
 
     async def _link(self, req: Any, ident: Identity, fd: Fd | None, path: str | None) -> Any:
@@ -462,16 +462,16 @@ class Distribute(Subvolume):
                 rsp = await src.cached.call(GfFop.RENAME, req, ident)
             else:
                 await self._linkfile(dst_hashed, req.oldgfid, req.oldbname, gfid, src.cached, lk)
-                link = F.GfxLinkReq.cls(gfid, req.newgfid, req.newbname, {"force-replace": GfxValue.str("yes")})
+                link = F.GfxLinkReq(gfid, req.newgfid, req.newbname, {"force-replace": GfxValue.str("yes")})
                 await src.cached.call(GfFop.LINK, link, ident)
                 rsp = await dst_hashed.call(GfFop.RENAME, req, ident)
-                await src.cached.call(GfFop.UNLINK, F.GfxUnlinkReq.cls(req.oldgfid, req.oldbname, 0, None), ident)
+                await src.cached.call(GfFop.UNLINK, F.GfxUnlinkReq(req.oldgfid, req.oldbname, 0, None), ident)
             cleanup = []
             if src.hashed is not None and src.hashed not in (src.cached, dst_hashed) and src.linkto_on_hashed:
-                cleanup.append(F.GfxUnlinkReq.cls(req.oldgfid, req.oldbname, 0, None))
+                cleanup.append(F.GfxUnlinkReq(req.oldgfid, req.oldbname, 0, None))
                 await gather([(0, bind(src.hashed, GfFop.UNLINK, cleanup[-1], ident))])
             if dst is not None and dst.cached not in (self, src.cached, dst_hashed) and dst.rsp.prestat.ia_gfid != gfid:
-                unlink = F.GfxUnlinkReq.cls(req.newgfid, req.newbname, 0, None)
+                unlink = F.GfxUnlinkReq(req.newgfid, req.newbname, 0, None)
                 await gather([(0, bind(dst.cached, GfFop.UNLINK, unlink, ident))])
         finally:
             for sub, unlock in reversed(held):

@@ -53,7 +53,7 @@ async def rmdir(dht: Distribute, req: Any, ident: Identity, fd: Fd | None, path:
                 continue
             raise fop_error(errno.ENOTEMPTY)
     for c, name in stale:
-        await gather([(0, bind(c, GfFop.UNLINK, F.GfxUnlinkReq.cls(gfid, name, 0, None), ident))])
+        await gather([(0, bind(c, GfFop.UNLINK, F.GfxUnlinkReq(gfid, name, 0, None), ident))])
     last = ent.hashed or dht.first_up()
     outs = await gather((i, bind(c, GfFop.RMDIR, req, ident)) for i, c in enumerate(dht.children) if c is not last)
     (final,) = await gather([(0, bind(last, GfFop.RMDIR, req, ident))])
@@ -68,19 +68,19 @@ async def rmdir(dht: Distribute, req: Any, ident: Identity, fd: Fd | None, path:
 
 async def listing(dht: Distribute, sub: Subvolume, gfid: bytes, ident: Identity) -> list[Any]:
     fd = Fd(gfid, 0, is_dir=True)
-    await sub.call(GfFop.OPENDIR, F.GfxOpendirReq.cls(gfid, None), ident, fd=fd)
+    await sub.call(GfFop.OPENDIR, F.GfxOpendirReq(gfid, None), ident, fd=fd)
     out: list[Any] = []
     try:
         offset = 0
         xd = {dht.linkto_xattr: GfxValue.uint(256)}
         while True:
-            rsp = await sub.call(GfFop.READDIRP, F.GfxReaddirpReq.cls(gfid, -1, offset, 131072, xd), ident, fd=fd)
+            rsp = await sub.call(GfFop.READDIRP, F.GfxReaddirpReq(gfid, -1, offset, 131072, xd), ident, fd=fd)
             if not rsp.reply:
                 return out
             out.extend(rsp.reply)
             offset = rsp.reply[-1].d_off
     finally:
-        await gather([(0, bind(sub, GfFop.RELEASEDIR, F.GfxReleasedirReq.cls(gfid, -1, {}), ident, fd))])
+        await gather([(0, bind(sub, GfFop.RELEASEDIR, F.GfxReleasedirReq(gfid, -1, {}), ident, fd))])
 
 
 async def opendir(dht: Distribute, req: Any, ident: Identity, fd: Fd | None, path: str | None) -> Any:
@@ -124,7 +124,7 @@ async def readdirp(dht: Distribute, proc: GfFop, req: Any, ident: Identity, fd: 
             out.append(dataclasses.replace(e, d_off=token))
         if out:
             return dataclasses.replace(rsp, op_ret=len(out), reply=tuple(out))
-    return F.GfxReaddirpRsp.cls(0, 0, None, ()) if proc == GfFop.READDIRP else F.GfxReaddirRsp.cls(0, 0, None, ())
+    return F.GfxReaddirpRsp(0, 0, None, ()) if proc == GfFop.READDIRP else F.GfxReaddirRsp(0, 0, None, ())
 
 
 async def statfs(dht: Distribute, req: Any, ident: Identity, fd: Fd | None, path: str | None) -> Any:
@@ -143,5 +143,5 @@ async def statfs(dht: Distribute, req: Any, ident: Identity, fd: Fd | None, path
         for k in ("files", "ffree", "favail"):
             total[k] += getattr(s, k)
     merged: Any = dataclasses.replace(base, **total)
-    assert isinstance(merged, GfStatfs.cls)
+    assert isinstance(merged, GfStatfs)
     return dataclasses.replace(good[0], statfs=merged)

@@ -124,7 +124,7 @@ class DirLayouts:
             return None
         now = time.monotonic()
         if now - self._du_at > _DU_TTL:
-            req = F.GfxStatfsReq.cls(ROOT_GFID, None)
+            req = F.GfxStatfsReq(ROOT_GFID, None)
             outs = await gather((i, bind(c, GfFop.STATFS, req, ident)) for i, c in enumerate(self.children))
             self._du = {
                 self.children[o.index].name: algo.du_chunks(o.value.statfs.blocks, o.value.statfs.bsize)
@@ -158,7 +158,7 @@ class DirLayouts:
         for i, c in enumerate(self.children):
             if on is not None and c.name not in on:
                 continue
-            req = F.GfxSetxattrReq.cls(gfid, 0, {self.xattr: GfxValue.ptr(ranges[c.name].encode())}, xd)
+            req = F.GfxSetxattrReq(gfid, 0, {self.xattr: GfxValue.ptr(ranges[c.name].encode())}, xd)
             calls.append((i, bind(c, GfFop.SETXATTR, req, ident)))
         await gather(calls)
         self._known.put(gfid, algo.Layout(tuple((c.name, ranges.get(c.name)) for c in self.children)))
@@ -181,7 +181,7 @@ class DirLayouts:
         lock_on = next(c for c in self.children if c.name in present)
         owned = await self.locked(lock_on, gfid, ident, locks.WRLCK)
         try:
-            req = lookup_req(F.GfxLookupReq.cls(gfid, NULL_GFID, 0, "", None))
+            req = lookup_req(F.GfxLookupReq(gfid, NULL_GFID, 0, "", None))
             outs = await gather((i, bind(c, GfFop.LOOKUP, req, ident)) for i, c in enumerate(self.children))
             layout = self.remember(gfid, outs)
             have = {self.children[o.index].name for o in outs if o.ok}

@@ -109,13 +109,13 @@ class Disperse(Subvolume):
             # (ec_manager_open): open without both, then FTRUNCATE under the lock
             rsp = await self._all(proc, dataclasses.replace(req, flags=req.flags & ~(_O_APPEND | _O_TRUNC)), ident, fd)
             if req.flags & _O_TRUNC:
-                await self._truncate(GfFop.FTRUNCATE, F.GfxFtruncateReq.cls(req.gfid, -1, 0, None), ident, fd)
+                await self._truncate(GfFop.FTRUNCATE, F.GfxFtruncateReq(req.gfid, -1, 0, None), ident, fd)
             return rsp
         if proc == GfFop.CREATE and req.flags & _O_APPEND:
             req = dataclasses.replace(req, flags=req.flags & ~_O_APPEND)
         if proc in (GfFop.STAT, GfFop.FSTAT):
-            rsp = await self._lookup(F.GfxLookupReq.cls(req.gfid, NULL_GFID, 0, "", None), ident)
-            return F.GfxCommonIattRsp.cls(0, 0, None, rsp.prestat)
+            rsp = await self._lookup(F.GfxLookupReq(req.gfid, NULL_GFID, 0, "", None), ident)
+            return F.GfxCommonIattRsp(0, 0, None, rsp.prestat)
         if proc == GfFop.READ:
             return await self._read(req, ident, fd)
         if proc == GfFop.WRITE:
@@ -273,8 +273,8 @@ class Disperse(Subvolume):
 
     def _xattrop(self, gfid: bytes, fd: Fd | None, d: dict[str, GfxValue], xdata: Any = None) -> tuple[GfFop, Any]:
         if fd is not None:
-            return GfFop.FXATTROP, F.GfxFxattropReq.cls(gfid, -1, ADD_ARRAY64, d, xdata)
-        return GfFop.XATTROP, F.GfxXattropReq.cls(gfid, ADD_ARRAY64, d, xdata)
+            return GfFop.FXATTROP, F.GfxFxattropReq(gfid, -1, ADD_ARRAY64, d, xdata)
+        return GfFop.XATTROP, F.GfxXattropReq(gfid, ADD_ARRAY64, d, xdata)
 
     async def query(self, gfid: bytes, lk: Identity, fd: Fd | None, locked: list[bool], regular: bool) -> TxnState:
         """``ec_get_size_version``: every locked brick's version (and size, for a file)."""
@@ -356,7 +356,7 @@ class Disperse(Subvolume):
             return b""
         fd = Fd.anon(gfid)
         fsize = (end - start) // self.k
-        want = F.GfxReadReq.cls(gfid, -1, start // self.k, fsize, 0, None)
+        want = F.GfxReadReq(gfid, -1, start // self.k, fsize, 0, None)
         frags: dict[int, bytes] = {}
         for i in range(self.n):
             if len(frags) == self.k:
@@ -387,12 +387,12 @@ class Disperse(Subvolume):
                 a, b = self.align(req.offset, end)
                 data = (await self._read_stripes(state, fd, req.gfid, a, b, lk))[req.offset - a : end - a]
             st = await self.stat_with_size(req.gfid, ident, state.size)
-            return F.GfxReadRsp.cls(len(data), 0, st, len(data), None), data
+            return F.GfxReadRsp(len(data), 0, st, len(data), None), data
         finally:
             await locks.unlock_all(self.children, proc, lreq, lk, None, locked)
 
     async def stat_with_size(self, gfid: bytes, ident: Identity, size: int) -> Any:
-        rsp = await self._lookup(F.GfxLookupReq.cls(gfid, NULL_GFID, 0, "", None), ident)
+        rsp = await self._lookup(F.GfxLookupReq(gfid, NULL_GFID, 0, "", None), ident)
         return dataclasses.replace(rsp.prestat, ia_size=size)
 
     async def write_range(
@@ -424,7 +424,7 @@ class Disperse(Subvolume):
         done = [False] * self.n
 
         async def put(i: int) -> None:
-            req = F.GfxWriteReq.cls(gfid, -1, a // self.k, len(frags[i]), 0, None)
+            req = F.GfxWriteReq(gfid, -1, a // self.k, len(frags[i]), 0, None)
             rsp = await self.children[i].call(GfFop.WRITE, req, ident, fd=fd, payload=frags[i])
             if rsp.op_ret == len(frags[i]):
                 done[i] = True
@@ -446,14 +446,14 @@ class Disperse(Subvolume):
             new = max(state.size, offset + len(data))
             st = await self.stat_with_size(req.gfid, ident, new)
             pre = dataclasses.replace(st, ia_size=state.size)
-            return F.GfxCommon2iattRsp.cls(len(data), 0, None, pre, st), done, new - state.size
+            return F.GfxCommon2iattRsp(len(data), 0, None, pre, st), done, new - state.size
 
         return await self.transaction(req.gfid, ident, fd, True, body)
 
     async def _truncate(self, proc: GfFop, req: Any, ident: Identity, fd: Fd | None) -> Any:
         """(F)TRUNCATE: zero the last partial stripe past the new end, cut the fragments."""
         if fd is None:  # by path: as FTRUNCATE of an anonymous fd
-            ftrunc = F.GfxFtruncateReq.cls(req.gfid, -1, req.offset, req.xdata)
+            ftrunc = F.GfxFtruncateReq(req.gfid, -1, req.offset, req.xdata)
             return await self._truncate(GfFop.FTRUNCATE, ftrunc, ident, Fd.anon(req.gfid))
         new = req.offset
 
@@ -470,7 +470,7 @@ class Disperse(Subvolume):
                 raise self._too_few(outs)
             st = await self.stat_with_size(req.gfid, ident, new)
             pre = dataclasses.replace(st, ia_size=state.size)
-            return F.GfxCommon2iattRsp.cls(0, 0, None, pre, st), ok, new - state.size
+            return F.GfxCommon2iattRsp(0, 0, None, pre, st), ok, new - state.size
 
         return await self.transaction(req.gfid, ident, fd, True, body)
 
@@ -505,7 +505,7 @@ class Disperse(Subvolume):
             await locks.unlock_all(self.children, lproc, lreq, lk, None, locked)
 
     async def _is_regular(self, gfid: bytes, ident: Identity) -> bool:
-        rsp = await self._lookup(F.GfxLookupReq.cls(gfid, NULL_GFID, 0, "", None), ident)
+        rsp = await self._lookup(F.GfxLookupReq(gfid, NULL_GFID, 0, "", None), ident)
         return _stat.S_ISREG(rsp.prestat.mode)
 
     async def _entry(self, proc: GfFop, req: Any, ident: Identity, fd: Fd | None) -> Any:

@@ -63,7 +63,7 @@ async def zero_range(ec: Disperse, proc: GfFop, req: Any, ident: Identity, fd: F
             raise fop_error(errno.EIO, None, f"{ec.name}: fewer than {ec.k} bricks")
         new = state.size if keep else max(state.size, end)
         st = await ec.stat_with_size(req.gfid, ident, new)
-        return F.GfxCommon2iattRsp.cls(0, 0, None, st, st), done, new - state.size
+        return F.GfxCommon2iattRsp(0, 0, None, st, st), done, new - state.size
 
     return await ec.transaction(req.gfid, ident, fd, True, body)
 
@@ -90,6 +90,6 @@ async def seek(ec: Disperse, req: Any, ident: Identity, fd: Fd | None) -> Any:
             if req.what == 0:
                 raise fop_error(errno.ENXIO)
             pos = state.size
-        return F.GfxSeekRsp.cls(0, 0, None, pos)
+        return F.GfxSeekRsp(0, 0, None, pos)
     finally:
         await locks.unlock_all(ec.children, proc, lreq, lk, None, locked)

@@ -73,20 +73,20 @@ def owned(ident: Identity, owner: bytes, *, pid: int | None = None) -> Identity:
 
 
 def _flock(kind: int, start: int, length: int) -> Any:
-    return GfProtoFlock.cls(kind, 0, start, length, 0, b"")
+    return GfProtoFlock(kind, 0, start, length, 0, b"")
 
 
 def inodelk(gfid: bytes, domain: str, cmd: int, kind: int, start: int = 0, length: int = 0) -> Any:
-    return F.GfxInodelkReq.cls(gfid, cmd, kind, _flock(kind, start, length), domain, None)
+    return F.GfxInodelkReq(gfid, cmd, kind, _flock(kind, start, length), domain, None)
 
 
 def finodelk(gfid: bytes, domain: str, cmd: int, kind: int, start: int = 0, length: int = 0) -> Any:
-    return F.GfxFinodelkReq.cls(gfid, -1, cmd, kind, _flock(kind, start, length), domain, None)
+    return F.GfxFinodelkReq(gfid, -1, cmd, kind, _flock(kind, start, length), domain, None)
 
 
 def entrylk(pargfid: bytes, domain: str, name: str, cmd: int, kind: int = ENTRYLK_WRLCK) -> Any:
     """ENTRYLK on ``name`` in directory ``pargfid`` (``name`` "": the whole directory)."""
-    return F.GfxEntrylkReq.cls(pargfid, cmd, kind, 1 if name else 0, name, domain, None)
+    return F.GfxEntrylkReq(pargfid, cmd, kind, 1 if name else 0, name, domain, None)
 
 
 def is_unlock(proc: GfFop, req: Any) -> bool:
