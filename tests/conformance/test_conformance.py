@@ -615,7 +615,11 @@ def qemu_interop(target):
 
 
 def _ok(result) -> None:
-    assert result.returncode == 0, f"{result.args}: rc {result.returncode}\n{result.qemu_stderr}{result.stdout}"
+    # libgfapi's own warnings and errors too: they say which translator failed and why
+    gfapi_log = [line for line in result.stderr.splitlines() if "] E [" in line or "] W [" in line][-20:]
+    assert result.returncode == 0, (
+        f"{result.args}: rc {result.returncode}\n{result.qemu_stderr}{result.stdout}\n" + "\n".join(gfapi_log)
+    )
 
 
 def test_gfclient_reads_what_qemu_img_wrote(target, qemu_interop):
