@@ -354,7 +354,8 @@ class _Names:
         proc = r.proc
         if proc not in _NAMING_OPS or r.direction != "in" or (r.op_ret is None or r.op_ret < 0):
             return
-        gfid = getattr(getattr(r.result, "stat", None), "ia_gfid", None)
+        stat = getattr(r.result, "prestat" if proc == "LOOKUP" else "stat", None)  # gfx_common_2iatt_rsp
+        gfid = getattr(stat, "ia_gfid", None)
         if not isinstance(gfid, bytes) or gfid in (_NULL_GFID, _ROOT_GFID):
             return
         a = r.args
