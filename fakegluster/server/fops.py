@@ -235,7 +235,8 @@ class FopHandlers(LockFops, LeaseFops, XattrFops):
     def _finish(self, proc: Any, call: Call, out: Any, victim: Any) -> tuple[Any, Any]:
         """What the translators above posix add to a successful reply: the xdata the request
         asked for, and upcalls to other clients."""
-        if call.args.xdata and call.proc in FILLED:
+        xdata = call.args.xdata
+        if call.proc in FILLED and (xdata or (xdata is not None and call.proc == F.GfFop.WRITE)):
             out = fill_reply_xdata(self, call.proc, call.args, out)
         pair: tuple[Any, Any] = out if isinstance(out, tuple) else (out, b"")
         if self.state.upcalls.enabled and pair[0] is not DEFERRED and pair[0].op_ret >= 0:
@@ -683,9 +684,11 @@ class FopHandlers(LockFops, LeaseFops, XattrFops):
 
     def op_rchecksum(self, a: F.GfxRchecksumReq, call: Call) -> F.GfxRchecksumRsp:
         data = self.store.read(self._fd(a.gfid, a.fd).gfid, a.offset, a.len)
-        return F.GfxRchecksumRsp(
-            0, 0, {"fips-mode-rchecksum": GfxValue.int(1)}, 0, zlib.adler32(data), hashlib.sha256(data).digest()
-        )
+        xdata = {"fips-mode-rchecksum": GfxValue.int(1)}
+        if a.xdata and "check-zero-filled" in a.xdata:  # (AFR's data self-heal skips zero blocks)
+            xdata["buf-has-zeroes"] = GfxValue.uint(int(not any(data)))
+        # gf_rsync_weak_checksum is adler32 started from 0; flags 1: the strong one is SHA-256
+        return F.GfxRchecksumRsp(0, 0, xdata, 1, zlib.adler32(data, 0), hashlib.sha256(data).digest())
 
     def op_copy_file_range(self, a: F.GfxCopyFileRangeReq, call: Call) -> F.GfxCommon3iattRsp:
         src, dst = self._fd(a.gfid1, a.fd_in), self._fd(a.gfid2, a.fd_out)

@@ -55,8 +55,12 @@ INODELK_DOM_COUNT = "glusterfs.inodelk-dom-count"
 ENTRYLK_COUNT = "glusterfs.entrylk-count"
 POSIXLK_COUNT = "glusterfs.posixlk-count"
 PARENT_ENTRYLK = "glusterfs.parent-entrylk"
+#: with it, every ``glusterfs.inodelk-dom-prefix:DOMAIN`` key asks for DOMAIN's inodelk
+#: count (how glfsheal and the self-heal daemon see a heal in progress)
+MULTI_DOM = "glusterfs.multi-dom-lk-cnt-req"
+DOM_PREFIX = "glusterfs.inodelk-dom-prefix"
 #: the request keys features/locks consumes (``pl_has_xdata_requests``)
-LOCK_KEYS = frozenset({INODELK_COUNT, INODELK_DOM_COUNT, ENTRYLK_COUNT, POSIXLK_COUNT, PARENT_ENTRYLK})
+LOCK_KEYS = frozenset({INODELK_COUNT, INODELK_DOM_COUNT, ENTRYLK_COUNT, POSIXLK_COUNT, PARENT_ENTRYLK, MULTI_DOM})
 
 
 class Waiter:
@@ -386,4 +390,8 @@ def lock_counts(
         out[INODELK_COUNT] = GfxValue.int(st.inodelk.count() if st else 0)
     if POSIXLK_COUNT in xdata:
         out[POSIXLK_COUNT] = GfxValue.int(len(st.posix) if st else 0)
+    if MULTI_DOM in xdata:  # (pl_fill_multiple_dom_lk_requests: the domain follows the first ':')
+        for key in xdata:
+            if key.startswith(DOM_PREFIX) and ":" in key:
+                out[key] = GfxValue.int(st.inodelk.count(key.split(":", 1)[1]) if st else 0)
     return out

@@ -14,7 +14,7 @@ from ..proto import fops as F
 from ..proto.common import NULL_GFID
 from ..proto.gfdict import GfxValue
 from .acl import ACCESS_TEXT, DEFAULT_TEXT, SHOWN, STORED, from_mode, get_acl, to_text
-from .lockfops import DEFERRED, lock_counts
+from .lockfops import ANON_FD, DEFERRED, lock_counts
 
 __all__ = ["FILLED", "POSIX_FILLED", "fill_reply_xdata", "entry_xdata", "posix_fill", "mdata_blob", "MDATA_KEY"]
 
@@ -59,9 +59,14 @@ def fill_reply_xdata(h: Any, proc: int, a: Any, out: Any) -> Any:
         target = result.prestat.ia_gfid
     else:
         target = fd_gfid or getattr(a, "gfid", None)
+    anon = int(getattr(a, "fd", None) == ANON_FD)  # (an anonymous fd is open for the call)
     if proc in POSIX_FILLED and target is not None:
         st = h.state.peek(target)
-        posix = posix_fill(h.store, h.store.getattr(target), xdata, st.fd_count if st else 0)
+        posix = posix_fill(h.store, h.store.getattr(target), xdata, (st.fd_count if st else 0) + anon)
+    elif proc == F.GfFop.WRITE and fd_gfid is not None:
+        st = h.state.peek(fd_gfid)
+        appending = result.prestat.ia_size == a.offset or bool(h._fd(a.gfid, a.fd).flags & 0o2000)
+        posix = writev_fill(xdata, (st.fd_count if st else 0) + anon, appending)
     if proc == F.GfFop.LOOKUP:
         counts = lock_counts(h.state, xdata, target, a.pargfid if a.pargfid != NULL_GFID else None, a.bname)
     elif fd_gfid is not None:
@@ -71,7 +76,7 @@ def fill_reply_xdata(h: Any, proc: int, a: Any, out: Any) -> Any:
     # a glusterfs dict serializes its newest key first: the locks translator adds its
     # counts to the dict posix filled
     extra = {**dict(reversed(counts.items())), **dict(reversed(posix.items()))}
-    if not extra and (result.xdata is not None or proc not in POSIX_FILLED):
+    if not extra and (result.xdata is not None or proc not in POSIX_FILLED | {F.GfFop.WRITE}):
         return out
     merged = {**extra, **(result.xdata or {})}
     result = dataclasses.replace(result, xdata=merged)
@@ -119,6 +124,19 @@ def entry_xdata(h: Any, attr: Any, name: str, xdata: Any) -> dict[str, Any]:
         st = h.state.peek(attr.gfid)
         posix = posix_fill(h.store, attr, xdata, st.fd_count if st else 0)
     return {**dict(reversed(counts.items())), **posix}
+
+
+def writev_fill(xdata: Any, fd_count: int, appending: bool) -> dict[str, GfxValue]:
+    """``_fill_writev_xdata``: a WRITE with xdata gets a dict back (empty if nothing asked):
+    the inode's open fds, and ``glusterfs.write-is-append`` (the write began at the end of
+    the file, or its fd is O_APPEND: AFR's eager-lock uses it)."""
+    out: dict[str, GfxValue] = {}
+    for key in ("glusterfs.open-fd-count", "glusterfs.open-active-fd-count"):
+        if key in xdata:
+            out[key] = GfxValue.uint(fd_count)
+    if "glusterfs.write-is-append" in xdata:
+        out["glusterfs.write-is-append"] = GfxValue.uint(int(appending))
+    return out
 
 
 def posix_fill(store: Any, attr: Any, xdata: Any, fd_count: int = 0) -> dict[str, GfxValue]:

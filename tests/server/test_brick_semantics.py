@@ -377,6 +377,88 @@ def test_reply_xdata_fill(a, b, d):
     assert a.fop("LOOKUP", gfid=d, xdata={"get-size": GfxValue.int(1)}).xdata == {}  # not a regular file
 
 
+def test_write_reply_xdata(a, b, d):
+    """``_fill_writev_xdata``: a WRITE that carries xdata gets a dict back, with the inode's
+    open fds (an anonymous fd counts while it is in use) and whether it appended."""
+    f = File(a, b, d)
+    asked = {
+        "glusterfs.write-is-append": GfxValue.uint(4),
+        "glusterfs.open-fd-count": GfxValue.uint(4),
+        "glusterfs.open-active-fd-count": GfxValue.uint(4),
+        "glusterfs.inodelk-dom-count": GfxValue.str("dom"),
+    }
+
+    def write(m, fd, offset, xdata):
+        return m.fop("WRITE", gfid=f.gfid, fd=fd, offset=offset, size=4, payload=b"data", xdata=xdata).result.xdata
+
+    def expect(append, fds):
+        return {
+            "glusterfs.inodelk-count": GfxValue.int(0),
+            "glusterfs.write-is-append": GfxValue.uint(append),
+            "glusterfs.open-active-fd-count": GfxValue.uint(fds),
+            "glusterfs.open-fd-count": GfxValue.uint(fds),
+        }
+
+    assert write(a, f.fa, 0, asked) == expect(1, 2)
+    assert write(a, f.fa, 0, asked) == expect(0, 2)
+    assert write(a, f.fa, 4, asked) == expect(1, 2)
+    assert write(a, -2, 100, asked) == expect(0, 3)
+    appending = b.fop("OPEN", gfid=f.gfid, flags=2 | 0o2000).fd
+    only = {"glusterfs.write-is-append": GfxValue.uint(4)}
+    assert write(b, appending, 0, only) == {"glusterfs.write-is-append": GfxValue.uint(1)}
+    assert write(a, f.fa, 0, {}) == {}
+    assert write(a, f.fa, 0, None) is None
+    fx = a.fop("FSTAT", gfid=f.gfid, fd=-2, xdata={"glusterfs.open-fd-count": GfxValue.uint(4)}).xdata
+    assert fx == {"glusterfs.open-fd-count": GfxValue.uint(4)}
+
+
+def test_rchecksum(a, b, d):
+    """RCHECKSUM as AFR's data self-heal uses it: adler32 from 0 (gf_rsync_weak_checksum),
+    SHA-256 (flags 1), and with ``check-zero-filled`` whether the block is all zeros."""
+    import hashlib
+    import zlib
+
+    f = File(a, b, d)
+    a.fop("WRITE", gfid=f.gfid, fd=f.fa, offset=0, size=16384, payload=b"D" * 16384)
+    a.fop("FTRUNCATE", gfid=f.gfid, fd=f.fa, offset=65536)
+    zero = {"check-zero-filled": GfxValue.int(1)}
+    for offset, length, xdata, data in [
+        (0, 1 << 20, zero, b"D" * 16384 + bytes(65536 - 16384)),
+        (16384, 4096, zero, bytes(4096)),
+        (1 << 20, 4096, zero, b""),
+        (0, 20, None, b"D" * 20),
+    ]:
+        r = a.fop("RCHECKSUM", gfid=f.gfid, fd=f.fa, offset=offset, len=length, flags=0, xdata=xdata)
+        assert (r.op_ret, r.flags, r.weak_checksum) == (0, 1, zlib.adler32(data, 0))
+        assert bytes(r.strong_checksum) == hashlib.sha256(data).digest()
+        want = {"fips-mode-rchecksum": GfxValue.int(1)}
+        if xdata:
+            want["buf-has-zeroes"] = GfxValue.uint(int(not any(data)))
+        assert r.xdata == want
+
+
+def test_inodelk_counts_of_several_domains(a, b, d):
+    """``glusterfs.multi-dom-lk-cnt-req``: each ``glusterfs.inodelk-dom-prefix:DOMAIN`` key
+    comes back with DOMAIN's inodelk count (granted and waiting), as glfsheal asks."""
+    f = File(a, b, d)
+    assert res(f.inodelk(a, SETLK, WR, O1, domain="v-replicate-0:self-heal")) == (0, 0)
+    assert res(f.inodelk(a, SETLK, WR, O1, domain="v-replicate-0")) == (0, 0)
+    assert res(f.inodelk(a, SETLK, RD, O2, domain="v-replicate-0")) == (-1, errno.EAGAIN)
+    keys = {
+        "glusterfs.inodelk-dom-prefix:v-replicate-0:self-heal": 1,
+        "glusterfs.inodelk-dom-prefix:v-replicate-0": 1,
+        "glusterfs.inodelk-dom-prefix:other": 1,
+        "glusterfs.multi-dom-lk-cnt-req": 1,
+    }
+    assert f.counts(a, **keys) == {
+        "glusterfs.inodelk-dom-prefix:v-replicate-0:self-heal": GfxValue.int(1),
+        "glusterfs.inodelk-dom-prefix:v-replicate-0": GfxValue.int(1),
+        "glusterfs.inodelk-dom-prefix:other": GfxValue.int(0),
+    }
+    keys.pop("glusterfs.multi-dom-lk-cnt-req")
+    assert f.counts(a, **keys) == {}  # only with the request key
+
+
 # ---- xattrs a brick answers itself -------------------------------------------------------------------
 
 
