@@ -20,6 +20,7 @@ import trio
 from ..proto import callback
 from ..proto.gfdict import serialize_old_dict
 from .datafaults import DataFaults
+from .index import BrickIndex
 from .leases import LeaseState
 from .locks import Answer, Contention, EntryLocks, InodeLocks, PosixLocks
 from .upcall import Notice, Upcalls, gf_iatt
@@ -120,6 +121,7 @@ class BrickState:
         self.sessions: dict[Any, None] = {}  # bound sessions, oldest first
         self.upcalls = Upcalls()
         self.faults = DataFaults()
+        self.index = BrickIndex()  # features/index (watchlists set by the cluster: index.watch_volume)
         self.faults.on_partition = self._partitioned
         self._token: Any = None  # the server thread's trio token (a partition set from elsewhere)
         self._options = BrickOptions()

@@ -45,6 +45,7 @@ from .acl import Caller, apply_acl, inherit
 from .brickstate import BrickState
 from .handle import DEFERRED, Sliced
 from .iatt import ZERO_IATT, d_type, ino_of, to_iatt, to_statfs
+from .index import IndexFops
 from .leasefops import LeaseFops, lease_id_of
 from .leases import NULL_ID
 from .lockfops import LockFops
@@ -152,7 +153,7 @@ def _error_xdata(proc: int, code: int, args: Any) -> Any:
     return None
 
 
-class FopHandlers(LockFops, LeaseFops, XattrFops):
+class FopHandlers(IndexFops, LockFops, LeaseFops, XattrFops):
     """Handlers for one connection.  ``handle(call)`` -> (reply dataclass, payload), or
     ``(DEFERRED, b"")`` for a request answered later (a lock that must wait).
 
@@ -188,6 +189,9 @@ class FopHandlers(LockFops, LeaseFops, XattrFops):
         proc = F.PROGRAM.procs[call.proc]
         method = self._table[call.proc]
         try:
+            reply = self.index_call(proc.name, call.args, call)  # (features/index sits above the rest)
+            if reply is not None:
+                return reply, b""
             if self.state.options.leases:
                 held = self.lease_check(proc.name, call.args, call, self.caller(call).pid)
                 if held is not None:
@@ -239,6 +243,10 @@ class FopHandlers(LockFops, LeaseFops, XattrFops):
         if call.proc in FILLED and (xdata or (xdata is not None and call.proc == F.GfFop.WRITE)):
             out = fill_reply_xdata(self, call.proc, call.args, out)
         pair: tuple[Any, Any] = out if isinstance(out, tuple) else (out, b"")
+        if xdata and call.proc in (F.GfFop.LOOKUP, F.GfFop.FSTAT) and pair[0] is not DEFERRED:
+            count = self.link_count(xdata)
+            if count:
+                pair = (dataclasses.replace(pair[0], xdata={**count, **(pair[0].xdata or {})}), pair[1])
         if self.state.upcalls.enabled and pair[0] is not DEFERRED and pair[0].op_ret >= 0:
             self.state.notify(after_fop(self, proc.name, call.args, pair[0], victim))
         return pair
@@ -331,6 +339,8 @@ class FopHandlers(LockFops, LeaseFops, XattrFops):
     # ---- inode operations ---------------------------------------------------------------
     def op_lookup(self, a: F.GfxLookupReq, call: Call) -> F.GfxCommon2iattRsp:
         if a.pargfid == NULL_GFID:
+            if a.gfid == NULL_GFID:
+                raise fs_error(errno.EINVAL, "no gfid")  # (server-resolve: nothing to resolve)
             try:
                 attr = self.store.getattr(a.gfid)
             except OSError as exc:  # a nameless lookup of an unknown gfid is ENOENT, not ESTALE

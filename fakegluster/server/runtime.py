@@ -151,6 +151,7 @@ class Cluster:
             if ssl_enabled(brick.options):  # a real brick does not start without its TLS files
                 self.tls.get(TLSSettings.from_options(brick.options), server=True)
             brick.state.options = BrickOptions.from_volume_options(m.options)
+            brick.state.index.watch_volume(m, i)  # features/index watchlists (bricksem)
             brick.state.hostname, brick.state.node_uuid = b.host, node.uuid  # pathinfo, node-uuid
             node.bricks.append(brick)
             bricks.append(brick)

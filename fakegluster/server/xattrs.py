@@ -204,13 +204,17 @@ class XattrFops:
     def op_fremovexattr(self, a: F.GfxFremovexattrReq, call: Call) -> F.GfxCommonRsp:
         return self._removexattr(self._fd(a.gfid, a.fd).gfid, _c_string(a.name))
 
-    def _xattrop(self, gfid: bytes, flags: int, pairs: Any) -> F.GfxCommonDictRsp:
+    def _xattrop(self, gfid: bytes, flags: int, pairs: Any, xdata: Any = None) -> F.GfxCommonDictRsp:
         """``do_xattrop``: each key (newest first, as ``dict_foreach`` walks a dict decoded
         from the wire) read as a buffer of the delta's length, combined, written back; the
         first failing key ends the call (what was written stays).  A delta of zeros only
         reads (an absent key is then reported as zeros, not created); GET_AND_SET reports
         the old value, and nothing for an absent key.  (posix-inode-fd-ops.c)"""
-        self.store.getattr(gfid)
+        attr = self.store.getattr(gfid)
+        index = self.state.index
+        tracked = pairs is not None and index.tracked(flags, pairs)
+        if tracked:  # features/index, above posix: the gfid goes in before the change
+            index.wind(gfid, {k: _xattr_bytes(v) for k, v in pairs.items()}, xdata)
         if pairs is None:
             raise fs_error(errno.ENOMEM)  # VALIDATE_OR_GOTO (xattr) leaves ENOMEM
         out = {}
@@ -219,13 +223,16 @@ class XattrFops:
             result = xattrop_one(self.store, gfid, name, flags, delta)
             if result is not None:
                 out[name] = GfxValue.ptr(result)
+        if tracked:  # ... and out once its counters are back to zeros
+            values = {k: bytes(v.value) for k, v in out.items() if isinstance(v.value, (bytes, bytearray, memoryview))}
+            index.unwind(gfid, stat.S_ISDIR(attr.mode), flags, values, xdata)
         return F.GfxCommonDictRsp(0, 0, None, dict(reversed(out.items())))
 
     def op_xattrop(self, a: F.GfxXattropReq, call: Call) -> F.GfxCommonDictRsp:
-        return self._xattrop(a.gfid, a.flags, a.dict)
+        return self._xattrop(a.gfid, a.flags, a.dict, a.xdata)
 
     def op_fxattrop(self, a: F.GfxFxattropReq, call: Call) -> F.GfxCommonDictRsp:
-        return self._xattrop(self._fd(a.gfid, a.fd).gfid, a.flags, a.dict)
+        return self._xattrop(self._fd(a.gfid, a.fd).gfid, a.flags, a.dict, a.xdata)
 
 
 def xattrop_one(store: Any, gfid: bytes, name: str, flags: int, delta: bytes) -> bytes | None:

@@ -37,6 +37,7 @@ gf.glfs_open.argtypes = [P, ctypes.c_char_p, ctypes.c_int]
 gf.glfs_close.argtypes = [P]
 gf.glfs_write.restype = ctypes.c_ssize_t
 gf.glfs_write.argtypes = [P, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int]
+gf.glfs_fsync.argtypes = [P, P, P]
 gf.glfs_posix_lock.argtypes = [P, ctypes.c_int, ctypes.c_char_p]
 gf.glfs_fd_set_lkowner.argtypes = [P, ctypes.c_char_p, ctypes.c_int]
 gf.glfs_stat.argtypes = [P, ctypes.c_char_p, ctypes.c_char_p]
@@ -192,6 +193,19 @@ def scenario_acl(fs: int, base: str) -> dict:
     return out
 
 
+def scenario_write(fs: int, base: str) -> dict:
+    """A file written (while a replica is down: what heal info then lists)."""
+    path = f"{base}/written".encode()
+    fd = gf.glfs_creat(fs, path, O_RDWR, 0o644)
+    if not fd:
+        raise OSError(ctypes.get_errno(), "creat")
+    data = b"D" * 16384
+    n = gf.glfs_write(fd, data, len(data), 0)
+    gf.glfs_fsync(fd, None, None)
+    gf.glfs_close(fd)
+    return {"base": base, "written": n}
+
+
 def main() -> None:
     what, host, port, volume = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     fs = mount(host, port, volume)
@@ -204,6 +218,8 @@ def main() -> None:
         out = scenario_upcall(fs, base, host, port, volume)
     elif what == "acl":
         out = scenario_acl(fs, base)
+    elif what == "write":
+        out = scenario_write(fs, base)
     else:
         raise SystemExit(f"unknown scenario {what}")
     print(json.dumps(out, sort_keys=True), flush=True)
