@@ -57,6 +57,8 @@ HONOURED: dict[str, str] = {
     "server.all-squash": "server/access.py",
     "server.anonuid": "server/access.py",
     "server.anongid": "server/access.py",
+    "storage.owner-uid": "server/brickstate.py",
+    "storage.owner-gid": "server/brickstate.py",
 }
 
 #: brick-side keys that change nothing a client of the fake can observe

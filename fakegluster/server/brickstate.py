@@ -13,7 +13,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -24,6 +24,9 @@ from .index import BrickIndex
 from .leases import LeaseState
 from .locks import Answer, Contention, EntryLocks, InodeLocks, PosixLocks
 from .upcall import Notice, Upcalls, gf_iatt
+
+if TYPE_CHECKING:
+    from ..store.base import Store
 
 __all__ = ["BrickState", "BrickOptions", "InodeState"]
 
@@ -52,6 +55,10 @@ class BrickOptions:
     all_squash: bool = False
     anonuid: int = 65534
     anongid: int = 65534
+    #: ``storage.owner-uid`` / ``storage.owner-gid`` (posix ``brick-uid``/``brick-gid``): the
+    #: brick root's owner, -1 = left alone
+    owner_uid: int = -1
+    owner_gid: int = -1
 
     @classmethod
     def from_volume_options(cls, options: dict[str, str]) -> BrickOptions:
@@ -73,6 +80,10 @@ class BrickOptions:
         for key in ("anonuid", "anongid"):
             if "server." + key in options:
                 setattr(out, key, int(options["server." + key]))
+        for key in ("owner_uid", "owner_gid"):
+            opt = "storage." + key.replace("_", "-")
+            if opt in options:
+                setattr(out, key, int(options[opt]))
         if "features.leases" in options:
             out.leases = options["features.leases"].lower() in on
         if "features.lease-lock-recall-timeout" in options:
@@ -80,6 +91,18 @@ class BrickOptions:
         if "features.cache-invalidation-timeout" in options:
             out.cache_invalidation_timeout = int(options["features.cache-invalidation-timeout"])
         return out
+
+
+def set_owner(store: Store, uid: int, gid: int) -> None:
+    """``posix_set_owner`` (posix-common.c, at init and on reconfigure): the brick root gets
+    ``storage.owner-uid``/``-gid`` (-1: that one left alone; nothing when both already
+    match).  A reset leaves the owner as it is."""
+    if uid == -1 and gid == -1:
+        return
+    root = store.getattr(store.root_gfid)
+    if (uid == -1 or root.uid == uid) and (gid == -1 or root.gid == gid):
+        return
+    store.setattr(store.root_gfid, uid=None if uid == -1 else uid, gid=None if gid == -1 else gid)
 
 
 class InodeState:
@@ -122,6 +145,7 @@ class BrickState:
         self.upcalls = Upcalls()
         self.faults = DataFaults()
         self.index = BrickIndex()  # features/index (watchlists set by the cluster: index.watch_volume)
+        self.store: Store | None = None  # the brick's store, for what options do to it (brick-uid)
         self.faults.on_partition = self._partitioned
         self._token: Any = None  # the server thread's trio token (a partition set from elsewhere)
         self._options = BrickOptions()
@@ -188,6 +212,8 @@ class BrickState:
         self._options = options
         self.upcalls.enabled = options.cache_invalidation
         self.upcalls.timeout = options.cache_invalidation_timeout
+        if self.store is not None:
+            set_owner(self.store, options.owner_uid, options.owner_gid)
 
     def inode(self, gfid: bytes) -> InodeState:
         st = self.inodes.get(gfid)

@@ -150,6 +150,7 @@ class Cluster:
             brick.reconfigure(server_options(brick.path, m.username, m.password, m.options))
             if ssl_enabled(brick.options):  # a real brick does not start without its TLS files
                 self.tls.get(TLSSettings.from_options(brick.options), server=True)
+            brick.state.store = brick.store  # (bricksem: options that change the store, brick-uid)
             brick.state.options = BrickOptions.from_volume_options(m.options)
             brick.state.index.watch_volume(m, i)  # features/index watchlists (bricksem)
             brick.state.hostname, brick.state.node_uuid = b.host, node.uuid  # pathinfo, node-uuid

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import struct
+import time
 import uuid
 
 import pytest
@@ -221,23 +222,52 @@ def test_default_acl_inheritance_and_enforcement(m, d):
 # ---- root squashing -------------------------------------------------------------------------------
 
 SQUASH = {"server.root-squash": "on", "server.anonuid": "4444", "server.anongid": "5555"}
+#: posix's brick-uid/gid: the brick root's owner (on the same volume: it changes nothing above)
+OWNER = {"storage.owner-uid": "3333", "storage.owner-gid": "3334"}
 
 
 @pytest.fixture(scope="module", params=["fake", "real"])
-def squashed(request):
+def squashed_volume(request):
+    """(a client, ``set(key, value)``: ``volume set``, or reset with None)."""
     if request.param == "fake":
-        with FakeGluster(["sqvol"], ["tcp://127.0.0.1:0"], options=SQUASH) as server:
+        with FakeGluster(["sqvol"], ["tcp://127.0.0.1:0"], options={**SQUASH, **OWNER}) as server:
             mount = Mount("127.0.0.1", server.info.port, "sqvol")
-            yield mount
+            yield mount, lambda key, value: server.set_option(key, value, volume="sqvol")
             mount.close()
         return
-    vol = request.getfixturevalue("real_gluster").create_volume(options=SQUASH)
+    vol = request.getfixturevalue("real_gluster").create_volume(options={**SQUASH, **OWNER})
     mount = Mount("127.0.0.1", 24007, vol.name)
+
+    def set_(key, value):
+        if value is None:
+            vol.gluster("volume", "reset", vol.name, key)
+        else:
+            vol.gluster("volume", "set", vol.name, key, value)
+        time.sleep(1)  # (the bricks reconfigure after glusterd answered)
+
     try:
-        yield mount
+        yield mount, set_
     finally:
         mount.close()
         vol.delete()
+
+
+@pytest.fixture
+def squashed(squashed_volume):
+    return squashed_volume[0]
+
+
+def test_brick_owner(squashed_volume):
+    """storage.owner-uid/gid chown the brick root at start and on volume set; a reset leaves it."""
+    m, set_ = squashed_volume
+    owner = lambda: (lambda st: (st.ia_uid, st.ia_gid))(m.fop("LOOKUP", gfid=ROOT).prestat)  # noqa: E731
+    assert owner() == (3333, 3334)
+    set_("storage.owner-uid", "3335")
+    assert owner() == (3335, 3334)
+    set_("storage.owner-uid", None)
+    assert owner() == (3335, 3334)
+    set_("storage.owner-uid", "3333")
+    assert owner() == (3333, 3334)
 
 
 def test_root_squash(squashed):
