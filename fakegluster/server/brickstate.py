@@ -131,6 +131,7 @@ class InodeState:
             or self.leases.entries
             or self.leases.blocked
             or self.rw_waiters
+            or self.inodelk.remove_locked
         )
 
 

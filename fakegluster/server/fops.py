@@ -126,6 +126,8 @@ def _gfid_req(xdata: Any) -> bytes:
 
 #: the FOPs mandatory locking looks at (pl_readv, pl_writev, truncate_stat_cbk, pl_open)
 _MANDATORY = frozenset({"READ", "WRITE", "TRUNCATE", "FTRUNCATE", "OPEN"})
+#: what features/locks holds while other clients lock the inode removed (PL_INODE_REMOVE)
+_REMOVES = frozenset({"UNLINK", "RMDIR", "RENAME"})
 
 
 def _echo(xdata: Any) -> dict[str, Any]:
@@ -200,10 +202,17 @@ class FopHandlers(IndexFops, LockFops, LeaseFops, XattrFops):
                 held = self.mandatory_check(proc.name, call.args, call)
                 if held is not None:
                     return held
+            removing = self.remove_prepare(proc.name, call.args, call) if proc.name in _REMOVES else None
+            if removing is DEFERRED:
+                return DEFERRED, b""
             if proc.name in CHECKED:
                 check_access(self, proc.name, call.args, self.caller(call))
             victim = before_fop(self, proc.name, call.args) if self.state.upcalls.enabled else None
-            out = method(call.args, call)
+            try:
+                out = method(call.args, call)
+            finally:
+                if isinstance(removing, bytes):
+                    self.remove_done(removing)
             if isinstance(out, tuple) and isinstance(out[0], Sliced):  # (finished when its steps end)
                 out[0].steps = self._finish_sliced(out[0].steps, proc, call, victim)
                 return out

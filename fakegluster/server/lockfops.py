@@ -274,6 +274,8 @@ class LockFops:
             ok, answers, contention = st.inodelk.unlock(req, now)
             self.state.answer(answers)
             self.state.contend(gfid, contention)
+            if ok:
+                self.wake_removes(gfid)
             self.state.tidy(gfid)
             if not ok:
                 raise fs_error(errno.EINVAL, "no such inodelk")
@@ -288,6 +290,46 @@ class LockFops:
         if status == EAGAIN:
             raise fs_error(errno.EAGAIN)
         return F.GfxCommonRsp(0, 0, None)
+
+    # ---- PL_INODE_REMOVE ----------------------------------------------------------------
+    def remove_prepare(self, name: str, a: Any, call: Call) -> bytes | Deferred | None:
+        """UNLINK, RMDIR and RENAME (the name it replaces) wait while other clients hold
+        inodelks on the inode they remove (``pl_inode_remove_prepare``): DEFERRED (answered
+        when the last such lock is unlocked), else the gfid to pass to :meth:`remove_done`
+        after the FOP ran (None: no lock state, nothing to do)."""
+        parent, bname = (a.newgfid, a.newbname) if name == "RENAME" else (a.pargfid, a.bname)
+        try:
+            gfid = self.store.lookup(parent, bname).gfid  # type: ignore[attr-defined]
+        except OSError:
+            return None  # (no such name: nothing to hold)
+        st = self.state.peek(gfid)
+        if st is None:
+            return None
+        ok, contention = st.inodelk.prepare_remove(self.client, (self.session, call), self.state.clock())
+        self.state.contend(gfid, contention)
+        return gfid if ok else DEFERRED
+
+    def remove_done(self, gfid: bytes) -> None:
+        """``pl_inode_remove_cbk``: inodelks that waited for the remove are granted."""
+        st = self.state.peek(gfid)
+        if st is None:
+            return
+        answers, contention = st.inodelk.removed(self.state.clock())
+        self.state.answer(answers)
+        self.state.contend(gfid, contention)
+        self.state.tidy(gfid)
+
+    def wake_removes(self, gfid: bytes) -> None:
+        """``pl_inode_remove_wake``: removes no other client's lock holds any more run (and
+        are answered, if their client is still there)."""
+        st = self.state.peek(gfid)
+        if st is None:
+            return
+        for session, call in st.inodelk.ready_removes():
+            result, payload = session.fops.handle_now(call)
+            conn = getattr(session, "conn", None)
+            if result is not DEFERRED and conn is not None and not conn.closed:
+                conn.reply(call, result, payload)
 
     def send_contention(self, gfid: bytes, lock: InodeLock) -> None:
         """GF_CBK_INODELK_CONTENTION to this connection, about ``lock`` it holds."""

@@ -302,6 +302,12 @@ class InodeLocks:
     def __init__(self, notify_delay: float | None = 5.0) -> None:
         self.domains: dict[str, _Domain] = {}
         self.notify_delay = notify_delay
+        #: PL_INODE_REMOVE: removes held for other clients' locks (client, token), oldest
+        #: first (``pl_inode->waiting``); a remove running (``remove_running``); either
+        #: makes new inodelks of clients holding none wait (``is_locked``)
+        self.removes: list[tuple[Hashable, Any]] = []
+        self.removing = 0
+        self.remove_locked = False
 
     def count(self, domain: str | None = None) -> int:
         """``__get_inodelk_count``: granted and blocked, in one domain or all."""
@@ -327,6 +333,57 @@ class InodeLocks:
         contention: list[Contention] = []
         return True, self._grant_blocked(dom, now, contention), contention
 
+    # ---- PL_INODE_REMOVE (common.c) -----------------------------------------------------
+    def owners_besides(self, client: Hashable) -> list[InodeLock]:
+        """``pl_inode_has_owners``: granted locks of other clients, every domain (those of
+        internal clients, pid < 0, left out)."""
+        return [lk for d in self.domains.values() for lk in d.granted if lk.client != client and lk.pid >= 0]
+
+    def prepare_remove(self, client: Hashable, token: Any, now: float) -> tuple[bool, list[Contention]]:
+        """``pl_inode_remove_prepare``: True: the remove may run now (call :meth:`removed`
+        once it did); False: ``token`` waits for the other clients' locks, whose holders
+        are notified (``notify-contention``)."""
+        owners = self.owners_besides(client)
+        self.remove_locked = True
+        if owners:
+            contention: list[Contention] = []
+            for lk in owners:
+                self._contend(lk, now, contention)
+            self.removes.append((client, token))
+            return False, contention
+        self.removing += 1
+        return True, []
+
+    def removed(self, now: float) -> tuple[list[Answer], list[Contention]]:
+        """``pl_inode_remove_cbk``: the last remove done and none waiting, the inodelks
+        that waited for it are granted."""
+        self.removing -= 1
+        answers: list[Answer] = []
+        contention: list[Contention] = []
+        if self.removing == 0 and not self.removes:
+            self.remove_locked = False
+            for dom in self.domains.values():
+                answers += self._grant_blocked(dom, now, contention)
+        return answers, contention
+
+    def ready_removes(self) -> list[Any]:
+        """``pl_inode_remove_unlocked`` (after an unlock; a disconnect's cleanup does not
+        look): the tokens of held removes no other client's lock holds any more."""
+        if not self.remove_locked:
+            return []
+        ready = [(c, t) for c, t in self.removes if not self.owners_besides(c)]
+        self.removes = [r for r in self.removes if r not in ready]
+        return [t for _, t in ready]
+
+    def _remove_blocks(self, req: InodeLock) -> bool:
+        """``pl_inode_remove_inodelk``: a user lock waits while a remove runs or waits,
+        unless its client already holds a lock on the inode."""
+        if req.pid < 0 or not self.remove_locked:
+            return False
+        if self.removing > 0:
+            return True
+        return not any(lk.client == req.client for d in self.domains.values() for lk in d.granted)
+
     def cleanup(self, client: Hashable, now: float) -> tuple[list[Answer], list[Contention]]:
         """``pl_inodelk_client_cleanup``: the client's locks go, its waiters get EAGAIN."""
         answers: list[Answer] = []
@@ -347,6 +404,11 @@ class InodeLocks:
 
     def _lock(self, dom: _Domain, req: InodeLock, can_block: bool, now: float, contention: list[Contention]) -> str:
         """``__lock_inodelk``."""
+        if self._remove_blocks(req):
+            if can_block:
+                dom.blocked.append(req)
+                return BLOCKED
+            return EAGAIN
         conflict = False
         for lk in dom.granted:
             if lk.conflicts(req) and not lk.same_owner(req):

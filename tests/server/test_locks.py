@@ -267,8 +267,8 @@ TestPosixModel.settings = TestPosixBlocking.settings = settings(max_examples=150
 # ---- inodelk ---------------------------------------------------------------------------------
 
 
-def ilk(type_, start=0, length=0, owner=b"o1", client="A", domain="d", waiter=None):
-    return InodeLock(type_, start, lock_end(start, length), client, owner, domain, 1, (start, length), waiter)
+def ilk(type_, start=0, length=0, owner=b"o1", client="A", domain="d", waiter=None, pid=1):
+    return InodeLock(type_, start, lock_end(start, length), client, owner, domain, pid, (start, length), waiter)
 
 
 def test_inodelk_owners_domains_and_exact_unlocks():
@@ -310,6 +310,29 @@ def test_inodelk_cleanup_fails_the_clients_waiters():
     assert [(a.waiter, a.op_ret, a.op_errno) for a in answers] == [("b", -1, errno.EAGAIN)]
     answers, _ = t.cleanup("A", 0)
     assert [(a.waiter, a.op_ret) for a in answers] == [("c", 0)]
+
+
+def test_inodelk_held_removes():
+    """PL_INODE_REMOVE: other clients' user locks hold a remove; meanwhile lockless clients
+    wait; the remove runs once they are unlocked (a disconnect does not look), then the
+    waiters are granted."""
+    t = InodeLocks(notify_delay=5)
+    mine, other, internal = ilk(WRLCK, 30, 1, client="R"), ilk(WRLCK, 0, 10), ilk(WRLCK, 20, 1, client="S", pid=-6)
+    for lk in (mine, other, internal):
+        assert t.lock(lk, False, 0)[0] == GRANTED
+    ok, contention = t.prepare_remove("R", "unlink", 1)
+    assert not ok and [c.lock for c in contention] == [other]
+    assert t.lock(ilk(RDLCK, 100, 1, client="C", owner=b"o9"), False, 1)[0] == EAGAIN  # holds nothing here
+    assert t.lock(ilk(RDLCK, 100, 1, client="C", owner=b"o9", waiter="c"), True, 1)[0] == BLOCKED
+    assert t.lock(ilk(RDLCK, 100, 1, client="A", owner=b"o2"), False, 1)[0] == GRANTED  # holds one
+    assert t.ready_removes() == []
+    t.cleanup("A", 2)
+    assert t.ready_removes() == ["unlink"]
+    assert t.prepare_remove("R", "unlink", 3) == (True, [])
+    assert t.lock(ilk(RDLCK, 200, 1, client="R", owner=b"o7"), False, 3)[0] == EAGAIN  # a remove runs
+    answers, _ = t.removed(4)
+    assert [(a.waiter, a.op_ret) for a in answers] == [("c", 0)]
+    assert not t.remove_locked
 
 
 class InodelkMachine(RuleBasedStateMachine):
