@@ -57,6 +57,9 @@ HONOURED: dict[str, str] = {
     "server.all-squash": "server/access.py",
     "server.anonuid": "server/access.py",
     "server.anongid": "server/access.py",
+    "features.locks-revocation-secs": "server/locks.py",
+    "features.locks-revocation-max-blocked": "server/locks.py",
+    "features.locks-revocation-clear-all": "server/locks.py",
     "storage.owner-uid": "server/brickstate.py",
     "storage.owner-gid": "server/brickstate.py",
 }

@@ -22,7 +22,7 @@ from ..proto.gfdict import serialize_old_dict
 from .datafaults import DataFaults
 from .index import BrickIndex
 from .leases import LeaseState
-from .locks import Answer, Contention, EntryLocks, InodeLocks, PosixLocks
+from .locks import Answer, Contention, EntryLocks, InodeLocks, PosixLocks, Revocation
 from .upcall import Notice, Upcalls, gf_iatt
 
 if TYPE_CHECKING:
@@ -59,6 +59,14 @@ class BrickOptions:
     #: brick root's owner, -1 = left alone
     owner_uid: int = -1
     owner_gid: int = -1
+    #: ``features.locks-revocation-secs`` / ``-max-blocked`` / ``-clear-all`` (0: off)
+    revocation_secs: int = 0
+    revocation_max_blocked: int = 0
+    revocation_clear_all: bool = False
+
+    @property
+    def revocation(self) -> Revocation:
+        return Revocation(self.revocation_secs, self.revocation_max_blocked, self.revocation_clear_all)
 
     @classmethod
     def from_volume_options(cls, options: dict[str, str]) -> BrickOptions:
@@ -80,6 +88,12 @@ class BrickOptions:
         for key in ("anonuid", "anongid"):
             if "server." + key in options:
                 setattr(out, key, int(options["server." + key]))
+        for key in ("secs", "max_blocked"):
+            opt = "features.locks-revocation-" + key.replace("_", "-")
+            if opt in options:
+                setattr(out, "revocation_" + key, int(options[opt]))
+        if "features.locks-revocation-clear-all" in options:
+            out.revocation_clear_all = options["features.locks-revocation-clear-all"].lower() in on
         for key in ("owner_uid", "owner_gid"):
             opt = "storage." + key.replace("_", "-")
             if opt in options:
@@ -280,13 +294,13 @@ class BrickState:
         for gfid, st in list(self.inodes.items()):
             if last:
                 answers, contention = st.inodelk.cleanup(client, now)
-                answers += st.entrylk.cleanup(client)
+                answers += st.entrylk.cleanup(client, now)
                 self.answer(answers)
                 self.contend(gfid, contention)
             else:
                 mine = [w for w in _waiters(st) if w.session is session]
                 for w in mine:
-                    self.answer(st.inodelk.cancel(w, now) + st.entrylk.cancel(w))
+                    self.answer(st.inodelk.cancel(w, now) + st.entrylk.cancel(w, now))
             self.tidy(gfid)
 
     # ---- effects ----------------------------------------------------------------------

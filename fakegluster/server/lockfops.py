@@ -280,6 +280,11 @@ class LockFops:
             if not ok:
                 raise fs_error(errno.EINVAL, "no such inodelk")
             return F.GfxCommonRsp(0, 0, None)
+        revoke = self.state.options.revocation
+        if revoke.secs:  # (pl_inode_setlk: __inodelk_prune_stale first)
+            answers, contention = st.inodelk.prune_stale(req, now, revoke)
+            self.state.answer(answers)
+            self.state.contend(gfid, contention)
         can_block = a.cmd == GF_LK_SETLKW
         if can_block:
             req.waiter = self._defer(call, F.GfxCommonRsp)
@@ -361,8 +366,9 @@ class LockFops:
         name = a.name if a.namelen else None
         req = EntryLock(a.type, name, self.client, owner, a.volume, caller_pid(call))
         st = self.state.inode(gfid)
+        now = self.state.clock()
         if a.cmd == ENTRYLK_UNLOCK:
-            ok, answers = st.entrylk.unlock(req)
+            ok, answers = st.entrylk.unlock(req, now)
             self.state.answer(answers)
             self.state.tidy(gfid)
             if not ok:
@@ -370,10 +376,13 @@ class LockFops:
             return F.GfxCommonRsp(0, 0, None)
         if a.cmd not in (ENTRYLK_LOCK, ENTRYLK_LOCK_NB):
             return F.GfxCommonRsp(-1, 0, None)  # pl_common_entrylk's default case
+        revoke = self.state.options.revocation
+        if revoke.secs:  # (pl_common_entrylk: __entrylk_prune_stale first)
+            self.state.answer(st.entrylk.prune_stale(req, now, revoke))
         can_block = a.cmd == ENTRYLK_LOCK
         if can_block:
             req.waiter = self._defer(call, F.GfxCommonRsp)
-        status = st.entrylk.lock(req, can_block)
+        status = st.entrylk.lock(req, can_block, now)
         if status == BLOCKED:
             return DEFERRED, b""
         if status == EAGAIN:

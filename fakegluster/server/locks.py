@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import math
 from collections.abc import Hashable
 from typing import Any
 
@@ -38,6 +39,7 @@ __all__ = [
     "PosixLocks",
     "InodeLock",
     "InodeLocks",
+    "Revocation",
     "EntryLock",
     "EntryLocks",
     "lock_end",
@@ -275,12 +277,27 @@ class InodeLock:
     contention_time: float | None = None
     flock_pid: int = 0
     flock_owner: bytes = b""
+    granted_time: float = 0.0
 
     def conflicts(self, other: InodeLock) -> bool:
         return self.end >= other.start and other.end >= self.start and WRLCK in (self.type, other.type)
 
     def same_owner(self, other: InodeLock | EntryLock) -> bool:
         return self.owner == other.owner and self.client == other.client
+
+
+@dataclasses.dataclass(frozen=True)
+class Revocation:
+    """features/locks ``revocation-secs``, ``revocation-max-blocked``, ``revocation-clear-all``
+    (``features.locks-revocation-*``)."""
+
+    secs: int = 0
+    max_blocked: int = 0
+    clear_all: bool = False
+
+    def old(self, granted: float, now: float) -> bool:
+        """``gf_time() - granted_time > revocation_secs``, in whole seconds."""
+        return math.floor(now) - math.floor(granted) > self.secs
 
 
 class _Domain:
@@ -422,8 +439,29 @@ class InodeLocks:
                 dom.blocked.append(req)
                 return BLOCKED
             return EAGAIN
+        req.granted_time = now
         dom.granted.insert(0, req)
         return GRANTED
+
+    def prune_stale(self, req: InodeLock, now: float, revoke: Revocation) -> tuple[list[Answer], list[Contention]]:
+        """``__inodelk_prune_stale`` (a lock request with ``revocation-secs`` set): when a
+        granted lock of the domain that conflicts with ``req`` (whoever owns it) is older
+        than ``secs``, or ``max_blocked`` requests wait in the domain, the domain's granted
+        locks go (and with ``clear_all`` its waiters, EAGAIN; ``clrlk_clear_inodelk``),
+        then its waiters are retried."""
+        dom = self.domains.get(req.domain)
+        if dom is None or not dom.granted:
+            return [], []
+        stale = any(lk.conflicts(req) and revoke.old(lk.granted_time, now) for lk in dom.granted)
+        if not stale and not (revoke.max_blocked and len(dom.blocked) >= revoke.max_blocked):
+            return [], []
+        answers: list[Answer] = []
+        if revoke.clear_all:
+            answers += [Answer(lk.waiter, -1, errno.EAGAIN) for lk in reversed(dom.blocked)]
+            dom.blocked = []
+        dom.granted = []
+        contention: list[Contention] = []
+        return answers + self._grant_blocked(dom, now, contention), contention
 
     def _grant_blocked(self, dom: _Domain, now: float, contention: list[Contention]) -> list[Answer]:
         waiting, dom.blocked = dom.blocked, []
@@ -459,6 +497,7 @@ class EntryLock:
     domain: str
     pid: int = 0
     waiter: Any = None
+    granted_time: float = 0.0
 
     def names_conflict(self, other: EntryLock) -> bool:
         return self.name is None or other.name is None or self.name == other.name
@@ -488,10 +527,26 @@ class EntryLocks:
                 return True
         return False
 
-    def lock(self, req: EntryLock, can_block: bool) -> str:
-        return self._lock(self.domains.setdefault(req.domain, _Domain()), req, can_block)
+    def lock(self, req: EntryLock, can_block: bool, now: float = 0.0) -> str:
+        return self._lock(self.domains.setdefault(req.domain, _Domain()), req, can_block, now)
 
-    def unlock(self, req: EntryLock) -> tuple[bool, list[Answer]]:
+    def prune_stale(self, req: EntryLock, now: float, revoke: Revocation) -> list[Answer]:
+        """``__entrylk_prune_stale``: :meth:`InodeLocks.prune_stale` for entry locks (a
+        granted lock on a conflicting name, whatever its type or owner)."""
+        dom = self.domains.get(req.domain)
+        if dom is None or not dom.granted:
+            return []
+        stale = any(lk.names_conflict(req) and revoke.old(lk.granted_time, now) for lk in dom.granted)
+        if not stale and not (revoke.max_blocked and len(dom.blocked) >= revoke.max_blocked):
+            return []
+        answers: list[Answer] = []
+        if revoke.clear_all:
+            answers += [Answer(lk.waiter, -1, errno.EAGAIN) for lk in reversed(dom.blocked)]
+            dom.blocked = []
+        dom.granted = []
+        return answers + self._grant_blocked(dom, now)
+
+    def unlock(self, req: EntryLock, now: float = 0.0) -> tuple[bool, list[Answer]]:
         """``__unlock_entrylk``: the owner's granted lock on the same name with the same type."""
         dom = self.domains.setdefault(req.domain, _Domain())
         for lk in dom.granted:
@@ -500,24 +555,24 @@ class EntryLocks:
                 break
         else:
             return False, []
-        return True, self._grant_blocked(dom)
+        return True, self._grant_blocked(dom, now)
 
-    def cleanup(self, client: Hashable) -> list[Answer]:
+    def cleanup(self, client: Hashable, now: float = 0.0) -> list[Answer]:
         answers: list[Answer] = []
         for dom in self.domains.values():
             answers += [Answer(lk.waiter, -1, errno.EAGAIN) for lk in dom.blocked if lk.client == client]
             dom.blocked = [lk for lk in dom.blocked if lk.client != client]
             dom.granted = [lk for lk in dom.granted if lk.client != client]
         for dom in self.domains.values():
-            answers += self._grant_blocked(dom)
+            answers += self._grant_blocked(dom, now)
         return answers
 
-    def cancel(self, waiter: Any) -> list[Answer]:
+    def cancel(self, waiter: Any, now: float = 0.0) -> list[Answer]:
         for dom in self.domains.values():
             dom.blocked = [lk for lk in dom.blocked if lk.waiter is not waiter]
-        return [a for dom in self.domains.values() for a in self._grant_blocked(dom)]
+        return [a for dom in self.domains.values() for a in self._grant_blocked(dom, now)]
 
-    def _lock(self, dom: _Domain, req: EntryLock, can_block: bool) -> str:
+    def _lock(self, dom: _Domain, req: EntryLock, can_block: bool, now: float = 0.0) -> str:
         """``__lock_entrylk``."""
         conflict = any(lk.names_conflict(req) and not lk.same_owner(req) for lk in dom.granted)
         if not conflict and any(b.names_conflict(req) for b in dom.blocked):
@@ -527,9 +582,10 @@ class EntryLocks:
                 dom.blocked.append(req)
                 return BLOCKED
             return EAGAIN
+        req.granted_time = now
         dom.granted.insert(0, req)
         return GRANTED
 
-    def _grant_blocked(self, dom: _Domain) -> list[Answer]:
+    def _grant_blocked(self, dom: _Domain, now: float = 0.0) -> list[Answer]:
         waiting, dom.blocked = dom.blocked, []
-        return [Answer(lk.waiter, 0, 0) for lk in waiting if self._lock(dom, lk, True) == GRANTED]
+        return [Answer(lk.waiter, 0, 0) for lk in waiting if self._lock(dom, lk, True, now) == GRANTED]
