@@ -50,6 +50,12 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"fakegluster serve: --set {item!r}: expected KEY=VALUE", file=sys.stderr)
             return 2
         options[key] = value
+    from .server.datafaults import parse_brick_fault
+
+    try:
+        brick_faults = [parse_brick_fault(item) for item in args.brick_fault or []]
+    except ValueError as exc:
+        return _fail(str(exc))
     management_tls = None
     if args.secure_access:
         from .tls import TLSSettings, secure_access
@@ -78,10 +84,19 @@ def _serve(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         return _fail(str(exc))
 
+    unserved: list[str] = []
+
     async def main() -> None:
         async with trio.open_nursery() as nursery:
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
                 info = await nursery.start(server.serve)
+                for vol, index, fault in brick_faults:
+                    bricks = server.cluster.volumes[vol].bricks if vol in server.cluster.volumes else []
+                    if index >= len(bricks):
+                        unserved.append(f"--brick-fault: volume {vol!r} has no brick {index}")
+                        nursery.cancel_scope.cancel()
+                        return
+                    bricks[index].state.faults.apply(fault)
                 tune_gc()  # a process that only serves: no long full collections under load
                 server.connections.collect_when_idle = True
                 for li in info.listeners:
@@ -108,6 +123,8 @@ def _serve(args: argparse.Namespace) -> int:
         if message is None:
             raise
         return _fail(message)
+    if unserved:
+        return _fail(unserved[0])
     return 0
 
 
@@ -221,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--call-log",
         metavar="FILE",
         help="append every call answered to FILE as a JSON line (default: no call log)",
+    )
+    srv.add_argument(
+        "--brick-fault",
+        action="append",
+        metavar="VOLUME:BRICK:FAULT",
+        help="a data fault of one brick from the start (repeatable): disk-full=BYTES (ENOSPC after that many more "
+        "bytes), slow=SECONDS[@PROC,...] (FOPs answered late), partition=CLIENT (a client whose process-name or "
+        "-uuid contains CLIENT cannot reach it), stale (writes acknowledged, not made); e.g. vm:1:slow=0.05",
     )
     srv.add_argument(
         "--pcap",

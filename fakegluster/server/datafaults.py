@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["DataFaults", "STALE_PROCS"]
+__all__ = ["DataFaults", "STALE_PROCS", "parse_brick_fault"]
 
 #: the FOPs a stale brick acknowledges without doing them
 STALE_PROCS = frozenset({"WRITE", "TRUNCATE", "FTRUNCATE", "FALLOCATE", "DISCARD", "ZEROFILL"})
@@ -83,6 +83,27 @@ class DataFaults:
         with self._lock:
             self.space, self.delays, self.partitioned, self.stale_writes = None, {}, [], False
 
+    def apply(self, fault: str) -> None:
+        """One fault in the words of ``fakegluster serve --brick-fault`` (see
+        :func:`parse_brick_fault`): ``disk-full=BYTES``, ``slow=SECONDS[@PROC,PROC]``,
+        ``partition=CLIENT``, ``stale``."""
+        kind, eq, arg = fault.partition("=")
+        try:
+            if kind == "disk-full" and eq:
+                self.disk_full(int(arg))
+            elif kind == "slow" and eq:
+                delay, _, procs = arg.partition("@")
+                self.slow(float(delay), [p for p in procs.split(",") if p] or None)
+            elif kind == "partition" and arg:
+                self.partition(arg)
+            elif kind == "stale" and not eq:
+                self.stale()
+            else:
+                raise ValueError
+        except ValueError:
+            kinds = "disk-full=BYTES, slow=SECONDS[@PROC,...], partition=CLIENT or stale"
+            raise ValueError(f"bad brick fault {fault!r}: expected {kinds}") from None
+
     # ---- the brick's side ---------------------------------------------------------------------
     def delay_for(self, proc: str) -> float:
         if not self.delays:
@@ -106,3 +127,14 @@ class DataFaults:
                 raise OSError(errno.ENOSPC, "no space left on the brick (fault)")
             self.space -= n
             return n
+
+
+def parse_brick_fault(text: str) -> tuple[str, int, str]:
+    """``VOLUME:BRICK:FAULT`` (``fakegluster serve --brick-fault``) -> (volume, brick index,
+    fault), the fault checked by a throw-away :meth:`DataFaults.apply` (ValueError)."""
+    volume, _, rest = text.partition(":")
+    index, _, fault = rest.partition(":")
+    if not volume or not index.isdigit() or not fault:
+        raise ValueError(f"bad --brick-fault {text!r}: expected VOLUME:BRICK:FAULT, e.g. vm:1:disk-full=1048576")
+    DataFaults().apply(fault)
+    return volume, int(index), fault

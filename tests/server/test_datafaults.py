@@ -94,3 +94,19 @@ def test_stale_replica(server):
     assert x.op_ret == 0 and x.dict["trusted.afr.dirty"].value == b"\0\0\0\1" + bytes(8)  # changelogs still go
     faults.clear()
     m.close()
+
+
+def test_brick_faults_from_the_command_line(tmp_path):
+    """``fakegluster serve --brick-fault VOLUME:BRICK:FAULT``: the fault holds from the start."""
+    from fakegluster.testing.serve import ServeError, serve_process
+
+    with serve_process(["--brick-fault", "vol:0:disk-full=4"], volumes=["vol"], listen=["tcp://127.0.0.1:0"]) as sp:
+        m = Mount("127.0.0.1", sp.port(), "vol")
+        c = m.create(ROOT, "f")
+        w = m.fop("WRITE", gfid=c.stat.ia_gfid, fd=c.fd, offset=0, size=10, payload=b"0123456789").result
+        assert (w.op_ret, w.poststat.ia_size) == (4, 4)
+        m.close()
+    for bad, says in (("vol:0:full=1", "bad brick fault"), ("vol:x:stale", "expected VOLUME:BRICK:FAULT"),
+                      ("vol:3:stale", "has no brick 3"), ("other:0:stale", "has no brick 0")):  # fmt: skip
+        with pytest.raises(ServeError, match=says):
+            serve_process(["--brick-fault", bad], volumes=["vol"], listen=["tcp://127.0.0.1:0"])
