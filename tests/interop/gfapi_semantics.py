@@ -203,6 +203,9 @@ def scenario_write(fs: int, base: str) -> dict:
     n = gf.glfs_write(fd, data, len(data), 0)
     gf.glfs_fsync(fd, None, None)
     gf.glfs_close(fd)
+    # AFR's post-op (dirty back to zero) may still be on its way: os._exit with replies
+    # unread resets the connections, and a brick that had not read it yet never does
+    time.sleep(1.5)
     return {"base": base, "written": n}
 
 
