@@ -18,6 +18,7 @@ import pytest
 
 from fakegluster.proto.common import GfProtoFlock
 from fakegluster.proto.gfdict import GfDataType, GfxValue
+from tests.helpers import known_difference
 from tests.rawclient import ROOT, Mount, v3
 
 O1, O2, O3 = b"owner-01", b"owner-02", b"owner-03"
@@ -138,6 +139,18 @@ def test_lk_invalid_requests(a, b, d):
     assert res(f.lk(a, SETLK, WR, O1, 0, 10, fd=77)) == (-1, errno.EBADF)
     assert res(f.lk(a, SETLK, WR, O1, 500, 10, fd=-2)) == (0, 0)  # the anonymous fd locks too
     assert fl(f.lk(b, GETLK, WR, O3, 500, 1)) == (WR, 500, 10, 100, O1)
+
+
+@known_difference("RESERVELK")
+def test_lk_reservations(a, b, d):
+    """LK cmd 3 (GF_LK_RESLK_LCK) reserves the range for the owner (the answer is pl_getlk's:
+    nothing in the way), another owner's reservation gets EAGAIN, cmd 5 releases it."""
+    f = File(a, b, d)
+    assert fl(f.lk(a, 3, WR, O1, 0, 10)) == (UN, 0, 10, 100, O1)
+    assert res(f.lk(b, 3, WR, O2, 0, 10)) == (-1, errno.EAGAIN)
+    assert res(f.lk(a, 5, UN, O1, 0, 10)) == (0, 0)
+    assert res(f.lk(b, 3, WR, O2, 0, 10)) == (0, 0)
+    assert res(f.lk(b, 5, UN, O2, 0, 10)) == (0, 0)
 
 
 def test_lk_released_by_flush_release_and_disconnect(target, a, b, d):
