@@ -247,6 +247,39 @@ def test_brick_killed_during_writes_is_healed(real_gluster):
         vol.delete()
 
 
+def test_arbiter_data_brick_killed_during_writes_is_healed(real_gluster):
+    """Replica 3 arbiter 1: data brick 1 dies while gfclient writes; the writes go on (a data
+    brick and the arbiter keep quorum); brick 0 and the arbiter accuse brick 1 only; after ``volume
+    start force`` the real glustershd heals it from brick 0: the data bricks are identical, the
+    arbiter keeps an empty file, and no changelog accuses anyone."""
+    vol = real_gluster.create_volume(bricks=3, replica=3, arbiter=1)
+    keys = afr.pending_keys([f"{vol.name}-client-{i}" for i in range(3)])
+    data = os.urandom(48 * 32 * 1024)
+    try:
+        with gfclient.connect(f"gluster://127.0.0.1/{vol.name}") as v:
+            with v.fopen("f", "w") as f:
+                for i in range(48):
+                    if i == 16:
+                        vol.kill_brick(1)
+                    f.pwrite(data[i * 32 * 1024 : (i + 1) * 32 * 1024], i * 32 * 1024)
+            pending = afr.pending_matrix(_changelogs(vol, "f"), keys, afr.Txn.DATA)
+            assert [row[1] > 0 for row in pending] == [True, False, True]
+            assert all(row[0] == row[2] == 0 for row in pending)
+            vol.start_force()
+            vol.wait_healed(timeout=120)
+            with v.fopen("f") as f:
+                assert f.read() == data
+        for b in vol.brick_paths[:2]:
+            with open(os.path.join(b, "f"), "rb") as fh:
+                assert fh.read() == data
+        assert os.path.getsize(os.path.join(vol.brick_paths[2], "f")) == 0  # the arbiter holds no data
+        logs = _changelogs(vol, "f")
+        for txn in afr.Txn:
+            assert afr.pending_matrix(logs, keys, txn) == [[0] * 3] * 3
+    finally:
+        vol.delete()
+
+
 def test_disperse_brick_killed_during_writes_is_healed(real_gluster):
     """Disperse 4+2: a brick dies while gfclient writes; the writes go on; its fragment stays
     behind (older version) until glustershd rebuilds it; then every brick's fragment is the
