@@ -363,12 +363,34 @@ class InodelkMachine(RuleBasedStateMachine):
         assert ok
         self.held.remove(key)
         self._settle(answers)
+        self._wake()
 
     @rule(client=st.sampled_from("AB"))
     def cleanup(self, client):
         answers, _ = self.t.cleanup(client, 0)
         self.held = [h for h in self.held if h[0] != client]
         self._settle(answers)
+
+    @rule(client=st.sampled_from("ABC"))
+    def remove(self, client):
+        """PL_INODE_REMOVE: runs at once (and is done) or waits for other clients' locks."""
+        self.n += 1
+        ok, _ = self.t.prepare_remove(client, ("rm", client, self.n), 0)
+        if ok:
+            self._removed()
+        else:
+            assert self.t.owners_besides(client)
+
+    def _removed(self):
+        answers, _ = self.t.removed(0)
+        self._settle(answers)
+
+    def _wake(self):
+        """What lockfops does after an unlock: the removes nothing holds any more run."""
+        for token in self.t.ready_removes():
+            ok, _ = self.t.prepare_remove(token[1], token, 0)
+            if ok:  # (else an earlier one's end granted a waiter of another client: it waits again)
+                self._removed()
 
     def _settle(self, answers):
         for a in answers:
@@ -384,9 +406,13 @@ class InodelkMachine(RuleBasedStateMachine):
                 for b in dom.granted[i + 1 :]:
                     assert not a.conflicts(b) or a.same_owner(b)
             for w in dom.blocked:
-                assert any(g.conflicts(w) and not g.same_owner(w) for g in dom.granted) or any(
-                    b is not w and b.conflicts(w) for b in dom.blocked
+                assert (
+                    any(g.conflicts(w) and not g.same_owner(w) for g in dom.granted)
+                    or any(b is not w and b.conflicts(w) for b in dom.blocked)
+                    or self.t.remove_locked  # (a remove waits: lockless clients wait too)
                 )
+        assert self.t.removing == 0  # (a remove runs to its end within one step)
+        assert self.t.remove_locked == bool(self.t.removes)
         assert {w.waiter for d in self.t.domains.values() for w in d.blocked} == self.waiting
         assert sorted(self.held) == sorted(_key(x) for d in self.t.domains.values() for x in d.granted)
 
