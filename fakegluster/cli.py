@@ -1,4 +1,4 @@
-"""The ``fakegluster`` command line: ``decode`` (captures to JSON lines) and ``serve``."""
+"""The ``fakegluster`` command line: ``decode`` (captures to JSON lines), ``serve`` and ``conformance``."""
 
 from __future__ import annotations
 
@@ -254,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
         "'fakegluster decode' read it; unix-socket clients appear as TCP from 127.255.255.253)",
     )
     srv.set_defaults(func=_serve)
+    from .conformance.cli import add_parser as add_conformance
+
+    add_conformance(sub)
     return parser
 
 

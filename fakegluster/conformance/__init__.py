@@ -1,0 +1,70 @@
+"""``fakegluster conformance``: grade a gluster *client* against a catalogue of scenarios.
+
+Each scenario sets up fake servers (volumes, options, faults, brick restarts, volfile
+changes), drives the client through a small interface, and judges what the client reported
+and what it sent on the wire (the fake's call log).  Outcomes are pynfs's: PASS, WARN (it
+worked, not as it should), FAIL, OMIT (the client cannot do what the scenario needs, or a
+prerequisite did not pass).
+
+    from fakegluster import conformance
+    report = conformance.run("libgfapi", k="MGMT")     # or flags=["bricks"], jobs=4
+    print(report.table())
+
+Command line: ``fakegluster conformance --client libgfapi [-k EXPR] [--flags F] [--list]
+[--json F] [--junit F] [--expect F]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from .core import CATALOGUE, Outcome, Result, Scenario, scenario, select
+from .drivers import DRIVERS, get_driver
+from .drivers.base import Driver
+from .report import Report, compare, expected_json, load_expected
+from .runner import run_scenarios
+
+__all__ = [
+    "run",
+    "catalogue",
+    "CATALOGUE",
+    "DRIVERS",
+    "get_driver",
+    "Outcome",
+    "Result",
+    "Scenario",
+    "Report",
+    "scenario",
+    "select",
+    "compare",
+    "expected_json",
+    "load_expected",
+]
+
+
+def catalogue() -> dict[str, Scenario]:
+    """Every scenario, by code (imports the scenario modules)."""
+    from . import scenarios  # noqa: F401  (registers)
+
+    return dict(CATALOGUE)
+
+
+def run(
+    client: str | Driver = "gfclient",
+    *,
+    k: str | None = None,
+    flags: Iterable[str] = (),
+    jobs: int = 4,
+    progress: Callable[[Result], None] | None = None,
+) -> Report:
+    """Run the scenarios selected by ``k`` (substrings of code or name) and ``flags`` (with
+    their prerequisites) against ``client`` (a driver name, ``agent:COMMAND`` or a Driver)."""
+    cat = catalogue()
+    driver = get_driver(client) if isinstance(client, str) else client
+    why = driver.unavailable()
+    if why is not None:
+        raise RuntimeError(f"client {driver.name} cannot run here: {why}")
+    try:
+        return run_scenarios(driver, select(k, flags, cat), jobs=jobs, progress=progress)
+    finally:
+        driver.close()

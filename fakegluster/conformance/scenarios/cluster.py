@@ -1,0 +1,132 @@
+"""Volumes of several bricks: CHILD_DOWN in a replica set (AFR's client quorum: with 3 bricks,
+``cluster.quorum-type auto`` needs 2 up, else writes fail ENOTCONN -- ``afr_quorum_errno``), in
+a disperse set (EC needs ``bricks - redundancy`` up), and DHT's placement.
+
+Files are seeded straight into the bricks (``seed_file``: replicas, or EC fragments); the
+client under test must find, read and write them like any other.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+
+from ...server import FakeGluster
+from ..context import Ctx, pattern
+from ..core import scenario
+from ..drivers.base import File
+from .bricks import GONE, write_through
+from .common import seed_file
+
+SIZE = 1 << 20
+
+
+def _cluster(ctx: Ctx, spec: str) -> tuple[FakeGluster, File, bytes]:
+    srv = ctx.serve(spec)
+    data = pattern(SIZE, seed=30)
+    seed_file(ctx, srv, "f", data)
+    session = ctx.mount(srv)
+    f = session.open("f", os.O_RDWR)
+    got = f.pread(0, 4096)
+    ctx.check(got == data[:4096], f"read {len(got)} bytes that are not the seeded file's")
+    write_through(ctx, f, 0, pattern(4096, seed=31))
+    return srv, f, data
+
+
+def _on_bricks(srv: FakeGluster, indexes: list[int], offset: int, data: bytes) -> list[int]:
+    """The bricks among ``indexes`` that do not hold ``data`` at ``offset`` (replicas)."""
+    bad = []
+    for i in indexes:
+        store = srv.bricks()[i].store
+        got = srv.run_sync(lambda st=store: st.read(st.resolve_path("f").gfid, offset, len(data)))
+        if got != data:
+            bad.append(i)
+    return bad
+
+
+@scenario("AFR-ONE-DOWN", flags="cluster replica", depends="MGMT-MOUNT", timeout=90)
+def afr_one_down(ctx: Ctx) -> None:
+    """Replica 3 with one brick killed: writes go on (quorum kept) and reach the two others"""
+    srv, f, data = _cluster(ctx, "vol;replica=3")
+    srv.bricks()[2].kill()
+    new = pattern(4096, seed=32)
+    started = time.monotonic()
+    ctx.retry(lambda: write_through(ctx, f, 65536, new), 20, "writing with one replica down")
+    ctx.note(f"written {time.monotonic() - started:.1f} s after the kill")
+    bad = _on_bricks(srv, [0, 1], 65536, new)
+    ctx.check(not bad, f"bricks {bad} (up) do not hold the write")
+    ctx.check(f.pread(SIZE // 2, 4096) == data[SIZE // 2 : SIZE // 2 + 4096], "a read with one brick down differs")
+
+
+@scenario("AFR-QUORUM-LOST", flags="cluster replica", depends="AFR-ONE-DOWN", timeout=90)
+def afr_quorum_lost(ctx: Ctx) -> None:
+    """Replica 3 with two bricks killed: writes fail with ENOTCONN (client quorum lost), no hang"""
+    srv, f, _ = _cluster(ctx, "vol;replica=3")
+    srv.bricks()[1].kill()
+    srv.bricks()[2].kill()
+    ctx.expect_error(lambda: write_through(ctx, f, 65536, pattern(4096, seed=33)), [errno.ENOTCONN], "the write", 45)
+    bad = _on_bricks(srv, [0], 65536, pattern(4096, seed=33))
+    ctx.check(bad, "the write reached the last brick although quorum was lost")
+
+
+@scenario("AFR-ALL-DOWN", flags="cluster replica", depends="AFR-ONE-DOWN", timeout=90)
+def afr_all_down(ctx: Ctx) -> None:
+    """Replica 3 with every brick killed: IO fails with ENOTCONN, no hang"""
+    srv, f, _ = _cluster(ctx, "vol;replica=3")
+    for b in srv.bricks():
+        b.kill()
+    ctx.expect_error(lambda: f.pread(SIZE - 8192, 4096), GONE, "the read", 45)
+    ctx.expect_error(lambda: write_through(ctx, f, 65536, pattern(4096, seed=34)), [errno.ENOTCONN], "the write", 45)
+
+
+@scenario("EC-REDUNDANCY-KEPT", flags="cluster disperse", depends="MGMT-MOUNT", timeout=90)
+def ec_kept(ctx: Ctx) -> None:
+    """Disperse 4+2 with two bricks killed: reads and writes go on"""
+    srv, f, data = _cluster(ctx, "vol;disperse=6;redundancy=2")
+    srv.bricks()[4].kill()
+    srv.bricks()[5].kill()
+    new = pattern(8192, seed=35)
+    ctx.retry(lambda: write_through(ctx, f, 65536, new), 20, "writing with two of six bricks down")
+    got = ctx.retry(lambda: f.pread(SIZE // 2, 4096), 20, "reading with two of six bricks down")
+    ctx.check(got == data[SIZE // 2 : SIZE // 2 + 4096], "a read with two bricks down differs")
+
+
+@scenario("EC-REDUNDANCY-LOST", flags="cluster disperse", depends="EC-REDUNDANCY-KEPT", timeout=90)
+def ec_lost(ctx: Ctx) -> None:
+    """Disperse 4+2 with three bricks killed: IO fails (EIO or ENOTCONN), no hang"""
+    srv, f, _ = _cluster(ctx, "vol;disperse=6;redundancy=2")
+    for i in (3, 4, 5):
+        srv.bricks()[i].kill()
+    ctx.expect_error(lambda: f.pread(SIZE - 8192, 4096), (errno.EIO, errno.ENOTCONN), "the read", 45)
+    ctx.expect_error(
+        lambda: write_through(ctx, f, 65536, pattern(4096, seed=36)), (errno.EIO, errno.ENOTCONN), "the write", 45
+    )
+
+
+@scenario("DHT-PLACEMENT", flags="cluster distribute", depends="MGMT-MOUNT", timeout=90)
+def dht_placement(ctx: Ctx) -> None:
+    """Distribute 3: files created by the client land whole on one brick each, on several bricks"""
+    ctx.need("create")
+    srv = ctx.serve("vol;bricks=3")
+    session = ctx.mount(srv)
+    names = [f"file-{i}" for i in range(12)]
+    for name in names:
+        g = session.open(name, os.O_RDWR | os.O_CREAT, 0o644)
+        g.pwrite(0, name.encode() * 100)
+        g.close()
+    where: dict[str, list[int]] = {}
+    for name in names:
+        for i, b in enumerate(srv.bricks()):
+            try:
+                data = srv.run_sync(lambda st=b.store, n=name: st.read(st.resolve_path(n).gfid, 0, 1 << 20))
+            except FileNotFoundError:
+                continue
+            if data:
+                where.setdefault(name, []).append(i)
+                ctx.check(data == name.encode() * 100, f"{name} on brick {i} holds other data")
+    ctx.check(set(where) == set(names), f"files without data on any brick: {sorted(set(names) - set(where))}")
+    ctx.check(all(len(v) == 1 for v in where.values()), "a file's data is on several bricks")
+    used = {v[0] for v in where.values()}
+    ctx.check(len(used) > 1, f"12 files all on brick {used}: no distribution")
+    ctx.note(f"bricks used: {sorted(used)}")

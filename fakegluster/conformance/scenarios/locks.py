@@ -1,0 +1,97 @@
+"""POSIX locks (LK, ``features/locks`` on the brick) between clients, and across a brick restart.
+
+A restarted brick has lost every lock it held.  A client that held one must not go on as if it
+still did: it takes it again when it reconnects (lock healing, gone from protocol/client since
+GlusterFS 7), or fails the fd (``client.strict-locks``; gluster/glusterfs#3183: fds with locks
+are not reopened, IO on them fails EBADFD).  Silently writing on without the lock lets another
+client take it: two writers both think they hold the lock.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+
+from ..context import Ctx
+from ..core import scenario
+from ..drivers.base import ClientError
+from .bricks import write_through
+from .common import brick_calls, seeded
+
+
+@scenario("LOCK-CONFLICT", flags="locks", depends="MGMT-MOUNT")
+def conflict(ctx: Ctx) -> None:
+    """Two clients, one range: the second gets EAGAIN until the first unlocks"""
+    ctx.need("lock")
+    srv = ctx.serve()
+    seeded(ctx, srv)
+    a = ctx.mount(srv).open("f", os.O_RDWR)
+    b = ctx.mount(srv).open("f", os.O_RDWR)
+    a.lock("w", 0, 100)
+    ctx.expect_error(lambda: b.lock("w", 50, 100), [errno.EAGAIN], "a conflicting lock", timeout=30)
+    b.lock("w", 200, 100)  # no overlap: granted
+    a.lock("u", 0, 100)
+    b.lock("w", 50, 100)
+    ctx.check(brick_calls(ctx, srv, "LK"), "no LK reached the brick: the locks were only local")
+
+
+_NO_LOCK_HEAL = (
+    "with client.strict-locks off (its default) protocol/client reopens an fd that held locks without "
+    "taking them again (client_reopen_fd skips such fds only with strict-locks; lock healing left in "
+    "GlusterFS 7); see gluster/glusterfs#3183 and #2581"
+)
+
+
+@scenario(
+    "LOCK-AFTER-RESTART",
+    flags="locks bricks",
+    depends="LOCK-CONFLICT BRICK-RECONNECT-NEWPORT",
+    timeout=120,
+    known={"libgfapi": _NO_LOCK_HEAL, "fuse": _NO_LOCK_HEAL},
+)
+def after_restart(ctx: Ctx) -> None:
+    """A lock held across a brick restart is taken again, or its fd fails: never silently lost"""
+    _lock_across_restart(ctx, {})
+
+
+@scenario(
+    "LOCK-STRICT-AFTER-RESTART", flags="locks bricks", depends="LOCK-CONFLICT BRICK-RECONNECT-NEWPORT", timeout=120
+)
+def strict_after_restart(ctx: Ctx) -> None:
+    """With client.strict-locks on, a lock lost in a brick restart fails its fd (EBADFD)"""
+    _lock_across_restart(ctx, {"client.strict-locks": "on"})
+
+
+def _lock_across_restart(ctx: Ctx, options: dict[str, str]) -> None:
+    ctx.need("lock")
+    srv = ctx.serve(options=options)
+    seeded(ctx, srv)
+    a = ctx.mount(srv).open("f", os.O_RDWR)
+    write_through(ctx, a, 0, b"a" * 4096)
+    a.lock("w", 0, 0)
+    brick = srv.bricks()[0]
+    brick.stop()
+    mark = time.time()
+    brick.start()
+    back = ctx.wait_for(lambda: [r for r in brick_calls(ctx, srv, "SETVOLUME") if r.time >= mark and r.op_ret == 0], 20)
+    ctx.check(back, "the client did not reconnect within 20 s")
+    time.sleep(1)  # let it finish what it does after the handshake (reopen, relock)
+    relocked = [r for r in brick_calls(ctx, srv, "LK") if r.time >= mark]
+    b = ctx.mount(srv).open("f", os.O_RDWR)
+    try:
+        b.lock("w", 0, 100)
+    except ClientError as exc:
+        if exc.errno == errno.EAGAIN:
+            ctx.note(f"the lock was taken again ({len(relocked)} LK after the restart)")
+            return
+        raise
+    # the other client got the lock: the holder must not be able to go on
+    try:
+        write_through(ctx, a, 0, b"b" * 4096)
+    except ClientError as exc:
+        ctx.note(f"the lock was lost and the holder's fd fails: {exc}")
+        if exc.errno not in (errno.EBADF, errno.EBADFD):
+            ctx.warn(f"the holder's fd failed with {exc.name}, not EBADFD")
+        return
+    ctx.fail("the lock was lost in the restart, another client took it, and the holder still writes")

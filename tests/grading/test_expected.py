@@ -1,0 +1,86 @@
+"""The whole catalogue against every client, each outcome checked against the one recorded in
+fixtures/conformance/expected-CLIENT.json: a change in a client (or in the fake, or in a
+scenario) shows up as a diff here.  Re-record one with
+
+    .venv/bin/fakegluster conformance --client CLIENT --record fixtures/conformance/expected-CLIENT.json
+
+(a recorded ``also``/``flaky`` note is kept: outcomes a client gives only now and then).
+
+The four clients run at once (one fixture starts every run the session selected): real
+clients spend their time waiting (reconnect intervals, ping-timeouts, libgfapi's glfs_fini),
+so together they take about as long as the slowest (~1.5 min), not the sum.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import sys
+from pathlib import Path
+
+import pytest
+
+from fakegluster import conformance
+from fakegluster.conformance.report import Report, compare, load_expected
+from tests.helpers import unavailable
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "conformance"
+REAL = ["libgfapi", "qemu", "fuse"]
+CLIENTS = ["gfclient", *REAL]
+JOBS = 4
+
+
+def _run(driver: conformance.Driver) -> Report | str:
+    why = driver.unavailable()
+    if why is not None:
+        return why
+    return conformance.run(driver, jobs=JOBS)
+
+
+@pytest.fixture(scope="module")
+def reports(request: pytest.FixtureRequest) -> dict[str, concurrent.futures.Future[Report | str]]:
+    wanted = sorted(
+        {
+            item.callspec.params["client"]
+            for item in request.session.items
+            if item.module is sys.modules[__name__] and hasattr(item, "callspec") and "client" in item.callspec.params
+        }
+    )
+    # import every module in this thread first: Python 3.11 can fail compiling in several threads
+    # at once ("SystemError: AST constructor recursion depth mismatch", seen once with 3.11.7)
+    conformance.catalogue()
+    drivers = {c: conformance.get_driver(c) for c in wanted}
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(wanted)))
+    futures = {c: pool.submit(_run, d) for c, d in drivers.items()}
+    yield futures
+    pool.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("client", [pytest.param(c, marks=[pytest.mark.real] if c in REAL else []) for c in CLIENTS])
+def test_outcomes_are_the_recorded_ones(client: str, reports) -> None:
+    report = reports[client].result(timeout=900)
+    if isinstance(report, str):
+        unavailable(f"client {client}: {report}")
+    expected = load_expected(FIXTURES / f"expected-{client}.json")
+    diff = compare(report.results, expected)
+    assert not diff, (
+        f"{client}: outcomes differ from fixtures/conformance/expected-{client}.json:\n  "
+        + "\n  ".join(diff)
+        + f"\n(re-record: fakegluster conformance --client {client} --record fixtures/conformance/"
+        f"expected-{client}.json)\n\n{report.table()}"
+    )
+
+
+def test_any_client_behind_the_agent_protocol(tmp_path) -> None:
+    """The generic driver: gfclient behind the example agent (a process speaking JSON lines)."""
+    cmd = f"agent:{sys.executable} -m fakegluster.conformance.drivers.gfclient_agent"
+    report = conformance.run(cmd, k="MGMT-HANDSHAKE,FOP-READ-EOF,FOP-NAMESPACE,URI-UNIX,LOCK-CONFLICT", jobs=4)
+    got = {r.code: r.outcome.value for r in report.results}
+    assert got == {
+        "MGMT-MOUNT": "PASS",
+        "MGMT-HANDSHAKE": "PASS",
+        "URI-UNIX": "PASS",
+        "FOP-READ-EOF": "PASS",
+        "FOP-NAMESPACE": "PASS",
+        "LOCK-CONFLICT": "OMIT",  # the agent declares no "lock" capability
+    }, report.table()
+    assert report.driver == "gfclient-agent"
