@@ -11,18 +11,24 @@ prerequisite did not pass).
     print(report.table())
 
 Command line: ``fakegluster conformance --client libgfapi [-k EXPR] [--flags F] [--list]
-[--json F] [--junit F] [--expect F]``.
+[--json F] [--junit F] [--expect F] [--real]``.  ``--real`` (``run(..., real=RealGluster)``)
+runs the scenarios that can run there against a real GlusterFS on this machine instead:
+a verdict that differs from the fake's is the fake's fault (:mod:`.real`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from .core import CATALOGUE, Outcome, Result, Scenario, scenario, select
 from .drivers import DRIVERS, get_driver
 from .drivers.base import Driver
 from .report import Report, compare, expected_json, load_expected
 from .runner import run_scenarios
+
+if TYPE_CHECKING:
+    from ..testing.realgluster import RealGluster
 
 __all__ = [
     "run",
@@ -56,15 +62,20 @@ def run(
     flags: Iterable[str] = (),
     jobs: int = 4,
     progress: Callable[[Result], None] | None = None,
+    real: RealGluster | None = None,
 ) -> Report:
     """Run the scenarios selected by ``k`` (substrings of code or name) and ``flags`` (with
-    their prerequisites) against ``client`` (a driver name, ``agent:COMMAND`` or a Driver)."""
+    their prerequisites) against ``client`` (a driver name, ``agent:COMMAND`` or a Driver).
+    With ``real`` (a started :class:`~fakegluster.testing.realgluster.RealGluster`), the
+    scenarios marked ``real`` run against volumes of that real GlusterFS instead of fakes."""
     cat = catalogue()
+    if real is not None:
+        cat = {code: s for code, s in cat.items() if s.real}
     driver = get_driver(client) if isinstance(client, str) else client
     why = driver.unavailable()
     if why is not None:
         raise RuntimeError(f"client {driver.name} cannot run here: {why}")
     try:
-        return run_scenarios(driver, select(k, flags, cat), jobs=jobs, progress=progress)
+        return run_scenarios(driver, select(k, flags, cat), jobs=jobs, progress=progress, real=real)
     finally:
         driver.close()

@@ -43,6 +43,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "on any difference instead of on FAIL",
     )
     p.add_argument("--record", metavar="FILE", help="write the outcomes as expectations to FILE")
+    p.add_argument(
+        "--real",
+        action="store_true",
+        help="run the scenarios marked real against the real GlusterFS of this machine (root; volumes fgreal-*, "
+        "deleted at the end) instead of fakes",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines, just the table")
     p.add_argument("--verbose", "-v", action="store_true", help="show the servers' and gfclient's log warnings")
     p.set_defaults(func=main)
@@ -59,6 +65,8 @@ def main(args: argparse.Namespace) -> int:
     # the scenarios break servers and connections on purpose: their warnings are expected
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.CRITICAL, stream=sys.stderr)
     cat = catalogue()
+    if args.real:
+        cat = {code: s for code, s in cat.items() if s.real}
     flags = [f for f in args.flags.split(",") if f]
     chosen = select(args.expr, flags, cat)
     if args.list:
@@ -80,10 +88,21 @@ def main(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"  {r.outcome.value:<4} {r.code}", file=sys.stderr, flush=True)  # type: ignore[attr-defined]
 
+    real = None
+    if args.real:
+        from ..testing.realgluster import RealGluster, available
+
+        ok, reason = available()
+        if not ok:
+            print(f"fakegluster conformance: no real GlusterFS here: {reason}", file=sys.stderr)
+            return 2
+        real = RealGluster().start()
     try:
-        report = run_scenarios(driver, chosen, jobs=args.jobs, progress=progress)
+        report = run_scenarios(driver, chosen, jobs=args.jobs, progress=progress, real=real)
     finally:
         driver.close()
+        if real is not None:
+            real.stop()
     print(report.table(), end="")
     if args.json:
         Path(args.json).write_text(json.dumps(report.as_json(), indent=1) + "\n")

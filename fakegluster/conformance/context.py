@@ -19,12 +19,15 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from ..server import FakeGluster
 from ..server.calllog import CallLog, CallRecord
 from .core import Failed, Omit, Scenario
 from .drivers.base import ClientError, ClientHang, Driver, Server, Session, Target
+
+if TYPE_CHECKING:
+    from ..testing.realgluster import RealGluster
 
 __all__ = ["Ctx", "pattern", "errname"]
 
@@ -44,12 +47,16 @@ def errname(err: int | None) -> str:
 class Ctx:
     """One scenario's run on one client."""
 
-    def __init__(self, scenario: Scenario, driver: Driver, workdir: str | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario, driver: Driver, workdir: str | None = None, real: RealGluster | None = None
+    ) -> None:
         self.scenario, self.driver = scenario, driver
+        #: servers are volumes of this real GlusterFS, not fakes (:mod:`.real`)
+        self.real = real
         self.warnings: list[str] = []
         self.notes: list[str] = []
         self.tmp = tempfile.mkdtemp(prefix="fgc-", dir=workdir)
-        self._servers: list[FakeGluster] = []
+        self._servers: list[Any] = []
         self._sessions: list[Session] = []
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._cleanups: list[Callable[[], object]] = []
@@ -85,7 +92,16 @@ class Ctx:
         options: Mapping[str, str] | None = None,
         tcp6: bool = True,
     ) -> FakeGluster:
-        """A started fake (default: one in-memory volume ``vol``), torn down at the end."""
+        """A started fake (default: one in-memory volume ``vol``), torn down at the end (on a
+        real GlusterFS: a real volume of that spec, see :mod:`.real`)."""
+        if self.real is not None:
+            if not self.scenario.real:
+                self.omit("this scenario runs on the fake only")
+            from .real import serve_real
+
+            real = serve_real(self.real, volumes, dict(options or {}), nodes)
+            self._servers.append(real)
+            return real  # type: ignore[return-value]  # FakeGluster's face, see .real
         listen = ["tcp://127.0.0.1:0", f"unix://{self.tmp}/glusterd.sock"]
         if tcp6:
             listen.insert(1, "tcp://[::1]:0")
@@ -191,9 +207,15 @@ class Ctx:
                     self.fail(f"{what}: still failing after {timeout:g} s ({exc})")
                 time.sleep(0.25)
 
-    @staticmethod
-    def calls(server: FakeGluster) -> CallLog:
-        assert server.calls is not None
+    @property
+    def wire(self) -> bool:
+        """Whether the servers keep a call log (a real GlusterFS does not: a scenario that
+        also runs there judges the wire only ``if ctx.wire``)."""
+        return self.real is None
+
+    def calls(self, server: FakeGluster) -> CallLog:
+        if server.calls is None:
+            self.omit("a real GlusterFS keeps no call log")
         return server.calls
 
     def find(self, server: FakeGluster, proc: str, brick: str | None = None, **fields: Any) -> list[CallRecord]:

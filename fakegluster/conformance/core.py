@@ -79,6 +79,9 @@ class Scenario:
     timeout: float = 60.0
     known: Mapping[str, str] = dataclasses.field(default_factory=dict)
     doc: str = ""
+    #: it can run on a real GlusterFS too (:mod:`.real`): its setup uses nothing only the fake
+    #: can do and its verdict does not depend on the call log
+    real: bool = False
 
     def __post_init__(self) -> None:
         if not _CODE_RE.match(self.code):
@@ -119,6 +122,7 @@ def scenario(
     depends: str | Iterable[str] = (),
     timeout: float = 60.0,
     known: Mapping[str, str] | None = None,
+    real: bool = False,
 ) -> Callable[[ScenarioFn], ScenarioFn]:
     """Register ``fn`` in :data:`CATALOGUE` under ``code`` (see the module docstring).
     The code's first word is always a flag (``MGMT-...`` is in group ``mgmt``)."""
@@ -144,6 +148,7 @@ def scenario(
             timeout,
             dict(known or {}),
             doc,
+            real,
         )
         return fn
 

@@ -12,21 +12,26 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from .context import Ctx
 from .core import Failed, Omit, Outcome, Result, Scenario
 from .drivers.base import ClientError, ClientHang, Driver, call_with_timeout
 from .report import Report
 
+if TYPE_CHECKING:
+    from ..testing.realgluster import RealGluster
+
 __all__ = ["run_scenarios", "run_one"]
 
 _OK = (Outcome.PASS, Outcome.WARN)
 
 
-def run_one(scenario: Scenario, driver: Driver, workdir: str | None = None) -> Result:
-    """One scenario on ``driver``: its outcome, reason and time."""
+def run_one(scenario: Scenario, driver: Driver, workdir: str | None = None, real: RealGluster | None = None) -> Result:
+    """One scenario on ``driver`` (against fakes, or volumes of ``real``): its outcome,
+    reason and time."""
     started = time.monotonic()
-    ctx = Ctx(scenario, driver, workdir)
+    ctx = Ctx(scenario, driver, workdir, real)
     details: list[str] = []
     try:
         call_with_timeout(lambda: scenario.fn(ctx), scenario.timeout, f"scenario {scenario.code}")
@@ -60,9 +65,11 @@ def run_scenarios(
     jobs: int = 4,
     progress: Callable[[Result], None] | None = None,
     workdir: str | None = None,
+    real: RealGluster | None = None,
 ) -> Report:
     """Run ``scenarios`` (with their prerequisites already included, see
-    :func:`~.core.select`) on ``driver``; results in the order given."""
+    :func:`~.core.select`) on ``driver``; results in the order given.  With ``real``, the
+    servers are volumes of that real GlusterFS (scenarios marked ``real`` only)."""
     started = time.monotonic()
     results: dict[str, Result] = {}
     lock = threading.Condition()
@@ -91,7 +98,7 @@ def run_scenarios(
 
     def work(s: Scenario) -> None:
         try:
-            result = run_one(s, driver, workdir)
+            result = run_one(s, driver, workdir, real)
         except BaseException as exc:  # never lose a slot
             result = Result(s.code, s.name, Outcome.FAIL, f"runner error: {exc!r}")
         finish(result)

@@ -182,3 +182,22 @@ def test_errno_from_a_tools_words():
 
 def test_unsupported_is_an_omission():
     assert issubclass(Unsupported, core.Omit)
+
+
+def test_a_scenario_that_runs_on_a_real_glusterfs_depends_only_on_such_scenarios():
+    """With ``--real`` only scenarios marked real run: a prerequisite that is not would OMIT
+    everything after it."""
+    from fakegluster import conformance
+
+    cat = conformance.catalogue()
+    real = {code for code, s in cat.items() if s.real}
+    assert "MGMT-MOUNT" in real
+    assert {(code, d) for code in real for d in cat[code].depends if d not in real} == set()
+
+
+def test_a_fake_only_scenario_omits_on_a_real_glusterfs():
+    """A scenario not marked real asks for a server on a real GlusterFS: OMIT, no volume made."""
+    cat = _cat(FAKE_ONLY=(lambda ctx: ctx.serve(), ()))
+    marker = object()
+    report = run_scenarios(NoClient(), list(cat.values()), real=marker)  # type: ignore[arg-type]
+    assert [(r.outcome, r.reason) for r in report.results] == [(Outcome.OMIT, "this scenario runs on the fake only")]

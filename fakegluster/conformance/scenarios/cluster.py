@@ -17,7 +17,7 @@ from ..context import Ctx, pattern
 from ..core import scenario
 from ..drivers.base import File
 from .bricks import GONE, write_through
-from .common import seed_file
+from .common import brick_data, seed_file
 
 SIZE = 1 << 20
 
@@ -36,16 +36,10 @@ def _cluster(ctx: Ctx, spec: str) -> tuple[FakeGluster, File, bytes]:
 
 def _on_bricks(srv: FakeGluster, indexes: list[int], offset: int, data: bytes) -> list[int]:
     """The bricks among ``indexes`` that do not hold ``data`` at ``offset`` (replicas)."""
-    bad = []
-    for i in indexes:
-        store = srv.bricks()[i].store
-        got = srv.run_sync(lambda st=store: st.read(st.resolve_path("f").gfid, offset, len(data)))
-        if got != data:
-            bad.append(i)
-    return bad
+    return [i for i in indexes if brick_data(srv, i, "f", offset, len(data)) != data]
 
 
-@scenario("AFR-ONE-DOWN", flags="cluster replica", depends="MGMT-MOUNT", timeout=90)
+@scenario("AFR-ONE-DOWN", flags="cluster replica", depends="MGMT-MOUNT", timeout=90, real=True)
 def afr_one_down(ctx: Ctx) -> None:
     """Replica 3 with one brick killed: writes go on (quorum kept) and reach the two others"""
     srv, f, data = _cluster(ctx, "vol;replica=3")
@@ -59,7 +53,7 @@ def afr_one_down(ctx: Ctx) -> None:
     ctx.check(f.pread(SIZE // 2, 4096) == data[SIZE // 2 : SIZE // 2 + 4096], "a read with one brick down differs")
 
 
-@scenario("AFR-QUORUM-LOST", flags="cluster replica", depends="AFR-ONE-DOWN", timeout=90)
+@scenario("AFR-QUORUM-LOST", flags="cluster replica", depends="AFR-ONE-DOWN", timeout=90, real=True)
 def afr_quorum_lost(ctx: Ctx) -> None:
     """Replica 3 with two bricks killed: writes fail with ENOTCONN (client quorum lost), no hang"""
     srv, f, _ = _cluster(ctx, "vol;replica=3")
@@ -70,7 +64,7 @@ def afr_quorum_lost(ctx: Ctx) -> None:
     ctx.check(bad, "the write reached the last brick although quorum was lost")
 
 
-@scenario("AFR-ALL-DOWN", flags="cluster replica", depends="AFR-ONE-DOWN", timeout=90)
+@scenario("AFR-ALL-DOWN", flags="cluster replica", depends="AFR-ONE-DOWN", timeout=90, real=True)
 def afr_all_down(ctx: Ctx) -> None:
     """Replica 3 with every brick killed: IO fails with ENOTCONN, no hang"""
     srv, f, _ = _cluster(ctx, "vol;replica=3")
@@ -80,7 +74,7 @@ def afr_all_down(ctx: Ctx) -> None:
     ctx.expect_error(lambda: write_through(ctx, f, 65536, pattern(4096, seed=34)), [errno.ENOTCONN], "the write", 45)
 
 
-@scenario("EC-REDUNDANCY-KEPT", flags="cluster disperse", depends="MGMT-MOUNT", timeout=90)
+@scenario("EC-REDUNDANCY-KEPT", flags="cluster disperse", depends="MGMT-MOUNT", timeout=90, real=True)
 def ec_kept(ctx: Ctx) -> None:
     """Disperse 4+2 with two bricks killed: reads and writes go on"""
     srv, f, data = _cluster(ctx, "vol;disperse=6;redundancy=2")
@@ -92,7 +86,7 @@ def ec_kept(ctx: Ctx) -> None:
     ctx.check(got == data[SIZE // 2 : SIZE // 2 + 4096], "a read with two bricks down differs")
 
 
-@scenario("EC-REDUNDANCY-LOST", flags="cluster disperse", depends="EC-REDUNDANCY-KEPT", timeout=90)
+@scenario("EC-REDUNDANCY-LOST", flags="cluster disperse", depends="EC-REDUNDANCY-KEPT", timeout=90, real=True)
 def ec_lost(ctx: Ctx) -> None:
     """Disperse 4+2 with three bricks killed: IO fails (EIO or ENOTCONN), no hang"""
     srv, f, _ = _cluster(ctx, "vol;disperse=6;redundancy=2")
@@ -104,7 +98,7 @@ def ec_lost(ctx: Ctx) -> None:
     )
 
 
-@scenario("DHT-PLACEMENT", flags="cluster distribute", depends="MGMT-MOUNT", timeout=90)
+@scenario("DHT-PLACEMENT", flags="cluster distribute", depends="MGMT-MOUNT", timeout=90, real=True)
 def dht_placement(ctx: Ctx) -> None:
     """Distribute 3: files created by the client land whole on one brick each, on several bricks"""
     ctx.need("create")
@@ -117,11 +111,8 @@ def dht_placement(ctx: Ctx) -> None:
         g.close()
     where: dict[str, list[int]] = {}
     for name in names:
-        for i, b in enumerate(srv.bricks()):
-            try:
-                data = srv.run_sync(lambda st=b.store, n=name: st.read(st.resolve_path(n).gfid, 0, 1 << 20))
-            except FileNotFoundError:
-                continue
+        for i in range(len(srv.bricks())):
+            data = brick_data(srv, i, name, 0, 1 << 20)
             if data:
                 where.setdefault(name, []).append(i)
                 ctx.check(data == name.encode() * 100, f"{name} on brick {i} holds other data")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from typing import Any
 
@@ -21,6 +22,8 @@ __all__ = [
     "seed_file",
     "brick_calls",
     "volume_model",
+    "brick_data",
+    "reconnected",
 ]
 
 
@@ -66,6 +69,9 @@ def seed_file(ctx: Ctx, server: FakeGluster, path: str, data: bytes, volume: str
     (one gfid, clean changelogs), fragments with ``trusted.ec.*`` on a disperse volume
     (:mod:`fakegluster.xl.ec`).  Distributed volumes: OMIT (placement needs the layout a
     client heals on first lookup)."""
+    if getattr(server, "is_real", False):
+        server.write_file(path, data)  # through a client: real bricks get what a client writes
+        return
     model = server.volume_model(volume)
     bricks = server.bricks(volume)
     if len(bricks) == 1:
@@ -93,6 +99,44 @@ def seed_file(ctx: Ctx, server: FakeGluster, path: str, data: bytes, volume: str
         contents = [(b"" if i == arbiter else data, {}) for i in range(len(bricks))]
     for brick, (content, xattrs) in zip(bricks, contents):
         server.run_sync(_put, brick.store, name, content, gfid, xattrs)
+
+
+def brick_data(server: FakeGluster, index: int, path: str, offset: int = 0, size: int = 1 << 30) -> bytes | None:
+    """What brick ``index`` holds of ``path`` (a replica's copy, a DHT subvolume's file;
+    None: the brick has no such file), on a fake or a real volume."""
+    if getattr(server, "is_real", False):
+        return server.brick_read(index, path, offset, size)  # type: ignore[attr-defined, no-any-return]
+    store = server.bricks()[index].store
+
+    def read() -> bytes | None:
+        try:
+            gfid = store.resolve_path(path).gfid
+        except FileNotFoundError:
+            return None
+        return bytes(store.read(gfid, offset, size))
+
+    got: bytes | None = server.run_sync(read)
+    return got
+
+
+def reconnected(ctx: Ctx, server: FakeGluster, mark: float, index: int = 0, timeout: float = 20) -> bool:
+    """Whether the client did SETVOLUME on brick ``index`` again since ``mark`` (call-log
+    clock) within ``timeout`` s.  A real brick keeps no call log: there, a TCP connection
+    established to the restarted brick's port (``/proc/net/tcp``) shows the client is back,
+    and one more second lets its handshake and fd reopens finish."""
+    if not ctx.wire:
+        brick = server.bricks()[index]
+        if not ctx.wait_for(lambda: brick.connections() > 0, timeout):  # type: ignore[attr-defined]
+            return False
+        time.sleep(1)
+        return True
+    name = server.bricks()[index].name
+    return bool(
+        ctx.wait_for(
+            lambda: [r for r in ctx.find(server, "SETVOLUME") if r.server == name and r.time >= mark and r.op_ret == 0],
+            timeout,
+        )
+    )
 
 
 def _put(store: Any, name: str, data: bytes, gfid: bytes, xattrs: dict[str, bytes]) -> None:

@@ -91,6 +91,7 @@ def disk_full(ctx: Ctx) -> None:
     "FOP-READ-EOF",
     flags="fop",
     depends="MGMT-MOUNT",
+    real=True,
     known={
         "qemu": "QEMU 7.2's gluster driver fails any short read with EIO (gluster_finish_aiocb: 'Partial "
         "read/write - fail it'), so the last sector of an image whose size is not a multiple of 512 cannot be "
@@ -115,7 +116,7 @@ def read_eof(ctx: Ctx) -> None:
         ctx.check(f.pread(5000, 100) == b"", "a read past the end returned data")
 
 
-@scenario("FOP-OPEN-ENOENT", flags="fop", depends="MGMT-MOUNT")
+@scenario("FOP-OPEN-ENOENT", flags="fop", depends="MGMT-MOUNT", real=True)
 def open_enoent(ctx: Ctx) -> None:
     """Opening a file that does not exist fails with ENOENT"""
     srv = ctx.serve()
@@ -124,7 +125,7 @@ def open_enoent(ctx: Ctx) -> None:
     ctx.expect_error(lambda: session.open("missing", os.O_RDWR).pread(0, 1), [errno.ENOENT], "open", 45)
 
 
-@scenario("FOP-NAMESPACE", flags="fop", depends="MGMT-MOUNT")
+@scenario("FOP-NAMESPACE", flags="fop", depends="MGMT-MOUNT", real=True)
 def namespace(ctx: Ctx) -> None:
     """mkdir, create, write, rename, list, stat: the namespace behaves like POSIX"""
     ctx.need("create", "mkdir", "rename", "stat", "listdir")

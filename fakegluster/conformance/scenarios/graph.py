@@ -85,7 +85,7 @@ def _cache_options() -> dict[str, str]:
     }
 
 
-@scenario("UPCALL-INVALIDATE", flags="upcall", depends="MGMT-MOUNT", timeout=60)
+@scenario("UPCALL-INVALIDATE", flags="upcall", depends="MGMT-MOUNT", timeout=60, real=True)
 def invalidate(ctx: Ctx) -> None:
     """With md-cache-timeout 600 and cache invalidation on, another client's change is seen at once"""
     ctx.need("stat")
@@ -97,18 +97,19 @@ def invalidate(ctx: Ctx) -> None:
     mark = time.time()
     with other.open("f", os.O_RDWR) as g:
         g.pwrite(pattern(4096, seed=20), 8192)
-    sent = ctx.wait_for(
-        lambda: [
-            r for r in ctx.calls(srv) if r.direction == "out" and r.proc == "CACHE_INVALIDATION" and r.time >= mark
-        ],
-        5,
-    )
-    ctx.check(sent, "the brick sent no CACHE_INVALIDATION (the client never looked the file up?)")
+    if ctx.wire:
+        sent = ctx.wait_for(
+            lambda: [
+                r for r in ctx.calls(srv) if r.direction == "out" and r.proc == "CACHE_INVALIDATION" and r.time >= mark
+            ],
+            5,
+        )
+        ctx.check(sent, "the brick sent no CACHE_INVALIDATION (the client never looked the file up?)")
     seen = ctx.wait_for(lambda: session.stat("f").size == 12288, 5, interval=0.2)
     ctx.check(seen, f"5 s after the change the client still says size {session.stat('f').size}, not 12288")
 
 
-@scenario("UPCALL-EVENT", flags="upcall", depends="UPCALL-INVALIDATE", timeout=60)
+@scenario("UPCALL-EVENT", flags="upcall", depends="UPCALL-INVALIDATE", timeout=60, real=True)
 def event(ctx: Ctx) -> None:
     """An application that asked for upcalls gets one when another client changes a file"""
     ctx.need("events", "stat")
