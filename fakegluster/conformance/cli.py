@@ -42,7 +42,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="compare outcomes with recorded expectations (fixtures/conformance/expected-DRIVER.json): exit 1 "
         "on any difference instead of on FAIL",
     )
-    p.add_argument("--record", metavar="FILE", help="write the outcomes as expectations to FILE")
+    p.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write the outcomes as expectations to FILE (with -k/--flags: update those scenarios' entries)",
+    )
     p.add_argument(
         "--real",
         action="store_true",
@@ -111,7 +115,8 @@ def main(args: argparse.Namespace) -> int:
     if args.record:
         record = Path(args.record)
         previous = json.loads(record.read_text()) if record.exists() else None
-        record.write_text(json.dumps(expected_json(report, previous), indent=1) + "\n")
+        partial = bool(args.expr or flags)
+        record.write_text(json.dumps(expected_json(report, previous, partial=partial), indent=1) + "\n")
     if args.expect:
         diff = compare(report.results, load_expected(args.expect), complete=not (args.expr or flags))
         for line in diff:

@@ -31,7 +31,11 @@ from ..testing.realgluster import GLUSTERD_PORT, RealGluster, RealVolume, gluste
 from .core import Omit
 from .drivers.base import Server, Session, Target
 
-__all__ = ["RealServer", "RealBrick", "serve_real"]
+__all__ = ["RealServer", "RealBrick", "serve_real", "FAKE_DIFFERS"]
+
+#: scenario -> the known difference (:mod:`fakegluster.differences`) that makes the fake give
+#: libgfapi another verdict than a real GlusterFS does (there: PASS)
+FAKE_DIFFERS = {"AFR-ARBITER": "ARBITER_STORES_DATA"}
 
 #: where a real glusterd's unix socket is (glusterd serves GETSPEC there: gd_uds_programs)
 GLUSTERD_SOCKET = "/var/run/glusterd.socket"
@@ -94,9 +98,12 @@ class RealBrick:
         self.volume.kill_brick(self.index)
 
     def start(self, port: int = 0) -> int:
-        """``volume start V force``: the brick comes back on a port glusterd picks."""
+        """``volume start V force``: the brick comes back on a port glusterd picks (as does
+        every other dead brick of the volume; a brick running already is left alone)."""
         if port:
             raise Omit("a real glusterd picks the brick's port")
+        if any(b["path"] == self.path and b["online"] and b["pid"] > 0 for b in self.volume.status()):
+            return self.port
         self.volume.start_force()
         return self.volume.brick_ports[self.index]
 

@@ -93,9 +93,13 @@ class Report:
         return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def expected_json(report: Report, previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def expected_json(
+    report: Report, previous: Mapping[str, Any] | None = None, *, partial: bool = False
+) -> dict[str, Any]:
     """What to record as a client's expectations: outcome and reason per scenario (a
-    ``previous`` record's ``also``/``flaky`` notes are kept while its outcome stays accepted)."""
+    ``previous`` record's ``also``/``flaky`` notes are kept while its outcome stays accepted).
+    ``partial``: the run was a selection; the previous entries of scenarios it did not run
+    are kept (in catalogue order)."""
     old = (previous or {}).get("outcomes", {})
     outcomes: dict[str, Any] = {}
     for r in report.results:
@@ -109,6 +113,11 @@ def expected_json(report: Report, previous: Mapping[str, Any] | None = None) -> 
             else:
                 entry["reason"] = before.get("reason", "")
         outcomes[r.code] = entry
+    if partial:
+        from . import catalogue
+
+        merged = {**old, **outcomes}
+        outcomes = {code: merged[code] for code in catalogue() if code in merged}
     return {"driver": report.driver, "client": report.description, "outcomes": outcomes}
 
 

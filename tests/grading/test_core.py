@@ -201,3 +201,21 @@ def test_a_fake_only_scenario_omits_on_a_real_glusterfs():
     marker = object()
     report = run_scenarios(NoClient(), list(cat.values()), real=marker)  # type: ignore[arg-type]
     assert [(r.outcome, r.reason) for r in report.results] == [(Outcome.OMIT, "this scenario runs on the fake only")]
+
+
+def test_recording_a_selection_keeps_the_other_entries():
+    from fakegluster.conformance.report import Report
+
+    previous = {
+        "driver": "x",
+        "outcomes": {
+            "MGMT-MOUNT": {"outcome": "PASS", "reason": ""},
+            "FOP-READ-EOF": {"outcome": "FAIL", "reason": "r"},
+        },
+    }
+    report = Report("x", "x", [core.Result("MGMT-HANDSHAKE", "h", Outcome.WARN, "w")])
+    got = expected_json(report, previous, partial=True)["outcomes"]
+    assert list(got) == ["MGMT-MOUNT", "MGMT-HANDSHAKE", "FOP-READ-EOF"]  # catalogue order
+    assert got["MGMT-HANDSHAKE"] == {"outcome": "WARN", "reason": "w"}
+    assert got["FOP-READ-EOF"] == {"outcome": "FAIL", "reason": "r"}
+    assert list(expected_json(report, previous)["outcomes"]) == ["MGMT-HANDSHAKE"]

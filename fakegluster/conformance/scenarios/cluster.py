@@ -9,6 +9,7 @@ client under test must find, read and write them like any other.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import time
 
@@ -17,7 +18,7 @@ from ..context import Ctx, pattern
 from ..core import scenario
 from ..drivers.base import File
 from .bricks import GONE, write_through
-from .common import brick_data, seed_file
+from .common import brick_data, reconnected, seed_file
 
 SIZE = 1 << 20
 
@@ -121,3 +122,89 @@ def dht_placement(ctx: Ctx) -> None:
     used = {v[0] for v in where.values()}
     ctx.check(len(used) > 1, f"12 files all on brick {used}: no distribution")
     ctx.note(f"bricks used: {sorted(used)}")
+
+
+@scenario("DHT-BRICK-DOWN", flags="cluster distribute", depends="DHT-PLACEMENT", timeout=120, real=True)
+def dht_brick_down(ctx: Ctx) -> None:
+    """Distribute 3 with one brick killed: files on the others read fine, files on it fail (ENOTCONN), no hang"""
+    ctx.need("create")
+    srv = ctx.serve("vol;bricks=3")
+    session = ctx.mount(srv)
+    names = [f"file-{i}" for i in range(12)]
+    for name in names:
+        g = session.open(name, os.O_RDWR | os.O_CREAT, 0o644)
+        g.pwrite(0, name.encode() * 100)
+        g.close()
+    where = {n: [i for i in range(3) if brick_data(srv, i, n, 0, 1 << 20)] for n in names}
+    dead = where[names[0]][0]
+    srv.bricks()[dead].kill()
+    lost = [n for n in names if where[n] == [dead]]
+    kept = [n for n in names if dead not in where[n]]
+
+    def head(name: str) -> bytes:
+        return session.open(name, os.O_RDONLY).pread(0, 4096)
+
+    for name in kept:
+        got = ctx.retry(functools.partial(head, name), 20, f"reading {name}")
+        ctx.check(got == (name.encode() * 100)[:4096], f"{name} (on a live brick) reads back wrong")
+    for name in lost:
+        ctx.expect_error(functools.partial(head, name), GONE + (errno.ENOENT,), f"reading {name}", 45)
+    ctx.note(f"brick {dead} killed: {len(lost)} files on it, {len(kept)} elsewhere")
+
+
+def _up_again(ctx: Ctx, srv: FakeGluster, index: int) -> None:
+    mark = time.time()
+    srv.bricks()[index].start()
+    ctx.check(reconnected(ctx, srv, mark, index), f"the client did not reconnect to brick {index} within 20 s")
+
+
+@scenario("AFR-BRICK-BACK", flags="cluster replica", depends="AFR-ONE-DOWN", timeout=120, real=True)
+def afr_brick_back(ctx: Ctx) -> None:
+    """Replica 3: a killed brick restarts on a new port; the client reconnects and writes reach all three again"""
+    srv, f, _ = _cluster(ctx, "vol;replica=3")
+    srv.bricks()[2].kill()
+    ctx.retry(lambda: write_through(ctx, f, 65536, pattern(4096, seed=37)), 20, "writing with one replica down")
+    _up_again(ctx, srv, 2)
+    new = pattern(4096, seed=38)
+    ctx.retry(lambda: write_through(ctx, f, 131072, new), 20, "writing with all replicas up again")
+    missing = ctx.wait_for(lambda: not _on_bricks(srv, [0, 1, 2], 131072, new), 10)
+    ctx.check(missing, f"bricks {_on_bricks(srv, [0, 1, 2], 131072, new)} miss the write made after the reconnect")
+
+
+@scenario("AFR-ARBITER", flags="cluster replica", depends="AFR-ONE-DOWN", timeout=90, real=True)
+def afr_arbiter(ctx: Ctx) -> None:
+    """Replica 3 arbiter 1: a write lands on the two data bricks; the arbiter holds the file without data"""
+    srv, f, data = _cluster(ctx, "vol;replica=3;arbiter=1")
+    new = pattern(8192, seed=39)
+    write_through(ctx, f, 65536, new)
+    bad = _on_bricks(srv, [0, 1], 65536, new)
+    ctx.check(not bad, f"data bricks {bad} do not hold the write")
+    on_arbiter = brick_data(srv, 2, "f")
+    ctx.check(on_arbiter is not None, "the arbiter has no entry for the file")
+    ctx.check(not on_arbiter, f"the arbiter holds {len(on_arbiter or b'')} bytes of data")
+    ctx.check(f.pread(SIZE // 2, 4096) == data[SIZE // 2 : SIZE // 2 + 4096], "a read differs")
+
+
+@scenario("EC-BRICK-BACK", flags="cluster disperse", depends="EC-REDUNDANCY-KEPT", timeout=120, real=True)
+def ec_brick_back(ctx: Ctx) -> None:
+    """Disperse 4+2: two killed bricks come back on new ports; the client uses them again (two others can die)"""
+    srv = ctx.serve("vol;disperse=6;redundancy=2")
+    seed_file(ctx, srv, "f", pattern(SIZE, seed=30))
+    session = ctx.mount(srv)
+    f = session.open("f", os.O_RDWR)
+    write_through(ctx, f, 0, pattern(4096, seed=31))
+    for i in (4, 5):
+        srv.bricks()[i].kill()
+    ctx.retry(lambda: write_through(ctx, f, 0, pattern(8192, seed=42)), 20, "writing with two of six bricks down")
+    mark = time.time()
+    for i in (4, 5):
+        srv.bricks()[i].start()
+    for i in (4, 5):
+        ctx.check(reconnected(ctx, srv, mark, i), f"the client did not reconnect to brick {i} within 20 s")
+    # f's fragments on bricks 4 and 5 are stale until healed; a file written whole since is not
+    data = pattern(SIZE, seed=43)
+    seed_file(ctx, srv, "g", data)
+    for i in (0, 1):
+        srv.bricks()[i].kill()
+    got = ctx.retry(lambda: session.open("g", os.O_RDONLY).pread(SIZE // 2, 4096), 20, "reading with bricks 0, 1 down")
+    ctx.check(got == data[SIZE // 2 : SIZE // 2 + 4096], "reads other data")

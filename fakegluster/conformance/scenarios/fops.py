@@ -54,14 +54,53 @@ for _err in (errno.EIO, errno.ENOSPC, errno.EDQUOT, errno.ESTALE, errno.ENOTCONN
     scenario(f"FOP-WRITE-{errname(_err)}", flags="fop errors", depends="MGMT-MOUNT", timeout=90)(_write_errno(_err))
 
 
-@scenario("FOP-READ-EIO", flags="fop errors", depends="MGMT-MOUNT", timeout=90)
-def read_eio(ctx: Ctx) -> None:
-    """A READ the brick fails with EIO: the application sees EIO"""
+def _read_errno(err: int) -> Callable[[Ctx], None]:
+    def run(ctx: Ctx) -> None:
+        srv = ctx.serve()
+        seeded(ctx, srv, "f", BIG)
+        _, f = mount_open(ctx, srv, "f")
+        srv.faults.inject("READ", errno=err, times=None, server="brick")
+        ctx.expect_error(lambda: f.pread(BIG // 2, 4096), [err], "the read", 45)
+
+    run.__doc__ = f"A READ the brick fails with {errname(err)}: the application sees {errname(err)}"
+    return run
+
+
+for _err in (errno.EIO, errno.ESTALE, errno.ENOTCONN):
+    scenario(f"FOP-READ-{errname(_err)}", flags="fop errors", depends="MGMT-MOUNT", timeout=90)(_read_errno(_err))
+
+
+@scenario("FOP-FSYNC-EIO", flags="fop errors", depends="MGMT-MOUNT", timeout=90)
+def fsync_eio(ctx: Ctx) -> None:
+    """An FSYNC the brick fails with EIO: the write + fsync reports EIO (the data may not be on disk)"""
+    ctx.need("fsync")
     srv = ctx.serve()
     seeded(ctx, srv, "f", BIG)
     _, f = mount_open(ctx, srv, "f")
-    srv.faults.inject("READ", errno=errno.EIO, times=None, server="brick")
-    ctx.expect_error(lambda: f.pread(BIG // 2, 4096), [errno.EIO], "the read", 45)
+    write_through(ctx, f, 0, pattern(4096, seed=40))
+    srv.faults.inject("FSYNC", errno=errno.EIO, times=None, server="brick")
+    # (an image client flushes after each write: the error may surface at the write)
+    ctx.expect_error(lambda: write_through(ctx, f, 4096, pattern(4096, seed=41)), [errno.EIO], "write + fsync", 45)
+    ctx.check(ctx.find(srv, "FSYNC"), "no FSYNC reached the brick: fsync returned without asking it")
+
+
+def _create_errno(err: int) -> Callable[[Ctx], None]:
+    def run(ctx: Ctx) -> None:
+        ctx.need("create")
+        srv = ctx.serve()
+        session = ctx.mount(srv)
+        srv.faults.inject("CREATE", errno=err, times=None, server="brick")
+        ctx.expect_error(
+            lambda: session.open("new", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644), [err], "open(O_CREAT)", 45
+        )
+        ctx.check(ctx.find(srv, "CREATE"), "no CREATE reached the brick")
+
+    run.__doc__ = f"A CREATE the brick fails with {errname(err)}: open(O_CREAT) fails with {errname(err)}"
+    return run
+
+
+for _err in (errno.ENOSPC, errno.EDQUOT):
+    scenario(f"FOP-CREATE-{errname(_err)}", flags="fop errors", depends="MGMT-MOUNT", timeout=90)(_create_errno(_err))
 
 
 @scenario("FOP-DISK-FULL", flags="fop errors", depends="MGMT-MOUNT", timeout=90)
