@@ -27,7 +27,7 @@ import time
 from typing import Any
 
 from ..server.volspec import parse_volume_spec
-from ..testing.realgluster import GLUSTERD_PORT, RealGluster, RealVolume, gluster_cli
+from ..testing.realgluster import GLUSTERD_PORT, RealGluster, RealGlusterError, RealVolume, gluster_cli
 from .core import Omit
 from .drivers.base import Server, Session, Target
 
@@ -102,23 +102,36 @@ class RealBrick:
         every other dead brick of the volume; a brick running already is left alone)."""
         if port:
             raise Omit("a real glusterd picks the brick's port")
-        if any(b["path"] == self.path and b["online"] and b["pid"] > 0 for b in self.volume.status()):
-            return self.port
-        self.volume.start_force()
-        return self.volume.brick_ports[self.index]
+        for attempt in range(3):
+            status = self.volume.status()
+            if len(status) == len(self.volume.brick_paths) and all(b["online"] and b["port"] for b in status):
+                return self.port
+            try:
+                self.volume.start_force()
+                break
+            except RealGlusterError as exc:
+                # with several replicate volumes starting at once glusterd 10.3 may fail the commit
+                # attaching the self-heal daemon ("Failed to attach shd svc"), bricks started or not
+                if attempt == 2 or "Commit failed" not in str(exc):
+                    raise
+                time.sleep(1)
+        return self.port
 
-    def connections(self) -> int:
-        """TCP connections established to the brick's port (clients that reached it): a real
-        brick keeps no call log, this is what shows a client reconnected."""
+    def client_ports(self) -> set[int]:
+        """The local ports of the TCP connections established to the brick's port (clients
+        that reached it): a real brick keeps no call log, this shows a client (re)connected."""
         port = self.port
-        count = 0
+        ports = set()
         for table in ("/proc/net/tcp", "/proc/net/tcp6"):
             with contextlib.suppress(OSError), open(table) as f:
                 for line in f.readlines()[1:]:
                     fields = line.split()
                     if fields[3] == "01" and int(fields[2].rsplit(":", 1)[1], 16) == port:
-                        count += 1
-        return count
+                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        return ports
+
+    def connections(self) -> int:
+        return len(self.client_ports())
 
     def freeze(self) -> None:
         os.kill(self._pid(), signal.SIGSTOP)
@@ -151,6 +164,12 @@ class RealServer:
             gluster_cli("volume", "reset", self.volume.name, key, retry_for=60)
         else:
             gluster_cli("volume", "set", self.volume.name, key, value, retry_for=60)
+
+    def stop_volume(self, volume: str) -> None:
+        gluster_cli("volume", "stop", self.volume.name, retry_for=60)
+
+    def start_volume(self, volume: str, force: bool = False) -> None:
+        self.volume.start_force()
 
     def _helper(self) -> Session:
         from .drivers.agent import GfapiDriver

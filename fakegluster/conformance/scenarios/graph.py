@@ -34,7 +34,7 @@ def fetchspec(ctx: Ctx) -> None:
     ctx.check(again, "no GETSPEC within 10 s of FETCHSPEC: the client keeps the old volfile")
 
 
-@scenario("GRAPH-SWITCH-IO", flags="graph", depends="GRAPH-FETCHSPEC", timeout=90)
+@scenario("GRAPH-SWITCH-IO", flags="graph", depends="MGMT-MOUNT", timeout=90, real=True)
 def switch_under_io(ctx: Ctx) -> None:
     """A volfile change that needs a new graph, while a writer runs: no write fails, all land"""
     srv = ctx.serve()
@@ -59,9 +59,13 @@ def switch_under_io(ctx: Ctx) -> None:
     t = threading.Thread(target=writer, daemon=True)
     t.start()
     time.sleep(0.5)
-    setvols = len(brick_calls(ctx, srv, "SETVOLUME"))
+    setvols = len(brick_calls(ctx, srv, "SETVOLUME")) if ctx.wire else 0
+    before = set() if ctx.wire else srv.bricks()[0].client_ports()  # type: ignore[attr-defined]
     srv.set_option("performance.write-behind", "off")  # write-behind leaves the graph: a new graph
-    switched = ctx.wait_for(lambda: len(brick_calls(ctx, srv, "SETVOLUME")) > setvols, 15)
+    if ctx.wire:
+        switched = ctx.wait_for(lambda: len(brick_calls(ctx, srv, "SETVOLUME")) > setvols, 15)
+    else:  # (a real client's new graph connects to the brick again: a new connection)
+        switched = ctx.wait_for(lambda: srv.bricks()[0].client_ports() - before, 15)  # type: ignore[attr-defined]
     time.sleep(1.5)
     stop.set()
     t.join(60)

@@ -100,3 +100,56 @@ def _lock_across_restart(ctx: Ctx, options: dict[str, str]) -> None:
             ctx.warn(f"the holder's fd failed with {exc.name}, not EBADFD")
         return
     ctx.fail("the lock was lost in the restart, another client took it, and the holder still writes")
+
+
+@scenario("LOCK-WAIT", flags="locks", depends="LOCK-CONFLICT", timeout=90, real=True)
+def wait(ctx: Ctx) -> None:
+    """A blocking lock (F_SETLKW) on a held range waits, and is granted once the holder unlocks"""
+    ctx.need("lock")
+    srv = ctx.serve()
+    seeded(ctx, srv)
+    a = ctx.mount(srv).open("f", os.O_RDWR)
+    b = ctx.mount(srv).open("f", os.O_RDWR)
+    a.lock("w", 0, 100)
+    pending = ctx.spawn(lambda: b.lock("w", 0, 100, wait=True))
+    time.sleep(2)
+    ctx.check(not pending.done(), "F_SETLKW returned while another client held the range")
+    a.lock("u", 0, 100)
+    started = time.monotonic()
+    try:
+        pending.result(30)
+    except TimeoutError:
+        ctx.fail("the waiting lock was not granted within 30 s of the unlock")
+    ctx.note(f"granted {time.monotonic() - started:.2f} s after the unlock")
+    ctx.expect_error(lambda: a.lock("w", 0, 100), [errno.EAGAIN], "the first client's lock now", timeout=30)
+
+
+@scenario("LOCK-CLOSE-RELEASES", flags="locks", depends="LOCK-CONFLICT", timeout=90, real=True)
+def close_releases(ctx: Ctx) -> None:
+    """Closing the fd that holds a lock releases it: another client gets the range"""
+    ctx.need("lock")
+    srv = ctx.serve()
+    seeded(ctx, srv)
+    a = ctx.mount(srv).open("f", os.O_RDWR)
+    b = ctx.mount(srv).open("f", os.O_RDWR)
+    a.lock("w", 0, 0)
+    ctx.expect_error(lambda: b.lock("w", 0, 100), [errno.EAGAIN], "a conflicting lock", timeout=30)
+    a.close()
+    ctx.retry(lambda: b.lock("w", 0, 100), 10, "locking after the holder closed its fd")
+
+
+@scenario("LOCK-HOLDER-DIES", flags="locks", depends="LOCK-CONFLICT", timeout=90, real=True)
+def holder_dies(ctx: Ctx) -> None:
+    """The lock holder dies (killed, no unlock, no close): the brick frees its locks, another client gets them"""
+    ctx.need("lock")
+    srv = ctx.serve()
+    seeded(ctx, srv)
+    holder = ctx.mount(srv)
+    a = holder.open("f", os.O_RDWR)
+    b = ctx.mount(srv).open("f", os.O_RDWR)
+    a.lock("w", 0, 0)
+    ctx.expect_error(lambda: b.lock("w", 0, 100), [errno.EAGAIN], "a conflicting lock", timeout=30)
+    holder.abort()
+    started = time.monotonic()
+    ctx.retry(lambda: b.lock("w", 0, 100), 20, "locking after the holder died")
+    ctx.note(f"granted {time.monotonic() - started:.1f} s after the holder was killed")

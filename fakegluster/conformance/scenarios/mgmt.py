@@ -176,3 +176,16 @@ def backup_volfile_server(ctx: Ctx) -> None:
     ctx.check(f.pread(0, 4096) == data[:4096], "read the wrong data")
     if ctx.wire:
         ctx.check(ctx.find(srv, "GETSPEC", "glusterd"), "the live glusterd got no GETSPEC")
+
+
+@scenario("MGMT-VOLUME-STOPPED", flags="getspec portmap", depends="MGMT-MOUNT", timeout=90, real=True)
+def volume_stopped(ctx: Ctx) -> None:
+    """A volume that exists but is stopped: the mount or its first IO fails (ENOTCONN), no hang"""
+    srv = ctx.serve()
+    seeded(ctx, srv)
+    assert srv.info is not None
+    srv.stop_volume(srv.info.volumes[0])
+    started = time.monotonic()
+    ctx.expect_error(lambda: mount_open(ctx, srv, "f"), [errno.ENOTCONN], "IO on a stopped volume", timeout=60)
+    if time.monotonic() - started > 15:
+        ctx.warn(f"it took {time.monotonic() - started:.0f} s to give up")
