@@ -70,6 +70,34 @@ def afr_down_at_mount(ctx: Ctx) -> None:
     ctx.check(not bad, f"bricks {bad} (up) do not hold the write")
 
 
+@scenario("AFR-ONE-FROZEN", flags="cluster replica ping", depends="AFR-ONE-DOWN", timeout=120, real=True)
+def afr_one_frozen(ctx: Ctx) -> None:
+    """Replica 3, ping-timeout 5, one brick frozen (SIGSTOP): after the ping-timeout writes go on with the two others"""
+    srv = ctx.serve("vol;replica=3", options={"network.ping-timeout": "5"})
+    data = pattern(SIZE, seed=46)
+    seed_file(ctx, srv, "f", data)
+    f = ctx.mount(srv).open("f", os.O_RDWR)
+    write_through(ctx, f, 0, pattern(4096, seed=47))
+    brick = srv.bricks()[2]
+    brick.freeze()
+    try:
+        started = time.monotonic()
+        new = pattern(4096, seed=48)
+        pending = ctx.spawn(lambda: ctx.retry(lambda: write_through(ctx, f, 65536, new), 40, "writing"))
+        try:
+            pending.result(45)
+        except TimeoutError:
+            ctx.fail("a write still waits 45 s after one of three bricks froze (ping-timeout 5 s)")
+        took = time.monotonic() - started
+        ctx.note(f"the write returned {took:.1f} s after the freeze")
+        bad = _on_bricks(srv, [0, 1], 65536, new)
+        ctx.check(not bad, f"bricks {bad} (up) do not hold the write")
+        if took > 20:
+            ctx.warn(f"it took {took:.0f} s to go on without a brick silent for ping-timeout 5 s")
+    finally:
+        brick.thaw()
+
+
 @scenario("AFR-QUORUM-LOST", flags="cluster replica", depends="AFR-ONE-DOWN", timeout=90, real=True)
 def afr_quorum_lost(ctx: Ctx) -> None:
     """Replica 3 with two bricks killed: writes fail with ENOTCONN (client quorum lost), no hang"""

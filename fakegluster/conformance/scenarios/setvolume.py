@@ -124,5 +124,5 @@ def auth_live(ctx: Ctx) -> None:
         if time.monotonic() - started > 15:
             ctx.fail(f"{i} writes (each with fsync) succeeded in the 15 s after auth.reject named the client")
         time.sleep(0.25)
-    landed = srv.read_file("f")[4096 * i : 4096 * (i + 1)]
-    ctx.check(landed != b"y" * 4096, "the write that failed after the rejection is on the brick")
+    # (the failed write itself may be on the brick: the brick can drop the client between its
+    # WRITE and the FSYNC, as a real 10.3 brick did; what counts is that the client said so)
