@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from . import catalogue
-from .real import FAKE_DIFFERS
+from .real import FAKE_DIFFERS, REAL_VARIES
 
 __all__ = ["CLIENTS", "table"]
 
@@ -46,7 +46,7 @@ def table(fixtures: Path = DEFAULT_DIR) -> str:
             if entry.get("also"):
                 cell += "~"
             if client == "libgfapi" and s.real:
-                cell += " R≠" if code in FAKE_DIFFERS else " R"
+                cell += " R≠" if code in FAKE_DIFFERS else " R~" if code in REAL_VARIES else " R"
             cells.append(cell)
         lines.append(f"| `{code}` {s.name} | " + " | ".join(cells) + " |")
         for client, bug in s.known.items():
@@ -65,6 +65,8 @@ def table(fixtures: Path = DEFAULT_DIR) -> str:
         "R: libgfapi 10.3 gets the same verdict from a real GlusterFS 10.3 (tests/grading: the scenario also runs "
         "there, `--real`); R≠: it does not, the fake differs: "
         + ", ".join(f"`{code}` PASSes there ({diff} in the known differences)" for code, diff in FAKE_DIFFERS.items())
+        + "; R~: a real cluster gives this verdict or another from run to run: "
+        + "; ".join(f"`{code}` ({'/'.join(v)}): {why}" for code, (v, why) in REAL_VARIES.items())
         + "."
     )
     return "\n".join(lines) + "\n\n" + "\n".join([real, *out]) + "\n"

@@ -37,6 +37,16 @@ __all__ = ["RealServer", "RealBrick", "serve_real", "FAKE_DIFFERS"]
 #: libgfapi another verdict than a real GlusterFS does (there: PASS)
 FAKE_DIFFERS = {"AFR-ARBITER": "ARBITER_STORES_DATA"}
 
+#: scenario -> (verdicts libgfapi gets from a real GlusterFS 10.3 from run to run, what we saw)
+REAL_VARIES = {
+    "LOCK-AFTER-RESTART": (
+        ("FAIL", "PASS"),
+        "with strict-locks off, after a brick restart a real 10.3 client sometimes reopens the fd that held the lock "
+        "(then writes on without it: FAIL, as on the fake) and sometimes leaves it failing EBADFD for 3 s and more "
+        "(PASS); 2 runs of 4 each way on this machine, cause not found yet",
+    ),
+}
+
 #: where a real glusterd's unix socket is (glusterd serves GETSPEC there: gd_uds_programs)
 GLUSTERD_SOCKET = "/var/run/glusterd.socket"
 
