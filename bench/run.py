@@ -268,7 +268,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="one repetition, for a smoke run")
-    args = ap.parse_args()
+    ap.add_argument(
+        "--select", help="run selections of bench/scale.py instead (layouts, clients, ready, memory, bricks; --mb N)"
+    )
+    args, rest = ap.parse_known_args()
+    if rest and not args.select:
+        ap.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.select:
+        from bench import scale
+
+        return scale.main(sys.argv[1:])
     reps = 1 if args.quick else max(3, args.reps)
     if os.geteuid() != 0:
         print("make bench needs root (glusterd, network namespaces)", file=sys.stderr)

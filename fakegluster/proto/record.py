@@ -54,9 +54,17 @@ class RecordReader:
         self._marks = 0  # bytes of the fragment headers read for the current record
         self._need: int | None = None  # length of the fragment whose header we read
         self._last = False
+        #: a record was handed out as a view of ``_buf``: it may no more change (or resize)
+        self._frozen = False
         self.closed = False
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if self._frozen:
+            # the unread rest and the new bytes in a new buffer, allocated and copied once
+            self._buf = bytearray().join((memoryview(self._buf)[self._pos :], data))
+            self._pos = 0
+            self._frozen = False
+            return
         if self._pos and self._pos > len(self._buf) // 2:
             del self._buf[: self._pos]
             self._pos = 0
@@ -71,7 +79,10 @@ class RecordReader:
         """The next complete record, or ``None`` if more bytes are needed.
 
         Records of :data:`ZERO_COPY_RECORD` bytes or more come as a read-only memoryview
-        of a buffer the reader no longer uses; smaller ones as bytes.
+        of a buffer the reader no longer changes; smaller ones as bytes.  What follows such a
+        record in that buffer is copied once, by the next :meth:`feed` (records already
+        there are handed out from it first): several WRITEs received at once cost one copy
+        each, not one per record still behind them.
         """
         buf = self._buf
         while True:
@@ -97,12 +108,12 @@ class RecordReader:
             if self._last and not self._fragments and need >= ZERO_COPY_RECORD:
                 # hand the buffer over instead of copying the record out of it
                 start = self._pos
-                self._buf = bytearray(buf[start + need :])
-                self._pos = 0
+                self._pos += need
+                self._frozen = True
                 self._need = None
                 self._marks = 0
                 return memoryview(buf).toreadonly()[start : start + need]
-            fragment = bytes(buf[self._pos : self._pos + need])
+            fragment = bytes(memoryview(buf)[self._pos : self._pos + need])
             self._pos += need
             self._need = None
             if self._last:

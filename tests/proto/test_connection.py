@@ -198,6 +198,24 @@ def test_large_records_are_handed_out_without_a_copy_and_nothing_is_lost(chop):
     assert reader.buffered == 0
 
 
+@pytest.mark.parametrize("chop", [1 << 20, 300_000, 65_536, 777])
+def test_big_records_received_together_are_views_of_one_buffer_that_later_bytes_leave_alone(chop):
+    from fakegluster.proto.record import ZERO_COPY_RECORD
+
+    records = [bytes([i]) * (ZERO_COPY_RECORD + i * 1000) for i in range(1, 5)]
+    records.insert(2, b"small")
+    wire = b"".join(frame(r) for r in records) * 2
+    reader = RecordReader()
+    got = []
+    for i in range(0, len(wire), chop):
+        reader.feed(wire[i : i + chop])
+        while (rec := reader.next_record()) is not None:
+            got.append(rec)
+    # every view still holds its own record after everything that was fed after it
+    assert [bytes(r) for r in got] == records * 2
+    assert reader.buffered == 0
+
+
 def test_multi_fragment_records_are_accepted():
     record = call_bytes()[4:]
     pieces = [record[:5], record[5:6], b"", record[6:]]
