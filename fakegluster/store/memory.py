@@ -496,12 +496,16 @@ class MemoryStore(Store):
             if blk is None:
                 return _ZERO[s : s + end - offset]
             return bytes(blk) if end - offset == BLOCK else bytes(blk[s : s + end - offset])  # a copy: blocks change
-        parts = []
-        for b in range(first, last + 1):
-            s, e = max(offset, b * BLOCK) - b * BLOCK, min(end, (b + 1) * BLOCK) - b * BLOCK
-            blk = f.data.get(b)
-            parts.append(_ZERO[s:e] if blk is None else blk[s:e] if e - s < BLOCK else blk)
-        return parts[0] if len(parts) == 1 and isinstance(parts[0], bytes) else b"".join(parts)
+        get = f.data.get
+        s = offset - first * BLOCK
+        head = get(first)
+        head = _ZERO if head is None else head
+        # the whole blocks between the first and the last as they are: one copy, by join
+        parts = [head[s:] if s else head]
+        parts += [_ZERO if (blk := get(b)) is None else blk for b in range(first + 1, last)]
+        tail = get(last)
+        parts.append((_ZERO if tail is None else tail)[: end - last * BLOCK])
+        return b"".join(parts)
 
     def write(self, gfid: bytes, offset: int, data: bytes | memoryview) -> int:
         f = self._file(gfid)
@@ -516,18 +520,30 @@ class MemoryStore(Store):
         end = offset + len(mv)
         first, stop = offset // BLOCK, (end - 1) // BLOCK + 1
         self._reserve(need := (stop - first) - f.alloc.count(first, stop))
-        for b in range(first, stop):
+        data = f.data
+        whole_first, whole_stop = -(-offset // BLOCK), end // BLOCK  # blocks the write covers whole
+        if whole_first >= whole_stop:  # within one block, or across the border of two
+            whole_first = whole_stop = stop
+        for b in (first, stop - 1) if first < whole_first or whole_stop < stop else ():
+            if whole_first <= b < whole_stop:
+                continue
             s, e = max(offset, b * BLOCK), min(end, (b + 1) * BLOCK)
-            blk = f.data.get(b)
+            blk = data.get(b)
             if blk is None:
-                if e - s == BLOCK:
-                    f.data[b] = bytearray(mv[s - offset : e - offset])
-                else:
-                    f.data[b] = blk = bytearray(BLOCK)
-                    blk[s - b * BLOCK : e - b * BLOCK] = mv[s - offset : e - offset]
+                data[b] = blk = bytearray(BLOCK)
+                f._keys = None
+            blk[s - b * BLOCK : e - b * BLOCK] = mv[s - offset : e - offset]
+            if first == stop - 1:
+                break
+        i = whole_first * BLOCK - offset  # where block whole_first starts in mv
+        for b in range(whole_first, whole_stop):
+            blk = data.get(b)
+            if blk is None:
+                data[b] = bytearray(mv[i : i + BLOCK])
                 f._keys = None
             else:
-                blk[s - b * BLOCK : e - b * BLOCK] = mv[s - offset : e - offset]
+                blk[:] = mv[i : i + BLOCK]
+            i += BLOCK
         f.alloc.add(first, stop)
         self._used += need
         f.size = max(f.size, end)
