@@ -498,13 +498,13 @@ class MemoryStore(Store):
             return bytes(blk) if end - offset == BLOCK else bytes(blk[s : s + end - offset])  # a copy: blocks change
         get = f.data.get
         s = offset - first * BLOCK
-        head = get(first)
-        head = _ZERO if head is None else head
+        blk = get(first)
+        head: bytes | bytearray = _ZERO if blk is None else blk
         # the whole blocks between the first and the last as they are: one copy, by join
-        parts = [head[s:] if s else head]
+        parts: list[bytes | bytearray] = [head[s:] if s else head]
         parts += [_ZERO if (blk := get(b)) is None else blk for b in range(first + 1, last)]
-        tail = get(last)
-        parts.append((_ZERO if tail is None else tail)[: end - last * BLOCK])
+        blk = get(last)
+        parts.append((_ZERO if blk is None else blk)[: end - last * BLOCK])
         return b"".join(parts)
 
     def write(self, gfid: bytes, offset: int, data: bytes | memoryview) -> int:
@@ -520,7 +520,7 @@ class MemoryStore(Store):
         end = offset + len(mv)
         first, stop = offset // BLOCK, (end - 1) // BLOCK + 1
         self._reserve(need := (stop - first) - f.alloc.count(first, stop))
-        data = f.data
+        blocks = f.data
         whole_first, whole_stop = -(-offset // BLOCK), end // BLOCK  # blocks the write covers whole
         if whole_first >= whole_stop:  # within one block, or across the border of two
             whole_first = whole_stop = stop
@@ -528,18 +528,18 @@ class MemoryStore(Store):
             if whole_first <= b < whole_stop:
                 continue
             s, e = max(offset, b * BLOCK), min(end, (b + 1) * BLOCK)
-            blk = data.get(b)
+            blk = blocks.get(b)
             if blk is None:
-                data[b] = blk = bytearray(BLOCK)
+                blocks[b] = blk = bytearray(BLOCK)
                 f._keys = None
             blk[s - b * BLOCK : e - b * BLOCK] = mv[s - offset : e - offset]
             if first == stop - 1:
                 break
         i = whole_first * BLOCK - offset  # where block whole_first starts in mv
         for b in range(whole_first, whole_stop):
-            blk = data.get(b)
+            blk = blocks.get(b)
             if blk is None:
-                data[b] = bytearray(mv[i : i + BLOCK])
+                blocks[b] = bytearray(mv[i : i + BLOCK])
                 f._keys = None
             else:
                 blk[:] = mv[i : i + BLOCK]
