@@ -130,6 +130,8 @@ class Volume:
     # ---- internals ---------------------------------------------------------------------
     @property
     def fops(self) -> Fops:
+        """The mounted graph's FOP calls by gfid (:class:`gfclient.fops.Fops`), for what the path API
+        does not offer; ``ENOTCONN`` once unmounted."""
         fops = self._mount.fops
         if fops is None or not self.mounted:
             raise GlusterConnectionError(errno.ENOTCONN, f"volume {self.volname!r} is not mounted")
@@ -206,12 +208,17 @@ class Volume:
 
     # ---- stat family -------------------------------------------------------------------
     async def stat(self, path: Any) -> os.stat_result:
+        """The :class:`os.stat_result` of ``path``, symlinks followed; ``OSError``
+        (``FileNotFoundError``, ...) as :func:`os.stat`."""
         return stat_result((await self._resolve(path, True))[1])
 
     async def lstat(self, path: Any) -> os.stat_result:
+        """The :class:`os.stat_result` of ``path`` itself (a final symlink is not followed)."""
         return stat_result((await self._resolve(path, False))[1])
 
     async def exists(self, path: Any) -> bool:
+        """Whether ``path`` can be resolved (symlinks followed: False for a dangling one, as
+        :func:`os.path.exists`)."""
         with contextlib.suppress(OSError):
             await self._resolve(path, True)
             return True
@@ -224,27 +231,35 @@ class Volume:
             return 0
 
     async def isdir(self, path: Any) -> bool:
+        """Whether ``path`` is a directory (symlinks followed; False if it does not exist)."""
         return _stat.S_ISDIR(await self._mode_or_zero(path))
 
     async def isfile(self, path: Any) -> bool:
+        """Whether ``path`` is a regular file (symlinks followed; False if it does not exist)."""
         return _stat.S_ISREG(await self._mode_or_zero(path))
 
     async def islink(self, path: Any) -> bool:
+        """Whether ``path`` is a symlink (False if it does not exist)."""
         return _stat.S_ISLNK(await self._mode_or_zero(path, False))
 
     async def getsize(self, path: Any) -> int:
+        """``stat(path).st_size``."""
         return (await self.stat(path)).st_size
 
     async def statvfs(self, path: Any = "/") -> os.statvfs_result:
+        """The volume's :class:`os.statvfs_result` (STATFS on the file system holding ``path``)."""
         gfid, _ = await self._resolve(path, True)
         return statvfs_result(await self.fops.statfs(gfid, self._path(path)))
 
     # ---- directories -------------------------------------------------------------------
     async def mkdir(self, path: Any, mode: int = 0o777) -> None:
+        """Make the directory ``path`` (MKDIR; ``FileExistsError`` if it exists)."""
         pgfid, name, p = await self._parent(path)
         await self.fops.mkdir(pgfid, name, mode & 0o7777, p)
 
     async def makedirs(self, path: Any, mode: int = 0o777, exist_ok: bool = False) -> None:
+        """Make ``path`` and its missing parents; an existing ``path`` is an error unless ``exist_ok``
+        (then it must be a directory)."""
         p = self._path(path)
         head, tail = posixpath.split(p.rstrip("/"))
         if head and tail and not await self.exists(head):
@@ -257,6 +272,7 @@ class Volume:
                 raise
 
     async def rmdir(self, path: Any) -> None:
+        """Remove the empty directory ``path`` (RMDIR)."""
         pgfid, name, p = await self._parent(path)
         self._forget(pgfid, name)
         await self.fops.rmdir(pgfid, name, p)
@@ -301,6 +317,7 @@ class Volume:
         return entries
 
     async def listdir(self, path: Any = "/") -> list[str]:
+        """The names in the directory ``path``, without ``.`` and ``..`` (READDIRP's order)."""
         return [e.name for e in await self.scandir(path)]
 
     async def walk(
@@ -358,6 +375,7 @@ class Volume:
 
     # ---- names -------------------------------------------------------------------------
     async def unlink(self, path: Any) -> None:
+        """Remove the file (or symlink) ``path`` (UNLINK)."""
         pgfid, name, p = await self._parent(path)
         self._forget(pgfid, name)
         await self.fops.unlink(pgfid, name, p)
@@ -382,15 +400,18 @@ class Volume:
         await self.fops.rename(spgfid, sname, dpgfid, dname, sp)
 
     async def link(self, source: Any, link_name: Any) -> None:
+        """Make ``link_name`` a hard link to ``source`` (LINK)."""
         gfid, _ = await self._resolve(source, False)
         pgfid, name, p = await self._parent(link_name)
         await self.fops.link(gfid, pgfid, name, p)
 
     async def symlink(self, source: Any, link_name: Any) -> None:
+        """Make ``link_name`` a symlink whose target is the text ``source`` (SYMLINK)."""
         pgfid, name, p = await self._parent(link_name)
         await self.fops.symlink(pgfid, name, self._path(source), p)
 
     async def readlink(self, path: Any) -> str:
+        """The target of the symlink ``path`` (READLINK; ``EINVAL`` if it is not one)."""
         gfid, iatt = await self._resolve(path, False)
         if not is_symlink(iatt):
             raise fop_error(errno.EINVAL, self._path(path))
@@ -398,10 +419,12 @@ class Volume:
 
     # ---- attributes --------------------------------------------------------------------
     async def chmod(self, path: Any, mode: int) -> None:
+        """Set the permission bits of ``path`` (SETATTR, symlinks followed)."""
         gfid, _ = await self._resolve(path, True)
         await self.fops.setattr(gfid, SETATTR["MODE"], path=self._path(path), mode=mode & 0o7777)
 
     async def chown(self, path: Any, uid: int, gid: int) -> None:
+        """Set the owner and group of ``path``; -1 leaves one as it is (SETATTR, symlinks followed)."""
         gfid, _ = await self._resolve(path, True)
         valid = (SETATTR["UID"] if uid != -1 else 0) | (SETATTR["GID"] if gid != -1 else 0)
         if valid:
@@ -430,11 +453,14 @@ class Volume:
         )
 
     async def truncate(self, path: Any, length: int) -> None:
+        """Cut or extend the file ``path`` to ``length`` bytes (TRUNCATE)."""
         gfid, _ = await self._resolve(path, True)
         await self.fops.truncate(gfid, length, self._path(path))
 
     # ---- xattrs ------------------------------------------------------------------------
     async def getxattr(self, path: Any, key: str, size: int = 0) -> bytes:
+        """The value of the extended attribute ``key`` of ``path`` (``ENODATA`` if absent; ``ERANGE``
+        if longer than a non-zero ``size``)."""
         gfid, _ = await self._resolve(path, True)
         values = await self.fops.getxattr(gfid, key, self._path(path))
         if key not in values:
@@ -445,6 +471,8 @@ class Volume:
         return value
 
     async def listxattr(self, path: Any, size: int = 0) -> list[str]:
+        """The extended attribute names of ``path`` (``ERANGE`` if they need more than a non-zero
+        ``size`` bytes)."""
         gfid, _ = await self._resolve(path, True)
         names = list(await self.fops.getxattr(gfid, None, self._path(path)))
         if size and sum(len(n) + 1 for n in names) > size:
@@ -452,11 +480,14 @@ class Volume:
         return names
 
     async def setxattr(self, path: Any, key: str, value: bytes | str, flags: int = 0) -> None:
+        """Set the extended attribute ``key`` of ``path`` (a ``str`` value is UTF-8 encoded; ``flags``:
+        ``XATTR_CREATE``/``XATTR_REPLACE``)."""
         gfid, _ = await self._resolve(path, True)
         data = value.encode() if isinstance(value, str) else bytes(value)
         await self.fops.setxattr(gfid, key, data, flags & (XATTR_CREATE | XATTR_REPLACE), self._path(path))
 
     async def removexattr(self, path: Any, key: str) -> None:
+        """Remove the extended attribute ``key`` of ``path``."""
         gfid, _ = await self._resolve(path, True)
         await self.fops.removexattr(gfid, key, self._path(path))
 

@@ -58,6 +58,7 @@ class File:
 
     @property
     def gfid(self) -> bytes:
+        """The file's gfid (16 bytes)."""
         return self._gfd.gfid
 
     @property
@@ -219,6 +220,7 @@ class File:
     readall = read
 
     async def readinto(self, buf: bytearray | memoryview) -> int:
+        """Read into ``buf`` at the file offset; returns the number of bytes read."""
         view = memoryview(buf).cast("B")
         data = await self.read(len(view))
         view[: len(data)] = data
@@ -264,13 +266,16 @@ class File:
     lseek = seek
 
     def tell(self) -> int:
+        """The file offset."""
         return self.offset
 
     # ---- metadata ----------------------------------------------------------------------
     async def fstat(self) -> os.stat_result:
+        """The :class:`os.stat_result` of the open file (FSTAT)."""
         return stat_result(await self._vol.fops.fstat(self._fd(), self.path))
 
     async def fgetsize(self) -> int:
+        """``fstat().st_size``."""
         return (await self.fstat()).st_size
 
     async def truncate(self, size: int | None = None) -> int:
@@ -282,9 +287,11 @@ class File:
     ftruncate = truncate
 
     async def fsync(self) -> None:
+        """FSYNC: data and metadata reach the bricks' disks."""
         await self._vol.fops.fsync(self._fd(), False, self.path)
 
     async def fdatasync(self) -> None:
+        """FSYNC with the datasync flag (data only)."""
         await self._vol.fops.fsync(self._fd(), True, self.path)
 
     async def discard(self, offset: int, length: int) -> None:
@@ -296,17 +303,23 @@ class File:
         await self._vol.fops.zerofill(self._fd(), offset, length, self.path)
 
     async def fallocate(self, mode: int, offset: int, length: int) -> None:
+        """FALLOCATE ``length`` bytes at ``offset`` (``mode`` as fallocate(2): 0 or
+        ``FALLOC_FL_KEEP_SIZE``)."""
         await self._vol.fops.fallocate(self._fd(), mode, offset, length, self.path)
 
     async def fchmod(self, mode: int) -> None:
+        """Set the permission bits (FSETATTR)."""
         await self._vol.fops.fsetattr(self._fd(), SETATTR["MODE"], path=self.path, mode=mode & 0o7777)
 
     async def fchown(self, uid: int, gid: int) -> None:
+        """Set the owner and group; -1 leaves one as it is (FSETATTR)."""
         valid = (SETATTR["UID"] if uid != -1 else 0) | (SETATTR["GID"] if gid != -1 else 0)
         if valid:
             await self._vol.fops.fsetattr(self._fd(), valid, path=self.path, ia_uid=max(uid, 0), ia_gid=max(gid, 0))
 
     async def fgetxattr(self, key: str, size: int = 0) -> bytes:
+        """The value of the extended attribute ``key`` (``ENODATA`` if absent; ``ERANGE`` if longer
+        than a non-zero ``size``)."""
         values = await self._vol.fops.fgetxattr(self._fd(), key, self.path)
         if key not in values:
             raise fop_error(errno.ENODATA, self.path)
@@ -315,13 +328,17 @@ class File:
         return values[key]
 
     async def flistxattr(self, size: int = 0) -> list[str]:
+        """The extended attribute names (``ERANGE`` if they need more than a non-zero ``size`` bytes)."""
         return list(await self._vol.fops.fgetxattr(self._fd(), None, self.path))
 
     async def fsetxattr(self, key: str, value: bytes | str, flags: int = 0) -> None:
+        """Set the extended attribute ``key`` (a ``str`` value is UTF-8 encoded; ``flags``:
+        ``XATTR_CREATE``/``XATTR_REPLACE``)."""
         data = value.encode() if isinstance(value, str) else bytes(value)
         await self._vol.fops.fsetxattr(self._fd(), key, data, flags, self.path)
 
     async def fremovexattr(self, key: str) -> None:
+        """Remove the extended attribute ``key``."""
         await self._vol.fops.fremovexattr(self._fd(), key, self.path)
 
     def __repr__(self) -> str:

@@ -176,12 +176,16 @@ class DirEntry:
         self._target = target
 
     def inode(self) -> int:
+        """The entry's inode number (``st_ino`` of its lstat)."""
         return self._lstat.st_ino
 
     def is_symlink(self) -> bool:
+        """Whether the entry itself is a symlink."""
         return _stat.S_ISLNK(self._lstat.st_mode)
 
     def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
+        """Its :class:`os.stat_result` (the symlink's target's unless ``follow_symlinks=False``), from
+        the scan: no call."""
         if follow_symlinks and self.is_symlink():
             if self._target is None:
                 raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), self.path)
@@ -189,10 +193,12 @@ class DirEntry:
         return self._lstat
 
     def is_dir(self, *, follow_symlinks: bool = True) -> bool:
+        """Whether it is a directory (through a symlink unless ``follow_symlinks=False``)."""
         st = self._target if follow_symlinks and self.is_symlink() else self._lstat
         return st is not None and _stat.S_ISDIR(st.st_mode)
 
     def is_file(self, *, follow_symlinks: bool = True) -> bool:
+        """Whether it is a regular file (through a symlink unless ``follow_symlinks=False``)."""
         st = self._target if follow_symlinks and self.is_symlink() else self._lstat
         return st is not None and _stat.S_ISREG(st.st_mode)
 

@@ -123,26 +123,33 @@ class File:
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` ran."""
         return self._f.closed
 
     @property
     def name(self) -> str:
+        """The path this file was opened with."""
         return self._f.name
 
     @property
     def mode(self) -> str | None:
+        """The Python mode it was opened with (``fopen``), or None (``open`` with flags)."""
         return self._f.mode
 
     @property
     def fd(self) -> int:
+        """The first brick's fd number (-1 once closed or lost)."""
         return self._f.fd
 
     def close(self) -> None:
+        """FLUSH then RELEASE (errors of the FLUSH are raised after the release)."""
         if not self._f.closed:
             self._run(self._f.close)
 
     # offset IO: the aio methods without their trio lock, under this file's thread lock
     def read(self, size: int = -1) -> bytes:
+        """Read up to ``size`` bytes (all up to the end when negative) at the file offset, which moves
+        on."""
         with self._offset_lock:
             if size is not None and 0 <= size <= CHUNK:
                 return self._inline(self._f.read_unlocked, size)
@@ -151,80 +158,106 @@ class File:
     readall = read
 
     def readinto(self, buf: bytearray | memoryview) -> int:
+        """Read into ``buf`` at the file offset; returns the number of bytes read."""
         view = memoryview(buf).cast("B")
         data = self.read(len(view))
         view[: len(data)] = data
         return len(data)
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Write all of ``data`` at the file offset (at the end with ``O_APPEND``); returns its length."""
         with self._offset_lock:
             if _nbytes(data) <= CHUNK:
                 return self._inline(self._f.write_unlocked, data)
             return self._run(self._f.write_unlocked, data)
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        """Move the file offset (``SEEK_SET``/``SEEK_CUR``/``SEEK_END``, and
+        ``SEEK_DATA``/``SEEK_HOLE`` through the SEEK fop); returns it."""
         with self._offset_lock:
             return self._inline(self._f.seek_unlocked, offset, whence)
 
     lseek = seek
 
     def tell(self) -> int:
+        """The file offset."""
         return self._f.tell()
 
     # positional IO
     def pread(self, size: int, offset: int) -> bytes:
+        """Up to ``size`` bytes at ``offset`` (fewer only at the end of the file); the offset does not
+        move."""
         if size <= CHUNK:
             return self._inline(self._f.pread, size, offset)
         return self._run(self._f.pread, size, offset)
 
     def pwrite(self, data: bytes | bytearray | memoryview, offset: int) -> int:
+        """Write all of ``data`` at ``offset``; returns its length; the offset does not move."""
         if _nbytes(data) <= CHUNK:
             return self._inline(self._f.pwrite, data, offset)
         return self._run(self._f.pwrite, data, offset)
 
     # single FOPs
     def fstat(self) -> os.stat_result:
+        """The :class:`os.stat_result` of the open file (FSTAT)."""
         return self._inline(self._f.fstat)
 
     def fgetsize(self) -> int:
+        """``fstat().st_size``."""
         return self._inline(self._f.fgetsize)
 
     def truncate(self, size: int | None = None) -> int:
+        """Cut or extend the file to ``size`` (default: the file offset) with FTRUNCATE; returns the
+        new size."""
         return self._inline(self._f.truncate, size)
 
     ftruncate = truncate
 
     def fsync(self) -> None:
+        """FSYNC: data and metadata reach the bricks' disks."""
         self._inline(self._f.fsync)
 
     def fdatasync(self) -> None:
+        """FSYNC with the datasync flag (data only)."""
         self._inline(self._f.fdatasync)
 
     def discard(self, offset: int, length: int) -> None:
+        """Punch a hole of ``length`` bytes at ``offset`` (DISCARD); the size does not change."""
         self._inline(self._f.discard, offset, length)
 
     def zerofill(self, offset: int, length: int) -> None:
+        """Write ``length`` zeros at ``offset`` (ZEROFILL); may extend the file."""
         self._inline(self._f.zerofill, offset, length)
 
     def fallocate(self, mode: int, offset: int, length: int) -> None:
+        """FALLOCATE ``length`` bytes at ``offset`` (``mode`` as fallocate(2): 0 or
+        ``FALLOC_FL_KEEP_SIZE``)."""
         self._inline(self._f.fallocate, mode, offset, length)
 
     def fchmod(self, mode: int) -> None:
+        """Set the permission bits (FSETATTR)."""
         self._inline(self._f.fchmod, mode)
 
     def fchown(self, uid: int, gid: int) -> None:
+        """Set the owner and group; -1 leaves one as it is (FSETATTR)."""
         self._inline(self._f.fchown, uid, gid)
 
     def fgetxattr(self, key: str, size: int = 0) -> bytes:
+        """The value of the extended attribute ``key`` (``ENODATA`` if absent; ``ERANGE`` if longer
+        than a non-zero ``size``)."""
         return self._inline(self._f.fgetxattr, key, size)
 
     def flistxattr(self, size: int = 0) -> list[str]:
+        """The extended attribute names (``ERANGE`` if they need more than a non-zero ``size`` bytes)."""
         return self._inline(self._f.flistxattr, size)
 
     def fsetxattr(self, key: str, value: bytes | str, flags: int = 0) -> None:
+        """Set the extended attribute ``key`` (a ``str`` value is UTF-8 encoded; ``flags``:
+        ``XATTR_CREATE``/``XATTR_REPLACE``)."""
         self._inline(self._f.fsetxattr, key, value, flags)
 
     def fremovexattr(self, key: str) -> None:
+        """Remove the extended attribute ``key``."""
         self._inline(self._f.fremovexattr, key)
 
     def __repr__(self) -> str:
@@ -251,6 +284,7 @@ class Volume:
 
     @property
     def mounted(self) -> bool:
+        """True from the mount until :meth:`close`."""
         return self._avol.mounted
 
     def close(self) -> None:
@@ -261,53 +295,77 @@ class Volume:
 
     # files
     def open(self, path: Any, flags: int = os.O_RDONLY, mode: int = 0o777) -> File:
+        """Open ``path`` with ``os.O_*`` ``flags`` (``O_CREAT`` makes it with ``mode``), like
+        ``glfs_open``/``glfs_creat``: a file at offset 0."""
         return File(self._loop, self._loop.run(self._avol.open, path, flags, mode))
 
     def fopen(self, path: Any, mode: str = "r") -> File:
+        """Open ``path`` with a Python file mode (``r``, ``w``, ``a``, ``x``, with ``+``; ``b`` is
+        implied): a file at offset 0 (at the end for ``a``)."""
         return File(self._loop, self._loop.run(self._avol.fopen, path, mode))
 
     # stat family
     def stat(self, path: Any) -> os.stat_result:
+        """The :class:`os.stat_result` of ``path``, symlinks followed; ``OSError``
+        (``FileNotFoundError``, ...) as :func:`os.stat`."""
         return self._loop.run(self._avol.stat, path)
 
     def lstat(self, path: Any) -> os.stat_result:
+        """The :class:`os.stat_result` of ``path`` itself (a final symlink is not followed)."""
         return self._loop.run(self._avol.lstat, path)
 
     def exists(self, path: Any) -> bool:
+        """Whether ``path`` can be resolved (symlinks followed: False for a dangling one, as
+        :func:`os.path.exists`)."""
         return self._loop.run(self._avol.exists, path)
 
     def isdir(self, path: Any) -> bool:
+        """Whether ``path`` is a directory (symlinks followed; False if it does not exist)."""
         return self._loop.run(self._avol.isdir, path)
 
     def isfile(self, path: Any) -> bool:
+        """Whether ``path`` is a regular file (symlinks followed; False if it does not exist)."""
         return self._loop.run(self._avol.isfile, path)
 
     def islink(self, path: Any) -> bool:
+        """Whether ``path`` is a symlink (False if it does not exist)."""
         return self._loop.run(self._avol.islink, path)
 
     def getsize(self, path: Any) -> int:
+        """``stat(path).st_size``."""
         return self._loop.run(self._avol.getsize, path)
 
     def statvfs(self, path: Any = "/") -> os.statvfs_result:
+        """The volume's :class:`os.statvfs_result` (STATFS on the file system holding ``path``)."""
         return self._loop.run(self._avol.statvfs, path)
 
     # directories
     def mkdir(self, path: Any, mode: int = 0o777) -> None:
+        """Make the directory ``path`` (MKDIR; ``FileExistsError`` if it exists)."""
         self._loop.run(self._avol.mkdir, path, mode)
 
     def makedirs(self, path: Any, mode: int = 0o777, exist_ok: bool = False) -> None:
+        """Make ``path`` and its missing parents; an existing ``path`` is an error unless ``exist_ok``
+        (then it must be a directory)."""
         self._loop.run(self._avol.makedirs, path, mode, exist_ok)
 
     def rmdir(self, path: Any) -> None:
+        """Remove the empty directory ``path`` (RMDIR)."""
         self._loop.run(self._avol.rmdir, path)
 
     def rmtree(self, path: Any, ignore_errors: bool = False, onerror: Any = None) -> None:
+        """Remove the directory tree ``path`` (symlinks inside are unlinked, not followed; ``path``
+        itself being a symlink is an error), as :func:`shutil.rmtree` with
+        ``ignore_errors``/``onerror``."""
         self._loop.run(self._avol.rmtree, path, ignore_errors, onerror)
 
     def listdir(self, path: Any = "/") -> list[str]:
+        """The names in the directory ``path``, without ``.`` and ``..`` (READDIRP's order)."""
         return self._loop.run(self._avol.listdir, path)
 
     def scandir(self, path: Any = "/") -> _Scandir:
+        """The entries of the directory ``path`` as DirEntry objects (like :func:`os.scandir`; their
+        stats come from READDIRP, no extra call)."""
         return _Scandir(self._loop.run(self._avol.scandir, path))
 
     def walk(
@@ -332,46 +390,63 @@ class Volume:
 
     # names
     def unlink(self, path: Any) -> None:
+        """Remove the file (or symlink) ``path`` (UNLINK)."""
         self._loop.run(self._avol.unlink, path)
 
     remove = unlink
 
     def rename(self, src: Any, dst: Any) -> None:
+        """Rename ``src`` to ``dst``, replacing ``dst`` as :func:`os.rename` does (RENAME)."""
         self._loop.run(self._avol.rename, src, dst)
 
     def link(self, source: Any, link_name: Any) -> None:
+        """Make ``link_name`` a hard link to ``source`` (LINK)."""
         self._loop.run(self._avol.link, source, link_name)
 
     def symlink(self, source: Any, link_name: Any) -> None:
+        """Make ``link_name`` a symlink whose target is the text ``source`` (SYMLINK)."""
         self._loop.run(self._avol.symlink, source, link_name)
 
     def readlink(self, path: Any) -> str:
+        """The target of the symlink ``path`` (READLINK; ``EINVAL`` if it is not one)."""
         return self._loop.run(self._avol.readlink, path)
 
     # attributes
     def chmod(self, path: Any, mode: int) -> None:
+        """Set the permission bits of ``path`` (SETATTR, symlinks followed)."""
         self._loop.run(self._avol.chmod, path, mode)
 
     def chown(self, path: Any, uid: int, gid: int) -> None:
+        """Set the owner and group of ``path``; -1 leaves one as it is (SETATTR, symlinks followed)."""
         self._loop.run(self._avol.chown, path, uid, gid)
 
     def utime(self, path: Any, times: tuple[float, float] | None = None, *, ns: tuple[int, int] | None = None) -> None:
+        """Set the access and modification times of ``path`` (seconds as ``times`` or nanoseconds as
+        ``ns``; neither: now)."""
         self._loop.run(self._avol.utime, path, times, ns=ns)
 
     def truncate(self, path: Any, length: int) -> None:
+        """Cut or extend the file ``path`` to ``length`` bytes (TRUNCATE)."""
         self._loop.run(self._avol.truncate, path, length)
 
     # xattrs
     def getxattr(self, path: Any, key: str, size: int = 0) -> bytes:
+        """The value of the extended attribute ``key`` of ``path`` (``ENODATA`` if absent; ``ERANGE``
+        if longer than a non-zero ``size``)."""
         return self._loop.run(self._avol.getxattr, path, key, size)
 
     def listxattr(self, path: Any, size: int = 0) -> list[str]:
+        """The extended attribute names of ``path`` (``ERANGE`` if they need more than a non-zero
+        ``size`` bytes)."""
         return self._loop.run(self._avol.listxattr, path, size)
 
     def setxattr(self, path: Any, key: str, value: bytes | str, flags: int = 0) -> None:
+        """Set the extended attribute ``key`` of ``path`` (a ``str`` value is UTF-8 encoded; ``flags``:
+        ``XATTR_CREATE``/``XATTR_REPLACE``)."""
         self._loop.run(self._avol.setxattr, path, key, value, flags)
 
     def removexattr(self, path: Any, key: str) -> None:
+        """Remove the extended attribute ``key`` of ``path``."""
         self._loop.run(self._avol.removexattr, path, key)
 
     def __repr__(self) -> str:

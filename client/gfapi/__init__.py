@@ -319,6 +319,7 @@ class Dir:
         return self
 
     def __next__(self) -> Any:
+        """The next :class:`Dirent` (``StopIteration`` at the end), as ``gluster.gfapi.Dir.next``."""
         name, st = next(self._entries)
         raw = _bytes(name) if isinstance(name, str) else name
         self._off += 1
