@@ -285,3 +285,23 @@ def test_logging_goes_to_the_log_file(tmp_path):
         vol.disable_logging()
     text = log.read_text()
     assert "mounted testvol" in text
+
+
+def test_several_hosts_are_volfile_servers_tried_in_order(tmp_path):
+    """Volume([host1, host2, ...]) as libgfapi-python: glfs_set_volfile_server per host, so a
+    first host that does not answer falls back to the next (gfclient's servers=); every host
+    down is glfs_init's failure."""
+    from fakegluster.server import FakeGluster
+    from gfclient import gfapi
+    from gfclient.gfapi.exceptions import LibgfapiException
+
+    with FakeGluster(["testvol"], ["tcp://127.0.0.1:0"]) as server:
+        port = server.info.port
+        vol = gfapi.Volume(["127.0.0.2", "127.0.0.1"], "testvol", port=port)  # nothing on 127.0.0.2
+        vol.mount()
+        vol.fopen("x", "w").close()
+        assert vol.listdir("/") == ["x"]
+        vol.umount()
+        server.calls.assert_called("GETSPEC", 1, key="testvol")
+    with pytest.raises(LibgfapiException, match=r"glfs_init\(testvol\) failed"):
+        gfapi.Volume(["127.0.0.2", "127.0.0.3"], "testvol", port=port).mount()
