@@ -181,11 +181,9 @@ def test_real_target_runs_the_same_tests(pytester):
 @pytest.mark.real
 def test_real_harness_target_runs_the_same_tests(pytester, real_gluster):
     """--fakegluster-target real: the fixtures give throw-away volumes of this machine's real
-    GlusterFS 10.3 (made by the RealGluster harness from the --fakegluster-volume specs, their
-    options set), the same tests seed, read and find them erased between tests, and the
-    volume is gone when the session ends.  (A one-brick volume: the fixtures erase volumes
-    through gfclient, which mounts multi-brick volumes only from the gfclient stream's
-    landing on.)"""
+    GlusterFS 10.3 (made by the RealGluster harness from the --fakegluster-volume spec: its
+    layout and options), the same tests seed, read and find them erased between tests, and
+    the volume is gone when the session ends."""
     pytester.makepyfile("""
         import pytest
         import gfclient
@@ -196,7 +194,7 @@ def test_real_harness_target_runs_the_same_tests(pytester, real_gluster):
             name = fakegluster_server.real_name("vm")
             print("REAL-VOLUME", name)
             info = gluster_cli("volume", "info", name).stdout
-            assert "performance.write-behind: off" in info and "Number of Bricks: 1" in info
+            assert "performance.write-behind: off" in info and "Number of Bricks: 1 x 3 = 3" in info
             fakegluster_server.write_file("d/a.img", b"seeded", volume="vm")
             with gfclient.connect(fakegluster_server.uri("vm")) as vol:
                 assert vol.fopen("d/a.img").read() == b"seeded"
@@ -215,7 +213,7 @@ def test_real_harness_target_runs_the_same_tests(pytester, real_gluster):
     """)
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-s", "--fakegluster-target=real",
-        "--fakegluster-volume=vm;performance.write-behind=off",
+        "--fakegluster-volume=vm;replica=3;performance.write-behind=off",
     )  # fmt: skip
     result.assert_outcomes(passed=3, skipped=1)
     (line,) = [x for x in result.outlines if "REAL-VOLUME " in x]
