@@ -444,19 +444,30 @@ def test_listdir_scandir_walk(vol, workdir):
 
 
 def test_many_entries(target, vol, workdir):
-    names = {f"entry-{i:04d}-{'x' * 40}" for i in range(600)}  # more than one READDIRP batch
+    # more than one READDIRP batch, of directories (a copy on every DHT subvolume: listed once) and
+    # files (on one subvolume each); mostly files: a directory costs DHT + AFR ~70 calls on a 2 x 3
+    names = {f"entry-{i:04d}-{'x' * 40}" for i in range(600)}
+    dirs = {f"entry-{i:04d}-{'x' * 40}" for i in range(0, 600, 5)}
     d = f"{workdir}/many"
+
+    async def make(v, path: str) -> None:
+        if path.rsplit("/", 1)[1] in dirs:
+            await v.mkdir(path)
+        else:
+            f = await v.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            await f.close()
 
     async def create_all():
         async with gfclient.aio.connect(target.tcp_uri()) as v:
             await v.mkdir(d)
             async with trio.open_nursery() as nursery:
                 for n in names:
-                    nursery.start_soon(v.mkdir, f"{d}/{n}")
+                    nursery.start_soon(make, v, f"{d}/{n}")
 
     trio.run(create_all)
     assert set(vol.listdir(d)) == names
     assert len(vol.listdir(d)) == len(names)
+    assert {e.name for e in vol.scandir(d) if e.is_dir()} == dirs
 
 
 # ---- errors --------------------------------------------------------------------------
