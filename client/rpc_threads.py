@@ -1,7 +1,26 @@
 """The blocking API's fast path of :class:`~gfclient.rpc.RpcChannel`: calls made from
-threads other than the channel's trio thread (see the "Calls from other threads" and "Who
-reads the socket" parts of :mod:`gfclient.rpc`'s docstring), as an object the channel owns
+threads other than the channel's trio thread, as an object the channel owns
 (:attr:`RpcChannel.threads`).
+
+Calls from other threads (the blocking API's fast path): :meth:`RpcChannel.call` is
+thread-safe.  Awaited in a thread that is not the channel's trio thread -- the blocking API
+drives the coroutine itself, see :func:`gfclient.sync.run_inline` -- it never suspends: it
+registers the call and sends it from the calling thread, then blocks that thread until its
+reply is in.  One lock guards what the threads share (the sans-IO connection, the pending
+calls, the output queue, who reads): a single xid sequence, a single table of pending calls
+and one ping / frame-timeout / close logic for both kinds of callers.
+
+Who reads the socket (the *reader role*): normally the trio receive task, which hands a
+thread its reply by releasing the lock the thread blocks on -- a second thread wake-up per
+call on top of the kernel's.  So when the calls the receive task answered were all
+threads' and none is left, it stands by and lets the next calling thread read (``poll`` +
+``recv_into``) and decode its own reply: one wake-up per call, as in a blocking client.  A
+thread that leaves the role passes it to another waiting thread, or back to the receive
+task when trio tasks wait for replies (their replies read by a thread go to the trio thread
+through ``run_sync_soon``); a trio call made while nobody reads wakes the receive task, and
+so does ``standby`` seconds (:data:`gfclient.rpc.STANDBY` by default) without a reader, so that the end of
+a connection that went idle is noticed within that time.  Only sockets get a reader role;
+other streams are always read by the task.
 
 It works on the state the channel shares between its trio thread and calling threads,
 always under ``channel.lock``: the sans-IO ``conn`` and its ``drain``, the pending
