@@ -44,7 +44,8 @@ lint: venv
 	$(VENV)/bin/mypy
 
 # Benchmarks against a real GlusterFS 10.3 (root; ~15 min): bench/results/latest.{json,md,png}
-# (make bench BENCH_ARGS=--quick: one repetition, a smoke run)
+# (make bench BENCH_ARGS=--quick: one repetition, a smoke run; BENCH_ARGS="--select layouts,clients,ready,memory,bricks":
+# bench/scale.py's multi-brick, many-client, time-to-ready and memory runs, any subset, -> bench/results/scale.*)
 BENCH_ARGS ?=
 bench: debs venv
 	$(PY) -m pip install -q -e '.[test,bench]'
