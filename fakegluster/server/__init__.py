@@ -11,6 +11,7 @@ from .cluster import (
     parse_listen,
     parse_volume,
 )
+from .heal import BrickHealInfo, HealReport, format_heal_info
 from .volspec import VolumeSpec, load_cluster_file, parse_volume_spec
 
 __all__ = [
@@ -20,6 +21,9 @@ __all__ = [
     "NodeControl",
     "ClusterError",
     "VolumeSpec",
+    "HealReport",
+    "BrickHealInfo",
+    "format_heal_info",
     "parse_volume_spec",
     "load_cluster_file",
     "CallLog",

@@ -16,18 +16,20 @@ import dataclasses
 import errno
 import logging
 import uuid
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from ..proto import dump, fops, handshake
 from ..proto.errors import AuthStat, RejectStat
 from ..proto.events import Call, Denied
-from ..proto.gfdict import old_dict, old_dict_text
+from ..proto.gfdict import GfxValue, old_dict, old_dict_text
 from ..proto.xdr import Encoded, encode
 from ..store.base import Store
 from .auth import LOCAL_PEER, AuthResult, Peer, allows_insecure, authenticate, server_options, string2boolean
 from .brickstate import BrickState
 from .fops import FdTable, FopHandlers
 from .handle import DEFERRED, ConnectionHandle
+from .iatt import to_iatt
 
 if TYPE_CHECKING:
     import trio
@@ -48,6 +50,21 @@ BRICK_PROGRAMS = (
 #: rpcsvc's answer to a call from an unprivileged port when ``rpc-auth-allow-insecure`` is off
 #: (``rpcsvc_handle_rpc_call``; seen on 10.3: even DUMP and undecodable calls get it).
 INSECURE_DENIED = Denied(0, RejectStat.AUTH_ERROR, auth_stat=AuthStat.AUTH_REJECTEDCRED)
+_GFID_FIELDS = ("gfid", "pargfid", "oldgfid", "newgfid")
+_ARBITER_PROCS = frozenset(
+    (
+        fops.GfFop.WRITE,
+        fops.GfFop.TRUNCATE,
+        fops.GfFop.FTRUNCATE,
+        fops.GfFop.FALLOCATE,
+        fops.GfFop.DISCARD,
+        fops.GfFop.ZEROFILL,
+        fops.GfFop.READ,
+        fops.GfFop.SEEK,
+    )
+)
+#: arbiter_fill_writev_xdata: what a WRITE reply carries when the request asked for it
+_ARBITER_WRITE_XDATA = {"glusterfs.open-fd-count": 1, "glusterfs.write-is-append": 1}
 #: server_getspec of a brick (server-handshake.c), byte for byte.
 GETSPEC_NOT_HERE = "<this method is not in use, use glusterd for getspec>"
 BRICK_DUMP = (
@@ -100,6 +117,10 @@ class Brick:
     scope: trio.CancelScope | None = dataclasses.field(default=None, repr=False)
     #: calls that reached a frozen brick: answered in order when it thaws
     held: list[tuple[BrickSession, Any]] = dataclasses.field(default_factory=list, repr=False)
+    #: the arbiter brick of a replica set (no data: features/arbiter)
+    arbiter: bool = False
+    #: gfid -> time.monotonic() of the last FOP on it (replicate/disperse volumes: heal)
+    touched: dict[bytes, float] | None = dataclasses.field(default=None, repr=False)
     #: what glusterd's port map last said (a restarted brick gets a new port)
     ports_seen: list[int] = dataclasses.field(default_factory=list, repr=False)
 
@@ -216,6 +237,15 @@ class BrickSession:
             if not self.bound:
                 reply = fops.PROGRAM.procs[call.proc].reply
                 return reply.cls(op_ret=-1, op_errno=errno.ENOTCONN), b""
+            if self.brick.arbiter and call.proc in _ARBITER_PROCS:
+                return self.arbiter(call)
+            touched = self.brick.touched
+            if touched is not None:  # the heal daemon leaves objects under a client's hands alone
+                a, t = call.args, monotonic()
+                for field in _GFID_FIELDS:
+                    g = getattr(a, field, None)
+                    if g:
+                        touched[g] = t
             return self.fops.handle(call)
         if call.prog == dump.GF_DUMP_PROGRAM:
             if call.proc == dump.GfDumpProc.GF_DUMP_DUMP:
@@ -276,6 +306,25 @@ class BrickSession:
         )
         # op_errno stays EINVAL on success: the server initialises it so and never clears it.
         return fail(0, errno.EINVAL, _rev(reply))
+
+    def arbiter(self, call: Call) -> tuple[Any, Any]:
+        """features/arbiter (``xlators/features/arbiter/src/arbiter.c``) on the arbiter brick
+        of a replica set: data never reaches the disk.  WRITE, TRUNCATE, FTRUNCATE, FALLOCATE,
+        DISCARD and ZEROFILL succeed (WRITE's op_ret is its length) with the file's unchanged
+        stat as pre and post; READ and SEEK are ENOSYS."""
+        reply = fops.PROGRAM.procs[call.proc].reply
+        if call.proc in (fops.GfFop.READ, fops.GfFop.SEEK):
+            return reply.cls(op_ret=-1, op_errno=errno.ENOSYS), b""
+        try:
+            ia = to_iatt(self.brick.store.getattr(call.args.gfid))
+        except OSError:
+            return self.fops.handle(call)  # an unknown gfid: the usual error
+        xdata = None
+        if call.proc == fops.GfFop.WRITE:
+            asked = call.args.xdata or {}
+            xdata = {k: GfxValue.uint(v) for k, v in _ARBITER_WRITE_XDATA.items() if k in asked} or None
+        op_ret = call.args.size if call.proc == fops.GfFop.WRITE else 0
+        return reply.cls(op_ret, 0, xdata, ia, ia), b""
 
     def close(self) -> None:
         """The connection is gone: its fds are released (like the server's fd cleanup),

@@ -27,7 +27,7 @@ import contextlib
 import ipaddress
 import os
 import socket
-import uuid
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -38,8 +38,10 @@ from ..proto.uri import GlusterURI
 from ..store import Store, open_store
 from ..tls import TLSSettings
 from ..trio_thread import TrioThread
+from . import seed
 from .brick import Brick
 from .calllog import CallLog, Faults
+from .heal import BrickHealInfo, HealReport
 from .listen import Listen, bracket, parse_listen, reachable
 from .net import ConnectionLimit
 from .node import Node
@@ -285,6 +287,9 @@ class FakeGluster:
         pcap: write every connection's traffic to this pcap file (a path, truncated when the
             server starts, or a :class:`~fakegluster.server.pcap.PcapWriter`): Wireshark's
             GlusterFS dissectors and ``fakegluster decode`` read it (:mod:`.pcap`).
+        netns: serve inside this network namespace (``ip netns add NAME``; sync use only:
+            the server's thread enters it), e.g. to own 127.0.0.1:24007 next to a real
+            glusterd; clients then run there too (:func:`fakegluster.testing.netns.in_netns`).
     """
 
     def __init__(
@@ -300,6 +305,7 @@ class FakeGluster:
         management_tls: TLSSettings | None = None,
         glusterd_options: Mapping[str, str] | None = None,
         pcap: str | Any = None,
+        netns: str | None = None,
     ) -> None:
         self.listen = [parse_listen(x) for x in listen]
         if not self.listen:
@@ -313,6 +319,7 @@ class FakeGluster:
                 raise ValueError(f"node {address!r}: give IPv6 nodes as addresses without a port")
             node_list.append(Node(address, [Listen("tcp", address, 0)]))
         self.max_record = max_record
+        self.netns = netns
         self.connections = ConnectionLimit(max_connections)
         self.calls: CallLog | None = call_log if isinstance(call_log, CallLog) else CallLog() if call_log else None
         self.faults = Faults()
@@ -435,6 +442,29 @@ class FakeGluster:
     #: the plugin's fixtures give this or a real target (:mod:`fakegluster.testing.target`)
     is_real = False
 
+    def heal(self, volume: str | None = None, *, wait: bool = True, timeout: float = 60.0) -> HealReport:
+        """``volume heal V``: heal what the bricks' changelogs mark (see :mod:`.heal`).
+
+        With ``wait``, passes repeat (every 0.2 s) until one leaves nothing to do, so objects a
+        client was still changing get healed once it stops; ``TimeoutError`` after ``timeout``
+        seconds.  Returns the reports of all passes merged."""
+        name = self._name(volume)
+        total = HealReport()
+        deadline = time.monotonic() + timeout
+        while True:
+            report = self.run_sync(self.cluster.heal, name)
+            total.healed += report.healed
+            total.split_brain, total.busy, total.unhealable = report.split_brain, report.busy, report.unhealable
+            if not wait or (report.done and not report.healed):
+                return total
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"heal of {name}: still busy after {timeout} s: {report}")
+            time.sleep(0.2)
+
+    def heal_info(self, volume: str | None = None) -> list[BrickHealInfo]:
+        """``volume heal V info``, per brick (``format_heal_info`` prints it as glfsheal does)."""
+        return self.run_sync(self.cluster.heal_info, self._name(volume))
+
     def volume_model(self, volume: str | None = None) -> model.Volume:
         """glusterd's model of ``volume`` (type, counts, options, bricks with ports)."""
         return self.cluster.volume(self._name(volume)).model
@@ -454,22 +484,23 @@ class FakeGluster:
 
     # ---- seeding and inspecting files (thread-safe; paths from the volume root) ----------
     def write_file(self, path: str, data: bytes = b"", *, volume: str | None = None, mode: int = 0o644) -> None:
-        """Create (or replace the content of) ``path``, making parent directories."""
-        self.run_sync(_write_file, self.store(volume), path, bytes(data), mode)
+        """Create (or replace the content of) ``path``, making parent directories, on the
+        bricks as a client would leave it (every copy of a replica set, every fragment of a
+        disperse set; see :mod:`.seed`)."""
+        self.run_sync(seed.write_file, self._vol(volume), path, bytes(data), mode)
 
     def read_file(self, path: str, *, volume: str | None = None) -> bytes:
         """The whole content of ``path`` (``FileNotFoundError`` if absent)."""
-        return self.run_sync(_read_file, self.store(volume), path)
+        return self.run_sync(seed.read_file, self._vol(volume), path)
 
     def makedirs(self, path: str, *, volume: str | None = None, mode: int = 0o755) -> None:
-        self.run_sync(_makedirs, self.store(volume), path, mode)
+        self.run_sync(seed.makedirs, self._vol(volume), path, mode)
 
     def exists(self, path: str, *, volume: str | None = None) -> bool:
-        try:
-            self.run_sync(self.store(volume).resolve_path, path)
-        except FileNotFoundError:
-            return False
-        return True
+        return self.run_sync(seed.exists, self._vol(volume), path)
+
+    def _vol(self, volume: str | None) -> Any:
+        return self.cluster.volume(self._name(volume))
 
     def store(self, volume: str | None = None, brick: int | None = None) -> Store:
         """The store behind ``volume``'s brick ``brick`` (a one-brick volume's if None).  From
@@ -487,6 +518,8 @@ class FakeGluster:
     # ---- sync (a thread running trio) -----------------------------------------------
     @contextlib.asynccontextmanager
     async def _serving(self) -> AsyncIterator[ServerInfo]:
+        if self.netns:
+            enter_netns(self.netns)  # the server's own thread: every socket it makes lives there
         async with trio.open_nursery() as nursery:
             yield await nursery.start(self.serve)
             nursery.cancel_scope.cancel()
@@ -577,26 +610,17 @@ def _start_extra_node(cluster: Cluster, node: Node, port: int | None) -> None:
     cluster.start_node(node, bricks=False)
 
 
-def _makedirs(store: Store, path: str, mode: int) -> bytes:
-    gfid = store.root_gfid
-    for part in [p for p in path.split("/") if p]:
-        try:
-            attr = store.lookup(gfid, part)
-        except FileNotFoundError:
-            attr = store.mkdir(gfid, part, mode, uid=0, gid=0, gfid=uuid.uuid4().bytes)
-        gfid = attr.gfid
-    return gfid
+def enter_netns(name: str) -> None:
+    """Move the calling thread into network namespace ``name`` (``setns(2)``: sockets it
+    creates from now on live there)."""
+    import ctypes
+    import os
 
-
-def _write_file(store: Store, path: str, data: bytes, mode: int) -> None:
-    parent, _, name = path.strip("/").rpartition("/")
-    pgfid = _makedirs(store, parent, 0o755)
-    attr, _ = store.create(pgfid, name, mode, uid=0, gid=0, gfid=uuid.uuid4().bytes)
-    store.truncate(attr.gfid, 0)
-    if data:
-        store.write(attr.gfid, 0, data)
-
-
-def _read_file(store: Store, path: str) -> bytes:
-    attr = store.resolve_path(path)
-    return store.read(attr.gfid, 0, attr.size)
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f"/var/run/netns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns into network namespace {name}: {os.strerror(err)}")
+    finally:
+        os.close(fd)

@@ -28,6 +28,7 @@ from .brick import BRICK_PROGRAMS, Brick, BrickSession
 from .brickstate import BrickOptions
 from .calllog import CallLog, Faults
 from .glusterd import GLUSTERD_TCP_PROGRAMS, GLUSTERD_UNIX_PROGRAMS, GlusterdSession
+from .heal import BrickHealInfo, HealReport, anon_inode_dirs, heal, heal_info, pending
 from .identity import VolumeIdentity, identity_folder
 from .listen import Listen, bind_same_port, reachable, tcp_listeners, unix_listener, unmapped
 from .net import ConnectionLimit, next_connection_id, serve_listener, serve_socket, serve_stream
@@ -39,6 +40,21 @@ from .volume import Volume
 __all__ = ["Cluster", "ClusterError"]
 
 log = logging.getLogger("fakegluster.server")
+
+
+#: seconds the self-heal daemon keeps crawling after a brick came back
+SHD_GRACE = 10.0
+
+
+def _int_option(vol: Volume, key: str, default: int) -> int:
+    try:
+        return int(vol.model.options.get(key, default))
+    except ValueError:
+        return default
+
+
+def _truth(value: str) -> bool:
+    return value.lower() in ("on", "yes", "true", "enable", "1")
 
 
 class ClusterError(ValueError):
@@ -97,10 +113,9 @@ class Cluster:
                 known = ", ".join(sorted({n for nd in self.nodes for n in nd.names()}))
                 raise ClusterError(f"volume {spec.name}: brick {host}:{path}: no such node (nodes: {known})")
             words.append(f"{node.host}:{path}")
-        uuids = {n.host: n.uuid for n in self.nodes}
         try:
             req = create.cli_create_request(spec.name, words, **spec.create_args())
-            new = create.stage_create(req, others, uuids.get)
+            new = create.stage_create(req, others, self.resolve_host)
             vol = create.commit_create(req, new)
         except model.VolumeError as exc:
             raise ClusterError(f"volume {spec.name}: {exc.message or 'refused by the gluster CLI'}") from None
@@ -115,15 +130,37 @@ class Cluster:
         options.update_op_versions(vol)
         return vol
 
+    def resolve_host(self, host: str) -> str | None:
+        """The uuid of the node a brick host names (``glusterd_hostname_to_uuid``), None if
+        no node of this cluster answers to it (for :func:`fakegluster.mgmt.create.stage_create`)."""
+        node = find_node(self.nodes, host)
+        return node.uuid if node is not None else None
+
     def create_volume(self, spec: VolumeSpec) -> Volume:
-        """Create (and, if ``spec.start``, start) a volume; its stores are opened here."""
+        """Create (and, if ``spec.start``, start) the volume ``spec`` describes."""
         m = self.plan(spec, [v.model for v in self.volumes.values()])
+        storage = "store" if spec.store is not None else "directory" if spec.on_disk else "memory"
+        vol = self.add_volume(m, storage=storage, store=spec.store)
+        if spec.start:
+            self.start_volume(m.name)
+        return vol
+
+    def add_volume(self, m: model.Volume, *, storage: str = "directory", store: Store | None = None) -> Volume:
+        """Serve a volume glusterd's model describes (``volume create`` made it: the CLI's
+        handler passes what :func:`fakegluster.mgmt.create.commit_create` returned): one
+        store per brick, ``storage`` ``"directory"`` (the brick path, made if missing, as
+        glusterd does), ``"memory"``, or ``"store"`` (``store``, a one-brick volume).  Not
+        started; a directory volume takes back the volume-id, credentials and brick ports it
+        had (hardening's :class:`~.identity.VolumeIdentity`, in brick 0's hidden folder)."""
+        if m.name in self.volumes:
+            raise ClusterError(f"Volume {m.name} already exists")
         stores: list[Store] = []
         try:
             for b in m.bricks:
-                if spec.store is not None:
-                    stores.append(spec.store)
-                elif spec.on_disk:
+                if storage == "store":
+                    assert store is not None
+                    stores.append(store)
+                elif storage == "directory":
                     try:
                         os.makedirs(b.path, exist_ok=True)
                         stores.append(open_store(b.path))
@@ -133,19 +170,19 @@ class Cluster:
                     stores.append(open_store(None))
         except BaseException:
             for s in stores:
-                if s is not spec.store:
+                if s is not store:
                     s.close()
             raise
-        # a directory volume keeps its volume-id, credentials and brick ports across restarts
         ident = VolumeIdentity.load_or_create(identity_folder(stores[0]), m.name)
         m.volume_id, m.username, m.password = ident.volume_id, ident.username, ident.password
         bricks = []
-        for i, (b, store) in enumerate(zip(m.bricks, stores, strict=True)):
+        for i, (b, bstore) in enumerate(zip(m.bricks, stores, strict=True)):
             node = find_node(self.nodes, b.host)
-            assert node is not None
+            if node is None:
+                raise ClusterError(f"Host {b.host} is not in 'Peer in Cluster' state")
             brick = Brick(
-                m.name, b.path, store, volume_id=m.volume_id, username=m.username, password=m.password,
-                index=i, host=b.host, node=node,
+                m.name, b.path, bstore, volume_id=m.volume_id, username=m.username, password=m.password,
+                index=i, host=b.host, node=node, arbiter=b.is_arbiter,
             )  # fmt: skip
             brick.reconfigure(server_options(brick.path, m.username, m.password, m.options))
             if ssl_enabled(brick.options):  # a real brick does not start without its TLS files
@@ -154,13 +191,16 @@ class Cluster:
             brick.state.options = BrickOptions.from_volume_options(m.options)
             brick.state.index.watch_volume(m, i)  # features/index watchlists (bricksem)
             brick.state.hostname, brick.state.node_uuid = b.host, node.uuid  # pathinfo, node-uuid
-            node.bricks.append(brick)
             bricks.append(brick)
+        for brick in bricks:
+            assert brick.node is not None
+            brick.node.bricks.append(brick)
         vol = Volume(m, bricks, identity=ident)
+        if vol.healable:
+            for brick in bricks:
+                brick.touched = {}
         self.volumes[m.name] = vol
         self.notify()
-        if spec.start:
-            self.start_volume(m.name)
         return vol
 
     def volume(self, name: str) -> Volume:
@@ -178,12 +218,17 @@ class Cluster:
         for brick in vol.bricks:
             if not brick.running and brick.node is not None and brick.node.up:
                 self.start_brick(brick)
+        anon_inode_dirs(vol)  # glustershd's first crawl, right after it starts
+        self._start_shd(vol)
         self.notify()
 
     def stop_volume(self, name: str) -> None:
         vol = self.volume(name)
         for brick in vol.bricks:
             self.stop_brick(brick)
+        if vol.shd_scope is not None:
+            vol.shd_scope.cancel()
+            vol.shd_scope = None
         vol.model.status = model.VolumeStatus.STOPPED
         self.notify()
 
@@ -236,6 +281,68 @@ class Cluster:
                 sent += 1
         return sent
 
+    # ---- heal -----------------------------------------------------------------------
+    def heal(self, name: str) -> HealReport:
+        """One pass of self-heal over the volume (``volume heal V``); see :mod:`.heal`."""
+        vol = self.volume(name)
+        try:
+            return heal(vol)
+        except ValueError as exc:
+            raise ClusterError(str(exc)) from None
+
+    def heal_info(self, name: str) -> list[BrickHealInfo]:
+        """What ``volume heal V info`` lists, per brick."""
+        vol = self.volume(name)
+        try:
+            return heal_info(vol)
+        except ValueError as exc:
+            raise ClusterError(str(exc)) from None
+
+    def wake_shd(self, vol: Volume) -> None:
+        """Tell the volume's self-heal daemon to crawl now (a brick came up: child up)."""
+        if vol.heal_wanted is not None:
+            vol.heal_wanted.set()
+
+    def _start_shd(self, vol: Volume) -> None:
+        if not vol.healable or vol.shd_scope is not None or self.nursery is None:
+            return
+        vol.shd_scope = trio.CancelScope()
+        vol.heal_wanted = trio.Event()
+        vol.heal_wanted.set()  # glustershd crawls when it starts
+        self.nursery.start_soon(self._shd, vol, vol.shd_scope)
+
+    async def _shd(self, vol: Volume, scope: trio.CancelScope) -> None:
+        """glustershd for one volume: crawl when woken (brick up, volume start) or every
+        ``cluster.heal-timeout`` seconds (``cluster.self-heal-daemon``, for disperse
+        ``cluster.disperse-self-heal-daemon``, off: it rests); after a wake-up, go on crawling every second while
+        something is left to heal and for :data:`SHD_GRACE` seconds (clients that were
+        writing without the returning brick take up to 3 s to reconnect)."""
+        with scope:
+            while True:
+                with trio.move_on_after(_int_option(vol, "cluster.heal-timeout", 600)):
+                    await vol.heal_wanted.wait()
+                vol.heal_wanted = trio.Event()
+                grace = trio.current_time() + SHD_GRACE
+                anon_inode_dirs(vol)
+                key = (
+                    "cluster.disperse-self-heal-daemon"
+                    if vol.model.type == model.ClusterType.DISPERSE
+                    else ("cluster.self-heal-daemon")
+                )
+                while _truth(vol.model.options.get(key, "on")):
+                    try:
+                        report = heal(vol)
+                    except Exception:  # a bug must not take the server down
+                        log.exception("self-heal of %s failed", vol.name)
+                        break
+                    if report.healed:
+                        log.info("self-heal of %s: %s", vol.name, "; ".join(report.healed))
+                    all_up = all(b.running for b in vol.bricks)
+                    more = not report.done or (all_up and pending(vol))
+                    if not more and trio.current_time() > grace:
+                        break
+                    await trio.sleep(1)
+
     # ---- bricks ---------------------------------------------------------------------
     def brick(self, volume: str, which: int | str) -> Brick:
         """A brick by index, ``host:path`` or path."""
@@ -281,6 +388,9 @@ class Cluster:
         self._offer(id(brick), [reachable(h) for h in node.brick_hosts], brick.port, handler)
         self._sync_model(brick)
         log.info("%s: %s:%s on port %d", brick.name, brick.host, brick.path, brick.port)
+        vol = self.volumes.get(brick.volume)
+        if vol is not None:
+            self.wake_shd(vol)
         return brick.port
 
     def stop_brick(self, brick: Brick) -> None:

@@ -30,6 +30,14 @@ class Volume:
     bricks: list[Brick]
     #: volume-id, credentials and brick ports kept across restarts (directory volumes)
     identity: Any = dataclasses.field(default=None, repr=False)
+    #: the self-heal daemon's task (cancelled when the volume stops) and its wake-up
+    shd_scope: Any = dataclasses.field(default=None, repr=False)
+    heal_wanted: Any = dataclasses.field(default=None, repr=False)
+
+    @property
+    def healable(self) -> bool:
+        """Replicate or disperse: what glustershd serves."""
+        return self.model.type in (model.ClusterType.REPLICATE, model.ClusterType.DISPERSE)
 
     @property
     def name(self) -> str:

@@ -203,6 +203,8 @@ def test_volumes_created_set_and_deleted_while_serving():
         ("vm;colour=blue", "unknown key 'colour'"),
         ("vm;replica=three", "replica='three' is not a number"),
         ("vm;bricks=10.0.0.9:/x", "no such node"),
+        ("vm;no.such.option=1", "option : no.such.option does not exist"),
+        ("vm;performance.write-behind=maybe", "Error, Validation Failed"),
     ],
 )
 def test_impossible_specs_are_refused_with_glusterds_words(spec, message):
