@@ -49,7 +49,9 @@ def require_cluster_tools() -> None:
 
 
 def _check(cp: subprocess.CompletedProcess, what: str) -> str:
-    assert cp.returncode == 0, f"{what}: exit {cp.returncode}\n{cp.qemu_stderr}{cp.stdout}"  # type: ignore[attr-defined]
+    if cp.returncode != 0:  # libgfapi's error and warning lines say why
+        log = "\n".join(ln for ln in cp.stderr.splitlines() if "] E [" in ln or "] W [" in ln)[-4000:]
+        raise AssertionError(f"{what}: exit {cp.returncode}\n{cp.qemu_stderr}{cp.stdout}\n{log}")  # type: ignore[attr-defined]
     return cp.stdout
 
 
@@ -162,7 +164,9 @@ def _norm_xattrs(path: str, volume: str) -> tuple[tuple[tuple[str, str], ...], b
         value = os.getxattr(path, name, follow_symlinks=False)
         if name.startswith("trusted.afr."):
             clean = clean and not any(value)
-        elif name.startswith("trusted.ec.") or name.startswith("user."):
+        elif name in ("trusted.ec.size", "trusted.ec.config") or name.startswith("user."):
+            out.append((name, value.hex()))
+        elif name in ("trusted.ec.version", "trusted.ec.dirty"):  # counters: compared within a set
             out.append((name, value.hex()))
         elif name == "trusted.glusterfs.dht":
             out.append((name, value[-8:].hex()))  # the hash range (the first words: commit hash, type)
@@ -208,6 +212,16 @@ def brick_tree(root: str | Path, volume: str) -> dict[str, Entry]:
 
 
 def without(tree: dict[str, Entry], *fields: str) -> dict[str, Entry]:
-    """``tree`` with some fields blanked (``gfid`` differs between two clusters, ...)."""
+    """``tree`` with some fields blanked (``gfid`` differs between two clusters, ...); the
+    field ``counters`` stands for the disperse version/dirty counters, which count
+    transactions and so depend on how concurrent clients' operations interleaved."""
     blank = {"gfid": "", "digest": None, "xattrs": (), "afr_clean": True, "perm": 0, "size": 0}
-    return {k: dataclasses.replace(v, **{f: blank[f] for f in fields}) for k, v in tree.items()}
+    out = {}
+    for k, v in tree.items():
+        if "counters" in fields:
+            v = dataclasses.replace(v, xattrs=tuple(x for x in v.xattrs if x[0] not in _COUNTERS))
+        out[k] = dataclasses.replace(v, **{f: blank[f] for f in fields if f != "counters"})
+    return out
+
+
+_COUNTERS = ("trusted.ec.version", "trusted.ec.dirty")

@@ -135,7 +135,7 @@ def _expected_files() -> dict[str, bytes]:
     }
 
 
-@pytest.mark.parametrize("volume,brick", [("r3", 2)])
+@pytest.mark.parametrize("volume,brick", [("r3", 2), ("ec", 1)])
 def test_a_brick_stopped_mid_workload_comes_back_through_portmap_and_is_healed(live, volume, brick):
     server, ns, root = live
     t = Target(volume, ns)
