@@ -22,6 +22,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..mgmt import volgen
 from ..proto import callback, dump, handshake, portmap
 from ..proto.events import Call
 from ..proto.gfdict import old_dict, old_dict_text
@@ -211,8 +212,13 @@ class GlusterdSession:
             except (KeyError, ValueError):  # op_ret is dict_get's -ENOENT, as on a real 10.3
                 return rsp(-errno.ENOENT, errno.ENOENT, "", None)
         volume = self.volumes.get(name)
-        if volume is None:
-            return rsp(-1, errno.ENOENT, "", None)
+        if volume is None and name.endswith((".tcp", ".rdma")):
+            volume = self.volumes.get(name.rsplit(".", 1)[0])
+        if volume is None:  # a brick's or the self-heal daemon's volfile (build_volfile_path)
+            other = volgen.volfile_for(key, {n: v.model for n, v in self.volumes.items()}, trusted=self.trusted)
+            if other is None:
+                return rsp(-1, errno.ENOENT, "", None)
+            return rsp(len(other.encode("utf-8", "surrogateescape")), 0, other, None)
         cop = volume.model.client_op_version
         if low > cop or high < cop:
             return rsp(-1, errno.ENOTSUP, "", None)

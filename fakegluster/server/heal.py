@@ -470,11 +470,26 @@ class _Lister:
     disperse: bool
 
     def visit(self, path: str, gfid: bytes, copies: dict[int, Attr]) -> None:
-        for i in copies:
-            x = _xattrs(self.bricks[i].store, gfid)
+        xattrs = {i: _xattrs(self.bricks[i].store, gfid) for i in copies}
+        status = "heal"
+        if not self.disperse and self._split_brain(xattrs, any(stat.S_ISDIR(a.mode) for a in copies.values())):
+            status = "split-brain"  # afr_get_heal_info: no source for data, metadata or entries
+        for i, x in xattrs.items():
             marked = any(_pair(x, ec.DIRTY_XATTR)) if self.disperse else _pending(x, self.keys)
             if marked:
-                self.infos[i].entries.append((path, "heal"))
+                self.infos[i].entries.append((path, status))
+
+    def _split_brain(self, xattrs: dict[int, dict[str, bytes]], is_dir: bool) -> bool:
+        n = len(self.bricks)
+        replies = [xattrs.get(i) for i in range(n)]
+        for txn in (afr.Txn.ENTRY if is_dir else afr.Txn.DATA, afr.Txn.METADATA):
+            matrix = afr.pending_matrix(replies, self.keys, txn)
+            if not any(any(row) for row in matrix):
+                continue
+            d = afr.find_direction(matrix, afr.dirty_counts(replies, txn), [r is not None for r in replies], txn)
+            if d.split_brain:
+                return True
+        return False
 
 
 def format_heal_info(infos: Sequence[BrickHealInfo]) -> str:

@@ -4,12 +4,15 @@ the real clients on these volumes are in tests/interop/test_cluster_interop.py."
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 
 import pytest
 
-from fakegluster.proto import callback, dump, portmap
+from fakegluster.mgmt import volgen
+from fakegluster.proto import callback, dump, handshake, portmap
+from fakegluster.proto.gfdict import old_dict
 from fakegluster.proto.volfile import parse_volfile
 from fakegluster.server import ClusterError, FakeGluster, parse_volume_spec
 from fakegluster.server.volspec import cluster_from_mapping
@@ -293,3 +296,18 @@ def test_glusterd_sends_fetchspec_to_every_connection_when_a_volume_changes():
             w.close()
         out = [r for r in server.calls if r.direction == "out"]
         assert [(r.server, r.proc) for r in out] == [("glusterd", "FETCHSPEC")] * 2
+
+
+def test_glusterd_hands_out_brick_and_self_heal_daemon_volfiles_too():
+    with FakeGluster(["vm;replica=3"], ["tcp://127.0.0.1:0"]) as server:
+        raw = Raw("127.0.0.1", server.info.port)
+        m = server.volume_model("vm")
+        req = {"max-op-version": "100000", "min-op-version": "1"}
+        for key, xtype in (("shd/vm", "cluster/replicate"), (volgen.volfile_id(m, 1), "storage/posix")):
+            r = raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq.cls(1, key, old_dict(req)))
+            assert r.result.op_ret > 0 and parse_volfile(r.result.spec).of_type(xtype), key
+        r = raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq.cls(1, "vm.tcp", old_dict(req)))
+        assert r.result.op_ret > 0 and "remote-port" in r.result.spec  # the client volfile, as for "vm"
+        r = raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq.cls(1, "shd/nope", old_dict(req)))
+        assert (r.result.op_ret, r.result.op_errno) == (-1, errno.ENOENT)
+        raw.close()

@@ -88,6 +88,8 @@ def test_replicate_split_brain_is_left_alone(r3):
                 s.setxattr(gfid, f"trusted.afr.vm-client-{j}", _mark(1, 0, 0))
 
     r3.run_sync(split)
+    assert [i.entries for i in r3.heal_info("vm")] == [[("/sb", "split-brain")]] * 3
+    assert "/sb - Is in split-brain\n" in format_heal_info(r3.heal_info("vm"))
     report = r3.heal("vm", wait=False)
     assert report.split_brain == ["/sb (vm)"] and report.healed == []
     assert r3.run_sync(lambda: [s.read(gfid, 0, 10) for s in stores]) == [b"copy 0", b"copy 1", b"copy 2"]
