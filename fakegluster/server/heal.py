@@ -279,7 +279,7 @@ def _entry_heal(src: Store, dst: Store, gfid: bytes, extra: Callable[[Store, Att
 
 
 def _make_like(src: Store, dst: Store, pgfid: bytes, name: str, a: Attr) -> None:
-    perm, owner = stat.S_IMODE(a.mode), {"uid": a.uid, "gid": a.gid, "gfid": a.gfid}
+    perm, uid, gid = stat.S_IMODE(a.mode), a.uid, a.gid
     kind = stat.S_IFMT(a.mode)
     if kind != stat.S_IFDIR:
         try:
@@ -290,13 +290,13 @@ def _make_like(src: Store, dst: Store, pgfid: bytes, name: str, a: Attr) -> None
             dst.link(a.gfid, pgfid, name)
             return
     if kind == stat.S_IFDIR:
-        dst.mkdir(pgfid, name, perm, **owner)
+        dst.mkdir(pgfid, name, perm, uid=uid, gid=gid, gfid=a.gfid)
     elif kind == stat.S_IFREG:
-        dst.create(pgfid, name, perm, exclusive=True, **owner)
+        dst.create(pgfid, name, perm, exclusive=True, uid=uid, gid=gid, gfid=a.gfid)
     elif kind == stat.S_IFLNK:
-        dst.symlink(pgfid, name, src.readlink(a.gfid), **owner)
+        dst.symlink(pgfid, name, src.readlink(a.gfid), uid=uid, gid=gid, gfid=a.gfid)
     else:
-        dst.mknod(pgfid, name, a.mode, a.rdev, **owner)
+        dst.mknod(pgfid, name, a.mode, a.rdev, uid=uid, gid=gid, gfid=a.gfid)
     _copy_metadata(src, dst, a.gfid)
 
 
@@ -436,11 +436,13 @@ def heal(volume: Volume, now: float | None = None) -> HealReport:
     ``now`` on the :func:`time.monotonic` clock."""
     now = time.monotonic() if now is None else now
     report = HealReport()
-    kind = _Disperse if volume.model.type == model.ClusterType.DISPERSE else _Replica
     for bricks in _set_sets(volume):
         if sum(b.running for b in bricks) < 2:
             continue
-        _walk(bricks, kind(volume, bricks, report, now).visit)  # type: ignore[abstract]
+        if volume.model.type == model.ClusterType.DISPERSE:
+            _walk(bricks, _Disperse(volume, bricks, report, now).visit)
+        else:
+            _walk(bricks, _Replica(volume, bricks, report, now).visit)
     return report
 
 
