@@ -107,6 +107,8 @@ class GlusterdSession:
         portmap_port: the TCP port of this glusterd that clients can ask for brick ports
             (the listener this connection came in on), or None if there is none (the volfile
             then names each brick's port).
+        identifier: the peer as glusterd names it (``ip:port``), for ``volume set``'s client
+            op-version check.
     """
 
     def __init__(
@@ -117,6 +119,7 @@ class GlusterdSession:
         local_host: str,
         peer_host: str | None,
         portmap_port: int | None = 24007,
+        identifier: str | None = None,
     ) -> None:
         self.volumes = volumes
         self.node = node
@@ -129,6 +132,9 @@ class GlusterdSession:
         #: rpcsvc denies every call: an unprivileged port and ``rpc-auth-allow-insecure off``
         #: in glusterd.vol (FakeGluster's ``glusterd_options``)
         self.denied = False
+        self.peer = identifier or peer_host or "unix"
+        #: (volume, "ip:port", min-op-version, max-op-version) of the volfile this client fetched
+        self.client: tuple[str, str, int, int] | None = None
 
     def attach(self, conn: ConnectionHandle) -> None:
         """The connection handle: glusterd keeps it to send FETCHSPEC."""
@@ -222,6 +228,7 @@ class GlusterdSession:
         cop = volume.model.client_op_version
         if low > cop or high < cop:
             return rsp(-1, errno.ENOTSUP, "", None)
+        self.client = (volume.name, self.peer, low, high)
         family = "inet6" if ":" in self.brick_address(volume.bricks[0]).host else "inet"
         spec = volume.volfile(self.brick_address, self.trusted, family)
         return handshake.GfGetspecRsp.cls(len(spec.encode("utf-8", "surrogateescape")), 0, spec, None)

@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 
@@ -29,7 +29,7 @@ from .brickstate import BrickOptions
 from .calllog import CallLog, Faults
 from .glusterd import GLUSTERD_TCP_PROGRAMS, GLUSTERD_UNIX_PROGRAMS, GlusterdSession
 from .heal import BrickHealInfo, HealReport, anon_inode_dirs, heal, heal_info, pending
-from .identity import VolumeIdentity, identity_folder
+from .identity import IDENTITY_FILE, VolumeIdentity, identity_folder
 from .listen import Listen, bind_same_port, reachable, tcp_listeners, unix_listener, unmapped
 from .net import ConnectionLimit, next_connection_id, serve_listener, serve_socket, serve_stream
 from .node import Node, find_node
@@ -55,6 +55,9 @@ def _int_option(vol: Volume, key: str, default: int) -> int:
 
 def _truth(value: str) -> bool:
     return value.lower() in ("on", "yes", "true", "enable", "1")
+
+
+T = TypeVar("T")
 
 
 class ClusterError(ValueError):
@@ -123,7 +126,7 @@ class Cluster:
             raise ClusterError(f"volume {spec.name}: a ready store serves a one-brick volume only")
         try:
             if spec.options:  # volume set, as glusterd stages and stores it
-                options.set_options(vol, list(spec.options.items()), [*others, vol])
+                options.set_options(vol, list(spec.options.items()), [*others, vol], strict=True)
             server_options("/", None, None, vol.options)
         except (model.VolumeError, ValueError) as exc:
             raise ClusterError(f"volume {spec.name}: {getattr(exc, 'message', exc)}") from None
@@ -173,7 +176,13 @@ class Cluster:
                 if s is not store:
                     s.close()
             raise
-        ident = VolumeIdentity.load_or_create(identity_folder(stores[0]), m.name)
+        folder = identity_folder(stores[0])
+        if folder is not None and not os.path.exists(os.path.join(folder, IDENTITY_FILE)):
+            # a new brick directory: the identity glusterd's create gave the volume is kept
+            ident = VolumeIdentity(m.name, m.volume_id, m.username, m.password, folder=folder)
+            ident.save()
+        else:
+            ident = VolumeIdentity.load_or_create(folder, m.name)
         m.volume_id, m.username, m.password = ident.volume_id, ident.username, ident.password
         bricks = []
         for i, (b, bstore) in enumerate(zip(m.bricks, stores, strict=True)):
@@ -245,16 +254,31 @@ class Cluster:
         self.notify()
 
     def set_option(self, name: str, key: str, value: str | None) -> None:
-        """``volume set`` (``None``: ``volume reset``): the bricks take their new options at
-        once (access rules: clients that no longer pass are disconnected), and the new
-        volfiles are announced to every client (FETCHSPEC)."""
+        """``volume set`` (``None``: ``volume reset``), as glusterd checks it (mgmt's options,
+        strict: a brick-side key the fake's bricks cannot honour is refused; a client option
+        newer than a connected client runs is refused), then :meth:`change_options`' steps."""
         vol = self.volume(name)
-        before = dict(vol.model.options)
-        try:
+        others = [v.model for v in self.volumes.values()]
+
+        def change() -> None:
             if value is None:
                 options.reset_option(vol.model, key)
             else:
-                options.set_options(vol.model, [(key, value)], [v.model for v in self.volumes.values()])
+                options.set_options(vol.model, [(key, value)], others, strict=True, clients=self.clients(name))
+
+        self.change_options(name, change)
+
+    def change_options(self, name: str, change: Callable[[], T]) -> T:
+        """Apply ``change()`` (which edits the volume's model options: the CLI's set/reset
+        handlers) as glusterd does: glusterd's refusal (``model.VolumeError``, or an address
+        list glusterd refuses) leaves the options as they were and raises ClusterError;
+        otherwise the op-versions are updated, the bricks take their new options at once
+        (access rules: clients that no longer pass are disconnected) and every client is told
+        to fetch its new volfile (FETCHSPEC).  Returns what ``change()`` returned."""
+        vol = self.volume(name)
+        before = dict(vol.model.options)
+        try:
+            out = change()
             server_options("/", None, None, vol.model.options)
         except (model.VolumeError, ValueError) as exc:
             vol.model.options.clear()
@@ -267,6 +291,18 @@ class Cluster:
             brick.reconfigure(server_options(brick.path, vol.model.username, vol.model.password, opts))
             brick.state.options = BrickOptions.from_volume_options(opts)
         self.notify()
+        return out
+
+    def clients(self, name: str) -> list[tuple[str, int, int]]:
+        """The clients that fetched ``name``'s volfile and are still connected to a glusterd:
+        (``ip:port``, min-op-version, max-op-version), for ``volume set``'s op-version check
+        (``glusterd_check_client_op_version_support``)."""
+        out = []
+        for node in self.nodes:
+            for session in node.sessions:
+                if session.client is not None and session.client[0] == name:
+                    out.append(session.client[1:])
+        return out
 
     def reset_option(self, name: str, key: str) -> None:
         self.set_option(name, key, None)
@@ -536,6 +572,7 @@ class Cluster:
                 unmapped(local) if local else node.address,
                 None if peer in ("unix", "rdma") else peer,
                 pmap_port,
+                identifier=f"{unmapped(addr[0])}:{addr[1]}" if peer not in ("unix", "rdma") and addr else peer,
             )
             if li.transport == "tcp" and not rdma:  # rpcsvc: glusterd.vol's rpc-auth-allow-insecure
                 session.denied = not Peer.from_sockaddr(addr).privileged and not allows_insecure(self.glusterd_options)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import time
 
 import pytest
 
@@ -187,6 +188,9 @@ def test_volumes_created_set_and_deleted_while_serving():
         clients = _graph(server, "late").of_type("protocol/client")
         assert {c.options["ping-timeout"] for c in clients} == {"7"}
         assert server.volume_model("late").options["network.ping-timeout"] == "7"
+        with pytest.raises(ClusterError, match="storage.reserve is not supported by fakegluster"):
+            server.set_option("storage.reserve", "5", "late")
+        assert "storage.reserve" not in server.volume_model("late").options
         with pytest.raises(ClusterError, match="needs to be stopped"):
             server.delete_volume("late")
         server.stop_volume("late")
@@ -208,6 +212,7 @@ def test_volumes_created_set_and_deleted_while_serving():
         ("vm;bricks=10.0.0.9:/x", "no such node"),
         ("vm;no.such.option=1", "option : no.such.option does not exist"),
         ("vm;performance.write-behind=maybe", "Error, Validation Failed"),
+        ("vm;features.read-only=on", "features.read-only is not supported by fakegluster"),
     ],
 )
 def test_impossible_specs_are_refused_with_glusterds_words(spec, message):
@@ -311,3 +316,19 @@ def test_glusterd_hands_out_brick_and_self_heal_daemon_volfiles_too():
         r = raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq.cls(1, "shd/nope", old_dict(req)))
         assert (r.result.op_ret, r.result.op_errno) == (-1, errno.ENOENT)
         raw.close()
+
+
+def test_volume_set_refuses_a_client_option_newer_than_a_connected_client():
+    with FakeGluster(["vm;replica=2"], ["tcp://127.0.0.1:0"]) as server:
+        old = Raw("127.0.0.1", server.info.port)  # a client that runs op-version 31000 at most
+        req = old_dict({"max-op-version": "31000", "min-op-version": "1"})
+        r = old.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq.cls(1, "vm", req))
+        assert r.result.op_ret > 0
+        assert server.cluster.clients("vm") == [(f"127.0.0.1:{old.sock.getsockname()[1]}", 1, 31000)]
+        with pytest.raises(ClusterError, match="127.0.0.1"):  # performance.nl-cache: op-version 31100
+            server.set_option("performance.nl-cache", "on", "vm")
+        old.close()
+        deadline = time.monotonic() + 5
+        while server.cluster.clients("vm") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        server.set_option("performance.nl-cache", "on", "vm")  # the old client is gone
