@@ -30,11 +30,14 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import logging
 import stat
 import struct
 import time
 import uuid
 from collections.abc import Callable, Sequence
+
+import trio
 
 from ..mgmt import model
 from ..store.base import ROOT_GFID, Attr, Store
@@ -42,10 +45,24 @@ from ..xl import afr, ec
 from .brick import Brick
 from .volume import Volume
 
-__all__ = ["QUIET", "HealReport", "BrickHealInfo", "heal", "heal_info", "format_heal_info", "pending"]
+log = logging.getLogger("fakegluster.server")
+
+__all__ = [
+    "QUIET",
+    "SHD_GRACE",
+    "HealReport",
+    "BrickHealInfo",
+    "heal",
+    "heal_info",
+    "format_heal_info",
+    "pending",
+    "self_heal_daemon",
+]
 
 #: seconds an object must have been left alone before it is healed
 QUIET = 2.0
+#: seconds the self-heal daemon keeps crawling after a brick came back
+SHD_GRACE = 10.0
 #: bytes copied per read/write while healing
 CHUNK = 1 << 20
 _I32 = struct.Struct(">iii")
@@ -512,3 +529,40 @@ def _strerror(code: int) -> str:
     import os
 
     return os.strerror(code)
+
+
+async def self_heal_daemon(vol: Volume, scope: trio.CancelScope) -> None:
+    """glustershd for one volume: crawl when woken (``vol.heal_wanted``: volume start, a brick
+    up) or every ``cluster.heal-timeout`` seconds (``cluster.self-heal-daemon``, for disperse
+    ``cluster.disperse-self-heal-daemon``, off: it rests); after a wake-up, go on crawling
+    every second while something is left to heal and for :data:`SHD_GRACE` seconds (clients
+    that were writing without the returning brick take up to 3 s to reconnect)."""
+    disperse = vol.model.type == model.ClusterType.DISPERSE
+    key = "cluster.disperse-self-heal-daemon" if disperse else "cluster.self-heal-daemon"
+    with scope:
+        while True:
+            with trio.move_on_after(_int_option(vol, "cluster.heal-timeout", 600)):
+                await vol.heal_wanted.wait()
+            vol.heal_wanted = trio.Event()
+            grace = trio.current_time() + SHD_GRACE
+            anon_inode_dirs(vol)
+            while vol.model.options.get(key, "on").lower() in ("on", "yes", "true", "enable", "1"):
+                try:
+                    report = heal(vol)
+                except Exception:  # a bug must not take the server down
+                    log.exception("self-heal of %s failed", vol.name)
+                    break
+                if report.healed:
+                    log.info("self-heal of %s: %s", vol.name, "; ".join(report.healed))
+                all_up = all(b.running for b in vol.bricks)
+                more = not report.done or (all_up and pending(vol))
+                if not more and trio.current_time() > grace:
+                    break
+                await trio.sleep(1)
+
+
+def _int_option(vol: Volume, key: str, default: int) -> int:
+    try:
+        return int(vol.model.options.get(key, default))
+    except ValueError:
+        return default

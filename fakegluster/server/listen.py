@@ -12,8 +12,11 @@ import socket
 import stat
 import urllib.parse
 from collections.abc import Sequence
+from typing import Any
 
-from .net import LISTEN_BACKLOG
+import trio
+
+from .net import LISTEN_BACKLOG, ConnectionLimit, serve_listener
 
 __all__ = [
     "Listen",
@@ -24,6 +27,8 @@ __all__ = [
     "tcp_listeners",
     "unix_listener",
     "bind_same_port",
+    "run_listeners",
+    "close_now",
 ]
 
 
@@ -174,3 +179,34 @@ def bind_same_port(hosts: Sequence[str], port: int = 0, attempts: int = 20) -> l
             for s in socks:
                 s.close()
     raise OSError(errno.EADDRINUSE, f"no common free port for a brick on {list(hosts)}: {last}")
+
+
+async def run_listeners(
+    scope: trio.CancelScope, listeners: list[tuple[socket.socket, Any]], limit: ConnectionLimit
+) -> None:
+    """Accept on each (socket, handler) (connections served in a nursery of their own) until
+    ``scope`` is cancelled, which closes the listeners and every connection."""
+    try:
+        with scope:
+            async with trio.open_nursery() as nursery:
+                for s, handler in listeners:
+                    nursery.start_soon(_accept, s, handler, nursery, limit)
+    finally:
+        for s, _ in listeners:
+            s.close()
+
+
+async def _accept(sock: socket.socket, handler: Any, nursery: trio.Nursery, limit: ConnectionLimit) -> None:
+    try:
+        await serve_listener(sock, handler, nursery, limit)
+    except (trio.ClosedResourceError, OSError):
+        if sock.fileno() != -1:
+            raise  # not closed by a stop: a real error
+
+
+def close_now(socks: list[socket.socket]) -> None:
+    """Close listening sockets at once (their accept loops see ClosedResourceError)."""
+    for s in socks:
+        if s.fileno() != -1:
+            trio.lowlevel.notify_closing(s)
+            s.close()

@@ -28,10 +28,10 @@ from .brick import BRICK_PROGRAMS, Brick, BrickSession
 from .brickstate import BrickOptions
 from .calllog import CallLog, Faults
 from .glusterd import GLUSTERD_TCP_PROGRAMS, GLUSTERD_UNIX_PROGRAMS, GlusterdSession
-from .heal import BrickHealInfo, HealReport, anon_inode_dirs, heal, heal_info, pending
+from .heal import BrickHealInfo, HealReport, anon_inode_dirs, heal, heal_info, self_heal_daemon
 from .identity import IDENTITY_FILE, VolumeIdentity, identity_folder
-from .listen import Listen, bind_same_port, reachable, tcp_listeners, unix_listener, unmapped
-from .net import ConnectionLimit, next_connection_id, serve_listener, serve_socket, serve_stream
+from .listen import Listen, bind_same_port, close_now, reachable, run_listeners, tcp_listeners, unix_listener, unmapped
+from .net import ConnectionLimit, next_connection_id, serve_socket, serve_stream
 from .node import Node, find_node
 from .tls import ContextCache, TLSSettings, ssl_enabled, tls_accept
 from .volspec import VolumeSpec
@@ -40,21 +40,6 @@ from .volume import Volume
 __all__ = ["Cluster", "ClusterError"]
 
 log = logging.getLogger("fakegluster.server")
-
-
-#: seconds the self-heal daemon keeps crawling after a brick came back
-SHD_GRACE = 10.0
-
-
-def _int_option(vol: Volume, key: str, default: int) -> int:
-    try:
-        return int(vol.model.options.get(key, default))
-    except ValueError:
-        return default
-
-
-def _truth(value: str) -> bool:
-    return value.lower() in ("on", "yes", "true", "enable", "1")
 
 
 T = TypeVar("T")
@@ -345,39 +330,7 @@ class Cluster:
         vol.shd_scope = trio.CancelScope()
         vol.heal_wanted = trio.Event()
         vol.heal_wanted.set()  # glustershd crawls when it starts
-        self.nursery.start_soon(self._shd, vol, vol.shd_scope)
-
-    async def _shd(self, vol: Volume, scope: trio.CancelScope) -> None:
-        """glustershd for one volume: crawl when woken (brick up, volume start) or every
-        ``cluster.heal-timeout`` seconds (``cluster.self-heal-daemon``, for disperse
-        ``cluster.disperse-self-heal-daemon``, off: it rests); after a wake-up, go on crawling every second while
-        something is left to heal and for :data:`SHD_GRACE` seconds (clients that were
-        writing without the returning brick take up to 3 s to reconnect)."""
-        with scope:
-            while True:
-                with trio.move_on_after(_int_option(vol, "cluster.heal-timeout", 600)):
-                    await vol.heal_wanted.wait()
-                vol.heal_wanted = trio.Event()
-                grace = trio.current_time() + SHD_GRACE
-                anon_inode_dirs(vol)
-                key = (
-                    "cluster.disperse-self-heal-daemon"
-                    if vol.model.type == model.ClusterType.DISPERSE
-                    else ("cluster.self-heal-daemon")
-                )
-                while _truth(vol.model.options.get(key, "on")):
-                    try:
-                        report = heal(vol)
-                    except Exception:  # a bug must not take the server down
-                        log.exception("self-heal of %s failed", vol.name)
-                        break
-                    if report.healed:
-                        log.info("self-heal of %s: %s", vol.name, "; ".join(report.healed))
-                    all_up = all(b.running for b in vol.bricks)
-                    more = not report.done or (all_up and pending(vol))
-                    if not more and trio.current_time() > grace:
-                        break
-                    await trio.sleep(1)
+        self.nursery.start_soon(self_heal_daemon, vol, vol.shd_scope)
 
     # ---- bricks ---------------------------------------------------------------------
     def brick(self, volume: str, which: int | str) -> Brick:
@@ -420,7 +373,7 @@ class Cluster:
         brick.scope = trio.CancelScope()
         handler = self._brick_handler(brick)
         self._listening[id(brick)] = socks
-        nursery.start_soon(_run_listeners, brick.scope, [(s, handler) for s in socks], self.connections)
+        nursery.start_soon(run_listeners, brick.scope, [(s, handler) for s in socks], self.connections)
         self._offer(id(brick), [reachable(h) for h in node.brick_hosts], brick.port, handler)
         self._sync_model(brick)
         log.info("%s: %s:%s on port %d", brick.name, brick.host, brick.path, brick.port)
@@ -440,7 +393,7 @@ class Cluster:
         if brick.scope is not None:
             brick.scope.cancel()
             brick.scope = None
-        _close_now(self._listening.pop(id(brick), []))
+        close_now(self._listening.pop(id(brick), []))
         for withdraw in self._rdma.pop(id(brick), []):
             withdraw()
         self._sync_model(brick)
@@ -508,7 +461,7 @@ class Cluster:
         node.scope = trio.CancelScope()
         pairs = [(s, self._glusterd_handler(node, li)) for li, socks in bound for s in socks]
         self._listening[id(node)] = [s for s, _ in pairs]
-        nursery.start_soon(_run_listeners, node.scope, pairs, self.connections)
+        nursery.start_soon(run_listeners, node.scope, pairs, self.connections)
         for li, _ in bound:
             if li.transport == "tcp":
                 self._offer(id(node), [reachable(li.host)], li.port or 0, self._glusterd_handler(node, li, rdma=True))
@@ -526,7 +479,7 @@ class Cluster:
         if node.scope is not None:
             node.scope.cancel()
             node.scope = None
-        _close_now(self._listening.pop(id(node), []))
+        close_now(self._listening.pop(id(node), []))
         for withdraw in self._rdma.pop(id(node), []):
             withdraw()
         node.sessions.clear()
@@ -640,34 +593,3 @@ def _tap(pcap: Any, conn: Any, name: str, cluster: Cluster) -> Any:
         with contextlib.suppress(KeyError, ValueError, IndexError, ClusterError):
             port = cluster.volume(volume).bricks[int(index)].port or port
     return pcap.open(None, None, server_port=port)
-
-
-async def _run_listeners(
-    scope: trio.CancelScope, listeners: list[tuple[socket.socket, Any]], limit: ConnectionLimit
-) -> None:
-    """Accept on each (socket, handler) (connections served in a nursery of their own) until
-    ``scope`` is cancelled, which closes the listeners and every connection."""
-    try:
-        with scope:
-            async with trio.open_nursery() as nursery:
-                for s, handler in listeners:
-                    nursery.start_soon(_accept, s, handler, nursery, limit)
-    finally:
-        for s, _ in listeners:
-            s.close()
-
-
-async def _accept(sock: socket.socket, handler: Any, nursery: trio.Nursery, limit: ConnectionLimit) -> None:
-    try:
-        await serve_listener(sock, handler, nursery, limit)
-    except (trio.ClosedResourceError, OSError):
-        if sock.fileno() != -1:
-            raise  # not closed by a stop: a real error
-
-
-def _close_now(socks: list[socket.socket]) -> None:
-    """Close listening sockets at once (their accept loops see ClosedResourceError)."""
-    for s in socks:
-        if s.fileno() != -1:
-            trio.lowlevel.notify_closing(s)
-            s.close()
