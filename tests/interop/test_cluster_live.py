@@ -109,6 +109,7 @@ def _stop_start_during(server: FakeGluster, volume: str, brick: int, mnt: Path, 
     old = b.port
     time.sleep(0.5)
     b.stop()
+    time.sleep(1)  # as replica3_brickdown: the brick dies, then the writes (not in the same instant)
     (mnt / "during").write_bytes(blob("during", 300_000))
     (mnt / "d1" / "d2").mkdir(parents=True)
     (mnt / "d1" / "d2" / "deep").write_bytes(blob("deep", 70_000))
