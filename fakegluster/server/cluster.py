@@ -594,6 +594,8 @@ def _restart_volumes(cluster: Cluster, same_port: bool) -> None:
                 if brick.node is not None and brick.node.up:
                     port = brick.ports_seen[-1] if same_port and brick.ports_seen else 0
                     cluster.start_brick(brick, port)
+            vol.shd_scope = None  # its self-heal daemon ended with the old nursery
+            cluster.start_shd(vol)
 
 
 def _start_extra_node(cluster: Cluster, node: Node, port: int | None) -> None:

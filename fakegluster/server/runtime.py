@@ -213,7 +213,7 @@ class Cluster:
             if not brick.running and brick.node is not None and brick.node.up:
                 self.start_brick(brick)
         anon_inode_dirs(vol)  # glustershd's first crawl, right after it starts
-        self._start_shd(vol)
+        self.start_shd(vol)
         self.notify()
 
     def stop_volume(self, name: str) -> None:
@@ -324,7 +324,7 @@ class Cluster:
         if vol.heal_wanted is not None:
             vol.heal_wanted.set()
 
-    def _start_shd(self, vol: Volume) -> None:
+    def start_shd(self, vol: Volume) -> None:
         if not vol.healable or vol.shd_scope is not None or self.nursery is None:
             return
         vol.shd_scope = trio.CancelScope()
