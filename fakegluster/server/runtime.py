@@ -25,6 +25,7 @@ from ..mgmt import create, model, options
 from ..store import Store, open_store
 from .auth import LOCAL_PEER, Peer, allows_insecure, server_options
 from .brick import BRICK_PROGRAMS, Brick, BrickSession
+from .brickopts import changed_bricks
 from .brickstate import BrickOptions
 from .calllog import CallLog, Faults
 from .glusterd import GLUSTERD_TCP_PROGRAMS, GLUSTERD_UNIX_PROGRAMS, GlusterdSession
@@ -263,7 +264,7 @@ class Cluster:
         vol = self.volume(name)
         before = dict(vol.model.options)
         try:
-            out = change()
+            out, changed = changed_bricks(vol.model, change)
             server_options("/", None, None, vol.model.options)
         except (model.VolumeError, ValueError) as exc:
             vol.model.options.clear()
@@ -272,7 +273,8 @@ class Cluster:
         options.update_op_versions(vol.model)
         vol.model.version += 1
         opts = vol.model.options
-        for brick in vol.bricks:
+        for i in changed:  # a brick whose volfile is the same does nothing (mgmt's changes)
+            brick = vol.bricks[i]
             brick.reconfigure(server_options(brick.path, vol.model.username, vol.model.password, opts))
             brick.state.options = BrickOptions.from_volume_options(opts)
         self.notify()
