@@ -20,9 +20,11 @@ no index, so it looks at every object), and for each object compares the copies:
   ``config``; ``trusted.ec.dirty`` is cleared once every brick of the set is good again.
   Directories: entry heal from the bricks with the highest version.
 
-An object a client changed in the last :data:`QUIET` seconds is in the middle of a
-transaction (real clients hold an inode lock for that time; the fake's heal does not take
-locks): it is left for the next pass.  :func:`heal` is one pass; the runtime's heal daemon
+An object a client holds a lock on (any inode or entry lock, on any brick of the set) is in
+the middle of a transaction: glustershd's non-blocking lock would fail, and the entry is left
+for the next pass, as is one a client changed in the last :data:`QUIET` seconds.  A pass runs
+in the bricks' own thread without awaiting, so no client call interleaves with it (as if it
+held the set's locks while it heals).  :func:`heal` is one pass; the runtime's heal daemon
 repeats passes while something is left (``cluster.self-heal-daemon``).
 """
 
@@ -116,8 +118,14 @@ def _xattrs(store: Store, gfid: bytes) -> dict[str, bytes]:
 
 
 def _busy(bricks: Sequence[Brick], gfid: bytes, now: float) -> bool:
-    """A client touched the object less than :data:`QUIET` seconds ago, on some brick."""
+    """A client holds an inode or entry lock on the object on some brick (glustershd's
+    non-blocking locks would fail: ``afr_selfheal_tryinodelk``/``afr_selfheal_tryentrylk``,
+    ``ec_heal_inodelk``/``ec_heal_entrylk`` with ``F_SETLK``: the entry waits for the next
+    crawl), or touched it less than :data:`QUIET` seconds ago."""
     for b in bricks:
+        st = b.state.inodes.get(gfid)
+        if st is not None and (st.inodelk.count() or st.entrylk.count()):
+            return True
         t = b.touched.get(gfid) if b.touched is not None else None
         if t is not None and now - t < QUIET:
             return True

@@ -108,6 +108,25 @@ def test_an_object_a_client_is_changing_waits_for_the_next_pass(r3):
     assert "brick:vm:2: /bd_file (data)" in report.healed
 
 
+def test_an_object_a_client_holds_a_lock_on_waits_until_it_unlocks(r3):
+    """glustershd's non-blocking inodelk fails while a client holds one: no heal until then."""
+    from fakegluster.server.locks import InodeLock
+
+    bricks = [b.brick for b in r3.bricks("vm")]
+    gfid = uuid.uuid4().bytes
+    r3.run_sync(_brickdown_state, [b.store for b in bricks], gfid, b"abc")
+    lock = InodeLock(type=1, start=0, end=2**63 - 1, client="qemu", owner=b"o", domain="vm-replicate-0")
+
+    def take():
+        assert bricks[1].state.inode(gfid).inodelk.lock(lock, False, time.monotonic())[0] == "granted"
+
+    r3.run_sync(take)
+    report = r3.heal("vm", wait=False)
+    assert report.busy == ["/bd_file (vm)"] and "brick:vm:2: /bd_file (data)" not in report.healed
+    r3.run_sync(lambda: bricks[1].state.inode(gfid).inodelk.unlock(lock, time.monotonic()))
+    assert "brick:vm:2: /bd_file (data)" in r3.heal("vm").healed
+
+
 def test_an_arbiter_gets_names_and_metadata_never_data():
     with FakeGluster(["vm;replica=3;arbiter=1;cluster.self-heal-daemon=off"], ["tcp://127.0.0.1:0"]) as server:
         stores = [b.store for b in server.bricks("vm")]
