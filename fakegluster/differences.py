@@ -102,15 +102,6 @@ known(
     fake="answers NAMELINK with ENOSYS",
     why="A crash is not worth imitating; the real behaviour cannot be tested on a shared brick.",
 )
-known(
-    "ARBITER_STORES_DATA",
-    real=(
-        "arbiter brick (replica 3 arbiter 1) keeps each file's name, metadata and changelog but no data: its"
-        " features/arbiter translator answers WRITE and friends without writing"
-    ),
-    fake="arbiter brick stores what it is sent, like a data brick",
-    why="The fake's bricks run no features/arbiter yet (found by conformance AFR-ARBITER run with --real).",
-)
 
 known(
     "RESERVELK",
