@@ -96,7 +96,10 @@ class Glusterd(Protocol):
         returns glusterd's op_errstr when it refuses."""
         ...
 
-    def create(self, vol: Volume) -> None: ...
+    def create(self, vol: Volume) -> Volume:
+        """Serve the new volume; returns the model now served (its volume id may be the one a
+        directory volume kept)."""
+        ...
 
     def start(self, vol: Volume, force: bool) -> None: ...
 
@@ -112,8 +115,10 @@ class Glusterd(Protocol):
         """Start an index heal (``volume heal V``)."""
         ...
 
-    def options_changed(self, vol: Volume) -> None:
-        """``volume set``/``reset`` changed ``vol.options``: new volfiles, FETCHSPEC."""
+    def change_options(self, vol: Volume, change: Callable[[], str | None]) -> str | None:
+        """Run ``change`` (a ``volume set``/``reset`` on ``vol``'s model, raising
+        :class:`VolumeError`) and apply the result: bricks reconfigured, new volfiles announced
+        (FETCHSPEC).  All or nothing: on an error the options are as before."""
         ...
 
 
@@ -128,13 +133,22 @@ def gd_dict(pairs: Iterable[tuple[str, Any]]) -> dict[str, bytes]:
     return old_dict(dict(reversed(list(pairs))))
 
 
-def _rsp(op_ret: int = 0, op_errno: int = 0, op_errstr: str = "", pairs: Iterable[tuple[str, Any]] = ()) -> Any:
-    d = gd_dict(pairs)
-    return cli.GfCliRsp(op_ret, op_errno, op_errstr, d or None)
+def _rsp(
+    op_ret: int = 0,
+    op_errno: int = 0,
+    op_errstr: str = "",
+    pairs: Iterable[tuple[str, Any]] = (),
+    *,
+    dict_: bool = True,
+) -> Any:
+    """A ``gf_cli_rsp``.  glusterd sends its op dict back in nearly every reply, and some CLI
+    callbacks (``volume set``'s) give up silently when it cannot be unserialized, so an empty
+    dict still goes out as one (count 0); ``dict_=False`` sends none, where glusterd sends none."""
+    return cli.GfCliRsp(op_ret, op_errno, op_errstr, gd_dict(pairs) if dict_ else None)
 
 
-def _fail(text: str, op_errno: int = EG_INTRNL, pairs: Iterable[tuple[str, Any]] = ()) -> Any:
-    return _rsp(-1, op_errno, text, pairs)
+def _fail(text: str, op_errno: int = EG_INTRNL, pairs: Iterable[tuple[str, Any]] = (), *, dict_: bool = True) -> Any:
+    return _rsp(-1, op_errno, text, pairs, dict_=dict_)
 
 
 def _find(gd: Glusterd, name: str) -> Volume | None:
@@ -322,7 +336,7 @@ def create_volume(gd: Glusterd, req: Mapping[str, str], new_uuid: Callable[[], s
     except (KeyError, ValueError) as exc:
         return _fail(f"Unable to get volume create arguments: {exc}")
     if _find(gd, name) is not None:
-        return _fail(f"Volume {name} already exists", 0)
+        return _fail(f"Volume {name} already exists", 0, dict_=False)
     volume_id = new_uuid()
     done: list[Brick] = []
 
@@ -339,7 +353,7 @@ def create_volume(gd: Glusterd, req: Mapping[str, str], new_uuid: Callable[[], s
         vol = mgmt_create.commit_create(request, bricks, volume_id=volume_id, username=new_uuid(), password=new_uuid())
     except VolumeError as exc:
         return _fail(exc.message)
-    gd.create(vol)
+    vol = gd.create(vol)
     return _rsp(pairs=[("volname", name), ("volume-id", vol.volume_id)])
 
 
@@ -437,11 +451,14 @@ def set_volume(gd: Glusterd, req: Mapping[str, str]) -> Any:
     while f"key{n}" in req:
         pairs.append((req[f"key{n}"], req.get(f"value{n}", "")))
         n += 1
-    try:
+
+    def change() -> None:
         options.set_options(v, pairs, list(gd.volumes()))
+
+    try:
+        gd.change_options(v, change)
     except VolumeError as exc:
         return _fail(exc.message)
-    gd.options_changed(v)
     return _rsp()
 
 
@@ -456,11 +473,11 @@ def reset_volume(gd: Glusterd, req: Mapping[str, str]) -> Any:
     options = _options()
     if options is None:
         return _fail(NOT_SUPPORTED.format("volume reset"), EG_OPNOTSUP)
+    force = req.get("force", "0") not in ("", "0")
     try:
-        note = options.reset_option(v, req.get("key", "all"), req.get("force", "0") not in ("", "0"))
+        note = gd.change_options(v, lambda: options.reset_option(v, req.get("key", "all"), force))
     except VolumeError as exc:
         return _fail(exc.message)
-    gd.options_changed(v)
     return _rsp(0, 0, note or "")
 
 
@@ -489,10 +506,10 @@ def probe(gd: Glusterd, req: Mapping[str, str]) -> Any:
     "not needed"; fakegluster's pool is fixed when it starts."""
     host = req.get("hostname", "")
     if gd.is_local_host(host):
-        return _rsp(0, GF_PROBE_LOCALHOST, "Probe on localhost not needed")
+        return _rsp(0, GF_PROBE_LOCALHOST, "Probe on localhost not needed", dict_=False)
     for peer in gd.peers():
         if peer.hostname == host:
-            return _rsp(0, 2, f"Host {host} port 24007 already in peer list")  # GF_PROBE_FRIEND
+            return _rsp(0, 2, f"Host {host} port 24007 already in peer list", dict_=False)  # GF_PROBE_FRIEND
     return _fail(NOT_SUPPORTED.format("peer probe of a host outside the fake pool"), EG_OPNOTSUP)
 
 
@@ -532,8 +549,10 @@ _WHAT = {
 }
 
 
-def not_supported(proc: int) -> Any:
-    """The reply to a procedure fakegluster does not implement (its own reply type)."""
+def not_supported(proc: int, echo: Mapping[str, bytes] | None = None) -> Any:
+    """The reply to a procedure fakegluster does not implement (its own reply type).  Like
+    glusterd, it carries the request's dict back (``echo``): several CLI callbacks (profile,
+    snapshot) look up their keys there before they print op_errstr."""
     what = _WHAT.get(proc) or cli.PROGRAM[proc].name.lower().replace("_", " ")
     text = NOT_SUPPORTED.format(what)
     if proc == P.GLUSTER_CLI_FSM_LOG:
@@ -546,7 +565,7 @@ def not_supported(proc: int) -> Any:
         return cli.Gf1CliUmountRsp(-1, errno.ENOTSUP)
     if proc == P.GLUSTER_CLI_LIST_FRIENDS:
         return cli.Gf1CliPeerListRsp(-1, errno.ENOTSUP, None)
-    return _fail(text, EG_OPNOTSUP)
+    return cli.GfCliRsp(-1, EG_OPNOTSUP, text, dict(echo) if echo else {})
 
 
 def handle(gd: Glusterd, proc: int, args: Any, *, new_uuid: Callable[[], str]) -> Any:
@@ -564,7 +583,7 @@ def handle(gd: Glusterd, proc: int, args: Any, *, new_uuid: Callable[[], str]) -
         return _fail("Failed to decode request received from cli", errno.EINVAL)
     fn = _HANDLERS.get(proc)
     if fn is None:
-        return not_supported(proc)
+        return not_supported(proc, args.dict if isinstance(args.dict, Mapping) else None)
     if proc == P.GLUSTER_CLI_CREATE_VOLUME:
         return create_volume(gd, req, new_uuid)
     return fn(gd, req)
@@ -636,8 +655,9 @@ class ModelGlusterd:
     def path_check(self, brick: Brick, force: bool, volume_id: str) -> str | None:
         return self._path_check(brick, force, volume_id) if self._path_check else None
 
-    def create(self, vol: Volume) -> None:
+    def create(self, vol: Volume) -> Volume:
         self.vols[vol.name] = vol
+        return vol
 
     def start(self, vol: Volume, force: bool) -> None:
         for b in vol.bricks:
@@ -662,5 +682,13 @@ class ModelGlusterd:
     def heal(self, vol: Volume) -> None:
         self.healed.append(vol.name)
 
-    def options_changed(self, vol: Volume) -> None:
+    def change_options(self, vol: Volume, change: Callable[[], str | None]) -> str | None:
+        before = dict(vol.options)
+        try:
+            note = change()
+        except VolumeError:
+            vol.options.clear()
+            vol.options.update(before)
+            raise
         self.changed.append(vol.name)
+        return note

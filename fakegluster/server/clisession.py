@@ -1,5 +1,6 @@
 """The gluster CLI program on a fake glusterd: the file-system side of ``volume create`` and the
-glue between :mod:`fakegluster.mgmt.cli_handlers` and a served cluster.
+glue between :mod:`fakegluster.mgmt.cli_handlers` and a served cluster (:class:`CliProgram`, which
+a glusterd session hands its GLUSTER-CLI calls to).
 
 :func:`brick_path_check` is glusterd's ``glusterd_validate_and_create_brickpath``
 (``glusterd-utils.c``) on a local brick directory: one ``mkdir`` (not its parents), a mount
@@ -17,10 +18,23 @@ import os
 import shutil
 import stat
 import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from ..mgmt.model import GLUSTERD_WORKDIR, Brick
+from ..mgmt import cli_handlers
+from ..mgmt.cli_handlers import DaemonStatus, Peer
+from ..mgmt.model import GLUSTERD_WORKDIR, Brick, ClusterType, Volume, VolumeError
+from ..proto.events import Call
+from .auth import server_options
+from .brickstate import BrickOptions
+from .node import find_node
+from .volspec import VolumeSpec
 
-__all__ = ["brick_path_check", "VOLUME_ID_XATTR"]
+if TYPE_CHECKING:
+    from .node import Node
+    from .runtime import Cluster
+
+__all__ = ["brick_path_check", "VOLUME_ID_XATTR", "ClusterGlusterd", "CliProgram"]
 
 VOLUME_ID_XATTR = "trusted.glusterfs.volume-id"  # GF_XATTR_VOL_ID_KEY
 GFID_XATTR = "trusted.gfid"  # GFID_XATTR_KEY
@@ -131,3 +145,106 @@ def _set_volume_id(brick: Brick, force: bool, volume_id: str) -> str | None:
     except OSError as exc:
         return f"Failed to set extended attributes {VOLUME_ID_XATTR}, reason: {os.strerror(exc.errno or 0)}"
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# the CLI program on a served cluster
+# ---------------------------------------------------------------------------------------------
+
+
+class ClusterGlusterd:
+    """:class:`~fakegluster.mgmt.cli_handlers.Glusterd` on a served cluster, as ``node``'s
+    glusterd sees it.  Runs in the server's trio thread, as every glusterd session does, so the
+    cluster's methods are called directly."""
+
+    def __init__(self, cluster: Cluster, node: Node) -> None:
+        self.cluster, self.node = cluster, node
+
+    @property
+    def node_uuid(self) -> str:
+        return self.node.uuid
+
+    def volumes(self) -> list[Volume]:
+        return [v.model for v in self.cluster.volumes.values()]
+
+    def peers(self) -> list[Peer]:
+        return [Peer(n.uuid, n.host, n.up) for n in self.cluster.nodes if n is not self.node]
+
+    def is_local_host(self, host: str) -> bool:
+        return self.node.matches(host) or host in ("localhost", "127.0.0.1", "::1")
+
+    def resolve_host(self, host: str) -> str | None:
+        node = find_node(self.cluster.nodes, host)
+        return node.uuid if node is not None else None
+
+    def path_check(self, brick: Brick, force: bool, volume_id: str) -> str | None:
+        # every fake node's brick directories are on this machine
+        return brick_path_check(brick, force, volume_id)
+
+    def create(self, vol: Volume) -> Volume:
+        add = getattr(self.cluster, "add_volume", None)
+        if add is not None:
+            return add(vol, storage="directory").model
+        # until runtime.Cluster.add_volume: the same volume again from a spec (checks passed)
+        spec = VolumeSpec(
+            vol.name,
+            bricks=[b.name for b in vol.bricks],
+            replica=vol.replica_count if vol.type == ClusterType.REPLICATE else None,
+            arbiter=vol.arbiter_count or None,
+            disperse=vol.disperse_count or None,
+            redundancy=vol.redundancy_count if vol.type == ClusterType.DISPERSE else None,
+            transport=vol.transport.text,
+            start=False,
+            storage="directory",
+        )
+        return self.cluster.create_volume(spec).model
+
+    def start(self, vol: Volume, force: bool) -> None:
+        self.cluster.start_volume(vol.name, force)
+
+    def stop(self, vol: Volume, force: bool) -> None:
+        self.cluster.stop_volume(vol.name)
+
+    def delete(self, vol: Volume) -> None:
+        self.cluster.delete_volume(vol.name)
+
+    def shd(self, vol: Volume) -> DaemonStatus | None:
+        served = self.cluster.volumes.get(vol.name)
+        if served is None or not served.started or vol.type not in (ClusterType.REPLICATE, ClusterType.DISPERSE):
+            return None
+        return DaemonStatus(True, os.getpid())
+
+    def heal(self, vol: Volume) -> None:
+        served = self.cluster.volumes.get(vol.name)
+        wake = getattr(self.cluster, "wake_shd", None)
+        if served is not None and wake is not None:
+            wake(served)
+
+    def change_options(self, vol: Volume, change: Callable[[], str | None]) -> str | None:
+        """As :meth:`runtime.Cluster.set_option` applies a change: the bricks' access options
+        checked (glusterd's texts), the bricks reconfigured, FETCHSPEC to every client."""
+        served = self.cluster.volume(vol.name)
+        before = dict(vol.options)
+        try:
+            note = change()
+            server_options("/", None, None, vol.options)
+        except ValueError as exc:  # VolumeError, or an address list glusterd refuses
+            vol.options.clear()
+            vol.options.update(before)
+            raise VolumeError(getattr(exc, "message", str(exc))) from None
+        opts = vol.options
+        for brick in served.bricks:
+            brick.reconfigure(server_options(brick.path, vol.username, vol.password, opts))
+            brick.state.options = BrickOptions.from_volume_options(opts)
+        self.cluster.notify()
+        return note
+
+
+class CliProgram:
+    """The GLUSTER-CLI program of a node's glusterd: ``handle(call)`` as sessions do."""
+
+    def __init__(self, cluster: Cluster, node: Node) -> None:
+        self.gd = ClusterGlusterd(cluster, node)
+
+    def handle(self, call: Call) -> tuple[Any, bytes]:
+        return cli_handlers.handle(self.gd, call.proc, call.args, new_uuid=lambda: str(uuid.uuid4())), b""

@@ -2,11 +2,12 @@
 
 :class:`GlusterdSession` answers one connection, synchronously (the trio shell feeds it).
 On TCP it serves GF-DUMP, the handshake's GETSPEC / EVENT_NOTIFY / GET_VOLUME_INFO /
-GET_SNAPSHOT_INFO and the portmap; on the unix socket, like glusterd 10.3, only GF-DUMP and
-GETSPEC.  GETSPEC hands out the *trusted* client volfile (with the bricks' auth.login
-credentials) to local peers and the plain one to others, with ``remote-host`` set to an
-address the client can reach.  The port map is the node's: a brick of another node is not
-known here (op_ret -1), as with a real pool.
+GET_SNAPSHOT_INFO, the portmap and the gluster CLI's read-only procedures; on the unix socket,
+like glusterd 10.3, GF-DUMP, GETSPEC and the whole CLI program (``clisession.py``).  GETSPEC
+hands out the *trusted* client volfile (with the bricks' auth.login credentials) to local peers
+and the plain one to others, with ``remote-host`` set to an address the client can reach.  The
+port map is the node's: a brick of another node is not known here (op_ret -1), as with a real
+pool.
 
 Every connection glusterd holds gets the GF-CBK FETCHSPEC callback when a volume's volfile
 changes (``glusterd_fetchspec_notify`` walks all its transports, CLI connections included:
@@ -22,8 +23,8 @@ import ipaddress
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..mgmt import volgen
-from ..proto import callback, dump, handshake, portmap
+from ..mgmt import cli_handlers, volgen
+from ..proto import callback, cli, dump, handshake, portmap
 from ..proto.events import Call
 from ..proto.gfdict import old_dict, old_dict_text
 from ..proto.xdr import Encoded, encode
@@ -44,19 +45,23 @@ GLUSTERD_TCP_PROGRAMS = (
         ["GETSPEC", "EVENT_NOTIFY", "GET_VOLUME_INFO", "GET_SNAPSHOT_INFO"], name="Gluster Handshake"
     ),
     portmap.PROGRAM.only(["PORTBYBRICK", "BRICKBYPORT", "SIGNIN", "SIGNOUT"]),
+    cli.PROGRAM.only(cli.TCP_PROCEDURES, name="GlusterD svc cli read-only"),
 )
 GLUSTERD_UNIX_PROGRAMS = (
     dump.PROGRAM.only(["DUMP", "PING"]),
     handshake.PROGRAM.only(["GETSPEC"], name="Gluster Handshake (CLI Getspec)"),
+    cli.PROGRAM.only(cli.UNIX_PROCEDURES),
 )
 _DUMP = {
     "tcp": (
         dump.GfProgDetail.cls("GF-DUMP", dump.GF_DUMP_PROGRAM, 1),
+        dump.GfProgDetail.cls("GlusterD svc cli read-only", cli.GLUSTER_CLI_PROGRAM, 2),
         dump.GfProgDetail.cls("Gluster Portmap", portmap.GLUSTER_PMAP_PROGRAM, 1),
         dump.GfProgDetail.cls("Gluster Handshake", handshake.GLUSTER_HNDSK_PROGRAM, 2),
     ),
     "unix": (
         dump.GfProgDetail.cls("GF-DUMP", dump.GF_DUMP_PROGRAM, 1),
+        dump.GfProgDetail.cls("GlusterD svc cli", cli.GLUSTER_CLI_PROGRAM, 2),
         dump.GfProgDetail.cls("Gluster Handshake (CLI Getspec)", handshake.GLUSTER_HNDSK_PROGRAM, 2),
     ),
 }
@@ -109,6 +114,8 @@ class GlusterdSession:
             then names each brick's port).
         identifier: the peer as glusterd names it (``ip:port``), for ``volume set``'s client
             op-version check.
+        cli_program: what answers the gluster CLI's calls (:class:`.clisession.CliProgram`);
+            the listener's program table decides which procedures reach it.
     """
 
     def __init__(
@@ -120,8 +127,10 @@ class GlusterdSession:
         peer_host: str | None,
         portmap_port: int | None = 24007,
         identifier: str | None = None,
+        cli_program: Any = None,
     ) -> None:
         self.volumes = volumes
+        self.cli_program = cli_program
         self.node = node
         self.portmap_port = portmap_port
         self.transport = transport
@@ -187,6 +196,10 @@ class GlusterdSession:
             return None, b""
         if call.prog == portmap.GLUSTER_PMAP_PROGRAM:
             return self._portmap(call.proc, a), b""
+        if call.prog == cli.GLUSTER_CLI_PROGRAM:  # the gluster CLI (server/clisession.py)
+            if self.cli_program is None:
+                return cli_handlers.not_supported(call.proc), b""
+            return self.cli_program.handle(call)
         proc = handshake.GfHndskProc(call.proc)
         if proc == handshake.GfHndskProc.GF_HNDSK_GETSPEC:
             return self.getspec(a.key, a.xdata, args=a), b""

@@ -28,6 +28,7 @@ from .brick import BRICK_PROGRAMS, Brick, BrickSession
 from .brickopts import changed_bricks
 from .brickstate import BrickOptions
 from .calllog import CallLog, Faults
+from .clisession import CliProgram
 from .glusterd import GLUSTERD_TCP_PROGRAMS, GLUSTERD_UNIX_PROGRAMS, GlusterdSession
 from .heal import BrickHealInfo, HealReport, anon_inode_dirs, heal, heal_info, self_heal_daemon
 from .identity import IDENTITY_FILE, VolumeIdentity, identity_folder
@@ -528,6 +529,7 @@ class Cluster:
                 None if peer in ("unix", "rdma") else peer,
                 pmap_port,
                 identifier=f"{unmapped(addr[0])}:{addr[1]}" if peer not in ("unix", "rdma") and addr else peer,
+                cli_program=CliProgram(self, node),
             )
             if li.transport == "tcp" and not rdma:  # rpcsvc: glusterd.vol's rpc-auth-allow-insecure
                 session.denied = not Peer.from_sockaddr(addr).privileged and not allows_insecure(self.glusterd_options)

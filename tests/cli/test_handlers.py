@@ -121,6 +121,8 @@ def _problems(sid, real, fake):
         for field in ("op_ret", "op_errno", "op_errstr")
         if fake.get(field) != real.get(field)
     ]
+    if (real.get(rk) is None) != (fake.get(rk) is None):  # some CLI callbacks need a dict, even empty
+        out.append(f"dict: fake {fake.get(rk)!r}, real {real.get(rk)!r}")
     if sid in SKIP_DICT:
         return out
     rd, fd = real.get(rk) or {}, fake.get(rk) or {}

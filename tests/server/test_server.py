@@ -190,4 +190,11 @@ def test_raw_client_probe_types():
     # keep the raw helpers honest: a DUMP through Raw decodes
     with FakeGluster(["v"], ["tcp://127.0.0.1:0"]) as server:
         r = Raw("127.0.0.1", server.info.port).call(dump.GF_DUMP_PROGRAM, 1, 1, dump.GfDumpReq(dump.GFS_ID))
-        assert [p.progname for p in r.result.prog] == ["GF-DUMP", "Gluster Portmap", "Gluster Handshake"]
+        # a real 10.3 lists GF-DUMP, GlusterD svc peer, GlusterD svc cli read-only, GlusterD svc mgmt
+        # (v2, v3), Gluster Portmap, Gluster Handshake, Gluster MGMT Handshake: the fake, what it serves
+        assert [p.progname for p in r.result.prog] == [
+            "GF-DUMP",
+            "GlusterD svc cli read-only",
+            "Gluster Portmap",
+            "Gluster Handshake",
+        ]

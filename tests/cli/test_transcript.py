@@ -1,0 +1,168 @@
+"""Acceptance: the unmodified ``gluster`` CLI prints the same against the fake glusterd as against a
+real glusterd 10.3.
+
+The command list is :data:`fakegluster.testing.cliscenario.STEPS` (every volume type created,
+started, set/reset/get, info and status with and without ``--xml``, heal, getspec, the read-only
+TCP program over ``--remote-host``, stop, delete, and the error cases).  The fake's transcript is
+compared with the real one recorded in fixtures/cli/transcript.json (tools/record_cli.py) and,
+in ``test_live_real_and_fake_agree``, with a real glusterd run in the same session on a shorter
+list.  Outputs are compared after normalising names, paths, UUIDs, ports and pids
+(:class:`fakegluster.testing.clirun.Normaliser`) and table padding (:func:`~.clirun.comparable`).
+
+Unix steps run where ``/var/run/glusterd.socket`` is the fake's socket (a mount namespace), so
+``volume heal V info``'s glfsheal reaches the fake; TCP steps run in a network namespace whose
+``127.0.0.1:24007`` leads to the fake's TCP listener.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from fakegluster.testing import clirun, cliscenario
+from tests.conftest import unavailable
+from tests.helpers import require_tool
+
+pytestmark = pytest.mark.real
+
+ROOT = Path(__file__).parents[2]
+RECORDED = {s["id"]: s for s in json.loads((ROOT / "fixtures" / "cli" / "transcript.json").read_text())["steps"]}
+
+#: steps whose output the fake does not reproduce, and why (an empty reason is a bug)
+_VOLFILE_HOST = (
+    "the fake's volfile names a brick by the address the client reached (remote-host 127.0.0.1) and, "
+    "as its glusterd is not on port 24007, adds remote-port; a real one writes the brick's host name"
+)
+KNOWN: dict[str, str] = {
+    "getspec": _VOLFILE_HOST,
+    "tcp-getspec": _VOLFILE_HOST,
+    "heal-info": "glfsheal prints each brick as the volfile's remote-host:remote-subvolume; " + _VOLFILE_HOST,
+    "heal-info-ec": "glfsheal prints each brick as the volfile's remote-host:remote-subvolume; " + _VOLFILE_HOST,
+}
+
+
+def _values(host: str, root: str, prefix: str, first: int = 1) -> dict[str, str]:
+    """Volume names that sort like the real run's (``fgreal-PID-TOKEN-N``, N in VOLUMES order)."""
+    values = {"host": host, "root": root}
+    for n, key in enumerate([*cliscenario.VOLUMES, "new"], first):
+        values[f"vol:{key}"] = f"{prefix}-{n}"
+    return values
+
+
+def _need_root():
+    require_tool("gluster")
+    if os.geteuid() != 0:
+        unavailable("the CLI transcript runs the CLI in mount and network namespaces (root)")
+
+
+def run_fake(steps, tmp: str) -> list[clirun.Outcome]:
+    from fakegluster.server import FakeGluster
+
+    # as long as the real run's /tmp/fg-real-XXXXXXXX: the CLI wraps a brick name that does
+    # not fit its status column
+    root = tempfile.mkdtemp(prefix="fg-fake-", dir="/tmp")
+    try:
+        cliscenario.prepare_root(root)
+        sock = os.path.join(tmp, "gd.sock")
+        with FakeGluster((), [f"unix://{sock}", "tcp://127.0.0.1:0"]) as fake:
+            values = _values(fake.cluster.nodes[0].host, root, f"fgcli-{os.getpid()}")
+            with clirun.Relay(sock) as relay, clirun.NetnsBridge(("127.0.0.1", fake.info.port)) as bridge:
+                out = clirun.run_steps(steps, values, unix=relay, tcp=bridge, default_socket=sock)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return clirun.normalise_all(out, values)
+
+
+@pytest.fixture(scope="module")
+def fake_transcript(tmp_path_factory):
+    _need_root()
+    return run_fake(cliscenario.STEPS, str(tmp_path_factory.mktemp("clifake")))
+
+
+def _same(a: clirun.Outcome, b: dict | clirun.Outcome) -> list[str]:
+    b = b if isinstance(b, dict) else b.as_json()
+    diffs = []
+    if a.status != b["status"]:
+        diffs.append(f"exit status {a.status} != {b['status']}")
+    for field in ("stdout", "stderr"):
+        if clirun.comparable(getattr(a, field)) != clirun.comparable(b[field]):
+            diffs.append(f"{field}:\n--- fake\n{getattr(a, field)}\n--- real\n{b[field]}")
+    return diffs
+
+
+def test_fake_prints_what_the_real_glusterd_printed(fake_transcript):
+    bad = {}
+    for o in fake_transcript:
+        diffs = _same(o, RECORDED[o.id])
+        if diffs and o.id not in KNOWN:
+            bad[o.id] = diffs
+        elif not diffs and o.id in KNOWN:
+            bad[o.id] = [f"listed as a known difference ({KNOWN[o.id]}) but now equal: drop it from KNOWN"]
+    assert not bad, "\n\n".join(f"[{k}] " + "\n".join(v) for k, v in bad.items())
+
+
+def test_every_known_difference_has_a_reason():
+    assert all(KNOWN.values()) and set(KNOWN) <= set(RECORDED)
+
+
+#: the live comparison: one volume of two types through their whole life, and the error cases
+LIVE = [
+    "pool-list",
+    "peer-status",
+    "create-dist",
+    "create-rep3",
+    "create-exists",
+    "create-brick-in-use",
+    "create-no-force",
+    "create-no-parent",
+    "info-dist",
+    "info-xml-rep3",
+    "status-created",
+    "start-dist",
+    "start-rep3",
+    "start-again",
+    "status-rep3",
+    "status-xml-dist",
+    "tcp-info",
+    "tcp-status-xml",
+    "tcp-create",
+    "unknown-info",
+    "unknown-start",
+    "delete-started",
+    "stop-dist",
+    "stop-rep3",
+    "stop-again",
+    "delete-dist",
+    "delete-rep3",
+    "info-deleted",
+]
+
+
+def test_live_real_and_fake_agree(real_gluster, tmp_path):
+    """The same commands against the session's real glusterd and a fake, side by side."""
+    _need_root()
+    from fakegluster.testing.realgluster import VOLUME_PREFIX, RealVolume
+
+    steps = [s for s in cliscenario.STEPS if s.id in LIVE]
+    assert len(steps) == len(LIVE)
+    rg = real_gluster
+    root = tempfile.mkdtemp(prefix="fg-real-")
+    with open(os.path.join(root, ".owner"), "w") as f:
+        f.write(f"{os.getpid()} {rg.token}\n")
+    cliscenario.prepare_root(root)
+    # the harness's own names (fgreal-PID-TOKEN-N: another session would take anything else for
+    # a crashed run's left-over), numbered clear of RealGluster.create_volume's counter
+    values = _values(rg.hostname, root, f"{VOLUME_PREFIX}-{os.getpid()}-{rg.token}", first=1001)
+    for key, name in values.items():
+        if key.startswith("vol:"):
+            rg.volumes.append(RealVolume(name=name, brick_paths=[], brick_ports=[], root=root, _owner=rg))
+    with clirun.Relay("/var/run/glusterd.socket") as relay, clirun.NetnsBridge(("127.0.0.1", 24007)) as bridge:
+        real = clirun.normalise_all(clirun.run_steps(steps, values, unix=relay, tcp=bridge), values)
+    fake = run_fake(steps, str(tmp_path))
+    bad = {f.id: d for f, r in zip(fake, real) if (d := _same(f, r)) and f.id not in KNOWN}
+    assert not bad, "\n\n".join(f"[{k}] " + "\n".join(v) for k, v in bad.items())
