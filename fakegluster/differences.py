@@ -114,6 +114,19 @@ known(
     why="No 10.x client translator sends them; a non-blocking lock that hangs is not worth imitating.",
 )
 
+known(
+    "VOLFILE_BRICK_ADDRESS",
+    real=(
+        "glusterd names each brick of a client volfile by its host name (remote-host), with no remote-port (it is"
+        " on port 24007): system:: getspec shows it, glfsheal prints it in volume heal V info"
+    ),
+    fake=(
+        "names a brick by the address the client reached its glusterd on (remote-host 127.0.0.1...), and adds"
+        " remote-port when its glusterd is not on 24007"
+    ),
+    why="Clients must reach a fake on another port or address; its nodes are addresses of one machine.",
+)
+
 
 if __name__ == "__main__":
     print(markdown(), end="")
