@@ -72,8 +72,10 @@ class DaemonStatus:
 class Glusterd(Protocol):
     """The cluster as the CLI handlers see it (the serving side implements it)."""
 
-    #: this glusterd's node uuid (``MY_UUID``)
-    node_uuid: str
+    @property
+    def node_uuid(self) -> str:
+        """This glusterd's node uuid (``MY_UUID``)."""
+        ...
 
     def volumes(self) -> Iterable[Volume]:
         """Every volume of the cluster (any order)."""

@@ -184,7 +184,8 @@ class ClusterGlusterd:
     def create(self, vol: Volume) -> Volume:
         add = getattr(self.cluster, "add_volume", None)
         if add is not None:
-            return add(vol, storage="directory").model
+            served: Volume = add(vol, storage="directory").model
+            return served
         # until runtime.Cluster.add_volume: the same volume again from a spec (checks passed)
         spec = VolumeSpec(
             vol.name,

@@ -34,6 +34,7 @@ from .handle import ConnectionHandle
 from .volume import BrickRef, Volume, brick_ref
 
 if TYPE_CHECKING:
+    from .clisession import CliProgram
     from .node import Node
 
 __all__ = ["GlusterdSession", "GLUSTERD_TCP_PROGRAMS", "GLUSTERD_UNIX_PROGRAMS", "is_local"]
@@ -127,7 +128,7 @@ class GlusterdSession:
         peer_host: str | None,
         portmap_port: int | None = 24007,
         identifier: str | None = None,
-        cli_program: Any = None,
+        cli_program: CliProgram | None = None,
     ) -> None:
         self.volumes = volumes
         self.cli_program = cli_program
