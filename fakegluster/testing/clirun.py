@@ -57,6 +57,8 @@ __all__ = [
 
 #: A real glusterd's answers that mean "try again": another transaction holds the volume lock.
 TRANSIENT = re.compile(r"Another transaction is in progress|Locking failed on|Error : Request timed out")
+#: What the CLI prints when its connection ends before it is up (``cli_rpc_notify``).
+NOT_CONNECTED = "Connection failed. Please check if gluster daemon is operational."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -374,9 +376,15 @@ def run_step(
             relay = tcp.relay
             cp = run_gluster(argv, remote_host="127.0.0.1", prefix=tcp.argv_prefix)
         exchanges = relay.take()
-        if cp.returncode != 0 and TRANSIENT.search(cp.stderr + cp.stdout) and time.monotonic() < deadline:
-            time.sleep(0.5)
-            continue
+        if cp.returncode != 0 and time.monotonic() < deadline:
+            if TRANSIENT.search(cp.stderr + cp.stdout):
+                time.sleep(0.5)
+                continue
+            # The CLI lost its connection before it sent anything (seen once on a loaded machine):
+            # nothing reached glusterd, so running it again is safe.
+            if NOT_CONNECTED in cp.stdout and not any(client for client, _ in exchanges):
+                time.sleep(0.5)
+                continue
         break
     rpc = [m for c, s in exchanges for m in decode_exchange(c, s)]
     return Outcome(step.id, step.args, step.via, cp.stdout, cp.stderr, cp.returncode, rpc)

@@ -161,8 +161,13 @@ def test_live_real_and_fake_agree(real_gluster, tmp_path):
     for key, name in values.items():
         if key.startswith("vol:"):
             rg.volumes.append(RealVolume(name=name, brick_paths=[], brick_ports=[], root=root, _owner=rg))
-    with clirun.Relay("/var/run/glusterd.socket") as relay, clirun.NetnsBridge(("127.0.0.1", 24007)) as bridge:
-        real = clirun.normalise_all(clirun.run_steps(steps, values, unix=relay, tcp=bridge), values)
+    mine = [v for v in rg.volumes if v.name in values.values()]
+    try:
+        with clirun.Relay("/var/run/glusterd.socket") as relay, clirun.NetnsBridge(("127.0.0.1", 24007)) as bridge:
+            real = clirun.normalise_all(clirun.run_steps(steps, values, unix=relay, tcp=bridge), values)
+    finally:
+        for vol in mine:  # gone already unless a step failed; out of the session's list either way
+            vol.delete()
     fake = run_fake(steps, str(tmp_path))
     bad = {f.id: d for f, r in zip(fake, real) if (d := _same(f, r)) and f.id not in KNOWN}
     assert not bad, "\n\n".join(f"[{k}] " + "\n".join(v) for k, v in bad.items())
