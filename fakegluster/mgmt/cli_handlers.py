@@ -19,18 +19,19 @@ Procedures fakegluster does not implement answer ``op_ret -1`` with op_errstr
 
 from __future__ import annotations
 
-import dataclasses
 import errno
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from ..proto import cli
 from ..proto.gfdict import old_dict, old_dict_text
 from . import create as mgmt_create
+from .cli_glusterd import DaemonStatus, Glusterd, ModelGlusterd, Peer
 from .model import Brick, ClusterType, Volume, VolumeError, VolumeStatus
 
 __all__ = [
     "Glusterd",
+    "ModelGlusterd",
     "Peer",
     "DaemonStatus",
     "handle",
@@ -50,78 +51,6 @@ NOT_SUPPORTED = "{} is not supported by fakegluster"
 
 #: glusterd_probe_errno (glusterd-handler.h ... cli-rpc-ops.c prints its text).
 GF_PROBE_LOCALHOST = 1
-
-
-@dataclasses.dataclass(frozen=True)
-class Peer:
-    """Another glusterd of the trusted pool (``glusterd_peerinfo_t``)."""
-
-    uuid: str
-    hostname: str
-    connected: bool = True
-
-
-@dataclasses.dataclass(frozen=True)
-class DaemonStatus:
-    """A volume's self-heal daemon as ``volume status`` shows it (``brickN`` after the bricks)."""
-
-    online: bool
-    pid: int = -1
-
-
-class Glusterd(Protocol):
-    """The cluster as the CLI handlers see it (the serving side implements it)."""
-
-    @property
-    def node_uuid(self) -> str:
-        """This glusterd's node uuid (``MY_UUID``)."""
-        ...
-
-    def volumes(self) -> Iterable[Volume]:
-        """Every volume of the cluster (any order)."""
-        ...
-
-    def peers(self) -> Sequence[Peer]:
-        """The other nodes of the pool."""
-        ...
-
-    def is_local_host(self, host: str) -> bool:
-        """``host`` names this node (``glusterd_gf_is_local_addr``)."""
-        ...
-
-    def resolve_host(self, host: str) -> str | None:
-        """The uuid of the node ``host`` names, None if no node of the pool."""
-        ...
-
-    def path_check(self, brick: Brick, force: bool, volume_id: str) -> str | None:
-        """``glusterd_validate_and_create_brickpath`` on a local brick: makes the directory,
-        returns glusterd's op_errstr when it refuses."""
-        ...
-
-    def create(self, vol: Volume) -> Volume:
-        """Serve the new volume; returns the model now served (its volume id may be the one a
-        directory volume kept)."""
-        ...
-
-    def start(self, vol: Volume, force: bool) -> None: ...
-
-    def stop(self, vol: Volume, force: bool) -> None: ...
-
-    def delete(self, vol: Volume) -> None: ...
-
-    def shd(self, vol: Volume) -> DaemonStatus | None:
-        """The volume's self-heal daemon, None when glusterd runs none for it."""
-        ...
-
-    def heal(self, vol: Volume) -> None:
-        """Start an index heal (``volume heal V``)."""
-        ...
-
-    def change_options(self, vol: Volume, change: Callable[[], str | None]) -> str | None:
-        """Run ``change`` (a ``volume set``/``reset`` on ``vol``'s model, raising
-        :class:`VolumeError`) and apply the result: bricks reconfigured, new volfiles announced
-        (FETCHSPEC).  All or nothing: on an error the options are as before."""
-        ...
 
 
 # ---------------------------------------------------------------------------------------------
@@ -455,7 +384,7 @@ def set_volume(gd: Glusterd, req: Mapping[str, str]) -> Any:
         n += 1
 
     def change() -> None:
-        options.set_options(v, pairs, list(gd.volumes()))
+        options.set_options(v, pairs, list(gd.volumes()), strict=gd.strict, clients=gd.clients(v))
 
     try:
         gd.change_options(v, change)
@@ -522,7 +451,7 @@ def probe(gd: Glusterd, req: Mapping[str, str]) -> Any:
 P = cli.GlusterCliProcnum
 
 #: what the CLI prints before ": failed" for procedures we do not implement (for the error text)
-_WHAT = {
+_WHAT: dict[int, str] = {
     P.GLUSTER_CLI_DEPROBE: "peer detach",
     P.GLUSTER_CLI_DEFRAG_VOLUME: "volume rebalance",
     P.GLUSTER_CLI_ADD_BRICK: "volume add-brick",
@@ -606,91 +535,3 @@ _HANDLERS: dict[int, Callable[[Glusterd, Mapping[str, str]], Any]] = {
     P.GLUSTER_CLI_GET_VOL_OPT: get_vol_opt,
     P.GLUSTER_CLI_PROBE: probe,
 }
-
-
-class ModelGlusterd:
-    """A :class:`Glusterd` on the model alone (no bricks are served): what ``volume create`` /
-    ``start`` / ``stop`` change is the model's state; started bricks get ``ports`` in turn and
-    ``pid``.  For tests and for a management-plane-only fake.
-
-    ``path_check`` is glusterd's brick directory check (the serving side passes
-    :func:`fakegluster.server.clisession.brick_path_check`); ``hosts`` name this node.
-    """
-
-    def __init__(
-        self,
-        node_uuid: str,
-        hosts: Iterable[str],
-        *,
-        path_check: Callable[[Brick, bool, str], str | None] | None = None,
-        peers: Sequence[Peer] = (),
-        first_port: int = 49152,
-        pid: int = 1,
-    ) -> None:
-        self.node_uuid = node_uuid
-        self.hosts = set(hosts)
-        self._path_check = path_check
-        self._peers = list(peers)
-        self._port = first_port
-        self.pid = pid
-        self.vols: dict[str, Volume] = {}
-        self.healed: list[str] = []
-        self.changed: list[str] = []
-
-    def volumes(self) -> Iterable[Volume]:
-        return list(self.vols.values())
-
-    def peers(self) -> Sequence[Peer]:
-        return self._peers
-
-    def is_local_host(self, host: str) -> bool:
-        return host in self.hosts or host in ("localhost", "127.0.0.1", "::1")
-
-    def resolve_host(self, host: str) -> str | None:
-        if self.is_local_host(host):
-            return self.node_uuid
-        for p in self._peers:
-            if p.hostname == host:
-                return p.uuid
-        return None
-
-    def path_check(self, brick: Brick, force: bool, volume_id: str) -> str | None:
-        return self._path_check(brick, force, volume_id) if self._path_check else None
-
-    def create(self, vol: Volume) -> Volume:
-        self.vols[vol.name] = vol
-        return vol
-
-    def start(self, vol: Volume, force: bool) -> None:
-        for b in vol.bricks:
-            if not b.online and b.node_uuid == self.node_uuid:
-                b.online, b.port, b.pid = True, self._port, self.pid
-                self._port += 1
-        vol.status = VolumeStatus.STARTED
-
-    def stop(self, vol: Volume, force: bool) -> None:
-        for b in vol.bricks:
-            b.online, b.port, b.pid = False, 0, -1
-        vol.status = VolumeStatus.STOPPED
-
-    def delete(self, vol: Volume) -> None:
-        del self.vols[vol.name]
-
-    def shd(self, vol: Volume) -> DaemonStatus | None:
-        if vol.status != VolumeStatus.STARTED or vol.type not in (ClusterType.REPLICATE, ClusterType.DISPERSE):
-            return None
-        return DaemonStatus(True, self.pid)
-
-    def heal(self, vol: Volume) -> None:
-        self.healed.append(vol.name)
-
-    def change_options(self, vol: Volume, change: Callable[[], str | None]) -> str | None:
-        before = dict(vol.options)
-        try:
-            note = change()
-        except VolumeError:
-            vol.options.clear()
-            vol.options.update(before)
-            raise
-        self.changed.append(vol.name)
-        return note

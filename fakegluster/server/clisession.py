@@ -25,10 +25,6 @@ from ..mgmt import cli_handlers
 from ..mgmt.cli_handlers import DaemonStatus, Peer
 from ..mgmt.model import GLUSTERD_WORKDIR, Brick, ClusterType, Volume, VolumeError
 from ..proto.events import Call
-from .auth import server_options
-from .brickstate import BrickOptions
-from .node import find_node
-from .volspec import VolumeSpec
 
 if TYPE_CHECKING:
     from .node import Node
@@ -157,6 +153,8 @@ class ClusterGlusterd:
     glusterd sees it.  Runs in the server's trio thread, as every glusterd session does, so the
     cluster's methods are called directly."""
 
+    strict = True  # a key the fake's bricks cannot honour is refused (mgmt/support.py)
+
     def __init__(self, cluster: Cluster, node: Node) -> None:
         self.cluster, self.node = cluster, node
 
@@ -174,31 +172,15 @@ class ClusterGlusterd:
         return self.node.matches(host) or host in ("localhost", "127.0.0.1", "::1")
 
     def resolve_host(self, host: str) -> str | None:
-        node = find_node(self.cluster.nodes, host)
-        return node.uuid if node is not None else None
+        return self.cluster.resolve_host(host)
 
     def path_check(self, brick: Brick, force: bool, volume_id: str) -> str | None:
         # every fake node's brick directories are on this machine
         return brick_path_check(brick, force, volume_id)
 
     def create(self, vol: Volume) -> Volume:
-        add = getattr(self.cluster, "add_volume", None)
-        if add is not None:
-            served: Volume = add(vol, storage="directory").model
-            return served
-        # until runtime.Cluster.add_volume: the same volume again from a spec (checks passed)
-        spec = VolumeSpec(
-            vol.name,
-            bricks=[b.name for b in vol.bricks],
-            replica=vol.replica_count if vol.type == ClusterType.REPLICATE else None,
-            arbiter=vol.arbiter_count or None,
-            disperse=vol.disperse_count or None,
-            redundancy=vol.redundancy_count if vol.type == ClusterType.DISPERSE else None,
-            transport=vol.transport.text,
-            start=False,
-            storage="directory",
-        )
-        return self.cluster.create_volume(spec).model
+        served: Volume = self.cluster.add_volume(vol, storage="directory").model
+        return served
 
     def start(self, vol: Volume, force: bool) -> None:
         self.cluster.start_volume(vol.name, force)
@@ -217,28 +199,19 @@ class ClusterGlusterd:
 
     def heal(self, vol: Volume) -> None:
         served = self.cluster.volumes.get(vol.name)
-        wake = getattr(self.cluster, "wake_shd", None)
-        if served is not None and wake is not None:
-            wake(served)
+        if served is not None:
+            self.cluster.wake_shd(served)
+
+    def clients(self, vol: Volume) -> list[tuple[str, int, int]]:
+        return self.cluster.clients(vol.name)
 
     def change_options(self, vol: Volume, change: Callable[[], str | None]) -> str | None:
-        """As :meth:`runtime.Cluster.set_option` applies a change: the bricks' access options
-        checked (glusterd's texts), the bricks reconfigured, FETCHSPEC to every client."""
-        served = self.cluster.volume(vol.name)
-        before = dict(vol.options)
+        """:meth:`runtime.Cluster.change_options`: the bricks' access options checked
+        (glusterd's texts), the bricks reconfigured, FETCHSPEC to every client."""
         try:
-            note = change()
-            server_options("/", None, None, vol.options)
-        except ValueError as exc:  # VolumeError, or an address list glusterd refuses
-            vol.options.clear()
-            vol.options.update(before)
+            return self.cluster.change_options(vol.name, change)
+        except ValueError as exc:  # runtime.ClusterError: glusterd refused, nothing changed
             raise VolumeError(getattr(exc, "message", str(exc))) from None
-        opts = vol.options
-        for brick in served.bricks:
-            brick.reconfigure(server_options(brick.path, vol.username, vol.password, opts))
-            brick.state.options = BrickOptions.from_volume_options(opts)
-        self.cluster.notify()
-        return note
 
 
 class CliProgram:
