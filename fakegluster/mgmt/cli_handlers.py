@@ -25,6 +25,7 @@ from typing import Any
 
 from ..proto import cli
 from ..proto.gfdict import old_dict, old_dict_text
+from . import cli_global
 from . import create as mgmt_create
 from .cli_glusterd import DaemonStatus, Glusterd, ModelGlusterd, Peer
 from .model import Brick, ClusterType, Volume, VolumeError, VolumeStatus
@@ -371,17 +372,24 @@ def set_volume(gd: Glusterd, req: Mapping[str, str]) -> Any:
     ``glusterd_op_set_volume``): all pairs pass glusterd's checks or none is stored.  The CLI
     reads no reply key (``help-str`` only for ``volume set help``)."""
     name = req.get("volname", "")
+    if "help" in req or "help-xml" in req:  # glusterd_get_volopt_content: the option docs
+        return _fail(NOT_SUPPORTED.format(f"volume set {name}"), EG_OPNOTSUP)
+    pairs = []
+    n = 1
+    while f"key{n}" in req:
+        pairs.append((req[f"key{n}"], req.get(f"value{n}", "")))
+        n += 1
+    if name.lower() == "all":  # the cluster-wide options
+        try:
+            cli_global.stage_set_global(pairs)
+        except VolumeError as exc:
+            return _fail(exc.message)
     v = _find(gd, name)
     if v is None:
         return _fail(f"Volume {name} does not exist")
     options = _options()
     if options is None:
         return _fail(NOT_SUPPORTED.format("volume set"), EG_OPNOTSUP)
-    pairs = []
-    n = 1
-    while f"key{n}" in req:
-        pairs.append((req[f"key{n}"], req.get(f"value{n}", "")))
-        n += 1
 
     def change() -> None:
         options.set_options(v, pairs, list(gd.volumes()), strict=gd.strict, clients=gd.clients(v))
@@ -416,19 +424,25 @@ def get_vol_opt(gd: Glusterd, req: Mapping[str, str]) -> Any:
     """GET_VOL_OPT (``volume get V KEY|all``; ``glusterd_get_volume_opts``): rows ``keyN`` /
     ``valueN`` and ``count``, what ``gf_cli_get_vol_opt_cbk`` and its XML read."""
     name = req.get("volname", "")
-    v = _find(gd, name)
-    if v is None:
-        return _fail(f"Volume {name} does not exist", 0)
-    options = _options()
-    if options is None:
-        return _fail(NOT_SUPPORTED.format("volume get"), EG_OPNOTSUP)
-    try:
-        rows = options.get_option(v, req.get("key", "all"))
-    except VolumeError as exc:
-        return _fail(exc.message, 0)
+    if name.lower() == "all":  # glusterd_get_global_options_for_all_vols
+        try:
+            rows = cli_global.get_global(req.get("key", "all"))
+        except VolumeError as exc:
+            return _fail(exc.message, 0)
+    else:
+        v = _find(gd, name)
+        if v is None:
+            return _fail(f"Volume {name} does not exist", 0)
+        options = _options()
+        if options is None:
+            return _fail(NOT_SUPPORTED.format("volume get"), EG_OPNOTSUP)
+        try:
+            rows = [(row.key, row.value) for row in options.get_option(v, req.get("key", "all"))]
+        except VolumeError as exc:
+            return _fail(exc.message, 0)
     pairs: list[tuple[str, Any]] = []
-    for n, row in enumerate(rows, 1):
-        pairs += [(f"key{n}", row.key), (f"value{n}", row.value)]
+    for n, (key, value) in enumerate(rows, 1):
+        pairs += [(f"key{n}", key), (f"value{n}", value)]
     return _rsp(pairs=[*pairs, ("count", len(rows))])
 
 

@@ -142,6 +142,24 @@ LIVE = [
     "info-deleted",
 ]
 
+#: glusterd's cluster-wide options (``volume get/set all``): read, and every refusal a real
+#: glusterd gives (nothing here changes a real glusterd: each set is refused)
+GLOBAL = [
+    clirun.Step("get-all-all", "volume get all all"),
+    clirun.Step("get-all-all-xml", "volume get all all --xml"),
+    clirun.Step("get-all-op-version", "volume get ALL cluster.op-version"),
+    clirun.Step("get-all-unknown", "volume get all no.such"),
+    clirun.Step("get-all-volume-key", "volume get all performance.write-behind"),
+    clirun.Step("set-all-op-version-equal", "volume set all cluster.op-version 100000"),
+    clirun.Step("set-all-op-version-hex", "volume set all cluster.op-version 0x10"),
+    clirun.Step("set-all-op-version-high", "volume set all cluster.op-version 200000"),
+    clirun.Step("set-all-op-version-word", "volume set all cluster.op-version max"),
+    clirun.Step("set-all-max-op-version", "volume set all cluster.max-op-version 5"),
+    clirun.Step("set-all-volume-key", "volume set all performance.write-behind off"),
+    clirun.Step("set-all-unknown", "volume set all no.such 1"),
+    clirun.Step("set-all-bad-bool", "volume set all cluster.brick-multiplex maybe"),
+]
+
 
 def test_live_real_and_fake_agree(real_gluster, tmp_path):
     """The same commands against the session's real glusterd and a fake, side by side."""
@@ -150,6 +168,7 @@ def test_live_real_and_fake_agree(real_gluster, tmp_path):
 
     steps = [s for s in cliscenario.STEPS if s.id in LIVE]
     assert len(steps) == len(LIVE)
+    steps += GLOBAL
     rg = real_gluster
     root = tempfile.mkdtemp(prefix="fg-real-")
     with open(os.path.join(root, ".owner"), "w") as f:
