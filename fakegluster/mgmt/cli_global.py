@@ -1,4 +1,5 @@
-"""``volume get all ...`` and ``volume set all ...``: glusterd's cluster-wide options.
+"""``volume get all ...`` and ``volume set all ...``: glusterd's cluster-wide options; ``volume
+set help``: the option docs (:func:`set_help`).
 
 ``volume get all KEY|all`` is ``glusterd_get_global_options_for_all_vols``
 (``glusterd-utils.c``): the rows of ``valid_all_vol_opts`` (:data:`.options.ALL_VOLUME_OPTIONS`),
@@ -16,14 +17,15 @@ honour is refused rather than ignored.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from xml.sax.saxutils import escape
 
 from .checks import volopt_validate
 from .graph import volinfo_get
 from .model import OP_VERSION_MAX, VolumeError
-from .optable import key_exists
+from .optable import VolOpt, key_exists, volopt_map, xlator_options
 from .options import ALL_VOLUME_OPTIONS
 
-__all__ = ["get_global", "stage_set_global", "NOT_SUPPORTED_SET_ALL"]
+__all__ = ["get_global", "stage_set_global", "set_help", "NOT_SUPPORTED_SET_ALL"]
 
 #: what a ``volume set all`` that passed glusterd's checks gets from the fake
 NOT_SUPPORTED_SET_ALL = "volume set all {} is not supported by fakegluster"
@@ -105,3 +107,50 @@ def stage_set_global(pairs: Sequence[tuple[str, str]], op_version: int = OP_VERS
             continue  # unreachable on a fake pool: it runs at the highest op-version already
         _check_all(key, False)
     raise VolumeError(NOT_SUPPORTED_SET_ALL.format(" ".join(k for k, _ in pairs)))
+
+
+OPT_FLAG_RANGE = 1 << 6  # options.h: the description gets the range appended
+
+
+def _volopt_doc(vme: VolOpt) -> tuple[str | None, str | None] | None:
+    """(default, description) of a documented map entry, None when glusterd skips it
+    (``glusterd_get_volopt_content``: the entry's own text, else the translator's option via
+    ``xlator_option_info_list``)."""
+    if vme.description:
+        return vme.value, vme.description
+    key = vme.xlator_key
+    for opt in xlator_options(vme.voltype) or ():
+        if opt.matches(key):
+            if opt.flags & OPT_FLAG_RANGE:
+                return opt.default, f"{opt.description} Minimum value is {opt.min:.0f}, maximum value is {opt.max:.0f}."
+            return opt.default, opt.description
+    return None
+
+
+def _xml_text(s: str) -> str:
+    """Element text as libxml2's writer escapes it (``xmlTextWriterWriteString``: quotes too)."""
+    return escape(s, {'"': "&quot;", "\r": "&#13;"})
+
+
+def set_help(xml: bool = False) -> str:
+    """``volume set help`` / ``help-xml``: the documented options with their defaults, the
+    ``help-str`` glusterd replies with (``glusterd_get_volopt_content``; the XML is what
+    libxml2's text writer makes of ``xml_add_volset_element``)."""
+    text = []
+    for vme in volopt_map():
+        if vme.type in ("NO_DOC", "GLOBAL_NO_DOC"):
+            continue
+        doc = _volopt_doc(vme)
+        if doc is None:
+            continue
+        default, descr = ("(null)" if s is None else s for s in doc)
+        if xml:
+            text.append(
+                f"<option><defaultValue>{_xml_text(default)}</defaultValue><description>{_xml_text(descr)}"
+                f"</description><name>{_xml_text(vme.key)}</name></option>"
+            )
+        else:
+            text.append(f"Option: {vme.key}\nDefault Value: {default}\nDescription: {descr}\n\n")
+    if xml:
+        return '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<options>' + "".join(text) + "</options>\n"
+    return "".join(text)

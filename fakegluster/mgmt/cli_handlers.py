@@ -373,7 +373,7 @@ def set_volume(gd: Glusterd, req: Mapping[str, str]) -> Any:
     reads no reply key (``help-str`` only for ``volume set help``)."""
     name = req.get("volname", "")
     if "help" in req or "help-xml" in req:  # glusterd_get_volopt_content: the option docs
-        return _fail(NOT_SUPPORTED.format(f"volume set {name}"), EG_OPNOTSUP)
+        return _rsp(pairs=[("help-str", cli_global.set_help(xml="help-xml" in req))])
     pairs = []
     n = 1
     while f"key{n}" in req:

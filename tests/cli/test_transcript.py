@@ -143,7 +143,7 @@ LIVE = [
 ]
 
 #: glusterd's cluster-wide options (``volume get/set all``): read, and every refusal a real
-#: glusterd gives (nothing here changes a real glusterd: each set is refused)
+#: glusterd gives (nothing here changes a real glusterd: each set is refused); the option docs
 GLOBAL = [
     clirun.Step("get-all-all", "volume get all all"),
     clirun.Step("get-all-all-xml", "volume get all all --xml"),
@@ -158,6 +158,8 @@ GLOBAL = [
     clirun.Step("set-all-volume-key", "volume set all performance.write-behind off"),
     clirun.Step("set-all-unknown", "volume set all no.such 1"),
     clirun.Step("set-all-bad-bool", "volume set all cluster.brick-multiplex maybe"),
+    clirun.Step("set-help", "volume set help"),
+    clirun.Step("set-help-xml", "volume set help-xml"),
 ]
 
 

@@ -37,7 +37,6 @@ UNSUPPORTED = [
     ("volume geo-replication status", "geo-replication is not supported by fakegluster"),
     ("volume status v detail", "is not supported by fakegluster"),
     ("volume heal v statistics", "volume heal command is not supported by fakegluster"),
-    ("volume set help", "volume set help is not supported by fakegluster"),
     ("volume set all cluster.brick-multiplex on", "volume set all cluster.brick-multiplex is not supported"),
     ("snapshot list", "snapshot is not supported by fakegluster"),
     ("snapshot create s1 v", "snapshot is not supported by fakegluster"),
