@@ -122,3 +122,66 @@ def test_volume_set_through_the_cli_switches_a_running_clients_graph(cli_volume)
     spec = new[-1].result.spec
     assert "performance/write-behind" not in spec and "type cluster/replicate" in spec
     assert open(os.path.join(root, "b2", "switch.raw"), "rb").read(131072) == b"\x11" * 65536 + b"\x22" * 65536
+
+
+def _heal_info(sock: str) -> str:
+    """``gluster volume heal clivol info``: glfsheal asks /var/run/glusterd.socket for the
+    volfile, so it runs where that is the fake's socket (a mount namespace)."""
+    cp = subprocess.run(
+        [*clirun.glusterd_socket_prefix(sock), "gluster", "--mode=script", f"--glusterd-sock={sock}",
+         "volume", "heal", "clivol", "info"],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert cp.returncode == 0, (cp.stdout, cp.stderr)
+    return cp.stdout
+
+
+def _entries(info: str) -> list[int | None]:
+    """Per brick, its "Number of entries" (None: "-", the brick is not connected)."""
+    counts = [line.split(":")[1].strip() for line in info.splitlines() if line.startswith("Number of entries:")]
+    return [None if n == "-" else int(n) for n in counts]
+
+
+def test_heal_through_the_cli(cli_volume, tmp_path):
+    """A brick killed, a file written through FUSE: ``volume heal V info`` (the real glfsheal
+    on the fake's bricks) lists what the dead brick missed; ``volume start V force`` brings
+    the brick back and ``volume heal V`` has the self-heal daemon copy it: the entries go to
+    zero and the brick holds the file."""
+    glusterfs = require_tool("glusterfs")
+    if os.geteuid() != 0 or not os.path.exists("/dev/fuse"):
+        unavailable("the FUSE client and the mount namespace need root and /dev/fuse")
+    fake, sock, root = cli_volume
+    fake.bricks("clivol")[2].kill()
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    try:
+        subprocess.run(
+            [glusterfs, "--volfile-server=127.0.0.1", f"--volfile-server-port={fake.info.port}",
+             "--volfile-id=clivol", str(mnt)],
+            check=True, timeout=60,
+        )  # fmt: skip
+        try:
+            (mnt / "healme").mkdir()
+            (mnt / "healme" / "f.bin").write_bytes(b"\x7f" * 100_000)
+        finally:
+            subprocess.run(["umount", str(mnt)], timeout=60)
+            if os.path.ismount(mnt):
+                subprocess.run(["umount", "-l", str(mnt)], timeout=60)
+        info = _heal_info(sock)
+        assert "Status: Transport endpoint is not connected" in info, info
+        pending = _entries(info)
+        assert len(pending) == 3 and pending[2] is None, info
+        assert all(n is not None and n >= 2 for n in pending[:2]), info  # /healme, /healme/f.bin (and /)
+        assert "/healme/f.bin" in info or "<gfid:" in info, info
+    finally:
+        out = _gluster(sock, "volume", "start", "clivol", "force")
+    assert out == "volume start: clivol: success\n"
+    out = _gluster(sock, "volume", "heal", "clivol")
+    assert out.startswith("Launching heal operation to perform index self heal on volume clivol has been successful")
+    healed = os.path.join(root, "b3", "healme", "f.bin")
+    deadline = time.monotonic() + 60
+    while not (os.path.exists(healed) and open(healed, "rb").read() == b"\x7f" * 100_000):
+        assert time.monotonic() < deadline, "the self-heal daemon did not copy the file"
+        time.sleep(0.2)
+    while (counts := _entries(info := _heal_info(sock))) != [0, 0, 0]:  # glfsheal: ~10 s a run (glfs_fini)
+        assert time.monotonic() < deadline and None not in counts, info
