@@ -3,8 +3,9 @@ V info`` lists.
 
 The fake's self-heal daemon works on the bricks' stores directly, in the server's trio
 thread, between two calls: each step is atomic for clients.  It walks every replica or
-disperse set from the root (a real shd crawls the bricks' ``indices/xattrop``; the fake has
-no index, so it looks at every object), and for each object compares the copies:
+disperse set from the root (a real shd crawls the bricks' ``indices/xattrop``; the fake
+looks at every object, and the bricks' indices (server/index.py) are refreshed for what it
+healed, so glfsheal reading them agrees), and for each object compares the copies:
 
 * **replicate** (``afr-self-heal-{entry,data,metadata}.c``): the changelog xattrs
   ``trusted.afr.VOL-client-N`` say which copies missed operations; sources and sinks come from
@@ -219,6 +220,7 @@ class _Replica:
                 for t in (txn, afr.Txn.DATA) if txn == afr.Txn.ENTRY else (txn,):
                     _clear_afr(self.bricks[i].store, gfid, [self.keys[j] for j in sinks], t)
             self.report.healed += [f"{self.bricks[j].name}: {path} ({txn.name.lower()})" for j in sinks]
+        _reindex(self.bricks, gfid)
 
     def heal(self, txn: afr.Txn, path: str, gfid: bytes, copies: dict[int, Attr], src: int, sinks: list[int]) -> None:
         s = self.bricks[src].store
@@ -231,6 +233,18 @@ class _Replica:
                     _copy_data(s, d, gfid, copies[src].size)
             else:
                 _copy_metadata(s, d, gfid)
+
+
+def _reindex(bricks: Sequence[Brick], gfid: bytes) -> None:
+    """The heal changed changelogs without XATTROP: each running brick's features/index
+    (bricksem's server/index.py) re-reads the copy's watched xattrs, so that glfsheal and
+    glustershd, which read the index, stop listing what was healed."""
+    for b in bricks:
+        if b.running:
+            try:
+                b.state.index.refresh(gfid, _xattrs(b.store, gfid))
+            except OSError:
+                pass
 
 
 def _pending(x: dict[str, bytes], keys: Sequence[str]) -> bool:
@@ -379,6 +393,7 @@ class _Disperse:
             for i in copies:
                 if any(dirty[i]):
                     self.bricks[i].store.setxattr(gfid, ec.DIRTY_XATTR, ec.encode_pair(0, 0))
+        _reindex(self.bricks, gfid)
 
     def _new_file(self, store: Store, a: Attr) -> None:
         """A file entry heal created: the disperse xattrs of an empty file (data heal fills it)."""

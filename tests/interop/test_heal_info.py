@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from fakegluster.server import FakeGluster
+from fakegluster.server.heal import format_heal_info
 from tests.helpers import unavailable
 
 pytestmark = pytest.mark.real
@@ -64,22 +65,36 @@ def normal(text: str, base: str) -> list[list[str]]:
 
 
 def test_heal_info_lists_what_a_dead_brick_missed(tools, tmp_path, real_gluster):
+    """Then the brick comes back and is healed: glfsheal lists nothing on either (the fake's
+    self-heal, server/heal.py, refreshes the index it changed the changelogs behind), and
+    the fake's own ``heal_info()`` says what glfsheal says at each step."""
     sock = str(tmp_path / "glusterd.socket")
+    modes: tuple[tuple[str, ...], ...] = ((), ("info-summary",))
     with FakeGluster([], ["tcp://127.0.0.1:0", f"unix://{sock}"]) as server:
         server.create_volume("healr3", replica=3)
         server.bricks("healr3")[2].stop()
         base = write(server.info.port, "healr3")
-        fake = [normal(glfsheal("healr3", *mode, "glusterd-sock", sock), base) for mode in ((), ("info-summary",))]
+        fake = [normal(glfsheal("healr3", *mode, "glusterd-sock", sock), base) for mode in modes]
+        own = normal(format_heal_info(server.heal_info("healr3")), base)
+        server.bricks("healr3")[2].start()
+        server.heal("healr3")
+        fake.append(normal(glfsheal("healr3", "glusterd-sock", sock), base))
+        own_after = normal(format_heal_info(server.heal_info("healr3")), base)
     vol = real_gluster.create_volume(bricks=3, replica=3)
     try:
         vol.kill_brick(2)
         base = write(24007, vol.name)
-        real = [normal(glfsheal(vol.name, *mode), base) for mode in ((), ("info-summary",))]
+        real = [normal(glfsheal(vol.name, *mode), base) for mode in modes]
+        vol.start_force()
+        vol.wait_healed()
+        real.append(normal(glfsheal(vol.name), base))
     finally:
         vol.delete()
     print(json.dumps({"fake": fake, "real": real}))
     assert fake == real
-    info, summary = fake
+    info, summary, healed = fake
     assert info[0][:3] == ["/", "/BASE", "/BASE/written"] and info[0] == info[1]
     assert "Status: Transport endpoint is not connected" in info[2]
     assert "Number of entries in heal pending: 3" in summary[0]
+    assert healed == [["Status: Connected", "Number of entries: 0"]] * 3
+    assert (own, own_after) == (info, healed)
