@@ -7,7 +7,7 @@ owns 127.0.0.1:24007) and of a real GlusterFS 10.3 side by side, all at once:
   eager lock over on the INODELK_CONTENTION upcall),
 * a POSIX lock held through one mount, refused (non-blocking) and waited for (blocking)
   through the other: granted once released,
-* qemu-img/qemu-io and fio's gfapi engine on the same volume,
+* qemu-img/qemu-io (a raw image, ``-P`` checks) and fio's gfapi engine on the same volume,
 * md-cache trusting the bricks' CACHE_INVALIDATION upcalls (``features.cache-invalidation``,
   ``performance.md-cache-timeout 600``): a size one mount cached follows the other mount's
   write.
@@ -35,15 +35,16 @@ import pytest
 
 from fakegluster.server import FakeGluster
 from fakegluster.testing.netns import netns
+from fakegluster.testing.procs import run_gfapi
 from tests.interop.clusterwork import (
     Entry,
     Target,
+    _check,
     blob,
     brick_tree,
     fio_workload,
     fuse_mount,
     fuse_umount,
-    qemu_workload,
     require_cluster_tools,
     without,
 )
@@ -85,6 +86,19 @@ class Side:
     sets: int
     mounts: tuple[Path, Path]
     results: dict = dataclasses.field(default_factory=dict)
+
+
+def qemu_raw_workload(t: Target) -> str:
+    """qemu-img/qemu-io on a raw image, patterns written and read back with ``-P`` checks.
+    (Raw, not qcow2: a qcow2 create's SEEK past EOF trips a 10.3 EC client bug on the real
+    volume, see test_cluster_compare.EC_SEEK_BUG; nothing here is about that.)"""
+    img = t.uri("vm.raw")
+    _check(run_gfapi(t.argv(["qemu-img", "create", "-q", "-f", "raw", img, "4M"]), 120), "qemu-img create")
+    io = ["-c", "write -P 0x5a 0 256k", "-c", "write -P 0xa5 1M 64k", "-c", "read -P 0x5a 0 256k"]
+    io += ["-c", "read -P 0xa5 1M 64k", "-c", "read -P 0 2M 64k"]
+    out = _check(run_gfapi(t.argv(["qemu-io", "-f", "raw", *io, img]), 120), "qemu-io")
+    assert "Pattern verification failed" not in out, out
+    return out
 
 
 def writer(mnt: Path, parity: int) -> None:
@@ -182,7 +196,7 @@ def sides(real_gluster, tmp_path_factory):
                 for t, pair in out.items():
                     for name, side in pair.items():
                         jobs.append((t, name, pool.submit(mounts_work, side)))
-                        jobs.append((t, name, pool.submit(qemu_workload, side.target)))
+                        jobs.append((t, name, pool.submit(qemu_raw_workload, side.target)))
                         jobs.append((t, name, pool.submit(fio_workload, side.target)))
                 for t, name, job in jobs:
                     exc = job.exception()
@@ -192,7 +206,7 @@ def sides(real_gluster, tmp_path_factory):
                 fuse_umount(m)
             mounted.clear()
             with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-                heals = [pool.submit(reals["disp"].wait_healed, 120), pool.submit(server.heal, "disp")]
+                heals = [pool.submit(reals["disp"].wait_healed, 300), pool.submit(server.heal, "disp")]
                 for h in heals:
                     h.result()
             yield out, failed
