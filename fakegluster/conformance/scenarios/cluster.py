@@ -265,3 +265,28 @@ def ec_brick_back(ctx: Ctx) -> None:
         srv.bricks()[i].kill()
     got = ctx.retry(lambda: session.open("g", os.O_RDONLY).pread(SIZE // 2, 4096), 20, "reading with bricks 0, 1 down")
     ctx.check(got == data[SIZE // 2 : SIZE // 2 + 4096], "reads other data")
+
+
+@scenario("DHT-RENAME", flags="cluster distribute", depends="DHT-PLACEMENT", timeout=90, real=True)
+def dht_rename(ctx: Ctx) -> None:
+    """Distribute 3: files renamed to names that hash elsewhere are found, read and listed under the new names"""
+    ctx.need("create", "rename", "listdir")
+    srv = ctx.serve("vol;bricks=3")
+    session = ctx.mount(srv)
+    names = [f"old-{i}" for i in range(8)]
+    for name in names:
+        g = session.open(name, os.O_RDWR | os.O_CREAT, 0o644)
+        g.pwrite(0, name.encode() * 50)
+        g.close()
+    for name in names:
+        session.rename(name, "new-" + name)
+    listed = sorted(session.listdir("."))
+    ctx.check(listed == sorted("new-" + n for n in names), f"the volume lists {listed}")
+    for name in names:
+        got = session.open("new-" + name, os.O_RDONLY).pread(0, 4096)
+        ctx.check(got == (name.encode() * 50)[:4096], f"new-{name} reads back other data")
+    moved = 0
+    for name in names:
+        holders = [i for i in range(3) if brick_data(srv, i, "new-" + name) is not None]
+        moved += len(holders) > 1  # the data where it was, a DHT link file where the new name hashes
+    ctx.note(f"{moved} of {len(names)} renamed files have a link file on another brick")
