@@ -6,23 +6,29 @@ scenario) shows up as a diff here.  Re-record one with
 
 (a recorded ``also``/``flaky`` note is kept: outcomes a client gives only now and then).
 
-The four clients run at once (one fixture starts every run the session selected): real
-clients spend their time waiting (reconnect intervals, ping-timeouts, libgfapi's glfs_fini),
-so together they take about as long as the slowest (~1.5 min), not the sum.
+The four clients run at once, each in a `fakegluster conformance --json` process of its own
+(and the real libgfapi run, `--real`, in a fifth): real clients spend their time waiting
+(reconnect intervals, ping-timeouts, libgfapi's glfs_fini), so together they take about as long
+as the slowest, not the sum.  Processes, not threads of this one: every scenario's fakes (and
+gfclient) would otherwise share one interpreter lock, and with ~20 scenarios at once a killed
+fake brick closed its connections late enough for a client to wait for its ping-timeout.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import json
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from fakegluster import conformance, differences
+from fakegluster.conformance.core import Outcome, Result
 from fakegluster.conformance.real import FAKE_DIFFERS, REAL_VARIES
 from fakegluster.conformance.report import Report, compare, load_expected
-from fakegluster.testing.realgluster import RealGluster
 from tests.helpers import unavailable
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "conformance"
@@ -35,19 +41,22 @@ JOBS = 4
 ON_REAL = "libgfapi on a real GlusterFS"
 
 
-def _run_real(rg: RealGluster) -> Report | str:
-    driver = conformance.get_driver("libgfapi")
-    why = driver.unavailable()
-    if why is not None:
-        return why
-    return conformance.run(driver, jobs=JOBS, real=rg)
-
-
-def _run(driver: conformance.Driver) -> Report | str:
-    why = driver.unavailable()
-    if why is not None:
-        return why
-    return conformance.run(driver, jobs=JOBS)
+def _run(client: str, *extra: str) -> Report | str:
+    """``fakegluster conformance --client CLIENT --json F`` in a process of its own: the report,
+    or why the client cannot run here."""
+    with tempfile.TemporaryDirectory(prefix="fg-grading-") as tmp:
+        out = Path(tmp) / "report.json"
+        argv = [sys.executable, "-m", "fakegluster", "conformance", "--client", client, "-j", str(JOBS), "-q"]
+        cp = subprocess.run([*argv, *extra, "--json", str(out)], capture_output=True, text=True, timeout=1200)
+        if cp.returncode == 2:
+            return cp.stderr.strip()
+        assert cp.returncode in (0, 1) and out.exists(), f"{argv}: exit {cp.returncode}\n{cp.stderr[-3000:]}"
+        data = json.loads(out.read_text())
+    results = [
+        Result(r["code"], r["name"], Outcome(r["outcome"]), r["reason"], r["seconds"], r["details"])
+        for r in data["results"]
+    ]
+    return Report(data["driver"], data["client"], results, data["seconds"])
 
 
 @pytest.fixture(scope="module")
@@ -59,15 +68,12 @@ def reports(request: pytest.FixtureRequest) -> dict[str, concurrent.futures.Futu
             if item.module is sys.modules[__name__] and hasattr(item, "callspec") and "client" in item.callspec.params
         }
     )
-    # import every module in this thread first: Python 3.11 can fail compiling in several threads
-    # at once ("SystemError: AST constructor recursion depth mismatch", seen once with 3.11.7)
-    conformance.catalogue()
-    drivers = {c: conformance.get_driver(c) for c in wanted}
     on_real = any(item.name.startswith("test_verdicts_on_a_real") for item in request.session.items)
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(wanted) + on_real))
-    futures = {c: pool.submit(_run, d) for c, d in drivers.items()}
+    futures = {c: pool.submit(_run, c) for c in wanted}
     if on_real:
-        futures[ON_REAL] = pool.submit(_run_real, request.getfixturevalue("real_gluster"))
+        request.getfixturevalue("real_gluster")  # a real glusterd here (fails under CI=true otherwise)
+        futures[ON_REAL] = pool.submit(_run, "libgfapi", "--real")
     yield futures
     pool.shutdown(wait=True)
 
