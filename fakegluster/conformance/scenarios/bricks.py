@@ -246,33 +246,3 @@ def frozen_brick(ctx: Ctx) -> None:
         ctx.fail("the write succeeded against a frozen brick")
     finally:
         brick.thaw()
-
-
-@scenario("BRICK-DIES-FROZEN", flags="bricks", depends="BRICK-RECONNECT-NEWPORT", timeout=120, real=True)
-def dies_frozen(ctx: Ctx) -> None:
-    """A brick frozen (SIGSTOP) under a WRITE is then killed: the write fails at once, not after a ping-timeout"""
-    srv = ctx.serve()
-    seeded(ctx, srv)
-    f = _used(ctx, srv)
-    brick = srv.bricks()[0]
-    brick.freeze()
-    pending = ctx.spawn(lambda: write_through(ctx, f, 0, pattern(65536, seed=15)))
-    time.sleep(2)
-    if pending.done():
-        brick.thaw()
-        ctx.fail("a write (+fsync) returned while its only brick was frozen")
-    brick.kill()
-    killed = time.monotonic()
-    try:
-        pending.result(60)
-    except ClientError as exc:
-        took = time.monotonic() - killed
-        ctx.note(f"the write failed {took:.1f} s after the kill: {exc}")
-        if exc.errno not in GONE:
-            ctx.warn(f"the write failed with {exc.name}, not ENOTCONN")
-        if took > 10:
-            ctx.warn(f"it took {took:.0f} s after the kill (network.ping-timeout is 42 s): the reset went unnoticed")
-    except TimeoutError:
-        ctx.fail("the write still waits 60 s after its brick died")
-    else:
-        ctx.fail("the write reported success although its brick died before answering")
