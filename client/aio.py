@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import math
 import os
 import posixpath
@@ -36,6 +35,7 @@ import trio
 from fakegluster.proto.common import NULL_GFID, ROOT_GFID
 
 from ._util import unwrap_groups
+from .aio_asyncio import any_loop
 from .brick import BrickClient
 from .errors import GlusterConnectionError, RpcError, UnsupportedVolumeError, fop_error, where
 from .file import File
@@ -130,8 +130,7 @@ class Volume:
     # ---- internals ---------------------------------------------------------------------
     @property
     def fops(self) -> Fops:
-        """The mounted graph's FOP calls by gfid (:class:`gfclient.fops.Fops`), for what the path API
-        does not offer; ``ENOTCONN`` once unmounted."""
+        """The mounted graph's FOPs by gfid (:class:`gfclient.fops.Fops`); ENOTCONN once unmounted."""
         fops = self._mount.fops
         if fops is None or not self.mounted:
             raise GlusterConnectionError(errno.ENOTCONN, f"volume {self.volname!r} is not mounted")
@@ -208,8 +207,7 @@ class Volume:
 
     # ---- stat family -------------------------------------------------------------------
     async def stat(self, path: Any) -> os.stat_result:
-        """The :class:`os.stat_result` of ``path``, symlinks followed; ``OSError``
-        (``FileNotFoundError``, ...) as :func:`os.stat`."""
+        """The :class:`os.stat_result` of ``path``, symlinks followed (OSError as :func:`os.stat`)."""
         return stat_result((await self._resolve(path, True))[1])
 
     async def lstat(self, path: Any) -> os.stat_result:
@@ -217,8 +215,7 @@ class Volume:
         return stat_result((await self._resolve(path, False))[1])
 
     async def exists(self, path: Any) -> bool:
-        """Whether ``path`` can be resolved (symlinks followed: False for a dangling one, as
-        :func:`os.path.exists`)."""
+        """Whether ``path`` resolves, symlinks followed (as :func:`os.path.exists`)."""
         with contextlib.suppress(OSError):
             await self._resolve(path, True)
             return True
@@ -258,8 +255,7 @@ class Volume:
         await self.fops.mkdir(pgfid, name, mode & 0o7777, p)
 
     async def makedirs(self, path: Any, mode: int = 0o777, exist_ok: bool = False) -> None:
-        """Make ``path`` and its missing parents; an existing ``path`` is an error unless ``exist_ok``
-        (then it must be a directory)."""
+        """Make ``path`` and missing parents; an existing ``path`` fails unless ``exist_ok`` and a dir."""
         p = self._path(path)
         head, tail = posixpath.split(p.rstrip("/"))
         if head and tail and not await self.exists(head):
@@ -459,8 +455,7 @@ class Volume:
 
     # ---- xattrs ------------------------------------------------------------------------
     async def getxattr(self, path: Any, key: str, size: int = 0) -> bytes:
-        """The value of the extended attribute ``key`` of ``path`` (``ENODATA`` if absent; ``ERANGE``
-        if longer than a non-zero ``size``)."""
+        """The value of xattr ``key`` (ENODATA if absent, ERANGE if longer than a non-zero ``size``)."""
         gfid, _ = await self._resolve(path, True)
         values = await self.fops.getxattr(gfid, key, self._path(path))
         if key not in values:
@@ -471,8 +466,7 @@ class Volume:
         return value
 
     async def listxattr(self, path: Any, size: int = 0) -> list[str]:
-        """The extended attribute names of ``path`` (``ERANGE`` if they need more than a non-zero
-        ``size`` bytes)."""
+        """The xattr names of ``path`` (ERANGE if longer in all than a non-zero ``size``)."""
         gfid, _ = await self._resolve(path, True)
         names = list(await self.fops.getxattr(gfid, None, self._path(path)))
         if size and sum(len(n) + 1 for n in names) > size:
@@ -480,8 +474,7 @@ class Volume:
         return names
 
     async def setxattr(self, path: Any, key: str, value: bytes | str, flags: int = 0) -> None:
-        """Set the extended attribute ``key`` of ``path`` (a ``str`` value is UTF-8 encoded; ``flags``:
-        ``XATTR_CREATE``/``XATTR_REPLACE``)."""
+        """Set xattr ``key`` (a str value is UTF-8; ``flags``: XATTR_CREATE/XATTR_REPLACE)."""
         gfid, _ = await self._resolve(path, True)
         data = value.encode() if isinstance(value, str) else bytes(value)
         await self.fops.setxattr(gfid, key, data, flags & (XATTR_CREATE | XATTR_REPLACE), self._path(path))
@@ -566,7 +559,7 @@ def _to_ns(t: float) -> int:
 
 
 @contextlib.asynccontextmanager
-async def connect(
+async def _connect_trio(
     uri: str | GlusterURI,
     *,
     process_name: str | None = None,
@@ -578,7 +571,8 @@ async def connect(
     frame_timeout: float | None = None,
     tls: ClientTLS | None = None,
 ) -> AsyncIterator[Volume]:
-    """Mount the volume of ``uri`` for the duration of an ``async with`` block.
+    """Mount the volume of ``uri`` for the duration of an ``async with`` block (under trio,
+    or asyncio: :mod:`gfclient.aio_asyncio`, picked by the running loop).
 
     ``uri`` may name an image path or only a volume (``gluster://host/vol``).  ``servers``:
     more volfile servers to try, in order, when the URI's cannot be reached (``"host"``,
@@ -617,39 +611,4 @@ async def connect(
                 nursery.cancel_scope.cancel()
 
 
-_connect_trio = connect
-
-
-def connect(uri: str | GlusterURI, **options: Any) -> contextlib.AbstractAsyncContextManager[Any]:  # type: ignore[no-redef]
-    """Mount the volume of ``uri`` for an ``async with`` block (see :func:`_connect_trio`
-    for the arguments): under trio as is, under asyncio through a trio thread of its own
-    (:mod:`gfclient.aio_asyncio`), picked by the running loop (sniffio)."""
-    return _Connect(uri, options)
-
-
-class _Connect:
-    def __init__(self, uri: Any, options: dict[str, Any]) -> None:
-        self.uri, self.options = uri, options
-        self._cm: contextlib.AbstractAsyncContextManager[Any] | None = None
-
-    async def __aenter__(self) -> Any:
-        import sniffio
-
-        if sniffio.current_async_library() == "asyncio":
-            from .aio_asyncio import connect as connect_asyncio
-
-            self._cm = connect_asyncio(self.uri, **self.options)
-        else:
-            self._cm = _connect_trio(self.uri, **self.options)
-        _log.debug("mounting %s", self.uri)
-        vol = await self._cm.__aenter__()
-        _log.debug("mounted %s", self.uri)
-        return vol
-
-    async def __aexit__(self, *exc: Any) -> Any:
-        assert self._cm is not None
-        _log.debug("unmounting %s", self.uri)
-        return await self._cm.__aexit__(*exc)
-
-
-_log = logging.getLogger("gfclient.mount")
+connect = any_loop(_connect_trio)  # the same under asyncio (gfclient.aio_asyncio)

@@ -14,18 +14,64 @@ running loop is asyncio.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import inspect
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import trio
 
 from fakegluster.trio_thread import TrioThread
 
-__all__ = ["connect", "AsyncioVolume", "AsyncioFile"]
+if TYPE_CHECKING:  # imported when an asyncio program connects: a trio program never needs it
+    import asyncio
+
+__all__ = ["connect", "AsyncioVolume", "AsyncioFile", "any_loop"]
+
+_log = logging.getLogger("gfclient.mount")
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def any_loop(
+    trio_connect: Callable[P, contextlib.AbstractAsyncContextManager[T]],
+) -> Callable[P, contextlib.AbstractAsyncContextManager[T]]:
+    """``trio_connect`` working under asyncio too: the function returned (same signature and
+    docstring) enters ``trio_connect(...)`` under trio and :func:`connect` under asyncio,
+    picked by the running loop (sniffio); mount and unmount are logged at DEBUG
+    (``gfclient.mount``).  This is :func:`gfclient.aio.connect`."""
+
+    @functools.wraps(trio_connect)
+    def connect_any(*args: P.args, **kwargs: P.kwargs) -> contextlib.AbstractAsyncContextManager[T]:
+        return _Connect(trio_connect, args, kwargs)
+
+    return connect_any
+
+
+class _Connect(contextlib.AbstractAsyncContextManager[Any]):
+    def __init__(self, trio_connect: Callable[..., Any], args: Any, kwargs: Any) -> None:
+        self.trio_connect, self.args, self.kwargs = trio_connect, args, kwargs
+        self.uri = args[0] if args else kwargs.get("uri")
+        self._cm: contextlib.AbstractAsyncContextManager[Any] | None = None
+
+    async def __aenter__(self) -> Any:
+        import sniffio
+
+        if sniffio.current_async_library() == "asyncio":
+            self._cm = connect(*self.args, **self.kwargs)
+        else:
+            self._cm = self.trio_connect(*self.args, **self.kwargs)
+        _log.debug("mounting %s", self.uri)
+        vol = await self._cm.__aenter__()
+        _log.debug("mounted %s", self.uri)
+        return vol
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        assert self._cm is not None
+        _log.debug("unmounting %s", self.uri)
+        return await self._cm.__aexit__(*exc)
 
 
 class _Bridge:
@@ -143,6 +189,8 @@ class AsyncioFile(_Proxy):
 @contextlib.asynccontextmanager
 async def connect(uri: Any, **options: Any) -> AsyncIterator[AsyncioVolume]:
     """:func:`gfclient.aio.connect` for asyncio programs (same arguments)."""
+    import asyncio
+
     from . import aio
 
     loop = asyncio.get_running_loop()
