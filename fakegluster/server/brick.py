@@ -213,13 +213,14 @@ class BrickSession:
             return INSECURE_DENIED
         if prog != handshake.GLUSTER_HNDSK_PROGRAM:
             return None
-        return {
+        replies: dict[int, Any] = {
             handshake.GfHndskProc.GF_HNDSK_SETVOLUME: handshake.GfSetvolumeRsp.cls(-1, errno.EINVAL, {}),
             handshake.GfHndskProc.GF_HNDSK_GETSPEC: handshake.GfGetspecRsp.cls(
                 -1, errno.EINVAL, GETSPEC_NOT_HERE, None
             ),
             handshake.GfHndskProc.GF_HNDSK_SET_LK_VER: handshake.GfSetLkVerRsp.cls(0, 0, 0),
-        }.get(proc)
+        }
+        return replies.get(proc)
 
     def handle(self, call: Call) -> tuple[Any, Any]:
         if self.brick.status == "frozen" and self.conn is not None:
@@ -236,6 +237,7 @@ class BrickSession:
                 return None, b""
             if not self.bound:
                 reply = fops.PROGRAM.procs[call.proc].reply
+                assert reply is not None  # every FOP has a reply structure
                 return reply.cls(op_ret=-1, op_errno=errno.ENOTCONN), b""
             if self.brick.arbiter and call.proc in _ARBITER_PROCS:
                 return self.arbiter(call)
@@ -313,6 +315,7 @@ class BrickSession:
         DISCARD and ZEROFILL succeed (WRITE's op_ret is its length) with the file's unchanged
         stat as pre and post; READ and SEEK are ENOSYS."""
         reply = fops.PROGRAM.procs[call.proc].reply
+        assert reply is not None  # every FOP has a reply structure
         if call.proc in (fops.GfFop.READ, fops.GfFop.SEEK):
             return reply.cls(op_ret=-1, op_errno=errno.ENOSYS), b""
         try:

@@ -29,7 +29,7 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 
@@ -48,6 +48,8 @@ from .node import Node
 from .pcap import PcapWriter
 from .runtime import Cluster, ClusterError
 from .volspec import VolumeSpec, parse_volume_spec, volume_spec
+
+R = TypeVar("R")
 
 __all__ = [
     "FakeGluster",
@@ -304,7 +306,7 @@ class FakeGluster:
         call_log: bool | CallLog = True,
         management_tls: TLSSettings | None = None,
         glusterd_options: Mapping[str, str] | None = None,
-        pcap: str | Any = None,
+        pcap: str | os.PathLike[str] | PcapWriter | None = None,
         netns: str | None = None,
     ) -> None:
         self.listen = [parse_listen(x) for x in listen]
@@ -349,9 +351,8 @@ class FakeGluster:
     async def serve(self, *, task_status: trio.TaskStatus[ServerInfo] = trio.TASK_STATUS_IGNORED) -> None:
         """Bind everything, report a :class:`ServerInfo` through ``task_status``, serve until cancelled."""
         cluster = self.cluster
-        pcap = self.pcap
-        if isinstance(pcap, (str, os.PathLike)):
-            pcap = PcapWriter(os.fspath(pcap))
+        given = self.pcap
+        pcap = PcapWriter(os.fspath(given)) if isinstance(given, (str, os.PathLike)) else given
         cluster.pcap = pcap
         try:
             async with trio.open_nursery() as nursery:
@@ -556,7 +557,7 @@ class FakeGluster:
         if thread is not None:
             thread.stop()
 
-    def run_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def run_sync(self, fn: Callable[..., R], *args: Any) -> R:
         """Run ``fn(*args)`` in the server's thread (safe access to stores and the cluster
         while serving); called from that thread (async use), it runs at once."""
         if self._thread is None:

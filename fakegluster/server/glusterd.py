@@ -27,6 +27,7 @@ from ..mgmt import cli_handlers, volgen
 from ..proto import callback, cli, dump, handshake, portmap
 from ..proto.events import Call
 from ..proto.gfdict import old_dict, old_dict_text
+from ..proto.programs import Program
 from ..proto.xdr import Encoded, encode
 from .auth import string2boolean
 from .brick import INSECURE_DENIED, Brick
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["GlusterdSession", "GLUSTERD_TCP_PROGRAMS", "GLUSTERD_UNIX_PROGRAMS", "is_local"]
 
 # NULL procedures have no actor in glusterd: PROC_UNAVAIL (seen on 10.3).
-GLUSTERD_TCP_PROGRAMS = (
+GLUSTERD_TCP_PROGRAMS: tuple[Program, ...] = (
     dump.PROGRAM.only(["DUMP", "PING"]),
     handshake.PROGRAM.only(
         ["GETSPEC", "EVENT_NOTIFY", "GET_VOLUME_INFO", "GET_SNAPSHOT_INFO"], name="Gluster Handshake"
@@ -48,7 +49,7 @@ GLUSTERD_TCP_PROGRAMS = (
     portmap.PROGRAM.only(["PORTBYBRICK", "BRICKBYPORT", "SIGNIN", "SIGNOUT"]),
     cli.PROGRAM.only(cli.TCP_PROCEDURES, name="GlusterD svc cli read-only"),
 )
-GLUSTERD_UNIX_PROGRAMS = (
+GLUSTERD_UNIX_PROGRAMS: tuple[Program, ...] = (
     dump.PROGRAM.only(["DUMP", "PING"]),
     handshake.PROGRAM.only(["GETSPEC"], name="Gluster Handshake (CLI Getspec)"),
     cli.PROGRAM.only(cli.UNIX_PROCEDURES),
