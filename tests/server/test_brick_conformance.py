@@ -21,13 +21,6 @@ from tests.rawclient import ROOT, Mount, Raw
 V2 = struct.pack(">II", 390039, 24) + struct.pack(">iIII", 0, 0, 0, 0) + struct.pack(">I", 4) + b"\0\0\0\0"
 
 
-@pytest.fixture(scope="module")
-def mount(target):
-    m = Mount(target.host, target.port, target.volume)
-    yield m
-    m.close()
-
-
 @pytest.fixture
 def d(mount):
     """A fresh directory (gfid) per test."""

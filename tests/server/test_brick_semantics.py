@@ -30,20 +30,6 @@ U64 = (1 << 64) - 1
 
 
 @pytest.fixture
-def a(target):
-    m = Mount(target.host, target.port, target.volume)
-    yield m
-    m.close()
-
-
-@pytest.fixture
-def b(target):
-    m = Mount(target.host, target.port, target.volume)
-    yield m
-    m.close()
-
-
-@pytest.fixture
 def d(a):
     return a.mkdir(ROOT, f"s-{uuid.uuid4().hex[:8]}").stat.ia_gfid
 

@@ -18,14 +18,7 @@ from fakegluster.proto import AcceptStat, dump, fops
 from fakegluster.proto.gfdict import GfxValue
 from fakegluster.proto.rpc import AuthGlusterfsParamsV3, lk_owner_for_pid
 from tests.helpers import known_difference
-from tests.rawclient import ROOT, Mount
-
-
-@pytest.fixture(scope="module")
-def mount(target):
-    m = Mount(target.host, target.port, target.volume)
-    yield m
-    m.close()
+from tests.rawclient import ROOT
 
 
 @known_difference("FOP_V330")

@@ -34,13 +34,6 @@ MDATA = "trusted.glusterfs.mdata"
 MAX_RW_COUNT = (2**31 - 1) & ~4095
 
 
-@pytest.fixture(scope="module")
-def mount(target):
-    m = Mount(target.host, target.port, target.volume)
-    yield m
-    m.close()
-
-
 @pytest.fixture
 def d(mount):
     return mount.mkdir(ROOT, f"h-{uuid.uuid4().hex[:8]}").stat.ia_gfid

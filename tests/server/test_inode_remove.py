@@ -35,27 +35,6 @@ pytestmark = pytest.mark.targets("fake", "real")
 
 
 @pytest.fixture
-def a(target):
-    m = Mount(target.host, target.port, target.volume)
-    yield m
-    m.close()
-
-
-@pytest.fixture
-def b(target):
-    m = Mount(target.host, target.port, target.volume)
-    yield m
-    m.close()
-
-
-@pytest.fixture
-def c(target):
-    m = Mount(target.host, target.port, target.volume)
-    yield m
-    m.close()
-
-
-@pytest.fixture
 def d(a):
     return a.mkdir(ROOT, f"r-{uuid.uuid4().hex[:8]}").stat.ia_gfid
 
