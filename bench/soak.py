@@ -47,6 +47,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from fakegluster.testing.escape import tree_digest  # noqa: E402
 from fakegluster.testing.serve import ServeError, serve_process  # noqa: E402
 
 _CONFINE = 'mount -o remount,bind,ro / && mount --bind "$0" "$0" && mount -o remount,bind,rw "$0" && exec "$@"'
@@ -302,20 +303,12 @@ def _worker(uri: str, indices: list[int], seconds: float, out: Any) -> None:
     out.put((stats, {i: hashlib.sha256(m).hexdigest() + f":{len(m)}" for i, m in models.items()}, models))
 
 
-def _tree_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(path.rglob("*")):
-        st = p.lstat()
-        h.update(f"{p.relative_to(path)}:{st.st_mode}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sandbox = Path(tempfile.mkdtemp(prefix="fg-soak-"))
     (sandbox / "vol").mkdir()
     (sandbox / "outside").mkdir()
     (sandbox / "outside" / "x").write_text("must not change\n")
-    before = _tree_digest(sandbox / "outside")
+    before = tree_digest(sandbox / "outside")
     server = Server(sandbox, _free_port())
     server.start_and_wait()
     uri = f"gluster://127.0.0.1:{server.port}/soak"
@@ -362,7 +355,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         lost_bytes=lost_on_disk + sum(s.get("lost_bytes_read", 0) for s, _, _ in results),
         lost_bytes_on_disk=lost_on_disk,
         lost_examples=[x for s, _, _ in results for x in s.get("lost_examples", [])][:10],
-        escapes=int(_tree_digest(sandbox / "outside") != before)
+        escapes=int(tree_digest(sandbox / "outside") != before)
         + sum(1 for p in sandbox.iterdir() if p.name not in ("vol", "outside") and not p.name.startswith("server-")),
         crashes=server.crashes,
         unhandled_exceptions=text.count("Traceback"),

@@ -31,7 +31,6 @@ exceptions, lost bytes or escapes is not zero.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import multiprocessing
 import os
@@ -59,6 +58,7 @@ from fakegluster.proto.programs import all_programs  # noqa: E402
 from fakegluster.proto.record import RecordReader, frame_header  # noqa: E402
 from fakegluster.proto.rpc import AuthGlusterfsParamsV3, lk_owner_for_pid  # noqa: E402
 from fakegluster.proto.volfile import parse_volfile  # noqa: E402
+from fakegluster.testing.escape import tree_digest  # noqa: E402
 from fakegluster.testing.serve import serve_process  # noqa: E402
 
 INTERESTING32 = [0, 1, 2, 3, 4, 7, 8, 16, 255, 256, 4095, 4096, 65535, 65536, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF]
@@ -477,21 +477,13 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def _tree_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(path.rglob("*")):
-        st = p.lstat()
-        h.update(f"{p.relative_to(path)}:{st.st_mode}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     corpus = load_corpus(sorted((ROOT / "fixtures" / "pcaps").glob("*.pcap")))
     sandbox = Path(tempfile.mkdtemp(prefix="fg-fuzz-"))
     (sandbox / "vol").mkdir()
     (sandbox / "outside").mkdir()
     (sandbox / "outside" / "x").write_text("must not change\n")
-    before_outside = _tree_digest(sandbox / "outside")
+    before_outside = tree_digest(sandbox / "outside")
     log = sandbox / "server.log"
     proc, port, probe = start_server(sandbox, log)
     report: dict[str, Any] = {"seed": args.seed, "corpus_records": len(corpus)}
@@ -545,7 +537,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 proc.kill()
     text = log.read_text(errors="replace")
     report["unhandled_exceptions"] = text.count("Traceback")
-    report["escapes"] = int(_tree_digest(sandbox / "outside") != before_outside) + sum(
+    report["escapes"] = int(tree_digest(sandbox / "outside") != before_outside) + sum(
         1 for p in sandbox.iterdir() if p.name not in ("vol", "outside", "server.log")
     )
     if report["unhandled_exceptions"] or report["crashes"]:
