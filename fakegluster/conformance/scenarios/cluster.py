@@ -16,7 +16,7 @@ import time
 from ...server import FakeGluster
 from ..context import Ctx, pattern
 from ..core import scenario
-from ..drivers.base import File
+from ..drivers.base import File, Session
 from .bricks import GONE, write_through
 from .common import brick_data, reconnected, seed_file
 
@@ -145,17 +145,24 @@ def ec_lost(ctx: Ctx) -> None:
     )
 
 
+def _create_named(session: Session, prefix: str, count: int, repeat: int) -> list[str]:
+    """Create ``PREFIX-0`` .. ``PREFIX-(count-1)`` through the client, each holding its own name
+    ``repeat`` times; returns the names."""
+    names = [f"{prefix}-{i}" for i in range(count)]
+    for name in names:
+        g = session.open(name, os.O_RDWR | os.O_CREAT, 0o644)
+        g.pwrite(0, name.encode() * repeat)
+        g.close()
+    return names
+
+
 @scenario("DHT-PLACEMENT", flags="cluster distribute", depends="MGMT-MOUNT", timeout=90, real=True)
 def dht_placement(ctx: Ctx) -> None:
     """Distribute 3: files created by the client land whole on one brick each, on several bricks"""
     ctx.need("create")
     srv = ctx.serve("vol;bricks=3")
     session = ctx.mount(srv)
-    names = [f"file-{i}" for i in range(12)]
-    for name in names:
-        g = session.open(name, os.O_RDWR | os.O_CREAT, 0o644)
-        g.pwrite(0, name.encode() * 100)
-        g.close()
+    names = _create_named(session, "file", 12, 100)
     where: dict[str, list[int]] = {}
     for name in names:
         for i in range(len(srv.bricks())):
@@ -176,11 +183,7 @@ def dht_brick_down(ctx: Ctx) -> None:
     ctx.need("create")
     srv = ctx.serve("vol;bricks=3")
     session = ctx.mount(srv)
-    names = [f"file-{i}" for i in range(12)]
-    for name in names:
-        g = session.open(name, os.O_RDWR | os.O_CREAT, 0o644)
-        g.pwrite(0, name.encode() * 100)
-        g.close()
+    names = _create_named(session, "file", 12, 100)
     where = {n: [i for i in range(3) if brick_data(srv, i, n, 0, 1 << 20)] for n in names}
     dead = where[names[0]][0]
     srv.bricks()[dead].kill()
@@ -273,11 +276,7 @@ def dht_rename(ctx: Ctx) -> None:
     ctx.need("create", "rename", "listdir")
     srv = ctx.serve("vol;bricks=3")
     session = ctx.mount(srv)
-    names = [f"old-{i}" for i in range(8)]
-    for name in names:
-        g = session.open(name, os.O_RDWR | os.O_CREAT, 0o644)
-        g.pwrite(0, name.encode() * 50)
-        g.close()
+    names = _create_named(session, "old", 8, 50)
     for name in names:
         session.rename(name, "new-" + name)
     listed = sorted(session.listdir("."))
