@@ -533,7 +533,6 @@ class _StructMeta(type):
         if cls.__doc__ is None:
             cls.__doc__ = f"``{xname}`` (GlusterFS .x type)."
         cls.xname = xname  # type: ignore[attr-defined]
-        cls.cls = cls  # type: ignore[attr-defined]
         cls.field_names = names  # type: ignore[attr-defined]
         cls._defaults = tuple(defaults)  # type: ignore[attr-defined]
         key = operator.attrgetter(*names) if len(names) > 1 else (lambda v: tuple(getattr(v, n) for n in names))
@@ -557,8 +556,7 @@ class Struct(metaclass=_StructMeta):
     """Base class of the ``.x`` structs (see the module docstring).
 
     ``cls.schema`` is the construct, ``cls.xname`` the ``.x`` type name, ``cls.field_names``
-    the fields in wire order.  ``cls.cls`` is the
-    class itself (the old spelling ``GfxFoo.cls(...)``; write ``GfxFoo(...)``).
+    the fields in wire order.
     """
 
     __slots__ = ()

@@ -68,9 +68,9 @@ _ARBITER_WRITE_XDATA = {"glusterfs.open-fd-count": 1, "glusterfs.write-is-append
 #: server_getspec of a brick (server-handshake.c), byte for byte.
 GETSPEC_NOT_HERE = "<this method is not in use, use glusterd for getspec>"
 BRICK_DUMP = (
-    dump.GfProgDetail.cls("GlusterFS 4.x v1", fops.GLUSTER_FOP_PROGRAM, fops.GLUSTER_FOP_VERSION_v2),
-    dump.GfProgDetail.cls("GF-DUMP", dump.GF_DUMP_PROGRAM, dump.GF_DUMP_VERSION),
-    dump.GfProgDetail.cls("GlusterFS Handshake", handshake.GLUSTER_HNDSK_PROGRAM, handshake.GLUSTER_HNDSK_VERSION),
+    dump.GfProgDetail("GlusterFS 4.x v1", fops.GLUSTER_FOP_PROGRAM, fops.GLUSTER_FOP_VERSION_v2),
+    dump.GfProgDetail("GF-DUMP", dump.GF_DUMP_PROGRAM, dump.GF_DUMP_VERSION),
+    dump.GfProgDetail("GlusterFS Handshake", handshake.GLUSTER_HNDSK_PROGRAM, handshake.GLUSTER_HNDSK_VERSION),
 )
 
 #: The DUMP reply, encoded once (every connection starts with a DUMP).
@@ -214,11 +214,9 @@ class BrickSession:
         if prog != handshake.GLUSTER_HNDSK_PROGRAM:
             return None
         replies: dict[int, Any] = {
-            handshake.GfHndskProc.GF_HNDSK_SETVOLUME: handshake.GfSetvolumeRsp.cls(-1, errno.EINVAL, {}),
-            handshake.GfHndskProc.GF_HNDSK_GETSPEC: handshake.GfGetspecRsp.cls(
-                -1, errno.EINVAL, GETSPEC_NOT_HERE, None
-            ),
-            handshake.GfHndskProc.GF_HNDSK_SET_LK_VER: handshake.GfSetLkVerRsp.cls(0, 0, 0),
+            handshake.GfHndskProc.GF_HNDSK_SETVOLUME: handshake.GfSetvolumeRsp(-1, errno.EINVAL, {}),
+            handshake.GfHndskProc.GF_HNDSK_GETSPEC: handshake.GfGetspecRsp(-1, errno.EINVAL, GETSPEC_NOT_HERE, None),
+            handshake.GfHndskProc.GF_HNDSK_SET_LK_VER: handshake.GfSetLkVerRsp(0, 0, 0),
         }
         return replies.get(proc)
 
@@ -238,7 +236,7 @@ class BrickSession:
             if not self.bound:
                 reply = fops.PROGRAM.procs[call.proc].reply
                 assert reply is not None  # every FOP has a reply structure
-                return reply.cls(op_ret=-1, op_errno=errno.ENOTCONN), b""
+                return reply(op_ret=-1, op_errno=errno.ENOTCONN), b""
             if self.brick.arbiter and call.proc in _ARBITER_PROCS:
                 return self.arbiter(call)
             touched = self.brick.touched
@@ -253,22 +251,22 @@ class BrickSession:
             if call.proc == dump.GfDumpProc.GF_DUMP_DUMP:
                 return _BRICK_DUMP_RSP, b""
             if call.proc == dump.GfDumpProc.GF_DUMP_PING:
-                return dump.GfCommonRsp.cls(0, 0, None), b""
+                return dump.GfCommonRsp(0, 0, None), b""
             return None, b""
         proc = handshake.GfHndskProc(call.proc)
         if proc == handshake.GfHndskProc.GF_HNDSK_SETVOLUME:
             return self.setvolume(call.args.dict), b""
         if proc == handshake.GfHndskProc.GF_HNDSK_GETSPEC:
-            return handshake.GfGetspecRsp.cls(-1, errno.ENOSYS, GETSPEC_NOT_HERE, None), b""
+            return handshake.GfGetspecRsp(-1, errno.ENOSYS, GETSPEC_NOT_HERE, None), b""
         if proc == handshake.GfHndskProc.GF_HNDSK_PING:
-            return dump.GfCommonRsp.cls(0, 0, None), b""
+            return dump.GfCommonRsp(0, 0, None), b""
         if proc == handshake.GfHndskProc.GF_HNDSK_SET_LK_VER:
-            return handshake.GfSetLkVerRsp.cls(0, 0, call.args.lk_ver), b""
+            return handshake.GfSetLkVerRsp(0, 0, call.args.lk_ver), b""
         return None, b""
 
     def setvolume(self, params: Any) -> Any:
         """``server_setvolume``: the checks, in its order, and its reply dicts."""
-        fail = handshake.GfSetvolumeRsp.cls
+        fail = handshake.GfSetvolumeRsp
         if not isinstance(params, dict):
             return fail(-1, errno.EINVAL, old_dict(ERROR="Internal error: failed to unserialize request dictionary"))
         text = old_dict_text(params)
@@ -317,7 +315,7 @@ class BrickSession:
         reply = fops.PROGRAM.procs[call.proc].reply
         assert reply is not None  # every FOP has a reply structure
         if call.proc in (fops.GfFop.READ, fops.GfFop.SEEK):
-            return reply.cls(op_ret=-1, op_errno=errno.ENOSYS), b""
+            return reply(op_ret=-1, op_errno=errno.ENOSYS), b""
         try:
             ia = to_iatt(self.brick.store.getattr(call.args.gfid))
         except OSError:
@@ -327,7 +325,7 @@ class BrickSession:
             asked = call.args.xdata or {}
             xdata = {k: GfxValue.uint(v) for k, v in _ARBITER_WRITE_XDATA.items() if k in asked} or None
         op_ret = call.args.size if call.proc == fops.GfFop.WRITE else 0
-        return reply.cls(op_ret, 0, xdata, ia, ia), b""
+        return reply(op_ret, 0, xdata, ia, ia), b""
 
     def close(self) -> None:
         """The connection is gone: its fds are released (like the server's fd cleanup),

@@ -56,15 +56,15 @@ GLUSTERD_UNIX_PROGRAMS: tuple[Program, ...] = (
 )
 _DUMP = {
     "tcp": (
-        dump.GfProgDetail.cls("GF-DUMP", dump.GF_DUMP_PROGRAM, 1),
-        dump.GfProgDetail.cls("GlusterD svc cli read-only", cli.GLUSTER_CLI_PROGRAM, 2),
-        dump.GfProgDetail.cls("Gluster Portmap", portmap.GLUSTER_PMAP_PROGRAM, 1),
-        dump.GfProgDetail.cls("Gluster Handshake", handshake.GLUSTER_HNDSK_PROGRAM, 2),
+        dump.GfProgDetail("GF-DUMP", dump.GF_DUMP_PROGRAM, 1),
+        dump.GfProgDetail("GlusterD svc cli read-only", cli.GLUSTER_CLI_PROGRAM, 2),
+        dump.GfProgDetail("Gluster Portmap", portmap.GLUSTER_PMAP_PROGRAM, 1),
+        dump.GfProgDetail("Gluster Handshake", handshake.GLUSTER_HNDSK_PROGRAM, 2),
     ),
     "unix": (
-        dump.GfProgDetail.cls("GF-DUMP", dump.GF_DUMP_PROGRAM, 1),
-        dump.GfProgDetail.cls("GlusterD svc cli", cli.GLUSTER_CLI_PROGRAM, 2),
-        dump.GfProgDetail.cls("Gluster Handshake (CLI Getspec)", handshake.GLUSTER_HNDSK_PROGRAM, 2),
+        dump.GfProgDetail("GF-DUMP", dump.GF_DUMP_PROGRAM, 1),
+        dump.GfProgDetail("GlusterD svc cli", cli.GLUSTER_CLI_PROGRAM, 2),
+        dump.GfProgDetail("Gluster Handshake (CLI Getspec)", handshake.GLUSTER_HNDSK_PROGRAM, 2),
     ),
 }
 
@@ -90,14 +90,14 @@ NO_REPLY = object()
 #: What glusterd's actors send with GARBAGE_ARGS when they cannot decode their arguments:
 #: they still submit their reply structure (seen on 10.3; GF-DUMP and FOPs send none).
 GLUSTERD_GARBAGE = {
-    (handshake.GLUSTER_HNDSK_PROGRAM, 2): handshake.GfGetspecRsp.cls(-1, errno.ENOENT, "", None),
-    (handshake.GLUSTER_HNDSK_PROGRAM, 5): handshake.GfEventNotifyRsp.cls(-1, 0, None),
-    (handshake.GLUSTER_HNDSK_PROGRAM, 6): handshake.GfGetVolumeInfoRsp.cls(-1, errno.ENOENT, "", None),
-    (handshake.GLUSTER_HNDSK_PROGRAM, 7): handshake.GfGetsnapNameUuidRsp.cls(-1, errno.ENOENT, "", None),
-    (portmap.GLUSTER_PMAP_PROGRAM, 1): portmap.PmapPortByBrickRsp.cls(0, 0, 0, 0),
+    (handshake.GLUSTER_HNDSK_PROGRAM, 2): handshake.GfGetspecRsp(-1, errno.ENOENT, "", None),
+    (handshake.GLUSTER_HNDSK_PROGRAM, 5): handshake.GfEventNotifyRsp(-1, 0, None),
+    (handshake.GLUSTER_HNDSK_PROGRAM, 6): handshake.GfGetVolumeInfoRsp(-1, errno.ENOENT, "", None),
+    (handshake.GLUSTER_HNDSK_PROGRAM, 7): handshake.GfGetsnapNameUuidRsp(-1, errno.ENOENT, "", None),
+    (portmap.GLUSTER_PMAP_PROGRAM, 1): portmap.PmapPortByBrickRsp(0, 0, 0, 0),
     (portmap.GLUSTER_PMAP_PROGRAM, 2): NO_REPLY,
-    (portmap.GLUSTER_PMAP_PROGRAM, 4): portmap.PmapSigninRsp.cls(0, 0),
-    (portmap.GLUSTER_PMAP_PROGRAM, 5): portmap.PmapSignoutRsp.cls(0, 0),
+    (portmap.GLUSTER_PMAP_PROGRAM, 4): portmap.PmapSigninRsp(0, 0),
+    (portmap.GLUSTER_PMAP_PROGRAM, 5): portmap.PmapSignoutRsp(0, 0),
 }
 
 
@@ -194,7 +194,7 @@ class GlusterdSession:
             if call.proc == dump.GfDumpProc.GF_DUMP_DUMP:
                 return _DUMP_RSP[self.transport], b""
             if call.proc == dump.GfDumpProc.GF_DUMP_PING:
-                return dump.GfCommonRsp.cls(0, 0, None), b""
+                return dump.GfCommonRsp(0, 0, None), b""
             return None, b""
         if call.prog == portmap.GLUSTER_PMAP_PROGRAM:
             return self._portmap(call.proc, a), b""
@@ -208,9 +208,9 @@ class GlusterdSession:
         if proc == handshake.GfHndskProc.GF_HNDSK_GET_VOLUME_INFO:
             return self.get_volume_info(a.dict), b""
         if proc == handshake.GfHndskProc.GF_HNDSK_EVENT_NOTIFY:
-            return handshake.GfEventNotifyRsp.cls(0, 0, None), b""
+            return handshake.GfEventNotifyRsp(0, 0, None), b""
         if proc == handshake.GfHndskProc.GF_HNDSK_GET_SNAPSHOT_INFO:
-            return handshake.GfGetsnapNameUuidRsp.cls(-1, errno.EINVAL, "snapshots are not supported", None), b""
+            return handshake.GfGetsnapNameUuidRsp(-1, errno.EINVAL, "snapshots are not supported", None), b""
         return None, b""
 
     def getspec(self, key: str, xdata: Any = None, *, args: Any = None) -> Any:
@@ -218,7 +218,7 @@ class GlusterdSession:
         are just a name glusterd does not know: ENOENT), op-version range from xdata, then
         the volfile.  A name of NAME_MAX bytes or more is EINVAL with op_ret left at what
         ``xdr_to_generic`` returned: the length of the decoded arguments (seen on 10.3)."""
-        rsp = handshake.GfGetspecRsp.cls
+        rsp = handshake.GfGetspecRsp
         key = key.split("\0", 1)[0]
         if len(key.encode("utf-8", "surrogateescape")) >= 255:
             decoded = len(encode(handshake.GfGetspecReq, args)) if args is not None else -1
@@ -246,11 +246,11 @@ class GlusterdSession:
         self.client = (volume.name, self.peer, low, high)
         family = "inet6" if ":" in self.brick_address(volume.bricks[0]).host else "inet"
         spec = volume.volfile(self.brick_address, self.trusted, family)
-        return handshake.GfGetspecRsp.cls(len(spec.encode("utf-8", "surrogateescape")), 0, spec, None)
+        return handshake.GfGetspecRsp(len(spec.encode("utf-8", "surrogateescape")), 0, spec, None)
 
     def get_volume_info(self, params: Any) -> Any:
         text = old_dict_text(params)
-        rsp = handshake.GfGetVolumeInfoRsp.cls
+        rsp = handshake.GfGetVolumeInfoRsp
         try:
             flags = int(text.get("flags", ""))
         except ValueError:
@@ -266,15 +266,15 @@ class GlusterdSession:
         if proc == portmap.GfPmapProc.GF_PMAP_PORTBYBRICK:
             port = self.node.portmap().get(a.brick)
             if port is None:
-                return portmap.PmapPortByBrickRsp.cls(-1, 0, 0, 0)
-            return portmap.PmapPortByBrickRsp.cls(0, 0, 0, port)
+                return portmap.PmapPortByBrickRsp(-1, 0, 0, 0)
+            return portmap.PmapPortByBrickRsp(0, 0, 0, port)
         if proc == portmap.GfPmapProc.GF_PMAP_BRICKBYPORT:
             for path, port in self.node.portmap().items():
                 if port == a.port:
-                    return portmap.PmapBrickByPortRsp.cls(0, 0, 0, path)
-            return portmap.PmapBrickByPortRsp.cls(-1, 0, 0, "")
+                    return portmap.PmapBrickByPortRsp(0, 0, 0, path)
+            return portmap.PmapBrickByPortRsp(-1, 0, 0, "")
         if proc == portmap.GfPmapProc.GF_PMAP_SIGNIN:
-            return portmap.PmapSigninRsp.cls(0, 0)
+            return portmap.PmapSigninRsp(0, 0)
         if proc == portmap.GfPmapProc.GF_PMAP_SIGNOUT:
-            return portmap.PmapSignoutRsp.cls(0, 0)
+            return portmap.PmapSignoutRsp(0, 0)
         return None

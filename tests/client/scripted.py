@@ -39,11 +39,11 @@ BRICK_PROGS = (
 
 
 def dump_rsp(progs: tuple[tuple[str, int, int], ...]) -> Any:
-    return GfDumpRsp.cls(0, 0, 0, tuple(GfProgDetail.cls(n, p, v) for n, p, v in progs))
+    return GfDumpRsp(0, 0, 0, tuple(GfProgDetail(n, p, v) for n, p, v in progs))
 
 
 def iatt(gfid: bytes, mode: int, size: int = 0) -> Any:
-    return GfxIattx.cls(
+    return GfxIattx(
         ia_gfid=gfid,
         ia_flags=0x17FF,
         ia_ino=int.from_bytes(gfid[8:], "big"),
@@ -199,13 +199,13 @@ class ScriptedCluster:
         if key == (DUMP, 1):
             await peer.reply(call, dump_rsp(BRICK_PROGS if brick else GLUSTERD_PROGS))
         elif key == (DUMP, 2):
-            await peer.reply(call, GfCommonRsp.cls(0, 0, None))
+            await peer.reply(call, GfCommonRsp(0, 0, None))
         elif key == (HNDSK, 2):
             spec = self.volfile if call.args.key == self.volume else ""
-            await peer.reply(call, GfGetspecRsp.cls(len(spec) if spec else -1, 0 if spec else errno.ENOENT, spec, None))
+            await peer.reply(call, GfGetspecRsp(len(spec) if spec else -1, 0 if spec else errno.ENOENT, spec, None))
         elif key == (PMAP, 1):
             ok = call.args.brick == self.brick_path
-            await peer.reply(call, PmapPortByBrickRsp.cls(0 if ok else -1, 0, 0, self.brick_port if ok else 0))
+            await peer.reply(call, PmapPortByBrickRsp(0 if ok else -1, 0, 0, self.brick_port if ok else 0))
         elif key == (HNDSK, 1):
             reply = {
                 "ERROR": b"Success\0",
@@ -213,7 +213,7 @@ class ScriptedCluster:
                 "child_up": b"1\0",
                 "volume-id": b"11111111-2222-3333-4444-555555555555\0",
             }
-            await peer.reply(call, GfSetvolumeRsp.cls(0, errno.EINVAL, reply))
+            await peer.reply(call, GfSetvolumeRsp(0, errno.EINVAL, reply))
         elif call.prog == FOP:
             await self._fop(peer, call)
         else:
@@ -221,42 +221,40 @@ class ScriptedCluster:
 
     async def _fop(self, peer: Peer, call: Call) -> None:
         a, proc = call.args, F.GfFop(call.proc)
-        zero = GfxIattx.cls()
+        zero = GfxIattx()
         if proc == F.GfFop.STATFS:
-            await peer.reply(
-                call, F.GfxStatfsRsp.cls(0, 0, None, GfStatfs.cls(4096, 4096, 100, 50, 40, 10, 5, 5, 1, 0, 255))
-            )
+            await peer.reply(call, F.GfxStatfsRsp(0, 0, None, GfStatfs(4096, 4096, 100, 50, 40, 10, 5, 5, 1, 0, 255)))
         elif proc == F.GfFop.LOOKUP:
             if a.gfid == ROOT_GFID or a.pargfid == bytes(16):
-                await peer.reply(call, F.GfxCommon2iattRsp.cls(0, 0, None, iatt(ROOT_GFID, 0o40755, 4096), zero))
+                await peer.reply(call, F.GfxCommon2iattRsp(0, 0, None, iatt(ROOT_GFID, 0o40755, 4096), zero))
             elif a.bname in self.files:
                 gfid, data = self.files[a.bname]
-                await peer.reply(call, F.GfxCommon2iattRsp.cls(0, 0, None, iatt(gfid, 0o100644, len(data)), zero))
+                await peer.reply(call, F.GfxCommon2iattRsp(0, 0, None, iatt(gfid, 0o100644, len(data)), zero))
             else:
-                await peer.reply(call, F.GfxCommon2iattRsp.cls(-1, errno.ENOENT, None, zero, zero))
+                await peer.reply(call, F.GfxCommon2iattRsp(-1, errno.ENOENT, None, zero, zero))
         elif proc == F.GfFop.CREATE:
             gfid = a.xdata["gfid-req"].value
             self.files[a.bname] = (gfid, bytearray())
             self.gfids[gfid] = a.bname
             self.next_fd += 1
-            await peer.reply(call, F.GfxCreateRsp.cls(0, 0, None, iatt(gfid, 0o100644), self.next_fd - 1, zero, zero))
+            await peer.reply(call, F.GfxCreateRsp(0, 0, None, iatt(gfid, 0o100644), self.next_fd - 1, zero, zero))
         elif proc in (F.GfFop.OPEN, F.GfFop.OPENDIR):
             self.next_fd += 1
-            await peer.reply(call, F.GfxOpenRsp.cls(0, 0, None, self.next_fd - 1))
+            await peer.reply(call, F.GfxOpenRsp(0, 0, None, self.next_fd - 1))
         elif proc == F.GfFop.WRITE:
             data = self.files[self.gfids[a.gfid]][1]
             end = a.offset + len(call.payload)
             data.extend(bytes(max(0, end - len(data))))
             data[a.offset : end] = call.payload
             st = iatt(a.gfid, 0o100644, len(data))
-            await peer.reply(call, F.GfxCommon2iattRsp.cls(len(call.payload), 0, None, st, st))
+            await peer.reply(call, F.GfxCommon2iattRsp(len(call.payload), 0, None, st, st))
         elif proc == F.GfFop.READ:
             data = bytes(self.files[self.gfids[a.gfid]][1][a.offset : a.offset + a.size])
-            await peer.reply(call, F.GfxReadRsp.cls(len(data), 0, zero, len(data), None), payload=data)
+            await peer.reply(call, F.GfxReadRsp(len(data), 0, zero, len(data), None), payload=data)
         elif proc == F.GfFop.FSTAT:
             size = len(self.files[self.gfids[a.gfid]][1])
-            await peer.reply(call, F.GfxCommonIattRsp.cls(0, 0, None, iatt(a.gfid, 0o100644, size)))
+            await peer.reply(call, F.GfxCommonIattRsp(0, 0, None, iatt(a.gfid, 0o100644, size)))
         elif proc in (F.GfFop.FLUSH, F.GfFop.RELEASE, F.GfFop.RELEASEDIR):
-            await peer.reply(call, F.GfxCommonRsp.cls(0, 0, {} if proc != F.GfFop.FLUSH else None))
+            await peer.reply(call, F.GfxCommonRsp(0, 0, {} if proc != F.GfFop.FLUSH else None))
         else:
             await peer.reply(call, stat=AcceptStat.PROC_UNAVAIL)

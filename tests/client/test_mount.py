@@ -63,10 +63,10 @@ async def test_mount_sends_what_libgfapi_sends(cluster):
         assert portmap.calls[2].args.brick == "/bricks/b0"
         assert names(brick.calls) == [(5, DUMP, 1), (6, DUMP, 2), (7, HNDSK, 1), (8, FOP, 14), (9, FOP, 27)]
         for c in [getspec, *portmap.calls, *brick.calls[:2]]:
-            assert isinstance(c.cred, AuthGlusterfsParmsV2.cls) and c.cred.pid == 0
+            assert isinstance(c.cred, AuthGlusterfsParmsV2) and c.cred.pid == 0
         setvolume, statfs, lookup = brick.calls[2:]
         for c in (setvolume, statfs):  # v3 once DUMP listed FOP 400; internal frames: pid 0
-            assert isinstance(c.cred, AuthGlusterfsParamsV3.cls) and c.cred.pid == 0
+            assert isinstance(c.cred, AuthGlusterfsParamsV3) and c.cred.pid == 0
         assert lookup.cred.pid == os.getpid() and lookup.cred.lk_owner == lk_owner_for_pid(os.getpid())
         assert lookup.args.gfid == bytes(15) + b"\x01" and lookup.args.bname == ""
         sv = old_dict_text(setvolume.args.dict)

@@ -309,11 +309,11 @@ def test_glusterd_hands_out_brick_and_self_heal_daemon_volfiles_too():
         m = server.volume_model("vm")
         req = {"max-op-version": "100000", "min-op-version": "1"}
         for key, xtype in (("shd/vm", "cluster/replicate"), (volgen.volfile_id(m, 1), "storage/posix")):
-            r = raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq.cls(1, key, old_dict(req)))
+            r = raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq(1, key, old_dict(req)))
             assert r.result.op_ret > 0 and parse_volfile(r.result.spec).of_type(xtype), key
-        r = raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq.cls(1, "vm.tcp", old_dict(req)))
+        r = raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq(1, "vm.tcp", old_dict(req)))
         assert r.result.op_ret > 0 and "remote-port" in r.result.spec  # the client volfile, as for "vm"
-        r = raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq.cls(1, "shd/nope", old_dict(req)))
+        r = raw.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq(1, "shd/nope", old_dict(req)))
         assert (r.result.op_ret, r.result.op_errno) == (-1, errno.ENOENT)
         raw.close()
 
@@ -322,7 +322,7 @@ def test_volume_set_refuses_a_client_option_newer_than_a_connected_client():
     with FakeGluster(["vm;replica=2"], ["tcp://127.0.0.1:0"]) as server:
         old = Raw("127.0.0.1", server.info.port)  # a client that runs op-version 31000 at most
         req = old_dict({"max-op-version": "31000", "min-op-version": "1"})
-        r = old.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq.cls(1, "vm", req))
+        r = old.call(handshake.GLUSTER_HNDSK_PROGRAM, 2, 2, handshake.GfGetspecReq(1, "vm", req))
         assert r.result.op_ret > 0
         assert server.cluster.clients("vm") == [(f"127.0.0.1:{old.sock.getsockname()[1]}", 1, 31000)]
         with pytest.raises(ClusterError, match="127.0.0.1"):  # performance.nl-cache: op-version 31100

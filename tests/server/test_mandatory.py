@@ -81,7 +81,7 @@ class Pair:
         self.fbn = self.b.fop("OPEN", gfid=self.g, flags=O_RDWR | O_NONBLOCK).fd
 
     def lk(self, m, fd, type_, owner, start=0, length=0, xdata=None):
-        flock = GfProtoFlock.cls(type=type_, whence=0, start=start, len=length, pid=100, lk_owner=owner)
+        flock = GfProtoFlock(type=type_, whence=0, start=start, len=length, pid=100, lk_owner=owner)
         r = m.fop("LK", cred=v3(100, owner=owner), gfid=self.g, fd=fd, cmd=SETLK, type=type_, flock=flock, xdata=xdata)
         return r.op_ret, r.op_errno
 
