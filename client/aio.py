@@ -11,15 +11,13 @@ distribute, replicate, disperse over protocol/client), connect every brick (DUMP
 PORTBYBRICK via glusterd, DUMP, SETVOLUME, the DHT STATFS) concurrently, and LOOKUP the
 root.
 
-Paths are resolved from the root by a named LOOKUP per component (symlinks followed like
-``glfs_resolve``: always in the middle, at the end unless it is an ``l*`` call).  Directory
-gfids are cached; the last component is always looked up again, and a lookup that fails
-with ESTALE/ENOENT through a cached directory is retried once without the cache.
+Paths are resolved from the root by a named LOOKUP per component (:mod:`gfclient.resolve`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import math
 import os
@@ -27,6 +25,7 @@ import posixpath
 import stat as _stat
 import sys
 import time
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
@@ -41,17 +40,16 @@ from .errors import GlusterConnectionError, RpcError, UnsupportedVolumeError, fo
 from .file import File
 from .fops import SETATTR, XATTR_CREATE, XATTR_REPLACE, Fops
 from .graph import ClientGraph, Timeouts
+from .identity import Identity
 from .mgmt import MgmtClient, VolfileServer
 from .mount import Mount
+from .resolve import Resolver, text_path
 from .stat import DirEntry, gf_flags, is_dir, is_symlink, mode_flags, stat_result, statvfs_result
 from .tls import ClientTLS
 from .uri import GlusterURI, parse_uri
 from .xl.base import Fd
 
 __all__ = ["connect", "Volume", "File", "DirEntry"]
-
-_MAXSYMLINKS = 40
-_RETRY_ERRNOS = (errno.ESTALE, errno.ENOENT)
 
 
 class Volume:
@@ -88,9 +86,9 @@ class Volume:
             open_files=lambda: self._files,
             tls=tls,
         )
-        self._dcache: dict[tuple[bytes, str], tuple[bytes, Any]] = {}
-        self._root: Any = None
+        self._names = Resolver(lambda: self.fops)
         self._files: set[File] = set()
+        self._volume_id: uuid.UUID | None = None
         self.mounted = False
 
     # ---- mount / unmount ---------------------------------------------------------------
@@ -102,7 +100,7 @@ class Volume:
             root = await fops.lookup_gfid(ROOT_GFID, "/")
             if not is_dir(root.prestat):
                 raise GlusterConnectionError(errno.ENOTDIR, f"the root of {u.volume!r} is not a directory")
-            self._root = root.prestat
+            self._names.root = root.prestat
         except (GlusterConnectionError, RpcError, OSError) as exc:
             await self._mount.close()
             if isinstance(exc, UnsupportedVolumeError):
@@ -136,94 +134,25 @@ class Volume:
             raise GlusterConnectionError(errno.ENOTCONN, f"volume {self.volname!r} is not mounted")
         return fops
 
-    @staticmethod
-    def _path(path: Any) -> str:
-        p = os.fspath(path)
-        return os.fsdecode(p) if isinstance(p, bytes) else p
-
-    async def _resolve(self, path: Any, follow: bool = True) -> tuple[bytes, Any]:
-        """(gfid, iattx) of ``path``; ESTALE/ENOENT through the cache is retried uncached."""
-        p = self._path(path)
-        try:
-            return await self._walk(p, follow, True)
-        except OSError as exc:
-            if exc.errno not in _RETRY_ERRNOS or not self._dcache:
-                raise
-            self._dcache.clear()
-            return await self._walk(p, follow, False)
-
-    async def _walk(self, path: str, follow: bool, cached: bool) -> tuple[bytes, Any]:
-        stack: list[tuple[bytes, Any]] = [(ROOT_GFID, self._root)]
-        todo = list(path.split("/"))
-        todo.reverse()
-        links = 0
-        while todo:
-            name = todo.pop()
-            if name in ("", "."):
-                continue
-            if name == "..":
-                if len(stack) > 1:
-                    stack.pop()
-                continue
-            pgfid, piatt = stack[-1]
-            if not is_dir(piatt):
-                raise fop_error(errno.ENOTDIR, path)
-            last = not any(c not in ("", ".") for c in todo)
-            hit = self._dcache.get((pgfid, name)) if cached and not last else None
-            if hit is None:
-                iatt = (await self.fops.lookup(pgfid, name, path)).prestat
-                gfid = iatt.ia_gfid
-            else:
-                gfid, iatt = hit
-            if is_symlink(iatt) and (follow or not last):
-                links += 1
-                if links > _MAXSYMLINKS:
-                    raise fop_error(errno.ELOOP, path)
-                target = await self.fops.readlink(gfid, path)
-                if target.startswith("/"):
-                    del stack[1:]
-                todo.extend(reversed(target.split("/")))
-                continue
-            if is_dir(iatt) and not last:
-                self._dcache[(pgfid, name)] = (gfid, iatt)
-            stack.append((gfid, iatt))
-        if path.endswith("/") and not is_dir(stack[-1][1]):
-            raise fop_error(errno.ENOTDIR, path)
-        return stack[-1]
-
-    async def _parent(self, path: Any) -> tuple[bytes, str, str]:
-        """(parent gfid, basename, path) for namespace operations."""
-        p = self._path(path)
-        head, name = posixpath.split(p.rstrip("/") or "/")
-        if name in ("", ".", ".."):
-            raise fop_error(errno.EEXIST if not name else errno.EINVAL, p)
-        gfid, iatt = await self._resolve(head or "/", True)
-        if not is_dir(iatt):
-            raise fop_error(errno.ENOTDIR, p)
-        return gfid, name, p
-
-    def _forget(self, pgfid: bytes, name: str) -> None:
-        self._dcache.pop((pgfid, name), None)
-
     # ---- stat family -------------------------------------------------------------------
     async def stat(self, path: Any) -> os.stat_result:
         """The :class:`os.stat_result` of ``path``, symlinks followed (OSError as :func:`os.stat`)."""
-        return stat_result((await self._resolve(path, True))[1])
+        return stat_result((await self._names.resolve(path, True))[1])
 
     async def lstat(self, path: Any) -> os.stat_result:
         """The :class:`os.stat_result` of ``path`` itself (a final symlink is not followed)."""
-        return stat_result((await self._resolve(path, False))[1])
+        return stat_result((await self._names.resolve(path, False))[1])
 
     async def exists(self, path: Any) -> bool:
         """Whether ``path`` resolves, symlinks followed (as :func:`os.path.exists`)."""
         with contextlib.suppress(OSError):
-            await self._resolve(path, True)
+            await self._names.resolve(path, True)
             return True
         return False
 
     async def _mode_or_zero(self, path: Any, follow: bool = True) -> int:
         try:
-            return int((await self._resolve(path, follow))[1].mode)
+            return int((await self._names.resolve(path, follow))[1].mode)
         except OSError:
             return 0
 
@@ -243,20 +172,31 @@ class Volume:
         """``stat(path).st_size``."""
         return (await self.stat(path)).st_size
 
+    async def access(self, path: Any, mode: int) -> bool:
+        """Whether the caller may access ``path`` as ``mode`` says (``os.F_OK``, or ``os.R_OK``,
+        ``W_OK``, ``X_OK`` or'ed; symlinks followed): the brick decides (ACCESS, as
+        ``glfs_access``); False on any error, as :func:`os.access`."""
+        try:
+            gfid, _ = await self._names.resolve(path, True)
+            await self.fops.access(gfid, mode, text_path(path))
+        except OSError:
+            return False
+        return True
+
     async def statvfs(self, path: Any = "/") -> os.statvfs_result:
         """The volume's :class:`os.statvfs_result` (STATFS on the file system holding ``path``)."""
-        gfid, _ = await self._resolve(path, True)
-        return statvfs_result(await self.fops.statfs(gfid, self._path(path)))
+        gfid, _ = await self._names.resolve(path, True)
+        return statvfs_result(await self.fops.statfs(gfid, text_path(path)))
 
     # ---- directories -------------------------------------------------------------------
     async def mkdir(self, path: Any, mode: int = 0o777) -> None:
         """Make the directory ``path`` (MKDIR; ``FileExistsError`` if it exists)."""
-        pgfid, name, p = await self._parent(path)
+        pgfid, name, p = await self._names.parent(path)
         await self.fops.mkdir(pgfid, name, mode & 0o7777, p)
 
     async def makedirs(self, path: Any, mode: int = 0o777, exist_ok: bool = False) -> None:
         """Make ``path`` and missing parents; an existing ``path`` fails unless ``exist_ok`` and a dir."""
-        p = self._path(path)
+        p = text_path(path)
         head, tail = posixpath.split(p.rstrip("/"))
         if head and tail and not await self.exists(head):
             with contextlib.suppress(FileExistsError):
@@ -269,14 +209,14 @@ class Volume:
 
     async def rmdir(self, path: Any) -> None:
         """Remove the empty directory ``path`` (RMDIR)."""
-        pgfid, name, p = await self._parent(path)
-        self._forget(pgfid, name)
+        pgfid, name, p = await self._names.parent(path)
+        self._names.forget(pgfid, name)
         await self.fops.rmdir(pgfid, name, p)
 
     async def scandir(self, path: Any = "/") -> list[DirEntry]:
         """All entries but "." and ".." (READDIRP until an empty reply)."""
-        p = self._path(path)
-        gfid, iatt = await self._resolve(p, True)
+        p = text_path(path)
+        gfid, iatt = await self._names.resolve(p, True)
         if not is_dir(iatt):
             raise fop_error(errno.ENOTDIR, p)
         raw = await self._readdir(gfid, p)
@@ -320,7 +260,7 @@ class Volume:
         self, top: Any, topdown: bool = True, onerror: Any = None, followlinks: bool = False
     ) -> AsyncGenerator[tuple[str, list[str], list[str]], None]:
         """Like :func:`os.walk`, as an async generator."""
-        top = self._path(top)
+        top = text_path(top)
         try:
             entries = await self.scandir(top)
         except OSError as exc:
@@ -341,7 +281,7 @@ class Volume:
 
     async def rmtree(self, path: Any, ignore_errors: bool = False, onerror: Any = None) -> None:
         """Remove a directory tree (symlinks are unlinked, not followed)."""
-        p = self._path(path)
+        p = text_path(path)
 
         def failed(fn: Any, where_: str, exc: OSError) -> None:
             if ignore_errors:
@@ -372,8 +312,8 @@ class Volume:
     # ---- names -------------------------------------------------------------------------
     async def unlink(self, path: Any) -> None:
         """Remove the file (or symlink) ``path`` (UNLINK)."""
-        pgfid, name, p = await self._parent(path)
-        self._forget(pgfid, name)
+        pgfid, name, p = await self._names.parent(path)
+        self._names.forget(pgfid, name)
         await self.fops.unlink(pgfid, name, p)
 
     remove = unlink
@@ -382,55 +322,62 @@ class Volume:
         """RENAME; renaming a name onto itself or onto another hard link of the same file
         does nothing (POSIX; the kernel checks this before any filesystem sees it -- a real
         10.3 brick would drop the file's gfid handle)."""
-        spgfid, sname, sp = await self._parent(src)
-        dpgfid, dname, _ = await self._parent(dst)
+        spgfid, sname, sp = await self._names.parent(src)
+        dpgfid, dname, _ = await self._names.parent(dst)
         sgfid = (await self.fops.lookup(spgfid, sname, sp)).prestat.ia_gfid
         try:
-            dgfid = (await self.fops.lookup(dpgfid, dname, self._path(dst))).prestat.ia_gfid
+            dgfid = (await self.fops.lookup(dpgfid, dname, text_path(dst))).prestat.ia_gfid
         except FileNotFoundError:
             dgfid = None
         if dgfid == sgfid:
             return
-        self._forget(spgfid, sname)
-        self._forget(dpgfid, dname)
+        self._names.forget(spgfid, sname)
+        self._names.forget(dpgfid, dname)
         await self.fops.rename(spgfid, sname, dpgfid, dname, sp)
+
+    async def mknod(self, path: Any, mode: int = 0o600, device: int = 0) -> None:
+        """Make a file system node at ``path`` (MKNOD, as ``glfs_mknod``): ``mode`` holds the type
+        (``stat.S_IFIFO``, ``S_IFCHR``, ``S_IFBLK``, ``S_IFSOCK``, ``S_IFREG``) and the permission
+        bits, ``device`` the device number of a device node (:func:`os.makedev`)."""
+        pgfid, name, p = await self._names.parent(path)
+        await self.fops.mknod(pgfid, name, mode, device, p)
 
     async def link(self, source: Any, link_name: Any) -> None:
         """Make ``link_name`` a hard link to ``source`` (LINK)."""
-        gfid, _ = await self._resolve(source, False)
-        pgfid, name, p = await self._parent(link_name)
+        gfid, _ = await self._names.resolve(source, False)
+        pgfid, name, p = await self._names.parent(link_name)
         await self.fops.link(gfid, pgfid, name, p)
 
     async def symlink(self, source: Any, link_name: Any) -> None:
         """Make ``link_name`` a symlink whose target is the text ``source`` (SYMLINK)."""
-        pgfid, name, p = await self._parent(link_name)
-        await self.fops.symlink(pgfid, name, self._path(source), p)
+        pgfid, name, p = await self._names.parent(link_name)
+        await self.fops.symlink(pgfid, name, text_path(source), p)
 
     async def readlink(self, path: Any) -> str:
         """The target of the symlink ``path`` (READLINK; ``EINVAL`` if it is not one)."""
-        gfid, iatt = await self._resolve(path, False)
+        gfid, iatt = await self._names.resolve(path, False)
         if not is_symlink(iatt):
-            raise fop_error(errno.EINVAL, self._path(path))
-        return await self.fops.readlink(gfid, self._path(path))
+            raise fop_error(errno.EINVAL, text_path(path))
+        return await self.fops.readlink(gfid, text_path(path))
 
     # ---- attributes --------------------------------------------------------------------
     async def chmod(self, path: Any, mode: int) -> None:
         """Set the permission bits of ``path`` (SETATTR, symlinks followed)."""
-        gfid, _ = await self._resolve(path, True)
-        await self.fops.setattr(gfid, SETATTR["MODE"], path=self._path(path), mode=mode & 0o7777)
+        gfid, _ = await self._names.resolve(path, True)
+        await self.fops.setattr(gfid, SETATTR["MODE"], path=text_path(path), mode=mode & 0o7777)
 
     async def chown(self, path: Any, uid: int, gid: int) -> None:
         """Set the owner and group of ``path``; -1 leaves one as it is (SETATTR, symlinks followed)."""
-        gfid, _ = await self._resolve(path, True)
+        gfid, _ = await self._names.resolve(path, True)
         valid = (SETATTR["UID"] if uid != -1 else 0) | (SETATTR["GID"] if gid != -1 else 0)
         if valid:
-            await self.fops.setattr(gfid, valid, path=self._path(path), ia_uid=max(uid, 0), ia_gid=max(gid, 0))
+            await self.fops.setattr(gfid, valid, path=text_path(path), ia_uid=max(uid, 0), ia_gid=max(gid, 0))
 
     async def utime(
         self, path: Any, times: tuple[float, float] | None = None, *, ns: tuple[int, int] | None = None
     ) -> None:
         """Set (atime, mtime); ``times=None`` and no ``ns`` means now."""
-        gfid, _ = await self._resolve(path, True)
+        gfid, _ = await self._names.resolve(path, True)
         if ns is None:
             if times is None:
                 now = time.time_ns()
@@ -441,7 +388,7 @@ class Volume:
         await self.fops.setattr(
             gfid,
             SETATTR["ATIME"] | SETATTR["MTIME"],
-            path=self._path(path),
+            path=text_path(path),
             ia_atime=a[0],
             ia_atime_nsec=a[1],
             ia_mtime=m[0],
@@ -450,51 +397,51 @@ class Volume:
 
     async def truncate(self, path: Any, length: int) -> None:
         """Cut or extend the file ``path`` to ``length`` bytes (TRUNCATE)."""
-        gfid, _ = await self._resolve(path, True)
-        await self.fops.truncate(gfid, length, self._path(path))
+        gfid, _ = await self._names.resolve(path, True)
+        await self.fops.truncate(gfid, length, text_path(path))
 
     # ---- xattrs ------------------------------------------------------------------------
     async def getxattr(self, path: Any, key: str, size: int = 0) -> bytes:
         """The value of xattr ``key`` (ENODATA if absent, ERANGE if longer than a non-zero ``size``)."""
-        gfid, _ = await self._resolve(path, True)
-        values = await self.fops.getxattr(gfid, key, self._path(path))
+        gfid, _ = await self._names.resolve(path, True)
+        values = await self.fops.getxattr(gfid, key, text_path(path))
         if key not in values:
-            raise fop_error(errno.ENODATA, self._path(path))
+            raise fop_error(errno.ENODATA, text_path(path))
         value = values[key]
         if size and len(value) > size:
-            raise fop_error(errno.ERANGE, self._path(path))
+            raise fop_error(errno.ERANGE, text_path(path))
         return value
 
     async def listxattr(self, path: Any, size: int = 0) -> list[str]:
         """The xattr names of ``path`` (ERANGE if longer in all than a non-zero ``size``)."""
-        gfid, _ = await self._resolve(path, True)
-        names = list(await self.fops.getxattr(gfid, None, self._path(path)))
+        gfid, _ = await self._names.resolve(path, True)
+        names = list(await self.fops.getxattr(gfid, None, text_path(path)))
         if size and sum(len(n) + 1 for n in names) > size:
-            raise fop_error(errno.ERANGE, self._path(path))
+            raise fop_error(errno.ERANGE, text_path(path))
         return names
 
     async def setxattr(self, path: Any, key: str, value: bytes | str, flags: int = 0) -> None:
         """Set xattr ``key`` (a str value is UTF-8; ``flags``: XATTR_CREATE/XATTR_REPLACE)."""
-        gfid, _ = await self._resolve(path, True)
+        gfid, _ = await self._names.resolve(path, True)
         data = value.encode() if isinstance(value, str) else bytes(value)
-        await self.fops.setxattr(gfid, key, data, flags & (XATTR_CREATE | XATTR_REPLACE), self._path(path))
+        await self.fops.setxattr(gfid, key, data, flags & (XATTR_CREATE | XATTR_REPLACE), text_path(path))
 
     async def removexattr(self, path: Any, key: str) -> None:
         """Remove the extended attribute ``key`` of ``path``."""
-        gfid, _ = await self._resolve(path, True)
-        await self.fops.removexattr(gfid, key, self._path(path))
+        gfid, _ = await self._names.resolve(path, True)
+        await self.fops.removexattr(gfid, key, text_path(path))
 
     # ---- files -------------------------------------------------------------------------
     async def open(self, path: Any, flags: int = os.O_RDONLY, mode: int = 0o777) -> File:
         """Open like ``glfs_open``/``glfs_creat``: ``flags`` are ``os.O_*``."""
-        p = self._path(path)
+        p = text_path(path)
         gf = gf_flags(flags)
         try:
-            gfid, iatt = await self._resolve(p, True)
+            gfid, iatt = await self._names.resolve(p, True)
         except FileNotFoundError:
             if not flags & os.O_CREAT:
                 raise
-            pgfid, name, _ = await self._parent(p)
+            pgfid, name, _ = await self._names.parent(p)
             fd = Fd(NULL_GFID, gf)
             await self.fops.create(pgfid, name, fd, mode & 0o7777, p)
             return self._adopt(fd, p, flags)
@@ -525,6 +472,31 @@ class Volume:
 
     def _dropped(self, f: File) -> None:
         self._files.discard(f)
+
+    # ---- identity ----------------------------------------------------------------------
+    @property
+    def identity(self) -> Identity:
+        """Who later calls are made as (pid, uid, gid, groups of the AUTH_GLUSTERFS credential)."""
+        return self.fops.app
+
+    def set_identity(
+        self, *, uid: int | None = None, gid: int | None = None, groups: Sequence[int] | None = None
+    ) -> None:
+        """Make later calls as ``uid``/``gid``/supplementary ``groups`` (None: unchanged); the bricks
+        check permissions against them.  libgfapi's ``glfs_setfsuid``/``glfs_setfsgid``/
+        ``glfs_setfsgroups`` set them per thread; here they hold for the volume."""
+        fops, app = self.fops, self.fops.app
+        groups_ = app.groups if groups is None else tuple(groups)
+        fops.app = dataclasses.replace(
+            app, uid=app.uid if uid is None else uid, gid=app.gid if gid is None else gid, groups=groups_
+        )
+
+    async def volume_id(self) -> uuid.UUID:
+        """The volume's UUID (``gluster volume info``'s Volume ID), asked of glusterd once over
+        the volfile server connection (``glfs_get_volumeid``: GET_VOLUME_INFO)."""
+        if self._volume_id is None:
+            self._volume_id = await self._mount.mgmt.volume_id()
+        return self._volume_id
 
     # ---- diagnostics -------------------------------------------------------------------
     @property

@@ -193,6 +193,10 @@ class Fops:
     async def statfs(self, gfid: bytes, path: str | None = None) -> Any:
         return (await self.call(GfFop.STATFS, F.GfxStatfsReq(gfid, None), path=path)).statfs
 
+    async def access(self, gfid: bytes, mask: int, path: str | None = None) -> None:
+        """ACCESS: the brick checks ``mask`` (F_OK or R_OK|W_OK|X_OK) for the caller; OSError if denied."""
+        await self.call(GfFop.ACCESS, F.GfxAccessReq(gfid, mask, None), path=path)
+
     # ---- xattrs ------------------------------------------------------------------------
     async def getxattr(self, gfid: bytes, name: str | None, path: str | None = None) -> dict[str, bytes]:
         req = F.GfxGetxattrReq(gfid, 1 if name else 0, name or "", None)

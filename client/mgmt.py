@@ -28,6 +28,7 @@ import dataclasses
 import errno
 import logging
 import os
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -35,12 +36,14 @@ import trio
 
 from fakegluster.proto.callback import GLUSTER_CBK_PROGRAM, GfCbkProcnum
 from fakegluster.proto.events import Call
-from fakegluster.proto.gfdict import old_dict
+from fakegluster.proto.gfdict import old_dict, old_dict_text
 from fakegluster.proto.handshake import (
+    GF_GET_VOLUME_UUID,
     GF_GETSPEC_FLAG_SERVERS_LIST,
     GLUSTER_HNDSK_PROGRAM,
     GLUSTER_HNDSK_VERSION,
     GfGetspecReq,
+    GfGetVolumeInfoReq,
     GfHndskProc,
 )
 
@@ -197,6 +200,28 @@ class MgmtClient:
             log.warning("GETSPEC op_ret %d != volfile length %d; using op_ret bytes", rsp.op_ret, len(spec))
             spec = spec[: rsp.op_ret]
         return str(spec.decode("utf-8", "surrogateescape"))
+
+    async def volume_id(self) -> uuid.UUID:
+        """The volume's UUID, asked on this connection as ``glfs_get_volume_info_rpc`` does
+        (api/src/glfs-mgmt.c): GET_VOLUME_INFO with the old-style dict ``{volname, flags:
+        GF_GET_VOLUME_UUID}``; the reply's dict holds ``volume_id`` (``mgmt_get_volinfo_cbk``)."""
+        channel = self.channel
+        if channel is None:
+            raise GlusterConnectionError(errno.ENOTCONN, f"no volfile server connection for {self.volume!r}")
+        req = GfGetVolumeInfoReq(old_dict(volname=self.volume, flags=GF_GET_VOLUME_UUID))
+        reply = await channel.call(
+            GLUSTER_HNDSK_PROGRAM,
+            GLUSTER_HNDSK_VERSION,
+            GfHndskProc.GF_HNDSK_GET_VOLUME_INFO,
+            req,
+            ident=INTERNAL,
+            timeout=self.frame_timeout,
+        )
+        rsp: Any = reply.result
+        if rsp.op_ret < 0 or not rsp.dict:
+            err = (rsp.op_errno if rsp.op_ret < 0 else 0) or errno.EINVAL
+            raise OSError(err, os.strerror(err), self.volume)
+        return uuid.UUID(old_dict_text(rsp.dict)["volume_id"])
 
     async def fetch(self, nursery: trio.Nursery) -> str:
         """Connect (to the first server that answers), start the channel in ``nursery`` and

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -36,6 +37,7 @@ from fakegluster.trio_thread import TrioThread
 from . import aio
 from .aio import DirEntry
 from .file import CHUNK
+from .identity import Identity
 from .tls import ClientTLS
 from .uri import GlusterURI
 
@@ -293,6 +295,23 @@ class Volume:
 
     umount = close
 
+    # the volume and who calls
+    def volume_id(self) -> uuid.UUID:
+        """The volume's UUID (``gluster volume info``'s Volume ID), asked of glusterd once."""
+        return self._loop.run(self._avol.volume_id)
+
+    @property
+    def identity(self) -> Identity:
+        """Who later calls are made as (pid, uid, gid, groups of the AUTH_GLUSTERFS credential)."""
+        return self._avol.identity
+
+    def set_identity(
+        self, *, uid: int | None = None, gid: int | None = None, groups: Sequence[int] | None = None
+    ) -> None:
+        """Make later calls (from any thread) as ``uid``/``gid``/supplementary ``groups`` (None:
+        unchanged); the bricks check permissions against them."""
+        self._avol.set_identity(uid=uid, gid=gid, groups=groups)
+
     # files
     def open(self, path: Any, flags: int = os.O_RDONLY, mode: int = 0o777) -> File:
         """Open ``path`` with ``os.O_*`` ``flags`` (``O_CREAT`` makes it with ``mode``), like
@@ -338,6 +357,12 @@ class Volume:
     def statvfs(self, path: Any = "/") -> os.statvfs_result:
         """The volume's :class:`os.statvfs_result` (STATFS on the file system holding ``path``)."""
         return self._loop.run(self._avol.statvfs, path)
+
+    def access(self, path: Any, mode: int) -> bool:
+        """Whether the caller may access ``path`` as ``mode`` says (``os.F_OK``, or ``os.R_OK``,
+        ``W_OK``, ``X_OK`` or'ed; symlinks followed): the brick decides (ACCESS); False on any
+        error, as :func:`os.access`."""
+        return self._loop.run(self._avol.access, path, mode)
 
     # directories
     def mkdir(self, path: Any, mode: int = 0o777) -> None:
@@ -389,6 +414,11 @@ class Volume:
                 self._loop.run(agen.aclose)
 
     # names
+    def mknod(self, path: Any, mode: int = 0o600, device: int = 0) -> None:
+        """Make a file system node at ``path`` (MKNOD): ``mode`` holds the type (``stat.S_IFIFO``,
+        ``S_IFCHR``, ...) and the permission bits, ``device`` a device node's number."""
+        self._loop.run(self._avol.mknod, path, mode, device)
+
     def unlink(self, path: Any) -> None:
         """Remove the file (or symlink) ``path`` (UNLINK)."""
         self._loop.run(self._avol.unlink, path)

@@ -1,6 +1,6 @@
 """What the :mod:`gfclient.gfapi` modules share: str/bytes as libgfapi-python converts them,
-the raw fd table (its ``File`` wraps a glfd number), log levels, the mount check
-(``validate_mount``) and glusterd's volume id query (``glfs_get_volume_info``)."""
+the raw fd table (its ``File`` wraps a glfd number), log levels and the mount check
+(``validate_mount``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import itertools
 import logging
 import os
 import threading
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -98,49 +97,3 @@ def _mounted(method: _M) -> _M:
         return method(self, *args, **kwargs)
 
     return cast(_M, wrapper)
-
-
-def _volume_id(proto: str, hosts: list[Any], port: int, volname: str) -> uuid.UUID:
-    """Ask glusterd for the volume's id, as ``glfs_get_volume_info`` does (GF-HANDSHAKE
-    GET_VOLUME_INFO with ``volname`` and ``flags`` = GF_GET_VOLUME_UUID), from the first host
-    that answers."""
-    import socket
-
-    from fakegluster.proto import handshake
-    from fakegluster.proto.connection import Role, RpcConnection, encode_call
-    from fakegluster.proto.events import Call, Reply
-    from fakegluster.proto.gfdict import old_dict, old_dict_text
-
-    args = handshake.GfGetVolumeInfoReq(old_dict(volname=volname, flags=handshake.GF_GET_VOLUME_UUID))
-    last: OSError | None = None
-    for host in hosts:
-        try:
-            if proto == "unix":
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.settimeout(30)
-                sock.connect(_text(host))
-            else:
-                sock = socket.create_connection((_text(host), port), timeout=30)
-        except OSError as exc:
-            last = exc
-            continue
-        with sock:
-            conn = RpcConnection(Role.CLIENT, None)
-            call = Call(
-                1, handshake.PROGRAM.prog, handshake.PROGRAM.vers, handshake.GfHndskProc.GF_HNDSK_GET_VOLUME_INFO, args
-            )
-            conn.expect_reply(1, call.prog, call.vers, call.proc)
-            sock.sendall(b"".join(bytes(b) for b in encode_call(call)))
-            while True:
-                event = conn.next_event()
-                if isinstance(event, Reply):
-                    rsp = event.result
-                    break
-                data = sock.recv(65536)
-                if not data:
-                    raise OSError(errno.ECONNRESET, "glusterd closed the connection")
-                conn.receive_data(data)
-        if rsp.op_ret < 0:
-            raise OSError(rsp.op_errno or errno.EIO, os.strerror(rsp.op_errno or errno.EIO))
-        return uuid.UUID(old_dict_text(rsp.dict)["volume_id"])
-    raise last or OSError(errno.ENOTCONN, "no volfile server")

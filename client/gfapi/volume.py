@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import logging
 import os
@@ -11,7 +10,7 @@ import posixpath
 import stat
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from ..sync import Volume as _SyncVolume
@@ -25,7 +24,6 @@ from ._common import (
     _mounted,
     _register,
     _text,
-    _volume_id,
     _xattr_text,
     log,
 )
@@ -166,38 +164,19 @@ class Volume:
         p = _text(path)
         return p if p.startswith("/") else posixpath.join(self._cwd, p)
 
-    def _inside(self, fn: Callable[[Any], Any]) -> Any:
-        """Run the coroutine function ``fn(avol)`` in gfclient's IO thread (what the sync API
-        does not offer: ACCESS, MKNOD, the identity of later calls)."""
-        svol = self._svol()
-        return svol._loop.run(fn, svol._avol)
-
     # ---- the volume ----------------------------------------------------------------------------
     @_mounted
     def get_volume_id(self) -> uuid.UUID:
         """The volume's UUID (glusterd's GET_VOLUME_INFO, as ``glfs_get_volumeid`` asks it)."""
         if self.volid is None:
-            self.volid = _volume_id(self.protocol, self.hosts, self.port, _text(self.volname))
+            self.volid = self._svol().volume_id()
         return self.volid
 
     @_mounted
     def access(self, path: Any, mode: int) -> bool:
         """Whether the caller may access ``path`` as ``mode`` says (F_OK, or R_OK|W_OK|X_OK;
         the brick decides: ACCESS)."""
-        p = self._path(path)
-
-        async def access(avol: Any) -> None:
-            from fakegluster.proto import fops as F
-            from fakegluster.proto.fops import GfFop
-
-            gfid, _ = await avol._resolve(p, True)
-            await avol.fops.call(GfFop.ACCESS, F.GfxAccessReq(gfid, mode, None), path=p)
-
-        try:
-            self._inside(access)
-        except OSError:
-            return False
-        return True
+        return self._svol().access(self._path(path), mode)
 
     @_mounted
     def chdir(self, path: Any) -> None:
@@ -215,21 +194,14 @@ class Volume:
     def setfsuid(self, uid: int) -> None:
         """The uid later calls are made as (on this volume; libgfapi: on the calling thread)."""
         self._uid = uid
-        self._set_identity(uid=uid)
+        if self._vol is not None and self._mounted:  # else applied at mount
+            self._vol.set_identity(uid=uid)
 
     def setfsgid(self, gid: int) -> None:
         """The gid later calls are made as (on this volume; libgfapi: on the calling thread)."""
         self._gid = gid
-        self._set_identity(gid=gid)
-
-    def _set_identity(self, **changes: int) -> None:
-        if self._vol is None or not self._mounted:
-            return  # applied at mount
-
-        async def change(avol: Any) -> None:
-            avol.fops.app = dataclasses.replace(avol.fops.app, **changes)
-
-        self._inside(change)
+        if self._vol is not None and self._mounted:  # else applied at mount
+            self._vol.set_identity(gid=gid)
 
     # ---- stat family ---------------------------------------------------------------------------
     @_mounted
@@ -447,13 +419,7 @@ class Volume:
     @_mounted
     def mknod(self, path: Any, mode: int, dev: int) -> None:
         """Create a file node (FIFO, device, socket or regular file) at ``path``."""
-        p = self._path(path)
-
-        async def mknod(avol: Any) -> None:
-            pgfid, name, full = await avol._parent(p)
-            await avol.fops.mknod(pgfid, name, mode, dev, full)
-
-        self._inside(mknod)
+        self._svol().mknod(self._path(path), mode, dev)
 
     @_mounted
     def readlink(self, path: Any) -> str:

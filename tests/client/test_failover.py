@@ -43,7 +43,7 @@ async def test_frame_timeout_bails_out_a_call_the_brick_never_answers(cluster, a
         cluster.frozen_calls.add((FOP, 1))  # STAT
         t0 = trio.current_time()
         with pytest.raises(GlusterConnectionError) as ei:
-            await vol.fops.stat(vol._root.ia_gfid)
+            await vol.fops.stat(vol._names.root.ia_gfid)
         assert ei.value.errno == errno.ENOTCONN and "bailed out after 3 s (frame-timeout)" in str(ei.value)
         assert trio.current_time() - t0 == pytest.approx(3)
         assert (await vol.stat("/")).st_ino == 1  # LOOKUP still answered: the connection stays
