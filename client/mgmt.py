@@ -176,18 +176,17 @@ class MgmtClient:
             log.info("%s: glusterd says the volfile of %s changed", self.current_server.hint, self.volume)
             self._refetch.set()
 
+    async def _handshake(self, channel: RpcChannel, proc: GfHndskProc, req: Any) -> Any:
+        """A GF-HANDSHAKE call on ``channel`` (pid/uid/gid 0, as glfs-mgmt.c sends them); its result."""
+        reply = await channel.call(
+            GLUSTER_HNDSK_PROGRAM, GLUSTER_HNDSK_VERSION, proc, req, ident=INTERNAL, timeout=self.frame_timeout
+        )
+        return reply.result
+
     async def _getspec(self, channel: RpcChannel, server: VolfileServer) -> str:
         xdata = old_dict({"max-op-version": GD_OP_VERSION_MAX, "min-op-version": GD_OP_VERSION_MIN})
         req = GfGetspecReq(GF_GETSPEC_FLAG_SERVERS_LIST, self.volume, xdata)
-        reply = await channel.call(
-            GLUSTER_HNDSK_PROGRAM,
-            GLUSTER_HNDSK_VERSION,
-            GfHndskProc.GF_HNDSK_GETSPEC,
-            req,
-            ident=INTERNAL,
-            timeout=self.frame_timeout,
-        )
-        rsp: Any = reply.result
+        rsp = await self._handshake(channel, GfHndskProc.GF_HNDSK_GETSPEC, req)
         if rsp.op_ret < 0:
             err = rsp.op_errno or errno.EINVAL
             raise GlusterConnectionError(
@@ -209,15 +208,7 @@ class MgmtClient:
         if channel is None:
             raise GlusterConnectionError(errno.ENOTCONN, f"no volfile server connection for {self.volume!r}")
         req = GfGetVolumeInfoReq(old_dict(volname=self.volume, flags=GF_GET_VOLUME_UUID))
-        reply = await channel.call(
-            GLUSTER_HNDSK_PROGRAM,
-            GLUSTER_HNDSK_VERSION,
-            GfHndskProc.GF_HNDSK_GET_VOLUME_INFO,
-            req,
-            ident=INTERNAL,
-            timeout=self.frame_timeout,
-        )
-        rsp: Any = reply.result
+        rsp = await self._handshake(channel, GfHndskProc.GF_HNDSK_GET_VOLUME_INFO, req)
         if rsp.op_ret < 0 or not rsp.dict:
             err = (rsp.op_errno if rsp.op_ret < 0 else 0) or errno.EINVAL
             raise OSError(err, os.strerror(err), self.volume)
