@@ -32,7 +32,7 @@ The IO (why it looks the way it does: a call is on the hot path of every FOP):
 * Bytes the kernel did not take at once wait in an output queue that a writer task sends
   in order; later calls queue behind them, so records never interleave.
 * A waiting call parks its task (``wait_task_rescheduled``); frame-timeout is one timer
-  task for the channel (like rpc-clnt's ``call_bail``), not a cancel scope per call.
+  task for the channel (:mod:`gfclient.bail`, rpc-clnt's ``call_bail``).
 
 Calls from other threads (the blocking API's fast path) and who reads the socket (the
 *reader role*, the receive task's stand-by): see :mod:`gfclient.rpc_threads`.
@@ -58,6 +58,7 @@ from fakegluster.proto.errors import AcceptStat, ProtocolError
 from fakegluster.proto.events import NEED_DATA, Call, ConnectionClosed, Denied, Reply
 
 from ._util import unsent_part
+from .bail import FrameTimeout
 from .errors import GlusterConnectionError, RpcError, describe_call, rpc_refusal
 from .identity import INTERNAL, Identity, XidCounter
 from .ping import Pinger
@@ -99,9 +100,9 @@ class RpcChannel:
 
     Start :meth:`run` in a nursery (``await nursery.start(channel.run)``) before calling.
 
-    Two objects of its own do part of the work: :attr:`pinger` (:class:`~gfclient.ping.Pinger`,
-    the keep-alive) and :attr:`threads` (:class:`~gfclient.rpc_threads.ThreadCalls`, calls
-    from other threads).
+    Objects of its own do part of the work: :attr:`pinger` (:class:`~gfclient.ping.Pinger`,
+    the keep-alive), :attr:`frame_timeout` (:class:`~gfclient.bail.FrameTimeout`) and
+    :attr:`threads` (:class:`~gfclient.rpc_threads.ThreadCalls`, calls from other threads).
     """
 
     def __init__(
@@ -152,8 +153,7 @@ class RpcChannel:
         self.nursery: trio.Nursery | None = None
         self.pinger = Pinger(self)
         self.threads = ThreadCalls(self)
-        self._bail_at = math.inf
-        self._bail_scope: trio.CancelScope | None = None
+        self.frame_timeout = FrameTimeout(self)
         self._loop_thread: int | None = None
         self._token: trio.lowlevel.TrioToken | None = None
         self._clock: Any = None
@@ -172,7 +172,7 @@ class RpcChannel:
                 self.last_sent = self.last_received = now
                 nursery.start_soon(self._receive_socket if self.sock is not None else self._receive_stream)
                 nursery.start_soon(self._writer)
-                nursery.start_soon(self._bail_loop)
+                nursery.start_soon(self.frame_timeout.run)
                 task_status.started()
                 await self.closed.wait()
                 nursery.cancel_scope.cancel()
@@ -294,12 +294,7 @@ class RpcChannel:
         if self.reader is None:
             self.reader_wake.set()  # nobody reads the socket: the receive task takes over
         if timeout is not None:
-            w.timeout = timeout
-            w.deadline = deadline = trio.current_time() + timeout
-            if deadline < self._bail_at:
-                self._bail_at = deadline
-                if self._bail_scope is not None:
-                    self._bail_scope.deadline = deadline
+            self.frame_timeout.arm(w, timeout)
         self.pinger.submitted(prog == GF_DUMP_PROGRAM and proc == GfDumpProc.GF_DUMP_PING)
 
         def abort(_: Any) -> trio.lowlevel.Abort:
@@ -387,34 +382,6 @@ class RpcChannel:
             log.debug("callback from %s: program %d proc %d (ignored)", self.peer, ev.prog, ev.proc)
             if self._on_callback is not None:
                 self._on_callback(ev)
-
-    def bailed(self, w: _Waiter, xid: int) -> GlusterConnectionError:
-        return GlusterConnectionError(
-            errno.ENOTCONN,
-            f"{describe_call(w.prog, w.vers, w.proc)} (xid {xid}) to {self.peer} bailed out after "
-            f"{w.timeout:g} s (frame-timeout)",
-        )
-
-    async def _bail_loop(self) -> None:
-        """frame-timeout: fail calls of the trio thread that waited past their deadline."""
-        while True:
-            with trio.CancelScope(deadline=self._bail_at) as scope:
-                self._bail_scope = scope
-                await trio.sleep_forever()
-            self._bail_scope = None
-            now = trio.current_time()
-            expired: list[tuple[int, _Waiter]] = []
-            nxt = math.inf
-            with self.lock:
-                for xid, w in list(self.waiters.items()):
-                    if w.deadline <= now:
-                        expired.append((xid, w))
-                        del self.waiters[xid]
-                    elif w.deadline < nxt:
-                        nxt = w.deadline
-            self._bail_at = nxt
-            for xid, w in expired:
-                self.resume(w, None, self.bailed(w, xid))
 
     # ---- sending -----------------------------------------------------------------------
     async def _writer(self) -> None:

@@ -148,7 +148,7 @@ class ThreadCalls:
                         continue
                     if deadline is not None and time.monotonic() >= deadline:
                         self.ch.waiters.pop(xid, None)
-                        raise self.ch.bailed(w, xid)
+                        raise self.ch.frame_timeout.error(w, xid)
         except BaseException:  # bailed out, KeyboardInterrupt...: forget the call
             with self.ch.lock:
                 self.ch.waiters.pop(xid, None)
