@@ -30,7 +30,7 @@ import construct as c
 
 from .common import GfxIattx, GfxMdataIatt
 from .frozen import fast_init
-from .xdr import OpaqueCon, _read
+from .xdrcon import OpaqueCon, _read
 
 __all__ = [
     "GfDataType",
