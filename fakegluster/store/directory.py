@@ -23,9 +23,9 @@ replaced by hand gets a new gfid and the old one is ``ESTALE``.  Hard links (nli
 st_dev/st_ino as a still valid known name) share a gfid.  Renames through the store keep
 gfids across restarts; renamed or moved by hand (or copied, with new inode numbers): new.
 
-**Safety.**  No path is resolved as a string: a gfid's parent is reached from an ``O_PATH``
-root fd by one ``openat(O_PATH|O_NOFOLLOW|O_DIRECTORY)`` per name, each directory's inode
-checked (a symlink, a missing name or another inode on the way: ``ESTALE``), and the last
+**Safety** (:mod:`.dirpaths`).  No path is resolved as a string: a gfid's parent is reached
+from an ``O_PATH`` root fd by one ``openat(O_PATH|O_NOFOLLOW|O_DIRECTORY)`` per name, each
+directory's inode checked (a symlink, a missing name or another inode on the way: ``ESTALE``), and the last
 name is used with ``dir_fd`` and never followed (``lstat``, ``O_NOFOLLOW``,
 ``follow_symlinks=False``; xattrs on ``/proc/self/fd/<parent>/<name>``, unfollowed).
 Symlinks are served as symlinks (readlink; the target may point anywhere).  Read, write and
@@ -54,8 +54,7 @@ import errno
 import os
 import stat
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from .base import (
@@ -69,14 +68,13 @@ from .base import (
     StatVfs,
     Store,
     check_name,
-    fs_error,
 )
-from .gfidindex import _HIDDEN, _PATH_DIR, DB_NAME, HIDDEN, GfidIndex, _fsync_dir, _namespace, _Obj
+from .dirpaths import GfidPaths, _err
+from .gfidindex import _HIDDEN, DB_NAME, HIDDEN, _fsync_dir, _namespace, _Obj
 
 __all__ = ["DirectoryStore", "HIDDEN", "DB_NAME"]
 
 _OPEN = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
-_GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)  # a name no longer leads where we thought
 _FALLOC_MODES = {
     0,
     FALLOC_FL_KEEP_SIZE,
@@ -86,19 +84,12 @@ _FALLOC_MODES = {
 }
 _XATTR_NS = ("user.", "trusted.", "security.")
 _MAX_READ = 1 << 26
-_MAX_DEPTH = 4096
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
 
 
-def _err(code: int, what: bytes | str = "") -> OSError:
-    if isinstance(what, bytes):
-        what = what.hex() if len(what) == 16 else os.fsdecode(what)
-    return fs_error(code, what)
-
-
-class DirectoryStore(GfidIndex, Store):
+class DirectoryStore(GfidPaths, Store):
     """A :class:`Store` over the folder ``root`` (see the module docstring)."""
 
     def __init__(
@@ -131,117 +122,6 @@ class DirectoryStore(GfidIndex, Store):
         if fd is not None:
             os.close(fd)
             self._ro.pop(g, None)
-
-    def _learn(self, pg: bytes, name: bytes, st: os.stat_result) -> bytes:
-        """The gfid of the entry ``name`` (lstat ``st``) in directory ``pg``, new if unknown."""
-        isdir = stat.S_ISDIR(st.st_mode)
-        g = self._kids.get(pg, {}).get(name)
-        if g is not None:
-            obj = self._obj[g]
-            if obj.ino == st.st_ino and obj.isdir == isdir:
-                return g
-            self._drop(pg, name)  # replaced behind our back
-        if not isdir and st.st_nlink > 1:
-            cand = self._ino.get(st.st_ino)
-            if cand is not None and self._still(cand, st):
-                return self._add(pg, name, cand, st.st_ino, False)
-        g = uuid.uuid4().bytes
-        while g in self._obj:
-            g = uuid.uuid4().bytes
-        return self._add(pg, name, g, st.st_ino, isdir)
-
-    def _still(self, g: bytes, st: os.stat_result) -> bool:
-        """Whether a name of ``g`` still leads to the inode of ``st`` (a hard link)."""
-        try:
-            pfd, _, st2 = self._locate(g)
-        except OSError:
-            return False
-        self._rel(pfd)
-        return st2.st_dev == st.st_dev
-
-    # ---- resolving gfids, never following a symlink ----------------------------------------
-    def _rel(self, fd: int) -> None:
-        if fd != self._rootfd:
-            os.close(fd)
-
-    def _dirfd(self, gfid: bytes) -> int:
-        """An O_PATH fd on directory ``gfid`` (release with ``_rel``): ESTALE, ENOTDIR."""
-        chain: list[tuple[bytes, bytes, int]] = []
-        g = gfid
-        while g != ROOT_GFID:
-            obj = self._obj.get(g)
-            if obj is None or len(chain) > _MAX_DEPTH:
-                raise _err(errno.ESTALE, gfid)
-            if not obj.isdir:
-                raise _err(errno.ENOTDIR, gfid)
-            pg, name = obj.names[0]
-            chain.append((pg, name, obj.ino))
-            g = pg
-        fd = self._rootfd
-        try:
-            for pg, name, ino in reversed(chain):
-                try:
-                    nfd = os.open(name, _PATH_DIR, dir_fd=fd)
-                except OSError as e:
-                    if e.errno not in _GONE:
-                        raise
-                    nfd = -1
-                self._rel(fd)
-                fd = nfd
-                if fd < 0 or os.fstat(fd).st_ino != ino:
-                    self._drop(pg, name)
-                    raise _err(errno.ESTALE, gfid)
-        except BaseException:
-            if fd >= 0:
-                self._rel(fd)
-            raise
-        return fd
-
-    def _locate(self, gfid: bytes) -> tuple[int, bytes, os.stat_result]:
-        """(O_PATH fd of a parent, name, lstat) of ``gfid``; the root is (root fd, ".", stat)."""
-        obj = self._obj.get(gfid)
-        if obj is None:
-            raise _err(errno.ESTALE, gfid)
-        if gfid == ROOT_GFID:
-            return self._rootfd, b".", os.fstat(self._rootfd)
-        for pg, name in list(obj.names):
-            try:
-                pfd = self._dirfd(pg)
-            except OSError as e:
-                if e.errno == errno.ESTALE:
-                    continue
-                raise
-            try:
-                st = os.lstat(name, dir_fd=pfd)
-            except OSError as e:
-                self._rel(pfd)
-                if e.errno not in _GONE:
-                    raise
-                self._drop(pg, name)
-                continue
-            if st.st_ino == obj.ino and stat.S_ISDIR(st.st_mode) == obj.isdir:
-                return pfd, name, st
-            self._rel(pfd)
-            self._drop(pg, name)
-        raise _err(errno.ESTALE, gfid)
-
-    @contextlib.contextmanager
-    def _at(self, gfid: bytes) -> Iterator[tuple[int, bytes, os.stat_result]]:
-        """``_locate`` for a with-block."""
-        pfd, name, st = self._locate(gfid)
-        try:
-            yield pfd, name, st
-        finally:
-            self._rel(pfd)
-
-    @contextlib.contextmanager
-    def _in(self, gfid: bytes) -> Iterator[int]:
-        """``_dirfd`` for a with-block."""
-        fd = self._dirfd(gfid)
-        try:
-            yield fd
-        finally:
-            self._rel(fd)
 
     def _attr(self, g: bytes, st: os.stat_result) -> Attr:
         nlink = st.st_nlink
