@@ -24,6 +24,9 @@ ZERO_COPY_RECORD = 64 * 1024
 #: arrived in, never joined: a 64 MiB WRITE costs one copy out of the receive buffer per piece
 #: instead of a 64 MiB buffer grown (and copied at each reallocation) as it arrives.
 PIECES_RECORD = 4 << 20
+#: receives smaller than this are appended to the last piece rather than kept as pieces of
+#: their own: a peer dribbling a 1 GiB record a byte at a time costs 1 GiB, not an object a byte
+PIECE_MIN = 64 * 1024
 LAST_FRAGMENT = 0x80000000
 _MAX_FRAGMENT = 0x7FFFFFFF
 _u32 = struct.Struct(">I")
@@ -118,7 +121,7 @@ class RecordReader:
         self.max_record = max_record
         self.pieces_from = pieces_from
         #: the record being gathered in pieces (its fragment header read), and its bytes so far
-        self._gather: list[bytes] | None = None
+        self._gather: list[bytearray] | None = None
         self._got = 0
         self._buf = bytearray()
         self._pos = 0
@@ -137,7 +140,11 @@ class RecordReader:
             # reused), keep the rest (the next records) in the buffer as usual
             take = min(len(data), self._need - self._got)  # type: ignore[operator]
             if take:
-                self._gather.append(bytes(data[:take]))
+                gather = self._gather
+                if gather and len(gather[-1]) < PIECE_MIN:
+                    gather[-1] += data[:take]
+                else:
+                    gather.append(bytearray(data[:take]))
                 self._got += take
             data = data[take:]
             if not data:
@@ -196,7 +203,7 @@ class RecordReader:
             if self.pieces_from is not None and self._last and not self._fragments and need >= self.pieces_from:
                 # gather it in pieces: what is buffered now, then each receive's share (feed)
                 take = min(len(buf) - self._pos, need)
-                self._gather = [bytes(memoryview(buf)[self._pos : self._pos + take])] if take else []
+                self._gather = [bytearray(memoryview(buf)[self._pos : self._pos + take])] if take else []
                 self._got = take
                 self._pos += take
                 return self.next_record()

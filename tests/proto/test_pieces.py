@@ -15,7 +15,7 @@ from fakegluster.proto import NEED_DATA, Call, ProtocolError, Role, RpcConnectio
 from fakegluster.proto.common import ROOT_GFID
 from fakegluster.proto.events import Expensive
 from fakegluster.proto.gfdict import GfxValue
-from fakegluster.proto.record import LAST_FRAGMENT, Pieces, RecordReader
+from fakegluster.proto.record import LAST_FRAGMENT, PIECE_MIN, Pieces, RecordReader
 from fakegluster.server import FakeGluster
 from tests.rawclient import ROOT, Mount
 
@@ -71,6 +71,20 @@ def test_every_record_comes_out_whole_whatever_the_receives(records, receives):
         one_fragment = len(_framed(r, cuts)) == len(r) + 4
         assert isinstance(g, Pieces) == (one_fragment and len(r) >= PIECES_FROM)
     assert reader.buffered == 0
+
+
+def test_a_record_dribbled_a_byte_at_a_time_costs_its_size_not_an_object_a_byte():
+    record = bytes(range(256)) * 1000
+    wire = _framed(record, [])
+    reader = RecordReader(pieces_from=PIECES_FROM)
+    got = []
+    for i in range(len(wire)):
+        reader.feed(wire[i : i + 1])
+        if (rec := reader.next_record()) is not None:
+            got.append(rec)
+    [whole] = got
+    assert isinstance(whole, Pieces) and bytes(whole) == record
+    assert len(whole.parts) <= 1 + len(record) // PIECE_MIN
 
 
 def test_pieces_slice_without_copying():
