@@ -524,7 +524,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     before_outside = tree_digest(sandbox / "outside")
     log = sandbox / "server.log"
     proc, port, probe = start_server(sandbox, log)
-    report: dict[str, Any] = {"seed": args.seed, "corpus_records": len(corpus)}
+    report: dict[str, Any] = {"seed": args.seed, "volumes": args.volumes, "corpus_records": len(corpus)}
     mp = multiprocessing.get_context("fork")
     stop, manager = mp.Event(), mp.Manager()
     checked = {"probe": (probe, ""), **{v: (v, "wb") for v in CHECKED}}  # the unnamed volume, and through AFR/EC
@@ -534,7 +534,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for k, (v, folder) in checked.items()
     }
     try:
-        target = Target(port, list(FUZZED))
+        target = Target(port, args.volumes)
         time.sleep(0.5)
         report["rss_start_mib"] = rss_mib(proc.pid)
         for client in clients.values():
@@ -633,6 +633,12 @@ def main() -> int:
     ap.add_argument("--seed", default="1")
     ap.add_argument("--messages", type=int, default=1_000_000, help="stop after this many malformed messages")
     ap.add_argument("--seconds", type=float, default=1800, help="... or after this long")
+    ap.add_argument(
+        "--volumes",
+        type=lambda v: v.split(","),
+        default=list(FUZZED),
+        help=f"the volumes fuzzed, comma-separated (default: all of {','.join(FUZZED)})",
+    )
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
     ap.add_argument("--keep", action="store_true", help="keep the sandbox (volume, server log)")
     ap.add_argument(
@@ -642,6 +648,8 @@ def main() -> int:
     )
     ap.add_argument("--out", type=Path, help="also write the report there (make fuzz: bench/results/fuzz.json)")
     args = ap.parse_args()
+    if unknown := set(args.volumes) - set(FUZZED):
+        ap.error(f"no such volume: {', '.join(sorted(unknown))}")
     if args.replay:
         return replay(Path(args.replay))
     report = run(args)
