@@ -287,6 +287,7 @@ def stall(port: int, peer: Callable[[int], None] | None, seconds: float) -> dict
             proc.join()
     lat.sort()
     return {
+        "load": round(os.getloadavg()[0], 1),  # the machine's 1-min load average at the end
         "calls": len(lat),
         "p50_ms": round(statistics.median(lat), 2),
         "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2),
@@ -307,18 +308,24 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="short scenarios (a smoke run)")
     ap.add_argument("--connections", type=int, default=10_000)
     ap.add_argument("--seconds", type=float, default=10.0, help="per stall scenario")
+    ap.add_argument("--only", metavar="TEXT", help="only the stall scenarios whose name holds TEXT (and the baseline)")
+    ap.add_argument("--no-idle", action="store_true", help="skip the idle connections scenario")
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "resources.json", help="the report (and .md)")
     args = ap.parse_args()
     seconds = 3.0 if args.quick else args.seconds
     n = min(args.connections, 2000) if args.quick else args.connections
     _nofile(n + 4096)
     server = start_serve(n + 30_000)
     port = server.port()
-    results: dict[str, Any] = {"rss_start_mib": round(rss_mib(server.pid), 1)}
+    results: dict[str, Any] = {"rss_start_mib": round(rss_mib(server.pid), 1), "load_start": os.getloadavg()[0]}
     try:
-        results["idle"] = idle_connections(server.pid, port, n)
-        print(f"idle connections: {results['idle']}", flush=True)
+        if not args.no_idle:
+            results["idle"] = idle_connections(server.pid, port, n)
+            print(f"idle connections: {results['idle']}", flush=True)
         results["stalls"] = {}
         for name, peer in PEERS.items():
+            if args.only and peer is not None and args.only not in name:
+                continue
             r = stall(port, peer, seconds)
             r["met"] = r["p99_ms"] < STALL_TARGET_MS
             results["stalls"][name] = r
@@ -330,25 +337,29 @@ def main() -> int:
         results["rss_end_mib"] = round(rss_mib(server.pid), 1)
     finally:
         server.stop()
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / "resources.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out / "resources.md").write_text(render(results))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1) + "\n")
+    args.out.with_suffix(".md").write_text(render(results))
     print(render(results))
     return 0
 
 
 def render(r: dict[str, Any]) -> str:
-    idle = r["idle"]
-    lines = [
-        f"Idle connections: {idle['answered']:,} of {idle['connections']:,} answered in {idle['seconds']} s, "
-        f"{idle['kib_per_connection']} KiB each (targets: 10,000 in < 5 s, < 32 KiB).",
-        "",
-        "| misbehaving peer | STAT p50 ms | p99 ms | max ms | p99 < 50 ms |",
-        "|---|---|---|---|---|",
+    lines = []
+    if "idle" in r:
+        idle = r["idle"]
+        lines += [
+            f"Idle connections: {idle['answered']:,} of {idle['connections']:,} answered in {idle['seconds']} s, "
+            f"{idle['kib_per_connection']} KiB each (targets: 10,000 in < 5 s, < 32 KiB).",
+            "",
+        ]
+    lines += [
+        "| misbehaving peer | STAT p50 ms | p99 ms | max ms | p99 < 50 ms | load (1 min) |",
+        "|---|---|---|---|---|---|",
     ]
     for name, s in r["stalls"].items():
-        lines.append(f"| {name} | {s['p50_ms']} | {s['p99_ms']} | {s['max_ms']} | {'yes' if s['met'] else '**no**'} |")
+        met = "yes" if s["met"] else "**no**"
+        lines.append(f"| {name} | {s['p50_ms']} | {s['p99_ms']} | {s['max_ms']} | {met} | {s.get('load', '')} |")
     lines += [
         "",
         f"Server RSS: {r['rss_start_mib']} MiB at start, {r.get('rss_before_cleanup_mib')} MiB after the scenarios, "

@@ -63,8 +63,8 @@ def _free_port() -> int:
 class Server:
     """``fakegluster serve`` on ``sandbox/vol``, restartable on the same port."""
 
-    def __init__(self, sandbox: Path, port: int) -> None:
-        self.sandbox, self.port = sandbox, port
+    def __init__(self, sandbox: Path, port: int, replica: int = 1) -> None:
+        self.sandbox, self.port, self.replica = sandbox, port, replica
         self.proc: subprocess.Popen | None = None
         self.lives = 0
         self.crashes = 0
@@ -83,7 +83,7 @@ class Server:
     def _spawn(self) -> None:
         cmd: dict[str, Any] = dict(
             args=["--log-level", "warning"],
-            volumes=[f"soak={self.sandbox / 'vol'}"],
+            volumes=[f"soak={self.sandbox / 'vol'}" + (f";replica={self.replica}" if self.replica > 1 else "")],
             listen=[f"tcp://127.0.0.1:{self.port}"],
         )
         prefix: list[str] = []
@@ -309,7 +309,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     (sandbox / "outside").mkdir()
     (sandbox / "outside" / "x").write_text("must not change\n")
     before = tree_digest(sandbox / "outside")
-    server = Server(sandbox, _free_port())
+    server = Server(sandbox, _free_port(), args.replica)
     server.start_and_wait()
     uri = f"gluster://127.0.0.1:{server.port}/soak"
     mp = multiprocessing.get_context("fork")
@@ -317,7 +317,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     per = -(-args.clients // args.processes)
     groups = [list(range(i, min(i + per, args.clients))) for i in range(0, args.clients, per)]
     workers = [mp.Process(target=_worker, args=(uri, g, args.seconds, queue)) for g in groups]
-    report: dict[str, Any] = {"clients": args.clients, "seconds": args.seconds, "interval": args.interval}
+    report: dict[str, Any] = {
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "interval": args.interval,
+        "replica": args.replica,
+    }
     for w in workers:
         w.start()
     t0 = time.monotonic()
@@ -336,15 +341,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     report["rss_end_mib"] = server.rss_mib()
     server.stop()
     lat = sorted(x for s, _, _ in results for x in s.get("lat", []))
-    lost_on_disk = 0
+    lost_on_disk = diverged = 0
     models: dict[int, bytes] = {}
     for _, _, m in results:
         models.update(m)
+    folders = [sandbox / "vol"] if args.replica == 1 else [sandbox / "vol" / f"brick{b}" for b in range(args.replica)]
     for i, want in models.items():
-        path = sandbox / "vol" / f"c{i:03d}.dat"
-        have = path.read_bytes() if path.exists() else b""
-        have = have[: len(want)]
-        lost_on_disk += sum(a != b for a, b in zip(have, want, strict=False)) + abs(len(have) - len(want))
+        # a byte is lost when no replica holds it (one that some replica holds is self-heal's job)
+        copies = [
+            (f / f"c{i:03d}.dat").read_bytes()[: len(want)] if (f / f"c{i:03d}.dat").exists() else b"" for f in folders
+        ]
+        for at in range(0, len(want), 1 << 16):
+            chunk = want[at : at + (1 << 16)]
+            held = [c[at : at + len(chunk)] for c in copies]
+            if all(h == chunk for h in held):
+                continue
+            for k, byte in enumerate(chunk):
+                kept = [h[k] == byte for h in held if k < len(h)]
+                lost_on_disk += not any(kept)
+                diverged += not all(kept) or len(kept) < len(held)
     text = "".join(p.read_text(errors="replace") for p in sandbox.glob("server-*.log"))
     report.update(
         server_lives=server.lives,
@@ -354,6 +369,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         client_errors=[e for s, _, _ in results for e in s.get("errors", [])][:10],
         lost_bytes=lost_on_disk + sum(s.get("lost_bytes_read", 0) for s, _, _ in results),
         lost_bytes_on_disk=lost_on_disk,
+        bytes_differing_between_replicas=diverged,
         lost_examples=[x for s, _, _ in results for x in s.get("lost_examples", [])][:10],
         escapes=int(tree_digest(sandbox / "outside") != before)
         + sum(1 for p in sandbox.iterdir() if p.name not in ("vol", "outside") and not p.name.startswith("server-")),
@@ -378,6 +394,7 @@ def main() -> int:
     ap.add_argument("--processes", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=300)
     ap.add_argument("--interval", type=float, default=10, help="seconds between kills, on average")
+    ap.add_argument("--replica", type=int, default=1, help="serve a replica N directory volume (N bricks)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the sandbox (volume, server logs)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "soak.json", help="where the report goes")

@@ -16,10 +16,13 @@ and ``--replay OUT.cases.json`` plays them again against a fresh server):
 * on brick connections, most sessions first handshake properly (SETVOLUME with the trusted
   volfile's credentials), so FOPs are answered, not refused.
 
-The server runs as a separate process, as the user ``nobody``, with three volumes: an
-in-memory one, a directory one (inside a sandbox whose sibling folder ``outside/`` must never
-change: an escape), and one the fuzzer never names, where a gfclient process writes, fsyncs
-and reads back its data the whole time (lost bytes) and times every call (stalls).
+The server runs as a separate process with five volumes: an in-memory one, a directory one
+(inside a sandbox whose sibling folder ``outside/`` must never change: an escape), a replica 3
+directory volume and a disperse 4+2 in-memory volume (every brick of them fuzzed: each session
+picks a volume, then one of its bricks), and one the fuzzer never names.  A gfclient process
+per volume (the unnamed one, and through the whole replica 3 and 4+2 volumes, so AFR/EC
+client-side, in a folder ``wb/`` the fuzzer never names) writes, fsyncs and reads back its
+data the whole time (lost bytes) and times every call (stalls).
 
 Reported (JSON, ``--json``; a table otherwise): cases, malformed messages, crashes (the
 server died), unhandled exceptions (tracebacks in its log), lost bytes, escapes, the
@@ -238,15 +241,29 @@ def generated_call(rng: random.Random, gen: Gen, brick: bool, xid: int) -> bytes
 
 
 # ---- sessions --------------------------------------------------------------------------------
+#: the fuzzed volumes (``start_server``): name -> the ``serve --volume`` spec (DIR: the sandbox)
+FUZZED = {
+    "testvol": "testvol",
+    "dirvol": "dirvol={sandbox}/vol",
+    "rep": "rep={sandbox}/rep;replica=3",
+    "ec": "ec;disperse=6;redundancy=2",
+}
+#: the volumes a well-behaved client checks its data through (besides the unnamed probe)
+CHECKED = ("rep", "ec")
+
+
 class Target:
+    """glusterd's port and, per volume, every brick: (port, its protocol/client options)."""
+
     def __init__(self, port: int, volumes: list[str]) -> None:
         self.port = port
-        self.bricks: dict[str, tuple[int, dict[str, str]]] = {}
+        self.bricks: dict[str, list[tuple[int, dict[str, str]]]] = {}
         for v in volumes:
             spec = _getspec(port, v)
-            [client] = parse_volfile(spec).of_type("protocol/client")
-            opts = dict(client.options)
-            self.bricks[v] = (_portbybrick(port, opts["remote-subvolume"]), opts)
+            self.bricks[v] = []
+            for client in parse_volfile(spec).of_type("protocol/client"):
+                opts = dict(client.options)
+                self.bricks[v].append((_portbybrick(port, opts["remote-subvolume"]), opts))
 
 
 def _rpc(port: int, call: Call) -> Any:
@@ -285,15 +302,16 @@ def _setvolume(opts: dict[str, str], xid: int) -> bytes:
 class Session:
     """One fuzzing connection: to a brick (after a proper handshake, mostly) or to glusterd."""
 
-    def __init__(self, brick: bool, volume: str, handshake: bool, cases: bytes) -> None:
+    def __init__(self, brick: bool, volume: str, handshake: bool, cases: bytes, index: int = 0) -> None:
         self.brick, self.volume, self.handshake, self.cases = brick, volume, handshake, cases
+        self.index = index  # which brick of the volume
 
     def as_json(self, seed: str, case0: int, n: int) -> dict[str, Any]:
-        return {"id": f"{seed}:{case0}:{n}", "brick": self.brick, "volume": self.volume,
+        return {"id": f"{seed}:{case0}:{n}", "brick": self.brick, "volume": self.volume, "index": self.index,
                 "handshake": self.handshake, "bytes": self.cases.hex()}  # fmt: skip
 
     def play(self, target: Target, gfids: list[bytes]) -> None:
-        port, opts = target.bricks[self.volume] if self.brick else (target.port, {})
+        port, opts = target.bricks[self.volume][self.index] if self.brick else (target.port, {})
         try:
             s = socket.create_connection(("127.0.0.1", port), timeout=5)
         except OSError:
@@ -311,9 +329,10 @@ def make_session(target: Target, seed: str, case0: int, ncases: int, corpus: lis
     rng = random.Random(f"{seed}:session:{case0}")
     brick = rng.random() < 0.7
     volume = rng.choice(sorted(target.bricks))
+    index = rng.randrange(len(target.bricks[volume]))
     handshake = brick and rng.random() < 0.8
     cases = b"".join(build_case(seed, case, brick, corpus, gfids) for case in range(case0, case0 + ncases))
-    return Session(brick, volume, handshake, cases)
+    return Session(brick, volume, handshake, cases, index)
 
 
 def build_case(seed: str, case: int, brick: bool, corpus: list[tuple[bytes, Call]], gfids: list[bytes]) -> bytes:
@@ -379,14 +398,15 @@ _CONFINE = 'mount -o remount,bind,ro / && mount --bind "$0" "$0" && mount -o rem
 
 
 def start_server(sandbox: Path, log: Path) -> tuple[subprocess.Popen, int, str]:
-    vol = sandbox / "vol"
+    for d in ("vol", "rep"):
+        (sandbox / d).mkdir(exist_ok=True)
     probe = f"probe{uuid.uuid4().hex[:12]}"
     prefix: list[str] = []
     if os.geteuid() == 0 and shutil.which("unshare"):
         prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c", _CONFINE, str(sandbox)]
     served = serve_process(
         ["--log-level", "warning"],
-        volumes=["testvol", f"dirvol={vol}", probe],
+        volumes=[*(spec.format(sandbox=sandbox) for spec in FUZZED.values()), probe],
         listen=["tcp://127.0.0.1:0"],
         prefix=prefix,
         stderr_path=log,
@@ -396,9 +416,9 @@ def start_server(sandbox: Path, log: Path) -> tuple[subprocess.Popen, int, str]:
     return served.proc, served.port(), probe
 
 
-def well_behaved(uri: str, stop: Any, result: Any) -> None:
-    """Write, fsync and read back files in a loop; count lost bytes; time every call (open,
-    write, fsync, close, read: one or two RPCs each)."""
+def well_behaved(uri: str, stop: Any, result: Any, folder: str = "") -> None:
+    """Write, fsync and read back files (in ``folder``) in a loop; count lost bytes; time every
+    call (open, write, fsync, close, read: one or two RPCs each, per brick)."""
     import gfclient
 
     lat: list[float] = []
@@ -415,9 +435,11 @@ def well_behaved(uri: str, stop: Any, result: Any) -> None:
 
     try:
         with gfclient.connect(uri) as vol:
+            if folder:
+                vol.makedirs(folder)
             i = 0
             while not stop.is_set():
-                name = f"f{i % 20}"
+                name = f"{folder}/f{i % 20}" if folder else f"f{i % 20}"
                 data = rng.randbytes(rng.choice([1, 512, 4096, 65536]))
                 try:
                     f = timed(vol.fopen, name, "w")
@@ -441,6 +463,7 @@ def well_behaved(uri: str, stop: Any, result: Any) -> None:
         result["error"] = repr(exc)
     lat.sort()
     result.update(
+        latencies=lat,
         client_calls=len(lat),
         lost_bytes=lost,
         client_errors=errors,
@@ -448,6 +471,22 @@ def well_behaved(uri: str, stop: Any, result: Any) -> None:
         p99_ms=round(lat[int(len(lat) * 0.99)], 1) if lat else None,
         p50_ms=round(statistics.median(lat), 2) if lat else None,
     )
+
+
+def _merge(per: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The well-behaved clients' results together (top-level keys, over all their calls) and
+    each one's (``well_behaved``: probe = the unnamed volume, rep / ec = through AFR / EC)."""
+    lat = sorted(x for r in per.values() for x in r.get("latencies", ()))
+    out: dict[str, Any] = {
+        "client_calls": len(lat),
+        "lost_bytes": sum(r.get("lost_bytes", 0) for r in per.values()),
+        "client_errors": sum(r.get("client_errors", 1) for r in per.values()),
+        "max_stall_ms": round(lat[-1], 1) if lat else None,
+        "p99_ms": round(lat[int(len(lat) * 0.99)], 1) if lat else None,
+        "p50_ms": round(statistics.median(lat), 2) if lat else None,
+    }
+    out["well_behaved"] = {k: {n: v for n, v in r.items() if n != "latencies"} for k, r in per.items()}
+    return out
 
 
 def _empty(uri: str) -> None:
@@ -480,30 +519,38 @@ def rss_mib(pid: int) -> float:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     corpus = load_corpus(sorted((ROOT / "fixtures" / "pcaps").glob("*.pcap")))
     sandbox = Path(tempfile.mkdtemp(prefix="fg-fuzz-"))
-    (sandbox / "vol").mkdir()
     (sandbox / "outside").mkdir()
     (sandbox / "outside" / "x").write_text("must not change\n")
     before_outside = tree_digest(sandbox / "outside")
     log = sandbox / "server.log"
     proc, port, probe = start_server(sandbox, log)
-    report: dict[str, Any] = {"seed": args.seed, "corpus_records": len(corpus)}
+    report: dict[str, Any] = {"seed": args.seed, "volumes": args.volumes, "corpus_records": len(corpus)}
     mp = multiprocessing.get_context("fork")
-    stop, result = mp.Event(), mp.Manager().dict()
-    client = mp.Process(target=well_behaved, args=(f"gluster://127.0.0.1:{port}/{probe}", stop, result))
+    stop, manager = mp.Event(), mp.Manager()
+    checked = {"probe": (probe, ""), **{v: (v, "wb") for v in CHECKED}}  # the unnamed volume, and through AFR/EC
+    results = {k: manager.dict() for k in checked}
+    clients = {
+        k: mp.Process(target=well_behaved, args=(f"gluster://127.0.0.1:{port}/{v}", stop, results[k], folder))
+        for k, (v, folder) in checked.items()
+    }
     try:
-        target = Target(port, ["testvol", "dirvol"])
+        target = Target(port, args.volumes)
         time.sleep(0.5)
         report["rss_start_mib"] = rss_mib(proc.pid)
-        client.start()
+        for client in clients.values():
+            client.start()
         gfids: list[bytes] = []
         failing: list[dict[str, Any]] = []
         t0 = time.monotonic()
         case = sessions = 0
         seen = 0
+        hits: dict[str, int] = {}  # sessions per brick ("rep/2") and to glusterd
         while case < args.messages and time.monotonic() - t0 < args.seconds and proc.poll() is None:
             n = random.Random(f"{args.seed}:n:{case}").choice([1, 5, 50, 200])
             session = make_session(target, args.seed, case, n, corpus, gfids)
             session.play(target, gfids)
+            where = f"{session.volume}/{session.index}" if session.brick else "glusterd"
+            hits[where] = hits.get(where, 0) + 1
             if log.stat().st_size != seen or proc.poll() is not None:  # what did that session do?
                 with open(log, "rb") as f:
                     f.seek(seen)
@@ -514,21 +561,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             case += n
             sessions += 1
         report.update(cases=case, malformed_messages=case, sessions=sessions, seconds=round(time.monotonic() - t0, 1))
+        report["sessions_per_brick"] = dict(sorted(hits.items()))
         report["failing_sessions"] = [f["id"] for f in failing]
         if failing and args.out:
             args.out.with_suffix(".cases.json").write_text(json.dumps(failing[:20], indent=1) + "\n")
         stop.set()
-        client.join(60)
-        report.update(dict(result))
+        for client in clients.values():
+            client.join(60)
+        report.update(_merge({k: dict(r) for k, r in results.items()}))
         report["rss_before_cleanup_mib"] = rss_mib(proc.pid)
-        _empty(f"gluster://127.0.0.1:{port}/testvol")  # the in-memory volume's files held memory
+        for v in ("testvol", "ec"):  # the in-memory volumes' files held memory
+            _empty(f"gluster://127.0.0.1:{port}/{v}")
         time.sleep(2)  # idle: the server collects what the fuzzing left
         report["rss_end_mib"] = rss_mib(proc.pid)
         report["crashes"] = 0 if proc.poll() is None else 1
     finally:
         stop.set()
-        if client.is_alive():
-            client.kill()
+        for client in clients.values():
+            if client.is_alive():
+                client.kill()
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -538,7 +589,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     text = log.read_text(errors="replace")
     report["unhandled_exceptions"] = text.count("Traceback")
     report["escapes"] = int(tree_digest(sandbox / "outside") != before_outside) + sum(
-        1 for p in sandbox.iterdir() if p.name not in ("vol", "outside", "server.log")
+        1 for p in sandbox.iterdir() if p.name not in ("vol", "rep", "outside", "server.log")
     )
     if report["unhandled_exceptions"] or report["crashes"]:
         report["log_tail"] = text[-4000:]
@@ -552,16 +603,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def replay(path: Path) -> int:
     """Play saved sessions (after a fresh handshake) against a fresh server; 1 if any fails."""
     sandbox = Path(tempfile.mkdtemp(prefix="fg-fuzz-replay-"))
-    (sandbox / "vol").mkdir()
     (sandbox / "outside").mkdir()
     log = sandbox / "server.log"
     proc, port, _ = start_server(sandbox, log)
     bad = 0
     try:
-        target = Target(port, ["testvol", "dirvol"])
+        target = Target(port, list(FUZZED))
         for item in json.loads(path.read_text()):
             seen = log.stat().st_size
-            Session(item["brick"], item["volume"], item["handshake"], bytes.fromhex(item["bytes"])).play(target, [])
+            data = bytes.fromhex(item["bytes"])
+            Session(item["brick"], item["volume"], item["handshake"], data, item.get("index", 0)).play(target, [])
             time.sleep(0.2)
             new = log.read_bytes()[seen:].decode(errors="replace")
             failed = "Traceback" in new or proc.poll() is not None
@@ -582,6 +633,12 @@ def main() -> int:
     ap.add_argument("--seed", default="1")
     ap.add_argument("--messages", type=int, default=1_000_000, help="stop after this many malformed messages")
     ap.add_argument("--seconds", type=float, default=1800, help="... or after this long")
+    ap.add_argument(
+        "--volumes",
+        type=lambda v: v.split(","),
+        default=list(FUZZED),
+        help=f"the volumes fuzzed, comma-separated (default: all of {','.join(FUZZED)})",
+    )
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
     ap.add_argument("--keep", action="store_true", help="keep the sandbox (volume, server log)")
     ap.add_argument(
@@ -591,6 +648,8 @@ def main() -> int:
     )
     ap.add_argument("--out", type=Path, help="also write the report there (make fuzz: bench/results/fuzz.json)")
     args = ap.parse_args()
+    if unknown := set(args.volumes) - set(FUZZED):
+        ap.error(f"no such volume: {', '.join(sorted(unknown))}")
     if args.replay:
         return replay(Path(args.replay))
     report = run(args)

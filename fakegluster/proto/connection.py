@@ -39,7 +39,7 @@ from .callback import PROGRAM as CALLBACK_PROGRAM
 from .errors import AcceptStat, AuthStat, ProtocolError, RejectStat
 from .events import NEED_DATA, Call, ConnectionClosed, Denied, Event, Expensive, NeedData, Reply
 from .programs import UNDECODABLE, Procedure, Program, all_programs, lookup
-from .record import DEFAULT_MAX_RECORD, RecordReader, frame_header
+from .record import DEFAULT_MAX_RECORD, PIECES_RECORD, Pieces, RecordReader, frame_header
 from .rpc import CallHeader, build_call_header, build_denied, build_reply_header, decode_auth, parse_header
 from .xdr import DecodeError, Encoded, Struct, decode, encode
 
@@ -88,7 +88,10 @@ def encode_reply(reply: Reply | Denied) -> list[Any]:
 
 
 def _framed(body: bytes, payload: Any) -> list[Any]:
-    """``payload``: bytes, a memoryview, or a list of them (a READ answered in pieces)."""
+    """``payload``: bytes, a memoryview, :class:`Pieces` or a list of buffers (a READ answered
+    in pieces)."""
+    if isinstance(payload, Pieces):
+        payload = payload.parts
     if isinstance(payload, list):
         head = frame_header(len(body) + sum(len(p) for p in payload)) + body
         return [head, *(p for p in payload if len(p))]
@@ -178,6 +181,24 @@ def _payload_size_offset(proc: Procedure) -> int | None:
 
 
 _SIZE_OFFSETS: dict[int, int | None] = {}
+#: how much of a record kept in pieces is joined to decode its header and arguments
+_HEAD = 64 * 1024
+
+
+def _cost(record: bytes | memoryview, n: int) -> int:
+    """:meth:`RpcConnection.record_cost` of a record of ``n`` bytes beginning with ``record``."""
+    if len(record) < 28 or record[4:8] != b"\0\0\0\0":
+        return n
+    try:
+        hdr = parse_header(record)
+    except ProtocolError:
+        return n
+    proc = _procedure(hdr.prog, hdr.vers, hdr.proc) if isinstance(hdr, CallHeader) else None
+    at = _payload_size_offset(proc) if proc is not None and proc.args_payload else None
+    if at is None or hdr.end + at + 4 > len(record):
+        return n
+    size: int = struct.unpack_from(">I", record, hdr.end + at)[0]
+    return n - min(size, n - hdr.end)
 
 
 def _where(hdr: CallHeader) -> dict[str, Any]:
@@ -204,6 +225,10 @@ class RpcConnection:
         decode_creds: decode credentials into their dataclasses (``AuthGlusterfsParamsV3``
             ...); with False a Call keeps the raw ``OpaqueAuth`` (a server that rarely needs
             them saves the work; ``rpc.decode_auth`` decodes one later).
+        pieces_from: a SERVER gets calls of at least this many bytes (a 64 MiB WRITE) with
+            their payload as :class:`~fakegluster.proto.record.Pieces`, the buffers they
+            arrived in, never joined (default :data:`~fakegluster.proto.record.PIECES_RECORD`;
+            ``None``: never).  Other roles always get one buffer.
     """
 
     def __init__(
@@ -213,6 +238,7 @@ class RpcConnection:
         *,
         max_record: int = DEFAULT_MAX_RECORD,
         decode_creds: bool = True,
+        pieces_from: int | None = PIECES_RECORD,
     ) -> None:
         self.role = role
         self.decode_creds = decode_creds
@@ -221,7 +247,7 @@ class RpcConnection:
         self.served: dict[int, dict[int, Program]] = {}
         for program in all_programs() if programs is None else programs:
             self.served.setdefault(program.prog, {})[program.vers] = program
-        self._reader = RecordReader(max_record)
+        self._reader = RecordReader(max_record, pieces_from if role is Role.SERVER else None)
         self._pending: dict[int, tuple[int, int, int]] = {}
         self._eof = False
         self._closed_reported = False
@@ -265,30 +291,51 @@ class RpcConnection:
             return Expensive(record)
         return self._decode_record(record)
 
-    def decode_record(self, record: bytes | memoryview) -> Event:
+    def decode_record(self, record: bytes | memoryview | Pieces) -> Event:
         """Decode a record :meth:`next_event` handed out as :class:`Expensive` (same errors);
         touches nothing else of the connection, so it may run in another thread."""
         return self._decode_record(record)
 
-    def record_cost(self, record: bytes | memoryview) -> int:
+    def record_cost(self, record: bytes | memoryview | Pieces) -> int:
         """How many bytes of ``record`` a decoder would walk: all of it, less the raw payload
         of a WRITE-like call (``args_payload`` procedures whose arguments start with fixed
         fields up to ``size``, the payload's length)."""
-        n = len(record)
-        if n < 28 or record[4:8] != b"\0\0\0\0":
-            return n
-        try:
-            hdr = parse_header(record)
-        except ProtocolError:
-            return n
-        proc = _procedure(hdr.prog, hdr.vers, hdr.proc) if isinstance(hdr, CallHeader) else None
-        at = _payload_size_offset(proc) if proc is not None and proc.args_payload else None
-        if at is None or hdr.end + at + 4 > n:
-            return n
-        size: int = struct.unpack_from(">I", record, hdr.end + at)[0]
-        return n - min(size, n - hdr.end)
+        if isinstance(record, Pieces):
+            return _cost(record.head(_HEAD), len(record))
+        return _cost(record, len(record))
 
-    def _decode_record(self, record: bytes | memoryview) -> Event:
+    def _decode_record(self, record: bytes | memoryview | Pieces) -> Event:
+        if isinstance(record, Pieces):
+            return self._decode_pieces(record)
+        return self._decode_one(record)
+
+    def _decode_pieces(self, record: Pieces) -> Event:
+        """A big record kept in pieces (SERVER): a WRITE-like call whose header and arguments
+        lie in its first :data:`_HEAD` bytes gets the rest as a Pieces payload; anything else
+        is joined and decoded as one buffer (the same event or error either way)."""
+        head = record.head(_HEAD)
+        try:
+            event = self._decode_one(head)
+        except ProtocolError:
+            event = None
+        if isinstance(event, Call) and len(head) < len(record):
+            proc = _procedure(event.prog, event.vers, event.proc)
+            if proc is not None and proc.args_payload:
+                end = len(head) - len(event.payload)
+                return Call(
+                    event.xid,
+                    event.prog,
+                    event.vers,
+                    event.proc,
+                    event.args,
+                    event.cred,
+                    event.verf,
+                    record.after(end),
+                    event.rpcvers,
+                )
+        return self._decode_one(bytes(record))
+
+    def _decode_one(self, record: bytes | memoryview) -> Event:
         if self.role is Role.SERVER and (len(record) < 8 or record[4:8] == b"\0\0\0\1"):
             raise ProtocolError(
                 f"a server got a {'REPLY' if len(record) >= 8 else 'runt'} message", reply="GARBAGE_ARGS", xid=0

@@ -4,7 +4,8 @@ Small frozen value objects (h11 style).  ``args`` / ``result`` are the frozen da
 generated from the ``.x`` schemas (``GfxLookupReq``, ``GfDumpRsp`` ...), never construct
 Containers; ``None`` for void.  ``payload`` is the raw data riding after the XDR body
 (WRITE/PUT calls, READ replies; empty otherwise), as bytes or a memoryview slice of the
-received record.
+received record; a server's big call (``record.PIECES_RECORD``) has it as
+:class:`~fakegluster.proto.record.Pieces`, the buffers it arrived in.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from .errors import AcceptStat, AuthStat, RejectStat
 from .frozen import fast_init
+from .record import Pieces
 from .rpc import AUTH_NULL
 
 __all__ = ["Event", "Call", "Reply", "Denied", "ConnectionClosed", "Expensive", "NEED_DATA", "NeedData"]
@@ -47,7 +49,7 @@ class Call(Event):
     args: Any = None
     cred: Any = AUTH_NULL
     verf: Any = AUTH_NULL
-    payload: bytes | memoryview = b""
+    payload: bytes | memoryview | Pieces = b""
     rpcvers: int = 2
 
 
@@ -100,4 +102,4 @@ class Expensive(Event):
     """A complete record left undecoded because decoding it costs more than the caller's
     ``max_cost`` (``RpcConnection.next_event``): decode it with ``decode_record`` elsewhere."""
 
-    record: bytes | memoryview
+    record: bytes | memoryview | Pieces

@@ -14,12 +14,19 @@ import struct
 
 from .errors import ProtocolError
 
-__all__ = ["RecordReader", "frame", "frame_header", "DEFAULT_MAX_RECORD", "LAST_FRAGMENT"]
+__all__ = ["RecordReader", "Pieces", "frame", "frame_header", "DEFAULT_MAX_RECORD", "LAST_FRAGMENT", "PIECES_RECORD"]
 
 DEFAULT_MAX_RECORD = 1 << 30  # GF_UNIT_GB, like glusterfsd
 #: Records at least this big are handed out as a memoryview of the receive buffer (which is
 #: then replaced), not copied: a qemu-io "write 0 256M" is one 256 MiB WRITE record.
 ZERO_COPY_RECORD = 64 * 1024
+#: Records at least this big (one fragment) are gathered as :class:`Pieces`, the buffers they
+#: arrived in, never joined: a 64 MiB WRITE costs one copy out of the receive buffer per piece
+#: instead of a 64 MiB buffer grown (and copied at each reallocation) as it arrives.
+PIECES_RECORD = 4 << 20
+#: receives smaller than this are appended to the last piece rather than kept as pieces of
+#: their own: a peer dribbling a 1 GiB record a byte at a time costs 1 GiB, not an object a byte
+PIECE_MIN = 64 * 1024
 LAST_FRAGMENT = 0x80000000
 _MAX_FRAGMENT = 0x7FFFFFFF
 _u32 = struct.Struct(">I")
@@ -37,16 +44,85 @@ def frame(record: bytes) -> bytes:
     return frame_header(len(record)) + record
 
 
+class Pieces:
+    """Bytes kept as the buffers they arrived in (a big record, or the payload riding in it).
+
+    ``len()`` is the byte count; ``parts`` the buffers (bytes or memoryviews), in order, none
+    empty; ``head(n)`` the first ``n`` bytes as one bytes object (a call's XDR header and
+    arguments); ``after(i)`` and slicing give Pieces of views of the same buffers (no copy);
+    ``bytes(p)`` joins them (one copy).
+    """
+
+    __slots__ = ("parts", "nbytes")
+
+    def __init__(self, parts: list[bytes | memoryview]) -> None:
+        self.parts = [p for p in parts if len(p)]
+        self.nbytes = sum(len(p) for p in self.parts)
+
+    def __len__(self) -> int:
+        return self.nbytes
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.parts)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Pieces, bytes, bytearray, memoryview)):
+            return bytes(self) == bytes(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Pieces({len(self.parts)} parts, {self.nbytes} bytes)"
+
+    def head(self, n: int) -> bytes:
+        """The first ``min(n, len(self))`` bytes, contiguous."""
+        out: list[bytes | memoryview] = []
+        for p in self.parts:
+            if n <= 0:
+                break
+            out.append(p[:n])
+            n -= len(p)
+        return b"".join(out)
+
+    def after(self, start: int) -> Pieces:
+        """The bytes from ``start`` on (views, no copy)."""
+        return self[start:]
+
+    def __getitem__(self, key: slice) -> Pieces:
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("Pieces take a slice with step 1")
+        start, stop, _ = key.indices(self.nbytes)
+        out: list[bytes | memoryview] = []
+        at = 0
+        for p in self.parts:
+            end = at + len(p)
+            if end > start and at < stop:
+                lo, hi = max(start - at, 0), min(stop, end) - at
+                out.append(p if lo == 0 and hi == len(p) else memoryview(p)[lo:hi])
+            at = end
+            if at >= stop:
+                break
+        return Pieces(out)
+
+
 class RecordReader:
     """Incremental record splitter: :meth:`feed` bytes, take records from :meth:`next_record`.
 
     Args:
         max_record: the largest record accepted; a fragment header that would take the
             record past it raises ``ProtocolError(reply="CLOSE")`` at once.
+        pieces_from: single-fragment records of at least this many bytes come out of
+            :meth:`next_record` as :class:`Pieces` (``None``: never; a server's connection
+            uses :data:`PIECES_RECORD`).
     """
 
-    def __init__(self, max_record: int = DEFAULT_MAX_RECORD) -> None:
+    def __init__(self, max_record: int = DEFAULT_MAX_RECORD, pieces_from: int | None = None) -> None:
         self.max_record = max_record
+        self.pieces_from = pieces_from
+        #: the record being gathered in pieces (its fragment header read), and its bytes so far
+        self._gather: list[bytearray] | None = None
+        self._got = 0
         self._buf = bytearray()
         self._pos = 0
         self._fragments: list[bytes] = []  # earlier fragments of the current record
@@ -59,6 +135,20 @@ class RecordReader:
         self.closed = False
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if self._gather is not None:
+            # a big record in pieces: copy this receive's share out (the caller's buffer is
+            # reused), keep the rest (the next records) in the buffer as usual
+            take = min(len(data), self._need - self._got)  # type: ignore[operator]
+            if take:
+                gather = self._gather
+                if gather and len(gather[-1]) < PIECE_MIN:
+                    gather[-1] += data[:take]
+                else:
+                    gather.append(bytearray(data[:take]))
+                self._got += take
+            data = data[take:]
+            if not data:
+                return
         if self._frozen:
             # the unread rest and the new bytes in a new buffer, allocated and copied once
             self._buf = bytearray().join((memoryview(self._buf)[self._pos :], data))
@@ -73,17 +163,24 @@ class RecordReader:
     @property
     def buffered(self) -> int:
         """Bytes received (record marks included) but not yet returned as part of a record."""
-        return len(self._buf) - self._pos + self._partial + self._marks
+        return len(self._buf) - self._pos + self._partial + self._marks + self._got
 
-    def next_record(self) -> bytes | memoryview | None:
+    def next_record(self) -> bytes | memoryview | Pieces | None:
         """The next complete record, or ``None`` if more bytes are needed.
 
         Records of :data:`ZERO_COPY_RECORD` bytes or more come as a read-only memoryview
         of a buffer the reader no longer changes; smaller ones as bytes.  What follows such a
         record in that buffer is copied once, by the next :meth:`feed` (records already
         there are handed out from it first): several WRITEs received at once cost one copy
-        each, not one per record still behind them.
+        each, not one per record still behind them.  Single-fragment records of
+        ``pieces_from`` bytes or more come as :class:`Pieces`.
         """
+        if self._gather is not None:
+            if self._got < self._need:  # type: ignore[operator]
+                return None
+            record = Pieces(self._gather)  # type: ignore[arg-type]
+            self._gather, self._got, self._need, self._marks = None, 0, None, 0
+            return record
         buf = self._buf
         while True:
             if self._need is None:
@@ -103,6 +200,13 @@ class RecordReader:
                     )
                 self._need = length
             need = self._need
+            if self.pieces_from is not None and self._last and not self._fragments and need >= self.pieces_from:
+                # gather it in pieces: what is buffered now, then each receive's share (feed)
+                take = min(len(buf) - self._pos, need)
+                self._gather = [bytearray(memoryview(buf)[self._pos : self._pos + take])] if take else []
+                self._got = take
+                self._pos += take
+                return self.next_record()
             if len(buf) - self._pos < need:
                 return None
             if self._last and not self._fragments and need >= ZERO_COPY_RECORD:

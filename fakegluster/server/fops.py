@@ -30,6 +30,7 @@ from ..proto import fops as F
 from ..proto.common import NULL_GFID
 from ..proto.events import Call
 from ..proto.gfdict import GfDataType, GfxValue
+from ..proto.record import Pieces
 from ..proto.rpc import OpaqueAuth, decode_auth
 from ..store.base import (
     FALLOC_FL_KEEP_SIZE,
@@ -628,15 +629,29 @@ class FopHandlers(IndexFops, LockFops, LeaseFops, XattrFops):
             data = data[: faults.take(len(data))]
         if len(data) > SLICE_IO:  # many MiB: a piece per slice, the others run in between
             return Sliced(self._write_sliced(ofd.gfid, offset, data, pre)), b""
-        n = self.store.write(ofd.gfid, offset, data)
+        if isinstance(data, Pieces):
+            n = self.store.writev(ofd.gfid, offset, data.parts)
+        else:
+            n = self.store.write(ofd.gfid, offset, data)
         return F.GfxCommon2iattRsp(n, 0, None, to_iatt(pre), self._iatt(ofd.gfid))
 
     def _write_sliced(self, gfid: bytes, offset: int, data: Any, pre: Any) -> Any:
-        view = memoryview(data)
+        """A big WRITE, :data:`SLICE_IO` bytes per step (the loop runs others between steps);
+        a payload in :class:`Pieces` is written piece by piece, never joined."""
+        if not isinstance(data, Pieces):
+            data = memoryview(data)
+        total = len(data)
         n = 0
         try:
-            while n < len(view):
-                n += self.store.write(gfid, offset + n, view[n : n + SLICE_IO])
+            while n < total:
+                step = data[n : n + SLICE_IO]
+                if isinstance(step, Pieces):
+                    k = self.store.writev(gfid, offset + n, step.parts)
+                else:
+                    k = self.store.write(gfid, offset + n, step)
+                n += k
+                if k < len(step):
+                    break
                 yield
         except OSError as exc:
             if not n:

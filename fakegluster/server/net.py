@@ -151,7 +151,7 @@ class Dispatcher:
         #: calls are left over from the last slice of work (:meth:`resume` again)
         self.more = False
         #: a record to decode in a worker thread (:meth:`decode_expensive`)
-        self.expensive: bytes | memoryview | None = None
+        self.expensive: Any = None  # bytes, a memoryview or record.Pieces
         #: sliced work under way: (call, steps, its size for the call log)
         self.work: tuple[Call, Any, int] | None = None
 
@@ -220,7 +220,7 @@ class Dispatcher:
                 return []
         return self.answer(event, fault)
 
-    def decode_expensive(self, record: bytes | memoryview) -> Any:
+    def decode_expensive(self, record: Any) -> Any:
         """Decode ``record`` (in a worker thread: it touches the connection's decoder only);
         the event, or the ProtocolError, goes to :meth:`answer_decoded` in the trio thread."""
         try:

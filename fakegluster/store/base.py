@@ -210,6 +210,26 @@ class Store(abc.ABC):
     def write(self, gfid: bytes, offset: int, data: bytes | memoryview) -> int:
         """Write all of ``data`` at ``offset``; returns its length."""
 
+    def writev(self, gfid: bytes, offset: int, buffers: Iterable[bytes | memoryview]) -> int:
+        """pwritev(2): the buffers one after another from ``offset`` (a WRITE payload kept in
+        the pieces it arrived in, never joined); the bytes written.  A short write stops it;
+        an error after some bytes were written is a short write too, as pwritev(2)."""
+        buffers = [b for b in buffers if len(b)]
+        if not buffers:
+            return self.write(gfid, offset, b"")  # the checks of a write of nothing
+        n = 0
+        for buf in buffers:
+            try:
+                k = self.write(gfid, offset + n, buf)
+            except OSError:
+                if n:
+                    return n
+                raise
+            n += k
+            if k < len(buf):
+                break
+        return n
+
     @abc.abstractmethod
     def truncate(self, gfid: bytes, size: int) -> None: ...
 

@@ -460,6 +460,23 @@ class TestData:
         assert store.read(g, 4095, 2) == want[4095:4097]
         assert store.getattr(g).blocks == 8 * ((len(want) + 4095) // 4096)
 
+    def test_writev_pieces_land_in_order(self, store):
+        g = mkfile(store, "f")
+        payload = bytes(range(256)) * 64  # 16 KiB
+        edges = [0, 1, 4095, 4096, 4097, 9000, 12288, len(payload)]
+        pieces = [memoryview(payload)[a:b] for a, b in itertools.pairwise(edges)]
+        assert store.writev(g, 4093, pieces) == len(payload)
+        assert store.read(g, 0, 1 << 20) == bytes(4093) + payload
+        assert store.writev(g, 0, []) == 0 and store.getattr(g).size == 4093 + len(payload)
+
+    def test_writev_stops_at_the_size_limit(self, store):
+        g = mkfile(store, "f")
+        limit = EXT4_MAXBYTES
+        assert store.writev(g, limit - 3, [b"ab", b"cd", b"ef"]) == 3  # short, as pwritev(2)
+        with pytest.raises(OSError) as e:
+            store.writev(g, limit, [b"ab"])
+        assert e.value.errno == errno.EFBIG
+
     def test_sources_are_copied(self, store):
         g = mkfile(store, "f")
         buf = bytearray(b"x" * 8192)
@@ -1168,6 +1185,9 @@ class LinuxFS:
         finally:
             os.close(fd)
 
+    def writev(self, path, offset, buffers):
+        return self.write(path, offset, b"".join(buffers))  # pwritev(2) = pwrite of them joined
+
     def read(self, path, offset, size):
         fd = self._fd(path, os.O_RDONLY)
         try:
@@ -1303,6 +1323,9 @@ class StoreFS:
 
     def write(self, path, offset, data):
         return self.s.write(self._g(path), offset, data)
+
+    def writev(self, path, offset, buffers):
+        return self.s.writev(self._g(path), offset, buffers)
 
     def read(self, path, offset, size):
         return self.s.read(self._g(path), offset, size)
@@ -1607,6 +1630,14 @@ class LinuxReference(RuleBasedStateMachine):
     @rule(data=st.data(), offset=offsets, length=lengths, fill=st.integers(0, 255))
     def write(self, data, offset, length, fill):
         self.same("write", self._file(data), offset, bytes([fill]) * length)
+
+    @rule(data=st.data(), offset=offsets, length=lengths, cuts=st.lists(st.integers(0, 300_000), max_size=6))
+    def writev(self, data, offset, length, cuts):
+        """A payload in pieces (a big WRITE as it arrived), cut anywhere: block borders or not."""
+        payload = os.urandom(min(length, 8192)) * (length // 8192 + 1)
+        edges = sorted({0, len(payload), *(c % (len(payload) + 1) for c in cuts)})
+        pieces = [memoryview(payload)[a:b] for a, b in itertools.pairwise(edges)]
+        self.same("writev", self._file(data), offset, pieces)
 
     @rule(data=st.data(), offset=offsets, length=lengths)
     def overwrite(self, data, offset, length):
