@@ -6,7 +6,9 @@
 128 KiB WRITE records fed to a brick connection's Dispatcher as a 256 KiB receive buffer cuts
 them (record splitting, decoding, the store, the replies).  ``read 4k``: one framed READ call
 record through a brick connection's Dispatcher (decode the call, the brick's READ on a
-MemoryStore, encode the reply header and stat) to the buffers it would send.
+MemoryStore, encode the reply header and stat) to the buffers it would send (the READ fast
+path: ``BrickSession.fast``); ``no fast path``: the same through the generic
+``handle``/``reply_buffers`` path.
 ``decode/encode``: the codecs alone on that call and its reply.  The numbers are
 for comparing two trees on the same machine (run both back to back), not absolute targets:
 the end-to-end benchmarks against a real brick are ``make bench``.  The best run is the figure
@@ -83,6 +85,8 @@ def main() -> None:
     dispatcher, record, reply_bytes, reply = _setup()
     args = xdr.encode(fops.GfxReadReq, fops.GfxReadReq(bytes(16), 1, 8192, 4096, 0, None))
     writer, chunks = _setup_writes()
+    generic, generic_record, _, _ = _setup()
+    generic.fast = None  # the READ through handle() and reply_buffers, as before the fast path
 
     def writes() -> None:
         for c in chunks:
@@ -100,6 +104,7 @@ def main() -> None:
         "MemoryStore.write 128k": lambda: store.write(f.gfid, 128 << 10, block),
         "write 128k x16 (feed)": writes,
         "read 4k (Dispatcher.feed)": lambda: dispatcher.feed(record),
+        "read 4k (no fast path)": lambda: generic.feed(generic_record),
         "decode gfx_read_req": lambda: xdr.decode(fops.GfxReadReq, args),
         "decode gfx_read_rsp": lambda: xdr.decode(fops.GfxReadRsp, reply_bytes),
         "encode gfx_read_rsp": lambda: xdr.encode(fops.GfxReadRsp, reply),

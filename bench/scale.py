@@ -7,6 +7,8 @@ serve`` in a network namespace of its own, the same client binaries on both)::
     make bench BENCH_ARGS="--select layouts"          # replica 3, 2 x 3, disperse 4+2
     make bench BENCH_ARGS="--select clients,memory --quick"
 
+* ``qd1``: fio gfapi 4k randread QD1 alone (IOPS, mean latency) on one brick, replica 3 and
+  2 x 3, alternating real / fake for each layout (the quickest look at the QD1 gap);
 * ``layouts``: fio gfapi 128k sequential write and read, 4k randread QD1, ``qemu-img bench``
   64k QD64 (write, read) on replica 3, 2 x 3 and disperse 4 + 2 (no qemu-img there);
 * ``clients``: N fio gfapi jobs (threads, each its own libgfapi instance and connections) doing
@@ -51,7 +53,7 @@ from bench.resources import idle_connections, rss_mib  # noqa: E402
 from fakegluster.testing.realgluster import RealGluster, RealGlusterError, RealVolume  # noqa: E402
 from fakegluster.testing.serve import ServeProcess, serve_process  # noqa: E402
 
-SELECTIONS = ("layouts", "clients", "ready", "memory", "bricks")
+SELECTIONS = ("qd1", "layouts", "clients", "ready", "memory", "bricks")
 NS = f"fgscale-{os.getpid()}"
 
 #: name -> (fake --volume spec, RealGluster.create_volume kwargs, qemu-img bench too)
@@ -213,6 +215,40 @@ def layouts(res: Results, reps: int, mb: int, rg: RealGluster) -> None:
                         for k, v in values.items():
                             add(res, f"{lname} {k}", side.name, v)
                         print(f"rep {rep + 1} {lname} {wl} {side.name}: {values}", flush=True)
+    finally:
+        fake.stop()
+
+
+# ---- 4k randread QD1 alone ---------------------------------------------------------------------
+QD1_LAYOUTS: dict[str, tuple[str, dict[str, int]]] = {
+    "one brick": ("q1", {}),
+    "replica 3": ("q1r3;replica=3;bricks=3", {"bricks": 3, "replica": 3}),
+    "2 x 3": ("q1d2r3;replica=3;bricks=6", {"bricks": 6, "replica": 3}),
+}
+
+
+def qd1(res: Results, reps: int, mb: int, rg: RealGluster) -> None:
+    """4k randread QD1 on one brick, replica 3 and 2 x 3: the workload of ``make bench``'s and
+    ``layouts``' QD1 rows (page cache warm on the real side), alternating real / fake."""
+    fake = Fake([spec for spec, _ in QD1_LAYOUTS.values()])
+    try:
+        pairs: dict[str, tuple[BrickSide, BrickSide]] = {}
+        for lname, (spec, kw) in QD1_LAYOUTS.items():
+            rvol = create(rg, **kw)
+            real = BrickSide("real", rvol.name, None, real_bricks(rvol), mb)
+            pairs[lname] = (real, BrickSide("fake", spec.split(";")[0], NS, [], mb))
+            for side in pairs[lname]:
+                print(f"preparing {lname} {side.name}", flush=True)
+                side.fio("--rw=write", "--bs=1m", "--end_fsync=1")
+        for rep in range(reps):
+            for lname, sides in pairs.items():
+                for side in sides:
+                    side.warm("bench.dat")
+                    j = side.fio("--rw=randread", "--bs=4k", "--iodepth=1", "--runtime=6", "--time_based")["read"]
+                    add(res, f"{lname} 4k randread QD1 IOPS", side.name, j["iops"])
+                    add(res, f"{lname} 4k randread QD1 mean latency us", side.name, j["lat_ns"]["mean"] / 1e3)
+                    print(f"rep {rep + 1} {lname} {side.name}: {j['iops']:.0f} IOPS, load {os.getloadavg()[0]:.1f}",
+                          flush=True)  # fmt: skip
     finally:
         fake.stop()
 
@@ -482,7 +518,7 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(17, 6))
-    ratio_rows = [r for r in rows if r["ratio"] is not None and r["selection"] in SELECTIONS[:4]]
+    ratio_rows = [r for r in rows if r["ratio"] is not None and r["selection"] in SELECTIONS[:5]]
     ax = axes[0]
     colors = ["tab:green" if r["met"] else "tab:red" if r["met"] is False else "tab:gray" for r in ratio_rows]
     ax.barh(range(len(ratio_rows)), [r["ratio"] for r in ratio_rows], color=colors)
@@ -572,6 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     rg = RealGluster().start()
     try:
         runs: dict[str, Callable[[Results], None]] = {
+            "qd1": lambda res: qd1(res, reps, mb, rg),
             "layouts": lambda res: layouts(res, reps, mb, rg),
             "clients": lambda res: clients(res, reps, mb, rg, [1, 16, 64] if args.quick else [1, 4, 16, 64]),
             "ready": lambda res: ready(res, reps),

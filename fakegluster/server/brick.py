@@ -264,6 +264,19 @@ class BrickSession:
             return handshake.GfSetLkVerRsp(0, 0, call.args.lk_ver), b""
         return None, b""
 
+    def fast(self, call: Call) -> tuple[Any, Any] | None:
+        """:meth:`handle` of a bound client's READ on a plain brick (not frozen, not an
+        arbiter): the FOP handlers' ``fast_read``; None: take :meth:`handle` (the connection's
+        fast path, ``net.Dispatcher``)."""
+        if call.args.__class__ is not fops.GfxReadReq or not self.bound or self.denied:
+            return None
+        brick = self.brick
+        if brick.status == "frozen" or brick.arbiter or call.prog != fops.GLUSTER_FOP_PROGRAM:
+            return None
+        if brick.touched is not None:  # (as in handle)
+            brick.touched[call.args.gfid] = monotonic()
+        return self.fops.fast_read(call)
+
     def setvolume(self, params: Any) -> Any:
         """``server_setvolume``: the checks, in its order, and its reply dicts."""
         fail = handshake.GfSetvolumeRsp
