@@ -23,6 +23,7 @@ from .datafaults import DataFaults
 from .index import BrickIndex
 from .leases import LeaseState
 from .locks import Answer, Contention, EntryLocks, InodeLocks, PosixLocks, Revocation
+from .reservelk import Reservations
 from .upcall import Notice, Upcalls, gf_iatt
 
 if TYPE_CHECKING:
@@ -122,10 +123,11 @@ def set_owner(store: Store, uid: int, gid: int) -> None:
 class InodeState:
     """A brick's per-inode state (``pl_inode_t`` and friends)."""
 
-    __slots__ = ("posix", "inodelk", "entrylk", "open_fds", "leases", "rw_waiters")
+    __slots__ = ("posix", "reservelk", "inodelk", "entrylk", "open_fds", "leases", "rw_waiters")
 
     def __init__(self, notify_delay: float | None) -> None:
         self.posix = PosixLocks()
+        self.reservelk = Reservations()
         self.inodelk = InodeLocks(notify_delay)
         self.entrylk = EntryLocks()
         self.open_fds: list[Any] = []  # the brick's open fds on the inode (every connection)
@@ -139,6 +141,7 @@ class InodeState:
     def idle(self) -> bool:
         return not (
             len(self.posix)
+            or self.reservelk.busy()
             or self.inodelk.count()
             or self.entrylk.count()
             or self.open_fds
