@@ -180,6 +180,12 @@ class BrickState:
         self.forget_on_release: set[bytes] = set()
 
     # ---- names (the inode table's dentries) -------------------------------------------
+    def forget_names(self) -> None:
+        """A new brick process (``volume start V force`` after a kill): its inode table starts
+        empty, so gfid2path/pathinfo know no name until a named LOOKUP (or an entry FOP) links
+        one again; glfsheal then lists that brick's index entries as ``<gfid:...>``."""
+        self.dentries.clear()
+
     def linked(self, gfid: bytes, pargfid: bytes, name: str, *, newest: bool = True) -> None:
         names = self.dentries.setdefault(gfid, [])
         if (pargfid, name) in names:
@@ -201,6 +207,22 @@ class BrickState:
             names = self.dentries.get(gfid)
             if not names or gfid in seen:
                 return None
+            seen.add(gfid)
+            gfid, name = names[0]
+            parts.append(name)
+        return "/" + "/".join(reversed(parts))
+
+    def inode_path(self, gfid: bytes, root: bytes) -> str:
+        """``inode_path`` as posix's ``glusterfs.gfid2path`` uses it: where a name up the way is
+        unknown (the brick has not seen it since it started) the path begins at that inode's
+        ``<gfid:UUID>``, e.g. ``<gfid:...>`` alone for a file only looked up by gfid."""
+        parts: list[str] = []
+        seen = set()
+        while gfid != root:
+            names = self.dentries.get(gfid)
+            if not names or gfid in seen:
+                head = f"<gfid:{uuid.UUID(bytes=bytes(gfid))}>"
+                return head + "".join("/" + p for p in reversed(parts))
             seen.add(gfid)
             gfid, name = names[0]
             parts.append(name)
