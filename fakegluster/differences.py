@@ -104,17 +104,6 @@ known(
 )
 
 known(
-    "RESERVELK",
-    real=(
-        "brick takes LK cmds 3-6 (GF_LK_RESLK_LCK/LCKW/UNLCK, GETLK_FD) as features/locks' reservation locks:"
-        " a second owner's reservation gets EAGAIN and its plain F_SETLK on the range waits (never EAGAIN) until"
-        " the reservation goes"
-    ),
-    fake="answers those cmds as unknown ones (success, the flock echoed, nothing reserved)",
-    why="No 10.x client translator sends them; a non-blocking lock that hangs is not worth imitating.",
-)
-
-known(
     "VOLFILE_BRICK_ADDRESS",
     real=(
         "glusterd names each brick of a client volfile by its host name (remote-host), with no remote-port (it is"

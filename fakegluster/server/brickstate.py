@@ -23,6 +23,7 @@ from .datafaults import DataFaults
 from .index import BrickIndex
 from .leases import LeaseState
 from .locks import Answer, Contention, EntryLocks, InodeLocks, PosixLocks, Revocation
+from .reservelk import Reservations
 from .upcall import Notice, Upcalls, gf_iatt
 
 if TYPE_CHECKING:
@@ -122,10 +123,11 @@ def set_owner(store: Store, uid: int, gid: int) -> None:
 class InodeState:
     """A brick's per-inode state (``pl_inode_t`` and friends)."""
 
-    __slots__ = ("posix", "inodelk", "entrylk", "open_fds", "leases", "rw_waiters")
+    __slots__ = ("posix", "reservelk", "inodelk", "entrylk", "open_fds", "leases", "rw_waiters")
 
     def __init__(self, notify_delay: float | None) -> None:
         self.posix = PosixLocks()
+        self.reservelk = Reservations()
         self.inodelk = InodeLocks(notify_delay)
         self.entrylk = EntryLocks()
         self.open_fds: list[Any] = []  # the brick's open fds on the inode (every connection)
@@ -139,6 +141,7 @@ class InodeState:
     def idle(self) -> bool:
         return not (
             len(self.posix)
+            or self.reservelk.busy()
             or self.inodelk.count()
             or self.entrylk.count()
             or self.open_fds
@@ -177,6 +180,12 @@ class BrickState:
         self.forget_on_release: set[bytes] = set()
 
     # ---- names (the inode table's dentries) -------------------------------------------
+    def forget_names(self) -> None:
+        """A new brick process (``volume start V force`` after a kill): its inode table starts
+        empty, so gfid2path/pathinfo know no name until a named LOOKUP (or an entry FOP) links
+        one again; glfsheal then lists that brick's index entries as ``<gfid:...>``."""
+        self.dentries.clear()
+
     def linked(self, gfid: bytes, pargfid: bytes, name: str, *, newest: bool = True) -> None:
         names = self.dentries.setdefault(gfid, [])
         if (pargfid, name) in names:
@@ -198,6 +207,22 @@ class BrickState:
             names = self.dentries.get(gfid)
             if not names or gfid in seen:
                 return None
+            seen.add(gfid)
+            gfid, name = names[0]
+            parts.append(name)
+        return "/" + "/".join(reversed(parts))
+
+    def inode_path(self, gfid: bytes, root: bytes) -> str:
+        """``inode_path`` as posix's ``glusterfs.gfid2path`` uses it: where a name up the way is
+        unknown (the brick has not seen it since it started) the path begins at that inode's
+        ``<gfid:UUID>``, e.g. ``<gfid:...>`` alone for a file only looked up by gfid."""
+        parts: list[str] = []
+        seen = set()
+        while gfid != root:
+            names = self.dentries.get(gfid)
+            if not names or gfid in seen:
+                head = f"<gfid:{uuid.UUID(bytes=bytes(gfid))}>"
+                return head + "".join("/" + p for p in reversed(parts))
             seen.add(gfid)
             gfid, name = names[0]
             parts.append(name)

@@ -11,6 +11,8 @@ F_RDLCK (``pl_lk``'s "last unlock on fd" hint for NLM); INODELK F_GETLK is ENOTS
 range (LLONG_MAX-1, 0) locks the domain's ``:metadata`` twin; ENTRYLK's cmd is raw
 (LOCK 0, UNLOCK 1, LOCK_NB 2; anything else fails with errno 0).  A request that must wait
 is answered later (``DEFERRED``), when an unlock, a release or a disconnect lets it in.
+LK cmds 3-6 are features/locks' reservations (:mod:`.reservelk`); an F_SETLK(W) queued behind
+one is never answered, as on 10.3.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ __all__ = ["LockFops", "DEFERRED", "lock_counts"]
 
 
 GF_LK_GETLK, GF_LK_SETLK, GF_LK_SETLKW = 0, 1, 2
+GF_LK_RESLK_LCK, GF_LK_RESLK_LCKW, GF_LK_RESLK_UNLCK, GF_LK_GETLK_FD = 3, 4, 5, 6  # reservelk.py
+LK_CMDS = (GF_LK_GETLK, GF_LK_SETLK, GF_LK_SETLKW, GF_LK_RESLK_LCK, GF_LK_RESLK_LCKW, GF_LK_RESLK_UNLCK, GF_LK_GETLK_FD)
 LINUX_F_SETLKW = 7  # a raw cmd server4_0_lk does not map reaches pl_lk as Linux's own value
 ENTRYLK_LOCK, ENTRYLK_UNLOCK, ENTRYLK_LOCK_NB = 0, 1, 2
 ANON_FD = F.GF_ANON_FD_NO
@@ -85,8 +89,29 @@ class Waiter:
         conn.reply(self.call, result)
 
 
+class FlockWaiter(Waiter):
+    """A RESLK_LCKW request answered later, with its own flock (``lock->user_flock``)."""
+
+    __slots__ = ("flock",)
+
+    def __init__(self, session: Any, call: Call, flock: Any) -> None:
+        super().__init__(session, call, F.GfxLkRsp)
+        self.flock = flock
+
+    def deliver(self, answer: Answer) -> None:
+        conn = getattr(self.session, "conn", None) if self.session is not None else None
+        if conn is not None and not conn.closed:
+            flock = self.flock if answer.op_ret == 0 else _flock()
+            conn.reply(self.call, F.GfxLkRsp(answer.op_ret, answer.op_errno, None, flock))
+
+
 def _flock(type_: int = 0, whence: int = 0, start: int = 0, length: int = 0, pid: int = 0, owner: bytes = b"") -> Any:
     return GfProtoFlock(type_, whence, start & (1 << 64) - 1, length & (1 << 64) - 1, pid & 0xFFFFFFFF, owner)
+
+
+def _getlk_flock(lock: PosixLock, fl: Any) -> Any:
+    """``posix_lock_to_flock`` into the request's flock (its whence stays)."""
+    return _flock(lock.type, fl.whence, lock.start, lock.length, lock.pid, lock.owner)
 
 
 def _cred(call: Call) -> Any:
@@ -145,14 +170,19 @@ class LockFops:
         if not owner:
             raise fs_error(errno.EINVAL, "null lk-owner")
         cmd = a.cmd
-        if cmd not in (GF_LK_GETLK, GF_LK_SETLK, GF_LK_SETLKW, LINUX_F_SETLKW):
+        if cmd not in LK_CMDS and cmd != LINUX_F_SETLKW:
             return F.GfxLkRsp(0, 0, None, fl)  # pl_lk's switch has no case for it
         lk_flags = _uint(a.xdata, "glusterfs.lk.lkmode")  # GF_LOCK_MODE: GF_LK_MANDATORY 1
         req = PosixLock(a.type, start, lock_end(start, length), self.client, owner, fl.pid, fdkey, lk_flags)
-        table = self.state.inode(ofd.gfid).posix
+        st = self.state.inode(ofd.gfid)
+        table = st.posix
         if cmd == GF_LK_GETLK:
-            conf = table.getlk(req)
-            return F.GfxLkRsp(0, 0, None, _flock(conf.type, fl.whence, conf.start, conf.length, conf.pid, conf.owner))
+            return F.GfxLkRsp(0, 0, None, _getlk_flock(table.getlk(req), fl))
+        user_flock = _flock(a.type, fl.whence, start, length, fl.pid, fl.lk_owner)
+        if cmd >= GF_LK_RESLK_LCK and cmd != LINUX_F_SETLKW:
+            return self._reservation(cmd, req, st, user_flock, call)
+        if not st.reservelk.verify(req):
+            return DEFERRED, b""  # queued behind a reservation, for good (reservelk.py)
         can_block = cmd in (GF_LK_SETLKW, LINUX_F_SETLKW)
         if can_block and a.type != UNLCK:
             req.waiter = self._defer(call, F.GfxLkRsp)
@@ -169,10 +199,36 @@ class LockFops:
             self.state.tidy(ofd.gfid)
         return F.GfxLkRsp(0, 0, None, _flock(type_, fl.whence, start, length, fl.pid, fl.lk_owner))
 
+    def _reservation(
+        self, cmd: int, req: PosixLock, st: Any, user_flock: Any, call: Call
+    ) -> F.GfxLkRsp | tuple[Deferred, bytes]:
+        """``pl_lk``'s F_RESLK_LCK(W), F_RESLK_UNLCK and F_GETLK_FD (see reservelk.py)."""
+        res = st.reservelk
+        if cmd == GF_LK_RESLK_UNLCK:
+            found, answers = res.unreserve(req, st.posix)
+            self.state.answer(answers)
+            if not found:
+                raise fs_error(errno.EINVAL, "no such reservation")
+            return F.GfxLkRsp(0, 0, None, user_flock)
+        if cmd == GF_LK_GETLK_FD:
+            res.verify(req)  # a conflict queues the request, then frees it: the reply goes out all the same
+            lock = res.getlk_fd(req.fd, st.posix)
+            return F.GfxLkRsp(0, 0, None, _getlk_flock(req if lock is None else lock, user_flock))
+        can_block = cmd == GF_LK_RESLK_LCKW
+        if can_block:
+            req.waiter = FlockWaiter(self.session, call, user_flock)
+        status = res.reserve(req, can_block)
+        if status == BLOCKED:
+            return DEFERRED, b""
+        if status == EAGAIN:
+            raise fs_error(errno.EAGAIN)
+        return F.GfxLkRsp(0, 0, None, _getlk_flock(st.posix.getlk(req), user_flock))
+
     def release_locks_of_fd(self, gfid: bytes, fdkey: Hashable) -> None:
         """RELEASE (and FLUSH without an owner): ``delete_locks_of_fd``."""
         st = self.state.peek(gfid)
         if st is not None:
+            st.reservelk.forget_fd(fdkey)
             self.state.answer(st.posix.release_fd(fdkey))
             self.retry_rw(gfid)
             self.state.tidy(gfid)

@@ -372,6 +372,7 @@ class Cluster:
         brick.ports_seen.append(brick.port)
         if ident is not None:
             ident.remember_port(brick.path, brick.port)
+        brick.state.forget_names()  # a new process: an empty inode table (bricksem)
         brick.status = "running"
         brick.scope = trio.CancelScope()
         handler = self._brick_handler(brick)

@@ -131,10 +131,7 @@ class XattrFops:
         if name == "trusted.glusterfs.node-uuid":
             return _text_reply(name, state.node_uuid)
         if name == "glusterfs.gfid2path":
-            path = state.path(gfid, root)
-            if path is None:
-                raise fs_error(errno.ENOENT, name)
-            return _text_reply(name, path)
+            return _text_reply(name, state.inode_path(gfid, root))
         if name == "glusterfs.gfidtopath":
             paths = ["/"] if gfid == root else state.paths(gfid, root)
             return F.GfxCommonDictRsp(0, 0, None, {name: GfxValue.ptr(":".join(paths).encode())})

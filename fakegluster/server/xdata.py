@@ -172,6 +172,8 @@ def posix_fill(store: Any, attr: Any, xdata: Any, fd_count: int = 0) -> dict[str
             out[key] = GfxValue.str(to_text(entries))
         elif key == "glusterfs.ancestry.path":
             continue  # (path ancestry: not modelled)
+        elif key == "list-xattr":
+            continue  # (after the named keys: below)
         else:
             if names is None:
                 stored = store.listxattr(attr.gfid)
@@ -185,7 +187,35 @@ def posix_fill(store: Any, attr: Any, xdata: Any, fd_count: int = 0) -> dict[str
                         out[name] = GfxValue.ptr(store.getxattr(attr.gfid, STORED.get(name, name)))
                     except OSError:
                         pass
+    if "list-xattr" in xdata:
+        _list_xattr(store, attr, out)
     return out
+
+
+#: what ``_handle_list_xattr`` leaves out: ``list_xattr_ignore_xattrs``, the marker and
+#: geo-replication keys, gfid2path
+_LIST_IGNORED = ("trusted.gfid", "trusted.glusterfs.volume-id", "security.selinux")
+_LIST_IGNORED_GLOBS = ("trusted.glusterfs.quota*", "trusted.glusterfs.*.xtime", "trusted.glusterfs.*.stime")
+
+
+def _list_xattr(store: Any, attr: Any, out: dict[str, GfxValue]) -> None:
+    """``list-xattr`` (AFR asks it with every LOOKUP, to compare the copies' xattrs before a
+    metadata heal): every on-disk xattr the reply does not carry yet (posix-helpers.c
+    ``_handle_list_xattr``).  Not ``trusted.glusterfs.mdata``, which a 10.3 brick lists too:
+    its times come from the client (ctime feature) and are equal on every replica, while a
+    fake brick stamps its own clock, so AFR would heal times on every lookup."""
+    for name in store.listxattr(attr.gfid):
+        shown = SHOWN.get(name, name)
+        if name not in SHOWN and name.startswith("trusted.fakegluster."):
+            continue
+        if shown in out or shown in _LIST_IGNORED or shown.startswith("trusted.gfid2path."):
+            continue
+        if not shown.startswith(_NAMESPACES) or any(fnmatch.fnmatchcase(shown, g) for g in _LIST_IGNORED_GLOBS):
+            continue
+        try:
+            out[shown] = GfxValue.ptr(store.getxattr(attr.gfid, STORED.get(shown, shown)))
+        except OSError:
+            pass
 
 
 def _as_int(value: GfxValue) -> int:

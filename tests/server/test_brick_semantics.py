@@ -18,7 +18,6 @@ import pytest
 
 from fakegluster.proto.common import GfProtoFlock
 from fakegluster.proto.gfdict import GfDataType, GfxValue
-from tests.helpers import known_difference
 from tests.rawclient import ROOT, Mount, v3
 
 O1, O2, O3 = b"owner-01", b"owner-02", b"owner-03"
@@ -127,16 +126,92 @@ def test_lk_invalid_requests(a, b, d):
     assert fl(f.lk(b, GETLK, WR, O3, 500, 1)) == (WR, 500, 10, 100, O1)
 
 
-@known_difference("RESERVELK")
+RESLK_LCK, RESLK_LCKW, RESLK_UNLCK, GETLK_FD = 3, 4, 5, 6  # features/locks reservelk.c
+
+
+def send_lk(m, f, cmd, type_, owner, start=0, length=0, flock_owner=None):
+    fd = f.fa if m is f.a else f.fb
+    fo = owner if flock_owner is None else flock_owner
+    return m.send(
+        "LK", cred=cred(owner), gfid=f.gfid, fd=fd, cmd=cmd, type=type_, flock=flock(type_, start, length, 100, fo)
+    )
+
+
 def test_lk_reservations(a, b, d):
-    """LK cmd 3 (GF_LK_RESLK_LCK) reserves the range for the owner (the answer is pl_getlk's:
-    nothing in the way), another owner's reservation gets EAGAIN, cmd 5 releases it."""
+    """LK cmd 3 (GF_LK_RESLK_LCK) reserves a range: answered like F_GETLK (the posix lock in the
+    way, else F_UNLCK); only a reservation with *equal* boundaries conflicts, whoever holds it;
+    cmd 5 drops the reservation of equal boundaries, whoever made it."""
     f = File(a, b, d)
-    assert fl(f.lk(a, 3, WR, O1, 0, 10)) == (UN, 0, 10, 100, O1)
-    assert res(f.lk(b, 3, WR, O2, 0, 10)) == (-1, errno.EAGAIN)
-    assert res(f.lk(a, 5, UN, O1, 0, 10)) == (0, 0)
-    assert res(f.lk(b, 3, WR, O2, 0, 10)) == (0, 0)
-    assert res(f.lk(b, 5, UN, O2, 0, 10)) == (0, 0)
+    assert fl(f.lk(a, RESLK_LCK, WR, O1, 0, 10)) == (UN, 0, 10, 100, O1)
+    assert res(f.lk(a, RESLK_LCK, WR, O1, 0, 10)) == (-1, errno.EAGAIN)  # its own, again
+    assert res(f.lk(b, RESLK_LCK, WR, O2, 0, 10)) == (-1, errno.EAGAIN)
+    assert fl(f.lk(b, RESLK_LCK, WR, O2, 5, 10)) == (UN, 5, 10, 100, O2)  # overlapping is fine
+    assert fl(f.lk(b, RESLK_UNLCK, UN, O2, 0, 10, flock_owner=b"zz")) == (UN, 0, 10, 100, b"zz")  # O1's
+    assert res(f.lk(b, RESLK_UNLCK, UN, O2, 0, 10)) == (-1, errno.EINVAL)
+    assert fl(f.lk(a, RESLK_UNLCK, WR, O1, 15, -10)) == (WR, 5, 10, 100, O1)  # O2's, length counted back
+    assert res(f.lk(a, RESLK_LCK, WR, b"", 0, 10)) == (-1, errno.EINVAL)
+    assert res(f.lk(a, RESLK_LCK, WR, O1, -5, 10)) == (-1, errno.EINVAL)
+    # a posix lock in the way is reported, and the range reserved all the same
+    assert res(f.lk(b, SETLK, WR, O3, 100, 10)) == (0, 0)
+    assert fl(f.lk(a, RESLK_LCK, RD, O1, 95, 10)) == (WR, 100, 10, 100, O3)
+    assert res(f.lk(b, RESLK_LCK, RD, O2, 95, 10)) == (-1, errno.EAGAIN)
+    # the owner's F_SETLK on exactly its range consumes the reservation (then meets O3's lock)
+    assert res(f.lk(a, SETLK, RD, O1, 95, 10)) == (-1, errno.EAGAIN)
+    assert fl(f.lk(b, RESLK_LCK, RD, O2, 95, 10)) == (WR, 100, 10, 100, O3)
+    assert res(f.lk(a, RESLK_UNLCK, RD, O1, 95, 10)) == (0, 0)
+
+
+def test_lk_calls_queued_behind_a_reservation_never_return(a, b, d):
+    """pl_verify_reservelk queues any F_SETLK on an inode with a reservation unless it is the
+    holder's on exactly that range (even a non-blocking one, even the holder's on another range);
+    nothing ever retries those calls (grant_blocked_lock_calls splices the wrong list)."""
+    f = File(a, b, d)
+    f.lk(a, RESLK_LCK, WR, O1, 0, 10)
+    other = send_lk(b, f, SETLK, WR, O2, 0, 10)
+    elsewhere = send_lk(a, f, SETLK, WR, O1, 300, 10)
+    assert fl(f.lk(b, GETLK, WR, O3, 0, 0)) == (UN, 0, 0, 100, O3)  # F_GETLK does not look
+    assert not b.raw.answered(other, 0.5) and not a.raw.answered(elsewhere, 0.1)
+    assert res(f.lk(a, RESLK_UNLCK, UN, O1, 0, 10)) == (0, 0)
+    assert not b.raw.answered(other, 0.5) and not a.raw.answered(elsewhere, 0.1)
+    assert fl(f.lk(b, GETLK, WR, O3, 0, 0)) == (UN, 0, 0, 100, O3)  # nor granted
+    assert res(f.lk(b, SETLK, WR, O2, 0, 10)) == (0, 0)  # no reservation left: locks go on
+
+
+def test_lk_reservation_waiter(a, b, d):
+    """LK cmd 4 (GF_LK_RESLK_LCKW) waits for the reservation of equal boundaries to go and is
+    answered with its own flock.  (No more reservations on that inode: a 10.3 brick leaves the
+    granted waiter linked into a stack list, its reservation list is corrupt from then on.)"""
+    f = File(a, b, d)
+    f.lk(a, RESLK_LCK, WR, O1, 0, 10)
+    waiting = send_lk(b, f, RESLK_LCKW, WR, O2, 0, 10, flock_owner=b"yy")
+    assert not b.raw.answered(waiting, 0.5)
+    assert res(f.lk(a, RESLK_UNLCK, UN, O1, 0, 10)) == (0, 0)
+    r = b.reply("LK", waiting)
+    assert res(r) == (0, 0) and fl(r) == (WR, 0, 10, 100, b"yy")
+
+
+def test_lk_reservations_outlive_their_client_and_getlk_fd(target, a, b, d):
+    """Nothing drops a reservation but RESLK_UNLCK (or its owner's F_SETLK); LK cmd 6
+    (GF_LK_GETLK_FD) hands out the locks held through the fd, one per call, round and round."""
+    f = File(a, b, d)
+    c = Mount(target.host, target.port, target.volume)
+    fc = c.fop("OPEN", gfid=f.gfid, flags=2).fd
+    r = c.fop("LK", cred=cred(O3), gfid=f.gfid, fd=fc, cmd=RESLK_LCK, type=WR, flock=flock(WR, 0, 10, 100, O3))
+    assert fl(r) == (UN, 0, 10, 100, O3)
+    c.close()
+    time.sleep(0.3)
+    assert res(f.lk(a, RESLK_LCK, WR, O1, 0, 10)) == (-1, errno.EAGAIN)
+    assert res(f.lk(a, RESLK_UNLCK, UN, O1, 0, 10)) == (0, 0)
+    assert fl(f.lk(b, GETLK_FD, RD, O2, 7, 3)) == (RD, 7, 3, 100, O2)  # no lock on the fd: echoed
+    assert res(f.lk(a, SETLK, WR, O1, 100, 10)) == (0, 0)
+    assert res(f.lk(a, SETLK, RD, O2, 200, 0, pid=9)) == (0, 0)
+    expect = [(WR, 100, 10, 100, O1), (RD, 200, 0, 9, O2)]
+    assert [fl(f.lk(a, GETLK_FD, WR, O3, 0, 0)) for _ in range(3)] == expect + expect[:1]
+    # GETLK_FD by the holder of a reservation of equal boundaries consumes it
+    assert fl(f.lk(b, RESLK_LCK, RD, O2, 0, 0)) == (WR, 100, 10, 100, O1)
+    assert fl(f.lk(b, GETLK_FD, RD, O2, 0, 0)) == (RD, 0, 0, 100, O2)
+    assert res(f.lk(a, RESLK_LCK, RD, O1, 0, 0)) == (0, 0)
+    assert res(f.lk(a, RESLK_UNLCK, RD, O1, 0, 0)) == (0, 0)
 
 
 def test_lk_released_by_flush_release_and_disconnect(target, a, b, d):

@@ -455,3 +455,39 @@ def test_entrylk_waiters():
     ok, answers = t.unlock(elk("q", owner=b"o3", client="B"))
     assert ok and [a.waiter for a in answers] == ["a"]
     assert [(a.waiter, a.op_ret) for a in t.cleanup("A")] == [("c", 0)]
+
+
+# ---- reservations (reservelk.py) ------------------------------------------------------------
+
+
+def _res(start, end, owner, client="c1", waiter=None):
+    return PosixLock(WRLCK, start, end, client, owner, waiter=waiter)
+
+
+def test_reservations_equal_ranges_conflict_whoever_holds_them():
+    from fakegluster.server.reservelk import Reservations
+
+    r = Reservations()
+    assert r.reserve(_res(0, 9, b"o1"), False) == GRANTED
+    assert r.reserve(_res(0, 9, b"o1"), False) == EAGAIN
+    assert r.reserve(_res(5, 14, b"o2"), False) == GRANTED
+    assert r.verify(_res(0, 9, b"o1", client="other"))  # the lk-owner alone counts: consumed
+    assert [(x.start, x.owner) for x in r.held] == [(5, b"o2")]
+    assert not r.verify(_res(0, 9, b"o2")) and r.dead_calls == 1  # no equal range: queued for good
+    assert r.busy()
+
+
+def test_reservation_waiters_after_a_queued_call_become_posix_locks():
+    """grant_blocked_lock_calls re-verifies the RESLK_LCKW waiters still blocked once some call is
+    queued: one of another owner than the new holder is queued for good too."""
+    from fakegluster.server.reservelk import Reservations
+
+    r, posix = Reservations(), PosixLocks()
+    assert r.reserve(_res(0, 9, b"o1"), False) == GRANTED
+    assert r.reserve(_res(0, 9, b"o2", waiter="w2"), True) == BLOCKED
+    assert r.reserve(_res(0, 9, b"o3", waiter="w3"), True) == BLOCKED
+    assert not r.verify(_res(50, 59, b"o4"))
+    found, answers = r.unreserve(_res(0, 9, b"o1"), posix)
+    assert found and [(a.waiter, a.op_ret) for a in answers] == [("w2", 0)]
+    assert r.blocked == [] and r.dead_calls == 2 and [x.owner for x in r.held] == [b"o2"]
+    assert not len(posix)
