@@ -12,8 +12,9 @@ Run as root (``make bench``).  One invocation:
 
 Workloads: fio gfapi 4k randread QD1 (IOPS, mean latency), 128k sequential write and read
 QD1 (MiB/s) on a 256 MiB file; ``qemu-img bench`` 64k write and read, 64 in flight (the
-run's own time, not the process's: libgfapi's exit takes ~10 s); time to ready (process
-start to the first GETSPEC answered; the real one is glusterd start + volume create + start);
+run's own time, not the process's: libgfapi's exit takes ~10 s); time to ready (exec of the
+``fakegluster`` command a ``pip install`` gives, see :func:`user_fakegluster`, to the first
+GETSPEC answered; the real one is glusterd start + volume create + start);
 gfclient vs libgfapi (fio) on the real brick; the fake server's peak RSS.  Before each randread
 the file's backing copy (real brick, directory store) is read once, so it is as warm in the page
 cache as the memory store's data is in RAM.

@@ -11,8 +11,9 @@ serve`` in a network namespace of its own, the same client binaries on both)::
   64k QD64 (write, read) on replica 3, 2 x 3 and disperse 4 + 2 (no qemu-img there);
 * ``clients``: N fio gfapi jobs (threads, each its own libgfapi instance and connections) doing
   4k randread QD1 on one file of a one-brick volume: aggregate IOPS for N = 1, 4, 16, 64;
-* ``ready``: time to ready of a 2 x 3 volume and of the one-brick CLI start (fake: process
-  start to the first GETSPEC answered; real: glusterd start + volume create + start, in
+* ``ready``: time to ready of a 2 x 3 volume and of the one-brick CLI start (fake: exec of the
+  ``fakegluster`` command of a ``pip install`` to the first GETSPEC answered, and the same from
+  this editable checkout as rows of their own; real: glusterd start + volume create + start, in
   private mount/net/pid namespaces so the shared glusterd of other sessions is not touched);
 * ``memory``: RSS per idle brick (fake: a 1-, 6- and 24-brick volume; real: the mean
   glusterfsd RSS) and per idle connection (N connections to one brick, a DUMP each);
