@@ -24,7 +24,7 @@ def _serve(args: argparse.Namespace) -> int:
     import gc
 
     # No cyclic collections while starting: the imports and the cluster allocate ~34,000
-    # objects that all stay alive, and the ~50 young and ~7 middle collections they trigger
+    # objects that all stay alive, and the ~80 young and 7 middle collections they trigger
     # cost ~10 % of the time to ready.  tune_gc() then freezes them; collections resume.
     collecting = gc.isenabled()
     gc.disable()
