@@ -12,8 +12,9 @@ Run as root (``make bench``).  One invocation:
 
 Workloads: fio gfapi 4k randread QD1 (IOPS, mean latency), 128k sequential write and read
 QD1 (MiB/s) on a 256 MiB file; ``qemu-img bench`` 64k write and read, 64 in flight (the
-run's own time, not the process's: libgfapi's exit takes ~10 s); time to ready (process
-start to the first GETSPEC answered; the real one is glusterd start + volume create + start);
+run's own time, not the process's: libgfapi's exit takes ~10 s); time to ready (exec of the
+``fakegluster`` command a ``pip install`` gives, see :func:`user_fakegluster`, to the first
+GETSPEC answered; the real one is glusterd start + volume create + start);
 gfclient vs libgfapi (fio) on the real brick; the fake server's peak RSS.  Before each randread
 the file's backing copy (real brick, directory store) is read once, so it is as warm in the page
 cache as the memory store's data is in RAM.
@@ -22,6 +23,7 @@ cache as the memory store's data is in RAM.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -226,19 +228,63 @@ def _getspec_ok(port: int, volume: str) -> bool:
         return False
 
 
+_USER_INSTALL: list[Path] = []
+
+
+def user_fakegluster() -> Path:
+    """The ``fakegluster`` command a user of ``pip install fakegluster`` runs: the console script
+    of a fresh venv holding the wheel ``python -m build`` makes from an sdist of this tree (no
+    editable-install finder imported by every start-up, as this checkout's .venv has; its
+    modules byte-compiled by pip).  Made once per bench run (~30 s), in /var/tmp, removed at exit."""
+    if not _USER_INSTALL:
+        import atexit
+        import venv
+
+        tmp = Path(tempfile.mkdtemp(prefix="fgbench-user-", dir="/var/tmp"))
+        atexit.register(shutil.rmtree, tmp, True)
+
+        def step(*argv: str) -> None:
+            p = subprocess.run(argv, capture_output=True, text=True)
+            if p.returncode != 0:
+                raise RuntimeError(f"{' '.join(argv)}: exit {p.returncode}\n{p.stdout[-2000:]}{p.stderr[-2000:]}")
+
+        step(sys.executable, "-m", "build", "--outdir", str(tmp / "dist"), str(ROOT))
+        venv.create(tmp / "venv", with_pip=True)
+        step(str(tmp / "venv" / "bin" / "pip"), "install", "-q", str(next((tmp / "dist").glob("*.whl"))))
+        _USER_INSTALL.append(tmp / "venv" / "bin" / "fakegluster")
+    return _USER_INSTALL[0]
+
+
+def fake_serve_argv(editable: bool = False) -> list[str]:
+    """``fakegluster serve`` as a user runs it (:func:`user_fakegluster`), or from this checkout
+    (``editable``: this venv's python, the package found through its editable install)."""
+    if editable:
+        return [sys.executable, "-m", "fakegluster", "serve"]
+    return [str(user_fakegluster()), "serve"]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) process ``pid``'s threads have used, in ns precision
+    (/proc/PID/task/TID/schedstat, first field; /proc/PID/stat counts in 10 ms ticks)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(FileNotFoundError):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+    return total / 1e9
+
+
 def fake_time_to_ready() -> float:
-    """``fakegluster serve`` from exec to the first GETSPEC answered (probed from here)."""
+    """``fakegluster serve`` (as a user installs it) from exec to the first GETSPEC answered
+    (probed from here)."""
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    argv = [*fake_serve_argv(), "--listen", f"tcp://127.0.0.1:{port}"]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fakegluster", "serve", "--listen", f"tcp://127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
     try:
         while not _getspec_ok(port, "testvol"):
             time.sleep(0.002)

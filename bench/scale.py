@@ -13,8 +13,9 @@ serve`` in a network namespace of its own, the same client binaries on both)::
   64k QD64 (write, read) on replica 3, 2 x 3 and disperse 4 + 2 (no qemu-img there);
 * ``clients``: N fio gfapi jobs (threads, each its own libgfapi instance and connections) doing
   4k randread QD1 on one file of a one-brick volume: aggregate IOPS for N = 1, 4, 16, 64;
-* ``ready``: time to ready of a 2 x 3 volume and of the one-brick CLI start (fake: process
-  start to the first GETSPEC answered; real: glusterd start + volume create + start, in
+* ``ready``: time to ready of a 2 x 3 volume and of the one-brick CLI start (fake: exec of the
+  ``fakegluster`` command of a ``pip install`` to the first GETSPEC answered, and the same from
+  this editable checkout as rows of their own; real: glusterd start + volume create + start, in
   private mount/net/pid namespaces so the shared glusterd of other sessions is not touched);
 * ``memory``: RSS per idle brick (fake: a 1-, 6- and 24-brick volume; real: the mean
   glusterfsd RSS) and per idle connection (N connections to one brick, a DUMP each);
@@ -330,15 +331,16 @@ def real_time_to_ready(kw: dict[str, int]) -> float:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def fake_time_to_ready(volumes: list[str], attempts: int = 3) -> float:
+def fake_time_to_ready(volumes: list[str], attempts: int = 3, *, editable: bool = False) -> float:
     """``fakegluster serve`` from exec to the first GETSPEC of its first volume answered (a
     server that exits first, e.g. because another process took the free port we picked, is
-    started again on another)."""
+    started again on another).  The ``fakegluster`` command of a ``pip install`` (see
+    :func:`bench.run.user_fakegluster`), or with ``editable`` this checkout's."""
 
     for _ in range(attempts - 1):
         with contextlib.suppress(RuntimeError):
-            return _fake_time_to_ready(volumes)
-    return _fake_time_to_ready(volumes)
+            return _fake_time_to_ready(volumes, editable)
+    return _fake_time_to_ready(volumes, editable)
 
 
 #: the CPU time (s) the last fake_time_to_ready's server had used when its GETSPEC was answered:
@@ -346,26 +348,24 @@ def fake_time_to_ready(volumes: list[str], attempts: int = 3) -> float:
 LAST_CPU = [0.0]
 
 
-def _fake_time_to_ready(volumes: list[str]) -> float:
+def _fake_time_to_ready(volumes: list[str], editable: bool) -> float:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    argv = [sys.executable, "-m", "fakegluster", "serve", "--listen", f"tcp://127.0.0.1:{port}"]
+    argv = [*run.fake_serve_argv(editable), "--listen", f"tcp://127.0.0.1:{port}"]
     argv += [a for v in volumes for a in ("--volume", v)]
     name = volumes[0].split(";")[0].split("=")[0] if volumes else "testvol"
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT if editable else "/")
     try:
         while not run._getspec_ok(port, name):
             if proc.poll() is not None:
                 raise RuntimeError(f"fakegluster serve exited with {proc.returncode}")
             time.sleep(0.002)
         elapsed = time.perf_counter() - t0
-        with open(f"/proc/{proc.pid}/stat") as f:  # utime + stime, in clock ticks
-            ticks = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
-        LAST_CPU[0] = ticks / os.sysconf("SC_CLK_TCK")
+        LAST_CPU[0] = run.cpu_seconds(proc.pid)
         return elapsed
     finally:
         proc.terminate()
@@ -386,7 +386,11 @@ def ready(res: Results, reps: int, cases: dict[str, tuple[list[str], dict[str, i
             add(res, f"{label} time to ready s", "real", r)
             add(res, f"{label} time to ready s", "fake", f)
             add(res, f"{label} fake CPU s to ready", "fake", LAST_CPU[0])
-            print(f"rep {rep + 1} {label} time to ready: real {r:.3f} s, fake {f:.3f} s", flush=True)
+            e = fake_time_to_ready(fake_vols, editable=True)  # what the editable-install finder costs
+            add(res, f"{label} time to ready s (editable checkout)", "fake", e)
+            add(res, f"{label} fake CPU s to ready (editable checkout)", "fake", LAST_CPU[0])
+            print(f"rep {rep + 1} {label} time to ready: real {r:.3f} s, fake {f:.3f} s (editable {e:.3f} s)",
+                  flush=True)  # fmt: skip
 
 
 # ---- memory ---------------------------------------------------------------------------------------

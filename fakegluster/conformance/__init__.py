@@ -19,16 +19,35 @@ a verdict that differs from the fake's is the fake's fault (:mod:`.real`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
-
-from .core import CATALOGUE, Outcome, Result, Scenario, scenario, select
-from .drivers import DRIVERS, get_driver
-from .drivers.base import Driver
-from .report import Report, compare, expected_json, load_expected
-from .runner import run_scenarios
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..testing.realgluster import RealGluster
+    from .core import CATALOGUE, Outcome, Result, Scenario, scenario, select
+    from .drivers import DRIVERS, get_driver
+    from .drivers.base import Driver
+    from .report import Report, compare, expected_json, load_expected
+
+#: public name -> the submodule defining it, imported on first use (PEP 562): ``fakegluster
+#: serve`` imports this package for its ``conformance`` subcommand's arguments only, and the
+#: runner imports the whole server (trio and all) before the server itself would
+_LAZY = {
+    **dict.fromkeys(("CATALOGUE", "Outcome", "Result", "Scenario", "scenario", "select"), "core"),
+    **dict.fromkeys(("DRIVERS", "get_driver"), "drivers"),
+    **dict.fromkeys(("Report", "compare", "expected_json", "load_expected"), "report"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "run",
@@ -51,6 +70,7 @@ __all__ = [
 def catalogue() -> dict[str, Scenario]:
     """Every scenario, by code (imports the scenario modules)."""
     from . import scenarios  # noqa: F401  (registers)
+    from .core import CATALOGUE
 
     return dict(CATALOGUE)
 
@@ -68,6 +88,10 @@ def run(
     their prerequisites) against ``client`` (a driver name, ``agent:COMMAND`` or a Driver).
     With ``real`` (a started :class:`~fakegluster.testing.realgluster.RealGluster`), the
     scenarios marked ``real`` run against volumes of that real GlusterFS instead of fakes."""
+    from .core import select
+    from .drivers import get_driver
+    from .runner import run_scenarios
+
     cat = catalogue()
     if real is not None:
         cat = {code: s for code, s in cat.items() if s.real}

@@ -17,7 +17,6 @@ honour is refused rather than ignored.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from xml.sax.saxutils import escape
 
 from .checks import volopt_validate
 from .graph import volinfo_get
@@ -129,7 +128,10 @@ def _volopt_doc(vme: VolOpt) -> tuple[str | None, str | None] | None:
 
 def _xml_text(s: str) -> str:
     """Element text as libxml2's writer escapes it (``xmlTextWriterWriteString``: quotes too)."""
-    return escape(s, {'"': "&quot;", "\r": "&#13;"})
+    # xml.sax.saxutils.escape's replacements, without importing it (it pulls in urllib.request,
+    # http.client and email: ~10 ms of every server start)
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return s.replace('"', "&quot;").replace("\r", "&#13;")
 
 
 def set_help(xml: bool = False) -> str:

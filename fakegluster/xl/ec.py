@@ -139,7 +139,8 @@ def _shifts(m: int) -> list[tuple[int, list[int]]]:
     return sorted(by_shift.items())
 
 
-_SHIFTS = [_shifts(m) for m in range(256)]
+#: _shifts(m) for every m, made by the first Codec (~3 ms: not at import, which every server start pays)
+_SHIFTS: list[list[tuple[int, list[int]]]] = []
 
 
 class _Masks:
@@ -273,6 +274,8 @@ class Codec:
         self.k = k
         self.stripe = k * CHUNK_SIZE
         self._inverses: dict[tuple[int, ...], list[list[int]]] = {}
+        if not _SHIFTS:
+            _SHIFTS[:] = [_shifts(m) for m in range(256)]  # one atomic store: threads may race here
 
     def row(self, index: int) -> list[int]:
         """The coefficients of brick ``index``'s fragment: (i+1)**(k-1-j) for j in 0..k-1."""
