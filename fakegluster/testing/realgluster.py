@@ -397,11 +397,15 @@ class RealGluster:
         deadline = time.monotonic() + self.ready_timeout
         last = ""
         while time.monotonic() < deadline:
-            pool = gluster_cli("pool", "list", check=False, timeout=10)
-            vols = gluster_cli("volume", "list", check=False, timeout=10)
-            if pool.returncode == 0 and vols.returncode == 0:
-                return
-            last = (vols.stderr + vols.stdout + pool.stderr).strip()
+            try:  # a glusterd busy with other sessions' volumes may take a while: ask again
+                pool = gluster_cli("pool", "list", check=False, timeout=10)
+                vols = gluster_cli("volume", "list", check=False, timeout=10)
+            except subprocess.TimeoutExpired as exc:
+                last = f"{' '.join(map(str, exc.cmd[1:]))} did not answer in {exc.timeout:g} s"
+            else:
+                if pool.returncode == 0 and vols.returncode == 0:
+                    return
+                last = (vols.stderr + vols.stdout + pool.stderr).strip()
             if launched_at is not None and not _glusterd_pids():
                 raise RealGlusterError("glusterd exited right after start; see /var/log/glusterfs/glusterd.log")
             time.sleep(0.1)
