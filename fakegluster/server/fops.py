@@ -6,8 +6,9 @@ semantics follow the posix xlator behind ``server-rpc-fops_v2.c`` (glusterfs v10
 
 * an ``OSError`` from the store becomes ``op_ret -1, op_errno`` (Linux errno values, which
   gluster uses unchanged) with every other reply field zero;
-* new objects take the client's ``gfid-req`` (xdata GFUUID) as their gfid, a fresh one if
-  absent; ``ia_ino`` is derived from the gfid;
+* new objects take the client's ``gfid-req`` (xdata GFUUID) as their gfid; without one the
+  call is EINVAL, as posix answers (a brick never invents gfids); ``ia_ino`` is derived from
+  the gfid;
 * the fd table and the FOPs on open fds (OPEN, the data FOPs, RELEASE, OPENDIR, READDIR[P])
   are :mod:`.fdfops`'s, a mixin like the xattr, lock, lease and index handlers.
 """
