@@ -14,10 +14,14 @@ import signal
 import socket
 import struct
 import time
-from collections.abc import Iterator
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NoReturn, TypeVar
 
 import pytest
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -130,3 +134,15 @@ def frozen(pid: int) -> Iterator[None]:
         yield
     finally:
         os.kill(pid, signal.SIGCONT)
+
+
+def parallel(fn: Callable[[K], V], keys: Iterable[K]) -> dict[K, V]:
+    """``{key: fn(key)}`` (keys hashable), each call in a thread of its own: for what mostly waits on another
+    process (a real glusterd's volume create/stop, a FUSE mount), done for several at once.
+    Every call runs to its end; the first error (in ``keys`` order) is raised then."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    with ThreadPoolExecutor(max_workers=len(keys)) as pool:
+        futures = {k: pool.submit(fn, k) for k in keys}
+    return {k: f.result() for k, f in futures.items()}
