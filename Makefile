@@ -34,8 +34,9 @@ run: venv
 	@$(PY) -m compileall -q fakegluster client >/dev/null
 	$(VENV)/bin/fakegluster serve --volume testvol $(RUN_LISTEN) --log-level info
 
+# --durations: every run ends with its slowest setups/calls/teardowns (where the suite's time goes)
 test: debs venv lint
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=40
 
 # Style, lint and types (ruff; mypy, strict on proto/ and store/: see pyproject.toml); `make test` runs it first.
 lint: venv

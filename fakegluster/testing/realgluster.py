@@ -50,6 +50,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -544,12 +545,19 @@ class RealGluster:
         if not self._running:
             return
         errors: list[BaseException] = []
-        for vol in list(self.volumes):
+
+        def delete(vol: RealVolume) -> None:
             try:
                 vol.delete()
             except Exception as e:  # keep going: leave as little as possible behind
                 log.error("could not delete volume %s: %s", vol.name, e)
                 errors.append(e)
+
+        # all at once: glusterd's 'volume stop' of a replicate/disperse volume takes ~6 s (its
+        # self-heal daemon's graph); 6 of them in a row ~31-34 s, at once ~24 s
+        vols = list(self.volumes)
+        with ThreadPoolExecutor(max_workers=max(1, len(vols))) as pool:
+            list(pool.map(delete, vols))
         with _state_lock():
             with contextlib.suppress(OSError):
                 os.unlink(self.session_file)

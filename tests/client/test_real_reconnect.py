@@ -7,30 +7,15 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import time
 
 import pytest
 
 import gfclient
 from gfclient.errors import GlusterConnectionError
+from tests.helpers import brick_process, frozen
 
 pytestmark = pytest.mark.real
-
-
-def _wait_stopped(pid: int) -> None:
-    """Until the kernel says every thread of ``pid`` is stopped: SIGSTOP's group stop is
-    asynchronous, and on a busy machine a brick thread can still answer a call meanwhile."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        states = []
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                states.append(f.read().rsplit(")", 1)[1].split()[0])
-        if all(st in ("T", "t") for st in states):
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"process {pid} did not stop")
 
 
 def test_reconnect_to_a_real_brick_after_ping_timeout(real_gluster):
@@ -42,9 +27,7 @@ def test_reconnect_to_a_real_brick_after_ping_timeout(real_gluster):
             f = v.fopen("f", "w+")
             f.write(b"before")
             handshakes = v._avol.brick.handshakes
-            os.kill(brick["pid"], signal.SIGSTOP)
-            _wait_stopped(brick["pid"])  # else a busy machine lets it answer one more call
-            try:
+            with frozen(brick_process(v, brick["path"])):  # every thread in state T before the READ
                 t0 = time.monotonic()
                 with pytest.raises(GlusterConnectionError) as ei:
                     f.pread(6, 0)
@@ -53,8 +36,6 @@ def test_reconnect_to_a_real_brick_after_ping_timeout(real_gluster):
                 assert 1.5 < time.monotonic() - t0 < 8
                 with pytest.raises(GlusterConnectionError):
                     v.stat("f")
-            finally:
-                os.kill(brick["pid"], signal.SIGCONT)
             deadline = time.monotonic() + 20
             while True:
                 try:

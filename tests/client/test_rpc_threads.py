@@ -449,8 +449,19 @@ async def test_many_threads_and_tasks_at_once_all_get_their_replies(tasks):
             except (EOFError, trio.BrokenResourceError, trio.ClosedResourceError):
                 pass
 
-        nursery.start_soon(shuffling_server)
         spy = Spy(chan)
+        if not tasks:
+            # the trio task stands by (for ever: start()'s standby) before the threads start, so
+            # they read themselves from the first call on, however a loaded machine schedules them:
+            # one thread call, which also starts the keep-alive (a PING, a trio call), both answered
+            # (the PING first, so the thread's reply leaves no call of the trio task waiting)
+            nursery.start_soon(in_thread, blocking_dump, chan, 0)
+            first = [await peer.call(), await peer.call()]
+            assert sorted(c.proc for c in first) == [1, PING]  # GF_DUMP_DUMP, GF_DUMP_PING
+            for call in sorted(first, key=lambda c: c.proc != PING):
+                await peer.reply(call, GfCommonRsp(0, 0, None) if call.proc == PING else answer(call))
+            await wait_until(lambda: chan.reader is None)
+        nursery.start_soon(shuffling_server)
         results: dict[int, int] = {}
 
         def thread_worker(base: int) -> None:
@@ -470,5 +481,8 @@ async def test_many_threads_and_tasks_at_once_all_get_their_replies(tasks):
         assert results == {k * 1000 + i: k * 1000 + i for k in range(6 + tasks) for i in range(150)}
         assert chan.outstanding == 0
         if not tasks:
-            assert len(set(spy.readers)) > 1  # the role went from thread to thread
+            # the threads read the socket themselves (only a trio call wakes the trio task).
+            # Which threads read depends on the scheduler (under load one thread can read
+            # every batch); the hand-over itself: test_the_reading_thread_passes_the_role_to_...
+            assert spy.readers
         await chan.aclose()

@@ -20,6 +20,7 @@ import pytest
 
 from fakegluster.server import FakeGluster
 from fakegluster.testing.netns import netns
+from tests.helpers import parallel
 from tests.interop.clusterwork import (
     Entry,
     Target,
@@ -61,7 +62,7 @@ def sides(real_gluster, tmp_path_factory):
     for t in TYPES:
         (root / t).mkdir()
     with netns("fgcl") as ns, FakeGluster(specs, ["tcp://127.0.0.1:24007"], nodes=3, netns=ns) as server:
-        reals = {t: real_gluster.create_volume(**kw) for t, (_, kw) in TYPES.items()}
+        reals = parallel(lambda t: real_gluster.create_volume(**TYPES[t][1]), TYPES)
         out = {}
         for t in TYPES:
             leaf = server.volume_model(t).dist_leaf_count
@@ -89,8 +90,7 @@ def sides(real_gluster, tmp_path_factory):
             for h in heals:
                 h.result()
         yield out, failed
-        for vol in reals.values():
-            vol.delete()
+        parallel(lambda t: reals[t].delete(), reals)
 
 
 #: A GlusterFS 10.3 disperse bug that qemu-img create meets now and then, on a real volume (seen

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import threading
 import time
 
@@ -16,6 +15,7 @@ import pytest
 import gfclient
 from fakegluster.testing.realgluster import gluster_cli
 from gfclient.errors import GlusterConnectionError
+from tests.helpers import brick_process, frozen
 
 pytestmark = pytest.mark.real
 
@@ -27,17 +27,6 @@ def _wait(pred, timeout: float = 20.0) -> None:
     while not pred():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
-
-
-def _wait_stopped(pid: int) -> None:
-    def stopped() -> bool:
-        states = []
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                states.append(f.read().rsplit(")", 1)[1].split()[0])
-        return all(s in ("T", "t") for s in states)
-
-    _wait(stopped, 5)
 
 
 def test_volume_changes_move_gfclient_to_new_graphs_without_errors(real_gluster):
@@ -94,16 +83,12 @@ def test_the_users_ping_timeout_beats_the_volumes(real_gluster):
         with gfclient.connect(f"gluster://127.0.0.1/{vol.name}", ping_timeout=2) as v:
             f = v.fopen("f", "w+")
             f.write(b"data")
-            os.kill(brick["pid"], signal.SIGSTOP)
-            try:
-                _wait_stopped(brick["pid"])
+            with frozen(brick_process(v, brick["path"])):
                 t0 = time.monotonic()
                 with pytest.raises(GlusterConnectionError) as ei:
                     f.pread(4, 0)
                 assert ei.value.errno == errno.ENOTCONN and "last 2 seconds" in str(ei.value)
                 assert time.monotonic() - t0 < 8
-            finally:
-                os.kill(brick["pid"], signal.SIGCONT)
             _wait(lambda: v._avol.brick.up, 30)
             assert f.pread(4, 0) == b"data"
             f.close()
