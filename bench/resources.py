@@ -156,6 +156,7 @@ def peer_never_reads(port: int) -> None:
     m.fop("TRUNCATE", gfid=c.stat.ia_gfid, offset=1 << 20)
     req = fops.GfxReadReq(c.stat.ia_gfid, c.fd, 0, 1 << 20, 0, None)
     wire = b"".join(_fop("READ", 10 + i, req) for i in range(1000))
+    m.raw.sock.settimeout(None)  # (the raw client's 10 s timeout would end this peer mid-scenario)
     while True:
         m.raw.sock.sendall(wire)  # blocks for good once the server stops reading
 

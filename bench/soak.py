@@ -63,8 +63,8 @@ def _free_port() -> int:
 class Server:
     """``fakegluster serve`` on ``sandbox/vol``, restartable on the same port."""
 
-    def __init__(self, sandbox: Path, port: int, replica: int = 1) -> None:
-        self.sandbox, self.port, self.replica = sandbox, port, replica
+    def __init__(self, sandbox: Path, port: int, replica: int = 1, options: tuple[str, ...] = ()) -> None:
+        self.sandbox, self.port, self.replica, self.options = sandbox, port, replica, options
         self.proc: subprocess.Popen | None = None
         self.lives = 0
         self.crashes = 0
@@ -83,7 +83,11 @@ class Server:
     def _spawn(self) -> None:
         cmd: dict[str, Any] = dict(
             args=["--log-level", "warning"],
-            volumes=[f"soak={self.sandbox / 'vol'}" + (f";replica={self.replica}" if self.replica > 1 else "")],
+            volumes=[
+                f"soak={self.sandbox / 'vol'}"
+                + (f";replica={self.replica}" if self.replica > 1 else "")
+                + "".join(f";{o}" for o in self.options)
+            ],
             listen=[f"tcp://127.0.0.1:{self.port}"],
         )
         prefix: list[str] = []
@@ -309,7 +313,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     (sandbox / "outside").mkdir()
     (sandbox / "outside" / "x").write_text("must not change\n")
     before = tree_digest(sandbox / "outside")
-    server = Server(sandbox, _free_port(), args.replica)
+    server = Server(sandbox, _free_port(), args.replica, tuple(args.option))
     server.start_and_wait()
     uri = f"gluster://127.0.0.1:{server.port}/soak"
     mp = multiprocessing.get_context("fork")
@@ -322,6 +326,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": args.seconds,
         "interval": args.interval,
         "replica": args.replica,
+        "options": args.option,
     }
     for w in workers:
         w.start()
@@ -395,6 +400,13 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=300)
     ap.add_argument("--interval", type=float, default=10, help="seconds between kills, on average")
     ap.add_argument("--replica", type=int, default=1, help="serve a replica N directory volume (N bricks)")
+    ap.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a volume option (cluster.self-heal-daemon=off)",
+    )
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the sandbox (volume, server logs)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "soak.json", help="where the report goes")
