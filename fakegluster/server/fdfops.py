@@ -164,8 +164,8 @@ class FdFops:
             or state.upcalls.enabled
             or opts.leases
             or opts.mandatory_locking != "off"
-            or state.index.subdirs
-            or a.gfid in state.index.vgfids
+            or a.gfid in state.index.vgfids  # (the index answers READs of its virtual entries)
+            or a.gfid in state.index.subdirs
             or a.size > SLICE_IO
         ):
             return None
