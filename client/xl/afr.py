@@ -401,13 +401,20 @@ class Replicate(Subvolume):
         quorum_ok = not self.quorum or algo.has_quorum([not f for f in txn.failed], self.quorum)
         result_ok = bool(ok) and quorum_ok
         nothing_failed = not any(txn.failed[i] for i in range(self.n) if txn.locked[i])
+        post_failed: list[Outcome] = []
         if result_ok or symmetric:
             if not nothing_failed or txn.dirtied:
                 # afr_changelog_populate_xdata: which name-index key the entry post-op carries
                 key = None if not result_ok else ENTRY_IN_KEY if not nothing_failed else None
                 if result_ok and nothing_failed and not any(txn.failed):
                     key = ENTRY_OUT_KEY
-                await self._post_op(txn, proc, req, lk, lock_fd, key)
+                post_failed = await self._post_op(txn, proc, req, lk, lock_fd, key)
+        if result_ok and post_failed and self.quorum and not algo.has_quorum([not f for f in txn.failed], self.quorum):
+            # afr_changelog_post_op_done: "Fail the FOP if post-op did not succeed on quorum
+            # no. of bricks" -- the changelog that would accuse the copies the FOP missed is
+            # not on disk, so a success here could be healed away (bench/soak.py, replica 3)
+            self._note_failures(txn, req, proc)
+            raise first_error(post_failed)
         if result_ok and txn.kind == algo.Txn.ENTRY and proc in (GfFop.CREATE, GfFop.MKNOD, GfFop.MKDIR):
             if any(txn.failed):
                 await self._mark_new_entry(txn, ok[0].value, ident)
@@ -421,8 +428,11 @@ class Replicate(Subvolume):
 
     async def _post_op(
         self, txn: _Txn, proc: GfFop, req: Any, lk: Identity, fd: Fd | None, index_key: str | None
-    ) -> None:
+    ) -> list[Outcome]:
+        """Send the post-op; a child it failed on counts as failed (``afr_changelog_cbk``).
+        Returns the failures."""
         dirty = -1 if txn.dirtied else 0
+        failures: list[Outcome] = []
         names = _entry_names(proc, req) if txn.kind == algo.Txn.ENTRY else [(b"", "")]
         for (xproc, xreq), (_, name) in zip(self._changelog_targets(proc, req, fd, txn.kind), names):
             xd = None
@@ -430,7 +440,11 @@ class Replicate(Subvolume):
                 xd = {index_key: GfxValue.str(name)}
             sent = dataclasses.replace(xreq, dict=self._xattrop(False, txn.kind, dirty, txn.failed), xdata=xd)
             todo = [i for i in range(self.n) if txn.locked[i] and not txn.failed[i]]
-            await gather((i, bind(self.children[i], xproc, sent, lk, fd)) for i in todo)
+            for o in await gather((i, bind(self.children[i], xproc, sent, lk, fd)) for i in todo):
+                if not o.ok:
+                    txn.failed[o.index] = True
+                    failures.append(o)
+        return failures
 
     async def _mark_new_entry(self, txn: _Txn, rsp: Any, ident: Identity) -> None:
         """``afr_mark_new_entry_changelog``: the new inode accuses the children that missed it."""
