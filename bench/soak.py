@@ -248,13 +248,25 @@ async def _client(uri: str, index: int, deadline: float, stats: dict[str, Any], 
             except OSError as exc:
                 stats.setdefault("errors", []).append(f"{index}: {exc!r}")
                 f = None
-        if f is not None:
+        # the deadline may fall while the fd is lost: reopen (and reconcile) and fsync, or what
+        # was acknowledged after the last fsync (a truncate, overwrites) would count as lost
+        last = time.monotonic() + 120
+        while time.monotonic() < last:
             try:
+                if f is None:
+                    f = await retry(vol.open, name, os.O_RDWR | os.O_CREAT, 0o644)
+                    if pending is not None:
+                        await reconcile(f, pending)
+                        pending = None
                 await retry(f.fsync)
                 durable[:] = model
                 await f.close()
-            except OSError:
-                pass
+                break
+            except _Reopen:
+                f = None
+            except OSError as exc:
+                stats.setdefault("errors", []).append(f"{index}: final fsync: {exc!r}")
+                break
     models[index] = bytes(durable)
 
 
