@@ -170,13 +170,11 @@ class FdFops:
         ):
             return None
         try:
-            ofd = self._fd(a.gfid, a.fd)
-            if ofd.flags & O_ACCMODE == O_WRONLY:
-                return None
-            data = self.store.read(ofd.gfid, a.offset, a.size)
-            return self._read_reply(ofd.gfid, a.offset, len(data)), data
+            rsp, data = self.op_read(a, call)  # a.size <= SLICE_IO: never Sliced
         except OSError:
             return None
+        assert not isinstance(rsp, Sliced)
+        return rsp, data
 
     def _read_reply(self, gfid: bytes, offset: int, n: int) -> Any:
         post = self.store.getattr(gfid)
