@@ -201,16 +201,8 @@ class BrickState:
 
     def path(self, gfid: bytes, root: bytes) -> str | None:
         """``inode_path``: the newest name of each ancestor, None when one is unknown."""
-        parts: list[str] = []
-        seen = set()
-        while gfid != root:
-            names = self.dentries.get(gfid)
-            if not names or gfid in seen:
-                return None
-            seen.add(gfid)
-            gfid, name = names[0]
-            parts.append(name)
-        return "/" + "/".join(reversed(parts))
+        path = self.inode_path(gfid, root)
+        return path if path.startswith("/") else None
 
     def inode_path(self, gfid: bytes, root: bytes) -> str:
         """``inode_path`` as posix's ``glusterfs.gfid2path`` uses it: where a name up the way is
