@@ -383,7 +383,7 @@ class Replicate(Subvolume):
         payload: Any,
     ) -> Any:
         todo = [i for i in range(self.n) if not txn.failed[i]]
-        if not todo or (self.quorum and not algo.has_quorum([not f for f in txn.failed], self.quorum)):
+        if not todo or not self._quorum_met(txn):
             raise fop_error(errno.ENOTCONN, None, f"{self.name}: client quorum is not met or no child is up")
 
         async def one(i: int) -> Any:
@@ -398,7 +398,7 @@ class Replicate(Subvolume):
             for o in outs:
                 if not o.ok:
                     txn.failed[o.index] = True
-        quorum_ok = not self.quorum or algo.has_quorum([not f for f in txn.failed], self.quorum)
+        quorum_ok = self._quorum_met(txn)
         result_ok = bool(ok) and quorum_ok
         nothing_failed = not any(txn.failed[i] for i in range(self.n) if txn.locked[i])
         post_failed: list[Outcome] = []
@@ -409,7 +409,7 @@ class Replicate(Subvolume):
                 if result_ok and nothing_failed and not any(txn.failed):
                     key = ENTRY_OUT_KEY
                 post_failed = await self._post_op(txn, proc, req, lk, lock_fd, key)
-        if result_ok and post_failed and self.quorum and not algo.has_quorum([not f for f in txn.failed], self.quorum):
+        if result_ok and post_failed and not self._quorum_met(txn):
             # afr_changelog_post_op_done: "Fail the FOP if post-op did not succeed on quorum
             # no. of bricks" -- the changelog that would accuse the copies the FOP missed is
             # not on disk, so a success here could be healed away (bench/soak.py, replica 3)
@@ -425,6 +425,10 @@ class Replicate(Subvolume):
                 raise fop_error(errno.ENOTCONN, None, f"{self.name}: client quorum is not met")
             raise first_error(failed or outs)  # afr_final_errno: what the failing children said
         return _prefer(ok, self._inodes.get(getattr(req, "gfid", NULL_GFID)), txn.kind)
+
+    def _quorum_met(self, txn: _Txn) -> bool:
+        """Client quorum over the children the transaction has not failed on (none set: met)."""
+        return not self.quorum or algo.has_quorum([not f for f in txn.failed], self.quorum)
 
     async def _post_op(
         self, txn: _Txn, proc: GfFop, req: Any, lk: Identity, fd: Fd | None, index_key: str | None
