@@ -38,6 +38,8 @@ import stat as _stat
 from collections.abc import Sequence
 from typing import Any
 
+import trio
+
 from fakegluster.proto import fops as F
 from fakegluster.proto.common import NULL_GFID
 from fakegluster.proto.fops import GfFop
@@ -63,6 +65,10 @@ _ENTRY_FOPS = frozenset(
     {GfFop.CREATE, GfFop.MKNOD, GfFop.MKDIR, GfFop.SYMLINK, GfFop.LINK, GfFop.UNLINK, GfFop.RMDIR, GfFop.RENAME}
 )
 _ONE_BRICK_READS = frozenset({GfFop.READLINK, GfFop.GETXATTR, GfFop.FGETXATTR, GfFop.ACCESS})
+_LOOKUP_TRIES = 8
+"""LOOKUPs of an inode whose bricks differ only in size or version before it is EIO."""
+_LOOKUP_PAUSE = 0.001
+"""The first pause between them, in seconds; doubled each time (0.255 s in all)."""
 _ALL_UP = frozenset({GfFop.OPEN, GfFop.OPENDIR, GfFop.FLUSH, GfFop.FSYNC, GfFop.FSYNCDIR, GfFop.XATTROP})
 
 
@@ -179,23 +185,29 @@ class Disperse(Subvolume):
         xd = dict(req.xdata or {})
         xd.update(keys)
         lreq = dataclasses.replace(req, xdata=xd)
-        outs = await gather(
-            (i, bind(self.children[i], GfFop.LOOKUP, lreq, ident)) for i in self._targets(GfFop.LOOKUP, None)
-        )
-        ok = [o for o in outs if o.ok]
-        if len(ok) < self.k:
-            missing = [o for o in outs if o.errno == errno.ENOENT]
-            if len(missing) > self.n - self.k or (missing and not ok):
-                raise missing[0].error  # type: ignore[misc]
-            raise self._too_few(outs)
-        groups: collections.Counter[Any] = collections.Counter()
-        for o in ok:
-            groups[_answer_key(o.value)] += 1
-        best, count = groups.most_common(1)[0]
-        if count < self.k:
-            raise fop_error(errno.EIO, None, f"{self.name}: no {self.k} bricks agree on {req.bname or 'the inode'}")
-        chosen = next(o.value for o in ok if _answer_key(o.value) == best)
-        return dataclasses.replace(chosen, prestat=self._fix_iatt(chosen.prestat, best[2]))
+        for attempt in range(_LOOKUP_TRIES):
+            outs = await gather(
+                (i, bind(self.children[i], GfFop.LOOKUP, lreq, ident)) for i in self._targets(GfFop.LOOKUP, None)
+            )
+            ok = [o for o in outs if o.ok]
+            if len(ok) < self.k:
+                missing = [o for o in outs if o.errno == errno.ENOENT]
+                if len(missing) > self.n - self.k or (missing and not ok):
+                    raise missing[0].error  # type: ignore[misc]
+                raise self._too_few(outs)
+            groups = collections.Counter(_answer_key(o.value) for o in ok)
+            best, count = groups.most_common(1)[0]
+            if count >= self.k:
+                chosen = next(o.value for o in ok if _answer_key(o.value) == best)
+                return dataclasses.replace(chosen, prestat=self._fix_iatt(chosen.prestat, best[2]))
+            # ``k`` bricks agree on what the inode is (gfid, type) but not on its size or version:
+            # an update is between bricks (GlusterFS 10.3's eager lock hides this from its own
+            # client: the version is written when the lock is released).  Ask again.
+            same = collections.Counter(key[:2] for key in groups.elements())
+            if same.most_common(1)[0][1] < self.k:
+                break
+            await trio.sleep(_LOOKUP_PAUSE * 2**attempt)
+        raise fop_error(errno.EIO, None, f"{self.name}: no {self.k} bricks agree on {req.bname or 'the inode'}")
 
     async def _one(self, proc: GfFop, req: Any, ident: Identity, fd: Fd | None) -> Any:
         errors: list[Outcome] = []
