@@ -58,6 +58,7 @@ __all__ = ["Replicate"]
 XATTROP_ADD_ARRAY = 0
 ENTRY_IN_KEY = "glusterfs.xattrop-entry-create"
 ENTRY_OUT_KEY = "glusterfs.xattrop-entry-delete"
+INODELK_COUNT = "glusterfs.inodelk-count"
 _O_TRUNC = 0o1000
 
 _DATA_TXN = frozenset({GfFop.WRITE, GfFop.TRUNCATE, GfFop.FTRUNCATE, GfFop.DISCARD, GfFop.ZEROFILL, GfFop.FALLOCATE})
@@ -189,6 +190,7 @@ class Replicate(Subvolume):
     # ---- lookup and reads -----------------------------------------------------------------
     def _lookup_keys(self, req: Any) -> Any:
         extra = {k: GfxValue.uint(12) for k in [algo.DIRTY_XATTR, *self.keys]}
+        extra[INODELK_COUNT] = GfxValue.uint(0)  # afr_lookup_xattr_req_prepare
         xd = dict(req.xdata or {})
         xd.update(extra)
         return dataclasses.replace(req, xdata=xd)
@@ -213,7 +215,12 @@ class Replicate(Subvolume):
         for o in ok:
             replies[o.index] = {k: v.value for k, v in (o.value.xdata or {}).items() if isinstance(v.value, bytes)}
         modes = [o.value.prestat.mode if o is not None else None for o in _by_index(outs, self.n)]
-        sizes = [o.value.prestat.ia_size if o is not None else None for o in _by_index(outs, self.n)]
+        sizes: list[int | None] | None = None
+        if not any(_count(o.value.xdata, INODELK_COUNT) for o in ok):
+            # afr_readables_fill accuses smaller copies "only when we know for sure that there
+            # is no IO happening" (afr_is_possibly_under_txn: an inodelk on some copy); a write
+            # between copies would make the copy it has not reached yet look stale
+            sizes = [o.value.prestat.ia_size if o is not None else None for o in _by_index(outs, self.n)]
         data, meta = algo.readable(replies, self.keys, modes=modes, sizes=sizes, arbiter=self.arbiter)
         gfid = ok[0].value.prestat.ia_gfid
         is_dir = _stat.S_ISDIR(ok[0].value.prestat.mode)
@@ -496,6 +503,12 @@ def _by_index(outs: Sequence[Outcome], n: int) -> list[Outcome | None]:
         if o.ok:
             slots[o.index] = o
     return slots
+
+
+def _count(xdata: Any, key: str) -> int:
+    """An int32/uint64 count the brick put in a reply's xdata (0 when absent)."""
+    v = (xdata or {}).get(key)
+    return v.value if v is not None and isinstance(v.value, int) else 0
 
 
 def _first_ok(outs: Sequence[Outcome]) -> Any:
