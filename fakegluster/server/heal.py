@@ -13,8 +13,9 @@ healed, so glfsheal reading them agrees), and for each object compares the copie
   Entry heal makes a sink directory's names those of a source (same gfids; extra names
   removed), data heal copies a source's content (holes kept; never to or from an arbiter,
   whose files stay empty), metadata heal its mode, owner and xattrs.  The healed sinks' counters
-  are then zeroed on every copy, and ``trusted.afr.dirty`` with them.  A copy marked dirty
-  with nobody accused (a transaction that never finished) takes the largest copy as source.
+  are then zeroed on every copy, and ``trusted.afr.dirty`` with them.  Data sources that differ
+  in size or carry dirty marks (a transaction that never finished) are narrowed to one as
+  10.3 does: the largest, then the most dirty, then the newest ctime (``data_sources``).
 * **disperse** (``ec-heal.c``): ``trusted.ec.version`` (data, metadata) picks the good
   fragments (the highest version, on at least k bricks); a bad or missing fragment is rebuilt
   from k good ones (:class:`fakegluster.xl.ec.Codec`), with the good ``size``/``version``/
@@ -204,23 +205,50 @@ class _Replica:
             d = self.direction(xattrs, txn)
             sinks = [i for i in copies if d.sinks[i] or not d.sources[i]]
             sources = [i for i in copies if d.sources[i] and i not in sinks]
-            if txn == afr.Txn.DATA and self.arbiter is not None:
-                sources = [i for i in sources if i != self.arbiter] or sources
             if not sinks and not any(d.witness):
                 continue
             if not sources:
                 self.report.split_brain.append(label)
                 continue
-            if not sinks:  # dirty, nobody accused: the largest copy wins
-                source = max(sources, key=lambda i: (copies[i].size, -i))
+            if txn == afr.Txn.DATA:
+                sources = self.data_sources(sources, d.witness, copies)
+                sinks = [i for i in copies if i not in sources]  # afr_mark_active_sinks
+            # afr_choose_source_by_policy: the first (local) source; for data not the arbiter
+            source = next((i for i in sources if txn != afr.Txn.DATA or i != self.arbiter), sources[0])
+            if not sinks:  # dirty, nobody accused: the other copies take the source's
                 sinks = [i for i in sources if i != source]
-                sources = [source]
-            self.heal(txn, path, gfid, copies, sources[0], sinks)
+            self.heal(txn, path, gfid, copies, source, sinks)
             for i in copies:
                 for t in (txn, afr.Txn.DATA) if txn == afr.Txn.ENTRY else (txn,):
                     _clear_afr(self.bricks[i].store, gfid, [self.keys[j] for j in sinks], t)
             self.report.healed += [f"{self.bricks[j].name}: {path} ({txn.name.lower()})" for j in sinks]
         _reindex(self.bricks, gfid)
+
+    def data_sources(self, sources: list[int], witness: Sequence[int], copies: dict[int, Attr]) -> list[int]:
+        """``__afr_selfheal_data_finalize_source`` (afr-self-heal-data.c) without a split brain:
+        when the sources differ in size (an empty arbiter aside) or carry witnesses (dirty or
+        self-accusing counts), keep the largest, then those with the most witnesses, then the one
+        with the newest ctime (``afr_mark_newest_file_as_source``: whole seconds as a uint32, a
+        tie goes to the last); with an arbiter, a file empty on every brick heals from the first
+        (``afr_mark_source_sinks_if_file_empty``)."""
+        sizes = {i: copies[i].size for i in sources}
+        measured = {s for i, s in sizes.items() if not (i == self.arbiter and s == 0)}
+        if len(measured) < 2 and not any(witness[i] for i in sources):  # afr_does_size_mismatch
+            return sources
+        biggest = max(sizes.values())
+        sources = [i for i in sources if sizes[i] == biggest]  # afr_mark_largest_file_as_source
+        most = max(witness[i] for i in sources)
+        sources = [i for i in sources if witness[i] == most]  # afr_mark_biggest_witness_as_source
+        newest, ctime = sources[0], 0
+        for i in sources:
+            t = (copies[i].ctime_ns // 1_000_000_000) & 0xFFFFFFFF
+            if ctime <= t:
+                newest, ctime = i, t
+        sources = [newest]
+        n = len(self.bricks)
+        if self.arbiter is not None and len(copies) == n and all(copies[i].size == 0 for i in range(n)):
+            sources = [0]
+        return sources
 
     def heal(self, txn: afr.Txn, path: str, gfid: bytes, copies: dict[int, Attr], src: int, sinks: list[int]) -> None:
         s = self.bricks[src].store
