@@ -40,6 +40,8 @@ import stat as _stat
 from collections.abc import Sequence
 from typing import Any
 
+import trio
+
 from fakegluster.proto import fops as F
 from fakegluster.proto.common import NULL_GFID
 from fakegluster.proto.fops import GfFop
@@ -71,6 +73,22 @@ _ENTRY_TXN = frozenset(
 _META_READS = frozenset({GfFop.STAT, GfFop.FSTAT, GfFop.READLINK, GfFop.GETXATTR, GfFop.FGETXATTR, GfFop.ACCESS})
 _DATA_READS = frozenset({GfFop.READ, GfFop.SEEK, GfFop.READDIR, GfFop.READDIRP, GfFop.RCHECKSUM})
 _LOCKS = frozenset({GfFop.INODELK, GfFop.FINODELK, GfFop.ENTRYLK, GfFop.FENTRYLK})
+#: FOPs that first open their fd on the children that came up since (``afr_fix_open`` callers)
+_FIX_OPEN = frozenset(
+    {
+        GfFop.FSTAT,
+        GfFop.FGETXATTR,
+        GfFop.READ,
+        GfFop.SEEK,
+        GfFop.WRITE,
+        GfFop.FTRUNCATE,
+        GfFop.FSETATTR,
+        GfFop.FALLOCATE,
+        GfFop.DISCARD,
+        GfFop.ZEROFILL,
+    }
+)
+_NO_REOPEN = 0o100 | 0o200 | _O_TRUNC  # O_CREAT | O_EXCL | O_TRUNC (afr_do_fix_open)
 
 
 @dataclasses.dataclass
@@ -150,6 +168,8 @@ class Replicate(Subvolume):
     ) -> Any:
         if proc == GfFop.LOOKUP:
             return await self._lookup(req, ident)
+        if fd is not None and proc in _FIX_OPEN:
+            await self._fix_open(fd, ident)
         if proc in _DATA_TXN:
             return await self._transaction(algo.Txn.DATA, proc, req, ident, fd, payload)
         if proc in _META_TXN:
@@ -186,6 +206,29 @@ class Replicate(Subvolume):
         if not ok:
             raise first_error(outs)
         return ok[0].value
+
+    async def _fix_open(self, fd: Fd, ident: Identity) -> None:
+        """``afr_fix_open`` (afr-open.c): open ``fd`` on the up children it is not open on -- a
+        child that was down when it was opened and has come back -- so that its FOPs reach
+        every copy again.  Not for an anonymous fd, nor one open on no child
+        (``afr_is_reopen_allowed``: no child answers its F_GETLK with an ``fd-reopen-status``;
+        a conflicting lock forbids the reopen only with ``strict-locks``, off by default and not
+        in gfclient).  10.3 winds these OPENs and goes on without them; here the FOP waits for
+        them, and includes the children they opened on."""
+        if fd.anonymous or fd.gfid == NULL_GFID:
+            return
+        if all(opened(c, fd) or not c.up for c in self.children):
+            return
+        if not any(opened(c, fd) for c in self.children):
+            return
+        async with fd.ctx.setdefault((self, "opening"), trio.Lock()):  # one OPEN per child at a time
+            need = [i for i, c in enumerate(self.children) if c.up and not opened(c, fd)]
+            req: Any
+            if fd.is_dir:
+                proc, req = GfFop.OPENDIR, F.GfxOpendirReq(fd.gfid, None)
+            else:
+                proc, req = GfFop.OPEN, F.GfxOpenReq(fd.gfid, fd.flags & ~_NO_REOPEN, None)
+            await gather((i, bind(self.children[i], proc, req, ident, fd)) for i in need)
 
     # ---- lookup and reads -----------------------------------------------------------------
     def _lookup_keys(self, req: Any) -> Any:
