@@ -98,6 +98,32 @@ def test_pieces_slice_without_copying():
         p[::2]
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 40), max_size=12),
+    cuts=st.lists(st.tuples(st.integers(-500, 500), st.integers(-500, 500) | st.none()), max_size=8),
+    step=st.integers(1, 60),
+)
+def test_pieces_slice_as_bytes_do(sizes, cuts, step):
+    """Any slice (bisection over the parts' ends) is the same bytes slice, and stepping through
+    a payload as fdfops._write_sliced does gives it back whole."""
+    joined = bytes(range(256)) * 2
+    parts, at = [], 0
+    for i, n in enumerate(sizes):
+        chunk = joined[at : at + n]
+        parts.append((bytes, bytearray, memoryview)[i % 3](chunk))
+        at += n
+    p, whole = Pieces(parts), joined[:at]
+    assert len(p) == len(whole) and bytes(p) == whole
+    for a, b in cuts:
+        assert bytes(p[a:b]) == whole[a:b] and len(p[a:b]) == len(whole[a:b])
+        assert all(len(q) for q in p[a:b].parts)
+        if a >= 0:
+            assert bytes(p.after(a)) == whole[a:]
+    steps = [p[n : n + step] for n in range(0, len(p), step)]
+    assert b"".join(bytes(s) for s in steps) == whole and all(len(s) <= step for s in steps)
+
+
 def _write_call(xid: int, payload: bytes, xdata=None) -> bytes:
     args = fops.GfxWriteReq(ROOT_GFID, 7, 4093, len(payload), 0, xdata)
     return RpcConnection(Role.CLIENT).send(
