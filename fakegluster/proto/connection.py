@@ -287,9 +287,13 @@ class RpcConnection:
                 return ConnectionClosed(self._reader.buffered)
             return NEED_DATA
         self.last_record_size = len(record)
-        if max_cost is not None and len(record) > max_cost and self.record_cost(record) > max_cost:
+        # a record in pieces has its head joined once, for the cost and the decode
+        head = record.head(_HEAD) if isinstance(record, Pieces) else record
+        if max_cost is not None and len(record) > max_cost and _cost(head, len(record)) > max_cost:
             return Expensive(record)
-        return self._decode_record(record)
+        if isinstance(record, Pieces):
+            return self._decode_pieces(record, head)
+        return self._decode_one(record)
 
     def decode_record(self, record: bytes | memoryview | Pieces) -> Event:
         """Decode a record :meth:`next_event` handed out as :class:`Expensive` (same errors);
@@ -309,11 +313,13 @@ class RpcConnection:
             return self._decode_pieces(record)
         return self._decode_one(record)
 
-    def _decode_pieces(self, record: Pieces) -> Event:
+    def _decode_pieces(self, record: Pieces, head: bytes | memoryview | None = None) -> Event:
         """A big record kept in pieces (SERVER): a WRITE-like call whose header and arguments
-        lie in its first :data:`_HEAD` bytes gets the rest as a Pieces payload; anything else
-        is joined and decoded as one buffer (the same event or error either way)."""
-        head = record.head(_HEAD)
+        lie in its first :data:`_HEAD` bytes (``head``, joined by the caller if it has them)
+        gets the rest as a Pieces payload; anything else is joined and decoded as one buffer
+        (the same event or error either way)."""
+        if head is None:
+            head = record.head(_HEAD)
         try:
             event = self._decode_one(head)
         except ProtocolError:

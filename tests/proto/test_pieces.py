@@ -165,6 +165,21 @@ def test_a_big_write_gets_its_payload_in_the_pieces_it_arrived_in():
     assert server.next_event() is NEED_DATA
 
 
+def test_a_big_write_has_its_head_joined_once(monkeypatch):
+    """next_event joins the first 64 KiB of a record in pieces once, for its cost (the record is
+    bigger than max_cost) and its decode alike."""
+    joins = []
+    head = Pieces.head
+    monkeypatch.setattr(Pieces, "head", lambda self, n: joins.append(n) or head(self, n))
+    payload = bytes(range(256)) * 4096  # 1 MiB
+    wire = _write_call(5, payload)
+    server = RpcConnection(Role.SERVER, [fops.BRICK_PROGRAM], pieces_from=64 * 1024)
+    server.receive_data(wire)
+    ev = server.next_event(max_cost=256 * 1024)
+    assert isinstance(ev, Call) and isinstance(ev.payload, Pieces) and bytes(ev.payload) == payload
+    assert len(joins) == 1
+
+
 @pytest.mark.parametrize(
     "case",
     [
