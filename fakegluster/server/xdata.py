@@ -149,7 +149,7 @@ def posix_fill(store: Any, attr: Any, xdata: Any, fd_count: int = 0) -> dict[str
     xattr names (``_posix_xattr_get_set``: how AFR, DHT and EC read their xattrs with a
     LOOKUP).  (posix-helpers.c)"""
     out: dict[str, GfxValue] = {}
-    names: list[str] | None = None
+    names: list[str] | None = None  # the inode's xattrs, listed once (``_get_list_xattr``)
     for key, value in xdata.items():
         if key in POSIX_IGNORED:
             continue
@@ -176,20 +176,30 @@ def posix_fill(store: Any, attr: Any, xdata: Any, fd_count: int = 0) -> dict[str
             continue  # (after the named keys: below)
         else:
             if names is None:
-                stored = store.listxattr(attr.gfid)
-                names = [SHOWN.get(n, n) for n in stored if n in SHOWN or not n.startswith("trusted.fakegluster.")]
-                names.append(MDATA_KEY)
-            for name in names:
+                names = _xattr_names(store, attr.gfid)
+            for name in (*names, MDATA_KEY):
                 if name == MDATA_KEY and fnmatch.fnmatchcase(name, key):
                     out[name] = GfxValue.ptr(mdata_blob(attr))
                 elif name.startswith(_NAMESPACES) and fnmatch.fnmatchcase(name, key):
-                    try:
-                        out[name] = GfxValue.ptr(store.getxattr(attr.gfid, STORED.get(name, name)))
-                    except OSError:
-                        pass
+                    _add_xattr(store, attr.gfid, name, out)
     if "list-xattr" in xdata:
-        _list_xattr(store, attr, out)
+        _list_xattr(store, attr.gfid, _xattr_names(store, attr.gfid) if names is None else names, out)
     return out
+
+
+def _xattr_names(store: Any, gfid: bytes) -> list[str]:
+    """The inode's xattr names as a brick's ``llistxattr`` has them: the ACLs the store keeps
+    under ``trusted.fakegluster.*`` by their ``system.posix_acl_*`` names, the rest of the
+    fake's own ``trusted.fakegluster.*`` left out."""
+    return [SHOWN.get(n, n) for n in store.listxattr(gfid) if n in SHOWN or not n.startswith("trusted.fakegluster.")]
+
+
+def _add_xattr(store: Any, gfid: bytes, name: str, out: dict[str, GfxValue]) -> None:
+    """``_posix_xattr_get_set_from_backend``: ``name``'s value into ``out`` (nothing if it is gone)."""
+    try:
+        out[name] = GfxValue.ptr(store.getxattr(gfid, STORED.get(name, name)))
+    except OSError:
+        pass
 
 
 #: what ``_handle_list_xattr`` leaves out: ``list_xattr_ignore_xattrs``, the marker and
@@ -198,24 +208,18 @@ _LIST_IGNORED = ("trusted.gfid", "trusted.glusterfs.volume-id", "security.selinu
 _LIST_IGNORED_GLOBS = ("trusted.glusterfs.quota*", "trusted.glusterfs.*.xtime", "trusted.glusterfs.*.stime")
 
 
-def _list_xattr(store: Any, attr: Any, out: dict[str, GfxValue]) -> None:
+def _list_xattr(store: Any, gfid: bytes, names: list[str], out: dict[str, GfxValue]) -> None:
     """``list-xattr`` (AFR asks it with every LOOKUP, to compare the copies' xattrs before a
-    metadata heal): every on-disk xattr the reply does not carry yet (posix-helpers.c
-    ``_handle_list_xattr``).  Not ``trusted.glusterfs.mdata``, which a 10.3 brick lists too:
-    its times come from the client (ctime feature) and are equal on every replica, while a
-    fake brick stamps its own clock, so AFR would heal times on every lookup."""
-    for name in store.listxattr(attr.gfid):
-        shown = SHOWN.get(name, name)
-        if name not in SHOWN and name.startswith("trusted.fakegluster."):
+    metadata heal): every on-disk xattr (``names``) the reply does not carry yet
+    (posix-helpers.c ``_handle_list_xattr``).  Not ``trusted.glusterfs.mdata``, which a 10.3
+    brick lists too: its times come from the client (ctime feature) and are equal on every
+    replica, while a fake brick stamps its own clock, so AFR would heal times on every lookup."""
+    for name in names:
+        if name in out or name in _LIST_IGNORED or name.startswith("trusted.gfid2path."):
             continue
-        if shown in out or shown in _LIST_IGNORED or shown.startswith("trusted.gfid2path."):
+        if not name.startswith(_NAMESPACES) or any(fnmatch.fnmatchcase(name, g) for g in _LIST_IGNORED_GLOBS):
             continue
-        if not shown.startswith(_NAMESPACES) or any(fnmatch.fnmatchcase(shown, g) for g in _LIST_IGNORED_GLOBS):
-            continue
-        try:
-            out[shown] = GfxValue.ptr(store.getxattr(attr.gfid, STORED.get(shown, shown)))
-        except OSError:
-            pass
+        _add_xattr(store, gfid, name, out)
 
 
 def _as_int(value: GfxValue) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import re
+import struct
 import time
 import uuid
 
@@ -26,6 +27,7 @@ GETLK, SETLK, SETLKW = 0, 1, 2
 LOCK, UNLOCK, LOCK_NB = 0, 1, 2  # entrylk commands
 LLONG_MAX = (1 << 63) - 1
 U64 = (1 << 64) - 1
+U32 = (1 << 32) - 1
 
 
 @pytest.fixture
@@ -449,6 +451,26 @@ def test_reply_xdata_fill(a, b, d):
                xdata={"get-size": GfxValue.int(1)})  # fmt: skip
     assert fx.xdata == {"get-size": GfxValue.uint(5)}
     assert a.fop("LOOKUP", gfid=d, xdata={"get-size": GfxValue.int(1)}).xdata == {}  # not a regular file
+
+
+def test_lookup_list_xattr(a, b, d):
+    """``list-xattr`` (AFR's lookups): every xattr on disk the reply does not carry yet, less
+    gfid, gfid2path and the marker/geo-replication keys (posix-helpers.c ``_handle_list_xattr``);
+    an ACL by its system.* name."""
+    f = File(a, b, d)
+    extended_acl = struct.pack("<I", 2) + b"".join(
+        struct.pack("<HHI", tag, perm, qid)
+        for tag, perm, qid in ((1, 6, U32), (2, 4, 1000), (4, 4, U32), (0x10, 4, U32), (0x20, 4, U32))
+    )  # user::rw- user:1000:r-- group::r-- mask::r-- other::r-- (a minimal one would be the mode)
+    listed = {"user.a": b"1", "trusted.afr.v-client-0": i32(0, 0, 1), "trusted.glusterfs.foo": b"y",
+              "system.posix_acl_access": extended_acl}  # fmt: skip
+    left_out = {"trusted.glusterfs.quota.size": b"x", "trusted.glusterfs.v.xtime": b"z"}
+    for k, v in {**listed, **left_out}.items():
+        assert a.fop("SETXATTR", gfid=f.gfid, dict={k: GfxValue.ptr(v)}, flags=0).op_ret == 0
+    asked = {"list-xattr": GfxValue.int(1), "trusted.afr.*": GfxValue.int(0)}
+    got = a.fop("LOOKUP", pargfid=d, bname="f", xdata=asked).xdata
+    got.pop("trusted.glusterfs.mdata", None)  # (listed by a brick with the ctime feature: not the fake's)
+    assert {k: bytes(v.value) for k, v in got.items()} == listed
 
 
 def test_write_reply_xdata(a, b, d):
