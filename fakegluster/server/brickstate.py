@@ -127,7 +127,9 @@ class InodeState:
 
     def __init__(self, notify_delay: float | None) -> None:
         self.posix = PosixLocks()
-        self.reservelk = Reservations()
+        #: features/locks' reservations (LK cmds 3-6), made by :meth:`reservations` at the first
+        #: one: most inodes never see one, and an idle brick's memory counts per inode
+        self.reservelk: Reservations | None = None
         self.inodelk = InodeLocks(notify_delay)
         self.entrylk = EntryLocks()
         self.open_fds: list[Any] = []  # the brick's open fds on the inode (every connection)
@@ -138,10 +140,16 @@ class InodeState:
     def fd_count(self) -> int:
         return len(self.open_fds)
 
+    def reservations(self) -> Reservations:
+        """:attr:`reservelk`, made if it is not yet."""
+        if self.reservelk is None:
+            self.reservelk = Reservations()
+        return self.reservelk
+
     def idle(self) -> bool:
         return not (
             len(self.posix)
-            or self.reservelk.busy()
+            or (self.reservelk is not None and self.reservelk.busy())
             or self.inodelk.count()
             or self.entrylk.count()
             or self.open_fds

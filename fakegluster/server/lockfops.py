@@ -181,7 +181,7 @@ class LockFops:
         user_flock = _flock(a.type, fl.whence, start, length, fl.pid, fl.lk_owner)
         if cmd >= GF_LK_RESLK_LCK and cmd != LINUX_F_SETLKW:
             return self._reservation(cmd, req, st, user_flock, call)
-        if not st.reservelk.verify(req):
+        if st.reservelk is not None and not st.reservelk.verify(req):
             return DEFERRED, b""  # queued behind a reservation, for good (reservelk.py)
         can_block = cmd in (GF_LK_SETLKW, LINUX_F_SETLKW)
         if can_block and a.type != UNLCK:
@@ -203,7 +203,7 @@ class LockFops:
         self, cmd: int, req: PosixLock, st: Any, user_flock: Any, call: Call
     ) -> F.GfxLkRsp | tuple[Deferred, bytes]:
         """``pl_lk``'s F_RESLK_LCK(W), F_RESLK_UNLCK and F_GETLK_FD (see reservelk.py)."""
-        res = st.reservelk
+        res = st.reservations()
         if cmd == GF_LK_RESLK_UNLCK:
             found, answers = res.unreserve(req, st.posix)
             self.state.answer(answers)
@@ -228,7 +228,8 @@ class LockFops:
         """RELEASE (and FLUSH without an owner): ``delete_locks_of_fd``."""
         st = self.state.peek(gfid)
         if st is not None:
-            st.reservelk.forget_fd(fdkey)
+            if st.reservelk is not None:
+                st.reservelk.forget_fd(fdkey)
             self.state.answer(st.posix.release_fd(fdkey))
             self.retry_rw(gfid)
             self.state.tidy(gfid)

@@ -15,6 +15,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from fakegluster.proto.common import GfProtoFlock
 from fakegluster.server.locks import (
     BLOCKED,
     EAGAIN,
@@ -491,3 +492,32 @@ def test_reservation_waiters_after_a_queued_call_become_posix_locks():
     assert found and [(a.waiter, a.op_ret) for a in answers] == [("w2", 0)]
     assert r.blocked == [] and r.dead_calls == 2 and [x.owner for x in r.held] == [b"o2"]
     assert not len(posix)
+
+
+def test_an_inode_makes_its_reservations_at_the_first_one():
+    """InodeState.reservelk is None until the first reservation LK cmd (an idle brick's memory
+    counts per inode); a posix lock, or an inode without one, does not make it."""
+    from fakegluster.server import FakeGluster
+    from fakegluster.server.brickstate import BrickState
+    from tests.rawclient import ROOT, Mount, v3
+
+    st = BrickState().inode(b"g" * 16)
+    assert st.reservelk is None and st.idle()
+    res = st.reservations()
+    assert st.reservations() is res and st.reservelk is res and st.idle()
+    assert res.reserve(_res(0, 9, b"o1"), False) == GRANTED and not st.idle()
+
+    with FakeGluster(["v"], ["tcp://127.0.0.1:0"]) as server:
+        m = Mount("127.0.0.1", server.info.port, "v")
+        c = m.create(ROOT, "f")
+        gfid, brick = c.stat.ia_gfid, server.bricks("v")[0].brick
+
+        def lk(cmd: int) -> int:
+            fl = GfProtoFlock(type=WRLCK, whence=0, start=0, len=10, pid=1, lk_owner=b"o1")
+            return m.fop("LK", cred=v3(1, owner=b"o1"), gfid=gfid, fd=c.fd, cmd=cmd, type=WRLCK, flock=fl).op_ret
+
+        assert lk(1) == 0  # F_SETLK
+        assert server.run_sync(lambda: brick.state.peek(gfid).reservelk) is None
+        assert lk(3) == 0  # GF_LK_RESLK_LCK
+        assert server.run_sync(lambda: brick.state.peek(gfid).reservelk.busy())
+        m.close()
