@@ -192,16 +192,22 @@ async def _client(uri: str, index: int, deadline: float, stats: dict[str, Any], 
         model[:] = back
 
     async with aio.connect(uri) as vol:
+
+        async def reopen(pending: tuple[Any, ...] | None) -> Any:
+            """The file opened again by its name (the fd was lost), the op whose outcome is
+            unknown (``pending``) reconciled with what it holds."""
+            f = await retry(vol.open, name, os.O_RDWR | os.O_CREAT, 0o644)
+            if pending is not None:
+                await reconcile(f, pending)
+            return f
+
         f = None
         seq = 0
         pending: tuple[Any, ...] | None = None  # a write/truncate whose outcome is unknown
         while time.monotonic() < deadline:
             try:
                 if f is None:
-                    f = await retry(vol.open, name, os.O_RDWR | os.O_CREAT, 0o644)
-                    if pending is not None:
-                        await reconcile(f, pending)
-                        pending = None
+                    f, pending = await reopen(pending), None
                 op = rng.random()
                 if op < 0.45:  # write
                     n = rng.choice([4096, 65536, 1 << 20])
@@ -254,10 +260,7 @@ async def _client(uri: str, index: int, deadline: float, stats: dict[str, Any], 
         while time.monotonic() < last:
             try:
                 if f is None:
-                    f = await retry(vol.open, name, os.O_RDWR | os.O_CREAT, 0o644)
-                    if pending is not None:
-                        await reconcile(f, pending)
-                        pending = None
+                    f, pending = await reopen(pending), None
                 await retry(f.fsync)
                 durable[:] = model
                 await f.close()
