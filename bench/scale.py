@@ -31,7 +31,6 @@ not absolute figures across runs.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
@@ -316,47 +315,6 @@ def real_time_to_ready(kw: dict[str, int]) -> float:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def fake_time_to_ready(volumes: list[str], attempts: int = 3, *, editable: bool = False) -> float:
-    """``fakegluster serve`` from exec to the first GETSPEC of its first volume answered (a
-    server that exits first, e.g. because another process took the free port we picked, is
-    started again on another).  The ``fakegluster`` command of a ``pip install`` (see
-    :func:`bench.run.user_fakegluster`), or with ``editable`` this checkout's."""
-
-    for _ in range(attempts - 1):
-        with contextlib.suppress(RuntimeError):
-            return _fake_time_to_ready(volumes, editable)
-    return _fake_time_to_ready(volumes, editable)
-
-
-#: the CPU time (s) the last fake_time_to_ready's server had used when its GETSPEC was answered:
-#: unlike the wall time, it does not grow with the machine's load
-LAST_CPU = [0.0]
-
-
-def _fake_time_to_ready(volumes: list[str], editable: bool) -> float:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    argv = [*run.fake_serve_argv(editable), "--listen", f"tcp://127.0.0.1:{port}"]
-    argv += [a for v in volumes for a in ("--volume", v)]
-    name = volumes[0].split(";")[0].split("=")[0] if volumes else "testvol"
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT if editable else "/")
-    try:
-        while not run._getspec_ok(port, name):
-            if proc.poll() is not None:
-                raise RuntimeError(f"fakegluster serve exited with {proc.returncode}")
-            time.sleep(0.002)
-        elapsed = time.perf_counter() - t0
-        LAST_CPU[0] = run.cpu_seconds(proc.pid)
-        return elapsed
-    finally:
-        proc.terminate()
-        proc.wait()
-
-
 READY_CASES: dict[str, tuple[list[str], dict[str, int]]] = {
     "1 brick": ([], {}),
     "2 x 3": (["v;replica=3;bricks=6"], {"bricks": 6, "replica": 3}),
@@ -367,13 +325,13 @@ def ready(res: Results, reps: int, cases: dict[str, tuple[list[str], dict[str, i
     for rep in range(reps):
         for label, (fake_vols, kw) in cases.items():
             r = real_time_to_ready(kw)
-            f = fake_time_to_ready(fake_vols)
+            f = run.fake_time_to_ready(fake_vols)
             add(res, f"{label} time to ready s", "real", r)
             add(res, f"{label} time to ready s", "fake", f)
-            add(res, f"{label} fake CPU s to ready", "fake", LAST_CPU[0])
-            e = fake_time_to_ready(fake_vols, editable=True)  # what the editable-install finder costs
+            add(res, f"{label} fake CPU s to ready", "fake", run.LAST_CPU[0])
+            e = run.fake_time_to_ready(fake_vols, editable=True)  # what the editable-install finder costs
             add(res, f"{label} time to ready s (editable checkout)", "fake", e)
-            add(res, f"{label} fake CPU s to ready (editable checkout)", "fake", LAST_CPU[0])
+            add(res, f"{label} fake CPU s to ready (editable checkout)", "fake", run.LAST_CPU[0])
             print(f"rep {rep + 1} {label} time to ready: real {r:.3f} s, fake {f:.3f} s (editable {e:.3f} s)",
                   flush=True)  # fmt: skip
 
@@ -410,7 +368,7 @@ def bricks(res: Results, reps: int, mb: int, rg: RealGluster, counts: list[int])
         vols = [f"b{n};bricks={n}"]
         for _ in range(reps):
             r = real_time_to_ready({"bricks": n})
-            f = fake_time_to_ready(vols)
+            f = run.fake_time_to_ready(vols)
             add(res, f"{n} bricks time to ready s", "real", r)
             add(res, f"{n} bricks time to ready s", "fake", f)
         fake = Fake(vols)
