@@ -30,6 +30,7 @@ from .acl import (
     parse_xattr,
     to_text,
 )
+from .xdata import POSIX_IGNORED
 
 if TYPE_CHECKING:
     from .brickstate import BrickState
@@ -270,21 +271,7 @@ def xattrop_one(store: Any, gfid: bytes, name: str, flags: int, delta: bytes) ->
 
 #: Keys of a create's xdata posix does not store (``_handle_entry_create_keyvalue_pair``,
 #: ``posix_handle_pair``, ``posix_ignore_xattrs``).
-_NOT_STORED = frozenset(
-    {
-        "trusted.gfid",
-        "gfid-req",
-        "system.posix_acl_default",
-        "system.posix_acl_access",
-        "glusterfs-internal-fop",
-        "glusterfs.entrylk-count",
-        "glusterfs.inodelk-count",
-        "glusterfs.posixlk-count",
-        "glusterfs.parent-entrylk",
-        "gfidless-lookup",
-        "glusterfs.inodelk-dom-count",
-    }
-)
+_NOT_STORED = POSIX_IGNORED | {"trusted.gfid", "system.posix_acl_default", "system.posix_acl_access"}
 
 
 def entry_xattrs(store: Any, gfid: bytes, xdata: Any) -> None:
