@@ -47,6 +47,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.resources import rss_mib  # noqa: E402
 from fakegluster.testing.escape import tree_digest  # noqa: E402
 from fakegluster.testing.serve import ServeError, serve_process  # noqa: E402
 
@@ -120,15 +121,10 @@ class Server:
             self.crashes += 1
 
     def rss_mib(self) -> float:
-        pid = self.proc.pid if self.proc else 0
         try:  # under unshare, the python process is a child of sh -> exec'd into python: same pid
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return round(int(line.split()[1]) / 1024, 1)
+            return round(rss_mib(self.proc.pid if self.proc else 0), 1)
         except OSError:
-            pass
-        return 0.0
+            return 0.0
 
 
 # ---- clients ------------------------------------------------------------------------------------
