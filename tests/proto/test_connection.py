@@ -181,6 +181,16 @@ def test_record_cap_counts_earlier_fragments():
         reader.next_record()
 
 
+def _records(reader: RecordReader, wire: bytes, chop: int) -> list:
+    """What ``reader`` hands out for ``wire`` received ``chop`` bytes at a time."""
+    got = []
+    for i in range(0, len(wire), chop):
+        reader.feed(wire[i : i + chop])
+        while (rec := reader.next_record()) is not None:
+            got.append(rec)
+    return got
+
+
 @pytest.mark.parametrize("chop", [1 << 20, 4096, 1000])
 def test_large_records_are_handed_out_without_a_copy_and_nothing_is_lost(chop):
     from fakegluster.proto.record import ZERO_COPY_RECORD
@@ -188,11 +198,7 @@ def test_large_records_are_handed_out_without_a_copy_and_nothing_is_lost(chop):
     big, small = bytes(range(256)) * (ZERO_COPY_RECORD // 128), b"tail-record"
     wire = frame(big) + frame(small) + frame(big[:ZERO_COPY_RECORD])
     reader = RecordReader()
-    got = []
-    for i in range(0, len(wire), chop):
-        reader.feed(wire[i : i + chop])
-        while (rec := reader.next_record()) is not None:
-            got.append(rec)
+    got = _records(reader, wire, chop)
     assert [bytes(r) for r in got] == [big, small, big[:ZERO_COPY_RECORD]]
     assert isinstance(got[0], memoryview) and got[0].readonly and isinstance(got[1], bytes)
     assert reader.buffered == 0
@@ -206,11 +212,7 @@ def test_big_records_received_together_are_views_of_one_buffer_that_later_bytes_
     records.insert(2, b"small")
     wire = b"".join(frame(r) for r in records) * 2
     reader = RecordReader()
-    got = []
-    for i in range(0, len(wire), chop):
-        reader.feed(wire[i : i + chop])
-        while (rec := reader.next_record()) is not None:
-            got.append(rec)
+    got = _records(reader, wire, chop)
     # every view still holds its own record after everything that was fed after it
     assert [bytes(r) for r in got] == records * 2
     assert reader.buffered == 0
