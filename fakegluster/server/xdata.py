@@ -63,6 +63,8 @@ def fill_reply_xdata(h: Any, proc: int, a: Any, out: Any) -> Any:
     if proc in POSIX_FILLED and target is not None:
         st = h.state.peek(target)
         posix = posix_fill(h.store, h.store.getattr(target), xdata, (st.fd_count if st else 0) + anon)
+        if proc == F.GfFop.LOOKUP:
+            posix = {k: v for k, v in posix.items() if not _marker_internal(k)}
     elif proc == F.GfFop.WRITE and fd_gfid is not None:
         st = h.state.peek(fd_gfid)
         appending = result.prestat.ia_size == a.offset or bool(h._fd(a.gfid, a.fd).flags & 0o2000)
@@ -100,6 +102,13 @@ _NAMESPACES = ("trusted.", "security.", "system.", "user.")
 
 
 MDATA_KEY = "trusted.glusterfs.mdata"
+
+
+def _marker_internal(key: str) -> bool:
+    """What features/marker takes out of a LOOKUP reply, quota off (marker.c
+    ``marker_lookup_cbk`` -> ``marker_filter_internal_xattrs``, ``_is_quota_internal_xattr``):
+    the quota keys and the pgfid keys, however the request asked for them (a glob, list-xattr)."""
+    return fnmatch.fnmatchcase(key, "trusted.glusterfs.quota*") or key.startswith("trusted.pgfid.")
 
 
 def mdata_blob(attr: Any) -> bytes:
