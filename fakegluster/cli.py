@@ -35,7 +35,43 @@ def _serve(args: argparse.Namespace) -> int:
             gc.enable()
 
 
+def _prebind(args: argparse.Namespace) -> dict[str, list[Any]]:
+    """The first node's TCP glusterd listeners, bound before trio and the server are imported
+    (~30 ms after exec instead of ~200 ms): a libgfapi client started alongside ``serve`` then
+    waits in the kernel's accept queue instead of failing at once ("failed to connect": glfs_init
+    does not retry a refused connection).  Anything that fails here is left to the server, which
+    binds again and reports it as always; ``--cluster`` without ``--listen`` takes that path too."""
+    from .server.listen import DEFAULT_LISTEN, parse_listen, tcp_listeners
+
+    if args.cluster and not args.listen:
+        return {}
+    bound: dict[str, list[Any]] = {}
+    try:
+        for url in args.listen or [DEFAULT_LISTEN]:
+            li = parse_listen(url)
+            if li.transport == "tcp" and li.host is not None and url not in bound:
+                bound[url] = tcp_listeners(li.host, li.port or 0)
+    except (ValueError, OSError):
+        _close_all(bound)
+        return {}
+    return bound
+
+
+def _close_all(bound: dict[str, list[Any]]) -> None:
+    for socks in bound.values():
+        for s in socks:
+            s.close()
+
+
 def _serve_gc_paused(args: argparse.Namespace, collecting: bool) -> int:
+    prebound = _prebind(args)
+    try:
+        return _serve_prebound(args, collecting, prebound)
+    finally:
+        _close_all(prebound)  # the server closed those it adopted; these if it never started
+
+
+def _serve_prebound(args: argparse.Namespace, collecting: bool, prebound: dict[str, list[Any]]) -> int:
     import gc
     import logging
     import signal
@@ -96,6 +132,7 @@ def _serve_gc_paused(args: argparse.Namespace, collecting: bool) -> int:
             options=options,
             management_tls=management_tls,
             pcap=args.pcap,
+            prebound=prebound,
         )
     except (ValueError, OSError) as exc:
         return _fail(str(exc))

@@ -41,7 +41,7 @@ from . import seed
 from .calllog import CallLog, Faults
 from .controls import BrickControl, NodeControl, ServerInfo
 from .heal import BrickHealInfo, HealReport
-from .listen import Listen, parse_listen, reachable
+from .listen import DEFAULT_LISTEN, Listen, parse_listen, reachable
 from .net import ConnectionLimit
 from .node import Node
 from .pcap import PcapWriter
@@ -61,8 +61,6 @@ __all__ = [
     "DEFAULT_LISTEN",
     "ClusterError",
 ]
-
-DEFAULT_LISTEN = "tcp://127.0.0.1:24007"
 
 
 def parse_volume(text: str) -> tuple[str, str | None]:
@@ -148,6 +146,10 @@ class FakeGluster:
         netns: serve inside this network namespace (``ip netns add NAME``; sync use only:
             the server's thread enters it), e.g. to own 127.0.0.1:24007 next to a real
             glusterd; clients then run there too (:func:`fakegluster.testing.netns.in_netns`).
+        prebound: listening sockets already bound for some of ``listen`` (its URL ->
+            :func:`.listen.tcp_listeners`' sockets), served instead of binding anew the first
+            time the first node starts (``fakegluster serve`` binds before its imports, so
+            a client started alongside waits in the kernel); closed when the server ends.
     """
 
     def __init__(
@@ -164,6 +166,7 @@ class FakeGluster:
         glusterd_options: Mapping[str, str] | None = None,
         pcap: str | os.PathLike[str] | PcapWriter | None = None,
         netns: str | None = None,
+        prebound: Mapping[str, list[socket.socket]] | None = None,
     ) -> None:
         self.listen = [parse_listen(x) for x in listen]
         if not self.listen:
@@ -190,6 +193,11 @@ class FakeGluster:
             management_tls=management_tls,
             glusterd_options=dict(glusterd_options or {}),
         )
+        for url, socks in (prebound or {}).items():
+            li = parse_listen(url)
+            if li not in self.listen:
+                raise ValueError(f"prebound {url!r}: not one of the listeners {[x.url() for x in self.listen]}")
+            self.cluster.prebound[li] = list(socks)
         self.pcap = pcap
         planned: list[model.Volume] = []
         for spec in self.volume_specs:  # refuse an impossible spec now, not when serving

@@ -1,5 +1,10 @@
 """Addresses and listening sockets: ``--listen`` URLs, TCP listeners on every address of a
-host, one port for a brick on several hosts, unix sockets (a stale one is replaced)."""
+host, one port for a brick on several hosts, unix sockets (a stale one is replaced).
+
+Importing this module does not import trio (only :func:`run_listeners` and :func:`close_now`
+use it): ``fakegluster serve`` binds its glusterd listeners with it before the heavy imports
+(:func:`fakegluster.cli._prebind`), so a client started alongside queues in the kernel.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,12 @@ import socket
 import stat
 import urllib.parse
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import trio
+if TYPE_CHECKING:
+    import trio
 
-from .net import LISTEN_BACKLOG, ConnectionLimit, serve_listener
+    from .net import ConnectionLimit
 
 __all__ = [
     "Listen",
@@ -29,7 +35,15 @@ __all__ = [
     "bind_same_port",
     "run_listeners",
     "close_now",
+    "LISTEN_BACKLOG",
+    "DEFAULT_LISTEN",
 ]
+
+#: listen() backlog: GLUSTERFS_SOCKET_LISTEN_BACKLOG (glusterd and bricks, transport.listen-backlog)
+LISTEN_BACKLOG = 1024
+
+#: glusterd's own address (``fakegluster serve`` without ``--listen``)
+DEFAULT_LISTEN = "tcp://127.0.0.1:24007"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,6 +200,8 @@ async def run_listeners(
 ) -> None:
     """Accept on each (socket, handler) (connections served in a nursery of their own) until
     ``scope`` is cancelled, which closes the listeners and every connection."""
+    import trio
+
     try:
         with scope:
             async with trio.open_nursery() as nursery:
@@ -197,6 +213,10 @@ async def run_listeners(
 
 
 async def _accept(sock: socket.socket, handler: Any, nursery: trio.Nursery, limit: ConnectionLimit) -> None:
+    import trio
+
+    from .net import serve_listener
+
     try:
         await serve_listener(sock, handler, nursery, limit)
     except (trio.ClosedResourceError, OSError):
@@ -206,6 +226,8 @@ async def _accept(sock: socket.socket, handler: Any, nursery: trio.Nursery, limi
 
 def close_now(socks: list[socket.socket]) -> None:
     """Close listening sockets at once (their accept loops see ClosedResourceError)."""
+    import trio
+
     for s in socks:
         if s.fileno() != -1:
             trio.lowlevel.notify_closing(s)

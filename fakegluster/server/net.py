@@ -42,6 +42,7 @@ from ..proto import Call
 from ..proto.programs import Program
 from .calllog import CallLog, Faults
 from .dispatch import _DECODE_THREADS, SLICE_BYTES, SLICE_CALLS, SLOW_CALL, Dispatcher, Session, next_connection_id
+from .listen import LISTEN_BACKLOG
 
 __all__ = [
     "Session",
@@ -62,8 +63,6 @@ __all__ = [
 
 log = logging.getLogger("fakegluster.server")
 RECEIVE_SIZE = 256 * 1024
-#: listen() backlog: GLUSTERFS_SOCKET_LISTEN_BACKLOG (glusterd and bricks, transport.listen-backlog)
-LISTEN_BACKLOG = 1024
 #: One receive buffer for every socket served by one thread (a server's sockets all run in
 #: its trio thread, and what is received is fed to the connection before the next await): an
 #: idle connection holds no receive buffer of its own.  Per thread, not per process: several

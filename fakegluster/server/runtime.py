@@ -91,6 +91,9 @@ class Cluster:
         #: listening sockets of running bricks and nodes, closed at once when they stop
         #: (a restart may bind the same port right away)
         self._listening: dict[int, list[socket.socket]] = {}
+        #: listening sockets bound before the server started, by the listener they serve
+        #: (``fakegluster serve`` binds before its imports): adopted by :meth:`start_node`
+        self.prebound: dict[Listen, list[socket.socket]] = {}
 
     # ---- volumes --------------------------------------------------------------------
     def plan(self, spec: VolumeSpec, others: Iterable[model.Volume] = ()) -> model.Volume:
@@ -453,7 +456,7 @@ class Cluster:
                     continue
                 assert li.host is not None
                 port = node.bound[i].port if node.bound and node.bound[i].port else li.port
-                socks = tcp_listeners(li.host, port or 0)
+                socks = self.prebound.pop(li, None) or tcp_listeners(li.host, port or 0)
                 bound.append((Listen("tcp", li.host, socks[0].getsockname()[1]), socks))
         except BaseException:
             for _, socks in bound:
@@ -566,6 +569,10 @@ class Cluster:
 
     def close(self) -> None:
         """The server ends: rdma offers withdrawn, stores closed, unix socket files removed."""
+        for socks in self.prebound.values():  # never adopted (the server failed to start)
+            for s in socks:
+                s.close()
+        self.prebound.clear()
         for withdraws in self._rdma.values():
             for withdraw in withdraws:
                 withdraw()
