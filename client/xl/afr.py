@@ -61,6 +61,12 @@ XATTROP_ADD_ARRAY = 0
 ENTRY_IN_KEY = "glusterfs.xattrop-entry-create"
 ENTRY_OUT_KEY = "glusterfs.xattrop-entry-delete"
 INODELK_COUNT = "glusterfs.inodelk-count"
+PARENT_ENTRYLK = "glusterfs.parent-entrylk"
+_LOOKUP_TRIES = 5
+"""LOOKUPs of a name whose copies differ while an entry operation holds it (then the first
+child's answer is taken)."""
+_LOOKUP_PAUSE = 0.001
+"""The first pause between them, in seconds; doubled each time (0.015 s in all)."""
 _O_TRUNC = 0o1000
 
 _DATA_TXN = frozenset({GfFop.WRITE, GfFop.TRUNCATE, GfFop.FTRUNCATE, GfFop.DISCARD, GfFop.ZEROFILL, GfFop.FALLOCATE})
@@ -234,26 +240,43 @@ class Replicate(Subvolume):
     def _lookup_keys(self, req: Any) -> Any:
         extra = {k: GfxValue.uint(12) for k in [algo.DIRTY_XATTR, *self.keys]}
         extra[INODELK_COUNT] = GfxValue.uint(0)  # afr_lookup_xattr_req_prepare
+        extra[PARENT_ENTRYLK] = GfxValue.uint(0)
         xd = dict(req.xdata or {})
         xd.update(extra)
         return dataclasses.replace(req, xdata=xd)
 
     async def _lookup(self, req: Any, ident: Identity) -> Any:
         lreq = self._lookup_keys(req)
-        gen = self._generation()
-        targets = [i for i, c in enumerate(self.children) if c.up]
-        outs = await gather((i, bind(self.children[i], GfFop.LOOKUP, lreq, ident)) for i in targets)
-        ok = [o for o in outs if o.ok]
-        if not ok:
-            if not outs:
-                raise fop_error(errno.ENOTCONN, None, f"{self.name}: no child is up")
-            if any(o.errno == errno.ENOENT for o in outs):
-                raise next(o.error for o in outs if o.errno == errno.ENOENT)  # type: ignore[misc]
-            raise first_error(outs)
-        gfids = {o.value.prestat.ia_gfid for o in ok}
-        types = {_stat.S_IFMT(o.value.prestat.mode) for o in ok}
-        if len(gfids) > 1 or len(types) > 1:
-            raise fop_error(errno.EIO, None, f"{self.name}: gfid or type split brain")
+        for attempt in range(_LOOKUP_TRIES):
+            gen = self._generation()
+            targets = [i for i, c in enumerate(self.children) if c.up]
+            outs = await gather((i, bind(self.children[i], GfFop.LOOKUP, lreq, ident)) for i in targets)
+            ok = [o for o in outs if o.ok]
+            if not ok:
+                if not outs:
+                    raise fop_error(errno.ENOTCONN, None, f"{self.name}: no child is up")
+                if any(o.errno == errno.ENOENT for o in outs):
+                    raise next(o.error for o in outs if o.errno == errno.ENOENT)  # type: ignore[misc]
+                raise first_error(outs)
+            # afr_lookup_done: a copy holding an entry lock on the name (afr_is_possibly_under_txn
+            # with glusterfs.parent-entrylk) is in the middle of an entry operation
+            locked = any(_count(o.value.xdata, PARENT_ENTRYLK) for o in ok)
+            missing = [o for o in outs if o.errno == errno.ENOENT]
+            if locked and missing and self.quorum and not algo.has_quorum(_hits(ok, self.n), self.quorum):
+                raise missing[0].error  # type: ignore[misc]  # in_flight_create
+            gfids = {o.value.prestat.ia_gfid for o in ok}
+            types = {_stat.S_IFMT(o.value.prestat.mode) for o in ok}
+            if len(gfids) == 1 and len(types) == 1:
+                break
+            if not locked:
+                raise fop_error(errno.EIO, None, f"{self.name}: gfid or type split brain")
+            # 10.3 does not call this a split brain while the name is locked ("can_interpret"
+            # false): a RENAME over the name, say, is between copies.  Ask again; if it is still
+            # between them, answer from the first child that answered (afr_attempt_readsubvol_set:
+            # afr_first_up_child), learning nothing about the inode's copies
+            if attempt == _LOOKUP_TRIES - 1:
+                return ok[0].value
+            await trio.sleep(_LOOKUP_PAUSE * 2**attempt)
         replies: list[Any] = [None] * self.n
         for o in ok:
             replies[o.index] = {k: v.value for k, v in (o.value.xdata or {}).items() if isinstance(v.value, bytes)}
@@ -546,6 +569,13 @@ def _by_index(outs: Sequence[Outcome], n: int) -> list[Outcome | None]:
         if o.ok:
             slots[o.index] = o
     return slots
+
+
+def _hits(ok: Sequence[Outcome], n: int) -> list[bool]:
+    hit = [False] * n
+    for o in ok:
+        hit[o.index] = True
+    return hit
 
 
 def _count(xdata: Any, key: str) -> int:

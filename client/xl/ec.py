@@ -66,7 +66,7 @@ _ENTRY_FOPS = frozenset(
 )
 _ONE_BRICK_READS = frozenset({GfFop.READLINK, GfFop.GETXATTR, GfFop.FGETXATTR, GfFop.ACCESS})
 _LOOKUP_TRIES = 8
-"""LOOKUPs of an inode whose bricks differ only in size or version before it is EIO."""
+"""LOOKUPs of an inode or name whose bricks differ before it is EIO."""
 _LOOKUP_PAUSE = 0.001
 """The first pause between them, in seconds; doubled each time (0.255 s in all)."""
 _ALL_UP = frozenset({GfFop.OPEN, GfFop.OPENDIR, GfFop.FLUSH, GfFop.FSYNC, GfFop.FSYNCDIR, GfFop.XATTROP})
@@ -200,12 +200,9 @@ class Disperse(Subvolume):
             if count >= self.k:
                 chosen = next(o.value for o in ok if _answer_key(o.value) == best)
                 return dataclasses.replace(chosen, prestat=self._fix_iatt(chosen.prestat, best[2]))
-            # ``k`` bricks agree on what the inode is (gfid, type) but not on its size or version:
-            # an update is between bricks (GlusterFS 10.3's eager lock hides this from its own
-            # client: the version is written when the lock is released).  Ask again.
-            same = collections.Counter(key[:2] for key in groups.elements())
-            if same.most_common(1)[0][1] < self.k:
-                break
+            # No ``k`` bricks agree: an update is between bricks -- a size or version (GlusterFS
+            # 10.3's eager lock hides this from its own client: the version is written when the
+            # lock is released), or the gfid of a name a RENAME is replacing.  Ask again.
             await trio.sleep(_LOOKUP_PAUSE * 2**attempt)
         raise fop_error(errno.EIO, None, f"{self.name}: no {self.k} bricks agree on {req.bname or 'the inode'}")
 

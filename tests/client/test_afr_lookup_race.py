@@ -11,8 +11,10 @@ later failure on the remaining copies made the file "no good copy" (EIO)."""
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
+import pytest
 import trio
 
 from fakegluster.proto import fops as F
@@ -21,6 +23,7 @@ from fakegluster.proto.fops import GfFop
 from fakegluster.proto.gfdict import GfxValue
 from fakegluster.proto.volfile import Xlator
 from fakegluster.xl import afr as algo
+from gfclient.errors import fop_error
 from gfclient.identity import Identity
 from gfclient.xl.afr import Replicate
 from gfclient.xl.base import Subvolume
@@ -101,3 +104,41 @@ def test_the_lookup_asks_for_the_inodelk_count():
     afr = Replicate(Xlator("vol-replicate-0", "cluster/replicate", {}, tuple(b.name for b in bricks)), bricks)
     trio.run(afr.call, GfFop.LOOKUP, F.GfxLookupReq(GFID, bytes(16), 0, "", None), Identity())
     assert all("glusterfs.inodelk-count" in xd and algo.DIRTY_XATTR in xd for xd in seen) and len(seen) == 3
+
+
+class Named(Subvolume):
+    """A copy answering a named LOOKUP: found (with ``glusterfs.parent-entrylk`` = ``locked``) or ENOENT."""
+
+    type = "protocol/client"
+
+    def __init__(self, name: str, found: bool, locked: int) -> None:
+        self.name, self.children, self.found, self.locked = name, (), found, locked
+
+    @property
+    def up(self) -> bool:
+        return True
+
+    def leaves(self) -> list[Subvolume]:
+        return [self]
+
+    async def call(self, proc: GfFop, req: Any, ident: Identity, **kw: Any) -> Any:
+        assert proc == GfFop.LOOKUP and "glusterfs.parent-entrylk" in req.xdata
+        if not self.found:
+            raise fop_error(errno.ENOENT)
+        xd = {"glusterfs.parent-entrylk": GfxValue.int(self.locked)}
+        return F.GfxCommon2iattRsp(0, 0, xd, GfxIattx(ia_gfid=GFID, ia_nlink=1, mode=0o100644), GfxIattx())
+
+
+def _named_lookup(found: list[bool], locked: int) -> Any:
+    kids = [Named(f"vol-client-{i}", f, locked) for i, f in enumerate(found)]
+    afr = Replicate(Xlator("vol-replicate-0", "cluster/replicate", {}, tuple(k.name for k in kids)), kids)
+    return trio.run(afr.call, GfFop.LOOKUP, F.GfxLookupReq(bytes(16), bytes(15) + b"\1", 0, "new", None), Identity())
+
+
+def test_a_name_being_created_on_less_than_a_quorum_is_not_there_yet():
+    """``afr_lookup_done``: ``in_flight_create`` (the name is locked, some copies lack it, the
+    others are no quorum) is ENOENT; unlocked, the copy that has it answers (a name heal's case)."""
+    with pytest.raises(FileNotFoundError):
+        _named_lookup([True, False, False], locked=1)
+    assert _named_lookup([True, False, False], locked=0).prestat.ia_gfid == GFID
+    assert _named_lookup([True, True, False], locked=1).prestat.ia_gfid == GFID
