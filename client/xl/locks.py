@@ -135,7 +135,11 @@ async def lock_all(
     do (``afr_lock_nonblocking``/``afr_lock_blocking``, ``ec_lock``): non-blocking on all at
     once; on a conflict (EAGAIN) undo and -- with ``fallback`` -- take them one after the
     other in child order, blocking (so two clients cannot deadlock), else fail with EAGAIN.
-    A child that is down (ENOTCONN, EBADF) is simply not locked.  Returns who is locked."""
+    A child that is down (ENOTCONN, EBADF) is simply not locked; with ``fallback`` (a
+    transaction's own lock) so is one that fails otherwise -- e.g. ESTALE: the inode is not
+    there yet, its MKDIR still on the way (``afr_lock_cbk`` goes on with the next child, only
+    ENOSYS stops it; ``is_blocking_locks_count_sufficient``: one child is enough, the caller
+    checks its quorum).  Returns who is locked."""
     from .base import gather
 
     n = len(children)
@@ -155,24 +159,29 @@ async def lock_all(
     conflict = any(o.errno == errno.EAGAIN for o in outs if not o.ok)
     if not conflict:
         bad = [o for o in outs if not o.ok and o.errno not in (errno.ENOTCONN, errno.EBADF)]
-        if bad:
+        if bad and (not fallback or not any(locked) or any(o.errno == errno.ENOSYS for o in bad)):
             await unlock_all(children, proc, req, ident, fd, locked)
             raise bad[0].error  # type: ignore[misc]
-        return locked
+        return locked  # a transaction's lock goes on without a child that failed it
     await unlock_all(children, proc, req, ident, fd, locked)
     if not fallback:
         raise fop_error(errno.EAGAIN)
     locked = [False] * n
     blocking = _blocking(proc, req)
+    failure: OSError | None = None
     for i in targets:
         try:
             await children[i].call(proc, blocking, ident, fd=fd)
         except OSError as exc:
-            if exc.errno in (errno.ENOTCONN, errno.EBADF):
-                continue
-            await unlock_all(children, proc, req, ident, fd, locked)
-            raise
+            if exc.errno == errno.ENOSYS:
+                await unlock_all(children, proc, req, ident, fd, locked)
+                raise
+            if exc.errno not in (errno.ENOTCONN, errno.EBADF):
+                failure = exc
+            continue
         locked[i] = True
+    if failure is not None and not any(locked):
+        raise failure
     return locked
 
 
