@@ -460,6 +460,14 @@ class Distribute(Subvolume):
         try:
             if dst_hashed is src.cached:
                 rsp = await src.cached.call(GfFop.RENAME, req, ident)
+            elif dst is not None and dst.cached is src.cached:
+                # dht_rename_create_links: both names' data on one subvolume -- unlink the new
+                # name's linkto on its hashed subvolume, rename where the data is; then a
+                # linkto with the moved file's gfid (the old one would be stale: ENOENT)
+                unlink = F.GfxUnlinkReq(req.newgfid, req.newbname, 0, None)
+                await gather([(0, bind(dst_hashed, GfFop.UNLINK, unlink, lk))])
+                rsp = await src.cached.call(GfFop.RENAME, req, ident)
+                await self._linkfile(dst_hashed, req.newgfid, req.newbname, gfid, src.cached, lk)
             else:
                 await self._linkfile(dst_hashed, req.oldgfid, req.oldbname, gfid, src.cached, lk)
                 link = F.GfxLinkReq(gfid, req.newgfid, req.newbname, {"force-replace": GfxValue.str("yes")})
