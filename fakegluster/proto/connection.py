@@ -36,14 +36,22 @@ from collections.abc import Iterable
 from typing import Any
 
 from .callback import PROGRAM as CALLBACK_PROGRAM
-from .errors import AcceptStat, AuthStat, ProtocolError, RejectStat
+from .errors import AcceptStat, AuthStat, MsgType, ProtocolError, RejectStat, ReplyStat
 from .events import NEED_DATA, Call, ConnectionClosed, Denied, Event, Expensive, NeedData, Reply
 from .programs import UNDECODABLE, Procedure, Program, all_programs, lookup
-from .record import DEFAULT_MAX_RECORD, PIECES_RECORD, Pieces, RecordReader, frame_header
-from .rpc import CallHeader, build_call_header, build_denied, build_reply_header, decode_auth, parse_header
+from .record import _MAX_FRAGMENT, DEFAULT_MAX_RECORD, LAST_FRAGMENT, PIECES_RECORD, Pieces, RecordReader, frame_header
+from .rpc import AUTH_NULL, CallHeader, build_call_header, build_denied, build_reply_header, decode_auth, parse_header
 from .xdr import DecodeError, Encoded, Struct, decode, encode
 
-__all__ = ["Role", "RpcConnection", "encode_call", "encode_reply", "error_reply", "decode_call_body"]
+__all__ = [
+    "Role",
+    "RpcConnection",
+    "encode_call",
+    "encode_reply",
+    "encode_success_reply",
+    "error_reply",
+    "decode_call_body",
+]
 
 
 class Role(enum.Enum):
@@ -75,6 +83,8 @@ def encode_reply(reply: Reply | Denied) -> list[Any]:
     """The record of ``reply`` as buffers: [mark + header + result, payload]."""
     if isinstance(reply, Denied):
         return _framed(build_denied(reply.xid, reply.reject_stat, reply.low, reply.high, reply.auth_stat), b"")
+    if reply.stat == AcceptStat.SUCCESS and reply.verf is AUTH_NULL and reply.result is not None:
+        return encode_success_reply(reply.xid, reply.result, reply.payload)
     body = build_reply_header(reply.xid, reply.stat, reply.verf, reply.low, reply.high)
     if reply.result is not None:
         cls = type(reply.result)
@@ -85,6 +95,40 @@ def encode_reply(reply: Reply | Denied) -> list[Any]:
         else:
             body += encode(cls, reply.result)
     return _framed(body, reply.payload)
+
+
+#: record mark, xid, REPLY, MSG_ACCEPTED, AUTH_NULL verifier (flavour, length), SUCCESS
+_SUCCESS_HEAD = struct.Struct(">7I")
+_SUCCESS_HEAD_SIZE = _SUCCESS_HEAD.size - 4  # the record mark does not count
+_REPLY, _ACCEPTED, _SUCCESS = int(MsgType.REPLY), int(ReplyStat.MSG_ACCEPTED), int(AcceptStat.SUCCESS)
+
+
+def encode_success_reply(xid: int, result: Any, payload: Any = b"") -> list[Any]:
+    """The record of an accepted SUCCESS reply carrying ``result`` (an XDR struct, or
+    :class:`Encoded`) with the AUTH_NULL verifier every gluster server sends
+    (``rpcsvc_fill_reply``), as buffers: [mark + header + result, payload pieces...].  The
+    mark and header are one ``pack``: every answered FOP takes this path (:func:`encode_reply`
+    for such replies, and a brick's READ fast path directly)."""
+    cls = result.__class__
+    if cls is Encoded:  # a reply the server keeps encoded (DUMP's)
+        body = result.data
+    elif not issubclass(cls, Struct):
+        raise TypeError(f"result of type {cls.__name__} is not an XDR struct")
+    else:
+        body = encode(cls, result)
+    if isinstance(payload, Pieces):
+        payload = payload.parts
+    if isinstance(payload, list):
+        n = sum(len(p) for p in payload)
+        parts = [p for p in payload if len(p)]
+    else:
+        n = len(payload)
+        parts = [payload] if n else []
+    length = _SUCCESS_HEAD_SIZE + len(body) + n
+    if length > _MAX_FRAGMENT:
+        raise ValueError(f"record of {length} bytes does not fit one fragment")
+    head = _SUCCESS_HEAD.pack(LAST_FRAGMENT | length, xid, _REPLY, _ACCEPTED, 0, 0, _SUCCESS)
+    return [head + body, *parts]
 
 
 def _framed(body: bytes, payload: Any) -> list[Any]:

@@ -19,10 +19,9 @@ import trio
 
 from ..proto import AcceptStat, Call, ConnectionClosed, ProtocolError, Reply, Role, RpcConnection, error_reply
 from ..proto.cli import GLUSTER_CLI_PROGRAM
+from ..proto.connection import encode_success_reply
 from ..proto.events import NEED_DATA, Denied, Expensive
 from ..proto.programs import Program, lookup
-from ..proto.record import LAST_FRAGMENT
-from ..proto.xdr import encode
 from .calllog import CallLog, CallRecord, Faults
 from .glusterd import NO_REPLY
 from .handle import DEFERRED, Sliced
@@ -49,8 +48,6 @@ DECODE_INLINE = 256 * 1024
 #: at most this many such decodes at once (they share the GIL anyway)
 _DECODE_THREADS = trio.CapacityLimiter(2)
 _connection_ids = itertools.count(1)
-#: record mark, xid, REPLY, MSG_ACCEPTED, AUTH_NULL verifier (flavour, length), SUCCESS
-_REPLY_HEAD = struct.Struct(">7I")
 
 
 class Session(Protocol):
@@ -154,11 +151,9 @@ class Dispatcher:
         if event.__class__ is not Call:
             return []
         faults = self.faults
-        if self.fast is not None and not (faults is not None and faults.active):
-            done = self.fast(event)
-            if done is not None:
-                return self._fast_reply(event, *done)
-        fault = self.faults.match(self.name, _proc_name(event)) if self.faults and self.faults.active else None
+        if faults is None or not faults.active:
+            return self.answer(event, fast=self.fast)
+        fault = faults.match(self.name, _proc_name(event))
         if fault is not None:
             if fault.action == "drop":
                 self._record(event, None, "fault: drop")
@@ -192,15 +187,25 @@ class Dispatcher:
             self.closing = True
         return [reply] if reply is not None else []
 
-    def answer(self, call: Call, fault: Any = None) -> list[Any]:
-        """The buffers answering ``call``.  Nothing a handler does, and no reply that cannot
-        be encoded, escapes: either becomes a SYSTEM_ERR reply to that call alone (what
-        rpcsvc sends when an actor fails, ``rpcsvc_error_reply``)."""
+    def answer(
+        self, call: Call, fault: Any = None, fast: Callable[[Call], tuple[Any, Any] | None] | None = None
+    ) -> list[Any]:
+        """The buffers answering ``call``: ``fast(call)`` first if given (the session's fast
+        path, ``BrickSession.fast``; None from it: not for it), else the session's
+        ``handle``.  Nothing either does, and no reply that cannot be encoded, escapes: either
+        becomes a SYSTEM_ERR reply to that call alone (what rpcsvc sends when an actor fails,
+        ``rpcsvc_error_reply``)."""
         in_size = self.conn.last_record_size - len(call.payload)  # what the call log may keep
         if fault is not None and fault.errno is not None:
             return self._fail(call, fault)
         t0 = time.perf_counter()
         try:
+            done = fast(call) if fast is not None else None
+            if done is not None:
+                took = time.perf_counter() - t0
+                if took > SLOW_CALL:
+                    self._slow(call, took)
+                return self._fast_reply(call, *done, in_size)
             result, payload = self.session.handle(call)
         except Exception:  # a bug must not take the server down: answer SYSTEM_ERR
             log.exception("%s: %s failed", self.name, _proc_name(call))
@@ -208,9 +213,8 @@ class Dispatcher:
             self._record(call, None, "SYSTEM_ERR", in_size)
             return self._system_err(call)
         took = time.perf_counter() - t0
-        if took > SLOW_CALL:  # every other client waited as long: say which call it was
-            level = logging.DEBUG if call.prog == GLUSTER_CLI_PROGRAM else logging.WARNING
-            log.log(level, "%s: %s took %.0f ms: %.300r", self.name, _proc_name(call), took * 1000, call.args)
+        if took > SLOW_CALL:
+            self._slow(call, took)
         if result is DEFERRED:  # the session answers later, through Connection.reply
             return []
         if result.__class__ is Denied:  # rpcsvc refused the call (MSG_DENIED), e.g. an insecure port
@@ -220,6 +224,11 @@ class Dispatcher:
             self.work = (call, result.steps, in_size)
             return []
         return self.reply_buffers(call, result, payload, in_size)
+
+    def _slow(self, call: Call, took: float) -> None:
+        """Every other client waited as long: say which call it was."""
+        level = logging.DEBUG if call.prog == GLUSTER_CLI_PROGRAM else logging.WARNING
+        log.log(level, "%s: %s took %.0f ms: %.300r", self.name, _proc_name(call), took * 1000, call.args)
 
     def _step(self) -> list[Any]:
         """Run the sliced work for one slice (:data:`SLICE_SECONDS`); its reply once done."""
@@ -255,19 +264,16 @@ class Dispatcher:
         self._record(call, result, None, in_size + len(buffers[0]))
         return buffers
 
-    def _fast_reply(self, call: Call, result: Any, payload: Any) -> list[Any]:
-        """:meth:`reply_buffers` for a successful reply the session's fast path made: the
-        record mark and accepted-reply header (AUTH_NULL verifier, as every gluster server
-        sends) in one ``pack``."""
+    def _fast_reply(self, call: Call, result: Any, payload: Any, in_size: int) -> list[Any]:
+        """:meth:`reply_buffers` for the successful reply the session's fast path made (it
+        has no MSG_DENIED, DEFERRED or sliced answers), with the proto's SUCCESS encoder."""
         try:
-            body = encode(result.__class__, result)
+            buffers = encode_success_reply(call.xid, result, payload)
         except (ValueError, TypeError, OverflowError, struct.error):
-            return self.reply_buffers(call, result, payload, self.conn.last_record_size - len(call.payload))
-        n = len(payload)
-        head = _REPLY_HEAD.pack(LAST_FRAGMENT | (24 + len(body) + n), call.xid, 1, 0, 0, 0, 0) + body
+            return self.reply_buffers(call, result, payload, in_size)  # (which answers SYSTEM_ERR)
         if self.calls is not None:
-            self._record(call, result, None, self.conn.last_record_size - len(call.payload) + len(head))
-        return [head, payload] if n else [head]
+            self._record(call, result, None, in_size + len(buffers[0]))
+        return buffers
 
     def _system_err(self, call: Call) -> list[Any]:
         return self.conn.send_buffers(Reply(call.xid, stat=AcceptStat.SYSTEM_ERR))

@@ -8,12 +8,16 @@ interop suites)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
+import logging
+import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fakegluster.proto import Call, Role, RpcConnection, common, fops, rpc
+from fakegluster.proto import AcceptStat, Call, Role, RpcConnection, common, fops, rpc
 from fakegluster.proto.gfdict import GfxValue
+from fakegluster.server import dispatch
 from fakegluster.server.brick import Brick, BrickSession
 from fakegluster.server.calllog import CallLog
 from fakegluster.server.fops import ANON_FD, SLICE_IO
@@ -124,3 +128,41 @@ def test_the_fast_path_steps_aside_when_a_translator_above_posix_has_a_say():
     side = Side(True)
     stat = Call(9, fops.GLUSTER_FOP_PROGRAM, 400, fops.GfFop.FSTAT, fops.GfxFstatReq(GFID, side.fds[0], None), CRED)
     assert side.session.fast(stat) is None
+
+
+def test_a_fast_path_failure_answers_system_err_to_that_call_and_the_connection_goes_on(monkeypatch):
+    """A bug under the fast path is caught by the dispatcher's SYSTEM_ERR net, as one in
+    ``handle`` is (``rpcsvc_error_reply``): that call gets SYSTEM_ERR, the next is answered."""
+    side = Side(True)
+    read = functools.partial(side.send, fops.GfFop.READ)
+
+    def broken(*args: object) -> object:
+        raise RuntimeError("a bug in the fast path")
+
+    monkeypatch.setattr(side.session.fops, "fast_read", broken)
+    side.client.receive_data(read(_read_args(side, "ro", 0, 4096, None)))
+    reply = side.client.next_event()
+    assert reply.stat == AcceptStat.SYSTEM_ERR and reply.result is None
+    assert side.d.errors == 1 and not side.d.closing
+    last = list(side.calls)[-1]
+    assert last.error == "SYSTEM_ERR" and last.procnum == fops.GfFop.READ
+    monkeypatch.undo()
+    side.client.receive_data(read(_read_args(side, "ro", 0, 4096, None)))
+    assert side.client.next_event().result.op_ret == 4096
+
+
+def test_a_slow_fast_path_read_is_named_as_a_slow_handle_is(monkeypatch, caplog):
+    side = Side(True)
+    taken = []
+    fast = side.session.fops.fast_read
+
+    def slow(call: Call) -> object:
+        taken.append(call.xid)
+        time.sleep(dispatch.SLOW_CALL * 1.5)
+        return fast(call)
+
+    monkeypatch.setattr(side.session.fops, "fast_read", slow)
+    with caplog.at_level(logging.WARNING, logger="fakegluster.server"):
+        side.call(fops.GfFop.READ, _read_args(side, "ro", 0, 4096, None))
+    assert taken == [side.xid]
+    assert [r.getMessage().split(" took ")[0] for r in caplog.records] == ["b: READ"]
