@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["main"]
 
@@ -35,14 +37,18 @@ def _serve(args: argparse.Namespace) -> int:
             gc.enable()
 
 
-def _prebind(args: argparse.Namespace) -> dict[str, list[Any]]:
+def _prebind(args: argparse.Namespace, early: dict[str, Any] | None = None) -> dict[str, list[Any]]:
     """The first node's TCP glusterd listeners, bound before trio and the server are imported
     (~30 ms after exec instead of ~200 ms): a libgfapi client started alongside ``serve`` then
     waits in the kernel's accept queue instead of failing at once ("failed to connect": glfs_init
-    does not retry a refused connection).  Anything that fails here is left to the server, which
-    binds again and reports it as always; ``--cluster`` without ``--listen`` takes that path too."""
+    does not retry a refused connection).  ``early``: what :func:`_early_bind` bound before the
+    arguments were parsed (url -> ((host, port), sockets)); its sockets are taken when argparse
+    read the same URL as the same host and port, the others closed.  Anything that fails here is
+    left to the server, which binds again and reports it as always; ``--cluster`` without
+    ``--listen`` takes that path too."""
     from .server.listen import DEFAULT_LISTEN, parse_listen, tcp_listeners
 
+    early = early if early is not None else {}
     if args.cluster and not args.listen:
         return {}
     bound: dict[str, list[Any]] = {}
@@ -50,21 +56,88 @@ def _prebind(args: argparse.Namespace) -> dict[str, list[Any]]:
         for url in args.listen or [DEFAULT_LISTEN]:
             li = parse_listen(url)
             if li.transport == "tcp" and li.host is not None and url not in bound:
-                bound[url] = tcp_listeners(li.host, li.port or 0)
+                where, socks = early.pop(url, (None, []))
+                if where == (li.host, li.port):
+                    bound[url] = socks
+                else:
+                    _close_all({url: socks})
+                    bound[url] = tcp_listeners(li.host, li.port or 0)
     except (ValueError, OSError):
         _close_all(bound)
         return {}
     return bound
 
 
-def _close_all(bound: dict[str, list[Any]]) -> None:
+def _early_listen(argv: list[str]) -> list[tuple[str, str, int]] | None:
+    """The TCP ``--listen`` URLs of a ``serve`` command line as (url, host, port), read before
+    argparse (which takes ~5 ms to build): None when unsure (another command, ``--cluster``,
+    an abbreviated option, a URL that is not plainly ``tcp://HOST:PORT``).  :func:`_prebind`
+    checks each against what argparse and :func:`.server.listen.parse_listen` read."""
+    if not argv or argv[0] != "serve":
+        return None
+    urls: list[str] = []
+    i = 1
+    while i < len(argv):
+        a = argv[i]
+        if a == "--listen" and i + 1 < len(argv):
+            urls.append(argv[i + 1])
+            i += 2
+            continue
+        if a.startswith("--listen="):
+            urls.append(a[len("--listen=") :])
+        elif a in ("--", "--l", "--c") or a.startswith(("--li", "--cl", "-h", "--h")):
+            return None
+        i += 1
+    found = []
+    for url in urls or ["tcp://127.0.0.1:24007"]:  # listen.DEFAULT_LISTEN
+        if not url.startswith("tcp://"):
+            return None
+        hostport = url[len("tcp://") :].rstrip("/")
+        host, colon, port = hostport.rpartition(":")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        elif ":" in host:
+            return None
+        if (
+            not colon
+            or not host
+            or not (port.isascii() and port.isdigit() and int(port) < 65536)
+            or "/" in host
+            or "@" in host
+        ):
+            return None
+        found.append((url, host.lower(), int(port)))
+    return found
+
+
+def _early_bind(argv: list[str]) -> dict[str, Any]:
+    """The listeners :func:`_early_listen` finds, bound at once (url -> ((host, port),
+    sockets)); nothing when unsure or when one cannot be bound (the usual path then reports it)."""
+    found = _early_listen(argv)
+    if not found:
+        return {}
+    from .server.bind import tcp_listeners
+
+    bound: dict[str, Any] = {}
+    try:
+        for url, host, port in found:
+            if url not in bound:
+                bound[url] = ((host, port), tcp_listeners(host, port))
+    except (ValueError, OSError):
+        _close_all(bound)
+        return {}
+    return bound
+
+
+def _close_all(bound: dict[str, Any]) -> None:
+    """Close listening sockets: url -> sockets, or url -> (address, sockets)."""
     for socks in bound.values():
-        for s in socks:
+        for s in socks[1] if isinstance(socks, tuple) else socks:
             s.close()
 
 
 def _serve_gc_paused(args: argparse.Namespace, collecting: bool) -> int:
-    prebound = _prebind(args)
+    prebound = _prebind(args, getattr(args, "early_bound", None))
     try:
         return _serve_prebound(args, collecting, prebound)
     finally:
@@ -213,6 +286,8 @@ def _expected(exc: BaseException) -> str | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     from . import __version__
 
     parser = argparse.ArgumentParser(prog="fakegluster", description=__doc__)
@@ -316,9 +391,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    status: int = args.func(args)
-    return status
+    argv = sys.argv[1:] if argv is None else list(argv)
+    early = _early_bind(argv)  # before argparse: see _prebind
+    try:
+        args = build_parser().parse_args(argv)
+        if early:
+            args.early_bound = early
+        status: int = args.func(args)
+        return status
+    finally:
+        _close_all(early)  # those _prebind did not take
 
 
 if __name__ == "__main__":

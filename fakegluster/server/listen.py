@@ -2,8 +2,8 @@
 host, one port for a brick on several hosts, unix sockets (a stale one is replaced).
 
 Importing this module does not import trio (only :func:`run_listeners` and :func:`close_now`
-use it): ``fakegluster serve`` binds its glusterd listeners with it before the heavy imports
-(:func:`fakegluster.cli._prebind`), so a client started alongside queues in the kernel.
+use it): ``fakegluster serve`` parses its ``--listen`` URLs with it before the heavy imports
+(:func:`fakegluster.cli._prebind`); the TCP sockets themselves come from :mod:`.bind`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import stat
 import urllib.parse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+from .bind import DEFAULT_LISTEN, LISTEN_BACKLOG, _cannot, bracket, tcp_listeners
 
 if TYPE_CHECKING:
     import trio
@@ -39,12 +41,6 @@ __all__ = [
     "DEFAULT_LISTEN",
 ]
 
-#: listen() backlog: GLUSTERFS_SOCKET_LISTEN_BACKLOG (glusterd and bricks, transport.listen-backlog)
-LISTEN_BACKLOG = 1024
-
-#: glusterd's own address (``fakegluster serve`` without ``--listen``)
-DEFAULT_LISTEN = "tcp://127.0.0.1:24007"
-
 
 @dataclasses.dataclass(frozen=True)
 class Listen:
@@ -57,10 +53,6 @@ class Listen:
         if self.transport == "unix":
             return f"unix://{self.path}"
         return f"tcp://{bracket(self.host)}:{self.port}"
-
-
-def bracket(host: str | None) -> str:
-    return f"[{host}]" if host and ":" in host else str(host)
 
 
 def parse_listen(text: str) -> Listen:
@@ -103,44 +95,6 @@ def unmapped(host: str) -> str:
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
         return str(addr.ipv4_mapped)
     return host
-
-
-def _cannot(url: str, exc: OSError) -> OSError:
-    """The OSError of a failed bind, saying which address (a one-line error for the CLI)."""
-    return OSError(exc.errno, f"cannot listen on {url}: {exc.strerror or exc}")
-
-
-def tcp_listeners(host: str, port: int) -> list[socket.socket]:
-    """Listening sockets for every address of ``host`` (one port for all when port is 0);
-    an OSError names the address it could not listen on."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except OSError as exc:
-        raise _cannot(f"tcp://{bracket(host)}:{port}", exc) from None
-    socks: list[socket.socket] = []
-    seen = set()
-    try:
-        for family, _type, proto, _name, addr in infos:
-            if (family, addr[0]) in seen:
-                continue
-            seen.add((family, addr[0]))
-            s = socket.socket(family, socket.SOCK_STREAM, proto)
-            socks.append(s)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            if port == 0 and len(socks) > 1:
-                addr = (addr[0], socks[0].getsockname()[1], *addr[2:])
-            try:
-                s.bind(addr)
-            except OSError as exc:
-                raise _cannot(f"tcp://{bracket(str(addr[0]))}:{addr[1]!s}", exc) from None
-            s.listen(LISTEN_BACKLOG)
-    except OSError:
-        for s in socks:
-            s.close()
-        raise
-    return socks
 
 
 def unix_listener(path: str) -> socket.socket:
