@@ -36,7 +36,7 @@ import pytest
 from fakegluster.server import FakeGluster
 from fakegluster.testing.netns import netns
 from fakegluster.testing.procs import run_gfapi
-from tests.helpers import parallel
+from tests.helpers import again_after_ec_update_race, parallel
 from tests.interop.clusterwork import (
     Entry,
     Target,
@@ -97,19 +97,13 @@ def qemu_raw_workload(t: Target) -> str:
     _check(run_gfapi(t.argv(["qemu-img", "create", "-q", "-f", "raw", img, "4M"]), 120), "qemu-img create")
     io = ["-c", "write -P 0x5a 0 256k", "-c", "write -P 0xa5 1M 64k", "-c", "read -P 0x5a 0 256k"]
     io += ["-c", "read -P 0xa5 1M 64k", "-c", "read -P 0 2M 64k"]
-    cp = run_gfapi(t.argv(["qemu-io", "-f", "raw", *io, img]), 120)
-    if cp.returncode and EC_UPDATE_RACE in cp.stderr:
-        # the 10.3 disperse client's own race (under load, on a fake or a real volume alike):
-        # "Have : 0 ... Mask: 000000", its version/size update fails and FSYNC/FLUSH say EBADF
-        # (as tests/conformance's qemu_interop); these writes and reads are idempotent: again
-        cp = run_gfapi(t.argv(["qemu-io", "-f", "raw", *io, img]), 120)
+    cmd = t.argv(["qemu-io", "-f", "raw", *io, img])
+    # the 10.3 disperse client's own version/size race (tests/helpers.py ec_update_race): these
+    # writes and reads are idempotent, so again
+    cp = again_after_ec_update_race(cmd, run_gfapi(cmd, 120), 120)
     out = _check(cp, "qemu-io")
     assert "Pattern verification failed" not in out, out
     return out
-
-
-#: libgfapi's log line when cluster/disperse's version/size update failed (ec_update_size_version_done).
-EC_UPDATE_RACE = "Failed to update version and size"
 
 
 def writer(mnt: Path, parity: int) -> None:
