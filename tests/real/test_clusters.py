@@ -173,12 +173,43 @@ def _changelogs(vol, path: str) -> list[dict[str, bytes]]:
     return out
 
 
+#: the dirty marks a real client's transaction sets in its pre-op and takes back in its post-op
+#: (afr-transaction.c afr_changelog_pre_op: trusted.afr.dirty +1, pending 0; ec-common.c: trusted.ec.dirty)
+DIRTY_XATTRS = ("trusted.afr.dirty", "trusted.ec.dirty")
+
+
+def _wait_post_ops(vol, path: str, timeout: float = 60) -> None:
+    """Until no brick's copy of ``path`` carries a dirty mark: call before unmounting a FUSE client
+    that wrote ``path``.
+
+    The real FUSE client's close does not wait for its last post-op: write-behind answers FLUSH
+    before it winds it (flush-behind, on by default: wb_flush_helper) and AFR/EC take their dirty
+    mark back when that FLUSH wakes the delayed post-op (or post-op-delay-secs / eager-lock-timeout,
+    1 s, later).  An unmount ends the process at once (fuse_thread_proc: ENODEV, then
+    ``kill(getpid(), SIGTERM)``), so an unmount right after close can drop that post-op: every brick
+    keeps dirty 1 with no pending mark, and ``heal info`` lists the file until glustershd's next
+    crawl (cluster.heal-timeout, 600 s)."""
+
+    def dirty() -> list[str]:
+        marks = []
+        for b in vol.brick_paths:
+            p = os.path.join(b, path)
+            marks += [f"{p} {k}" for k in DIRTY_XATTRS if k in os.listxattr(p) and any(os.getxattr(p, k))]
+        return marks
+
+    deadline = time.monotonic() + timeout
+    while (left := dirty()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, f"the FUSE client's post-op did not come in {timeout} s: {left}"
+
+
 def _assert_nothing_pending(vol, own: str, timeout: float = 20) -> None:
     """``heal info`` lists none of this test's entries (``own``: its file or directory at the volume's
-    root), at the latest ``timeout`` s from now (the FUSE client's last post-op may come ~1 s after close).
+    root), at the latest ``timeout`` s from now (an index entry goes a moment after the post-op that
+    cleared its marks).
 
     The session's volumes are shared: what another test left pending (a file hit by 10.3's disperse
-    version/size bug, see _EC_UPDATE_RACE in tests/conformance/test_conformance.py) is not this
+    version/size bug, see ec_update_race in tests/helpers.py) is not this
     test's to judge. Entries listed by gfid and a brick's non-Connected status line cannot be told
     apart, so they count as this test's."""
 
@@ -220,6 +251,7 @@ def test_concurrent_writers_leave_nothing_to_heal(real_cluster):
                 f.pwrite(os.urandom(64 * 1024), i * 64 * 1024)
         t.join()
         assert not errors
+        _wait_post_ops(vol, f"{d}/fuse")  # before the unmount ends the FUSE client
     keys = afr.pending_keys([f"{vol.name}-client-{i}" for i in range(3)])
     for name in ("gfclient", "fuse"):
         logs = _changelogs(vol, f"{d}/{name}")
@@ -265,6 +297,7 @@ def test_gfclient_and_fuse_writing_one_file_at_once(real_cluster, kind):
             assert f.read() == b"".join(pieces)
         with open(f"{mnt}/{name}", "rb") as fh:
             assert fh.read() == b"".join(pieces)
+        _wait_post_ops(vol, name)  # before the unmount ends the FUSE client
     _assert_nothing_pending(vol, name)
 
 
