@@ -396,10 +396,12 @@ class FdFops:
         return F.GfxReaddirRsp(len(out), code, None, tuple(out))
 
     def op_readdirp(self, a: F.GfxReaddirpReq, call: Call) -> F.GfxReaddirpRsp:
-        out, code = self._entries(
-            a,
-            148 + 12,
-            lambda i, raw, name, attr, entries: F.GfxDirplist(
+        parent = self._fd(a.gfid, a.fd).gfid
+
+        def entry(i: int, raw: int, name: str, attr: Any, entries: list[Any]) -> F.GfxDirplist:
+            if name not in (".", ".."):  # the brick learns the names it lists (server4_readdirp_cbk:
+                self.state.linked(attr.gfid, parent, name)  # gf_link_inodes_from_dirent; inode_link skips . ..)
+            return F.GfxDirplist(
                 ino_of(attr.gfid),
                 _cookie(i, entries),
                 raw,
@@ -407,8 +409,9 @@ class FdFops:
                 name,
                 to_iatt(attr),
                 entry_xdata(self, attr, name, a.xdata) if a.xdata else {},
-            ),
-        )
+            )
+
+        out, code = self._entries(a, 148 + 12, entry)
         return F.GfxReaddirpRsp(len(out), code, None, tuple(out))
 
 
