@@ -133,12 +133,15 @@ def names_looked_up(side: Side) -> None:
     knows a name again once a client looks it up or lists its directory (server4_readdirp_cbk links
     the entries).  The restarted real brick 1 lists what no step looked up (``/sb-rest``) as
     ``<gfid:...>`` in 13 runs of 14, by path in one (a full suite): something outside the test
-    taught it the name.  From here on both sides' bricks know every name, whatever else looks."""
-    fuse_umount(side.mnt)
+    taught it the name.  So the test's FUSE client is unmounted while the CLI runs (nothing can
+    list or look up through it), and from here on both sides' bricks know every name."""
     fuse_mount(side.target, side.mnt)
-    for name in NAMES:
-        with contextlib.suppress(OSError):  # a split brain may answer EIO: the lookups were made
-            os.stat(side.mnt / name)
+    try:
+        for name in NAMES:
+            with contextlib.suppress(OSError):  # a split brain may answer EIO: the lookups were made
+                os.stat(side.mnt / name)
+    finally:
+        fuse_umount(side.mnt)
 
 
 def resolve(side: Side, bricks: list[str]) -> list[str]:
@@ -190,6 +193,9 @@ def run_side(side: Side) -> dict:
     fuse_mount(side.target, side.mnt)
     try:
         split(side)
+    finally:
+        fuse_umount(side.mnt)  # no FUSE client while the CLI runs: nothing else looks (names_looked_up)
+    try:
         first = side.cli("volume", "heal", side.target.volume, "info", "split-brain")
         bricks = bricks_of(first)
         assert len(bricks) == 2, first
