@@ -138,13 +138,50 @@ def _close_all(bound: dict[str, Any]) -> None:
 
 def _serve_gc_paused(args: argparse.Namespace, collecting: bool) -> int:
     prebound = _prebind(args, getattr(args, "early_bound", None))
+    early = _early_server(args, prebound)
     try:
-        return _serve_prebound(args, collecting, prebound)
+        return _serve_prebound(args, collecting, prebound, early)
     finally:
+        if early is not None:
+            early[0].close()  # nothing once the server took its connections
         _close_all(prebound)  # the server closed those it adopted; these if it never started
 
 
-def _serve_prebound(args: argparse.Namespace, collecting: bool, prebound: dict[str, list[Any]]) -> int:
+def _early_server(args: argparse.Namespace, prebound: dict[str, list[Any]]) -> tuple[Any, list[Any]] | None:
+    """The server of the first DUMP/GETSPEC answers (:class:`.server.early.EarlyServer`),
+    started on the pre-bound listeners while the rest is imported, and the volume specs it
+    planned (the server is made of the same); None, and the usual path, for anything but
+    in-memory volumes on one node without a call log, pcap, TLS or connection limit, or when
+    something is wrong with the arguments (the usual path reports it)."""
+    if not prebound or args.cluster or args.node or args.nodes or args.call_log or args.pcap:
+        return None
+    if args.secure_access or args.max_connections is not None:
+        return None
+    from .server.early import EarlyServer
+    from .server.listen import DEFAULT_LISTEN, parse_listen
+    from .server.node import Node, node0_name
+    from .server.volspec import parse_volume_spec
+
+    if any("=" not in item or item.startswith("=") for item in args.set or []):
+        return None  # (the usual path reports it)
+    options = dict(item.split("=", 1) for item in args.set or [])
+    try:
+        specs = [parse_volume_spec(v) for v in args.volume or ["testvol"]]
+        if any(s.store is not None or s.on_disk for s in specs):
+            return None
+        for spec in specs:
+            spec.options = {**options, **spec.options}
+        node = Node(node0_name(), [parse_listen(u) for u in args.listen or [DEFAULT_LISTEN]], dynamic_host=True)
+        early = EarlyServer(node, specs, prebound)
+    except (ValueError, OSError):
+        return None
+    early.start()
+    return early, specs
+
+
+def _serve_prebound(
+    args: argparse.Namespace, collecting: bool, prebound: dict[str, list[Any]], early: tuple[Any, list[Any]] | None
+) -> int:
     import gc
     import logging
     import signal
@@ -197,7 +234,7 @@ def _serve_prebound(args: argparse.Namespace, collecting: bool, prebound: dict[s
             if cf.nodes and nodes is None:
                 nodes = cf.nodes
         server = FakeGluster(
-            volumes or ["testvol"],
+            early[1] if early is not None else volumes or ["testvol"],
             listen or [DEFAULT_LISTEN],
             nodes=nodes,
             max_connections=args.max_connections,
@@ -206,6 +243,7 @@ def _serve_prebound(args: argparse.Namespace, collecting: bool, prebound: dict[s
             management_tls=management_tls,
             pcap=args.pcap,
             prebound=prebound,
+            early=early[0] if early is not None else None,
         )
     except (ValueError, OSError) as exc:
         return _fail(str(exc))

@@ -29,7 +29,7 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
 
@@ -43,10 +43,13 @@ from .controls import BrickControl, NodeControl, ServerInfo
 from .heal import BrickHealInfo, HealReport
 from .listen import DEFAULT_LISTEN, Listen, parse_listen, reachable
 from .net import ConnectionLimit
-from .node import Node
+from .node import Node, node0_name
 from .pcap import PcapWriter
 from .runtime import Cluster, ClusterError
 from .volspec import VolumeSpec, parse_volume_spec, volume_spec
+
+if TYPE_CHECKING:
+    from .early import EarlyServer
 
 R = TypeVar("R")
 
@@ -85,13 +88,6 @@ def to_spec(item: VolumeLike) -> VolumeSpec:
         kw = dict(item)
         return volume_spec(str(kw.pop("name")), **kw)
     raise TypeError(f"a volume is a spec string, VolumeSpec, dict or (name, Store), not {item!r}")
-
-
-def _node0_name() -> str:
-    """The first node's name in ``host:/path``: this machine's host name, as a real pool
-    names it (glusterd refuses ``localhost``/``127.0.0.1`` brick hosts)."""
-    name = socket.gethostname()
-    return name if name and name not in ("localhost",) and not name.startswith("127.") else "fakegluster-node0"
 
 
 def _extra_nodes(nodes: int | Sequence[str] | None, listen: list[Listen]) -> list[str]:
@@ -150,6 +146,10 @@ class FakeGluster:
             :func:`.listen.tcp_listeners`' sockets), served instead of binding anew the first
             time the first node starts (``fakegluster serve`` binds before its imports, so
             a client started alongside waits in the kernel); closed when the server ends.
+        early: what answered the first DUMP/GETSPEC calls on those sockets (``fakegluster
+            serve``: :class:`~.early.EarlyServer`): the first node takes its node's uuid, the
+            volumes are its planned models (the volume-ids and credentials its volfiles
+            named), and :meth:`serve` takes over its connections.
     """
 
     def __init__(
@@ -167,6 +167,7 @@ class FakeGluster:
         pcap: str | os.PathLike[str] | PcapWriter | None = None,
         netns: str | None = None,
         prebound: Mapping[str, list[socket.socket]] | None = None,
+        early: EarlyServer | None = None,
     ) -> None:
         self.listen = [parse_listen(x) for x in listen]
         if not self.listen:
@@ -174,7 +175,7 @@ class FakeGluster:
         self.volume_specs = [to_spec(v) for v in volumes]
         for spec in self.volume_specs:
             spec.options = {**(options or {}), **spec.options}
-        node_list = [Node(_node0_name(), self.listen, dynamic_host=True)]
+        node_list = [Node(node0_name(), self.listen, dynamic_host=True)]
         for address in _extra_nodes(nodes, self.listen):
             if ":" in address and not address.startswith("["):
                 raise ValueError(f"node {address!r}: give IPv6 nodes as addresses without a port")
@@ -200,8 +201,16 @@ class FakeGluster:
             self.cluster.prebound[li] = list(socks)
         self.pcap = pcap
         planned: list[model.Volume] = []
-        for spec in self.volume_specs:  # refuse an impossible spec now, not when serving
+        if early is not None:
+            if [m.name for m in early.models] != [s.name for s in self.volume_specs]:
+                raise ValueError("early: planned for other volumes")
+            node_list[0].uuid = early.node.uuid
+            planned = list(early.models)
+        for spec in self.volume_specs if early is None else ():  # refuse an impossible spec now
             planned.append(self.cluster.plan(spec, planned))
+        self._early = early
+        #: the models the first serve creates (those the early server answered with)
+        self._planned: list[model.Volume] | None = planned if early is not None else None
         self.info: ServerInfo | None = None
         self._thread: TrioThread[ServerInfo] | None = None
         self._same_port = False
@@ -226,14 +235,19 @@ class FakeGluster:
                 if restarting and not self._same_port:
                     for node in cluster.nodes:
                         node.bound = []  # the listeners as configured (port 0: a new one)
+                early, self._early = self._early, None
+                if early is not None:  # its connections, served with the listener they came in on
+                    for h in early.handover():
+                        cluster.preaccepted.setdefault(parse_listen(h.url), []).append(h)
                 cluster.start_node(first, bricks=False)
                 for node in cluster.nodes[1:]:
                     _start_extra_node(cluster, node, first.glusterd_port)
                 if restarting:
                     _restart_volumes(cluster, self._same_port)
                 else:
-                    for spec in self.volume_specs:
-                        cluster.create_volume(spec)
+                    planned, self._planned = self._planned, None
+                    for i, spec in enumerate(self.volume_specs):
+                        cluster.create_volume(spec, planned[i] if planned is not None else None)
                 self.info = ServerInfo(self)
                 task_status.started(self.info)
         finally:

@@ -150,15 +150,27 @@ def bind_same_port(hosts: Sequence[str], port: int = 0, attempts: int = 20) -> l
 
 
 async def run_listeners(
-    scope: trio.CancelScope, listeners: list[tuple[socket.socket, Any]], limit: ConnectionLimit
+    scope: trio.CancelScope,
+    listeners: list[tuple[socket.socket, Any]],
+    limit: ConnectionLimit,
+    accepted: Sequence[tuple[socket.socket, Any, Any]] = (),
 ) -> None:
     """Accept on each (socket, handler) (connections served in a nursery of their own) until
-    ``scope`` is cancelled, which closes the listeners and every connection."""
+    ``scope`` is cancelled, which closes the listeners and every connection.  ``accepted``:
+    (socket, address, handler) of connections accepted before (:mod:`.early`), served first."""
     import trio
+
+    from .net import _counted
 
     try:
         with scope:
             async with trio.open_nursery() as nursery:
+                for conn, addr, handler in accepted:  # as serve_listener takes a new one
+                    limit.current += 1
+                    limit.accepted += 1
+                    conn.setblocking(False)
+                    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    nursery.start_soon(_counted, handler, conn, addr, limit)
                 for s, handler in listeners:
                     nursery.start_soon(_accept, s, handler, nursery, limit)
     finally:

@@ -11,6 +11,7 @@ drops its connections, its bricks stop) and brought back on the same glusterd po
 from __future__ import annotations
 
 import dataclasses
+import socket
 import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,14 @@ if TYPE_CHECKING:
 
     from .brick import Brick
 
-__all__ = ["Node"]
+__all__ = ["Node", "node0_name"]
+
+
+def node0_name() -> str:
+    """The first node's name in ``host:/path``: this machine's host name, as a real pool
+    names it (glusterd refuses ``localhost``/``127.0.0.1`` brick hosts)."""
+    name = socket.gethostname()
+    return name if name and name not in ("localhost",) and not name.startswith("127.") else "fakegluster-node0"
 
 
 @dataclasses.dataclass(eq=False)

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import trio
 
 from ..inproc import MessageStream, offer_rdma
-from ..mgmt import create, model, options
+from ..mgmt import model, options
 from ..store import Store, open_store
 from .auth import LOCAL_PEER, Peer, allows_insecure, server_options
 from .brick import BRICK_PROGRAMS, Brick, BrickSession
@@ -35,6 +35,7 @@ from .identity import IDENTITY_FILE, VolumeIdentity, identity_folder
 from .listen import Listen, bind_same_port, close_now, reachable, run_listeners, tcp_listeners, unix_listener, unmapped
 from .net import ConnectionLimit, next_connection_id, serve_socket, serve_stream
 from .node import Node, find_node
+from .planning import ClusterError, plan_volume
 from .tls import ContextCache, TLSSettings, ssl_enabled, tls_accept
 from .volspec import VolumeSpec
 from .volume import Volume
@@ -45,10 +46,6 @@ log = logging.getLogger("fakegluster.server")
 
 
 T = TypeVar("T")
-
-
-class ClusterError(ValueError):
-    """An impossible request (unknown volume, brick, node; a spec glusterd would refuse)."""
 
 
 class Cluster:
@@ -94,34 +91,15 @@ class Cluster:
         #: listening sockets bound before the server started, by the listener they serve
         #: (``fakegluster serve`` binds before its imports): adopted by :meth:`start_node`
         self.prebound: dict[Listen, list[socket.socket]] = {}
+        #: connections :mod:`.early` accepted on those listeners (its :class:`~.early.Handed`),
+        #: served by :meth:`start_node` with the listener's other connections
+        self.preaccepted: dict[Listen, list[Any]] = {}
 
     # ---- volumes --------------------------------------------------------------------
     def plan(self, spec: VolumeSpec, others: Iterable[model.Volume] = ()) -> model.Volume:
-        """The volume ``spec`` describes, checked as ``volume create ... force`` checks it
-        (:mod:`fakegluster.mgmt.create`), without touching anything."""
-        words = []
-        for i, (host, path) in enumerate(spec.brick_words([n.host for n in self.nodes])):
-            node = self.nodes[i % len(self.nodes)] if host is None else find_node(self.nodes, host)
-            if node is None:
-                known = ", ".join(sorted({n for nd in self.nodes for n in nd.names()}))
-                raise ClusterError(f"volume {spec.name}: brick {host}:{path}: no such node (nodes: {known})")
-            words.append(f"{node.host}:{path}")
-        try:
-            req = create.cli_create_request(spec.name, words, **spec.create_args())
-            new = create.stage_create(req, others, self.resolve_host)
-            vol = create.commit_create(req, new)
-        except model.VolumeError as exc:
-            raise ClusterError(f"volume {spec.name}: {exc.message or 'refused by the gluster CLI'}") from None
-        if spec.store is not None and vol.brick_count != 1:
-            raise ClusterError(f"volume {spec.name}: a ready store serves a one-brick volume only")
-        try:
-            if spec.options:  # volume set, as glusterd stages and stores it
-                options.set_options(vol, list(spec.options.items()), [*others, vol], strict=True)
-            server_options("/", None, None, vol.options)
-        except (model.VolumeError, ValueError) as exc:
-            raise ClusterError(f"volume {spec.name}: {getattr(exc, 'message', exc)}") from None
-        options.update_op_versions(vol)
-        return vol
+        """The volume ``spec`` describes, checked as ``volume create ... force`` checks it,
+        without touching anything (:func:`.planning.plan_volume`)."""
+        return plan_volume(self.nodes, spec, others)
 
     def resolve_host(self, host: str) -> str | None:
         """The uuid of the node a brick host names (``glusterd_hostname_to_uuid``), None if
@@ -129,9 +107,11 @@ class Cluster:
         node = find_node(self.nodes, host)
         return node.uuid if node is not None else None
 
-    def create_volume(self, spec: VolumeSpec) -> Volume:
-        """Create (and, if ``spec.start``, start) the volume ``spec`` describes."""
-        m = self.plan(spec, [v.model for v in self.volumes.values()])
+    def create_volume(self, spec: VolumeSpec, planned: model.Volume | None = None) -> Volume:
+        """Create (and, if ``spec.start``, start) the volume ``spec`` describes (``planned``:
+        what :meth:`plan` made of it before, e.g. while ``fakegluster serve`` was answering its
+        first GETSPECs: an in-memory volume keeps its volume-id and credentials)."""
+        m = planned if planned is not None else self.plan(spec, [v.model for v in self.volumes.values()])
         storage = "store" if spec.store is not None else "directory" if spec.on_disk else "memory"
         vol = self.add_volume(m, storage=storage, store=spec.store)
         if spec.start:
@@ -171,6 +151,8 @@ class Cluster:
             # a new brick directory: the identity glusterd's create gave the volume is kept
             ident = VolumeIdentity(m.name, m.volume_id, m.username, m.password, folder=folder)
             ident.save()
+        elif folder is None and m.volume_id and m.username and m.password:  # the one create gave it
+            ident = VolumeIdentity(m.name, m.volume_id, m.username, m.password)
         else:
             ident = VolumeIdentity.load_or_create(folder, m.name)
         m.volume_id, m.username, m.password = ident.volume_id, ident.username, ident.password
@@ -446,6 +428,7 @@ class Cluster:
             return
         nursery = self._need_nursery()
         bound: list[tuple[Listen, list[socket.socket]]] = []
+        early: list[tuple[socket.socket, Any, Any]] = []
         try:
             for i, li in enumerate(node.listen):
                 if li.transport == "unix":
@@ -458,17 +441,21 @@ class Cluster:
                 port = node.bound[i].port if node.bound and node.bound[i].port else li.port
                 socks = self.prebound.pop(li, None) or tcp_listeners(li.host, port or 0)
                 bound.append((Listen("tcp", li.host, socks[0].getsockname()[1]), socks))
+                early += [(h.sock, h.addr, self._glusterd_handler(node, bound[-1][0], client=h.client))
+                          for h in self.preaccepted.pop(li, [])]  # fmt: skip
         except BaseException:
             for _, socks in bound:
                 for s in socks:
                     s.close()
+            for conn, _, _ in early:
+                conn.close()
             raise
         node.bound = [li for li, _ in bound]
         node.up = True
         node.scope = trio.CancelScope()
         pairs = [(s, self._glusterd_handler(node, li)) for li, socks in bound for s in socks]
         self._listening[id(node)] = [s for s, _ in pairs]
-        nursery.start_soon(run_listeners, node.scope, pairs, self.connections)
+        nursery.start_soon(run_listeners, node.scope, pairs, self.connections, early)
         for li, _ in bound:
             if li.transport == "tcp":
                 self._offer(id(node), [reachable(li.host)], li.port or 0, self._glusterd_handler(node, li, rdma=True))
@@ -510,7 +497,12 @@ class Cluster:
         for host in dict.fromkeys(hosts):
             self._rdma.setdefault(key, []).append(offer_rdma(host, port, accept))
 
-    def _glusterd_handler(self, node: Node, li: Listen, rdma: bool = False) -> Callable[[Any, Any], Any]:
+    def _glusterd_handler(
+        self, node: Node, li: Listen, rdma: bool = False, client: tuple[str, int, int] | None = None
+    ) -> Callable[[Any, Any], Any]:
+        """What serves a connection to ``node``'s glusterd on ``li``; ``client``: (volume,
+        min, max op-version) of the GETSPEC :mod:`.early` answered on it before."""
+
         async def handler(conn: Any, addr: Any) -> None:
             cid = next_connection_id()
             if rdma:
@@ -535,6 +527,8 @@ class Cluster:
                 identifier=f"{unmapped(addr[0])}:{addr[1]}" if peer not in ("unix", "rdma") and addr else peer,
                 cli_program=CliProgram(self, node),
             )
+            if client is not None:  # what that GETSPEC recorded (GlusterdSession.getspec)
+                session.client = (client[0], session.peer, client[1], client[2])
             if li.transport == "tcp" and not rdma:  # rpcsvc: glusterd.vol's rpc-auth-allow-insecure
                 session.denied = not Peer.from_sockaddr(addr).privileged and not allows_insecure(self.glusterd_options)
             await self._serve(conn, session, programs, "glusterd", peer, cid)
@@ -573,6 +567,10 @@ class Cluster:
             for s in socks:
                 s.close()
         self.prebound.clear()
+        for handed in self.preaccepted.values():
+            for h in handed:
+                h.sock.close()
+        self.preaccepted.clear()
         for withdraws in self._rdma.values():
             for withdraw in withdraws:
                 withdraw()

@@ -37,9 +37,10 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..store.base import Store
+if TYPE_CHECKING:
+    from ..store.base import Store
 
 __all__ = ["VolumeSpec", "parse_volume_spec", "volume_spec", "ClusterFile", "load_cluster_file", "SPEC_KEYS"]
 
@@ -152,6 +153,8 @@ def volume_spec(name: str, **kw: Any) -> VolumeSpec:
         elif key == "transport":
             spec.transport = str(value)
         elif key in ("store", "storage"):
+            from ..store.base import Store  # (not at import: `serve` reads specs before construct)
+
             if isinstance(value, Store):
                 spec.store = value
             elif value in ("memory", "directory"):
