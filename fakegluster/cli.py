@@ -173,7 +173,7 @@ def _early_server(args: argparse.Namespace, prebound: dict[str, list[Any]]) -> t
             spec.options = {**options, **spec.options}
         node = Node(node0_name(), [parse_listen(u) for u in args.listen or [DEFAULT_LISTEN]], dynamic_host=True)
         early = EarlyServer(node, specs, prebound)
-    except (ValueError, OSError):
+    except Exception:  # whatever it is, the usual path meets it again and reports it
         return None
     early.start()
     return early, specs
