@@ -1,18 +1,12 @@
-"""Prototype, for measuring only: brick connections served by a thread each instead of trio.
+"""A/B of brick connections with and without reader threads (fakegluster/server/brickthread.py).
 
 ``python bench/qd1_threads.py [--reps N] [--volume SPEC]`` (root; fio with the gfapi engine)
 starts two ``fakegluster serve`` processes, each in a network namespace of its own (fio asks
-127.0.0.1:24007): the present server, and the same server in which every plain brick
-connection is served by a thread of its own doing blocking ``recv_into`` ->
-``Dispatcher.feed`` -> ``sendmsg`` (no epoll, no trio scheduler: the kernel wakes the thread
-that reads).  It runs fio 4k randread QD1 (the ``qd1`` workload of ``bench/scale.py``) on
-each, alternating, and prints IOPS, mean latency and the server's CPU per READ
-(``/proc/PID/task/*/stat``).
-
-This is not a server mode: the thread touches brick state that the trio thread also touches
-(other connections, heal, glusterd), deferred replies and upcalls are posted from the trio
-thread, delayed faults and TLS are not handled, and a stopped brick does not end the thread.
-A real design (README, Benchmarks) needs those; the prototype shows what such a loop saves.
+127.0.0.1:24007): one with ``FAKEGLUSTER_BRICK_THREADS=0`` (every connection served by trio),
+one with the default (a plain brick connection read by a thread of its own, which answers
+READs without trio's scheduler).  It runs fio 4k randread QD1 (the ``qd1`` workload of
+``bench/scale.py``) on each, alternating, and prints IOPS, mean latency and the server's CPU
+per READ (``/proc/PID/task/*/stat``).
 """
 
 from __future__ import annotations
@@ -20,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,61 +22,6 @@ from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-
-
-def _thread_server(argv: list[str]) -> int:
-    """``fakegluster serve ARGV`` with brick connections served by :func:`_blocking_loop`."""
-    import trio
-
-    from fakegluster.cli import main
-    from fakegluster.server import runtime
-    from fakegluster.server.brick import BrickSession
-
-    trio_loop = runtime.serve_socket
-
-    async def serve_socket(sock: socket.socket, session: Any, programs: Any, **kw: Any) -> None:
-        if isinstance(session, BrickSession):
-            await trio.to_thread.run_sync(_blocking_loop, sock, session, programs, kw, abandon_on_cancel=True)
-        else:
-            await trio_loop(sock, session, programs, **kw)
-
-    runtime.serve_socket = serve_socket  # type: ignore[assignment]
-    return main(argv)
-
-
-def _blocking_loop(sock: socket.socket, session: Any, programs: Any, kw: dict[str, Any]) -> None:
-    from fakegluster.server import net
-    from fakegluster.server.dispatch import Dispatcher
-
-    kw.pop("tap", None)
-    d = Dispatcher(session, programs, **kw)
-    conn = net.Connection(d, sock=sock)
-    net._attach(session, conn)
-    sock.setblocking(True)
-    buffer = bytearray(net.RECEIVE_SIZE)
-    view = memoryview(buffer)
-    try:
-        while not d.closing and not conn.closed:
-            if d.more:
-                out = d.resume()
-            else:
-                try:
-                    n = sock.recv_into(buffer)
-                except OSError:
-                    n = 0
-                out = d.feed(view[:n] if n else b"")
-            if d.expensive is not None:
-                record, d.expensive = d.expensive, None
-                out += d.answer_decoded(d.decode_expensive(record))
-                d.more = True
-            while out:
-                out = net._advance(out, sock.sendmsg(out[: net.IOV_MAX]))
-    except OSError:
-        pass
-    finally:
-        conn.finish()
-        d.close()
-        sock.close()
 
 
 def _fio(ns: str, volume: str, *args: str) -> dict[str, Any]:
@@ -97,21 +35,22 @@ def _fio(ns: str, volume: str, *args: str) -> dict[str, Any]:
 
 
 def _cpu_ticks(pid: int) -> int:
-    ticks = 0
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks
+    """User + system ticks of the whole process, threads that ended included (a reader thread
+    ends with its connection, before the figure is read)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 
 
 def compare(reps: int, spec: str) -> dict[str, list[float]]:
     from fakegluster.testing.serve import ServeProcess
 
     volume = spec.split(";")[0]
-    servers = {
-        "trio": [sys.executable, "-m", "fakegluster", "serve"],
-        "thread": [sys.executable, os.path.abspath(__file__), "--serve", "serve"],
+    serve = [sys.executable, "-m", "fakegluster", "serve"]
+    servers = {"trio": serve, "thread": serve}
+    env = {
+        "trio": {**os.environ, "FAKEGLUSTER_BRICK_THREADS": "0"},
+        "thread": {**os.environ, "FAKEGLUSTER_BRICK_THREADS": "1"},
     }
     procs: dict[str, ServeProcess] = {}
     iops: dict[str, list[float]] = {name: [] for name in servers}
@@ -124,7 +63,7 @@ def compare(reps: int, spec: str) -> dict[str, list[float]]:
             subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
             full = ["ip", "netns", "exec", ns, *argv, "--volume", spec]
             err = tempfile.TemporaryFile("w+")
-            proc = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT)
+            proc = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT, env=env[name])
             procs[name] = ServeProcess(proc, err, full)
             procs[name]._wait_ready(120)
             _fio(ns, volume, "--rw=write", "--bs=1m", "--end_fsync=1")
@@ -148,8 +87,6 @@ def compare(reps: int, spec: str) -> dict[str, list[float]]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--serve"]:
-        sys.exit(_thread_server(sys.argv[2:]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=6)
     parser.add_argument("--volume", default="q1", help="a one-line volume spec (default: one in-memory brick)")

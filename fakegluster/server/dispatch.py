@@ -93,6 +93,8 @@ class Dispatcher:
         self.expensive: Any = None  # bytes, a memoryview or record.Pieces
         #: sliced work under way: (call, steps, its size for the call log)
         self.work: tuple[Call, Any, int] | None = None
+        #: calls answered by the fast path in a row (the last ones; :mod:`.brickthread`)
+        self.streak = 0
         #: the session's fast path (``BrickSession.fast``: a plain READ), or None
         self.fast: Callable[[Call], tuple[Any, Any] | None] | None = getattr(session, "fast", None)
 
@@ -197,15 +199,18 @@ class Dispatcher:
         ``rpcsvc_error_reply``)."""
         in_size = self.conn.last_record_size - len(call.payload)  # what the call log may keep
         if fault is not None and fault.errno is not None:
+            self.streak = 0
             return self._fail(call, fault)
         t0 = time.perf_counter()
         try:
             done = fast(call) if fast is not None else None
             if done is not None:
+                self.streak += 1
                 took = time.perf_counter() - t0
                 if took > SLOW_CALL:
                     self._slow(call, took)
                 return self._fast_reply(call, *done, in_size)
+            self.streak = 0
             result, payload = self.session.handle(call)
         except Exception:  # a bug must not take the server down: answer SYSTEM_ERR
             log.exception("%s: %s failed", self.name, _proc_name(call))
@@ -224,6 +229,31 @@ class Dispatcher:
             self.work = (call, result.steps, in_size)
             return []
         return self.reply_buffers(call, result, payload, in_size)
+
+    def answer_fast(self, call: Call) -> list[Any] | None:
+        """The buffers answering ``call`` by the session's fast path alone, or None (no
+        fast path, faults active, or ``fast`` declined: nothing was done, :meth:`answer_event`
+        answers it).  Touches no trio object: a brick connection's reader thread
+        (:mod:`.brickthread`) calls it under the server lock."""
+        fast = self.fast
+        faults = self.faults
+        if fast is None or (faults is not None and faults.active):
+            return None
+        in_size = self.conn.last_record_size - len(call.payload)
+        t0 = time.perf_counter()
+        try:
+            done = fast(call)
+        except Exception:  # as in answer(): SYSTEM_ERR to this call alone
+            log.exception("%s: %s failed", self.name, _proc_name(call))
+            self.errors += 1
+            self._record(call, None, "SYSTEM_ERR", in_size)
+            return self._system_err(call)
+        if done is None:
+            return None
+        took = time.perf_counter() - t0
+        if took > SLOW_CALL:
+            self._slow(call, took)
+        return self._fast_reply(call, *done, in_size)
 
     def _slow(self, call: Call, took: float) -> None:
         """Every other client waited as long: say which call it was."""

@@ -88,6 +88,7 @@ FAIRNESS_BYTES = 1 << 20
 IOV_MAX = 1024
 #: bytes written to one socket before the others get a turn
 SEND_SLICE = 4 << 20
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 class Connection:
@@ -172,21 +173,38 @@ class Connection:
     def _send_now(self, buffers: list[Any]) -> list[Any]:
         """Write what the socket takes without blocking, up to :data:`SEND_SLICE` bytes (a
         peer reading a 2 GiB reply as fast as it comes would keep us here); return the rest."""
+        rest, failed = self.send_some(buffers)
+        if failed is not None:
+            log.info("%s: connection %d from %s: send failed: %s", self.name, self.id, self.peer, failed)
+            self._broken()
+            return []
+        return rest
+
+    def send_some(self, buffers: list[Any]) -> tuple[list[Any], OSError | None]:
+        """:meth:`_send_now` without its consequences (no trio object touched: a brick
+        connection's reader thread calls it): the buffers left, and the error that ended the
+        connection, if any.  ``MSG_DONTWAIT``: never blocks, also on a blocking socket (the
+        reader thread's, see :mod:`.brickthread`)."""
         sock = self._sock
         assert sock is not None
         budget = SEND_SLICE
         while buffers and budget > 0:
             try:
-                sent = sock.sendmsg(buffers[:IOV_MAX])
+                sent = sock.sendmsg(buffers[:IOV_MAX], (), _DONTWAIT)
             except BlockingIOError:
-                return buffers
+                return buffers, None
             except OSError as exc:
-                log.info("%s: connection %d from %s: send failed: %s", self.name, self.id, self.peer, exc)
-                self._broken()
-                return []
+                return [], exc
             budget -= sent
             buffers = _advance(buffers, sent)
-        return buffers
+        return buffers, None
+
+    def kick(self) -> None:
+        """Start a writer if output waits in the outbox and none runs (a reader thread left it
+        there: it starts no task)."""
+        if self._queue and not self._writer and not self._closed and self.nursery is not None:
+            self._writer = True
+            self.nursery.start_soon(self._write)
 
     async def wait_drained(self) -> None:
         while self.pending and not self._closed:

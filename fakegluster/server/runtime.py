@@ -23,6 +23,7 @@ import trio
 from ..inproc import MessageStream, offer_rdma
 from ..mgmt import model, options
 from ..store import Store, open_store
+from . import brickthread
 from .auth import LOCAL_PEER, Peer, allows_insecure, server_options
 from .brick import BRICK_PROGRAMS, Brick, BrickSession
 from .brickopts import changed_bricks
@@ -552,12 +553,16 @@ class Cluster:
         return handler
 
     async def _serve(self, conn: Any, session: Any, programs: Any, name: str, peer: str, cid: int) -> None:
-        """A plain socket takes the fast loop, any other stream (emulated rdma) the generic one."""
+        """A plain socket takes the fast loop (a brick's: with a reader thread, :mod:`.brickthread`),
+        any other stream (emulated rdma, TLS) the generic one."""
         kw: dict[str, Any] = dict(name=name, peer=peer, connection_id=cid, calls=self.calls, faults=self.faults)
         if self.pcap is not None:
             kw["tap"] = _tap(self.pcap, conn, name, self)
         if isinstance(conn, socket.socket):
-            await serve_socket(conn, session, programs, max_record=self.max_record, **kw)
+            if self.pcap is None and isinstance(session, BrickSession) and brickthread.ENABLED:
+                await brickthread.serve_socket_threaded(conn, session, programs, max_record=self.max_record, **kw)
+            else:
+                await serve_socket(conn, session, programs, max_record=self.max_record, **kw)
         else:
             await serve_stream(conn, session, programs, max_record=self.max_record, **kw)
 

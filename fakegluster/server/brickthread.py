@@ -1,0 +1,463 @@
+"""Brick connections read by a thread of their own: a READ answered without trio's scheduler.
+
+A 4k READ at queue depth 1 waits for every µs of the server's turn-around (issue #16).  Served
+by trio, a request costs an ``epoll_wait``, a wake-up of the connection's task and a pass of
+the scheduler; a thread blocked in ``recv`` is woken by the kernel itself.  So a plain (TCP or
+unix, not TLS, not emulated rdma, no pcap tap) brick connection gets a *reader thread*:
+
+* The connection's trio task reads and answers as ``net.serve_socket`` does until
+  :data:`HANDOVER` calls in a row took the READ fast path; then it gives the thread the turn
+  (a connection that does not stream READs never wakes its thread: a turn costs two thread
+  switches).
+* The thread owns the connection's input while it is its **turn**: it blocks in ``recv``,
+  feeds the connection's decoder and answers each READ the brick's fast path takes
+  (``BrickSession.fast``: a plain READ of a running brick, no faults, upcalls, leases...) with
+  :meth:`~.dispatch.Dispatcher.answer_fast`, writing the reply with a non-blocking
+  ``sendmsg``.  The first record it does not answer so (any other call, an expensive or
+  broken record, the peer's EOF) and any reply the socket does not take at once are **handed
+  to the trio task** of the connection, in order, and the turn with them: the thread reads
+  nothing more until the task gives the turn back, which it does only when it has answered
+  every buffered record, its output is sent (today's back-pressure: a peer that does not read
+  its replies is not read either) and again :data:`HANDOVER` READs in a row took the fast
+  path.  So every call is answered in the order it came, by
+  exactly the code that answers it without the thread.
+* **One lock per server** (:class:`ServerLock`, FIFO): the trio thread holds it whenever it
+  runs, i.e. always except while it waits for IO (a trio instrument, :class:`_Holder`); the
+  reader threads take it for each batch of work.  So a reader thread's work happens between two
+  passes of trio's scheduler, as a trio task's step would: no brick state (stores, fds, locks,
+  the call log, the connection's decoder and outbox) is ever touched by two threads at once,
+  and trio-side output (deferred replies, upcalls, lock grants) is written under it too.
+  FIFO: a busy trio loop (it releases the lock at each IO poll) cannot starve the threads, nor
+  they it.
+* **Ending**: a connection ends as before, in its trio task (peer EOF, a fatal record, brick
+  stop/kill, ``Connection.close``, server stop: all cancel the task).  Cancellation revokes the
+  thread's turn at once (the task's abort callback, under the lock), so a stopped brick answers
+  nothing more; the task then shuts the socket's read side (which wakes a thread blocked in
+  ``recv``), waits for the thread to end and only then closes the socket (a closed fd number
+  can be reused at once: the thread must not hold it).
+* At most :data:`MAX_THREADS` such threads per process (each has a receive buffer and a
+  stack): further connections are served by trio alone, as are all of them with
+  ``FAKEGLUSTER_BRICK_THREADS=0``.
+
+Measured with ``make bench BENCH_ARGS="--select qd1"`` (README, Benchmarks).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import socket
+import threading
+from typing import Any
+
+import trio
+
+from ..proto import Call, ProtocolError
+from ..proto.events import NEED_DATA, Expensive
+from ..proto.programs import Program
+from .calllog import CallLog, Faults
+from .dispatch import _DECODE_THREADS, DECODE_INLINE, SLICE_BYTES, SLICE_CALLS, Dispatcher, Session
+from .net import _DONTWAIT, FAIRNESS, FAIRNESS_BYTES, RECEIVE_SIZE, Connection, _attach, _receive_buffer, _start_delayed
+
+__all__ = ["ENABLED", "MAX_THREADS", "ServerLock", "serve_socket_threaded", "server_lock", "stats"]
+
+log = logging.getLogger("fakegluster.server")
+
+#: serve plain brick connections with a reader thread (``FAKEGLUSTER_BRICK_THREADS=0``: never)
+ENABLED = os.environ.get("FAKEGLUSTER_BRICK_THREADS", "1") != "0"
+#: reader threads per process at most; further connections are served by trio alone
+MAX_THREADS = 32
+#: the connection's trio task gives its thread the turn after this many READs in a row took the
+#: fast path (a connection that does not stream READs is served by trio alone)
+HANDOVER = 8
+#: how long an ending connection waits for its thread before it gives up (and leaks the fd)
+EXIT_WAIT = 10.0
+
+#: what the reader threads did, all servers of the process (tests, diagnostics): "started",
+#: "answered" (READs), "handed" (turns given back to trio), "flushed" (of them: a reply the
+#: socket did not take at once)
+stats: collections.Counter[str] = collections.Counter()
+
+_count_lock = threading.Lock()
+_threads = 0  # reader threads running or reserved, all servers of the process
+
+# what a reader thread hands to the trio task besides a decoded event or a ProtocolError
+_FLUSH = "flush"  # output waits in the outbox: drain it, then answer what is buffered
+_BROKEN = "broken"  # sending failed: the peer is gone
+
+# the turn
+_THREAD, _TRIO, _ENDED = 1, 2, 3
+
+
+class ServerLock:
+    """A FIFO (ticket) lock: whoever asked first gets it first, threads and trio alike."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._next = 0
+        self._serving = 0
+
+    def acquire(self) -> None:
+        with self._cond:
+            ticket = self._next
+            self._next = ticket + 1
+            while self._serving != ticket:
+                self._cond.wait()
+
+    def release(self) -> None:
+        with self._cond:
+            self._serving += 1
+            self._cond.notify_all()
+
+    def __enter__(self) -> ServerLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class _Holder(trio.abc.Instrument):
+    """Keeps ``lock`` held by the trio thread except while it waits for IO."""
+
+    def __init__(self, lock: ServerLock) -> None:
+        self.lock = lock
+        self.held = False
+
+    def before_io_wait(self, timeout: float) -> None:
+        if self.held:
+            self.held = False
+            self.lock.release()
+
+    def after_io_wait(self, timeout: float) -> None:
+        if not self.held:
+            self.lock.acquire()
+            self.held = True
+
+    def after_run(self) -> None:
+        self.before_io_wait(0)
+
+
+_LOCK: trio.lowlevel.RunVar[ServerLock | None] = trio.lowlevel.RunVar("fakegluster_server_lock", default=None)
+
+
+def server_lock() -> ServerLock:
+    """This trio run's server lock (held by the calling trio thread from now on)."""
+    lock = _LOCK.get()
+    if lock is None:
+        lock = ServerLock()
+        holder = _Holder(lock)
+        lock.acquire()  # nobody else knows it yet: at once
+        holder.held = True
+        trio.lowlevel.add_instrument(holder)
+        _LOCK.set(lock)
+    return lock
+
+
+def _reserve() -> bool:
+    global _threads
+    with _count_lock:
+        if _threads >= MAX_THREADS:
+            return False
+        _threads += 1
+        return True
+
+
+def _unreserve() -> None:
+    global _threads
+    with _count_lock:
+        _threads -= 1
+
+
+class _Reader:
+    """A connection's reader thread and the turn it shares with the connection's trio task."""
+
+    def __init__(self, d: Dispatcher, conn: Connection, sock: socket.socket, lock: ServerLock | None = None) -> None:
+        self.d, self.conn, self.sock = d, conn, sock
+        self.lock = lock  # the server's (at the first turn: a server whose connections never
+        # stream READs does not even take its lock)
+        self.token = trio.lowlevel.current_trio_token()
+        self.turn = _TRIO
+        self.item: Any = None
+        self.task: Any = None  # the trio task waiting for the turn back
+        self.go = threading.Event()  # the thread's turn (or its end)
+        self.stopping = False
+        self.exited = trio.Event()
+        self.thread = threading.Thread(target=self._run, name=f"{d.name}#{d.cid}", daemon=True)
+        self.started = False
+        self.refused = False  # no thread to be had (MAX_THREADS): trio serves it all
+
+    def can_take(self) -> bool:
+        """Whether the thread runs, started now if need be (the first turn)."""
+        if self.started or self.refused:
+            return self.started
+        if not _reserve():
+            self.refused = True
+            return False
+        if self.lock is None:
+            self.lock = server_lock()
+        self.sock.setblocking(True)  # the thread blocks in recv; every other IO is MSG_DONTWAIT
+        try:
+            self.thread.start()
+        except RuntimeError as exc:  # (can't start new thread)
+            log.warning("%s: connection %d: no reader thread: %s", self.d.name, self.d.cid, exc)
+            _unreserve()
+            self.refused = True
+            return False
+        self.started = True
+        stats["started"] += 1
+        return True
+
+    # ---- the trio side (the trio thread: the lock is held) --------------------------------
+    async def take(self) -> Any:
+        """Give the thread the turn; what it hands back with it, once it does."""
+        self.turn = _THREAD
+        self.task = trio.lowlevel.current_task()
+        self.go.set()
+
+        def abort(_: Any) -> Any:  # cancelled: the connection ends, the thread answers nothing more
+            self.task = None
+            self.turn = _ENDED
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+        item, self.item = self.item, None
+        return item
+
+    def _wake(self) -> None:
+        task, self.task = self.task, None
+        if task is not None:
+            trio.lowlevel.reschedule(task)
+
+    def _exited(self) -> None:
+        self.exited.set()
+
+    async def stop(self) -> bool:
+        """End the thread: True once it has (the socket may be closed), False if it did not
+        within :data:`EXIT_WAIT`."""
+        self.turn = _ENDED
+        if not self.started:
+            return True
+        self.stopping = True
+        self.go.set()
+        try:
+            self.sock.shutdown(socket.SHUT_RD)  # wakes a recv (the peer sees nothing of it)
+        except OSError:
+            pass
+        with trio.CancelScope(shield=True), trio.move_on_after(EXIT_WAIT):
+            await self.exited.wait()
+        _unreserve()
+        return self.exited.is_set()
+
+    # ---- the thread ----------------------------------------------------------------------
+    def _run(self) -> None:
+        buffer = bytearray(RECEIVE_SIZE)
+        view = memoryview(buffer)
+        sock, lock, d = self.sock, self.lock, self.d
+        assert lock is not None  # (can_take)
+        try:
+            while True:
+                self.go.wait()
+                self.go.clear()
+                if self.stopping:
+                    return
+                more = False  # records are left from the last batch: no recv first
+                while True:
+                    if not more:
+                        try:
+                            n = sock.recv_into(buffer)
+                        except OSError:
+                            n = 0
+                    with lock:
+                        if self.turn != _THREAD:  # the connection is ending
+                            return
+                        if not more:
+                            d.conn.receive_data(view[:n] if n else b"")
+                        item, more = self._batch()
+                        if item is not None:
+                            self._hand(item)
+                            break
+        except BaseException:  # a bug: the trio task must not wait for a turn forever
+            log.exception("%s: connection %d: the reader thread failed", d.name, d.cid)
+            with lock:
+                if self.turn == _THREAD:
+                    self._hand(_BROKEN)
+        finally:
+            try:
+                self.token.run_sync_soon(self._exited)
+            except trio.RunFinishedError:
+                pass
+
+    def _hand(self, item: Any) -> None:
+        """Hand the turn and ``item`` to the trio task (under the lock)."""
+        self.turn = _TRIO
+        self.item = item
+        stats["handed"] += 1
+        if item is _FLUSH:
+            stats["flushed"] += 1
+        self.token.run_sync_soon(self._wake)
+
+    def _batch(self) -> tuple[Any, bool]:
+        """Answer buffered READs by the fast path, at most a slice of work (the lock is held
+        that long).  Returns (what to hand to trio or None, whether records may be left)."""
+        d, conn = self.d, self.conn
+        out: list[Any] = []
+        item: Any = None
+        calls = size = 0
+        more = False
+        while True:
+            if calls >= SLICE_CALLS or size >= SLICE_BYTES:
+                more = True
+                break
+            try:
+                event = d.conn.next_event(DECODE_INLINE)
+            except ProtocolError as exc:
+                item = exc
+                break
+            if event is NEED_DATA:
+                break
+            if isinstance(event, Expensive):
+                item = event
+                break
+            bufs = d.answer_fast(event) if event.__class__ is Call else None
+            if bufs is None:
+                item = event
+                break
+            calls += 1
+            stats["answered"] += 1
+            out += bufs
+            for b in bufs:
+                size += len(b) if isinstance(b, bytes) else memoryview(b).nbytes
+        if out:
+            if conn.closed:
+                return _BROKEN, False
+            if conn.tap is not None:
+                conn.tap.sent(out)
+            rest = out
+            if not conn.pending:  # (output the trio side queued goes first)
+                rest, failed = conn.send_some(out)
+                if failed is not None:
+                    return _BROKEN, False
+            if rest:
+                conn._queue.extend(rest)
+                if item is None:
+                    item = _FLUSH
+        return item, more and item is None
+
+
+def _take(d: Dispatcher, conn: Connection, item: Any) -> list[Any]:
+    """The trio task's answer to what the thread handed over (then it resumes the rest)."""
+    if item is _FLUSH:
+        d.more = True
+        return []
+    if item is _BROKEN:
+        conn.close()
+        return []
+    if isinstance(item, Expensive):
+        d.expensive = item.record
+        return []
+    d.more = True  # what followed it is still buffered
+    return d.answer_decoded(item)
+
+
+async def serve_socket_threaded(
+    sock: socket.socket,
+    session: Session,
+    programs: list[Program] | tuple[Program, ...],
+    *,
+    name: str,
+    peer: str,
+    connection_id: int,
+    calls: CallLog | None = None,
+    faults: Faults | None = None,
+    max_record: int | None = None,
+) -> None:
+    """Serve one connected non-blocking socket (a brick's) until the connection ends, with a
+    reader thread once it streams READs (see the module docstring)."""
+    d = Dispatcher(
+        session,
+        programs,
+        name=name,
+        peer=peer,
+        connection_id=connection_id,
+        calls=calls,
+        faults=faults,
+        max_record=max_record,
+    )
+    conn = Connection(d, sock=sock)
+    _attach(session, conn)
+    reader = _Reader(d, conn, sock)
+    log.debug("%s: connection %d from %s", name, connection_id, peer)
+    try:
+        await _serve(conn, d, reader)
+    finally:
+        conn.finish()
+        d.close()
+        if await reader.stop():
+            sock.close()
+        else:
+            log.error("%s: connection %d: the reader thread did not end; its socket is left open", name, connection_id)
+        log.debug("%s: connection %d from %s closed", name, connection_id, peer)
+
+
+async def _serve(conn: Connection, d: Dispatcher, reader: _Reader) -> None:
+    """``net._serve``, the thread's turns included: the task reads the socket itself (as
+    ``net.serve_socket`` does, ``MSG_DONTWAIT``) until :data:`HANDOVER` calls in a row took the
+    fast path, then gives the thread the turn; once the thread hands it back (a call that is
+    not a plain READ), the task reads again.  A connection that does not stream READs never
+    wakes its thread (each turn costs two thread switches)."""
+    sock = reader.sock
+    buffer, view = _receive_buffer()  # the trio thread's: fed to ``d`` before anything awaits
+
+    async def receive() -> memoryview | bytes:
+        while True:
+            try:
+                n = sock.recv_into(buffer, 0, _DONTWAIT)
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(sock)
+                continue
+            except OSError:
+                n = 0
+            return view[:n] if n else b""
+
+    try:
+        async with trio.open_nursery() as nursery:
+            conn.cancel_scope = nursery.cancel_scope
+            conn.nursery = nursery
+            busy = got = 0
+            while not d.closing and not conn.closed:
+                if d.more:
+                    out = d.resume()
+                elif d.streak >= HANDOVER and reader.can_take():
+                    item = await reader.take()
+                    d.streak = 0
+                    out = _take(d, conn, item)
+                else:
+                    data = await receive()
+                    got += len(data)
+                    out = d.feed(data)
+                _start_delayed(d, conn, nursery)
+                conn.post(out)
+                conn.kick()
+                if d.expensive is not None:
+                    record, d.expensive = d.expensive, None
+                    if conn.pending:
+                        await conn.wait_drained()
+                    event = await trio.to_thread.run_sync(d.decode_expensive, record, limiter=_DECODE_THREADS)
+                    conn.post(d.answer_decoded(event))
+                    _start_delayed(d, conn, nursery)
+                    d.more = True  # what followed it is still buffered
+                if conn.pending:
+                    await conn.wait_drained()
+                    busy = got = 0
+                elif d.more:
+                    await trio.lowlevel.checkpoint()
+                else:
+                    busy += 1
+                    if busy >= FAIRNESS or got >= FAIRNESS_BYTES:
+                        busy = got = 0
+                        await trio.lowlevel.checkpoint()
+            nursery.cancel_scope.cancel()
+    finally:
+        conn.nursery = None
