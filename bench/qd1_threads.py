@@ -42,7 +42,7 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
-def compare(reps: int, spec: str) -> dict[str, list[float]]:
+def compare(reps: int, spec: str, jobs: int = 1) -> dict[str, list[float]]:
     from fakegluster.testing.serve import ServeProcess
 
     volume = spec.split(";")[0]
@@ -70,7 +70,8 @@ def compare(reps: int, spec: str) -> dict[str, list[float]]:
         for rep in range(reps):
             for name in list(servers) if rep % 2 == 0 else list(servers)[::-1]:
                 before = _cpu_ticks(procs[name].pid)
-                job = _fio(f"fgqd1{name}", volume, "--rw=randread", "--bs=4k", "--iodepth=1", "--runtime=6",
+                many = [f"--numjobs={jobs}", "--thread", "--group_reporting"] if jobs > 1 else []
+                job = _fio(f"fgqd1{name}", volume, *many, "--rw=randread", "--bs=4k", "--iodepth=1", "--runtime=6",
                            "--time_based")["read"]  # fmt: skip
                 cpu = (_cpu_ticks(procs[name].pid) - before) / tick / job["total_ios"] * 1e6
                 iops[name].append(job["iops"])
@@ -90,5 +91,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=6)
     parser.add_argument("--volume", default="q1", help="a one-line volume spec (default: one in-memory brick)")
+    parser.add_argument("--jobs", type=int, default=1, help="fio jobs at once (threads, a connection each)")
     args = parser.parse_args()
-    compare(args.reps, args.volume)
+    compare(args.reps, args.volume, args.jobs)

@@ -74,10 +74,10 @@ HANDOVER = 8
 #: how long an ending connection waits for its thread before it gives up (and leaks the fd)
 EXIT_WAIT = 10.0
 
-#: what the reader threads did, all servers of the process (tests, diagnostics): "started",
-#: "answered" (READs), "handed" (turns given back to trio), "flushed" (of them: a reply the
-#: socket did not take at once)
-stats: collections.Counter[str] = collections.Counter()
+#: what the reader threads did (tests, diagnostics), by (server name as in the call log, what):
+#: "started", "answered" (READs), "handed" (turns given back to trio), "flushed" (of them: a
+#: reply the socket did not take at once)
+stats: collections.Counter[tuple[str, str]] = collections.Counter()
 
 _count_lock = threading.Lock()
 _threads = 0  # reader threads running or reserved, all servers of the process
@@ -206,7 +206,7 @@ class _Reader:
             self.refused = True
             return False
         self.started = True
-        stats["started"] += 1
+        stats[self.d.name, "started"] += 1
         return True
 
     # ---- the trio side (the trio thread: the lock is held) --------------------------------
@@ -293,9 +293,10 @@ class _Reader:
         """Hand the turn and ``item`` to the trio task (under the lock)."""
         self.turn = _TRIO
         self.item = item
-        stats["handed"] += 1
+        name = self.d.name
+        stats[name, "handed"] += 1
         if item is _FLUSH:
-            stats["flushed"] += 1
+            stats[name, "flushed"] += 1
         self.token.run_sync_soon(self._wake)
 
     def _batch(self) -> tuple[Any, bool]:
@@ -325,10 +326,11 @@ class _Reader:
                 item = event
                 break
             calls += 1
-            stats["answered"] += 1
             out += bufs
             for b in bufs:
                 size += len(b) if isinstance(b, bytes) else memoryview(b).nbytes
+        if calls:
+            stats[d.name, "answered"] += calls
         if out:
             if conn.closed:
                 return _BROKEN, False
@@ -431,7 +433,7 @@ async def _serve(conn: Connection, d: Dispatcher, reader: _Reader) -> None:
                     out = d.resume()
                 elif d.streak >= HANDOVER and reader.can_take():
                     item = await reader.take()
-                    d.streak = 0
+                    d.streak = HANDOVER if item is _FLUSH else 0  # (only output waited: READs go on)
                     out = _take(d, conn, item)
                 else:
                     data = await receive()
