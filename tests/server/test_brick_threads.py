@@ -294,6 +294,31 @@ def test_at_most_max_threads(monkeypatch):
     assert brickthread._threads == brickthread.MAX_THREADS - 1
 
 
+def test_a_thread_that_waits_for_a_busy_server_gives_the_turn_back_for_a_while(server):
+    """The server lock held elsewhere (as trio holds it while it serves other connections):
+    the thread answers once it gets the lock, then hands the turn back, and trio serves the
+    next BACKOFF READs itself."""
+    m = _mount(server)
+    gfid, fd = _file(m)
+    _prime(m, gfid, fd, threads=1)
+    lock = server.run_sync(brickthread.server_lock)
+    before = {k: _stat(k) for k in ("answered", "handed", "contended")}
+    lock.acquire()
+    try:
+        x, read = _read_call(m, gfid, fd, 0, 4096)
+        m.raw.send_bytes(read)
+        _until(lambda: _stat("contended") == before["contended"] + 1, "the thread found the lock taken")
+    finally:
+        lock.release()
+    assert bytes(m.raw.wait(x).payload) == DATA[:4096]
+    _until(lambda: _stat("handed") == before["handed"] + 1, "the turn handed back")
+    assert _stat("answered") == before["answered"] + 1
+    for i in range(2 * brickthread.HANDOVER):
+        assert bytes(m.fop("READ", gfid=gfid, fd=fd, offset=i, size=2).payload) == DATA[i : i + 2]
+    assert _stat("answered") == before["answered"] + 1  # trio's
+    m.close()
+
+
 # ---- the server lock ---------------------------------------------------------------------
 def test_the_lock_keeps_threads_out_while_trio_runs_and_lets_them_in_while_it_is_busy():
     """A trio task flips ``busy`` on and off with a 2 ms spin between (longer than nothing:
@@ -337,7 +362,7 @@ def test_the_lock_is_first_come_first_served():
     for i in range(4):
         t = threading.Thread(target=lambda i=i: (lock.acquire(), order.append(i), lock.release()))
         t.start()
-        _until(lambda i=i: lock._next == i + 2, "the thread is waiting")  # its ticket taken
+        _until(lambda i=i: len(lock._waiters) == i + 1, "the thread is waiting")  # queued
         threads.append(t)
     lock.release()
     for t in threads:
