@@ -21,6 +21,9 @@ unix, not TLS, not emulated rdma, no pcap tap) brick connection gets a *reader t
   its replies is not read either) and again :data:`HANDOVER` READs in a row took the fast
   path.  So every call is answered in the order it came, by
   exactly the code that answers it without the thread.
+* A thread that finds the server lock taken (trio busy with other connections) gives the turn
+  back after that batch, and trio serves the next :data:`BACKOFF` READs itself: with many
+  clients streaming READs at once, threads handing the lock around cost more than they save.
 * **One lock per server** (:class:`ServerLock`, FIFO): the trio thread holds it whenever it
   runs, i.e. always except while it waits for IO (a trio instrument, :class:`_Holder`); the
   reader threads take it for each batch of work.  So a reader thread's work happens between two
