@@ -7,6 +7,7 @@ behaves as without the thread.  Deterministic: each test waits for the state it 
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 import types
@@ -321,20 +322,22 @@ def test_a_thread_that_waits_for_a_busy_server_gives_the_turn_back_for_a_while(s
 
 # ---- the server lock ---------------------------------------------------------------------
 def test_the_lock_keeps_threads_out_while_trio_runs_and_lets_them_in_while_it_is_busy():
-    """A trio task flips ``busy`` on and off with a 2 ms spin between (longer than nothing:
-    the GIL switches threads every 5 ms), never idle (a checkpoint between flips); a thread
-    takes the lock 200 times and must never see ``busy``, and must get it at all although
-    trio never waits for IO with a timeout (FIFO)."""
+    """A trio task flips ``busy`` on and off with a 3 ms spin between (six of the GIL's switch
+    intervals, made 0.5 ms here: the thread gets the GIL in the middle of it), never idle (a
+    checkpoint between flips); a thread sleeping 1 ms between takes of the lock must never see
+    ``busy`` (without the lock it does), and must get it although trio never waits for IO with
+    a timeout (FIFO)."""
+    interval = sys.getswitchinterval()
     seen: list[bool] = []
     done = threading.Event()
+    state = {"busy": False}
 
     def worker(lock: ServerLock) -> None:
-        for _ in range(200):
+        for _ in range(50):
+            time.sleep(0.001)
             with lock:
                 seen.append(state["busy"])
         done.set()
-
-    state = {"busy": False}
 
     async def main() -> None:
         lock = server_lock()
@@ -343,15 +346,19 @@ def test_the_lock_keeps_threads_out_while_trio_runs_and_lets_them_in_while_it_is
         deadline = time.monotonic() + 60
         while not done.is_set() and time.monotonic() < deadline:
             state["busy"] = True
-            end = time.perf_counter() + 0.002
+            end = time.perf_counter() + 0.003
             while time.perf_counter() < end:
                 pass
             state["busy"] = False
             await trio.lowlevel.checkpoint()
         await trio.to_thread.run_sync(t.join)
 
-    trio.run(main)
-    assert len(seen) == 200 and not any(seen)
+    sys.setswitchinterval(0.0005)
+    try:
+        trio.run(main)
+    finally:
+        sys.setswitchinterval(interval)
+    assert len(seen) == 50 and not any(seen)
 
 
 def test_the_lock_is_first_come_first_served():
