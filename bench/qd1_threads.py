@@ -3,7 +3,7 @@
 ``python bench/qd1_threads.py [--reps N] [--volume SPEC]`` (root; fio with the gfapi engine)
 starts two ``fakegluster serve`` processes, each in a network namespace of its own (fio asks
 127.0.0.1:24007): one with ``FAKEGLUSTER_BRICK_THREADS=0`` (every connection served by trio),
-one with the default (a plain brick connection read by a thread of its own, which answers
+one with ``FAKEGLUSTER_BRICK_THREADS=1`` (a plain brick connection read by a thread of its own, which answers
 READs without trio's scheduler).  It runs fio 4k randread QD1 (the ``qd1`` workload of
 ``bench/scale.py``) on each, alternating, and prints IOPS, mean latency and the server's CPU
 per READ (``/proc/PID/task/*/stat``).

@@ -46,6 +46,12 @@ def _until(predicate, what: str, timeout: float = 10.0) -> None:  # type: ignore
         time.sleep(0.005)
 
 
+@pytest.fixture(autouse=True)
+def _threads_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reader threads are opt-in (``FAKEGLUSTER_BRICK_THREADS=1``): these tests switch them on."""
+    monkeypatch.setattr(brickthread, "ENABLED", True)
+
+
 @pytest.fixture
 def server() -> Iterator[FakeGluster]:
     s = FakeGluster([VOLUME], ["tcp://127.0.0.1:0"])
