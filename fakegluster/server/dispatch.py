@@ -213,10 +213,7 @@ class Dispatcher:
             self.streak = 0
             result, payload = self.session.handle(call)
         except Exception:  # a bug must not take the server down: answer SYSTEM_ERR
-            log.exception("%s: %s failed", self.name, _proc_name(call))
-            self.errors += 1
-            self._record(call, None, "SYSTEM_ERR", in_size)
-            return self._system_err(call)
+            return self._handler_failed(call, in_size)
         took = time.perf_counter() - t0
         if took > SLOW_CALL:
             self._slow(call, took)
@@ -244,16 +241,20 @@ class Dispatcher:
         try:
             done = fast(call)
         except Exception:  # as in answer(): SYSTEM_ERR to this call alone
-            log.exception("%s: %s failed", self.name, _proc_name(call))
-            self.errors += 1
-            self._record(call, None, "SYSTEM_ERR", in_size)
-            return self._system_err(call)
+            return self._handler_failed(call, in_size)
         if done is None:
             return None
         took = time.perf_counter() - t0
         if took > SLOW_CALL:
             self._slow(call, took)
         return self._fast_reply(call, *done, in_size)
+
+    def _handler_failed(self, call: Call, in_size: int) -> list[Any]:
+        """A handler (or the fast path) raised: log it, count it, answer that call SYSTEM_ERR."""
+        log.exception("%s: %s failed", self.name, _proc_name(call))
+        self.errors += 1
+        self._record(call, None, "SYSTEM_ERR", in_size)
+        return self._system_err(call)
 
     def _slow(self, call: Call, took: float) -> None:
         """Every other client waited as long: say which call it was."""
@@ -275,10 +276,7 @@ class Dispatcher:
             return self.reply_buffers(call, result, payload, in_size)
         except Exception:  # as in answer(): a bug answers SYSTEM_ERR
             self.work = None
-            log.exception("%s: %s failed", self.name, _proc_name(call))
-            self.errors += 1
-            self._record(call, None, "SYSTEM_ERR", in_size)
-            return self._system_err(call)
+            return self._handler_failed(call, in_size)
 
     def reply_buffers(self, call: Call, result: Any, payload: Any = b"", in_size: int = 0) -> list[Any]:
         """Record the reply to ``call`` and encode it (SYSTEM_ERR if it cannot be encoded)."""
