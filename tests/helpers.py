@@ -31,6 +31,15 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+def wait_until(cond: Callable[[], object], what: str, timeout: float = 30.0, every: float = 0.002) -> None:
+    """Poll ``cond`` until it is true; an AssertionError naming ``what`` after ``timeout`` s."""
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(every)
+
+
 def require_tool(name: str) -> str:
     """The path of a real peer's binary (:func:`unavailable` if missing)."""
     path = shutil.which(name)

@@ -9,12 +9,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
 import gfclient
-from tests.helpers import require_tool
+from tests.helpers import require_tool, wait_until
 
 _LISTEN, _ESTABLISHED = "0A", "01"
 
@@ -37,14 +36,6 @@ def _tcp_states(port: int, *, remote: bool) -> list[str]:
             if int(addr.split(":")[1], 16) == port:
                 out.append(fields[3])
     return out
-
-
-def _wait_for(cond, what: str, timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.002)
 
 
 def test_listeners_are_bound_before_trio_is_imported():
@@ -160,7 +151,7 @@ def test_qemu_img_queued_before_the_server_is_ready_is_served(tmp_path):
     with open(tmp_path / "out", "w") as out:
         server = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_for(lambda: _LISTEN in _tcp_states(port, remote=False) or server.poll() is not None, "the listener")
+        wait_until(lambda: _LISTEN in _tcp_states(port, remote=False) or server.poll() is not None, "the listener")
         os.kill(server.pid, signal.SIGSTOP)
         assert server.poll() is None, (tmp_path / "out").read_text()
         uri = f"gluster://127.0.0.1:{port}/testvol/early.img"
@@ -170,7 +161,7 @@ def test_qemu_img_queued_before_the_server_is_ready_is_served(tmp_path):
             stderr=subprocess.STDOUT,
             text=True,
         )
-        _wait_for(lambda: _ESTABLISHED in _tcp_states(port, remote=True), "qemu-img's connection")
+        wait_until(lambda: _ESTABLISHED in _tcp_states(port, remote=True), "qemu-img's connection")
         os.kill(server.pid, signal.SIGCONT)
         output = client.communicate(timeout=120)[0]
         assert client.returncode == 0, output

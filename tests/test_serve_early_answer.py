@@ -10,7 +10,6 @@ import socket
 import struct
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -25,7 +24,7 @@ from fakegluster.server.glusterd import _DUMP
 from fakegluster.server.listen import parse_listen
 from fakegluster.server.node import Node, node0_name
 from fakegluster.server.volspec import parse_volume_spec
-from tests.helpers import require_tool
+from tests.helpers import require_tool, wait_until
 from tests.rawclient import V2, v3
 
 _OPS = old_dict({"min-op-version": "1", "max-op-version": "100000"})
@@ -64,14 +63,6 @@ def _record(sock: socket.socket) -> bytes:
 def _exchange(sock: socket.socket, request: bytes) -> bytes:
     sock.sendall(request)
     return _record(sock)
-
-
-def _wait_for(cond, what: str, timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.002)
 
 
 def test_the_dump_programs_are_glusterds():
@@ -190,7 +181,7 @@ def test_qemu_img_through_the_early_volfile(tmp_path):
     client = subprocess.Popen(["qemu-img", "create", "-q", "-f", "raw", uri, "1M"], stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
-        _wait_for(lambda: early.volfiles >= 1 or client.poll() is not None, "qemu-img's GETSPEC")
+        wait_until(lambda: early.volfiles >= 1 or client.poll() is not None, "qemu-img's GETSPEC")
         with FakeGluster(specs, [url], call_log=False, prebound={url: socks}, early=early) as server:
             output = client.communicate(timeout=120)[0]
             assert client.returncode == 0, output

@@ -21,6 +21,7 @@ import trio.testing
 from fakegluster.proto import Call, fops
 from fakegluster.server import FakeGluster, brickthread
 from fakegluster.server.brickthread import ServerLock, server_lock
+from tests.helpers import wait_until
 from tests.rawclient import ROOT, Mount, v3
 
 DATA = bytes(range(256)) * 1024  # 256 KiB
@@ -39,11 +40,7 @@ def _stat(what: str) -> int:
 
 
 def _until(predicate, what: str, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.005)
+    wait_until(predicate, what, timeout, every=0.005)
 
 
 @pytest.fixture(autouse=True)
