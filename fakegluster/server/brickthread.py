@@ -24,10 +24,11 @@ unix, not TLS, not emulated rdma, no pcap tap) brick connection gets a *reader t
 * A thread that finds the server lock taken (trio busy with other connections) gives the turn
   back after that batch, and trio serves the next :data:`BACKOFF` READs itself: with many
   clients streaming READs at once, threads handing the lock around cost more than they save.
-* **One lock per server** (:class:`ServerLock`, FIFO): the trio thread holds it whenever it
-  runs, i.e. always except while it waits for IO (a trio instrument, :class:`_Holder`); the
-  reader threads take it for each batch of work.  So a reader thread's work happens between two
-  passes of trio's scheduler, as a trio task's step would: no brick state (stores, fds, locks,
+* **One lock per server** (:class:`ServerLock`, FIFO): while any reader thread has the turn,
+  the trio thread holds it whenever it runs, i.e. always except while it waits for IO (a trio
+  instrument, :class:`_Holder`); the reader threads take it for each batch of work.  So a
+  reader thread's work happens between two passes of trio's scheduler, as a trio task's step
+  would: no brick state (stores, fds, locks,
   the call log, the connection's decoder and outbox) is ever touched by two threads at once,
   and trio-side output (deferred replies, upcalls, lock grants) is written under it too.
   FIFO: a busy trio loop (it releases the lock at each IO poll) cannot starve the threads, nor
@@ -59,12 +60,10 @@ import trio
 
 from ..proto import Call, ProtocolError
 from ..proto.events import NEED_DATA, Expensive
-from ..proto.programs import Program
-from .calllog import CallLog, Faults
-from .dispatch import _DECODE_THREADS, DECODE_INLINE, SLICE_BYTES, SLICE_CALLS, Dispatcher, Session
-from .net import _DONTWAIT, FAIRNESS, FAIRNESS_BYTES, RECEIVE_SIZE, Connection, _attach, _receive_buffer, _start_delayed
+from .dispatch import DECODE_INLINE, SLICE_BYTES, SLICE_CALLS, Dispatcher
+from .net import RECEIVE_SIZE, Connection
 
-__all__ = ["ENABLED", "MAX_THREADS", "ServerLock", "serve_socket_threaded", "server_lock", "stats"]
+__all__ = ["ENABLED", "MAX_THREADS", "Reader", "ServerLock", "server_lock", "stats"]
 
 log = logging.getLogger("fakegluster.server")
 
@@ -141,11 +140,14 @@ class ServerLock:
 
 
 class _Holder(trio.abc.Instrument):
-    """Keeps ``lock`` held by the trio thread except while it waits for IO."""
+    """Keeps ``lock`` held by the trio thread while any reader thread of the run has the turn,
+    except while trio waits for IO.  With no turn out, trio runs without it (no lock traffic
+    at each IO wait: many connections served by trio pay nothing for the threads)."""
 
     def __init__(self, lock: ServerLock) -> None:
         self.lock = lock
         self.held = False
+        self.turns = 0  # reader threads that have the turn (or were given it)
 
     def before_io_wait(self, timeout: float) -> None:
         if self.held:
@@ -153,28 +155,41 @@ class _Holder(trio.abc.Instrument):
             self.lock.release()
 
     def after_io_wait(self, timeout: float) -> None:
-        if not self.held:
+        if self.turns and not self.held:
             self.lock.acquire()
             self.held = True
 
     def after_run(self) -> None:
         self.before_io_wait(0)
 
+    def turn_given(self) -> None:
+        """A thread gets the turn (in the trio thread): from now on trio holds the lock."""
+        self.turns += 1
+        self.after_io_wait(0)
 
-_LOCK: trio.lowlevel.RunVar[ServerLock | None] = trio.lowlevel.RunVar("fakegluster_server_lock", default=None)
+    def turn_back(self) -> None:
+        """A turn ended (in the trio thread, the lock held): the last one lets it go."""
+        self.turns -= 1
+        if not self.turns:
+            self.before_io_wait(0)
+
+
+_HOLDER: trio.lowlevel.RunVar[_Holder | None] = trio.lowlevel.RunVar("fakegluster_server_lock", default=None)
+
+
+def _holder() -> _Holder:
+    holder = _HOLDER.get()
+    if holder is None:
+        holder = _Holder(ServerLock())
+        trio.lowlevel.add_instrument(holder)
+        _HOLDER.set(holder)
+    return holder
 
 
 def server_lock() -> ServerLock:
-    """This trio run's server lock (held by the calling trio thread from now on)."""
-    lock = _LOCK.get()
-    if lock is None:
-        lock = ServerLock()
-        holder = _Holder(lock)
-        lock.acquire()  # nobody else knows it yet: at once
-        holder.held = True
-        trio.lowlevel.add_instrument(holder)
-        _LOCK.set(lock)
-    return lock
+    """This trio run's server lock (held by the trio thread whenever it runs while a reader
+    thread has the turn)."""
+    return _holder().lock
 
 
 def _reserve() -> bool:
@@ -192,8 +207,9 @@ def _unreserve() -> None:
         _threads -= 1
 
 
-class _Reader:
-    """A connection's reader thread and the turn it shares with the connection's trio task."""
+class Reader:
+    """A connection's reader thread and the turn it shares with the connection's trio task
+    (what :func:`.net.serve_socket` is given as ``reader``)."""
 
     def __init__(self, d: Dispatcher, conn: Connection, sock: socket.socket, lock: ServerLock | None = None) -> None:
         self.d, self.conn, self.sock = d, conn, sock
@@ -235,8 +251,30 @@ class _Reader:
         return True
 
     # ---- the trio side (the trio thread: the lock is held) --------------------------------
+    def due(self) -> bool:
+        """Whether the connection's trio task gives the thread the turn now: :data:`HANDOVER`
+        calls in a row took the fast path (a connection that does not stream READs never
+        wakes its thread: each turn costs two thread switches)."""
+        return self.d.streak >= HANDOVER and self.can_take()
+
+    async def give_turn(self) -> list[Any]:
+        """A turn of the thread; the trio task's answer to what it handed back (buffers to
+        send; what followed it is left buffered: ``d.more``)."""
+        item = await self.take()
+        d = self.d
+        if self.contended:  # busy with others: trio's for a while
+            self.contended = False
+            d.streak = -BACKOFF
+        else:
+            d.streak = HANDOVER if item is _FLUSH else 0  # (only output waited: READs go on)
+        out = _take(d, self.conn, item)
+        self.conn.kick()  # output the thread left in the outbox
+        return out
+
     async def take(self) -> Any:
         """Give the thread the turn; what it hands back with it, once it does."""
+        holder = _holder()
+        holder.turn_given()
         self.turn = _THREAD
         self.task = trio.lowlevel.current_task()
         self.go.set()
@@ -244,9 +282,11 @@ class _Reader:
         def abort(_: Any) -> Any:  # cancelled: the connection ends, the thread answers nothing more
             self.task = None
             self.turn = _ENDED
+            holder.turn_back()
             return trio.lowlevel.Abort.SUCCEEDED
 
         await trio.lowlevel.wait_task_rescheduled(abort)
+        holder.turn_back()
         item, self.item = self.item, None
         return item
 
@@ -394,109 +434,3 @@ def _take(d: Dispatcher, conn: Connection, item: Any) -> list[Any]:
         return []
     d.more = True  # what followed it is still buffered
     return d.answer_decoded(item)
-
-
-async def serve_socket_threaded(
-    sock: socket.socket,
-    session: Session,
-    programs: list[Program] | tuple[Program, ...],
-    *,
-    name: str,
-    peer: str,
-    connection_id: int,
-    calls: CallLog | None = None,
-    faults: Faults | None = None,
-    max_record: int | None = None,
-) -> None:
-    """Serve one connected non-blocking socket (a brick's) until the connection ends, with a
-    reader thread once it streams READs (see the module docstring)."""
-    d = Dispatcher(
-        session,
-        programs,
-        name=name,
-        peer=peer,
-        connection_id=connection_id,
-        calls=calls,
-        faults=faults,
-        max_record=max_record,
-    )
-    conn = Connection(d, sock=sock)
-    _attach(session, conn)
-    reader = _Reader(d, conn, sock)
-    log.debug("%s: connection %d from %s", name, connection_id, peer)
-    try:
-        await _serve(conn, d, reader)
-    finally:
-        conn.finish()
-        d.close()
-        if await reader.stop():
-            sock.close()
-        else:
-            log.error("%s: connection %d: the reader thread did not end; its socket is left open", name, connection_id)
-        log.debug("%s: connection %d from %s closed", name, connection_id, peer)
-
-
-async def _serve(conn: Connection, d: Dispatcher, reader: _Reader) -> None:
-    """``net._serve``, the thread's turns included: the task reads the socket itself (as
-    ``net.serve_socket`` does, ``MSG_DONTWAIT``) until :data:`HANDOVER` calls in a row took the
-    fast path, then gives the thread the turn; once the thread hands it back (a call that is
-    not a plain READ), the task reads again.  A connection that does not stream READs never
-    wakes its thread (each turn costs two thread switches)."""
-    sock = reader.sock
-    buffer, view = _receive_buffer()  # the trio thread's: fed to ``d`` before anything awaits
-
-    async def receive() -> memoryview | bytes:
-        while True:
-            try:
-                n = sock.recv_into(buffer, 0, _DONTWAIT)
-            except BlockingIOError:
-                await trio.lowlevel.wait_readable(sock)
-                continue
-            except OSError:
-                n = 0
-            return view[:n] if n else b""
-
-    try:
-        async with trio.open_nursery() as nursery:
-            conn.cancel_scope = nursery.cancel_scope
-            conn.nursery = nursery
-            busy = got = 0
-            while not d.closing and not conn.closed:
-                if d.more:
-                    out = d.resume()
-                elif d.streak >= HANDOVER and reader.can_take():
-                    item = await reader.take()
-                    if reader.contended:  # busy with others: trio's for a while
-                        reader.contended = False
-                        d.streak = -BACKOFF
-                    else:
-                        d.streak = HANDOVER if item is _FLUSH else 0  # (only output waited: READs go on)
-                    out = _take(d, conn, item)
-                else:
-                    data = await receive()
-                    got += len(data)
-                    out = d.feed(data)
-                _start_delayed(d, conn, nursery)
-                conn.post(out)
-                conn.kick()
-                if d.expensive is not None:
-                    record, d.expensive = d.expensive, None
-                    if conn.pending:
-                        await conn.wait_drained()
-                    event = await trio.to_thread.run_sync(d.decode_expensive, record, limiter=_DECODE_THREADS)
-                    conn.post(d.answer_decoded(event))
-                    _start_delayed(d, conn, nursery)
-                    d.more = True  # what followed it is still buffered
-                if conn.pending:
-                    await conn.wait_drained()
-                    busy = got = 0
-                elif d.more:
-                    await trio.lowlevel.checkpoint()
-                else:
-                    busy += 1
-                    if busy >= FAIRNESS or got >= FAIRNESS_BYTES:
-                        busy = got = 0
-                        await trio.lowlevel.checkpoint()
-            nursery.cancel_scope.cancel()
-    finally:
-        conn.nursery = None

@@ -34,7 +34,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -89,6 +89,18 @@ IOV_MAX = 1024
 #: bytes written to one socket before the others get a turn
 SEND_SLICE = 4 << 20
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+
+
+class Reader(Protocol):
+    """What :func:`serve_socket`'s loop asks of a connection's reader thread
+    (:class:`.brickthread.Reader`): whether to give it the input now, the turn itself (what
+    it hands back, answered: buffers to send) and its end."""
+
+    def due(self) -> bool: ...
+
+    async def give_turn(self) -> list[Any]: ...
+
+    async def stop(self) -> bool: ...
 
 
 class Connection:
@@ -293,7 +305,12 @@ async def _run_delayed(dispatcher: Dispatcher, conn: Connection, call: Call, fau
 
 
 async def _serve(
-    conn: Connection, d: Dispatcher, receive: Callable[[], Any], *, yield_every: int | None = None
+    conn: Connection,
+    d: Dispatcher,
+    receive: Callable[[], Any],
+    *,
+    yield_every: int | None = None,
+    reader: Reader | None = None,
 ) -> None:
     """The reading loop shared by both shells: feed, answer, wait for output to drain.
 
@@ -301,6 +318,8 @@ async def _serve(
     peer that does not read its replies holds at most one slice of them.  Fairness: after a
     slice of work (:data:`SLICE_CALLS`, :data:`SLICE_BYTES`) or ``yield_every`` receives,
     the other connections run.  A record too costly to decode here goes to a worker thread.
+    With a ``reader`` (a brick connection's reader thread, :mod:`.brickthread`), the loop
+    gives it the input whenever it says it is due and goes on with what it hands back.
     """
     try:
         async with trio.open_nursery() as nursery:
@@ -310,6 +329,8 @@ async def _serve(
             while not d.closing and not conn.closed:
                 if d.more:
                     out = d.resume()
+                elif reader is not None and reader.due():
+                    out = await reader.give_turn()
                 else:
                     data = await receive()
                     got += len(data)
@@ -404,9 +425,11 @@ async def serve_socket(
     faults: Faults | None = None,
     max_record: int | None = None,
     tap: Any = None,
+    reader: Callable[[Dispatcher, Connection, socket.socket], Reader] | None = None,
 ) -> None:
     """Serve one connected non-blocking socket until the peer closes it (the hot path;
-    ``tap`` as for :func:`serve_stream`)."""
+    ``tap`` as for :func:`serve_stream`; ``reader``: makes the connection's reader thread,
+    :mod:`.brickthread`)."""
     d = Dispatcher(
         session,
         programs,
@@ -420,14 +443,16 @@ async def serve_socket(
     conn = Connection(d, sock=sock)
     conn.tap = tap
     _attach(session, conn)
+    thread = reader(d, conn, sock) if reader is not None else None
 
     buffer, view = _receive_buffer()  # this connection's trio thread's
 
     async def receive() -> memoryview | bytes:
-        # the shared buffer: its bytes are fed to ``d`` before anything awaits (see _serve)
+        # the shared buffer: its bytes are fed to ``d`` before anything awaits (see _serve);
+        # MSG_DONTWAIT: a reader thread makes the socket blocking (it waits in recv)
         while True:
             try:
-                n = sock.recv_into(buffer)
+                n = sock.recv_into(buffer, 0, _DONTWAIT)
             except BlockingIOError:
                 await trio.lowlevel.wait_readable(sock)
                 continue
@@ -437,11 +462,14 @@ async def serve_socket(
 
     log.debug("%s: connection %d from %s", name, connection_id, peer)
     try:
-        await _serve(conn, d, receive, yield_every=FAIRNESS)
+        await _serve(conn, d, receive, yield_every=FAIRNESS, reader=thread)
     finally:
         conn.finish()
         d.close()
-        sock.close()
+        if thread is None or await thread.stop():
+            sock.close()
+        else:  # (a closed fd number can be reused at once: the thread must not hold it)
+            log.error("%s: connection %d: the reader thread did not end; its socket is left open", name, connection_id)
         log.debug("%s: connection %d from %s closed", name, connection_id, peer)
 
 

@@ -560,9 +560,8 @@ class Cluster:
             kw["tap"] = _tap(self.pcap, conn, name, self)
         if isinstance(conn, socket.socket):
             if self.pcap is None and isinstance(session, BrickSession) and brickthread.ENABLED:
-                await brickthread.serve_socket_threaded(conn, session, programs, max_record=self.max_record, **kw)
-            else:
-                await serve_socket(conn, session, programs, max_record=self.max_record, **kw)
+                kw["reader"] = brickthread.Reader
+            await serve_socket(conn, session, programs, max_record=self.max_record, **kw)
         else:
             await serve_stream(conn, session, programs, max_record=self.max_record, **kw)
 

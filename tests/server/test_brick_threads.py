@@ -45,7 +45,7 @@ def _until(predicate, what: str, timeout: float = 10.0) -> None:  # type: ignore
 
 @pytest.fixture(autouse=True)
 def _threads_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reader threads are opt-in (``FAKEGLUSTER_BRICK_THREADS=1``): these tests switch them on."""
+    """Reader threads on, whatever the environment says (``FAKEGLUSTER_BRICK_THREADS=0``)."""
     monkeypatch.setattr(brickthread, "ENABLED", True)
 
 
@@ -317,6 +317,8 @@ def test_a_thread_that_waits_for_a_busy_server_gives_the_turn_back_for_a_while(s
     assert bytes(m.raw.wait(x).payload) == DATA[:4096]
     _until(lambda: _stat("handed") == before["handed"] + 1, "the turn handed back")
     assert _stat("answered") == before["answered"] + 1
+    # no thread has the turn: trio runs without the lock (nothing to keep apart)
+    _until(lambda: lock.try_acquire() and (lock.release() or True), "trio let the lock go")
     for i in range(2 * brickthread.HANDOVER):
         assert bytes(m.fop("READ", gfid=gfid, fd=fd, offset=i, size=2).payload) == DATA[i : i + 2]
     assert _stat("answered") == before["answered"] + 1  # trio's
@@ -344,6 +346,7 @@ def test_the_lock_keeps_threads_out_while_trio_runs_and_lets_them_in_while_it_is
 
     async def main() -> None:
         lock = server_lock()
+        brickthread._holder().turn_given()  # (as a connection's turn does)
         t = threading.Thread(target=worker, args=(lock,))
         t.start()
         deadline = time.monotonic() + 60
@@ -387,7 +390,7 @@ async def test_a_cancelled_connection_takes_the_turn_back_at_once():
     a, b = socket.socketpair()
     lock = server_lock()
     d = types.SimpleNamespace(name="brick:v:0", cid=1)
-    reader = brickthread._Reader(d, None, a, lock)  # type: ignore[arg-type]  # (its thread is not started)
+    reader = brickthread.Reader(d, None, a, lock)  # type: ignore[arg-type]  # (its thread is not started)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(reader.take)
         await trio.testing.wait_all_tasks_blocked()
