@@ -14,7 +14,9 @@ and ``--replay OUT.cases.json`` plays them again against a fresh server):
   ``../../outside``), gfids of the root, of nothing, and ones seen in replies, dicts with
   odd keys and types -- encoded correctly, so they reach the handlers;
 * on brick connections, most sessions first handshake properly (SETVOLUME with the trusted
-  volfile's credentials), so FOPs are answered, not refused.
+  volfile's credentials), so FOPs are answered, not refused; some of them first stream plain
+  READs of a file they create, so the fuzzed records end a brick reader thread's turn
+  (fakegluster/server/brickthread.py; ``fuzzcases.read_streak``).
 
 The server runs as a separate process with five volumes: an in-memory one, a directory one
 (inside a sandbox whose sibling folder ``outside/`` must never change: an escape), a replica 3
@@ -53,7 +55,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fuzzcases import Gen, frame, fuzz_cred, generated_call, load_corpus, mutate  # noqa: E402
+from fuzzcases import Gen, frame, fuzz_cred, generated_call, load_corpus, mutate, read_streak  # noqa: E402
 
 from fakegluster.proto import Call, Role, RpcConnection, fops, handshake, portmap  # noqa: E402
 from fakegluster.proto.gfdict import old_dict  # noqa: E402
@@ -124,13 +126,14 @@ def _setvolume(opts: dict[str, str], xid: int) -> bytes:
 class Session:
     """One fuzzing connection: to a brick (after a proper handshake, mostly) or to glusterd."""
 
-    def __init__(self, brick: bool, volume: str, handshake: bool, cases: bytes, index: int = 0) -> None:
+    def __init__(self, brick: bool, volume: str, handshake: bool, cases: bytes, index: int = 0, split: int = 0) -> None:
         self.brick, self.volume, self.handshake, self.cases = brick, volume, handshake, cases
         self.index = index  # which brick of the volume
+        self.split = split  # the bytes before it are sent and answered first (a READ streak)
 
     def as_json(self, seed: str, case0: int, n: int) -> dict[str, Any]:
         return {"id": f"{seed}:{case0}:{n}", "brick": self.brick, "volume": self.volume, "index": self.index,
-                "handshake": self.handshake, "bytes": self.cases.hex()}  # fmt: skip
+                "handshake": self.handshake, "bytes": self.cases.hex(), "split": self.split}  # fmt: skip
 
     def play(self, target: Target, gfids: list[bytes]) -> None:
         port, opts = target.bricks[self.volume][self.index] if self.brick else (target.port, {})
@@ -140,7 +143,12 @@ class Session:
             return
         s.setblocking(False)
         try:
-            _exchange(s, (_setvolume(opts, 1) if self.handshake else b"") + self.cases, RecordReader(), gfids)
+            reader = RecordReader()
+            first = (_setvolume(opts, 1) if self.handshake else b"") + self.cases[: self.split]
+            if self.split:
+                _exchange(s, first, reader, gfids)
+                first = b""
+            _exchange(s, first + self.cases[self.split :], reader, gfids)
         finally:
             s.close()
 
@@ -154,7 +162,11 @@ def make_session(target: Target, seed: str, case0: int, ncases: int, corpus: lis
     index = rng.randrange(len(target.bricks[volume]))
     handshake = brick and rng.random() < 0.8
     cases = b"".join(build_case(seed, case, brick, corpus, gfids) for case in range(case0, case0 + ncases))
-    return Session(brick, volume, handshake, cases, index)
+    split = 0
+    if handshake and rng.random() < 0.3:  # first a stream of plain READs (a reader thread's turn)
+        first, more = read_streak(rng, case0 << 8)
+        cases, split = first + more + cases, len(first)
+    return Session(brick, volume, handshake, cases, index, split)
 
 
 def build_case(seed: str, case: int, brick: bool, corpus: list[tuple[bytes, Call]], gfids: list[bytes]) -> bytes:
@@ -434,7 +446,9 @@ def replay(path: Path) -> int:
         for item in json.loads(path.read_text()):
             seen = log.stat().st_size
             data = bytes.fromhex(item["bytes"])
-            Session(item["brick"], item["volume"], item["handshake"], data, item.get("index", 0)).play(target, [])
+            Session(
+                item["brick"], item["volume"], item["handshake"], data, item.get("index", 0), item.get("split", 0)
+            ).play(target, [])
             time.sleep(0.2)
             new = log.read_bytes()[seen:].decode(errors="replace")
             failed = "Traceback" in new or proc.poll() is not None

@@ -193,3 +193,33 @@ def generated_call(rng: random.Random, gen: Gen, brick: bool, xid: int) -> bytes
         return conn.send(Call(xid, prog.prog, prog.vers, proc.num, args, cred=fuzz_cred(), payload=payload))[4:]
     except (ValueError, TypeError, OverflowError):
         return b""
+
+
+def read_streak(rng: random.Random, xid: int) -> tuple[bytes, bytes]:
+    """Well-formed calls that make a brick stream READs: a file created (``gfid-req`` from
+    ``rng``), 4 KiB written to it and 8-20 plain READs of it in a row (the brick's READ fast
+    path; then its connection's reader thread gets the turn, fakegluster/server/brickthread.py),
+    and 1-20 more READs, to send once those are answered (the reader thread answers them, and
+    the fuzzed records that follow end its turn)."""
+    gfid = rng.randbytes(16)
+    conn = RpcConnection(Role.CLIENT)
+    prog, name = fops.GLUSTER_FOP_PROGRAM, f"fz-streak-{gfid.hex()[:8]}"
+
+    def call(proc: str, args: Any, payload: bytes = b"") -> bytes:
+        nonlocal xid
+        xid = (xid + 1) & 0x7FFFFFFF
+        return conn.send(Call(xid, prog, 400, fops.PROGRAM[proc].num, args, cred=fuzz_cred(), payload=payload))
+
+    def reads(n: int) -> bytes:
+        out = b""
+        for _ in range(n):
+            offset, size = rng.choice([0, 512, 4095]), rng.choice([1, 512, 4096])
+            out += call("READ", fops.PROGRAM["READ"].args(gfid, 0, offset, size, 0, None))
+        return out
+
+    req = fops.PROGRAM["CREATE"].args
+    first = call("CREATE", req(ROOT_GFID, os.O_RDWR | os.O_CREAT, 0o644, 0, name, {"gfid-req": GfxValue.uuid(gfid)}))
+    data = rng.randbytes(4096)
+    first += call("WRITE", fops.PROGRAM["WRITE"].args(gfid, 0, 0, len(data), 0, None), data)
+    first += reads(rng.randrange(8, 21))
+    return first, reads(rng.randrange(1, 21))
