@@ -41,8 +41,8 @@ unix, not TLS, not emulated rdma, no pcap tap) brick connection gets a *reader t
   can be reused at once: the thread must not hold it).
 * At most :data:`MAX_THREADS` such threads per process (each has a receive buffer and a
   stack): further connections are served by trio alone.
-* Off by default (session 6: one full suite ran with it, no soak yet):
-  ``FAKEGLUSTER_BRICK_THREADS=1`` in the server's environment switches it on.
+* On by default; ``FAKEGLUSTER_BRICK_THREADS=0`` in the server's environment switches it off
+  (every connection served by trio alone).
 
 Measured with ``make bench BENCH_ARGS="--select qd1"`` (README, Benchmarks).
 """
@@ -67,8 +67,8 @@ __all__ = ["ENABLED", "MAX_THREADS", "Reader", "ServerLock", "server_lock", "sta
 
 log = logging.getLogger("fakegluster.server")
 
-#: serve plain brick connections with a reader thread (opt-in: ``FAKEGLUSTER_BRICK_THREADS=1``)
-ENABLED = os.environ.get("FAKEGLUSTER_BRICK_THREADS", "0") == "1"
+#: serve plain brick connections with a reader thread (off: ``FAKEGLUSTER_BRICK_THREADS=0``)
+ENABLED = os.environ.get("FAKEGLUSTER_BRICK_THREADS", "1") != "0"
 #: reader threads per process at most; further connections are served by trio alone
 MAX_THREADS = 32
 #: the connection's trio task gives its thread the turn after this many READs in a row took the
