@@ -51,6 +51,25 @@ O_WRONLY, O_RDWR, O_TRUNC, O_APPEND, O_EXCL, O_CREAT = 0o1, 0o2, 0o1000, 0o2000,
 GF_SEEK_DATA, GF_SEEK_HOLE = 0, 1
 #: Linux's cap on one read/write system call (INT_MAX rounded down to a page)
 MAX_RW_COUNT = 0x7FFFF000
+LLONG_MAX = (1 << 63) - 1
+
+
+def off_t(value: int) -> int:
+    """An XDR offset or size (unsigned 64 bits) as posix hands it to the kernel: ``off_t``,
+    negative from 2**63 on (the kernel then says EINVAL)."""
+    return value - (1 << 64) if value > LLONG_MAX else value
+
+
+def rw_area(offset: int, count: int) -> int:
+    """The kernel's ``rw_verify_area`` for a pread/pwrite of ``count`` bytes at the XDR
+    ``offset``: EINVAL for a negative position or one where ``pos + count`` overflows (what a
+    real brick answers a READ, WRITE or RCHECKSUM there); the position otherwise."""
+    pos = off_t(offset)
+    if pos < 0 or pos + count > LLONG_MAX:
+        raise fs_error(errno.EINVAL)
+    return pos
+
+
 #: READs and WRITEs bigger than this are done a piece per slice of the connection's work
 #: (net.Dispatcher), so a 64 MiB WRITE does not hold up the other clients
 SLICE_IO = 1 << 20
@@ -144,6 +163,9 @@ class FdFops:
         # posix_readv's pread: Linux moves at most MAX_RW_COUNT bytes per call, so a 10.3
         # brick answers a READ of 2 GiB or more with 2147479552 bytes (op_ret stays an int32)
         size = min(a.size, MAX_RW_COUNT)
+        if not size:  # a 10.3 brick answers a READ of 0 bytes EINVAL (probed)
+            raise fs_error(errno.EINVAL)
+        rw_area(a.offset, size)
         if size > SLICE_IO:  # many MiB: a piece per slice, the others run in between
             return Sliced(self._read_sliced(ofd.gfid, a.offset, size)), b""
         data = self.store.read(ofd.gfid, a.offset, size)
@@ -206,6 +228,7 @@ class FdFops:
         data = call.payload
         if len(data) != a.size:
             raise fs_error(errno.EINVAL)
+        rw_area(offset, len(data))
         faults = self.state.faults
         if faults.active:
             if faults.stale_writes:  # acknowledged, not stored
@@ -258,6 +281,7 @@ class FdFops:
         return F.GfxCommonRsp(0, 0, None)
 
     def _truncate(self, gfid: bytes, size: int) -> F.GfxCommon2iattRsp:
+        size = off_t(size)  # (the stores say EINVAL below 0)
         pre = self._iatt(gfid)
         if not self.state.faults.stale_writes:
             self.store.truncate(gfid, size)
@@ -273,6 +297,7 @@ class FdFops:
         return self._truncate(ofd.gfid, a.offset)
 
     def _fallocate(self, gfid: bytes, mode: int, offset: int, size: int) -> F.GfxCommon2iattRsp:
+        offset, size = off_t(offset), off_t(size)  # (the stores say EINVAL below 0)
         pre = self._iatt(gfid)
         faults = self.state.faults
         if faults.active and not mode & FALLOC_FL_PUNCH_HOLE and faults.take(size) < size:
@@ -296,12 +321,13 @@ class FdFops:
     def op_seek(self, a: F.GfxSeekReq, call: Call) -> F.GfxSeekRsp:
         ofd = self._fd(a.gfid, a.fd)
         whence = {GF_SEEK_DATA: SEEK_DATA, GF_SEEK_HOLE: SEEK_HOLE}.get(a.what)
-        if whence is None:
-            raise fs_error(errno.EINVAL)
-        return F.GfxSeekRsp(0, 0, None, self.store.seek(ofd.gfid, a.offset, whence))
+        if whence is None:  # posix_seek: "don't know what to seek"
+            raise fs_error(errno.EOPNOTSUPP)
+        return F.GfxSeekRsp(0, 0, None, self.store.seek(ofd.gfid, off_t(a.offset), whence))
 
     def op_rchecksum(self, a: F.GfxRchecksumReq, call: Call) -> F.GfxRchecksumRsp:
-        data = self.store.read(self._fd(a.gfid, a.fd).gfid, a.offset, a.len)
+        ofd = self._fd(a.gfid, a.fd)
+        data = self.store.read(ofd.gfid, rw_area(a.offset, a.len), a.len)
         xdata = {"fips-mode-rchecksum": GfxValue.int(1)}
         if a.xdata and "check-zero-filled" in a.xdata:  # (AFR's data self-heal skips zero blocks)
             xdata["buf-has-zeroes"] = GfxValue.uint(int(not any(data)))
@@ -310,8 +336,16 @@ class FdFops:
 
     def op_copy_file_range(self, a: F.GfxCopyFileRangeReq, call: Call) -> F.GfxCommon3iattRsp:
         src, dst = self._fd(a.gfid1, a.fd_in), self._fd(a.gfid2, a.fd_out)
+        # the kernel's generic_copy_file_checks: positions that wrap, then negative ones
+        if a.off_in + a.size >= 1 << 64 or a.off_out + a.size >= 1 << 64:
+            raise fs_error(errno.EOVERFLOW)
+        if off_t(a.off_in) < 0 or off_t(a.off_out) < 0:
+            raise fs_error(errno.EINVAL)
         pre = self._iatt(dst.gfid)
-        data = self.store.read(src.gfid, a.off_in, a.size)
+        # (the kernel cuts the count at the source's end first: nothing to copy there is 0)
+        data = self.store.read(src.gfid, a.off_in, a.size) if a.off_in < self.store.getattr(src.gfid).size else b""
+        if data and a.off_out + len(data) > LLONG_MAX:  # generic_write_check_limits
+            raise fs_error(errno.EFBIG)
         n = self.store.write(dst.gfid, a.off_out, data) if data else 0
         return F.GfxCommon3iattRsp(n, 0, None, self._iatt(src.gfid), pre, self._iatt(dst.gfid))
 

@@ -822,3 +822,61 @@ def test_readdirp_entries_carry_what_the_xdata_asks(a, b, d):
         "get-size": GfxValue.uint(0),
     }
     assert list(by["lnk"]) == ["glusterfs.inodelk-count", "trusted.glusterfs.dht.linkto", "get-size"]
+
+
+# ---- offsets and sizes past off_t --------------------------------------------------------
+
+
+def test_offsets_and_sizes_past_off_t(a, d):
+    _past_off_t(a, d)
+
+
+def test_offsets_and_sizes_past_off_t_on_a_directory_volume(tmp_path):
+    """The same on the fake's directory store (plain files: the kernel's checks, and Python's
+    int -> off_t conversions)."""
+    from fakegluster.server import FakeGluster
+
+    with FakeGluster([f"dirv={tmp_path}"], ["tcp://127.0.0.1:0"]) as server:
+        m = Mount("127.0.0.1", server.info.port, "dirv")
+        try:
+            _past_off_t(m, m.mkdir(ROOT, "d").stat.ia_gfid)
+        finally:
+            m.close()
+
+
+def _past_off_t(a, d):
+    """XDR carries offsets and sizes unsigned; posix hands them to the kernel as ``off_t``: from
+    2**63 on they are negative (EINVAL), at LLONG_MAX past the filesystem's limit (EFBIG), or
+    ``pos + count`` overflows (READ, WRITE: EINVAL).  Read off a real 10.3 brick (found by
+    ``make fuzz``: the directory store raised OverflowError)."""
+    c = a.create(d, "big")
+    gfid, fd = c.stat.ia_gfid, c.fd
+    assert a.fop("WRITE", gfid=gfid, fd=fd, offset=0, size=4, payload=b"data").result.op_ret == 4
+    for off in (1 << 63, U64, LLONG_MAX):
+        past = errno.EINVAL if off > LLONG_MAX else errno.EFBIG
+        got = {
+            "TRUNCATE": a.fop("TRUNCATE", gfid=gfid, offset=off),
+            "FTRUNCATE": a.fop("FTRUNCATE", gfid=gfid, fd=fd, offset=off),
+            "FALLOCATE offset": a.fop("FALLOCATE", gfid=gfid, fd=fd, flags=0, offset=off, size=4096),
+            "FALLOCATE size": a.fop("FALLOCATE", gfid=gfid, fd=fd, flags=0, offset=0, size=off),
+            "DISCARD": a.fop("DISCARD", gfid=gfid, fd=fd, offset=off, size=4096),
+            "ZEROFILL": a.fop("ZEROFILL", gfid=gfid, fd=fd, offset=off, size=4096),
+        }
+        assert {k: res(r) for k, r in got.items()} == dict.fromkeys(got, (-1, past)), off
+        w = a.fop("WRITE", gfid=gfid, fd=fd, offset=off, size=4, payload=b"data").result
+        r = a.fop("READ", gfid=gfid, fd=fd, offset=off, size=4).result
+        rck = a.fop("RCHECKSUM", gfid=gfid, fd=fd, offset=off, len=4)
+        assert (res(w), res(r), res(rck)) == ((-1, errno.EINVAL),) * 3, off
+        seek = [res(a.fop("SEEK", gfid=gfid, fd=fd, offset=off, what=what)) for what in (0, 1)]
+        assert seek == [(-1, errno.ENXIO)] * 2, off  # (past the end: lseek SEEK_DATA/SEEK_HOLE)
+        cfr = {
+            where: res(a.fop("COPY_FILE_RANGE", gfid1=gfid, gfid2=gfid, fd_in=fd, fd_out=fd, size=4, **{where: off}))
+            for where in ("off_in", "off_out")
+        }
+        # generic_copy_file_checks: a position that wraps (EOVERFLOW), a negative one (EINVAL), a
+        # source past its end (nothing to copy), a destination past the limit (EFBIG)
+        want = (-1, errno.EOVERFLOW) if off == U64 else (-1, errno.EINVAL) if off > LLONG_MAX else None
+        assert cfr == {"off_in": want or (0, 0), "off_out": want or (-1, errno.EFBIG)}, off
+    assert a.fop("STAT", gfid=gfid).stat.ia_size == 4
+    assert res(a.fop("READ", gfid=gfid, fd=fd, offset=0, size=0).result) == (-1, errno.EINVAL)  # (none asked)
+    assert res(a.fop("SEEK", gfid=gfid, fd=fd, offset=0, what=2)) == (-1, errno.EOPNOTSUPP)  # posix_seek
