@@ -156,8 +156,12 @@ class GfidIndex:
             for sql, args in ops:
                 db.execute(sql, args)
             db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
+        except BaseException as exc:
+            if db.in_transaction:  # (SQLite ends it itself on some errors: SQLITE_FULL)
+                db.execute("ROLLBACK")
+            self._pending[:0] = ops  # the next flush tries again
+            if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from exc  # (what the FOP answers)
             raise
         self._dirty = True
 
