@@ -21,7 +21,9 @@ and ``--replay OUT.cases.json`` plays them again against a fresh server):
 The server runs as a separate process with five volumes: an in-memory one, a directory one
 (inside a sandbox whose sibling folder ``outside/`` must never change: an escape), a replica 3
 directory volume and a disperse 4+2 in-memory volume (every brick of them fuzzed: each session
-picks a volume, then one of its bricks), and one the fuzzer never names.  A gfclient process
+picks a volume, then one of its bricks), and one the fuzzer never names (as root, in a mount
+namespace where all but the sandbox is read-only, and the directory volumes on 1 GiB tmpfs:
+a fuzzed FALLOCATE asks for up to 16 EiB).  A gfclient process
 per volume (the unnamed one, and through the whole replica 3 and 4+2 volumes, so AFR/EC
 client-side, in a folder ``wb/`` the fuzzer never names) writes, fsyncs and reads back its
 data the whole time (lost bytes) and times every call (stalls).
@@ -228,7 +230,10 @@ def _harvest(reader: RecordReader, gfids: list[bytes]) -> None:
 # ---- the server and the well-behaved client ---------------------------------------------------
 #: As root, the server runs in a mount namespace of its own where everything but the
 #: sandbox is read-only: a path escape the fuzzer finds cannot damage this machine.
-_CONFINE = 'mount -o remount,bind,ro / && mount --bind "$0" "$0" && mount -o remount,bind,rw "$0" && exec "$@"'
+_CONFINE = (
+    'mount -o remount,bind,ro / && mount --bind "$0" "$0" && mount -o remount,bind,rw "$0"'
+    ' && for d in vol rep; do mount -t tmpfs -o size=1g fgfuzz "$0/$d" || exit 1; done && exec "$@"'
+)  # (tmpfs: a fuzzed 1 TiB FALLOCATE on a directory volume filled the machine's disk once)
 
 
 def start_server(sandbox: Path, log: Path) -> tuple[subprocess.Popen, int, str]:
@@ -291,6 +296,7 @@ def well_behaved(uri: str, stop: Any, result: Any, folder: str = "") -> None:
                         )
                 except OSError:
                     errors += 1
+                    kept.pop(name, None)  # (what a failed write left there is unknown)
                 i += 1
     except Exception as exc:  # noqa: BLE001 (reported)
         errors += 1
