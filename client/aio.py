@@ -12,6 +12,8 @@ PORTBYBRICK via glusterd, DUMP, SETVOLUME, the DHT STATFS) concurrently, and LOO
 root.
 
 Paths are resolved from the root by a named LOOKUP per component (:mod:`gfclient.resolve`).
+A path call whose LOOKUP or FOP meets ESTALE (another client removed or replaced what the path
+named in between) starts again once, as libgfapi's do (``ESTALE_RETRY``; :mod:`gfclient.resolve`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
-import math
 import os
 import posixpath
 import stat as _stat
@@ -43,8 +44,8 @@ from .graph import ClientGraph, Timeouts
 from .identity import Identity
 from .mgmt import MgmtClient, VolfileServer
 from .mount import Mount
-from .resolve import Resolver, text_path
-from .stat import DirEntry, gf_flags, is_dir, is_symlink, mode_flags, stat_result, statvfs_result
+from .resolve import Resolver, again_if_stale, text_path
+from .stat import DirEntry, gf_flags, is_dir, is_symlink, mode_flags, stat_result, statvfs_result, to_ns
 from .tls import ClientTLS
 from .uri import GlusterURI, parse_uri
 from .xl.base import Fd
@@ -135,24 +136,34 @@ class Volume:
         return fops
 
     # ---- stat family -------------------------------------------------------------------
+    @again_if_stale
+    async def _resolve(self, path: Any, follow: bool) -> tuple[bytes, Any]:
+        """(gfid, iatt) of ``path`` (glfs_resolve/glfs_lresolve with their ESTALE_RETRY)."""
+        return await self._names.resolve(path, follow)
+
+    @again_if_stale
+    async def _parent(self, path: Any) -> tuple[bytes, str, str]:
+        """(parent gfid, basename, path), the parent resolved with glfs_resolve's ESTALE_RETRY."""
+        return await self._names.parent(path)
+
     async def stat(self, path: Any) -> os.stat_result:
         """The :class:`os.stat_result` of ``path``, symlinks followed (OSError as :func:`os.stat`)."""
-        return stat_result((await self._names.resolve(path, True))[1])
+        return stat_result((await self._resolve(path, True))[1])
 
     async def lstat(self, path: Any) -> os.stat_result:
         """The :class:`os.stat_result` of ``path`` itself (a final symlink is not followed)."""
-        return stat_result((await self._names.resolve(path, False))[1])
+        return stat_result((await self._resolve(path, False))[1])
 
     async def exists(self, path: Any) -> bool:
         """Whether ``path`` resolves, symlinks followed (as :func:`os.path.exists`)."""
         with contextlib.suppress(OSError):
-            await self._names.resolve(path, True)
+            await self._resolve(path, True)
             return True
         return False
 
     async def _mode_or_zero(self, path: Any, follow: bool = True) -> int:
         try:
-            return int((await self._names.resolve(path, follow))[1].mode)
+            return int((await self._resolve(path, follow))[1].mode)
         except OSError:
             return 0
 
@@ -177,18 +188,24 @@ class Volume:
         ``W_OK``, ``X_OK`` or'ed; symlinks followed): the brick decides (ACCESS, as
         ``glfs_access``); False on any error, as :func:`os.access`."""
         try:
-            gfid, _ = await self._names.resolve(path, True)
-            await self.fops.access(gfid, mode, text_path(path))
+            await self._access(path, mode)
         except OSError:
             return False
         return True
 
+    @again_if_stale
+    async def _access(self, path: Any, mode: int) -> None:
+        gfid, _ = await self._names.resolve(path, True)
+        await self.fops.access(gfid, mode, text_path(path))
+
+    @again_if_stale
     async def statvfs(self, path: Any = "/") -> os.statvfs_result:
         """The volume's :class:`os.statvfs_result` (STATFS on the file system holding ``path``)."""
         gfid, _ = await self._names.resolve(path, True)
         return statvfs_result(await self.fops.statfs(gfid, text_path(path)))
 
     # ---- directories -------------------------------------------------------------------
+    @again_if_stale
     async def mkdir(self, path: Any, mode: int = 0o777) -> None:
         """Make the directory ``path`` (MKDIR; ``FileExistsError`` if it exists)."""
         pgfid, name, p = await self._names.parent(path)
@@ -207,6 +224,7 @@ class Volume:
             if not exist_ok or not await self.isdir(p):
                 raise
 
+    @again_if_stale
     async def rmdir(self, path: Any) -> None:
         """Remove the empty directory ``path`` (RMDIR)."""
         pgfid, name, p = await self._names.parent(path)
@@ -216,10 +234,8 @@ class Volume:
     async def scandir(self, path: Any = "/") -> list[DirEntry]:
         """All entries but "." and ".." (READDIRP until an empty reply)."""
         p = text_path(path)
-        gfid, iatt = await self._names.resolve(p, True)
-        if not is_dir(iatt):
-            raise fop_error(errno.ENOTDIR, p)
-        raw = await self._readdir(gfid, p)
+        gfid, fd = await self._opendir(p)
+        raw = await self._readdir(fd, p)
         out = []
         for ent in raw:
             if ent.name in (".", ".."):
@@ -235,9 +251,18 @@ class Volume:
             out.append(DirEntry(ent.name, child, stat_result(st), target))
         return out
 
-    async def _readdir(self, gfid: bytes, path: str) -> list[Any]:
+    @again_if_stale
+    async def _opendir(self, path: str) -> tuple[bytes, Fd]:
+        """Resolve and OPENDIR ``path`` (glfs_opendir: both are retried on ESTALE)."""
+        gfid, iatt = await self._names.resolve(path, True)
+        if not is_dir(iatt):
+            raise fop_error(errno.ENOTDIR, path)
         fd = Fd(gfid, 0, is_dir=True)
         await self.fops.opendir(fd, path)
+        return gfid, fd
+
+    async def _readdir(self, fd: Fd, path: str) -> list[Any]:
+        """READDIRP ``fd`` until an empty reply, then RELEASEDIR it."""
         entries: list[Any] = []
         try:
             offset = 0
@@ -310,6 +335,7 @@ class Volume:
             failed(self.rmdir, p, exc)
 
     # ---- names -------------------------------------------------------------------------
+    @again_if_stale
     async def unlink(self, path: Any) -> None:
         """Remove the file (or symlink) ``path`` (UNLINK)."""
         pgfid, name, p = await self._names.parent(path)
@@ -318,6 +344,7 @@ class Volume:
 
     remove = unlink
 
+    @again_if_stale
     async def rename(self, src: Any, dst: Any) -> None:
         """RENAME; renaming a name onto itself or onto another hard link of the same file
         does nothing (POSIX; the kernel checks this before any filesystem sees it -- a real
@@ -335,6 +362,7 @@ class Volume:
         self._names.forget(dpgfid, dname)
         await self.fops.rename(spgfid, sname, dpgfid, dname, sp)
 
+    @again_if_stale
     async def mknod(self, path: Any, mode: int = 0o600, device: int = 0) -> None:
         """Make a file system node at ``path`` (MKNOD, as ``glfs_mknod``): ``mode`` holds the type
         (``stat.S_IFIFO``, ``S_IFCHR``, ``S_IFBLK``, ``S_IFSOCK``, ``S_IFREG``) and the permission
@@ -344,15 +372,17 @@ class Volume:
 
     async def link(self, source: Any, link_name: Any) -> None:
         """Make ``link_name`` a hard link to ``source`` (LINK)."""
-        gfid, _ = await self._names.resolve(source, False)
-        pgfid, name, p = await self._names.parent(link_name)
-        await self.fops.link(gfid, pgfid, name, p)
+        gfid, _ = await self._resolve(source, False)
+        pgfid, name, p = await self._parent(link_name)
+        await self.fops.link(gfid, pgfid, name, p)  # glfs_link: no ESTALE_RETRY of the LINK
 
+    @again_if_stale
     async def symlink(self, source: Any, link_name: Any) -> None:
         """Make ``link_name`` a symlink whose target is the text ``source`` (SYMLINK)."""
         pgfid, name, p = await self._names.parent(link_name)
         await self.fops.symlink(pgfid, name, text_path(source), p)
 
+    @again_if_stale
     async def readlink(self, path: Any) -> str:
         """The target of the symlink ``path`` (READLINK; ``EINVAL`` if it is not one)."""
         gfid, iatt = await self._names.resolve(path, False)
@@ -361,11 +391,13 @@ class Volume:
         return await self.fops.readlink(gfid, text_path(path))
 
     # ---- attributes --------------------------------------------------------------------
+    @again_if_stale
     async def chmod(self, path: Any, mode: int) -> None:
         """Set the permission bits of ``path`` (SETATTR, symlinks followed)."""
         gfid, _ = await self._names.resolve(path, True)
         await self.fops.setattr(gfid, SETATTR["MODE"], path=text_path(path), mode=mode & 0o7777)
 
+    @again_if_stale
     async def chown(self, path: Any, uid: int, gid: int) -> None:
         """Set the owner and group of ``path``; -1 leaves one as it is (SETATTR, symlinks followed)."""
         gfid, _ = await self._names.resolve(path, True)
@@ -373,6 +405,7 @@ class Volume:
         if valid:
             await self.fops.setattr(gfid, valid, path=text_path(path), ia_uid=max(uid, 0), ia_gid=max(gid, 0))
 
+    @again_if_stale
     async def utime(
         self, path: Any, times: tuple[float, float] | None = None, *, ns: tuple[int, int] | None = None
     ) -> None:
@@ -383,7 +416,7 @@ class Volume:
                 now = time.time_ns()
                 ns = (now, now)
             else:
-                ns = (_to_ns(times[0]), _to_ns(times[1]))
+                ns = (to_ns(times[0]), to_ns(times[1]))
         a, m = (divmod(t, 1_000_000_000) for t in ns)
         await self.fops.setattr(
             gfid,
@@ -395,12 +428,14 @@ class Volume:
             ia_mtime_nsec=m[1],
         )
 
+    @again_if_stale
     async def truncate(self, path: Any, length: int) -> None:
         """Cut or extend the file ``path`` to ``length`` bytes (TRUNCATE)."""
         gfid, _ = await self._names.resolve(path, True)
         await self.fops.truncate(gfid, length, text_path(path))
 
     # ---- xattrs ------------------------------------------------------------------------
+    @again_if_stale
     async def getxattr(self, path: Any, key: str, size: int = 0) -> bytes:
         """The value of xattr ``key`` (ENODATA if absent, ERANGE if longer than a non-zero ``size``)."""
         gfid, _ = await self._names.resolve(path, True)
@@ -412,6 +447,7 @@ class Volume:
             raise fop_error(errno.ERANGE, text_path(path))
         return value
 
+    @again_if_stale
     async def listxattr(self, path: Any, size: int = 0) -> list[str]:
         """The xattr names of ``path`` (ERANGE if longer in all than a non-zero ``size``)."""
         gfid, _ = await self._names.resolve(path, True)
@@ -422,16 +458,18 @@ class Volume:
 
     async def setxattr(self, path: Any, key: str, value: bytes | str, flags: int = 0) -> None:
         """Set xattr ``key`` (a str value is UTF-8; ``flags``: XATTR_CREATE/XATTR_REPLACE)."""
-        gfid, _ = await self._names.resolve(path, True)
+        gfid, _ = await self._resolve(path, True)  # glfs_setxattr: no ESTALE_RETRY of the SETXATTR
         data = value.encode() if isinstance(value, str) else bytes(value)
         await self.fops.setxattr(gfid, key, data, flags & (XATTR_CREATE | XATTR_REPLACE), text_path(path))
 
+    @again_if_stale
     async def removexattr(self, path: Any, key: str) -> None:
         """Remove the extended attribute ``key`` of ``path``."""
         gfid, _ = await self._names.resolve(path, True)
         await self.fops.removexattr(gfid, key, text_path(path))
 
     # ---- files -------------------------------------------------------------------------
+    @again_if_stale
     async def open(self, path: Any, flags: int = os.O_RDONLY, mode: int = 0o777) -> File:
         """Open like ``glfs_open``/``glfs_creat``: ``flags`` are ``os.O_*``."""
         p = text_path(path)
@@ -522,12 +560,6 @@ class Volume:
 
     def __repr__(self) -> str:
         return f"<gfclient.aio.Volume {self.volname!r} on {where(self.uri.host, self.uri.port, self.uri.socket)}>"
-
-
-def _to_ns(t: float) -> int:
-    """Seconds (float) to nanoseconds without float rounding of the fraction (1.25 -> 1250000000)."""
-    sec = math.floor(t)
-    return sec * 1_000_000_000 + round((t - sec) * 1e9)
 
 
 @contextlib.asynccontextmanager

@@ -5,15 +5,18 @@ Paths are resolved from the root by a named LOOKUP per component, symlinks follo
 ``glfs_resolve``: always in the middle, at the end unless it is an ``l*`` call (at most 40, then
 ELOOP).  Directory gfids are cached; the last component is always looked up again, and a lookup
 that fails with ESTALE/ENOENT through a cached directory is retried once without the cache.
+A path call that meets ESTALE (resolving, or in the FOP on what it resolved) starts again once,
+every component looked up again (:meth:`Resolver.again_if_stale`, libgfapi's ``ESTALE_RETRY``).
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import posixpath
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from fakegluster.proto.common import ROOT_GFID
 
@@ -21,10 +24,15 @@ from .errors import fop_error
 from .fops import Fops
 from .stat import is_dir, is_symlink
 
-__all__ = ["Resolver", "text_path"]
+__all__ = ["Resolver", "again_if_stale", "text_path"]
 
 _MAXSYMLINKS = 40
 _RETRY_ERRNOS = (errno.ESTALE, errno.ENOENT)
+REVAL_COUNT = 1
+"""How many times a path call starts again after ESTALE (libgfapi's ``DEFAULT_REVAL_COUNT``,
+api/src/glfs-internal.h)."""
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def text_path(path: Any) -> str:
@@ -51,6 +59,23 @@ class Resolver:
                 raise
             self._dcache.clear()
             return await self._walk(p, follow, False)
+
+    async def again_if_stale(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """``attempt()`` -- resolve a path, then the FOP on what it found -- and, when it fails
+        with ESTALE, once more (:data:`REVAL_COUNT`) with every component looked up again: another
+        client removed or replaced what the path named between the LOOKUP and the FOP, and the
+        path now names something else, or nothing (ENOENT).  libgfapi's ``ESTALE_RETRY``
+        (api/src/glfs-internal.h) in glfs_open, glfs_creat, glfs_stat, glfs_unlink, glfs_rename...
+        (api/src/glfs-fops.c), whose second pass resolves with ``reval`` set (glfs_resolve_at:
+        ``force_lookup``).  The ESTALE of the second attempt is the caller's."""
+        for reval in range(REVAL_COUNT + 1):
+            try:
+                return await attempt()
+            except OSError as exc:
+                if exc.errno != errno.ESTALE or reval == REVAL_COUNT:
+                    raise
+            self._dcache.clear()
+        raise AssertionError("unreachable")
 
     async def _walk(self, path: str, follow: bool, cached: bool) -> tuple[bytes, Any]:
         fops = self._fops()
@@ -106,3 +131,24 @@ class Resolver:
     def forget(self, pgfid: bytes, name: str) -> None:
         """Drop the cached entry ``name`` of directory ``pgfid`` (it is removed or renamed)."""
         self._dcache.pop((pgfid, name), None)
+
+
+class _Named(Protocol):
+    _names: Resolver
+
+
+V = TypeVar("V", bound=_Named)
+
+
+def again_if_stale(method: Callable[Concatenate[V, P], Awaitable[T]]) -> Callable[Concatenate[V, P], Awaitable[T]]:
+    """A path call of a volume (``self._names`` its :class:`Resolver`) whose whole work -- its
+    resolution and its FOP -- starts again once on ESTALE (:meth:`Resolver.again_if_stale`), like
+    the libgfapi call it mirrors (api/src/glfs-fops.c: ``retry:`` ... ``ESTALE_RETRY`` after
+    glfs_resolve and after the syncop).  Where 10.3 does not retry the FOP's ESTALE (glfs_setxattr,
+    glfs_link), only the resolution is decorated."""
+
+    @functools.wraps(method)
+    async def call(self: V, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._names.again_if_stale(lambda: method(self, *args, **kwargs))
+
+    return call

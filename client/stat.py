@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import errno
+import math
 import os
 import stat as _stat
 from typing import Any
@@ -207,3 +208,9 @@ class DirEntry:
 
     def __repr__(self) -> str:
         return f"<DirEntry {self.name!r}>"
+
+
+def to_ns(t: float) -> int:
+    """Seconds (float) to nanoseconds without float rounding of the fraction (1.25 -> 1250000000)."""
+    sec = math.floor(t)
+    return sec * 1_000_000_000 + round((t - sec) * 1e9)
