@@ -11,7 +11,9 @@ of GlusterFS 10.3 (the pure parts -- changelog values, readable bricks, read chi
 * **Reads** (STAT, READ, READDIRP, GETXATTR...) go to one readable, up child -- the gfid's
   hash picks it (``read-hash-mode`` 1) -- and move to the next one if it fails; with no
   readable child the inode is in split brain (or every copy is down): EIO.  A directory
-  fd reads all its READDIRPs from one child.  The arbiter is never read from.
+  fd reads all its READDIRPs from one child.  The arbiter is never read from.  What is
+  readable is learnt again once a child went down or came back: by FSTAT on the read's fd
+  when it has one (:mod:`gfclient.xl.afr_fd`), else by LOOKUP.
 * **Writes** are transactions (``afr_transaction``): lock (INODELK/FINODELK in the domain
   named after this xlator: the whole file for data, ``LLONG_MAX - 1`` for metadata;
   ENTRYLK on the parent and name for entry operations; non-blocking on all children at
@@ -37,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import stat as _stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import trio
@@ -51,7 +53,7 @@ from fakegluster.xl import afr as algo
 
 from ..errors import fop_error
 from ..identity import Identity
-from . import locks
+from . import afr_fd, locks
 from .base import FD_FOPS, Fd, Outcome, Subvolume, bind, first_error, gather, opened, truthy
 from .dht_layout import Lru
 
@@ -94,7 +96,6 @@ _FIX_OPEN = frozenset(
         GfFop.ZEROFILL,
     }
 )
-_NO_REOPEN = 0o100 | 0o200 | _O_TRUNC  # O_CREAT | O_EXCL | O_TRUNC (afr_do_fix_open)
 
 
 @dataclasses.dataclass
@@ -146,7 +147,7 @@ class Replicate(Subvolume):
         self._inodes: Lru = Lru()
 
     # ---- helpers --------------------------------------------------------------------------
-    def _generation(self) -> tuple[int, ...]:
+    def generation(self) -> tuple[int, ...]:
         return tuple((getattr(getattr(c, "brick", None), "handshakes", 0) << 1) | c.up for c in self.children)
 
     def _up(self) -> list[bool]:
@@ -175,7 +176,7 @@ class Replicate(Subvolume):
         if proc == GfFop.LOOKUP:
             return await self._lookup(req, ident)
         if fd is not None and proc in _FIX_OPEN:
-            await self._fix_open(fd, ident)
+            await afr_fd.fix_open(self, fd, ident)
         if proc in _DATA_TXN:
             return await self._transaction(algo.Txn.DATA, proc, req, ident, fd, payload)
         if proc in _META_TXN:
@@ -213,29 +214,6 @@ class Replicate(Subvolume):
             raise first_error(outs)
         return ok[0].value
 
-    async def _fix_open(self, fd: Fd, ident: Identity) -> None:
-        """``afr_fix_open`` (afr-open.c): open ``fd`` on the up children it is not open on -- a
-        child that was down when it was opened and has come back -- so that its FOPs reach
-        every copy again.  Not for an anonymous fd, nor one open on no child
-        (``afr_is_reopen_allowed``: no child answers its F_GETLK with an ``fd-reopen-status``;
-        a conflicting lock forbids the reopen only with ``strict-locks``, off by default and not
-        in gfclient).  10.3 winds these OPENs and goes on without them; here the FOP waits for
-        them, and includes the children they opened on."""
-        if fd.anonymous or fd.gfid == NULL_GFID:
-            return
-        if all(opened(c, fd) or not c.up for c in self.children):
-            return
-        if not any(opened(c, fd) for c in self.children):
-            return
-        async with fd.ctx.setdefault((self, "opening"), trio.Lock()):  # one OPEN per child at a time
-            need = [i for i, c in enumerate(self.children) if c.up and not opened(c, fd)]
-            req: Any
-            if fd.is_dir:
-                proc, req = GfFop.OPENDIR, F.GfxOpendirReq(fd.gfid, None)
-            else:
-                proc, req = GfFop.OPEN, F.GfxOpenReq(fd.gfid, fd.flags & ~_NO_REOPEN, None)
-            await gather((i, bind(self.children[i], proc, req, ident, fd)) for i in need)
-
     # ---- lookup and reads -----------------------------------------------------------------
     def _lookup_keys(self, req: Any) -> Any:
         extra = {k: GfxValue.uint(12) for k in [algo.DIRTY_XATTR, *self.keys]}
@@ -248,7 +226,7 @@ class Replicate(Subvolume):
     async def _lookup(self, req: Any, ident: Identity) -> Any:
         lreq = self._lookup_keys(req)
         for attempt in range(_LOOKUP_TRIES):
-            gen = self._generation()
+            gen = self.generation()
             targets = [i for i, c in enumerate(self.children) if c.up]
             outs = await gather((i, bind(self.children[i], GfFop.LOOKUP, lreq, ident)) for i in targets)
             ok = [o for o in outs if o.ok]
@@ -277,33 +255,49 @@ class Replicate(Subvolume):
             if attempt == _LOOKUP_TRIES - 1:
                 return ok[0].value
             await trio.sleep(_LOOKUP_PAUSE * 2**attempt)
-        replies: list[Any] = [None] * self.n
-        for o in ok:
-            replies[o.index] = {k: v.value for k, v in (o.value.xdata or {}).items() if isinstance(v.value, bytes)}
-        modes = [o.value.prestat.mode if o is not None else None for o in _by_index(outs, self.n)]
-        sizes: list[int | None] | None = None
-        if not any(_count(o.value.xdata, INODELK_COUNT) for o in ok):
-            # afr_readables_fill accuses smaller copies "only when we know for sure that there
-            # is no IO happening" (afr_is_possibly_under_txn: an inodelk on some copy); a write
-            # between copies would make the copy it has not reached yet look stale
-            sizes = [o.value.prestat.ia_size if o is not None else None for o in _by_index(outs, self.n)]
-        data, meta = algo.readable(replies, self.keys, modes=modes, sizes=sizes, arbiter=self.arbiter)
+        ctx = self.learn(ok, gen, lambda rsp: rsp.prestat)
         gfid = ok[0].value.prestat.ia_gfid
-        is_dir = _stat.S_ISDIR(ok[0].value.prestat.mode)
-        self._inodes.put(gfid, _Inode(is_dir, data, meta, gen))
-        pick = algo.read_child(gfid, meta, self.hash_mode, ident.pid, is_dir)
+        pick = algo.read_child(gfid, ctx.meta, self.hash_mode, ident.pid, ctx.is_dir)
         if pick < 0:
-            if self.arbiter is not None and replies[self.arbiter] is not None and not any(meta):
+            if self.arbiter is not None and any(o.index == self.arbiter for o in ok) and not any(ctx.meta):
                 pick = self.arbiter
             else:
                 raise fop_error(errno.EIO, None, f"{self.name}: metadata split brain")
         chosen = next((o for o in ok if o.index == pick), ok[0])
         return chosen.value
 
-    async def _inode(self, gfid: bytes, ident: Identity) -> _Inode:
+    def learn(self, ok: Sequence[Outcome], gen: tuple[int, ...], iatt: Callable[[Any], Any]) -> _Inode:
+        """``afr_replies_interpret``: which copies are readable, from the successful LOOKUP or
+        FSTAT replies ``ok`` (``iatt`` picks a reply's iatt); remembered for the inode."""
+        replies: list[Any] = [None] * self.n
+        stats: list[Any] = [None] * self.n
+        for o in ok:
+            replies[o.index] = {k: v.value for k, v in (o.value.xdata or {}).items() if isinstance(v.value, bytes)}
+            stats[o.index] = iatt(o.value)
+        sizes: list[int | None] | None = None
+        if not any(_count(o.value.xdata, INODELK_COUNT) for o in ok):
+            # afr_readables_fill accuses smaller copies "only when we know for sure that there
+            # is no IO happening" (afr_is_possibly_under_txn: an inodelk on some copy); a write
+            # between copies would make the copy it has not reached yet look stale
+            sizes = [st.ia_size if st is not None else None for st in stats]
+        modes = [st.mode if st is not None else None for st in stats]
+        data, meta = algo.readable(replies, self.keys, modes=modes, sizes=sizes, arbiter=self.arbiter)
+        first = iatt(ok[0].value)
+        ctx = _Inode(_stat.S_ISDIR(first.mode), data, meta, gen)
+        self._inodes.put(first.ia_gfid, ctx)
+        return ctx
+
+    async def _inode(self, gfid: bytes, ident: Identity, fd: Fd | None = None) -> _Inode:
+        """The inode's readable copies; learnt again (``afr_inode_refresh``) when unknown or
+        learnt before a child went down or came back: by FSTAT on ``fd`` when the FOP has one
+        (:func:`gfclient.xl.afr_fd.refresh`), else by a LOOKUP of the gfid."""
         ctx: _Inode | None = self._inodes.get(gfid)
-        if ctx is None or ctx.generation != self._generation():
-            await self._lookup(F.GfxLookupReq(gfid, NULL_GFID, 0, "", None), ident)
+        if ctx is None or ctx.generation != self.generation():
+            if afr_fd.refreshes_by_fd(self, fd):
+                assert fd is not None
+                await afr_fd.refresh(self, fd, ident)
+            else:
+                await self._lookup(F.GfxLookupReq(gfid, NULL_GFID, 0, "", None), ident)
             ctx = self._inodes.get(gfid)
             assert ctx is not None
         return ctx
@@ -315,7 +309,7 @@ class Replicate(Subvolume):
             sticky = fd.ctx.get(self)
             if isinstance(sticky, int) and req.offset:
                 return await self.children[sticky].call(proc, req, ident, fd=fd)
-        ctx = await self._inode(gfid, ident)
+        ctx = await self._inode(gfid, ident, fd)
         readable = ctx.meta if proc in _META_READS else ctx.data
         order = _order(algo.read_child(gfid, readable, self.hash_mode, ident.pid, ctx.is_dir), readable)
         if not order:
@@ -561,14 +555,6 @@ def _order(first: int, readable: Sequence[bool]) -> list[int]:
     if first < 0:
         return []
     return [first] + [i for i, ok in enumerate(readable) if ok and i != first]
-
-
-def _by_index(outs: Sequence[Outcome], n: int) -> list[Outcome | None]:
-    slots: list[Outcome | None] = [None] * n
-    for o in outs:
-        if o.ok:
-            slots[o.index] = o
-    return slots
 
 
 def _hits(ok: Sequence[Outcome], n: int) -> list[bool]:
