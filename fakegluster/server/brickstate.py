@@ -186,13 +186,22 @@ class BrickState:
         self.dentries: dict[bytes, list[tuple[bytes, str]]] = {}
         #: unlinked inodes still open: forgotten at their last release
         self.forget_on_release: set[bytes] = set()
+        #: orphans: open files that lost their last name (the store keeps them until the last
+        #: RELEASE), gfid -> reachable by an anonymous fd (unlinked: posix moved the handle to
+        #: .glusterfs/unlink) or not (replaced by a rename: the handle is gone)
+        self.orphans: dict[bytes, bool] = {}
 
     # ---- names (the inode table's dentries) -------------------------------------------
     def forget_names(self) -> None:
         """A new brick process (``volume start V force`` after a kill): its inode table starts
         empty, so gfid2path/pathinfo know no name until a named LOOKUP (or an entry FOP) links
-        one again; glfsheal then lists that brick's index entries as ``<gfid:...>``."""
+        one again; glfsheal then lists that brick's index entries as ``<gfid:...>``.  Its
+        orphans go too (posix_init empties ``.glusterfs/unlink``)."""
         self.dentries.clear()
+        for gfid in [g for g in self.orphans if not (g in self.inodes and self.inodes[g].fd_count)]:
+            del self.orphans[gfid]
+            if self.store is not None:
+                self.store.forget(gfid)
 
     def linked(self, gfid: bytes, pargfid: bytes, name: str, *, newest: bool = True) -> None:
         names = self.dentries.setdefault(gfid, [])

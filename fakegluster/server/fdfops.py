@@ -119,6 +119,15 @@ class FdTable:
         return fds
 
 
+#: the FOPs that find no inode by the gfid of an orphan (ENOENT on a 10.3 brick: posix
+#: reaches an inode by its gfid handle, which posix_unlink moved to .glusterfs/unlink);
+#: the fd FOPs, ACCESS and the locks go on (server-resolve finds the inode in the table)
+ORPHAN_ENOENT = frozenset(
+    {"STAT", "SETATTR", "TRUNCATE", "OPEN", "GETXATTR", "SETXATTR", "REMOVEXATTR", "XATTROP", "STATFS", "OPENDIR",
+     "READLINK"}
+)  # fmt: skip
+
+
 def _err(schema: Any, exc: OSError) -> Any:
     return schema(op_ret=-1, op_errno=exc.errno or errno.EIO)
 
@@ -358,6 +367,23 @@ class FdFops:
             self.closed_fd(ofd)
         return F.GfxCommonRsp(0, 0, {})
 
+    # ---- orphans: open files without a name ----------------------------------------------
+    def keep_open(self, attr: Any) -> bool:
+        """Whether removing a name of ``attr`` leaves an orphan: its last name, a regular file,
+        an fd open on the brick (posix_unlink_gfid_handle_and_entry: ``fd_count``)."""
+        st = self.state.peek(attr.gfid)
+        return st is not None and bool(st.fd_count) and attr.nlink == 1 and stat.S_ISREG(attr.mode)
+
+    def orphan_gone(self, name: str, args: Any) -> bool:
+        """A FOP by gfid that a 10.3 brick answers ENOENT for an orphan (:data:`ORPHAN_ENOENT`,
+        a nameless LOOKUP, LINK of it)."""
+        orphans = self.state.orphans
+        if name in ORPHAN_ENOENT:
+            return args.gfid in orphans
+        if name == "LOOKUP":
+            return not any(args.pargfid) and args.gfid in orphans
+        return name == "LINK" and args.oldgfid in orphans
+
     def _fd_lease_id(self, xdata: Any) -> bytes | None:
         """leases_open/create's fd context: the request's lease id (zeros without one)."""
         return (lease_id_of(xdata) or NULL_ID) if self.state.options.leases else None
@@ -373,6 +399,9 @@ class FdFops:
         if st is not None and ofd in st.open_fds:
             st.open_fds.remove(ofd)
         self.release_locks_of_fd(ofd.gfid, ofd)
+        if self.state.orphans and ofd.gfid in self.state.orphans and not (st and st.fd_count):
+            del self.state.orphans[ofd.gfid]  # the last fd: posix_release unlinks it for good
+            self.store.forget(ofd.gfid)
         self.state.released(ofd.gfid)
 
     def close(self) -> None:

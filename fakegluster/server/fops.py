@@ -138,6 +138,8 @@ class FopHandlers(FdFops, IndexFops, LockFops, LeaseFops, XattrFops):
         proc = F.PROGRAM.procs[call.proc]
         method = self._table[call.proc]
         try:
+            if self.state.orphans and self.orphan_gone(proc.name, call.args):
+                raise fs_error(errno.ENOENT)
             reply = self.index_call(proc.name, call.args, call)  # (features/index sits above the rest)
             if reply is not None:
                 return reply, b""
@@ -237,6 +239,8 @@ class FopHandlers(FdFops, IndexFops, LockFops, LeaseFops, XattrFops):
                 self.store.getattr(gfid)
             except OSError as exc:  # resolving an anonymous fd is a nameless lookup: ENOENT
                 raise fs_error(errno.ENOENT if exc.errno == errno.ESTALE else exc.errno or errno.EIO) from None
+            if self.state.orphans.get(gfid) is False:  # replaced by a rename: no handle to open
+                raise fs_error(errno.ENOENT)
             return OpenFd(gfid, O_RDWR)
         return self.fds.get(fd)
 
@@ -459,7 +463,10 @@ class FopHandlers(FdFops, IndexFops, LockFops, LeaseFops, XattrFops):
     def op_unlink(self, a: F.GfxUnlinkReq, call: Call) -> F.GfxCommon2iattRsp:
         pre = self._parent(a.pargfid, a.bname, "exist")
         victim = self.store.lookup(a.pargfid, a.bname)
-        self.store.unlink(a.pargfid, a.bname)
+        keep = self.keep_open(victim)
+        self.store.unlink(a.pargfid, a.bname, keep=keep)
+        if keep:
+            self.state.orphans[victim.gfid] = True
         self.state.unlinked(a.pargfid, a.bname)
         left = victim.nlink - 1
         # posix answers the link count left (dht asks for it; a 10.3 brick always sends it)
@@ -476,13 +483,24 @@ class FopHandlers(FdFops, IndexFops, LockFops, LeaseFops, XattrFops):
         pre_old = self._parent(a.oldgfid, a.oldbname, "exist")
         moved = self.store.lookup(a.oldgfid, a.oldbname).gfid
         pre_new = self._parent(a.newgfid, a.newbname, "new")
-        self.store.rename(a.oldgfid, a.oldbname, a.newgfid, a.newbname)
+        replaced = self._replaced(moved, a.newgfid, a.newbname)
+        self.store.rename(a.oldgfid, a.oldbname, a.newgfid, a.newbname, keep=replaced is not None)
+        if replaced is not None:
+            self.state.orphans[replaced] = False
         self.state.unlinked(a.newgfid, a.newbname)
         self.state.unlinked(a.oldgfid, a.oldbname)
         self.state.linked(moved, a.newgfid, a.newbname)
         return F.GfxRenameRsp(
             0, 0, {}, self._iatt(moved), pre_old, self._iatt(a.oldgfid), pre_new, self._iatt(a.newgfid)
         )
+
+    def _replaced(self, moved: bytes, pargfid: bytes, name: str) -> bytes | None:
+        """The gfid of an open file a rename replaces (it lives on as an orphan), or None."""
+        try:
+            dst = self.store.lookup(pargfid, name)
+        except OSError:
+            return None
+        return dst.gfid if dst.gfid != moved and self.keep_open(dst) else None
 
     def op_create(self, a: F.GfxCreateReq, call: Call) -> F.GfxCreateRsp:
         pre = self._parent(a.pargfid, a.bname, "create")

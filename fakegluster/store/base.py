@@ -37,6 +37,14 @@ Rules every store follows (the contract tests in ``tests/store/`` check them on 
   ``write`` writes everything, short only across the 2**44 - 4096 size limit.
 * Directory sizes are 4096 (a big ext4 directory grows; the stores do not model that),
   ``nlink`` of a directory is 2 + its subdirectories.
+* An open file outlives its last name, as on Linux: ``unlink`` or ``rename`` with
+  ``keep=True`` that removes a regular file's last name leaves it an *orphan* (the brick
+  passes ``keep`` while a client holds an fd on it: posix_unlink moves the gfid handle to
+  ``.glusterfs/unlink`` then).  An orphan has ``nlink`` 0 and no name; its gfid still
+  reaches its attributes, data and xattrs (and stays in use: a new object cannot take it;
+  ``link`` to it is ``ESTALE``) until ``forget(gfid)`` (the brick's last RELEASE:
+  posix_release -> posix_unlink_renamed_file) drops it.  Orphans are not durable: a store
+  opened again has none and nothing of them is left in its folder.
 * Stores are not thread-safe; a brick calls them from one thread.
 """
 
@@ -186,16 +194,24 @@ class Store(abc.ABC):
         """A new name for an existing non-directory (``EPERM`` for directories)."""
 
     @abc.abstractmethod
-    def unlink(self, pargfid: bytes, name: str) -> None:
-        """Remove a non-directory name (``EISDIR`` for directories)."""
+    def unlink(self, pargfid: bytes, name: str, *, keep: bool = False) -> None:
+        """Remove a non-directory name (``EISDIR`` for directories); ``keep``: a regular
+        file losing its last name becomes an orphan (module docstring) instead of going."""
 
     @abc.abstractmethod
     def rmdir(self, pargfid: bytes, name: str) -> None:
         """Remove an empty directory (``ENOTDIR``, ``ENOTEMPTY``)."""
 
     @abc.abstractmethod
-    def rename(self, src_pargfid: bytes, src_name: str, dst_pargfid: bytes, dst_name: str) -> None:
-        """POSIX rename(2), including replacing a file or an empty directory."""
+    def rename(
+        self, src_pargfid: bytes, src_name: str, dst_pargfid: bytes, dst_name: str, *, keep: bool = False
+    ) -> None:
+        """POSIX rename(2), including replacing a file or an empty directory; ``keep``: a
+        replaced regular file losing its last name becomes an orphan, as in :meth:`unlink`."""
+
+    @abc.abstractmethod
+    def forget(self, gfid: bytes) -> None:
+        """Drop the orphan ``gfid`` (its data goes); nothing for a named or unknown gfid."""
 
     @abc.abstractmethod
     def readlink(self, gfid: bytes) -> str:

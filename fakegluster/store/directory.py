@@ -43,6 +43,12 @@ cached fd follows its inode: IO on a file moved or deleted by hand reaches it un
 is found stale.  SEEK_DATA/SEEK_HOLE are ``lseek``'s: on ext4 an unwritten (fallocated)
 block whose page is cached reads as data, a superset of MemoryStore's extent-based answer.
 Unprivileged, creating keeps the caller's ownership if chown is refused (setattr: EPERM).
+
+**Orphans** (``keep=True``, see :mod:`.base`).  The store opens the file before removing its
+last name and keeps that fd outside the LRU; the orphan is that fd alone (fstat, pread,
+fsetxattr, fchmod...) until ``forget`` closes it.  Nothing is left in the folder, nothing in
+the index: the kernel frees the inode at the close, or when the process dies (posix moves
+the file to ``.glusterfs/unlink`` and empties that at start: the same outcome).
 """
 
 from __future__ import annotations
@@ -106,6 +112,7 @@ class DirectoryStore(GfidPaths, Store):
         self._fd_max = max(1, fd_cache)
         self._fds: collections.OrderedDict[bytes, int] = collections.OrderedDict()
         self._ro: dict[bytes, int] = {}  # gfid -> errno of the refused O_RDWR open
+        self._orphans: dict[bytes, int] = {}  # gfid -> fd of a file that lost its last name
         self._init_index()
         self._closed = False
         self._rootfd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -153,7 +160,13 @@ class DirectoryStore(GfidPaths, Store):
 
     def _check_gfid(self, gfid: bytes, pfd: int, raw: bytes) -> None:
         """EINVAL for a malformed gfid, EEXIST for one in use (or if ``raw`` exists after all)."""
-        code = errno.EINVAL if len(gfid) != 16 or not any(gfid) else errno.EEXIST if gfid in self._obj else 0
+        code = (
+            errno.EINVAL
+            if len(gfid) != 16 or not any(gfid)
+            else errno.EEXIST
+            if gfid in self._obj or gfid in self._orphans
+            else 0
+        )
         if code:
             with contextlib.suppress(FileNotFoundError):
                 os.lstat(raw, dir_fd=pfd)
@@ -186,6 +199,8 @@ class DirectoryStore(GfidPaths, Store):
             st = os.fstat(fd)
             if st.st_nlink:
                 return self._attr(gfid, st)
+        if self._orphans and gfid in self._orphans:
+            return self._attr(gfid, os.fstat(self._orphans[gfid]))
         with self._at(gfid) as (_, _, st):
             return self._attr(gfid, st)
 
@@ -313,8 +328,9 @@ class DirectoryStore(GfidPaths, Store):
         self._add(pargfid, raw, gfid, st.st_ino, False)
         return self._attr(gfid, st)
 
-    def _remove(self, pargfid: bytes, name: str, isdir: bool) -> None:
+    def _remove(self, pargfid: bytes, name: str, isdir: bool, keep: bool = False) -> None:
         raw = self._name(pargfid, name, errno.ENOENT)
+        orphan = None
         with self._in(pargfid) as pfd:
             st = os.lstat(raw, dir_fd=pfd)
             if isdir:
@@ -322,20 +338,44 @@ class DirectoryStore(GfidPaths, Store):
             elif stat.S_ISDIR(st.st_mode):
                 raise _err(errno.EISDIR, name)
             else:
+                orphan = self._hold(pargfid, raw, st) if keep else None
                 os.unlink(raw, dir_fd=pfd)
+        self._orphan(orphan)
         self._drop(pargfid, raw)
 
+    def _hold(self, pg: bytes, raw: bytes, st: os.stat_result) -> bytes | None:
+        """Before a regular file's last name goes: its gfid, its fd open (None otherwise)."""
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            return None
+        g = self._learn(pg, raw, st)
+        self._fd(g)
+        return g
+
+    def _orphan(self, g: bytes | None) -> None:
+        """The name is gone: the held fd leaves the LRU (``_drop`` would close it)."""
+        if g is not None:
+            self._orphans[g] = self._fds.pop(g)
+
     @_namespace
-    def unlink(self, pargfid: bytes, name: str) -> None:
-        self._remove(pargfid, name, False)
+    def unlink(self, pargfid: bytes, name: str, *, keep: bool = False) -> None:
+        self._remove(pargfid, name, False, keep)
+
+    def forget(self, gfid: bytes) -> None:
+        fd = self._orphans.pop(gfid, None)
+        if fd is not None:
+            self._ro.pop(gfid, None)
+            os.close(fd)
 
     @_namespace
     def rmdir(self, pargfid: bytes, name: str) -> None:
         self._remove(pargfid, name, True)
 
     @_namespace
-    def rename(self, src_pargfid: bytes, src_name: str, dst_pargfid: bytes, dst_name: str) -> None:
+    def rename(
+        self, src_pargfid: bytes, src_name: str, dst_pargfid: bytes, dst_name: str, *, keep: bool = False
+    ) -> None:
         sraw = self._name(src_pargfid, src_name, errno.ENOENT)
+        orphan = None
         draw = self._name(dst_pargfid, dst_name)
         with self._in(src_pargfid) as spfd, self._in(dst_pargfid) as dpfd:
             sst = os.lstat(sraw, dir_fd=spfd)
@@ -347,15 +387,20 @@ class DirectoryStore(GfidPaths, Store):
                 dst = None
             else:
                 self._learn(dst_pargfid, draw, dst)
+                if keep and (dst.st_dev, dst.st_ino) != (sst.st_dev, sst.st_ino):
+                    orphan = self._hold(dst_pargfid, draw, dst)
             os.rename(sraw, draw, src_dir_fd=spfd, dst_dir_fd=dpfd)
         if dst is not None:
             if (dst.st_dev, dst.st_ino) == (sst.st_dev, sst.st_ino):
                 return  # two names of one inode (or the same name): rename does nothing
+            self._orphan(orphan)
             self._drop(dst_pargfid, draw)
         self._move(sg, src_pargfid, sraw, dst_pargfid, draw)
 
     @_namespace
     def readlink(self, gfid: bytes) -> str:
+        if gfid in self._orphans:
+            raise _err(errno.EINVAL, gfid)
         with self._at(gfid) as (pfd, name, st):
             if not stat.S_ISLNK(st.st_mode):
                 raise _err(errno.EINVAL, gfid)
@@ -399,6 +444,8 @@ class DirectoryStore(GfidPaths, Store):
     def _fd(self, gfid: bytes, other: int = errno.EINVAL) -> int:
         fd = self._fds.get(gfid)
         if fd is None:
+            if self._orphans and gfid in self._orphans:
+                return self._orphans[gfid]
             return self._open(gfid, other)
         self._fds.move_to_end(gfid)
         return fd
@@ -453,10 +500,13 @@ class DirectoryStore(GfidPaths, Store):
 
     @_namespace
     def fsync(self, gfid: bytes, datasync: bool = False) -> None:
+        sync = os.fdatasync if datasync else os.fsync
+        if gfid in self._orphans:  # no name to make durable
+            sync(self._orphans[gfid])
+            return
         obj = self._obj.get(gfid)
         if obj is None:
             raise _err(errno.ESTALE, gfid)
-        sync = os.fdatasync if datasync else os.fsync
         if obj.isdir:
             self._sync_dir(gfid)
         else:
@@ -487,6 +537,8 @@ class DirectoryStore(GfidPaths, Store):
         atime_ns: int | None = None,
         mtime_ns: int | None = None,
     ) -> Attr:
+        if gfid in self._orphans:
+            return self._fsetattr(gfid, self._orphans[gfid], mode, uid, gid, atime_ns, mtime_ns)
         with self._at(gfid) as (pfd, name, st):
             if uid is not None or gid is not None:
                 os.chown(
@@ -501,11 +553,27 @@ class DirectoryStore(GfidPaths, Store):
                 os.utime(name, ns=(a, m), dir_fd=pfd, follow_symlinks=False)
             return self._attr(gfid, os.lstat(name, dir_fd=pfd))
 
+    def _fsetattr(
+        self, gfid: bytes, fd: int, mode: int | None, uid: int | None, gid: int | None, a: int | None, m: int | None
+    ) -> Attr:
+        """:meth:`setattr` of an orphan, through its fd."""
+        if uid is not None or gid is not None:
+            os.fchown(fd, -1 if uid is None else uid, -1 if gid is None else gid)
+        if mode is not None:
+            os.fchmod(fd, mode & 0o7777)
+        if a is not None or m is not None:
+            st = os.fstat(fd)
+            os.utime(fd, ns=(st.st_atime_ns if a is None else a, st.st_mtime_ns if m is None else m))
+        return self._attr(gfid, os.fstat(fd))
+
     @_namespace
     def _xattr(self, gfid: bytes, call: Callable[..., Any], *args: Any) -> Any:
-        """``call(path, *args)`` on ``/proc/self/fd/<parent>/<name>``, the name not followed."""
+        """``call(path, *args)`` on ``/proc/self/fd/<parent>/<name>``, the name not followed
+        (an orphan's: on its fd)."""
         if args and not args[0].startswith(_XATTR_NS) and 0 < len(os.fsencode(args[0])) <= 255:
             raise _err(errno.EOPNOTSUPP, args[0])  # (an empty or over-long name: the fs says ERANGE)
+        if gfid in self._orphans:
+            return call(self._orphans[gfid], *args)
         with self._at(gfid) as (pfd, name, _):
             return call(b"/proc/self/fd/%d/%s" % (pfd, name), *args, follow_symlinks=False)
 
@@ -550,6 +618,8 @@ class DirectoryStore(GfidPaths, Store):
                 with contextlib.suppress(OSError):
                     os.fsync(fd)
                 os.close(fd)
+            while self._orphans:  # (the kernel frees them)
+                os.close(self._orphans.popitem()[1])
             if self._db is not None:
                 try:
                     self._flush()  # closing checkpoints the WAL into the fsynced database

@@ -34,7 +34,10 @@ def _err(code: int, what: bytes | str = "") -> OSError:
 
 
 class GfidPaths(GfidIndex):
-    """The index plus its on-disk resolution (a mixin: the store provides ``_rootfd``)."""
+    """The index plus its on-disk resolution (a mixin: the store provides ``_rootfd`` and
+    ``_orphans``, the gfids of open files without a name)."""
+
+    _orphans: dict[bytes, int]
 
     def _learn(self, pg: bytes, name: bytes, st: os.stat_result) -> bytes:
         """The gfid of the entry ``name`` (lstat ``st``) in directory ``pg``, new if unknown."""
@@ -74,7 +77,7 @@ class GfidPaths(GfidIndex):
         while g != ROOT_GFID:
             obj = self._obj.get(g)
             if obj is None or len(chain) > _MAX_DEPTH:
-                raise _err(errno.ESTALE, gfid)
+                raise _err(errno.ENOTDIR if g in self._orphans else errno.ESTALE, gfid)
             if not obj.isdir:
                 raise _err(errno.ENOTDIR, gfid)
             pg, name = obj.names[0]

@@ -170,9 +170,11 @@ class MemoryStore(Store):
         d.nlink += cls is _Dir
         return self._attr(ino)
 
-    def _drop_link(self, ino: _Inode, now: int) -> None:
+    def _drop_link(self, ino: _Inode, now: int, keep: bool = False) -> None:
+        """One name less; the last one frees the inode, unless ``keep`` makes a regular
+        file an orphan (reachable by gfid until :meth:`forget`)."""
         ino.nlink -= 1
-        if ino.nlink == 0:
+        if ino.nlink == 0 and not (keep and isinstance(ino, _File)):
             self._release(ino)
         else:
             ino.ctime = now
@@ -242,6 +244,8 @@ class MemoryStore(Store):
             raise fs_error(errno.EEXIST, name)
         if isinstance(ino, _Dir):
             raise fs_error(errno.EPERM, name)
+        if not ino.nlink:  # an orphan: its gfid no longer leads to a name (posix: no handle)
+            raise fs_error(errno.ESTALE, gfid.hex())
         if ino.nlink >= LINK_MAX:
             raise fs_error(errno.EMLINK, name)
         now = self.clock()
@@ -259,14 +263,19 @@ class MemoryStore(Store):
             raise fs_error(errno.ENOENT, name)
         return d, raw, ino
 
-    def unlink(self, pargfid: bytes, name: str) -> None:
+    def unlink(self, pargfid: bytes, name: str, *, keep: bool = False) -> None:
         d, raw, ino = self._entry(pargfid, name)
         if isinstance(ino, _Dir):
             raise fs_error(errno.EISDIR, name)
         now = self.clock()
         del d.entries[raw]
         d.mtime = d.ctime = now
-        self._drop_link(ino, now)
+        self._drop_link(ino, now, keep)
+
+    def forget(self, gfid: bytes) -> None:
+        ino = self._inodes.get(gfid)
+        if ino is not None and ino.nlink == 0 and isinstance(ino, _File):
+            self._release(ino)
 
     def rmdir(self, pargfid: bytes, name: str) -> None:
         d, raw, ino = self._entry(pargfid, name)
@@ -279,7 +288,9 @@ class MemoryStore(Store):
         d.mtime = d.ctime = self.clock()
         self._release(ino)
 
-    def rename(self, src_pargfid: bytes, src_name: str, dst_pargfid: bytes, dst_name: str) -> None:
+    def rename(
+        self, src_pargfid: bytes, src_name: str, dst_pargfid: bytes, dst_name: str, *, keep: bool = False
+    ) -> None:
         sd, dd = self._dir(src_pargfid), self._dir(dst_pargfid)
         sraw, draw = check_name(src_name), check_name(dst_name)
         src = sd.entries.get(sraw)
@@ -305,7 +316,7 @@ class MemoryStore(Store):
             dd.nlink -= 1
             self._release(dst)
         elif dst is not None:
-            self._drop_link(dst, now)
+            self._drop_link(dst, now, keep)
         del sd.entries[sraw]
         dd.entries[draw] = src
         if isinstance(src, _Dir) and sd is not dd:
