@@ -468,9 +468,7 @@ class FopHandlers(FdFops, IndexFops, LockFops, LeaseFops, XattrFops):
         if keep:
             self.state.orphans[victim.gfid] = True
         self.state.unlinked(a.pargfid, a.bname)
-        left = victim.nlink - 1
-        # posix answers the link count left (dht asks for it; a 10.3 brick always sends it)
-        return F.GfxCommon2iattRsp(0, 0, {"get-link-count": GfxValue.uint(max(left, 0))}, pre, self._iatt(a.pargfid))
+        return F.GfxCommon2iattRsp(0, 0, _link_counts(a.xdata, victim.nlink, keep), pre, self._iatt(a.pargfid))
 
     def op_rmdir(self, a: F.GfxRmdirReq, call: Call) -> F.GfxCommon2iattRsp:
         pre = self._parent(a.pargfid, a.bname, "exist")
@@ -561,6 +559,21 @@ UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
 #: 2^63-1 s as 15032385535 and -2^63 s as -2^31.
 EXT4_TIME_MIN, EXT4_TIME_MAX = -(1 << 31), (1 << 31) - 1 + (3 << 32)
 _EINVAL, _OMIT = object(), object()
+
+
+def _link_counts(xdata: Any, nlink: int, kept: bool) -> dict[str, GfxValue]:
+    """UNLINK's reply xdata (posix_unlink, read off a 10.3 brick): ``get-link-count`` always,
+    0 unless asked for; then the file's lstat just before the unlink, less its gfid handle:
+    the names it had when more than one, else 0 (the handle already went), or 1 while open
+    (the handle moved to .glusterfs/unlink).  ``gf_request_link_count`` adds
+    ``gf_response_link_count``, the names it had (posix_dict_set_nlink; set last, so first)."""
+    count = 0
+    if xdata and "get-link-count" in xdata:
+        count = nlink if nlink > 1 else int(kept)
+    out = {"get-link-count": GfxValue.uint(count)}
+    if xdata and "gf_request_link_count" in xdata:
+        out = {"gf_response_link_count": GfxValue.uint(nlink), **out}
+    return out
 
 
 def _utimens(sec: int, nsec: int, now: int) -> Any:

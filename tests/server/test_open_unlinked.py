@@ -145,6 +145,37 @@ def test_the_holders_disconnect_is_its_last_release(target, a, b):
     assert nameless(b, g) == (-1, errno.ENOENT)
 
 
+@pytest.mark.parametrize("ask", [None, "get-link-count", "gf_request_link_count"])
+def test_unlink_answers_link_counts(a, ask):
+    """posix_unlink's reply xdata: ``get-link-count`` always, 0 unless asked for, then the
+    lstat's nlink just before the unlink less the gfid handle (its names when more than one;
+    one name: 0, or 1 while open, its handle moved to .glusterfs/unlink); asked with
+    ``gf_request_link_count``: ``gf_response_link_count`` = the names it had, first."""
+    xdata = {ask: GfxValue.int(1)} if ask else None
+    got = []
+    for links, held in ((1, False), (2, False), (3, False), (1, True)):
+        name, g, fd = new_file(a, b"x")
+        if not held:
+            a.fop("RELEASE", gfid=g, fd=fd)
+        for i in range(1, links):
+            assert ret(a.fop("LINK", oldgfid=g, newgfid=ROOT, newbname=f"{name}.{i}")) == 0
+        u = a.fop("UNLINK", pargfid=ROOT, bname=name, xflags=0, xdata=xdata)
+        got.append((ret(u), [(k, v.value) for k, v in u.xdata.items()]))
+        if held:
+            a.fop("RELEASE", gfid=g, fd=fd)
+    counts = {
+        None: [0, 0, 0, 0],
+        "get-link-count": [0, 2, 3, 1],
+        "gf_request_link_count": [0, 0, 0, 0],
+    }[ask]
+    names = [1, 2, 3, 1]
+    if ask == "gf_request_link_count":
+        want = [(0, [("gf_response_link_count", n), ("get-link-count", c)]) for n, c in zip(names, counts)]
+    else:
+        want = [(0, [("get-link-count", c)]) for c in counts]
+    assert got == want
+
+
 def test_a_restart_with_an_unlinked_file_open_loses_and_invents_nothing(tmp_path):
     """The directory store: the open file leaves no trace in the folder, and a server stopped
     while a client holds it starts again with exactly the named files (posix_init empties
