@@ -153,7 +153,15 @@ class Distribute(Subvolume):
         except OSError as exc:
             if exc.errno not in (errno.ENOENT, errno.ESTALE):
                 raise
-            moved = await self._locate(gfid, ident)  # renamed elsewhere by another client?
+            try:
+                moved = await self._locate(gfid, ident)  # renamed elsewhere by another client?
+            except OSError as gone:
+                # found nowhere: the brick's ESTALE stands, so that a libgfapi-style path call
+                # resolves the path again (10.3 dht_migration_complete_check_task answers ESTALE
+                # when the name now has another gfid; gfclient does not look the name up)
+                if gone.errno in (errno.ENOENT, errno.ESTALE):
+                    raise exc from None
+                raise
             if moved is sub or moved is self:
                 raise
             return await moved.call(proc, req, ident, fd=fd, path=path)
