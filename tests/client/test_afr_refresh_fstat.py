@@ -4,7 +4,8 @@ generation changed) by FSTAT on the fd when the FOP has one, as GlusterFS 10.3
 on, asking the changelog xattrs (``afr_xattr_req_prepare``), ``list-xattr``, the index's
 ``link-count`` and this xlator's inodelk count.  Before, it looked the gfid up by name-less
 LOOKUP -- which finds nothing for a file another client unlinked while it is open
-(tests/interop/test_afr_refresh_fstat_real.py: a real replica 3, judged by the real FUSE client)."""
+(tests/interop/test_afr_refresh_fstat_real.py: a real replica 3, judged by the real FUSE client;
+the last test here is that scenario on the fake, which serves such fds as a real brick does)."""
 
 from __future__ import annotations
 
@@ -55,3 +56,23 @@ def test_a_read_after_a_brick_came_back_refreshes_the_inode_by_fstat_on_its_fd()
             assert {f"trusted.afr.rep-client-{i}" for i in range(3)} <= keys
             assert c.args.gfid == gfid
         assert not server.calls.find("LOOKUP", gfid=gfid), "refreshed by LOOKUP, not by FSTAT on the fd"
+
+
+def test_a_file_another_client_unlinked_while_open_reads_after_a_brick_came_back():
+    """The scenario of tests/interop/test_afr_refresh_fstat_real.py (the real FUSE client and
+    gfclient read, on a real replica 3) on the fake: a LOOKUP of the gfid finds nothing now."""
+    with FakeGluster(["rep;replica=3;cluster.self-heal-daemon=off"], ["tcp://127.0.0.1:0"]) as server:
+        uri = f"gluster://127.0.0.1:{server.info.port}/rep"
+
+        async def main() -> None:
+            async with gfclient.aio.connect(uri) as v, gfclient.aio.connect(uri) as w:
+                f = await v.open("/f", os.O_CREAT | os.O_RDWR, 0o644)
+                await f.pwrite(DATA, 0)
+                assert await f.pread(len(DATA), 0) == DATA
+                await w.unlink("/f")
+                await _brick_restarted(v, server.bricks("rep")[2])
+                assert await f.pread(len(DATA), 0) == DATA
+                assert (await f.fstat()).st_nlink == 0
+                await f.close()
+
+        trio.run(main)
