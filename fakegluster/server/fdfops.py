@@ -38,6 +38,7 @@ from .handle import Sliced
 from .iatt import d_type, ino_of, to_iatt
 from .leasefops import lease_id_of
 from .leases import NULL_ID
+from .mdata import asks_times
 from .xdata import entry_xdata
 
 if TYPE_CHECKING:
@@ -198,6 +199,7 @@ class FdFops:
             or a.gfid in state.index.vgfids  # (the index answers READs of its virtual entries)
             or a.gfid in state.index.subdirs
             or a.size > SLICE_IO
+            or (a.gfid in self.store.foreign_gfids and asks_times(call))  # (it stamps mdata: mdata.py)
         ):
             return None
         try:

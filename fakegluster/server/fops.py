@@ -15,6 +15,7 @@ semantics follow the posix xlator behind ``server-rpc-fops_v2.c`` (glusterfs v10
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import stat
@@ -53,6 +54,7 @@ from .iatt import ZERO_IATT, to_iatt, to_statfs
 from .index import IndexFops
 from .leasefops import LeaseFops
 from .lockfops import LockFops
+from .mdata import NEW_OBJECTS, stamp
 from .upcall import after_fop, before_fop
 from .xattrs import PreopFailed, XattrFops, entry_xattrs, layout_stale, preop_check
 from .xdata import FILLED, fill_reply_xdata
@@ -197,6 +199,9 @@ class FopHandlers(FdFops, IndexFops, LockFops, LeaseFops, XattrFops):
     def _finish(self, proc: Any, call: Call, out: Any, victim: Any) -> tuple[Any, Any]:
         """What the translators above posix add to a successful reply: the xdata the request
         asked for, and upcalls to other clients."""
+        if (self.store.foreign_gfids or proc.name in NEW_OBJECTS) and _succeeded(out):
+            with contextlib.suppress(OSError):  # (posix_set_ctime only logs its failures)
+                stamp(self.store, proc.name, call, out[0] if isinstance(out, tuple) else out)
         xdata = call.args.xdata
         if call.proc in FILLED and (xdata or (xdata is not None and call.proc == F.GfFop.WRITE)):
             out = fill_reply_xdata(self, call.proc, call.args, out)
@@ -559,6 +564,11 @@ UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
 #: 2^63-1 s as 15032385535 and -2^63 s as -2^31.
 EXT4_TIME_MIN, EXT4_TIME_MAX = -(1 << 31), (1 << 31) - 1 + (3 << 32)
 _EINVAL, _OMIT = object(), object()
+
+
+def _succeeded(out: Any) -> bool:
+    reply = out[0] if isinstance(out, tuple) else out
+    return reply is not DEFERRED and reply.op_ret >= 0
 
 
 def _link_counts(xdata: Any, nlink: int, kept: bool) -> dict[str, GfxValue]:

@@ -168,6 +168,7 @@ class XattrFops:
                 raise fs_error(errno.EPERM, name)  # Linux: no user xattrs on symlinks
             if name in VIRTUAL_XATTRS:
                 self.store.getattr(gfid)
+                self.store.adopt(gfid)  # posix_set_mdata_xattr_legacy_files (mdata.py)
                 continue
             if name in ACL_KEYS:
                 self._set_acl(gfid, name, value)

@@ -188,7 +188,8 @@ def posix_fill(store: Any, attr: Any, xdata: Any, fd_count: int = 0) -> dict[str
                 names = _xattr_names(store, attr.gfid)
             for name in (*names, MDATA_KEY):
                 if name == MDATA_KEY and fnmatch.fnmatchcase(name, key):
-                    out[name] = GfxValue.ptr(mdata_blob(attr))
+                    if attr.gfid not in store.foreign_gfids:  # (none yet: mdata.py)
+                        out[name] = GfxValue.ptr(mdata_blob(attr))
                 elif name.startswith(_NAMESPACES) and fnmatch.fnmatchcase(name, key):
                     _add_xattr(store, attr.gfid, name, out)
     if "list-xattr" in xdata:

@@ -45,6 +45,13 @@ Rules every store follows (the contract tests in ``tests/store/`` check them on 
   ``link`` to it is ``ESTALE``) until ``forget(gfid)`` (the brick's last RELEASE:
   posix_release -> posix_unlink_renamed_file) drops it.  Orphans are not durable: a store
   opened again has none and nothing of them is left in its folder.
+* Objects made outside the store are *foreign* (``foreign_gfids``): the root (a brick's
+  root is a plain mkdir) and, in a directory store, whatever it found in its folder, until
+  ``adopt(gfid)`` (``disown(gfid)``: the brick made one without a client's times).  The
+  brick answers ``trusted.glusterfs.mdata`` only for the others, as a 10.3 brick has that
+  xattr only on what a client's FOP touched (posix_set_ctime) or stamped
+  (``set-ctime-mdata``): fakegluster/server/mdata.py.  A directory store keeps the set
+  across restarts.
 * Stores are not thread-safe; a brick calls them from one thread.
 """
 
@@ -149,6 +156,16 @@ class Store(abc.ABC):
 
     def __init__(self, *, clock: Callable[[], int] = time.time_ns) -> None:
         self.clock = clock
+        #: the foreign objects (module docstring): read it, change it by :meth:`adopt`
+        self.foreign_gfids: set[bytes] = {ROOT_GFID}
+
+    def adopt(self, gfid: bytes) -> None:
+        """``gfid`` is no longer foreign (a client's FOP touched it)."""
+        self.foreign_gfids.discard(gfid)
+
+    def disown(self, gfid: bytes) -> None:
+        """``gfid`` counts as foreign (made by a FOP that asked for no times)."""
+        self.foreign_gfids.add(gfid)
 
     # ---- attributes and names -----------------------------------------------------------
     @abc.abstractmethod

@@ -55,7 +55,7 @@ class GfidPaths(GfidIndex):
         g = uuid.uuid4().bytes
         while g in self._obj:
             g = uuid.uuid4().bytes
-        return self._add(pg, name, g, st.st_ino, isdir)
+        return self._foreign(self._add(pg, name, g, st.st_ino, isdir))
 
     def _still(self, g: bytes, st: os.stat_result) -> bool:
         """Whether a name of ``g`` still leads to the inode of ``st`` (a hard link)."""

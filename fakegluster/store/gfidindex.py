@@ -4,7 +4,9 @@
 ``GfidIndex`` is a mixin: the store calls ``_add``/``_drop``/``_move`` as it learns or
 changes names, and every namespace method (``@_namespace``) commits what it queued when it
 returns or fails, so a commit survives ``kill -9``; ``_sync_db`` makes commits durable for
-``fsync``.  Rows are only trusted while reachable from the root (``_load``).
+``fsync``.  Rows are only trusted while reachable from the root (``_load``).  The table
+``foreign`` holds the store's ``foreign_gfids`` (found in the folder, not made through it; a
+new database starts with the root; one from before the table, with nothing).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS dentry (
 _INSERT = "INSERT OR REPLACE INTO dentry VALUES (?, ?, ?, ?, ?)"
 _DELETE = "DELETE FROM dentry WHERE pgfid = ? AND name = ?"
 _DELETE_DIR = "DELETE FROM dentry WHERE pgfid = ?"
+_FOREIGN = "CREATE TABLE IF NOT EXISTS foreign_gfid (gfid BLOB PRIMARY KEY) WITHOUT ROWID"
+_ADD_FOREIGN = "INSERT OR REPLACE INTO foreign_gfid VALUES (?)"
+_DEL_FOREIGN = "DELETE FROM foreign_gfid WHERE gfid = ?"
 
 
 class _Obj:
@@ -81,6 +86,7 @@ class GfidIndex:
     _ino: dict[int, bytes]
     _pending: list[tuple[str, tuple[Any, ...]]]
     _db: sqlite3.Connection | None
+    foreign_gfids: set[bytes]
 
     def _forget_fd(self, gfid: bytes) -> None:
         raise NotImplementedError
@@ -118,8 +124,12 @@ class GfidIndex:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("BEGIN IMMEDIATE")  # a write lock, held until close (EXCLUSIVE mode)
+            tables = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             db.execute(_SCHEMA)
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
+            db.execute(_FOREIGN)
+            if "dentry" not in tables:  # a new folder: its root was not made through gluster
+                db.execute(_ADD_FOREIGN, (ROOT_GFID,))
             db.execute("COMMIT")
         except sqlite3.OperationalError as e:
             if "locked" in str(e) or "busy" in str(e):
@@ -144,6 +154,12 @@ class GfidIndex:
                     todo.append(g)
         for pg in rows:  # orphans (a parent forgotten before a crash)
             self._pending.append((_DELETE_DIR, (pg,)))
+        self.foreign_gfids = set()
+        for (g,) in self._conn().execute("SELECT gfid FROM foreign_gfid"):
+            if g in self._obj:
+                self.foreign_gfids.add(g)
+            else:
+                self._pending.append((_DEL_FOREIGN, (g,)))
         self._flush()
 
     def _flush(self) -> None:
@@ -178,6 +194,23 @@ class GfidIndex:
         self._dirty = False
 
     # ---- the mapping ----------------------------------------------------------------------
+    def _foreign(self, g: bytes) -> bytes:
+        """``g`` was found in the folder, not made through the store."""
+        self.foreign_gfids.add(g)
+        self._pending.append((_ADD_FOREIGN, (g,)))
+        return g
+
+    def adopt(self, gfid: bytes) -> None:
+        if gfid in self.foreign_gfids:
+            self.foreign_gfids.discard(gfid)
+            self._pending.append((_DEL_FOREIGN, (gfid,)))
+            self._flush()
+
+    def disown(self, gfid: bytes) -> None:
+        if gfid not in self.foreign_gfids and gfid in self._obj:
+            self._foreign(gfid)
+            self._flush()
+
     def _add(self, pg: bytes, name: bytes, g: bytes, ino: int, isdir: bool, persist: bool = True) -> bytes:
         obj = self._obj.get(g)
         if obj is None:
@@ -206,6 +239,9 @@ class GfidIndex:
                 continue
             del self._obj[g]
             self._forget_fd(g)
+            if g in self.foreign_gfids:
+                self.foreign_gfids.discard(g)
+                self._pending.append((_DEL_FOREIGN, (g,)))
             if self._ino.get(obj.ino) == g:
                 del self._ino[obj.ino]
             kids = self._kids.pop(g, None)

@@ -139,6 +139,7 @@ class MemoryStore(Store):
     def _release(self, ino: _Inode) -> None:
         self._used -= ino.nblocks()
         del self._inodes[ino.gfid]
+        self.foreign_gfids.discard(ino.gfid)
 
     @staticmethod
     def _touch_atime(ino: _Inode, now: int) -> None:

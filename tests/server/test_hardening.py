@@ -22,9 +22,9 @@ import uuid
 import pytest
 
 from fakegluster.proto import Call, Role, RpcConnection, cli, fops, handshake
-from fakegluster.proto.common import GfxIattx
+from fakegluster.proto.common import GfxIattx, GfxMdataIatt
 from fakegluster.proto.events import NEED_DATA
-from fakegluster.proto.gfdict import GfxValue, old_dict
+from fakegluster.proto.gfdict import GfDataType, GfxValue, old_dict
 from fakegluster.proto.rpc import AuthGlusterfsParamsV3, lk_owner_for_pid
 from fakegluster.proto.xdr import encode
 from tests.rawclient import ROOT, Mount, Raw, v3
@@ -249,7 +249,9 @@ def test_a_reply_that_cannot_be_encoded_is_answered_system_err_and_the_connectio
 
 
 def test_a_directory_volume_serves_a_file_from_before_1970(tmp_path):
-    """Defect 3 on the directory store: ``touch -d 1960-01-01 DIR/old.img``."""
+    """Defect 3 on the directory store: ``touch -d 1960-01-01 DIR/old.img``.  Made by hand, it
+    has no mdata until a client stamps it (the utime xlator's ``set-ctime-mdata`` after such a
+    LOOKUP; tests/server/test_mdata.py)."""
     import os
 
     from fakegluster.server import FakeGluster
@@ -267,7 +269,10 @@ def test_a_directory_volume_serves_a_file_from_before_1970(tmp_path):
             bname="old.img",
             xdata={MDATA: GfxValue.int(1), "gfid-req": GfxValue.uuid(uuid.uuid4().bytes)},
         )
-        assert lk.op_ret == 0 and lk.prestat.ia_mtime == when
+        assert lk.op_ret == 0 and lk.prestat.ia_mtime == when and MDATA not in (lk.xdata or {})
+        stamp = GfxValue(GfDataType.MDATA, GfxMdataIatt(when, when, when))
+        assert m.fop("SETXATTR", gfid=lk.prestat.ia_gfid, flags=0, dict={"set-ctime-mdata": stamp}).op_ret == 0
+        lk = m.fop("LOOKUP", gfid=bytes(16), pargfid=ROOT, bname="old.img", xdata={MDATA: GfxValue.int(1)})
         assert struct.unpack(">qQ", lk.xdata[MDATA].value[25:41]) == (when, 0)
         m.close()
 
