@@ -63,12 +63,12 @@ def off_t(value: int) -> int:
 
 def rw_area(offset: int, count: int) -> int:
     """The kernel's ``rw_verify_area`` for a pread/pwrite of ``count`` bytes at the XDR
-    ``offset``: EINVAL for a negative position or one where ``pos + count`` overflows (what a
-    real brick answers a READ, WRITE or RCHECKSUM there); the position otherwise."""
-    pos = off_t(offset)
-    if pos < 0 or pos + count > LLONG_MAX:
+    ``offset``: EINVAL for a negative ``off_t`` or one where ``pos + count`` overflows (both
+    are ``offset + count > LLONG_MAX`` for the unsigned offset: what a real brick answers a
+    READ, WRITE or RCHECKSUM there); the offset otherwise."""
+    if offset + count > LLONG_MAX:
         raise fs_error(errno.EINVAL)
-    return pos
+    return offset
 
 
 #: READs and WRITEs bigger than this are done a piece per slice of the connection's work
@@ -350,7 +350,7 @@ class FdFops:
         # the kernel's generic_copy_file_checks: positions that wrap, then negative ones
         if a.off_in + a.size >= 1 << 64 or a.off_out + a.size >= 1 << 64:
             raise fs_error(errno.EOVERFLOW)
-        if off_t(a.off_in) < 0 or off_t(a.off_out) < 0:
+        if a.off_in > LLONG_MAX or a.off_out > LLONG_MAX:  # (negative as off_t)
             raise fs_error(errno.EINVAL)
         pre = self._iatt(dst.gfid)
         # (the kernel cuts the count at the source's end first: nothing to copy there is 0)
