@@ -28,7 +28,6 @@ from ..proto import fops as F
 from ..proto.common import NULL_GFID
 from ..proto.events import Call
 from ..proto.gfdict import GfDataType, GfxValue
-from ..proto.rpc import OpaqueAuth, decode_auth
 from ..store.base import (
     Store,
     fs_error,
@@ -53,7 +52,7 @@ from .handle import DEFERRED, Sliced
 from .iatt import ZERO_IATT, to_iatt, to_statfs
 from .index import IndexFops
 from .leasefops import LeaseFops
-from .lockfops import LockFops
+from .lockfops import LockFops, credentials
 from .mdata import NEW_OBJECTS, stamp
 from .upcall import after_fop, before_fop
 from .xattrs import PreopFailed, XattrFops, entry_xattrs, layout_stale, preop_check
@@ -251,13 +250,7 @@ class FopHandlers(FdFops, IndexFops, LockFops, LeaseFops, XattrFops):
 
     def caller(self, call: Call) -> Caller:
         """Who the call runs as (AUTH_GLUSTERFS, squashed by the brick's options)."""
-        cred = call.cred
-        if isinstance(cred, OpaqueAuth):  # the server keeps credentials raw until needed
-            try:
-                cred = decode_auth(cred)
-            except ValueError:
-                cred = None
-        return caller_of(cred, self.state.options)
+        return caller_of(credentials(call), self.state.options)
 
     def _new_object(self, call: Call, pargfid: bytes, mode: int, umask: int, is_dir: bool) -> tuple[Any, ...]:
         """(uid, gid, mode, access ACL, default ACL) of a new object: the caller's (a

@@ -114,7 +114,9 @@ def _getlk_flock(lock: PosixLock, fl: Any) -> Any:
     return _flock(lock.type, fl.whence, lock.start, lock.length, lock.pid, lock.owner)
 
 
-def _cred(call: Call) -> Any:
+def credentials(call: Call) -> Any:
+    """The call's AUTH_GLUSTERFS credentials, decoded on first need (the server keeps them raw
+    until then); None when they do not decode."""
     cred = call.cred
     if isinstance(cred, OpaqueAuth):
         try:
@@ -126,7 +128,7 @@ def _cred(call: Call) -> Any:
 
 def lk_owner(call: Call) -> bytes:
     """The caller's lock owner (``frame->root->lk_owner``, from AUTH_GLUSTERFS)."""
-    cred = _cred(call)
+    cred = credentials(call)
     owner = getattr(cred, "lk_owner", b"")
     if isinstance(owner, int):  # AUTH_GLUSTERFS v1 carries a 64-bit number
         owner = owner.to_bytes(8, "little") if owner else b""
@@ -134,7 +136,7 @@ def lk_owner(call: Call) -> bytes:
 
 
 def caller_pid(call: Call) -> int:
-    return getattr(_cred(call), "pid", 0)
+    return getattr(credentials(call), "pid", 0)
 
 
 class LockFops:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..proto.rpc import OpaqueAuth, decode_auth
+from .lockfops import credentials
 
 __all__ = ["NEW_OBJECTS", "asks_times", "stamp"]
 
@@ -41,13 +41,7 @@ NEW_OBJECTS = frozenset({"CREATE", "MKDIR", "MKNOD", "SYMLINK"})
 
 
 def _flags(call: Any) -> int:
-    cred = call.cred
-    if isinstance(cred, OpaqueAuth):
-        try:
-            cred = decode_auth(cred)
-        except ValueError:
-            return 0
-    return int(getattr(cred, "flags", 0) or 0)
+    return int(getattr(credentials(call), "flags", 0) or 0)
 
 
 def asks_times(call: Any) -> bool:
